@@ -1,0 +1,162 @@
+import type { Socket } from 'node:net';
+import { Pop3Error, Pop3ErrorCode } from './errors';
+
+/**
+ * Pull-based view of a socket: `read()` hands out the next received chunk. The socket is
+ * paused whenever unread data piles up past a small bound, so a slow consumer (an S3
+ * upload) slows the server down through TCP flow control instead of growing memory.
+ *
+ * It also owns the idle timeout: the clock runs only while a read is waiting for bytes,
+ * so time spent by a slow consumer never counts as server silence.
+ */
+export class ByteChannel {
+  private socket: Socket | undefined;
+  private readonly queue: Buffer[] = [];
+  private queuedOctets = 0;
+  private ended = false;
+  private failure: Error | undefined;
+  private waiter: { resolve: (b: Buffer | null) => void; reject: (e: Error) => void } | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly onData = (chunk: Buffer): void => this.receive(chunk);
+  private readonly onEnd = (): void => this.finishInput();
+  private readonly onClose = (): void => this.finishInput();
+  private readonly onError = (err: Error): void =>
+    this.fail(new Pop3Error(Pop3ErrorCode.CONNECTION_CLOSED, `connection failed: ${err.message}`, { cause: err }));
+
+  /**
+   * @param idleTimeoutMs no byte for this long while a read waits fails the read (IDLE_TIMEOUT)
+   * @param highWaterOctets unread octets above which the socket is paused
+   */
+  constructor(
+    private idleTimeoutMs: number,
+    private readonly highWaterOctets: number,
+  ) {}
+
+  /** Changes the idle timeout (the greeting has a longer allowance than later replies). */
+  setIdleTimeout(ms: number): void {
+    this.idleTimeoutMs = ms;
+    if (this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+      if (this.waiter) this.armIdleTimer();
+    }
+  }
+
+  /** Starts reading from `socket` (again, after a TLS upgrade). */
+  attach(socket: Socket): void {
+    this.socket = socket;
+    this.ended = false;
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onClose);
+    socket.on('error', this.onError);
+    socket.resume();
+  }
+
+  /**
+   * Stops reading from the current socket (before a TLS upgrade) and returns what was
+   * received but not yet read: after STLS that must be nothing, or a man in the middle
+   * may have injected plaintext (CVE-2011-0411 class).
+   */
+  detach(): Buffer[] {
+    const socket = this.socket;
+    if (socket) {
+      socket.pause();
+      socket.off('data', this.onData);
+      socket.off('end', this.onEnd);
+      socket.off('close', this.onClose);
+      socket.off('error', this.onError);
+    }
+    this.socket = undefined;
+    const left = this.queue.splice(0);
+    this.queuedOctets = 0;
+    return left;
+  }
+
+  /** The next chunk, or null when the peer closed the connection. */
+  read(): Promise<Buffer | null> {
+    const chunk = this.take();
+    if (chunk) return Promise.resolve(chunk);
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.ended) return Promise.resolve(null);
+    if (this.waiter) return Promise.reject(new Pop3Error(Pop3ErrorCode.USAGE, 'two concurrent reads on one POP3 connection'));
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+      this.armIdleTimer();
+    });
+  }
+
+  /** Puts bytes back in front (the start of the next reply after a terminator). */
+  unshift(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.queue.unshift(chunk);
+    this.queuedOctets += chunk.length;
+  }
+
+  /** Fails the pending and every later read with `err` (abort, deadline, protocol error). */
+  fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.clearIdleTimer();
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.reject(err);
+  }
+
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
+  private take(): Buffer | undefined {
+    const chunk = this.queue.shift();
+    if (!chunk) return undefined;
+    this.queuedOctets -= chunk.length;
+    if (this.queuedOctets < this.highWaterOctets && this.socket?.isPaused()) this.socket.resume();
+    return chunk;
+  }
+
+  private receive(chunk: Buffer): void {
+    const w = this.waiter;
+    if (w && this.queue.length === 0) {
+      this.waiter = undefined;
+      this.clearIdleTimer();
+      w.resolve(chunk);
+      return;
+    }
+    this.queue.push(chunk);
+    this.queuedOctets += chunk.length;
+    if (this.queuedOctets >= this.highWaterOctets) this.socket?.pause();
+  }
+
+  private finishInput(): void {
+    if (this.ended) return;
+    this.ended = true;
+    const w = this.waiter;
+    if (w && this.queue.length === 0) {
+      this.waiter = undefined;
+      this.clearIdleTimer();
+      w.resolve(null);
+    }
+  }
+
+  private armIdleTimer(): void {
+    if (this.idleTimer) {
+      this.idleTimer.refresh();
+      return;
+    }
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (!this.waiter) return;
+      const err = new Pop3Error(Pop3ErrorCode.IDLE_TIMEOUT, `no data from the server for ${this.idleTimeoutMs} ms while a reply was pending`);
+      this.fail(err);
+      this.socket?.destroy();
+    }, this.idleTimeoutMs);
+  }
+
+  private clearIdleTimer(): void {
+    if (this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+    }
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Capabilities from CAPA (RFC 2449). Parsed from untrusted lines: names are upper-cased,
+ * unknown capabilities are kept in `lines` but otherwise ignored.
+ */
+export interface Capabilities {
+  /** The raw capability lines (latin1), as the server sent them. */
+  readonly lines: readonly string[];
+  readonly top: boolean;
+  readonly uidl: boolean;
+  readonly user: boolean;
+  readonly pipelining: boolean;
+  readonly stls: boolean;
+  readonly respCodes: boolean;
+  /** SASL mechanisms, upper-cased. */
+  readonly sasl: readonly string[];
+  /** LOGIN-DELAY in seconds, when announced. */
+  readonly loginDelaySeconds: number | undefined;
+  /** EXPIRE in days; `'never'` for EXPIRE NEVER; undefined when not announced. */
+  readonly expire: number | 'never' | undefined;
+  readonly implementation: string | undefined;
+}
+
+/** What we assume when CAPA is not supported (RFC 1939 only): USER exists, nothing else known. */
+export const NO_CAPABILITIES: Capabilities = {
+  lines: [],
+  top: false,
+  uidl: false,
+  user: true,
+  pipelining: false,
+  stls: false,
+  respCodes: false,
+  sasl: [],
+  loginDelaySeconds: undefined,
+  expire: undefined,
+  implementation: undefined,
+};
+
+export function parseCapabilities(lines: readonly Buffer[]): Capabilities {
+  const raw = lines.map((l) => l.toString('latin1'));
+  const names = new Map<string, string[]>();
+  for (const line of raw) {
+    const words = line.trim().split(/\s+/).filter(Boolean);
+    const [name, ...args] = words;
+    if (name) names.set(name.toUpperCase(), args);
+  }
+  const loginDelay = names.get('LOGIN-DELAY')?.[0];
+  const expireArg = names.get('EXPIRE')?.[0];
+  // GNU mailutils writes "EXPIRENEVER" without the space.
+  const expire =
+    names.has('EXPIRENEVER') || expireArg?.toUpperCase() === 'NEVER'
+      ? ('never' as const)
+      : expireArg !== undefined && /^\d+$/.test(expireArg)
+        ? Number(expireArg)
+        : undefined;
+  const implementation = raw.find((l) => /^IMPLEMENTATION(\s|$)/i.test(l.trim()));
+  return {
+    lines: raw,
+    top: names.has('TOP'),
+    uidl: names.has('UIDL'),
+    user: names.has('USER'),
+    pipelining: names.has('PIPELINING'),
+    stls: names.has('STLS'),
+    respCodes: names.has('RESP-CODES'),
+    sasl: (names.get('SASL') ?? []).map((m) => m.toUpperCase()),
+    loginDelaySeconds: loginDelay !== undefined && /^\d+$/.test(loginDelay) ? Number(loginDelay) : undefined,
+    expire,
+    implementation: implementation?.trim().slice('IMPLEMENTATION'.length).trim() || undefined,
+  };
+}

@@ -1,0 +1,185 @@
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import { MIN_TLS_VERSION } from './constants';
+import { Pop3Error, Pop3ErrorCode } from './errors';
+
+/** How the connection is secured. */
+export type TlsMode = 'implicit' | 'starttls' | 'none';
+
+export interface TlsOptions {
+  /**
+   * Extra trusted CA certificates (PEM), added to Node's default roots and to
+   * NODE_EXTRA_CA_CERTS, not replacing them.
+   * @default none
+   */
+  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  /** Name checked against the certificate and sent as SNI. @default the host */
+  readonly servername?: string;
+  /**
+   * Verify the server certificate. Turning this off is for lab servers only and is
+   * reported in every session's TLS details.
+   * @default true
+   */
+  readonly rejectUnauthorized?: boolean;
+}
+
+/** What `check` shows and logs record about the secured link. */
+export interface TlsDetails {
+  readonly protocol: string | null;
+  readonly cipher: string;
+  readonly authorized: boolean;
+  readonly authorizationError: string | undefined;
+  readonly subject: string | undefined;
+  readonly issuer: string | undefined;
+  readonly validTo: string | undefined;
+  readonly fingerprint256: string | undefined;
+}
+
+export interface ConnectTarget {
+  readonly host: string;
+  readonly port: number;
+  /** Local address to connect from (tests use it to look non-local to the server). */
+  readonly localAddress?: string;
+}
+
+/** Opens a TCP connection, within `timeoutMs`. */
+export function connectTcp(target: ConnectTarget, timeoutMs: number, signal: AbortSignal): Promise<net.Socket> {
+  return settleSocket(
+    net.connect({ host: target.host, port: target.port, ...(target.localAddress ? { localAddress: target.localAddress } : {}) }),
+    'connect',
+    target,
+    timeoutMs,
+    signal,
+  );
+}
+
+/** Opens a TLS connection (implicit TLS, port 995), handshake included, within `timeoutMs`. */
+export function connectTls(target: ConnectTarget, options: TlsOptions, timeoutMs: number, signal: AbortSignal): Promise<tls.TLSSocket> {
+  const socket = tls.connect({
+    host: target.host,
+    port: target.port,
+    ...(target.localAddress ? { localAddress: target.localAddress } : {}),
+    ...secureContextOptions(target.host, options),
+  });
+  return settleSocket(socket, 'secureConnect', target, timeoutMs, signal);
+}
+
+/** Upgrades an established plain socket to TLS (after STLS), handshake included. */
+export function upgradeToTls(
+  socket: net.Socket,
+  target: ConnectTarget,
+  options: TlsOptions,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<tls.TLSSocket> {
+  const secure = tls.connect({ socket, ...secureContextOptions(target.host, options) });
+  return settleSocket(secure, 'secureConnect', target, timeoutMs, signal);
+}
+
+export function tlsDetails(socket: tls.TLSSocket): TlsDetails {
+  const cert = socket.getPeerCertificate();
+  const hasCert = cert && Object.keys(cert).length > 0;
+  const authError = socket.authorizationError as unknown;
+  return {
+    protocol: socket.getProtocol(),
+    cipher: socket.getCipher().name,
+    authorized: socket.authorized,
+    authorizationError: authError === null || authError === undefined ? undefined : String(authError),
+    subject: hasCert ? formatName(cert.subject) : undefined,
+    issuer: hasCert ? formatName(cert.issuer) : undefined,
+    validTo: hasCert ? cert.valid_to : undefined,
+    fingerprint256: hasCert ? cert.fingerprint256 : undefined,
+  };
+}
+
+function formatName(name: tls.Certificate | undefined): string | undefined {
+  if (!name) return undefined;
+  return Object.entries(name)
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`)
+    .join(', ');
+}
+
+function secureContextOptions(host: string, options: TlsOptions): tls.ConnectionOptions {
+  const servername = options.servername ?? host;
+  return {
+    // SNI must not be an IP address (RFC 6066); the certificate check still uses it.
+    ...(net.isIP(servername) ? {} : { servername }),
+    checkServerIdentity: (_host, cert) => tls.checkServerIdentity(servername, cert),
+    minVersion: MIN_TLS_VERSION,
+    rejectUnauthorized: options.rejectUnauthorized ?? true,
+    ...(options.ca === undefined ? {} : { ca: trustedCas(options.ca) }),
+  };
+}
+
+/**
+ * Node replaces its default roots when `ca` is given; an extra CA must add to them.
+ * NODE_EXTRA_CA_CERTS is only applied to the default store, so it is added here too.
+ */
+function trustedCas(extra: NonNullable<TlsOptions['ca']>): (string | Buffer)[] {
+  const list: (string | Buffer)[] = [...tls.rootCertificates];
+  const envFile = process.env.NODE_EXTRA_CA_CERTS;
+  if (envFile) {
+    try {
+      list.push(readFileSync(envFile));
+    } catch {
+      // Node itself only warns about an unreadable file; do the same by ignoring it.
+    }
+  }
+  if (Array.isArray(extra)) list.push(...(extra as (string | Buffer)[]));
+  else list.push(extra as string | Buffer);
+  return list;
+}
+
+function settleSocket<S extends net.Socket>(
+  socket: S,
+  readyEvent: 'connect' | 'secureConnect',
+  target: ConnectTarget,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<S> {
+  const where = `${target.host}:${target.port}`;
+  const tlsStep = readyEvent === 'secureConnect';
+  return new Promise<S>((resolve, reject) => {
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      socket.off(readyEvent, onReady);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const fail = (err: Pop3Error): void => {
+      cleanup();
+      socket.destroy();
+      reject(err);
+    };
+    const onReady = (): void => {
+      cleanup();
+      resolve(socket);
+    };
+    const onError = (err: NodeJS.ErrnoException): void => fail(classifyConnectError(err, where, tlsStep));
+    const onClose = (): void => fail(new Pop3Error(Pop3ErrorCode.CONNECTION_CLOSED, `${where} closed the connection during ${tlsStep ? 'the TLS handshake' : 'connect'}`));
+    const onAbort = (): void => fail(new Pop3Error(Pop3ErrorCode.ABORTED, `connecting to ${where} was aborted`, { cause: signal.reason }));
+    const timer = setTimeout(
+      () => fail(new Pop3Error(Pop3ErrorCode.CONNECT_TIMEOUT, `${tlsStep ? 'TLS handshake with' : 'connecting to'} ${where} took longer than ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    socket.once(readyEvent, onReady);
+    socket.once('error', onError);
+    socket.once('close', onClose);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+const TCP_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EPIPE', 'EADDRNOTAVAIL']);
+
+function classifyConnectError(err: NodeJS.ErrnoException, where: string, tlsStep: boolean): Pop3Error {
+  if (err.code && TCP_ERRORS.has(err.code)) {
+    return new Pop3Error(Pop3ErrorCode.CONNECT_FAILED, `cannot connect to ${where}: ${err.code}`, { cause: err });
+  }
+  if (tlsStep) {
+    return new Pop3Error(Pop3ErrorCode.TLS_FAILED, `TLS with ${where} failed: ${err.code ?? err.message}`, { cause: err });
+  }
+  return new Pop3Error(Pop3ErrorCode.CONNECT_FAILED, `cannot connect to ${where}: ${err.code ?? err.message}`, { cause: err });
+}

@@ -1,0 +1,55 @@
+/**
+ * Limits and timeouts of the POP3 engine. Every value is a default that a caller can
+ * override through {@link Pop3ClientOptions}; the unit is part of the name.
+ */
+
+/** Standard ports (RFC 1939, RFC 8314). */
+export const POP3_PORT = 110;
+export const POP3S_PORT = 995;
+
+/** TCP (and, for implicit TLS, the TLS handshake) must complete within this. */
+export const CONNECT_TIMEOUT_MS = 15_000;
+/** The server's greeting must arrive within this after the connection is up. */
+export const GREETING_TIMEOUT_MS = 30_000;
+/**
+ * No byte received for this long while a reply is pending fails the session. RFC 1939
+ * lets servers auto-logout after 10 minutes of inactivity, so a healthy server is never
+ * that quiet mid-reply; 60 s catches stalls quickly without hurting slow links.
+ */
+export const IDLE_TIMEOUT_MS = 60_000;
+/** Upper bound for the whole session unless the caller gives a deadline or AbortSignal. */
+export const SESSION_TIMEOUT_MS = 15 * 60_000;
+/** Grace period for QUIT's reply before the socket is simply closed. */
+export const QUIT_TIMEOUT_MS = 5_000;
+
+/**
+ * RFC 1939 says a response line is at most 512 octets (incl. CRLF); RFC 2449 allows
+ * longer lines in some replies and real servers exceed it (long CAPA IMPLEMENTATION
+ * lines, verbose -ERR texts). Accept up to this bound, then fail: the bound protects
+ * memory against a server that never sends a line end.
+ */
+export const MAX_LINE_OCTETS = 8_192;
+/** RFC 2449: a command line is at most 255 octets including CRLF; SASL responses are exempt. */
+export const MAX_COMMAND_OCTETS = 255;
+/** RFC 1939 says a unique-id is 1..70 characters; some servers send longer ones. Longer than this fails. */
+export const MAX_UID_OCTETS = 512;
+/** RFC 1939's own limit, reported as a warning (not an error) when exceeded. */
+export const RFC_MAX_UID_OCTETS = 70;
+/** Default maximum size of one message; larger messages fail with MESSAGE_TOO_LARGE. */
+export const MAX_MESSAGE_OCTETS = 100 * 1024 * 1024;
+/** A listing (UIDL/LIST) with more entries than this is refused as hostile. */
+export const MAX_LISTING_ENTRIES = 5_000_000;
+
+/**
+ * Pipelining window (RFC 2449 PIPELINING). mpop keeps up to 100 commands outstanding and
+ * refills when 20 remain; the same numbers keep both sides' socket buffers from
+ * deadlocking (we always read while we write) and hide the round-trip time.
+ */
+export const PIPELINE_MAX_OUTSTANDING = 100;
+export const PIPELINE_REFILL_AT = 20;
+
+/** Minimum TLS version; TLS 1.0/1.1 are deprecated (RFC 8996). */
+export const MIN_TLS_VERSION = 'TLSv1.2' as const;
+
+/** High-water mark of message streams: how much decoded data may wait for the consumer. */
+export const MESSAGE_STREAM_HIGH_WATER_MARK_OCTETS = 64 * 1024;

@@ -1,0 +1,165 @@
+/**
+ * Incremental decoder for the body of a POP3 multi-line reply (RFC 1939 section 3):
+ * removes the byte-stuffed leading dot of every line that starts with ".", and stops at
+ * the terminating line ".". It works on raw Buffers and keeps every other byte as the
+ * server sent it (CRLF stays CRLF, 8-bit bytes stay untouched).
+ *
+ * Line ends: a line starts after LF, so servers that send bare LF are framed correctly
+ * too (".\n" terminates, "\n.." is unstuffed); their LFs are passed through unchanged,
+ * never rewritten to CRLF, so the stored message is exactly what the server sent.
+ *
+ * Speed: only lines that begin with "." need attention, so the decoder searches for the
+ * two-byte sequence "\n." with Buffer#indexOf and hands out subarrays of the input
+ * between those points: no per-line work, no copies of the message bytes.
+ */
+
+const LF = 0x0a;
+const CR = 0x0d;
+const DOT = 0x2e;
+const LF_DOT = Buffer.from('\n.', 'latin1');
+const CR_ONLY = Buffer.from('\r', 'latin1');
+
+/** Where the previous chunk left the decoder. */
+const State = {
+  /** Inside a line. */
+  MID_LINE: 0,
+  /** At the start of a line (the previous byte was LF). */
+  LINE_START: 1,
+  /** Saw "." at a line start; the next byte decides: stuffed dot or terminator. */
+  DOT: 2,
+  /** Saw ".\r" at a line start; LF next means terminator, anything else a stuffed line. */
+  DOT_CR: 3,
+} as const;
+type State = (typeof State)[keyof typeof State];
+
+export interface DecodeResult {
+  /** Decoded message bytes from this chunk (subarrays of the input; may be empty). */
+  readonly output: Buffer[];
+  /** True when the terminating "." line was seen in this chunk. */
+  readonly done: boolean;
+  /** Bytes after the terminator (the start of the next reply), when done. */
+  readonly rest: Buffer | undefined;
+}
+
+export class DotDecoder {
+  private state: State = State.LINE_START;
+  private finished = false;
+
+  /** True once the terminator has been decoded. */
+  get done(): boolean {
+    return this.finished;
+  }
+
+  /**
+   * Decodes the next chunk. Subarrays in `output` share memory with `chunk`; the caller
+   * must not reuse the chunk's memory while they are alive (socket chunks are never reused).
+   */
+  decode(chunk: Buffer): DecodeResult {
+    if (this.finished) throw new Error('DotDecoder: decode() after the terminator');
+    const output: Buffer[] = [];
+    const len = chunk.length;
+    if (len === 0) return { output, done: false, rest: undefined };
+
+    let segStart = 0;
+    let i = 0;
+    // Resolve what the previous chunk left open at its end.
+    switch (this.state) {
+      case State.DOT_CR:
+        if (chunk[0] === LF) return this.finish(output, chunk, 1);
+        // ".\r" + other: a stuffed line whose content starts with a bare CR.
+        output.push(CR_ONLY);
+        this.state = State.MID_LINE;
+        break;
+      case State.DOT: {
+        const end = this.afterDot(chunk, 0);
+        if (end === PENDING) return { output, done: false, rest: undefined };
+        if (end >= 0) return this.finish(output, chunk, end);
+        break; // stuffed dot (already dropped in the previous chunk): go on from 0
+      }
+      case State.LINE_START:
+        if (chunk[0] === DOT) {
+          const end = this.afterDot(chunk, 1);
+          if (end === PENDING) return { output, done: false, rest: undefined };
+          if (end >= 0) return this.finish(output, chunk, end);
+          segStart = 1; // drop the stuffed dot
+          i = 1;
+        } else {
+          this.state = State.MID_LINE;
+        }
+        break;
+      default:
+        break;
+    }
+
+    for (;;) {
+      const k = chunk.indexOf(LF_DOT, i);
+      if (k === -1) {
+        if (segStart < len) output.push(chunk.subarray(segStart, len));
+        this.state = chunk[len - 1] === LF ? State.LINE_START : State.MID_LINE;
+        return { output, done: false, rest: undefined };
+      }
+      const dot = k + 1;
+      // Everything up to and including the LF is message data.
+      if (segStart < dot) output.push(chunk.subarray(segStart, dot));
+      const end = this.afterDot(chunk, dot + 1);
+      if (end === PENDING) return { output, done: false, rest: undefined };
+      if (end >= 0) return this.finish(output, chunk, end);
+      segStart = dot + 1; // stuffed: the dot is dropped, the rest of the line kept
+      i = dot + 1;
+    }
+  }
+
+  /**
+   * Looks at the bytes after a line-initial dot starting at `pos`. Returns the offset just
+   * past the terminator when the line is ".", STUFFED when it is a stuffed line, or
+   * PENDING (with state saved) when the chunk ends before that is known.
+   */
+  private afterDot(chunk: Buffer, pos: number): number {
+    if (pos >= chunk.length) {
+      this.state = State.DOT;
+      return PENDING;
+    }
+    const b = chunk[pos];
+    if (b === LF) return pos + 1;
+    if (b === CR) {
+      if (pos + 1 >= chunk.length) {
+        this.state = State.DOT_CR;
+        return PENDING;
+      }
+      if (chunk[pos + 1] === LF) return pos + 2;
+    }
+    this.state = State.MID_LINE;
+    return STUFFED;
+  }
+
+  private finish(output: Buffer[], chunk: Buffer, end: number): DecodeResult {
+    this.finished = true;
+    return { output, done: true, rest: end < chunk.length ? chunk.subarray(end) : undefined };
+  }
+}
+
+const PENDING = -1;
+const STUFFED = -2;
+
+/**
+ * Byte-stuffs `message` for the wire and appends the terminator (what a server sends).
+ * A message that does not end with a line end gets CRLF first, as servers do.
+ * Used by tests, the fake server and benchmarks.
+ */
+export function encodeMultiline(message: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let start = 0;
+  if (message.length > 0 && message[0] === DOT) {
+    parts.push(Buffer.from('.', 'latin1'));
+  }
+  for (;;) {
+    const k = message.indexOf(LF_DOT, start);
+    if (k === -1) break;
+    parts.push(message.subarray(start, k + 1), Buffer.from('.', 'latin1'));
+    start = k + 1;
+  }
+  parts.push(message.subarray(start));
+  if (message.length > 0 && message[message.length - 1] !== LF) parts.push(Buffer.from('\r\n', 'latin1'));
+  parts.push(Buffer.from('.\r\n', 'latin1'));
+  return Buffer.concat(parts);
+}

@@ -1,0 +1,167 @@
+import type { Capabilities } from './capabilities';
+import { Pop3Error, Pop3ErrorCode } from './errors';
+import { Pop3Client, type Pop3ConnectOptions } from './pop3-client';
+import {
+  apopDigest,
+  apopTimestamp,
+  cramMd5Mechanism,
+  loginMechanism,
+  oauthBearerMechanism,
+  plainMechanism,
+  xoauth2Mechanism,
+  type SaslMechanism,
+} from './sasl';
+
+export const AUTH_MECHANISMS = ['USER', 'APOP', 'PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2', 'OAUTHBEARER'] as const;
+export type AuthMechanismName = (typeof AUTH_MECHANISMS)[number];
+const TOKEN_MECHANISMS: readonly AuthMechanismName[] = ['XOAUTH2', 'OAUTHBEARER'];
+const SASL_MECHANISMS: readonly AuthMechanismName[] = ['PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2', 'OAUTHBEARER'];
+
+/**
+ * Default preference with a password. Over TLS the simplest mechanisms come first (the
+ * link protects the password and the server may store any hash); over an explicitly
+ * allowed plaintext link, challenge-response comes first so the password is not sent.
+ */
+export const DEFAULT_PREFERENCE_SECURE: readonly AuthMechanismName[] = ['PLAIN', 'LOGIN', 'USER', 'CRAM-MD5', 'APOP'];
+export const DEFAULT_PREFERENCE_PLAINTEXT: readonly AuthMechanismName[] = ['CRAM-MD5', 'APOP', 'PLAIN', 'LOGIN', 'USER'];
+export const DEFAULT_PREFERENCE_TOKEN: readonly AuthMechanismName[] = ['XOAUTH2', 'OAUTHBEARER'];
+
+export interface Pop3SessionOptions extends Pop3ConnectOptions {
+  readonly username: string;
+  /** For USER, APOP, PLAIN, LOGIN, CRAM-MD5. */
+  readonly password?: string;
+  /** OAuth 2.0 access token, for XOAUTH2 and OAUTHBEARER. */
+  readonly accessToken?: string;
+  /** A mechanism, or `auto` to pick from CAPA by preference. @default 'auto' */
+  readonly auth?: AuthMechanismName | 'auto';
+  /** Order in which `auto` tries mechanisms. @default by link security and credential kind */
+  readonly authPreference?: readonly AuthMechanismName[];
+  /**
+   * Allow authentication over a link without TLS. Off by default: credentials (and
+   * bearer tokens, and brute-forceable APOP/CRAM-MD5 digests) stay off plaintext links.
+   * @default false
+   */
+  readonly allowPlaintextAuth?: boolean;
+  /** Send XOAUTH2 in the two-step form (Microsoft 365). @default false (withheld anyway when too long) */
+  readonly xoauth2TwoStep?: boolean;
+}
+
+/**
+ * Opens an authenticated session: connect, (STLS), CAPA, authenticate, CAPA again (some
+ * servers announce PIPELINING/TOP only after login). Closes the connection on failure.
+ */
+export async function openSession(options: Pop3SessionOptions): Promise<Pop3Client> {
+  const client = await Pop3Client.connect(options);
+  try {
+    if ((options.tls ?? 'implicit') === 'starttls') {
+      await startTls(client);
+    }
+    const before = await client.capa();
+    if (!client.secure && !options.allowPlaintextAuth) {
+      throw new Pop3Error(
+        Pop3ErrorCode.PLAINTEXT_REFUSED,
+        'refusing to authenticate over a connection without TLS (set allowPlaintextAuth to allow it)',
+      );
+    }
+    const mechanism = chooseMechanism(options, before, client.greeting, client.secure);
+    await authenticate(client, mechanism, options);
+    await client.capa();
+    return client;
+  } catch (err) {
+    client.close();
+    throw scrubSecrets(err, options);
+  }
+}
+
+async function startTls(client: Pop3Client): Promise<void> {
+  try {
+    await client.stls();
+  } catch (err) {
+    if (err instanceof Pop3Error && err.code === Pop3ErrorCode.SERVER_ERROR) {
+      throw new Pop3Error(Pop3ErrorCode.UNSUPPORTED, `the server refused STLS: ${err.serverText ?? ''}`.trimEnd(), { cause: err, command: 'STLS' });
+    }
+    throw err;
+  }
+}
+
+/** Picks the mechanism: the configured one (checked against CAPA) or the first fitting one. */
+export function chooseMechanism(options: Pop3SessionOptions, caps: Capabilities, greeting: string, secure: boolean): AuthMechanismName {
+  const wanted = options.auth ?? 'auto';
+  const token = options.accessToken !== undefined;
+  if (wanted !== 'auto') {
+    const why = unavailable(wanted, caps, greeting);
+    if (why) throw new Pop3Error(Pop3ErrorCode.UNSUPPORTED, `authentication mechanism ${wanted} is not available: ${why}`);
+    if (TOKEN_MECHANISMS.includes(wanted) !== token) {
+      throw new Pop3Error(Pop3ErrorCode.USAGE, `${wanted} needs ${TOKEN_MECHANISMS.includes(wanted) ? 'an access token' : 'a password'}`);
+    }
+    return wanted;
+  }
+  const preference = options.authPreference ?? (token ? DEFAULT_PREFERENCE_TOKEN : secure ? DEFAULT_PREFERENCE_SECURE : DEFAULT_PREFERENCE_PLAINTEXT);
+  const usable = preference.filter((m) => TOKEN_MECHANISMS.includes(m) === token);
+  const chosen = usable.find((m) => unavailable(m, caps, greeting) === undefined);
+  if (chosen) return chosen;
+  // A server without CAPA tells us nothing: USER (or XOAUTH2 with a token) is the best guess.
+  if (caps.lines.length === 0) return token ? 'XOAUTH2' : 'USER';
+  const offered = [...(caps.user ? ['USER'] : []), ...caps.sasl].join(' ') || 'nothing';
+  throw new Pop3Error(Pop3ErrorCode.UNSUPPORTED, `no usable authentication mechanism (wanted ${usable.join(', ')}; the server offers ${offered})`);
+}
+
+function unavailable(mechanism: AuthMechanismName, caps: Capabilities, greeting: string): string | undefined {
+  if (mechanism === 'APOP') return apopTimestamp(greeting) ? undefined : 'the greeting has no APOP timestamp';
+  const noCapa = caps.lines.length === 0;
+  if (mechanism === 'USER') return caps.user || noCapa ? undefined : 'the server does not list USER in CAPA';
+  if (SASL_MECHANISMS.includes(mechanism) && !caps.sasl.includes(mechanism) && !noCapa) {
+    return `the server offers SASL ${caps.sasl.join(' ') || 'none'}`;
+  }
+  return undefined;
+}
+
+async function authenticate(client: Pop3Client, mechanism: AuthMechanismName, options: Pop3SessionOptions): Promise<void> {
+  const { username } = options;
+  if (mechanism === 'USER') return client.userPass(username, requirePassword(options));
+  if (mechanism === 'APOP') return client.apop(username, apopDigest(apopTimestamp(client.greeting)!, requirePassword(options)));
+  return client.auth(saslMechanism(mechanism, options));
+}
+
+function saslMechanism(mechanism: AuthMechanismName, options: Pop3SessionOptions): SaslMechanism {
+  const { username } = options;
+  switch (mechanism) {
+    case 'PLAIN':
+      return plainMechanism({ username, password: requirePassword(options) });
+    case 'LOGIN':
+      return loginMechanism({ username, password: requirePassword(options) });
+    case 'CRAM-MD5':
+      return cramMd5Mechanism({ username, password: requirePassword(options) });
+    case 'XOAUTH2':
+      return xoauth2Mechanism({ username, accessToken: requireToken(options) }, options.xoauth2TwoStep ?? false);
+    case 'OAUTHBEARER':
+      return oauthBearerMechanism({ username, accessToken: requireToken(options) });
+    default:
+      throw new Pop3Error(Pop3ErrorCode.USAGE, `${mechanism} is not a SASL mechanism`);
+  }
+}
+
+function requirePassword(options: Pop3SessionOptions): string {
+  if (options.password === undefined) throw new Pop3Error(Pop3ErrorCode.USAGE, 'this mechanism needs a password');
+  return options.password;
+}
+
+function requireToken(options: Pop3SessionOptions): string {
+  if (options.accessToken === undefined) throw new Pop3Error(Pop3ErrorCode.USAGE, 'this mechanism needs an access token');
+  return options.accessToken;
+}
+
+/**
+ * A server may echo what it was sent; make sure no secret survives in an error we pass on.
+ */
+function scrubSecrets(err: unknown, options: Pop3SessionOptions): unknown {
+  const secrets = [options.password, options.accessToken].filter((s): s is string => typeof s === 'string' && s.length >= 4);
+  if (!(err instanceof Pop3Error) || secrets.length === 0) return err;
+  const scrub = (s: string | undefined): string | undefined => (s === undefined ? s : secrets.reduce((acc, x) => acc.split(x).join('***'), s));
+  if (!secrets.some((x) => err.message.includes(x) || (err.serverText ?? '').includes(x))) return err;
+  return new Pop3Error(err.code, scrub(err.message)!, {
+    ...(err.command === undefined ? {} : { command: err.command }),
+    ...(err.responseCode === undefined ? {} : { responseCode: err.responseCode }),
+    ...(err.serverText === undefined ? {} : { serverText: scrub(err.serverText)! }),
+  });
+}

@@ -1,0 +1,79 @@
+import { Pop3Error, Pop3ErrorCode, sanitizeServerText } from './errors';
+
+/** A parsed status line: `+OK text`, `-ERR [CODE] text`, or a SASL continuation `+ data`. */
+export interface StatusLine {
+  readonly kind: 'ok' | 'err' | 'continue';
+  /** RFC 2449 response code (upper-cased, without brackets), e.g. `IN-USE`, `SYS/TEMP`. */
+  readonly responseCode: string | undefined;
+  /** The text after the status (and after the response code), latin1-decoded, untrusted. */
+  readonly text: string;
+}
+
+const RESPONSE_CODE = /^\[([^\]\s]{1,64})\]\s*/;
+
+/**
+ * Parses a status line. Status keywords are case-insensitive (RFC 1939); anything else at
+ * the start of a reply is a protocol violation.
+ */
+export function parseStatusLine(line: Buffer): StatusLine {
+  const s = line.toString('latin1');
+  const head = s.slice(0, 4).toUpperCase();
+  let kind: StatusLine['kind'];
+  let rest: string;
+  if (head.startsWith('+OK')) {
+    kind = 'ok';
+    rest = s.slice(3);
+  } else if (head === '-ERR') {
+    kind = 'err';
+    rest = s.slice(4);
+  } else if (s === '+' || s.startsWith('+ ')) {
+    return { kind: 'continue', responseCode: undefined, text: s.slice(2) };
+  } else {
+    throw malformed(s);
+  }
+  // "+OKAY" is not "+OK": the keyword must end the line or be followed by white space.
+  if (rest.length > 0 && rest[0] !== ' ' && rest[0] !== '\t') throw malformed(s);
+  rest = rest.trimStart();
+  const m = RESPONSE_CODE.exec(rest);
+  if (m) return { kind, responseCode: m[1]!.toUpperCase(), text: rest.slice(m[0].length) };
+  return { kind, responseCode: undefined, text: rest };
+}
+
+/** What a failed command was for: decides the error code when the server gives none. */
+export type CommandPurpose = 'auth' | 'other';
+
+/**
+ * Turns an -ERR reply into a typed error. RFC 2449/3206 response codes win; without one,
+ * an -ERR to a login command is taken as rejected credentials.
+ */
+export function errorFromReply(status: StatusLine, command: string, purpose: CommandPurpose): Pop3Error {
+  const serverText = sanitizeServerText(status.text);
+  const rc = status.responseCode;
+  const code = codeFor(rc, purpose);
+  const details = { command, serverText, ...(rc === undefined ? {} : { responseCode: rc }) };
+  const shown = rc ? `[${rc}] ${serverText}` : serverText;
+  return new Pop3Error(code, `${command} failed: -ERR ${shown}`.trimEnd(), details);
+}
+
+function codeFor(rc: string | undefined, purpose: CommandPurpose): Pop3ErrorCode {
+  switch (rc) {
+    case 'AUTH':
+      return Pop3ErrorCode.AUTH_FAILED;
+    case 'IN-USE':
+      return Pop3ErrorCode.IN_USE;
+    case 'LOGIN-DELAY':
+      return Pop3ErrorCode.LOGIN_DELAY;
+    case 'SYS/TEMP':
+      return Pop3ErrorCode.SYS_TEMP;
+    case 'SYS/PERM':
+      return Pop3ErrorCode.SYS_PERM;
+    default:
+      return purpose === 'auth' ? Pop3ErrorCode.AUTH_FAILED : Pop3ErrorCode.SERVER_ERROR;
+  }
+}
+
+function malformed(s: string): Pop3Error {
+  return new Pop3Error(Pop3ErrorCode.PROTOCOL_ERROR, `the server sent a malformed status line: "${sanitizeServerText(s, 80)}"`, {
+    serverText: sanitizeServerText(s),
+  });
+}

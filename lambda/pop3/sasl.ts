@@ -1,0 +1,98 @@
+import { createHash, createHmac } from 'node:crypto';
+
+/**
+ * SASL mechanisms for AUTH (RFC 5034). Each mechanism is a small state machine: an
+ * optional initial response, then one answer per server challenge. Byte strings stay
+ * Buffers; the caller base64-encodes them for the wire.
+ */
+export interface SaslMechanism {
+  readonly name: string;
+  /** Sent with the AUTH command (RFC 4959 style), or undefined to wait for the first "+". */
+  readonly initialResponse: Buffer | undefined;
+  /** Answers a decoded challenge. */
+  respond(challenge: Buffer): Buffer;
+}
+
+export interface PasswordCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface TokenCredentials {
+  readonly username: string;
+  /** OAuth 2.0 access token (bearer). */
+  readonly accessToken: string;
+}
+
+/** RFC 4616. */
+export function plainMechanism({ username, password }: PasswordCredentials): SaslMechanism {
+  const response = Buffer.concat([Buffer.from([0]), Buffer.from(username, 'utf8'), Buffer.from([0]), Buffer.from(password, 'utf8')]);
+  return { name: 'PLAIN', initialResponse: response, respond: () => response };
+}
+
+/**
+ * The LOGIN mechanism (draft-murchison-sasl-login): username, then password. Servers ask
+ * with "Username:"/"Password:" prompts; answer by step rather than trusting the prompt text.
+ */
+export function loginMechanism({ username, password }: PasswordCredentials): SaslMechanism {
+  let step = 0;
+  return {
+    name: 'LOGIN',
+    initialResponse: undefined,
+    respond: () => Buffer.from(step++ === 0 ? username : password, 'utf8'),
+  };
+}
+
+/** RFC 2195: HMAC-MD5 of the challenge keyed with the password. */
+export function cramMd5Mechanism({ username, password }: PasswordCredentials): SaslMechanism {
+  return {
+    name: 'CRAM-MD5',
+    initialResponse: undefined,
+    respond: (challenge) => {
+      const digest = createHmac('md5', Buffer.from(password, 'utf8')).update(challenge).digest('hex');
+      return Buffer.from(`${username} ${digest}`, 'utf8');
+    },
+  };
+}
+
+/**
+ * XOAUTH2 (Google, Microsoft). `twoStep` sends `AUTH XOAUTH2` alone and answers the empty
+ * "+" (Microsoft 365 requires this form). After a rejected token the server sends a JSON
+ * error as a challenge; the client must answer it with an empty response (then -ERR follows).
+ */
+export function xoauth2Mechanism({ username, accessToken }: TokenCredentials, twoStep: boolean): SaslMechanism {
+  const response = Buffer.from(`user=${username}\x01auth=Bearer ${accessToken}\x01\x01`, 'utf8');
+  let sent = !twoStep;
+  return {
+    name: 'XOAUTH2',
+    initialResponse: twoStep ? undefined : response,
+    respond: () => {
+      if (sent) return Buffer.alloc(0);
+      sent = true;
+      return response;
+    },
+  };
+}
+
+/** RFC 7628 OAUTHBEARER with a GS2 header naming the user. */
+export function oauthBearerMechanism({ username, accessToken }: TokenCredentials): SaslMechanism {
+  const authzid = username.replace(/=/g, '=3D').replace(/,/g, '=2C');
+  const response = Buffer.from(`n,a=${authzid},\x01auth=Bearer ${accessToken}\x01\x01`, 'utf8');
+  return {
+    name: 'OAUTHBEARER',
+    initialResponse: response,
+    // A challenge after the initial response carries the error; RFC 7628 says answer with %x01.
+    respond: () => Buffer.from([0x01]),
+  };
+}
+
+/** RFC 1939 APOP digest: md5 of the greeting's timestamp followed by the secret, in hex. */
+export function apopDigest(timestamp: string, password: string): string {
+  return createHash('md5').update(Buffer.from(timestamp, 'latin1')).update(Buffer.from(password, 'utf8')).digest('hex');
+}
+
+/** The `<...>` timestamp of an APOP-capable greeting, or undefined. */
+export function apopTimestamp(greetingText: string): string | undefined {
+  const m = /<[^<>\s]{1,200}@[^<>\s]{1,200}>/.exec(greetingText) ?? /<[\x21-\x7e]{1,200}>/.exec(greetingText);
+  return m?.[0];
+}

@@ -1,0 +1,102 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DotDecoder, encodeMultiline } from '../../lambda/pop3/dot-decoder';
+
+/** Feeds `wire` to a fresh decoder in the given chunk sizes; returns message, rest and whether it finished. */
+function decodeInChunks(wire: Buffer, sizes: number[]): { message: Buffer; rest: Buffer; done: boolean } {
+  const decoder = new DotDecoder();
+  const out: Buffer[] = [];
+  const rest: Buffer[] = [];
+  let pos = 0;
+  let k = 0;
+  while (pos < wire.length) {
+    const size = Math.max(1, sizes.length ? sizes[k++ % sizes.length]! : wire.length);
+    const chunk = wire.subarray(pos, pos + size);
+    pos += size;
+    if (decoder.done) {
+      rest.push(chunk);
+      continue;
+    }
+    const r = decoder.decode(chunk);
+    out.push(...r.output);
+    if (r.done && r.rest) rest.push(r.rest);
+  }
+  return { message: Buffer.concat(out), rest: Buffer.concat(rest), done: decoder.done };
+}
+
+const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+describe('DotDecoder', () => {
+  it('removes one stuffed dot and stops at the terminator, keeping CRLF', () => {
+    const r = decodeInChunks(b('Subject: x\r\n\r\n..hidden\r\n...two\r\nplain.\r\n.\r\nNEXT'), []);
+    expect(r.message.toString('latin1')).toBe('Subject: x\r\n\r\n.hidden\r\n..two\r\nplain.\r\n');
+    expect(r.rest.toString('latin1')).toBe('NEXT');
+    expect(r.done).toBe(true);
+  });
+
+  it('decodes an empty message and a message that is a lone stuffed dot', () => {
+    expect(decodeInChunks(b('.\r\n'), []).message.length).toBe(0);
+    expect(decodeInChunks(b('..\r\n.\r\n'), []).message.toString('latin1')).toBe('.\r\n');
+  });
+
+  it('recognises the terminator split at every offset', () => {
+    const wire = b('a\r\n..b\r\n.\r\n+OK next\r\n');
+    for (let cut = 1; cut < wire.length; cut++) {
+      const r = decodeInChunks(wire, [cut, wire.length]);
+      expect(r.message.toString('latin1'), `cut at ${cut}`).toBe('a\r\n.b\r\n');
+      expect(r.rest.toString('latin1'), `cut at ${cut}`).toBe('+OK next\r\n');
+    }
+  });
+
+  it('handles one-byte chunks', () => {
+    const r = decodeInChunks(b('..\r\n.x\r\n\r\n.\r\n'), [1]);
+    expect(r.message.toString('latin1')).toBe('.\r\nx\r\n\r\n');
+  });
+
+  it('frames bare-LF servers and passes their LFs through unchanged', () => {
+    const r = decodeInChunks(b('a\n..b\nc\n.\nREST'), [3]);
+    expect(r.message.toString('latin1')).toBe('a\n.b\nc\n');
+    expect(r.rest.toString('latin1')).toBe('REST');
+  });
+
+  it('keeps a bare CR after a stuffed dot (".\\rX" is a stuffed line, not a terminator)', () => {
+    const r = decodeInChunks(b('.\rX\r\n.\r\n'), [1]);
+    expect(r.message.toString('latin1')).toBe('\rX\r\n');
+  });
+
+  it('is 8-bit clean', () => {
+    const bytes = Buffer.from([0xff, 0x00, 0x80, 0x0d, 0x0a, 0x2e, 0x2e, 0xfe, 0x0d, 0x0a]);
+    const r = decodeInChunks(Buffer.concat([bytes, b('.\r\n')]), [2]);
+    expect([...r.message]).toEqual([0xff, 0x00, 0x80, 0x0d, 0x0a, 0x2e, 0xfe, 0x0d, 0x0a]);
+  });
+
+  it('does not finish on a message without terminator', () => {
+    expect(decodeInChunks(b('a\r\nb\r\n'), [1]).done).toBe(false);
+    expect(decodeInChunks(b('a\r\n.'), []).done).toBe(false);
+    expect(decodeInChunks(b('a\r\n.\r'), []).done).toBe(false);
+  });
+
+  it('property: encode then decode is the identity for any bytes and any chunking', () => {
+    // Messages as servers deliver them end with a line end (or are empty).
+    const message = fc
+      .array(fc.oneof(fc.constantFrom(b('.'), b('\r\n'), b('\n'), b('\r'), b('..'), b('\r\n.\r\n')), fc.uint8Array({ maxLength: 20 }).map((u) => Buffer.from(u))), { maxLength: 40 })
+      .map((parts) => Buffer.concat([...parts, b('\r\n')]));
+    fc.assert(
+      fc.property(message, fc.array(fc.integer({ min: 1, max: 17 }), { minLength: 1, maxLength: 10 }), fc.uint8Array({ maxLength: 8 }), (msg, sizes, tail) => {
+        const wire = Buffer.concat([encodeMultiline(msg), Buffer.from(tail)]);
+        const r = decodeInChunks(wire, sizes);
+        expect(r.done).toBe(true);
+        expect(r.message.equals(msg)).toBe(true);
+        expect(r.rest.equals(Buffer.from(tail))).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('encodeMultiline', () => {
+  it('stuffs lines that start with a dot and adds CRLF to an unterminated last line', () => {
+    expect(encodeMultiline(b('.a\r\nb\r\n.\r\n')).toString('latin1')).toBe('..a\r\nb\r\n..\r\n.\r\n');
+    expect(encodeMultiline(b('x')).toString('latin1')).toBe('x\r\n.\r\n');
+  });
+});

@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { parseCapabilities } from '../../lambda/pop3/capabilities';
+import { Pop3ErrorCode } from '../../lambda/pop3/errors';
+import { buildUidlListing, parseListLine } from '../../lambda/pop3/listing';
+import { redactCommand } from '../../lambda/pop3/redact';
+import { errorFromReply, parseStatusLine } from '../../lambda/pop3/response';
+import { apopDigest, apopTimestamp, cramMd5Mechanism, oauthBearerMechanism, xoauth2Mechanism } from '../../lambda/pop3/sasl';
+
+const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+describe('parseStatusLine', () => {
+  it('parses +OK, -ERR with RFC 2449 response codes, and continuations', () => {
+    expect(parseStatusLine(b('+OK 2 320'))).toEqual({ kind: 'ok', responseCode: undefined, text: '2 320' });
+    expect(parseStatusLine(b('+ok'))).toEqual({ kind: 'ok', responseCode: undefined, text: '' });
+    expect(parseStatusLine(b('-ERR [in-use] locked'))).toEqual({ kind: 'err', responseCode: 'IN-USE', text: 'locked' });
+    expect(parseStatusLine(b('-ERR [SYS/TEMP] later')).responseCode).toBe('SYS/TEMP');
+    expect(parseStatusLine(b('+ VXNlcm5hbWU6'))).toEqual({ kind: 'continue', responseCode: undefined, text: 'VXNlcm5hbWU6' });
+    expect(parseStatusLine(b('+'))).toEqual({ kind: 'continue', responseCode: undefined, text: '' });
+  });
+
+  it('rejects garbage as a protocol error', () => {
+    for (const s of ['HTTP/1.1 200 OK', '+OKAY', '', '* OK IMAP']) {
+      expect(() => parseStatusLine(b(s)), s).toThrow(expect.objectContaining({ code: Pop3ErrorCode.PROTOCOL_ERROR }));
+    }
+  });
+});
+
+describe('errorFromReply', () => {
+  it('maps response codes to typed, retry-classified errors', () => {
+    const cases: [string, string, Pop3ErrorCode, boolean][] = [
+      ['-ERR [AUTH] bad', 'other', Pop3ErrorCode.AUTH_FAILED, false],
+      ['-ERR [IN-USE] locked', 'auth', Pop3ErrorCode.IN_USE, true],
+      ['-ERR [LOGIN-DELAY] wait', 'auth', Pop3ErrorCode.LOGIN_DELAY, true],
+      ['-ERR [SYS/TEMP] x', 'other', Pop3ErrorCode.SYS_TEMP, true],
+      ['-ERR [SYS/PERM] x', 'other', Pop3ErrorCode.SYS_PERM, false],
+      ['-ERR no such message', 'other', Pop3ErrorCode.SERVER_ERROR, true],
+      ['-ERR Login failed.', 'auth', Pop3ErrorCode.AUTH_FAILED, false],
+    ];
+    for (const [line, purpose, code, retryable] of cases) {
+      const err = errorFromReply(parseStatusLine(b(line)), 'PASS ***', purpose as 'auth' | 'other');
+      expect(err.code, line).toBe(code);
+      expect(err.retryable, line).toBe(retryable);
+      expect(err.command).toBe('PASS ***');
+    }
+  });
+
+  it('keeps hostile server text printable and bounded', () => {
+    const err = errorFromReply(parseStatusLine(Buffer.concat([b('-ERR '), Buffer.alloc(600, 0x07)])), 'NOOP', 'other');
+    expect(err.serverText).toMatch(/^\?+\.\.\.$/);
+    expect(err.serverText!.length).toBeLessThanOrEqual(203);
+  });
+});
+
+describe('UIDL listings', () => {
+  it('accepts any whitespace between fields and reports duplicates without merging', () => {
+    const l = buildUidlListing([b('1 abc'), b('2\t\t def'), b('3   abc'), b('4 ok ')]);
+    expect(l.entries.map((e) => e.uid)).toEqual(['abc', 'def', 'abc', 'ok']);
+    expect([...l.duplicates]).toEqual([['abc', [1, 3]]]);
+  });
+
+  it('sets aside unsafe ids and counts over-long ones', () => {
+    const long = 'x'.repeat(100);
+    const l = buildUidlListing([b(`1 ${long}`), Buffer.concat([b('2 a'), Buffer.from([0xff])]), b(`3 ${'y'.repeat(600)}`), b('4 fine')]);
+    expect(l.entries.map((e) => e.number)).toEqual([1, 4]);
+    expect(l.invalid.map((e) => e.number)).toEqual([2, 3]);
+    expect(l.overlong).toBe(1);
+  });
+
+  it('rejects malformed lines and repeated message numbers', () => {
+    expect(() => buildUidlListing([b('x abc')])).toThrow(expect.objectContaining({ code: Pop3ErrorCode.PROTOCOL_ERROR }));
+    expect(() => buildUidlListing([b('1 a'), b('1 b')])).toThrow(/listed twice/);
+    expect(() => buildUidlListing([b('0 a')])).toThrow(/out of range/);
+  });
+
+  it('parses LIST lines with trailing text', () => {
+    expect(parseListLine(b('3 1200 extra'))).toEqual({ number: 3, size: 1200 });
+  });
+});
+
+describe('parseCapabilities', () => {
+  it('reads the capabilities that matter, including mailutils quirks', () => {
+    const c = parseCapabilities(['TOP', 'UIDL', 'SASL plain LOGIN', 'PIPELINING', 'STLS', 'LOGIN-DELAY 10', 'EXPIRENEVER', 'IMPLEMENTATION GNU Mailutils 3.15'].map(b));
+    expect(c).toMatchObject({ top: true, uidl: true, pipelining: true, stls: true, user: false, sasl: ['PLAIN', 'LOGIN'], loginDelaySeconds: 10, expire: 'never', implementation: 'GNU Mailutils 3.15' });
+    expect(parseCapabilities([b('EXPIRE 30')]).expire).toBe(30);
+  });
+});
+
+describe('redactCommand', () => {
+  it('hides every secret-carrying argument', () => {
+    expect(redactCommand('PASS hunter2')).toBe('PASS ***');
+    expect(redactCommand('pass hunter2 with spaces')).toBe('PASS ***');
+    expect(redactCommand('APOP alice 0123abcd')).toBe('APOP alice ***');
+    expect(redactCommand('AUTH PLAIN AGFsaWNlAHNlY3JldA==')).toBe('AUTH PLAIN ***');
+    expect(redactCommand('AUTH XOAUTH2')).toBe('AUTH XOAUTH2');
+    expect(redactCommand('USER alice')).toBe('USER alice');
+    expect(redactCommand('RETR 1')).toBe('RETR 1');
+  });
+});
+
+describe('SASL and APOP', () => {
+  it('computes the RFC 1939 APOP example digest', () => {
+    expect(apopTimestamp('POP3 server ready <1896.697170952@dbc.mtview.ca.us>')).toBe('<1896.697170952@dbc.mtview.ca.us>');
+    expect(apopDigest('<1896.697170952@dbc.mtview.ca.us>', 'tanstaaf')).toBe('c4c9334bac560ecc979e58001b3e22fb');
+    expect(apopTimestamp('+OK ready')).toBeUndefined();
+  });
+
+  it('computes the RFC 2195 CRAM-MD5 example', () => {
+    const m = cramMd5Mechanism({ username: 'tim', password: 'tanstaaftanstaaf' });
+    expect(m.respond(b('<1896.697170952@postoffice.reston.mci.net>')).toString()).toBe('tim b913a602c7eda7a495b4e6e7334d3890');
+  });
+
+  it('builds XOAUTH2 (one- and two-step) and OAUTHBEARER responses', () => {
+    const one = xoauth2Mechanism({ username: 'a@b.c', accessToken: 'tok' }, false);
+    expect(one.initialResponse!.toString()).toBe('user=a@b.c\x01auth=Bearer tok\x01\x01');
+    expect(one.respond(b('{"status":"401"}')).length).toBe(0); // answer to the error challenge
+    const two = xoauth2Mechanism({ username: 'a@b.c', accessToken: 'tok' }, true);
+    expect(two.initialResponse).toBeUndefined();
+    expect(two.respond(b('')).toString()).toBe('user=a@b.c\x01auth=Bearer tok\x01\x01');
+    expect(oauthBearerMechanism({ username: 'x,y=z', accessToken: 't' }).initialResponse!.toString()).toBe('n,a=x=2Cy=3Dz,\x01auth=Bearer t\x01\x01');
+  });
+});
