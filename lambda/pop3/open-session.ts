@@ -89,7 +89,7 @@ export function chooseMechanism(options: Pop3SessionOptions, caps: Capabilities,
   const wanted = options.auth ?? 'auto';
   const token = options.accessToken !== undefined;
   if (wanted !== 'auto') {
-    const why = unavailable(wanted, caps, greeting);
+    const why = unavailable(wanted, caps, greeting, false);
     if (why) throw new Pop3Error(Pop3ErrorCode.UNSUPPORTED, `authentication mechanism ${wanted} is not available: ${why}`);
     if (TOKEN_MECHANISMS.includes(wanted) !== token) {
       throw new Pop3Error(Pop3ErrorCode.USAGE, `${wanted} needs ${TOKEN_MECHANISMS.includes(wanted) ? 'an access token' : 'a password'}`);
@@ -98,7 +98,7 @@ export function chooseMechanism(options: Pop3SessionOptions, caps: Capabilities,
   }
   const preference = options.authPreference ?? (token ? DEFAULT_PREFERENCE_TOKEN : secure ? DEFAULT_PREFERENCE_SECURE : DEFAULT_PREFERENCE_PLAINTEXT);
   const usable = preference.filter((m) => TOKEN_MECHANISMS.includes(m) === token);
-  const chosen = usable.find((m) => unavailable(m, caps, greeting) === undefined);
+  const chosen = usable.find((m) => unavailable(m, caps, greeting, true) === undefined);
   if (chosen) return chosen;
   // A server without CAPA tells us nothing: USER (or XOAUTH2 with a token) is the best guess.
   if (caps.lines.length === 0) return token ? 'XOAUTH2' : 'USER';
@@ -106,12 +106,17 @@ export function chooseMechanism(options: Pop3SessionOptions, caps: Capabilities,
   throw new Pop3Error(Pop3ErrorCode.UNSUPPORTED, `no usable authentication mechanism (wanted ${usable.join(', ')}; the server offers ${offered})`);
 }
 
-function unavailable(mechanism: AuthMechanismName, caps: Capabilities, greeting: string): string | undefined {
+/**
+ * Why `mechanism` cannot be used, or undefined. Without CAPA nothing is known: `auto`
+ * (`strict`) then only takes USER or APOP (RFC 1939), while an explicitly configured
+ * mechanism is tried anyway.
+ */
+function unavailable(mechanism: AuthMechanismName, caps: Capabilities, greeting: string, strict: boolean): string | undefined {
   if (mechanism === 'APOP') return apopTimestamp(greeting) ? undefined : 'the greeting has no APOP timestamp';
   const noCapa = caps.lines.length === 0;
   if (mechanism === 'USER') return caps.user || noCapa ? undefined : 'the server does not list USER in CAPA';
-  if (SASL_MECHANISMS.includes(mechanism) && !caps.sasl.includes(mechanism) && !noCapa) {
-    return `the server offers SASL ${caps.sasl.join(' ') || 'none'}`;
+  if (SASL_MECHANISMS.includes(mechanism) && !caps.sasl.includes(mechanism) && (strict || !noCapa)) {
+    return noCapa ? 'the server does not support CAPA, so it announces no SASL mechanism' : `the server offers SASL ${caps.sasl.join(' ') || 'none'}`;
   }
   return undefined;
 }
