@@ -1,0 +1,21 @@
+/**
+ * Environment variable names shared by the Lambda handler, the CLI and the CDK construct.
+ * The construct sets them; the runtime reads them here, in one typed place.
+ */
+export const ENV = {
+  BUCKET: 'MAILFETCH_BUCKET',
+  TABLE: 'MAILFETCH_TABLE',
+  /** Key prefix for message objects. */
+  PREFIX: 'MAILFETCH_PREFIX',
+  /** Milliseconds kept free at the end of a Lambda invocation (stop starting new messages). */
+  SAFETY_MARGIN_MS: 'MAILFETCH_SAFETY_MARGIN_MS',
+  /** CloudWatch metric namespace. */
+  METRICS_NAMESPACE: 'MAILFETCH_METRICS_NAMESPACE',
+} as const;
+
+export const DEFAULT_PREFIX = 'messages/';
+export const DEFAULT_METRICS_NAMESPACE = 'Mailfetch';
+
+/** Path of the Lambda entry (relative to the repository root), used by the CDK construct. */
+export const FETCH_HANDLER_ENTRY = 'lambda/handlers/fetch-mailbox.ts';
+export const FETCH_HANDLER_EXPORT = 'handler';
