@@ -1,0 +1,82 @@
+/**
+ * UIDL state: what was stored per mailbox, the per-mailbox summary that keeps the
+ * steady state O(new), and the run lease. The orchestration depends only on this
+ * interface; `dynamodb-state-store.ts` is the adapter.
+ */
+
+/** How a message was settled. `baseline`: recorded as seen without fetching it. */
+export type RecordStatus = 'stored' | 'skipped' | 'baseline';
+
+export interface MessageRecord {
+  /** The state key of the message: the UIDL, or a fingerprint identity (see README). */
+  readonly identity: string;
+  /** The UIDL as listed (may equal identity). */
+  readonly uid: string;
+  readonly status: RecordStatus;
+  /** S3 key of the stored object (status `stored`). */
+  readonly objectKey?: string;
+  /** Octets stored (or, for skipped/baseline, as listed). */
+  readonly size: number;
+  /** SHA-256 (hex) of the stored bytes. */
+  readonly sha256?: string;
+  /** Fingerprint of the header block (hex), to tell apart messages that share a UIDL. */
+  readonly headerFingerprint?: string;
+  /** ISO time when the message was first seen (kept across re-fetches). */
+  readonly firstSeenAt: string;
+  readonly storedAt?: string;
+  /** Why it was skipped (status `skipped`), e.g. `too-large`. */
+  readonly skipReason?: string;
+  /** ISO time from which the message may be deleted on the server (deleteAfterDays). */
+  readonly deleteAfter?: string;
+  /** ISO time when a QUIT confirmed its deletion on the server. */
+  readonly deletedAt?: string;
+}
+
+/**
+ * The listing as last seen: the first `count` valid UIDLs of the server's listing (in
+ * order, after this run's deletions) were all settled, and `listingHash` is the SHA-256 of
+ * exactly those UIDLs. A listing that starts with the same `count` UIDLs has only appended mail.
+ */
+export interface MailboxSummary {
+  readonly count: number;
+  readonly listingHash: string;
+  readonly updatedAt: string;
+}
+
+/** DynamoDB capacity consumed through the store (read and write units). */
+export interface ConsumedCapacity {
+  readonly readUnits: number;
+  readonly writeUnits: number;
+}
+
+export interface StateStore {
+  /** Takes the run lease: succeeds when free, expired, or already ours. */
+  acquireLease(mailboxId: string, owner: string, nowMs: number, ttlMs: number): Promise<boolean>;
+  /** Releases the lease if still ours. */
+  releaseLease(mailboxId: string, owner: string): Promise<void>;
+
+  getSummary(mailboxId: string): Promise<MailboxSummary | undefined>;
+  putSummary(mailboxId: string, summary: MailboxSummary): Promise<void>;
+
+  /** Records for these identities (missing ones are absent from the map). Reads O(identities). */
+  getRecords(mailboxId: string, identities: readonly string[]): Promise<Map<string, MessageRecord>>;
+  /** Every record of the mailbox (the full-diff fallback). Reads O(mailbox). */
+  listRecords(mailboxId: string): AsyncIterable<MessageRecord>;
+  /**
+   * Records a settled message. A `stored` record replaces anything but another `stored`
+   * one (conditional write); returns false when a `stored` record already existed.
+   */
+  putRecord(mailboxId: string, record: MessageRecord): Promise<boolean>;
+  /** Marks messages as deleted on the server; they expire from the table after `retainDays`. */
+  markDeleted(mailboxId: string, identities: readonly string[], deletedAt: string, retainDays: number): Promise<void>;
+  /** Garbage collection: records whose messages left the server expire after `retainDays`. */
+  expireRecords(mailboxId: string, identities: readonly string[], nowIso: string, retainDays: number): Promise<void>;
+  /** Stored records whose deleteAfter is at or before `nowIso` and not yet deleted. Reads O(due). */
+  listDueDeletions(mailboxId: string, nowIso: string): Promise<MessageRecord[]>;
+  /** Removes every item of the mailbox (records, summary, lease). Returns the number removed. */
+  resetMailbox(mailboxId: string): Promise<number>;
+
+  /** Capacity consumed since the store was created (or since `resetCapacity`). */
+  consumedCapacity(): ConsumedCapacity;
+  resetCapacity(): void;
+}

@@ -1,0 +1,517 @@
+/**
+ * DynamoDbStateStore against AWS's own DynamoDB Local: lease, conditional record writes,
+ * batching and pagination, the sparse pending-delete index, TTL, reset, error mapping, and
+ * the capacity figures behind the O(new) claim.
+ */
+import { createServer, type AddressInfo } from 'node:net';
+import {
+  BatchGetItemCommand,
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  DescribeTimeToLiveCommand,
+  GetItemCommand,
+  DynamoDBClient,
+  type AttributeValue,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbStateStore } from '../../lambda/state/dynamodb-state-store';
+import { StateStoreError } from '../../lambda/state/errors';
+import type { MessageRecord } from '../../lambda/state/state-store';
+import { TTL_ATTRIBUTE, ensureTable, mailboxKey, messageKey } from '../../lambda/state/table-schema';
+import { createLocalDynamoDbClient, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lambda/local/embedded-aws';
+import { startDynamoDbLocal, type LocalDynamo } from '../fixtures/aws-local';
+
+const MAILBOX = 'acme.support';
+const OTHER_MAILBOX = 'acme.support2';
+const NOW = '2026-03-01T12:00:00.000Z';
+const SECONDS_PER_DAY = 86_400;
+/** Parallel BatchWriteItem calls while seeding: DynamoDB Local has two cores to share. */
+const SEED_CONCURRENCY = 8;
+
+let local: LocalDynamo;
+let tableSequence = 0;
+
+beforeAll(async () => {
+  local = await startDynamoDbLocal();
+});
+afterAll(() => local?.stop());
+
+/** A fresh table per test: no test sees another's items. */
+async function freshTable(): Promise<string> {
+  const tableName = `state-${++tableSequence}`;
+  await ensureTable(local.dynamodb, tableName);
+  return tableName;
+}
+
+async function freshStore(options: { consistentReads?: boolean } = {}): Promise<{ store: DynamoDbStateStore; tableName: string }> {
+  const tableName = await freshTable();
+  return { store: new DynamoDbStateStore({ client: local.dynamodb, tableName, ...options }), tableName };
+}
+
+function record(identity: string, overrides: Partial<MessageRecord> = {}): MessageRecord {
+  return {
+    identity,
+    uid: identity,
+    status: 'stored',
+    objectKey: `mail/${MAILBOX}/${identity}.eml`,
+    size: 1234,
+    sha256: 'a'.repeat(64),
+    firstSeenAt: '2026-01-01T00:00:00.000Z',
+    storedAt: '2026-01-01T00:00:01.000Z',
+    ...overrides,
+  };
+}
+
+async function rawRecordItem(tableName: string, mailboxId: string, identity: string): Promise<Record<string, AttributeValue> | undefined> {
+  const result = await local.dynamodb.send(
+    new GetItemCommand({
+      TableName: tableName,
+      Key: { pk: { S: mailboxKey(mailboxId) }, sk: { S: messageKey(identity) } },
+      ConsistentRead: true,
+    }),
+  );
+  return result.Item;
+}
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of iterable) items.push(item);
+  return items;
+}
+
+/** Writes records in the documented item layout straight with BatchWriteItem (fast seeding). */
+async function seedRecords(
+  tableName: string,
+  mailboxId: string,
+  count: number,
+  options: { paddingChars?: number; prefix?: string } = {},
+): Promise<string[]> {
+  const identities = Array.from({ length: count }, (_, i) => `${options.prefix ?? 'uid'}-${String(i).padStart(6, '0')}`);
+  const requests: WriteRequest[] = identities.map((identity) => ({
+    PutRequest: {
+      Item: {
+        pk: { S: mailboxKey(mailboxId) },
+        sk: { S: messageKey(identity) },
+        identity: { S: identity },
+        uid: { S: identity },
+        status: { S: 'stored' },
+        objectKey: { S: `mail/${mailboxId}/2026/01/${identity}.eml` },
+        size: { N: '4321' },
+        sha256: { S: 'b'.repeat(64) },
+        headerFingerprint: { S: 'c'.repeat(64) },
+        firstSeenAt: { S: '2026-01-01T00:00:00.000Z' },
+        storedAt: { S: '2026-01-01T00:00:01.000Z' },
+        ...(options.paddingChars ? { padding: { S: 'p'.repeat(options.paddingChars) } } : {}),
+      },
+    },
+  }));
+  const batches: WriteRequest[][] = [];
+  for (let i = 0; i < requests.length; i += 25) batches.push(requests.slice(i, i + 25));
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < batches.length) {
+      let pending: WriteRequest[] = batches[next++]!;
+      while (pending.length > 0) {
+        const result = await local.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: pending } }));
+        pending = result.UnprocessedItems?.[tableName] ?? [];
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: SEED_CONCURRENCY }, worker));
+  return identities;
+}
+
+interface RequestCounter {
+  readonly client: DynamoDBClient;
+  count(operation: string): number;
+}
+
+/** A separate client that counts requests per operation (per HTTP attempt). */
+function countingClient(): RequestCounter {
+  const client = createLocalDynamoDbClient(local.endpoint);
+  const tally = new Map<string, number>();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const operation = String(context.commandName ?? 'Unknown').replace(/Command$/, '');
+      tally.set(operation, (tally.get(operation) ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'stateStoreRequestCounter' },
+  );
+  return { client, count: (operation) => tally.get(operation) ?? 0 };
+}
+
+/**
+ * A client whose first `times` batch calls come back with half of their keys or items
+ * unprocessed, as DynamoDB does when it throttles part of a batch.
+ */
+function halfProcessingClient(real: DynamoDBClient, times: number): DynamoDBClient {
+  let remaining = times;
+  const send = async (command: unknown): Promise<unknown> => {
+    if (remaining > 0 && command instanceof BatchGetItemCommand) {
+      remaining--;
+      const [table, request] = Object.entries(command.input.RequestItems ?? {})[0]!;
+      const keys = request.Keys ?? [];
+      const half = Math.ceil(keys.length / 2);
+      const result = await real.send(
+        new BatchGetItemCommand({ ...command.input, RequestItems: { [table]: { ...request, Keys: keys.slice(0, half) } } }),
+      );
+      return { ...result, UnprocessedKeys: { [table]: { ...request, Keys: keys.slice(half) } } };
+    }
+    if (remaining > 0 && command instanceof BatchWriteItemCommand) {
+      remaining--;
+      const [table, requests] = Object.entries(command.input.RequestItems ?? {})[0]!;
+      const half = Math.ceil(requests.length / 2);
+      const result = await real.send(new BatchWriteItemCommand({ ...command.input, RequestItems: { [table]: requests.slice(0, half) } }));
+      return { ...result, UnprocessedItems: { [table]: requests.slice(half) } };
+    }
+    return real.send(command as Parameters<DynamoDBClient['send']>[0]);
+  };
+  return { send } as unknown as DynamoDBClient;
+}
+
+describe('ensureTable', () => {
+  it('creates the table with TTL on expiresAt, is idempotent, and refuses a foreign table', async () => {
+    const tableName = await freshTable();
+    await ensureTable(local.dynamodb, tableName);
+    const ttl = await local.dynamodb.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+    expect(ttl.TimeToLiveDescription).toMatchObject({ AttributeName: TTL_ATTRIBUTE, TimeToLiveStatus: 'ENABLED' });
+
+    await local.dynamodb.send(
+      new CreateTableCommand({
+        TableName: 'foreign',
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    await expect(ensureTable(local.dynamodb, 'foreign')).rejects.toThrow(
+      /Table foreign exists but is not a mailfetch state table: key schema is \[id:HASH\].*index pendingDelete is missing/,
+    );
+  });
+});
+
+describe('lease', () => {
+  it('takes a free lease, refuses a second owner, and lets the holder renew', async () => {
+    const { store } = await freshStore();
+    expect(await store.acquireLease(MAILBOX, 'run-a', 1_000, 500)).toBe(true);
+    expect(await store.acquireLease(MAILBOX, 'run-b', 1_200, 500)).toBe(false);
+    expect(await store.acquireLease(MAILBOX, 'run-a', 1_300, 500)).toBe(true);
+    // Leases are per mailbox.
+    expect(await store.acquireLease(OTHER_MAILBOX, 'run-b', 1_300, 500)).toBe(true);
+  });
+
+  it('lets another owner take over an expired lease, not one that expires right now', async () => {
+    const { store } = await freshStore();
+    expect(await store.acquireLease(MAILBOX, 'run-a', 1_000, 500)).toBe(true);
+    expect(await store.acquireLease(MAILBOX, 'run-b', 1_500, 500)).toBe(false);
+    expect(await store.acquireLease(MAILBOX, 'run-b', 1_501, 500)).toBe(true);
+    expect(await store.acquireLease(MAILBOX, 'run-a', 1_600, 500)).toBe(false);
+  });
+
+  it('ignores a release by a non-owner; the owner frees it', async () => {
+    const { store } = await freshStore();
+    await store.acquireLease(MAILBOX, 'run-a', 1_000, 60_000);
+    await store.releaseLease(MAILBOX, 'run-b');
+    expect(await store.acquireLease(MAILBOX, 'run-c', 2_000, 60_000)).toBe(false);
+
+    await store.releaseLease(MAILBOX, 'run-a');
+    expect(await store.acquireLease(MAILBOX, 'run-c', 2_000, 60_000)).toBe(true);
+    await store.releaseLease(OTHER_MAILBOX, 'run-a'); // no lease at all: still no error
+  });
+});
+
+describe('summary', () => {
+  it('is undefined for a new mailbox and round-trips putSummary', async () => {
+    const { store } = await freshStore();
+    expect(await store.getSummary(MAILBOX)).toBeUndefined();
+    const summary = { count: 4_812, listingHash: 'f'.repeat(64), updatedAt: NOW };
+    await store.putSummary(MAILBOX, summary);
+    expect(await store.getSummary(MAILBOX)).toEqual(summary);
+    expect(await store.getSummary(OTHER_MAILBOX)).toBeUndefined();
+  });
+});
+
+describe('records', () => {
+  it('round-trips a record with every field, and one with none of the optional ones', async () => {
+    const { store } = await freshStore();
+    const full: MessageRecord = {
+      identity: 'fp:1a2b/3c+4d..e f',
+      uid: '1a2b/3c+4d..e f',
+      status: 'stored',
+      objectKey: 'mail/acme.support/2026/01/x.eml',
+      size: 0,
+      sha256: 'd'.repeat(64),
+      headerFingerprint: 'e'.repeat(64),
+      firstSeenAt: '2026-01-01T00:00:00.000Z',
+      storedAt: '2026-01-01T00:00:02.000Z',
+      skipReason: 'none',
+      deleteAfter: '2026-02-01T00:00:00.000Z',
+      deletedAt: '2026-02-01T03:00:00.000Z',
+    };
+    const bare: MessageRecord = { identity: 'bare', uid: 'bare', status: 'baseline', size: 77, firstSeenAt: NOW };
+    expect(await store.putRecord(MAILBOX, full)).toBe(true);
+    expect(await store.putRecord(MAILBOX, bare)).toBe(true);
+
+    const read = await store.getRecords(MAILBOX, [full.identity, bare.identity, 'missing']);
+    expect(Object.fromEntries(read)).toEqual({ [full.identity]: full, [bare.identity]: bare });
+    expect(await store.getRecords(OTHER_MAILBOX, [full.identity])).toEqual(new Map());
+  });
+
+  it('never overwrites a stored record, not even with another stored one', async () => {
+    const { store } = await freshStore();
+    const first = record('uid-1');
+    expect(await store.putRecord(MAILBOX, first)).toBe(true);
+
+    expect(await store.putRecord(MAILBOX, record('uid-1', { objectKey: 'other.eml', sha256: '0'.repeat(64) }))).toBe(false);
+    expect(await store.putRecord(MAILBOX, record('uid-1', { status: 'skipped', skipReason: 'too-large' }))).toBe(false);
+    expect(await store.putRecord(MAILBOX, record('uid-1', { status: 'baseline' }))).toBe(false);
+    expect((await store.getRecords(MAILBOX, ['uid-1'])).get('uid-1')).toEqual(first);
+  });
+
+  it('lets a stored record replace a skipped or a baseline one', async () => {
+    const { store } = await freshStore();
+    const skipped = record('uid-s', { status: 'skipped', skipReason: 'too-large', objectKey: undefined });
+    const baseline = record('uid-b', { status: 'baseline', objectKey: undefined, sha256: undefined, storedAt: undefined });
+    expect(await store.putRecord(MAILBOX, skipped)).toBe(true);
+    expect(await store.putRecord(MAILBOX, baseline)).toBe(true);
+    // Non-stored records may also replace each other (a skip reason can change).
+    expect(await store.putRecord(MAILBOX, { ...skipped, skipReason: 'filtered' })).toBe(true);
+
+    expect(await store.putRecord(MAILBOX, record('uid-s'))).toBe(true);
+    expect(await store.putRecord(MAILBOX, record('uid-b'))).toBe(true);
+    const read = await store.getRecords(MAILBOX, ['uid-s', 'uid-b']);
+    expect(read.get('uid-s')).toEqual(record('uid-s'));
+    expect(read.get('uid-b')).toEqual(record('uid-b'));
+  });
+
+  it('getRecords batches 250 identities with awkward characters, duplicates and missing ones', async () => {
+    const counter = countingClient();
+    const tableName = await freshTable();
+    const store = new DynamoDbStateStore({ client: counter.client, tableName });
+    const awkward = ['a/b', 'a+b', '..', '../..', 'with space', ' ', 'x'.repeat(300), 'ü'.repeat(300), 'MSG#nested', '#SUMMARY', '#LEASE', '日本語'];
+    const identities = [...awkward, ...Array.from({ length: 250 - awkward.length }, (_, i) => `uid-${i}`)];
+    for (let i = 0; i < identities.length; i += 50) {
+      await Promise.all(identities.slice(i, i + 50).map((identity) => store.putRecord(MAILBOX, record(identity))));
+    }
+
+    const asked = [...identities, ...identities.slice(0, 10), 'not-there-1', 'not-there-2'];
+    const read = await store.getRecords(MAILBOX, asked);
+    expect([...read.keys()].sort()).toEqual([...identities].sort());
+    for (const identity of awkward) expect(read.get(identity)).toEqual(record(identity));
+    // 252 distinct keys: 100 + 100 + 52.
+    expect(counter.count('BatchGetItem')).toBe(3);
+    // The record keys never collide with the summary and lease items.
+    expect(await store.getSummary(MAILBOX)).toBeUndefined();
+    counter.client.destroy();
+  });
+
+  it('retries keys and items DynamoDB left unprocessed', async () => {
+    const tableName = await freshTable();
+    const plain = new DynamoDbStateStore({ client: local.dynamodb, tableName });
+    const identities = await seedRecords(tableName, MAILBOX, 120);
+    await plain.putSummary(MAILBOX, { count: 120, listingHash: 'h', updatedAt: NOW });
+
+    const throttled = new DynamoDbStateStore({ client: halfProcessingClient(local.dynamodb, 3), tableName });
+    expect((await throttled.getRecords(MAILBOX, identities)).size).toBe(120);
+
+    const throttledWrites = new DynamoDbStateStore({ client: halfProcessingClient(local.dynamodb, 3), tableName });
+    expect(await throttledWrites.resetMailbox(MAILBOX)).toBe(121);
+    expect(await collect(plain.listRecords(MAILBOX))).toEqual([]);
+  });
+
+  it('refuses keys over the DynamoDB limits with a typed INVALID error before any request', async () => {
+    const { store } = await freshStore();
+    // 600 ASCII characters fit; 600 two-byte characters (1,204 bytes with the prefix) do not.
+    expect(await store.putRecord(MAILBOX, record('u'.repeat(600)))).toBe(true);
+    const tooLong = 'é'.repeat(600);
+    for (const attempt of [
+      () => store.putRecord(MAILBOX, record(tooLong)),
+      () => store.getRecords(MAILBOX, [tooLong]),
+      () => store.markDeleted(MAILBOX, [tooLong], NOW, 30),
+      () => store.getSummary('m'.repeat(2_045)),
+      () => store.putRecord(MAILBOX, record('lone\uD800surrogate')),
+    ]) {
+      await expect(attempt()).rejects.toMatchObject({ name: 'StateStoreError', code: 'INVALID', retryable: false });
+    }
+  });
+
+  it('listRecords pages through more than 1 MB of records and skips summary and lease', async () => {
+    const counter = countingClient();
+    const tableName = await freshTable();
+    const store = new DynamoDbStateStore({ client: counter.client, tableName });
+    // 3,000 items of ~600 bytes: ~1.8 MB, so Query must stop at 1 MB at least once.
+    const identities = await seedRecords(tableName, MAILBOX, 3_000, { paddingChars: 400 });
+    await seedRecords(tableName, OTHER_MAILBOX, 10);
+    await store.putSummary(MAILBOX, { count: 3_000, listingHash: 'h', updatedAt: NOW });
+    await store.acquireLease(MAILBOX, 'run-a', 0, 1_000);
+
+    const listed = await collect(store.listRecords(MAILBOX));
+    expect(listed.map((r) => r.identity)).toEqual(identities);
+    expect(listed[0]).not.toHaveProperty('padding');
+    expect(counter.count('Query')).toBeGreaterThanOrEqual(2);
+    counter.client.destroy();
+  });
+});
+
+describe('deletions and expiry', () => {
+  it('listDueDeletions returns only due, pending, stored records; markDeleted takes them out and sets the TTL', async () => {
+    const { store, tableName } = await freshStore();
+    const past = '2026-02-01T00:00:00.000Z';
+    const future = '2026-04-01T00:00:00.000Z';
+    await store.putRecord(MAILBOX, record('due-1', { deleteAfter: past }));
+    await store.putRecord(MAILBOX, record('due-now', { deleteAfter: NOW }));
+    await store.putRecord(MAILBOX, record('not-yet', { deleteAfter: future }));
+    await store.putRecord(MAILBOX, record('already-deleted', { deleteAfter: past, deletedAt: past }));
+    await store.putRecord(MAILBOX, record('skipped', { status: 'skipped', skipReason: 'too-large', deleteAfter: past }));
+    await store.putRecord(MAILBOX, record('kept-forever'));
+    await store.putRecord(OTHER_MAILBOX, record('other-mailbox', { deleteAfter: past }));
+
+    const due = await store.listDueDeletions(MAILBOX, NOW);
+    expect(due.map((r) => r.identity).sort()).toEqual(['due-1', 'due-now']);
+    expect(due.find((r) => r.identity === 'due-1')).toEqual(record('due-1', { deleteAfter: past }));
+
+    const deletedAt = '2026-03-01T12:05:00.000Z';
+    await store.markDeleted(MAILBOX, ['due-1', 'due-now', 'never-existed'], deletedAt, 30);
+    expect(await store.listDueDeletions(MAILBOX, NOW)).toEqual([]);
+    expect(await store.listDueDeletions(OTHER_MAILBOX, NOW)).toHaveLength(1);
+
+    const read = await store.getRecords(MAILBOX, ['due-1', 'never-existed']);
+    expect(read.get('due-1')).toEqual(record('due-1', { deleteAfter: past, deletedAt }));
+    // markDeleted updates only existing records: no stub for an unknown identity.
+    expect(read.has('never-existed')).toBe(false);
+    expect(await rawRecordItem(tableName, MAILBOX, 'never-existed')).toBeUndefined();
+
+    const item = await rawRecordItem(tableName, MAILBOX, 'due-1');
+    expect(item?.gsi1pk).toBeUndefined();
+    expect(item?.[TTL_ATTRIBUTE]).toEqual({ N: String(Date.parse(deletedAt) / 1000 + 30 * SECONDS_PER_DAY) });
+  });
+
+  it('expireRecords sets the TTL once, leaves the pending-delete index, and never postpones the expiry', async () => {
+    const { store, tableName } = await freshStore();
+    await store.putRecord(MAILBOX, record('gone', { deleteAfter: '2026-02-01T00:00:00.000Z' }));
+    await store.putRecord(MAILBOX, record('still-there'));
+
+    await store.expireRecords(MAILBOX, ['gone', 'never-existed'], NOW, 7);
+    const expected = { N: String(Date.parse(NOW) / 1000 + 7 * SECONDS_PER_DAY) };
+    expect((await rawRecordItem(tableName, MAILBOX, 'gone'))?.[TTL_ATTRIBUTE]).toEqual(expected);
+    expect(await store.listDueDeletions(MAILBOX, NOW)).toEqual([]);
+    expect((await rawRecordItem(tableName, MAILBOX, 'still-there'))?.[TTL_ATTRIBUTE]).toBeUndefined();
+    expect(await rawRecordItem(tableName, MAILBOX, 'never-existed')).toBeUndefined();
+
+    await store.expireRecords(MAILBOX, ['gone'], '2026-03-05T00:00:00.000Z', 7);
+    expect((await rawRecordItem(tableName, MAILBOX, 'gone'))?.[TTL_ATTRIBUTE]).toEqual(expected);
+  });
+
+  it('refuses a deleteAfter or a listing time that is not canonical ISO-8601 UTC', async () => {
+    const { store } = await freshStore();
+    await expect(store.putRecord(MAILBOX, record('x', { deleteAfter: '2026-02-01T00:00:00Z' }))).rejects.toMatchObject({ code: 'INVALID' });
+    await expect(store.listDueDeletions(MAILBOX, '2026-03-01 12:00')).rejects.toMatchObject({ code: 'INVALID' });
+  });
+});
+
+describe('resetMailbox', () => {
+  it('removes every item of one mailbox and nothing of another', async () => {
+    const { store, tableName } = await freshStore();
+    const identities = await seedRecords(tableName, MAILBOX, 60);
+    await store.putSummary(MAILBOX, { count: 60, listingHash: 'h', updatedAt: NOW });
+    await store.acquireLease(MAILBOX, 'run-a', 0, 1_000);
+    const others = await seedRecords(tableName, OTHER_MAILBOX, 5);
+    await store.putSummary(OTHER_MAILBOX, { count: 5, listingHash: 'h', updatedAt: NOW });
+
+    expect(await store.resetMailbox(MAILBOX)).toBe(62);
+    expect(await collect(store.listRecords(MAILBOX))).toEqual([]);
+    expect(await store.getRecords(MAILBOX, identities)).toEqual(new Map());
+    expect(await store.getSummary(MAILBOX)).toBeUndefined();
+    expect(await store.acquireLease(MAILBOX, 'run-b', 0, 1_000)).toBe(true);
+
+    expect((await store.getRecords(OTHER_MAILBOX, others)).size).toBe(5);
+    expect(await store.getSummary(OTHER_MAILBOX)).toBeDefined();
+    expect(await store.resetMailbox('empty')).toBe(0);
+  });
+});
+
+describe('errors', () => {
+  it('maps a missing table to INVALID and an unreachable endpoint to retryable UNAVAILABLE', async () => {
+    const missing = new DynamoDbStateStore({ client: local.dynamodb, tableName: 'no-such-table' });
+    await expect(missing.getSummary(MAILBOX)).rejects.toMatchObject({
+      name: 'StateStoreError',
+      code: 'INVALID',
+      retryable: false,
+      operation: 'GetItem',
+      cause: expect.objectContaining({ name: 'ResourceNotFoundException' }),
+    });
+
+    const port = await closedPort();
+    const client = new DynamoDBClient({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      maxAttempts: 1,
+    });
+    const unreachable = new DynamoDbStateStore({ client, tableName: 'state' });
+    const failure = await unreachable.getRecords(MAILBOX, ['uid-1']).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(StateStoreError);
+    expect(failure).toMatchObject({ code: 'UNAVAILABLE', retryable: true, operation: 'BatchGetItem' });
+    client.destroy();
+  });
+});
+
+describe('consumed capacity', () => {
+  it('counts reads and writes; a getSummary costs at most one read unit', async () => {
+    const { store, tableName } = await freshStore();
+    await store.putSummary(MAILBOX, { count: 1, listingHash: 'h'.repeat(64), updatedAt: NOW });
+    expect(store.consumedCapacity().writeUnits).toBeGreaterThan(0);
+    expect(store.consumedCapacity().readUnits).toBe(0);
+
+    store.resetCapacity();
+    await store.getSummary(MAILBOX);
+    const consistent = store.consumedCapacity();
+    expect(consistent.writeUnits).toBe(0);
+    expect(consistent.readUnits).toBeGreaterThan(0);
+    expect(consistent.readUnits).toBeLessThanOrEqual(1);
+
+    const eventual = new DynamoDbStateStore({ client: local.dynamodb, tableName, consistentReads: false });
+    await eventual.getSummary(MAILBOX);
+    expect(eventual.consumedCapacity().readUnits).toBeLessThanOrEqual(0.5);
+  });
+
+  it('O(new): getRecords for 10 identities costs the same with 100 or 5,000 records in the mailbox', async () => {
+    const { store, tableName } = await freshStore();
+    const [small, big] = await Promise.all([
+      seedRecords(tableName, 'small', 100),
+      seedRecords(tableName, 'big', 5_000),
+    ]);
+    // Eight known identities and two new ones: a typical steady-state run.
+    const ask = (identities: string[]): string[] => [...identities.slice(-8), 'new-1', 'new-2'];
+
+    store.resetCapacity();
+    expect((await store.getRecords('small', ask(small))).size).toBe(8);
+    const smallUnits = store.consumedCapacity().readUnits;
+
+    store.resetCapacity();
+    expect((await store.getRecords('big', ask(big))).size).toBe(8);
+    const bigUnits = store.consumedCapacity().readUnits;
+
+    store.resetCapacity();
+    expect(await collect(store.listRecords('big'))).toHaveLength(5_000);
+    const listUnits = store.consumedCapacity().readUnits;
+
+    expect(smallUnits).toBeGreaterThan(0);
+    expect(Math.abs(bigUnits - smallUnits)).toBeLessThanOrEqual(smallUnits * 0.1);
+    // The measurement can tell O(mailbox) from O(new): the full diff costs far more.
+    expect(listUnits).toBeGreaterThan(bigUnits * 10);
+  });
+});
+
+function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
