@@ -1,0 +1,258 @@
+/**
+ * The header block of a message (RFC 5322 section 2.1): captured while the bytes stream
+ * past, fingerprinted, and mined for the few fields that go into S3 object metadata.
+ * Only header values are ever decoded; the message bytes themselves are never touched.
+ */
+import { createHash } from 'node:crypto';
+
+/**
+ * Stop capturing after this many octets. RFC 5322 sets no limit on the header block;
+ * 64 KiB holds any sane one (long Received chains included) and bounds memory against
+ * a "header" that never ends.
+ */
+export const MAX_HEADER_CAPTURE_OCTETS = 64 * 1024;
+/** Longest value of one header field in object metadata (after percent-encoding). */
+export const MAX_HEADER_VALUE_CHARS = 256;
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Captures the header block from a message streamed in chunks of any size: the bytes up to
+ * (not including) the first empty line, so the block keeps the last header line's line end.
+ * An empty line is LF or CRLF right after a line end (or at the very start); it is found
+ * across chunk boundaries. Capture stops at {@link MAX_HEADER_CAPTURE_OCTETS}.
+ */
+export class HeaderCapture {
+  private readonly parts: Buffer[] = [];
+  /** Octets scanned (and kept) so far. */
+  private capturedOctets = 0;
+  /** Length of the header block once its empty line was found. */
+  private headerOctets: number | undefined;
+  private atLineStart = true;
+  /** The previous byte was a CR that started a line: a following LF makes the empty line. */
+  private crAtLineStart = false;
+
+  /** True once the empty line was found or the capture limit was reached; later chunks are ignored. */
+  get done(): boolean {
+    return this.headerOctets !== undefined || this.capturedOctets >= MAX_HEADER_CAPTURE_OCTETS;
+  }
+
+  /** True when the empty line that ends the header block was seen. */
+  get complete(): boolean {
+    return this.headerOctets !== undefined;
+  }
+
+  update(chunk: Uint8Array): void {
+    if (this.done) return;
+    const scan = chunk.subarray(0, MAX_HEADER_CAPTURE_OCTETS - this.capturedOctets);
+    const emptyLineAt = this.findEmptyLine(scan);
+    const keep = emptyLineAt === undefined ? scan : scan.subarray(0, emptyLineAt + 1);
+    // A copy: producers may reuse their buffers, and the capture outlives the chunk.
+    this.parts.push(Buffer.from(keep));
+    if (emptyLineAt !== undefined) {
+      const crBefore = this.crAtLineStart ? 1 : 0;
+      this.headerOctets = this.capturedOctets + emptyLineAt - crBefore;
+    }
+    this.capturedOctets += keep.length;
+  }
+
+  /** The header block captured so far (the whole capture if no empty line was seen). */
+  headerBlock(): Buffer {
+    const all = Buffer.concat(this.parts);
+    return all.subarray(0, this.headerOctets ?? all.length);
+  }
+
+  /**
+   * Index in `scan` of the LF that ends the empty line, or undefined. Leaves
+   * `crAtLineStart` describing the byte before that LF.
+   */
+  private findEmptyLine(scan: Uint8Array): number | undefined {
+    for (let i = 0; i < scan.length; i++) {
+      const byte = scan[i];
+      if (this.crAtLineStart) {
+        if (byte === LF) return i;
+        // The CR was the first content byte of a line: "\r\r\n" or "\rX" is no empty line.
+        this.crAtLineStart = false;
+        this.atLineStart = false;
+      } else if (this.atLineStart) {
+        if (byte === LF) return i;
+        if (byte === CR) this.crAtLineStart = true;
+        else this.atLineStart = false;
+      } else if (byte === LF) {
+        this.atLineStart = true;
+      }
+    }
+    return undefined;
+  }
+}
+
+/** The header block of a complete message (or of TOP output, or of a header block itself). */
+export function captureHeaderBlock(message: Uint8Array): Buffer {
+  const capture = new HeaderCapture();
+  capture.update(message);
+  return capture.headerBlock();
+}
+
+/**
+ * SHA-256 (hex) of a header block, normalised so that the same message gives the same value
+ * from `TOP n 0` output (headers plus the empty line) and from the header block captured from
+ * RETR: the block is re-captured (idempotent on a block, cuts TOP output and whole messages),
+ * CRLF becomes LF, and trailing whitespace of the block is removed.
+ */
+export function headerFingerprint(headerBlock: Uint8Array): string {
+  // latin1 maps every byte to one char and back: a byte-exact view for the regexes.
+  const text = captureHeaderBlock(headerBlock).toString('latin1');
+  const normalised = text.replace(/\r\n/g, '\n').replace(/[ \t\r\n]+$/, '');
+  return createHash('sha256').update(normalised, 'latin1').digest('hex');
+}
+
+/** Header fields copied into object metadata: ASCII-safe, percent-encoded, truncated. */
+export interface HeaderFields {
+  messageId?: string;
+  date?: string;
+  from?: string;
+  subject?: string;
+}
+
+const FIELD_NAMES: Readonly<Record<string, keyof HeaderFields>> = {
+  'message-id': 'messageId',
+  date: 'date',
+  from: 'from',
+  subject: 'subject',
+};
+
+/**
+ * The Message-ID, Date, From and Subject of a header block: first occurrence, unfolded
+ * (RFC 5322 section 2.2.3), RFC 2047 encoded-words decoded for utf-8, iso-8859-1 and us-ascii
+ * (others are left as they are), then made safe for S3 metadata with {@link toMetadataValue}.
+ * Absent fields are absent from the result.
+ */
+export function extractHeaderFields(headerBlock: Uint8Array): HeaderFields {
+  const fields: HeaderFields = {};
+  for (const [name, rawValue] of unfoldedFields(headerBlock)) {
+    const key = FIELD_NAMES[name.toLowerCase()];
+    if (key === undefined || fields[key] !== undefined) continue;
+    const value = toMetadataValue(decodeEncodedWords(decodeRawValue(rawValue)), MAX_HEADER_VALUE_CHARS);
+    if (value !== '') fields[key] = value;
+  }
+  return fields;
+}
+
+/** A field name is printable US-ASCII except ':'; obsolete syntax allows blanks before the colon. */
+const FIELD_LINE = /^([\x21-\x39\x3b-\x7e]+)[ \t]*:(.*)$/s;
+
+/** [name, raw value as a latin1 string] per field, in order, continuation lines joined. */
+function unfoldedFields(headerBlock: Uint8Array): Array<[string, string]> {
+  const lines = Buffer.from(headerBlock).toString('latin1').split(/\r?\n/);
+  const fields: Array<[string, string]> = [];
+  let current: [string, string] | undefined;
+  for (const line of lines) {
+    if (/^[ \t]/.test(line)) {
+      // Unfolding removes the line break only; the leading blank stays (RFC 5322 2.2.3).
+      if (current) current[1] += line;
+      continue;
+    }
+    const match = FIELD_LINE.exec(line);
+    current = match ? [match[1]!, match[2]!] : undefined;
+    if (current) fields.push(current);
+  }
+  return fields;
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Raw 8-bit header bytes: UTF-8 when they are valid UTF-8 (RFC 6532), else Latin-1. */
+function decodeRawValue(latin1: string): string {
+  const bytes = Buffer.from(latin1, 'latin1');
+  try {
+    return STRICT_UTF8.decode(bytes);
+  } catch {
+    return latin1;
+  }
+}
+
+/** `=?charset?B|Q?text?=`; RFC 2047 forbids blanks and '?' inside an encoded-word. */
+const ENCODED_WORD = /=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g;
+const CHARSET_DECODERS: Readonly<Record<string, (bytes: Buffer) => string>> = {
+  'utf-8': (bytes) => bytes.toString('utf8'),
+  utf8: (bytes) => bytes.toString('utf8'),
+  'iso-8859-1': (bytes) => bytes.toString('latin1'),
+  latin1: (bytes) => bytes.toString('latin1'),
+  'us-ascii': (bytes) => bytes.toString('latin1'),
+  ascii: (bytes) => bytes.toString('latin1'),
+};
+
+interface EncodedWord {
+  readonly start: number;
+  readonly end: number;
+  readonly charset: string;
+  readonly bytes: Buffer;
+}
+
+/**
+ * Decodes RFC 2047 encoded-words. Blanks between adjacent encoded-words are dropped
+ * (RFC 2047 section 6.2), and adjacent words in one charset are decoded together, so a
+ * multi-byte character split across two words survives. Words in other charsets stay raw.
+ */
+export function decodeEncodedWords(value: string): string {
+  const words = [...value.matchAll(ENCODED_WORD)].flatMap((m): EncodedWord[] => {
+    const charset = m[1]!.toLowerCase().replace(/\*.*$/, ''); // RFC 2231 language suffix
+    if (CHARSET_DECODERS[charset] === undefined) return [];
+    const bytes = m[2]!.toUpperCase() === 'B' ? Buffer.from(m[3]!, 'base64') : decodeQ(m[3]!);
+    return [{ start: m.index, end: m.index + m[0].length, charset, bytes }];
+  });
+  let out = '';
+  let position = 0;
+  for (let i = 0; i < words.length; ) {
+    out += value.slice(position, words[i]!.start);
+    let j = i;
+    const run: Buffer[] = [words[i]!.bytes];
+    while (j + 1 < words.length && continuesRun(value, words[j]!, words[j + 1]!)) run.push(words[++j]!.bytes);
+    out += CHARSET_DECODERS[words[i]!.charset]!(Buffer.concat(run));
+    position = words[j]!.end;
+    i = j + 1;
+  }
+  return out + value.slice(position);
+}
+
+function continuesRun(value: string, previous: EncodedWord, next: EncodedWord): boolean {
+  return next.charset === previous.charset && /^[ \t]*$/.test(value.slice(previous.end, next.start));
+}
+
+/** RFC 2047 "Q": '_' is a space, =XX a byte, anything else itself. */
+function decodeQ(text: string): Buffer {
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    const hex = text.slice(i + 1, i + 3);
+    if (ch === '=' && /^[0-9A-Fa-f]{2}$/.test(hex)) {
+      bytes.push(Number.parseInt(hex, 16));
+      i += 2;
+    } else {
+      bytes.push(ch === '_' ? 0x20 : ch.charCodeAt(0) & 0xff);
+    }
+  }
+  return Buffer.from(bytes);
+}
+
+/**
+ * Makes text safe for an S3 metadata value (an HTTP header): tabs become spaces, other
+ * control characters are removed, '%' and every non-ASCII character are percent-encoded
+ * as UTF-8 (so `decodeURIComponent` gives the text back), surrounding spaces are trimmed
+ * (HTTP would drop them), and the result is cut to `maxChars` without splitting an escape.
+ */
+export function toMetadataValue(text: string, maxChars: number): string {
+  const clean = text
+    .replace(/\t/g, ' ')
+    .replace(/\p{Cc}/gu, '')
+    .replace(/\p{Cs}/gu, '\ufffd')
+    .replace(/^ +| +$/g, '');
+  let out = '';
+  for (const char of clean) {
+    const piece = /^[\x20-\x24\x26-\x7e]$/.test(char) ? char : encodeURIComponent(char);
+    if (out.length + piece.length > maxChars) break;
+    out += piece;
+  }
+  return out.replace(/ +$/, '');
+}

@@ -1,0 +1,439 @@
+/**
+ * The S3 adapter of {@link MessageSink}: stores each message byte-exact under its
+ * deterministic key, as one PutObject when it is small and as a multipart upload when it
+ * is not, hashing it on the way. Memory stays bounded by the options, not by message size.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { StorageError, fromS3Error, invalidInput, sourceFailed } from './errors';
+import {
+  HeaderCapture,
+  MAX_HEADER_VALUE_CHARS,
+  extractHeaderFields,
+  headerFingerprint,
+  toMetadataValue,
+  type HeaderFields,
+} from './header-block';
+import type { MessageSink, StoreMessageInput, StoredMessage } from './message-sink';
+import { objectKeyFor } from './object-key';
+
+const MIB = 1024 * 1024;
+export const DEFAULT_PREFIX = 'messages/';
+/** Messages up to this size are buffered and sent in one PutObject (one request, verified checksum). */
+export const DEFAULT_SINGLE_PART_MAX_OCTETS = 16 * MIB;
+export const DEFAULT_PART_SIZE_OCTETS = 8 * MIB;
+/** Parts in flight per upload: overlaps the network with reading the source, memory ~ queueSize parts. */
+export const DEFAULT_QUEUE_SIZE = 2;
+/** S3's minimum part size (except the last part); lib-storage refuses smaller. */
+export const MIN_PART_SIZE_OCTETS = 5 * MIB;
+/** S3 allows 10,000 parts: with 5 GiB parts that is far beyond any mail; keep parts sane. */
+export const MAX_PART_SIZE_OCTETS = 5 * 1024 * MIB;
+/** S3 limits user metadata to 2 KB (keys plus values, UTF-8 bytes); keep a margin below it. */
+export const METADATA_BUDGET_OCTETS = 2_000;
+/** Largest uidl/identity metadata value: RFC 1939 UIDLs are at most 70 chars, so this rarely cuts. */
+const MAX_ID_METADATA_CHARS = 256;
+/** Readable buffer between the source and lib-storage's part assembler. */
+const BODY_HIGH_WATER_MARK_OCTETS = 64 * 1024;
+export const MESSAGE_CONTENT_TYPE = 'message/rfc822';
+
+/** Header-derived metadata keys, in the order they give up space when over budget. */
+const HEADER_METADATA_KEYS = {
+  subject: 'subject',
+  from: 'from',
+  messageId: 'message-id',
+  date: 'date',
+} as const satisfies Record<keyof HeaderFields, string>;
+
+export interface S3MessageSinkOptions {
+  readonly client: S3Client;
+  readonly bucket: string;
+  /**
+   * Key prefix, usually ending in '/'.
+   * @default 'messages/'
+   */
+  readonly prefix?: string;
+  /**
+   * Messages up to this size go in one PutObject (held in memory); larger ones stream as a
+   * multipart upload.
+   * @default 16 MiB
+   */
+  readonly singlePartMaxOctets?: number;
+  /**
+   * Part size of multipart uploads (5 MiB..5 GiB).
+   * @default 8 MiB
+   */
+  readonly partSizeOctets?: number;
+  /**
+   * Parts in flight per multipart upload.
+   * @default 2
+   */
+  readonly queueSize?: number;
+  /**
+   * Send the SHA-256 of single-part objects (`x-amz-checksum-sha256`) so S3 rejects a
+   * corrupted upload. s3rver accepts and ignores it.
+   * @default true
+   */
+  readonly sendChecksums?: boolean;
+}
+
+/** Options with defaults applied; validated once in the constructor. */
+type ResolvedOptions = Required<S3MessageSinkOptions>;
+
+/**
+ * Stores messages in S3. Memory per store() is at most `singlePartMaxOctets` (small
+ * messages) or about `singlePartMaxOctets + (queueSize + 2) * partSizeOctets` (large ones:
+ * the buffered prefix drains while lib-storage assembles and sends parts).
+ */
+export class S3MessageSink implements MessageSink {
+  private readonly options: ResolvedOptions;
+
+  constructor(options: S3MessageSinkOptions) {
+    this.options = resolveOptions(options);
+  }
+
+  objectKey(mailboxId: string, identity: string): string {
+    return objectKeyFor(this.options.prefix, mailboxId, identity);
+  }
+
+  async store(input: StoreMessageInput): Promise<StoredMessage> {
+    const source = new SourceReader(input.body);
+    try {
+      const key = this.objectKey(input.mailboxId, input.identity);
+      const prefix = await source.readUpTo(this.options.singlePartMaxOctets + 1);
+      const stored = source.ended
+        ? await this.putSinglePart(input, key, prefix, source.digest)
+        : await this.uploadMultipart(input, key, prefix, source);
+      return stored;
+    } catch (err) {
+      // Whatever failed, the producer (the POP3 connection) must stop sending.
+      source.destroy();
+      throw toStorageError(err, source);
+    }
+  }
+
+  /** The whole message is in memory: one request, with a checksum S3 verifies. */
+  private async putSinglePart(
+    input: StoreMessageInput,
+    key: string,
+    chunks: Buffer[],
+    digest: MessageDigest,
+  ): Promise<StoredMessage> {
+    const body = Buffer.concat(chunks);
+    const result = digest.result();
+    const metadata = buildObjectMetadata(input, result);
+    try {
+      await this.options.client.send(
+        new PutObjectCommand({
+          Bucket: this.options.bucket,
+          Key: key,
+          Body: body,
+          ContentLength: body.length,
+          ContentType: MESSAGE_CONTENT_TYPE,
+          Metadata: metadata,
+          ...(this.options.sendChecksums ? { ChecksumSHA256: result.sha256Base64 } : {}),
+        }),
+      );
+    } catch (err) {
+      throw fromS3Error(err, 'PutObject');
+    }
+    return storedMessage(key, result);
+  }
+
+  /**
+   * Streams the buffered prefix and then the rest of the source through lib-storage.
+   * The object's metadata has no `sha256`: it is only known after the last byte, when the
+   * upload has long started (S3 metadata is fixed at CreateMultipartUpload). The state
+   * record carries it. Only CompleteMultipartUpload creates the object, so a failure
+   * leaves nothing under the key; lib-storage aborts the upload (leavePartsOnError false).
+   */
+  private async uploadMultipart(
+    input: StoreMessageInput,
+    key: string,
+    prefix: Buffer[],
+    source: SourceReader,
+  ): Promise<StoredMessage> {
+    const headerResult = source.digest.headerResult();
+    const metadata = buildObjectMetadata(input, headerResult);
+    const body = Readable.from(source.drain(prefix), {
+      objectMode: false,
+      highWaterMark: BODY_HIGH_WATER_MARK_OCTETS,
+    });
+    const client = observeFailures(this.options.client, (err) => {
+      // lib-storage reports a failed part only after its other uploaders have finished, and
+      // one of them may be waiting for bytes from a stalled server: stopping the source
+      // makes it give up at once instead of after the POP3 idle timeout.
+      source.noteUploadFailure(err);
+      body.destroy();
+    });
+    const upload = new Upload({
+      client,
+      params: {
+        Bucket: this.options.bucket,
+        Key: key,
+        Body: body,
+        ContentType: MESSAGE_CONTENT_TYPE,
+        Metadata: metadata,
+      },
+      partSize: this.options.partSizeOctets,
+      queueSize: this.options.queueSize,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } finally {
+      body.destroy();
+    }
+    return storedMessage(key, source.digest.result());
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading the source
+
+/** sha256, header capture and byte count over every byte of the message. */
+class MessageDigest {
+  private readonly hash: Hash = createHash('sha256');
+  private readonly header = new HeaderCapture();
+  private octets = 0;
+
+  update(chunk: Buffer): void {
+    this.hash.update(chunk);
+    this.header.update(chunk);
+    this.octets += chunk.length;
+  }
+
+  /** What is known before the end: enough for the metadata of a multipart upload. */
+  headerResult(): HeaderDigest {
+    return { headerBlock: this.header.headerBlock() };
+  }
+
+  result(): DigestResult {
+    const digest = this.hash.digest();
+    const headerBlock = this.header.headerBlock();
+    return {
+      headerBlock,
+      size: this.octets,
+      sha256: digest.toString('hex'),
+      sha256Base64: digest.toString('base64'),
+      headerFingerprint: headerFingerprint(headerBlock),
+    };
+  }
+}
+
+export interface HeaderDigest {
+  readonly headerBlock: Buffer;
+}
+
+export interface DigestResult extends HeaderDigest {
+  readonly size: number;
+  readonly sha256: string;
+  readonly sha256Base64: string;
+  readonly headerFingerprint: string;
+}
+
+/**
+ * Pulls chunks from the input stream, hashing each exactly once, and remembers which side
+ * failed first: the source (SOURCE_FAILED) or S3 (a failure that made us stop the source,
+ * which then looks like a source error but is not one).
+ */
+class SourceReader {
+  readonly digest = new MessageDigest();
+  private readonly iterator: AsyncIterator<unknown>;
+  ended = false;
+  sourceError: { readonly error: unknown } | undefined;
+  uploadError: { readonly error: unknown } | undefined;
+
+  constructor(private readonly stream: Readable) {
+    this.iterator = stream[Symbol.asyncIterator]();
+  }
+
+  /** Reads until more than `limitOctets - 1` bytes arrived or the stream ended. */
+  async readUpTo(limitOctets: number): Promise<Buffer[]> {
+    const chunks: Buffer[] = [];
+    let octets = 0;
+    while (octets < limitOctets) {
+      const chunk = await this.next();
+      if (chunk === undefined) break;
+      chunks.push(chunk);
+      octets += chunk.length;
+    }
+    return chunks;
+  }
+
+  /** The prefix (released chunk by chunk as it is consumed), then the rest of the source. */
+  async *drain(prefix: Buffer[]): AsyncGenerator<Buffer> {
+    for (let chunk = prefix.shift(); chunk !== undefined; chunk = prefix.shift()) yield chunk;
+    for (let chunk = await this.next(); chunk !== undefined; chunk = await this.next()) yield chunk;
+  }
+
+  noteUploadFailure(error: unknown): void {
+    if (this.sourceError === undefined) this.uploadError ??= { error };
+    this.destroy();
+  }
+
+  /** Stops the producer: a pending read rejects, the POP3 side sees its consumer gone. */
+  destroy(): void {
+    if (!this.ended) this.stream.destroy();
+  }
+
+  private async next(): Promise<Buffer | undefined> {
+    let result: IteratorResult<unknown>;
+    try {
+      result = await this.iterator.next();
+    } catch (err) {
+      if (this.uploadError === undefined) this.sourceError ??= { error: err };
+      throw err;
+    }
+    if (result.done) {
+      this.ended = true;
+      return undefined;
+    }
+    const chunk = toBuffer(result.value);
+    this.digest.update(chunk);
+    return chunk;
+  }
+}
+
+function toBuffer(value: unknown): Buffer {
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  // A string chunk would need an encoding to become the message's bytes: refuse to guess.
+  throw new TypeError(`message stream yielded ${typeof value}, expected bytes`);
+}
+
+/**
+ * The S3 client as lib-storage sees it, reporting every failed request to `onFailure`
+ * (after the SDK's own retries). Needed because lib-storage exposes no failure event, and
+ * it also keeps the first failure when lib-storage rejects with a later one (a failed abort).
+ */
+function observeFailures(client: S3Client, onFailure: (err: unknown) => void): S3Client {
+  const realSend = client.send.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  const send = async (...args: unknown[]): Promise<unknown> => {
+    try {
+      return await realSend(...args);
+    } catch (err) {
+      onFailure(err);
+      throw err;
+    }
+  };
+  return new Proxy(client, {
+    get: (target, property) => (property === 'send' ? send : Reflect.get(target, property, target)),
+  });
+}
+
+/** Maps whatever store() caught to a StorageError, the side that failed first deciding. */
+function toStorageError(err: unknown, source: SourceReader): StorageError {
+  if (source.sourceError !== undefined) return sourceFailed(source.sourceError.error);
+  if (err instanceof StorageError) return err;
+  // lib-storage may report the abort's failure instead of the failure that caused it.
+  return fromS3Error(source.uploadError?.error ?? err, 'multipart upload');
+}
+
+function storedMessage(key: string, result: DigestResult): StoredMessage {
+  return { key, size: result.size, sha256: result.sha256, headerFingerprint: result.headerFingerprint };
+}
+
+// ---------------------------------------------------------------------------------------
+// Metadata
+
+/**
+ * S3 user metadata of a stored message. Keys are lowercase (S3 lowercases them anyway);
+ * values are printable ASCII: ids are encodeURIComponent'd, header fields come from
+ * extractHeaderFields (percent-encoded UTF-8). Header fields are shortened, subject first,
+ * until the whole fits {@link METADATA_BUDGET_OCTETS}. `size` and `sha256` are set only when
+ * `digest` has them: a multipart upload fixes its metadata before the last byte is read.
+ */
+export function buildObjectMetadata(
+  input: Pick<StoreMessageInput, 'mailboxId' | 'uid' | 'identity' | 'firstSeenAt'>,
+  digest: HeaderDigest & Partial<Pick<DigestResult, 'size' | 'sha256'>>,
+): Record<string, string> {
+  const metadata: Record<string, string> = {
+    mailbox: input.mailboxId,
+    uidl: encodedId(input.uid),
+    identity: encodedId(input.identity),
+    'first-seen': toMetadataValue(input.firstSeenAt, MAX_HEADER_VALUE_CHARS),
+  };
+  if (digest.size !== undefined) metadata.size = String(digest.size);
+  if (digest.sha256 !== undefined) metadata.sha256 = digest.sha256;
+  const fields = extractHeaderFields(digest.headerBlock);
+  for (const [field, key] of Object.entries(HEADER_METADATA_KEYS) as Array<[keyof HeaderFields, string]>) {
+    const value = fields[field];
+    if (value !== undefined) metadata[key] = value;
+  }
+  fitMetadataBudget(metadata);
+  return metadata;
+}
+
+/**
+ * encodeURIComponent of an id, cut to MAX_ID_METADATA_CHARS between characters (never inside
+ * one character's escapes), so decodeURIComponent always works on the result.
+ */
+function encodedId(id: string): string {
+  let out = '';
+  for (const char of id.replace(/\p{Cs}/gu, '\ufffd')) {
+    const piece = encodeURIComponent(char);
+    if (out.length + piece.length > MAX_ID_METADATA_CHARS) break;
+    out += piece;
+  }
+  return out;
+}
+
+/** Counted with the `x-amz-meta-` prefix: more than S3 counts, so the budget holds either way. */
+const METADATA_HEADER_PREFIX = 'x-amz-meta-';
+
+/** All values are ASCII, so characters are octets. */
+function metadataOctets(metadata: Record<string, string>): number {
+  return Object.entries(metadata).reduce(
+    (sum, [key, value]) => sum + METADATA_HEADER_PREFIX.length + key.length + value.length,
+    0,
+  );
+}
+
+/** Shortens header-derived values (subject first) until the metadata fits the budget. */
+function fitMetadataBudget(metadata: Record<string, string>): void {
+  for (const key of Object.values(HEADER_METADATA_KEYS)) {
+    const excess = metadataOctets(metadata) - METADATA_BUDGET_OCTETS;
+    if (excess <= 0) return;
+    const value = metadata[key];
+    if (value === undefined) continue;
+    const shorter = toMetadataValue(decodeURIComponent(value), Math.max(0, value.length - excess));
+    if (shorter === '') delete metadata[key];
+    else metadata[key] = shorter;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Options
+
+function resolveOptions(options: S3MessageSinkOptions): ResolvedOptions {
+  const resolved: ResolvedOptions = {
+    client: options.client,
+    bucket: options.bucket,
+    prefix: options.prefix ?? DEFAULT_PREFIX,
+    singlePartMaxOctets: options.singlePartMaxOctets ?? DEFAULT_SINGLE_PART_MAX_OCTETS,
+    partSizeOctets: options.partSizeOctets ?? DEFAULT_PART_SIZE_OCTETS,
+    queueSize: options.queueSize ?? DEFAULT_QUEUE_SIZE,
+    sendChecksums: options.sendChecksums ?? true,
+  };
+  const problems = optionProblems(resolved);
+  if (problems.length > 0) throw invalidInput(`invalid S3MessageSink options: ${problems.join('; ')}`);
+  return resolved;
+}
+
+/** Every problem at once, so one fix round is enough. */
+function optionProblems(o: ResolvedOptions): string[] {
+  const problems: string[] = [];
+  if (o.bucket.length === 0) problems.push('bucket is empty');
+  if (/[\p{Cc}]/u.test(o.prefix) || o.prefix.startsWith('/')) problems.push('prefix has control characters or a leading /');
+  if (!Number.isSafeInteger(o.singlePartMaxOctets) || o.singlePartMaxOctets < 0) {
+    problems.push('singlePartMaxOctets must be a non-negative integer');
+  }
+  const partSizeOk = Number.isSafeInteger(o.partSizeOctets) && o.partSizeOctets >= MIN_PART_SIZE_OCTETS;
+  if (!partSizeOk || o.partSizeOctets > MAX_PART_SIZE_OCTETS) {
+    problems.push(`partSizeOctets must be between ${MIN_PART_SIZE_OCTETS} and ${MAX_PART_SIZE_OCTETS}`);
+  }
+  if (!Number.isSafeInteger(o.queueSize) || o.queueSize < 1) problems.push('queueSize must be a positive integer');
+  return problems;
+}
