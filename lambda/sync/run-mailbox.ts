@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import type { MailboxConfig } from '../config/mailbox-config';
+import { Pop3Error, Pop3ErrorCode, type Pop3Client } from '../pop3';
+import type { StateStore } from '../state/state-store';
+import type { MessageSink } from '../storage/message-sink';
+import { emptySummary, toRunError, type RunSummary } from './run-summary';
+import { runSession, type SessionResult } from './run-session';
+
+/** Sessions per run at most: Gmail hands out ~250 messages per session, so a backlog needs several. */
+export const MAX_SESSIONS_PER_RUN = 20;
+/** The lease outlives the longest run by this much, so a crashed run's lease expires soon after. */
+export const LEASE_SLACK_MS = 60_000;
+
+export interface RunMailboxDeps {
+  readonly state: StateStore;
+  readonly sink: MessageSink;
+  /** Opens an authenticated POP3 session for the mailbox (credentials are the caller's business). */
+  readonly openSession: (mailbox: MailboxConfig, signal: AbortSignal) => Promise<Pop3Client>;
+  /** @default Date.now */
+  readonly now?: () => number;
+  /** Structured log sink; the mailbox id is added by the caller's logger. @default no logging */
+  readonly log?: (event: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface RunMailboxOptions {
+  readonly mailbox: MailboxConfig;
+  /** Epoch ms by which the run must have finished (Lambda: now + remaining time). */
+  readonly deadline: number;
+  /** Kept free before the deadline: no message is started after deadline - safetyMargin. @default 30 s */
+  readonly safetyMarginMs?: number;
+  /** `baseline` records everything on the server as seen without fetching it. @default 'fetch' */
+  readonly mode?: 'fetch' | 'baseline';
+  /** @default MAX_SESSIONS_PER_RUN */
+  readonly maxSessions?: number;
+  /** Lease owner id. @default a random UUID */
+  readonly owner?: string;
+}
+
+export const DEFAULT_SAFETY_MARGIN_MS = 30_000;
+
+/**
+ * One run for one mailbox: lease -> sessions (each: list, plan, fetch, record, delete,
+ * QUIT) while the server still has new mail and the time budget allows -> release.
+ * Never throws for server, storage or state failures: they are reported in the summary
+ * (status `error` when nothing could be done). Programming errors are thrown.
+ */
+export async function runMailbox(deps: RunMailboxDeps, options: RunMailboxOptions): Promise<RunSummary> {
+  const now = deps.now ?? Date.now;
+  const log = deps.log ?? ((): void => {});
+  const { mailbox } = options;
+  const started = now();
+  const summary = emptySummary(mailbox.id);
+  const owner = options.owner ?? randomUUID();
+  const stopStartingAt = options.deadline - (options.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS);
+  deps.state.resetCapacity();
+
+  if (!(await deps.state.acquireLease(mailbox.id, owner, started, options.deadline - started + LEASE_SLACK_MS))) {
+    summary.status = 'busy';
+    summary.complete = false;
+    log('lease-busy');
+    return finish(summary, deps.state, now, started);
+  }
+  try {
+    const allowance = { messages: mailbox.limits.maxMessagesPerRun, octets: mailbox.limits.maxBytesPerRun };
+    const maxSessions = options.maxSessions ?? MAX_SESSIONS_PER_RUN;
+    for (let n = 1; n <= maxSessions; n++) {
+      const followUp = n > 1;
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(new Error('run deadline reached')), Math.max(0, options.deadline - now()));
+      let result: SessionResult;
+      try {
+        const client = await deps.openSession(mailbox, controller.signal);
+        try {
+          result = await runSession(client, {
+            mailbox,
+            state: deps.state,
+            sink: deps.sink,
+            now,
+            stopStartingAt,
+            allowance,
+            mode: options.mode ?? 'fetch',
+            log,
+          });
+        } finally {
+          client.close();
+        }
+      } catch (err) {
+        // A follow-up session refused for login delay or lock ends the run quietly: the
+        // previous session already fetched everything it was shown.
+        if (followUp && err instanceof Pop3Error && (err.code === Pop3ErrorCode.LOGIN_DELAY || err.code === Pop3ErrorCode.IN_USE)) {
+          log('follow-up-session-refused', { code: err.code });
+          break;
+        }
+        if (!isOperational(err)) throw err;
+        summary.errors.push(toRunError(err));
+        summary.complete = false;
+        if (!followUp) summary.status = 'error';
+        break;
+      } finally {
+        clearTimeout(timer);
+      }
+      merge(summary, result, followUp);
+      log('session-finished', { session: n, listed: result.listed, new: result.newCount, fetched: result.fetched, complete: result.complete });
+      // Another session only when this one fetched mail, finished cleanly, and the server
+      // allows quick re-logins; it shows whether the server holds back more (Gmail).
+      const again = result.complete && result.fetched > 0 && !(result.loginDelaySeconds && result.loginDelaySeconds > 0) && options.mode !== 'baseline';
+      if (!again) break;
+      if (now() >= stopStartingAt || allowance.messages <= 0 || allowance.octets <= 0) {
+        summary.complete = false;
+        break;
+      }
+    }
+  } finally {
+    await deps.state.releaseLease(mailbox.id, owner).catch((err: unknown) => log('lease-release-failed', { error: toRunError(err) }));
+  }
+  return finish(summary, deps.state, now, started);
+}
+
+function merge(summary: RunSummary, r: SessionResult, followUp: boolean): void {
+  summary.sessions++;
+  summary.listed = r.listed;
+  if (!followUp) summary.new = r.newCount;
+  else summary.new += r.newCount;
+  summary.fetched += r.fetched;
+  summary.bytes += r.bytes;
+  summary.skipped += r.skipped;
+  summary.deleted += r.deleted;
+  summary.duplicates = Math.max(summary.duplicates, r.duplicates);
+  summary.invalidUids = r.invalidUids;
+  summary.expired += r.expired;
+  summary.fullDiff ||= r.fullDiff;
+  summary.backlog = r.backlog;
+  summary.complete = r.complete;
+  summary.errors.push(...r.errors);
+}
+
+function finish(summary: RunSummary, state: StateStore, now: () => number, started: number): RunSummary {
+  const capacity = state.consumedCapacity();
+  summary.readUnits = capacity.readUnits;
+  summary.writeUnits = capacity.writeUnits;
+  summary.durationMs = now() - started;
+  return summary;
+}
+
+/** Errors that describe the world (servers, network, credentials), not a bug in this code. */
+function isOperational(err: unknown): boolean {
+  if (err instanceof Pop3Error) return err.code !== Pop3ErrorCode.USAGE;
+  const e = err as { code?: unknown; retryable?: unknown; name?: string };
+  return typeof e?.code === 'string' && typeof e?.retryable === 'boolean';
+}

@@ -1,0 +1,76 @@
+/** One error of a run, as reported in the summary and the JSON output. */
+export interface RunError {
+  /** Machine-readable code (POP3, storage, state or credential error code). */
+  readonly code: string;
+  readonly message: string;
+  readonly retryable: boolean;
+  /** The message it concerns, when it concerns one. */
+  readonly uid?: string;
+}
+
+/** The result of one mailbox run: logged as one line, returned by the handler and the CLI. */
+export interface RunSummary {
+  readonly mailbox: string;
+  /** `busy`: another run held the lease; `error`: the run failed before or while fetching. */
+  status: 'ok' | 'busy' | 'error';
+  /** Messages in the server's listing (last session). */
+  listed: number;
+  /** Messages not yet recorded when the run looked (first session). */
+  new: number;
+  fetched: number;
+  /** Octets stored. */
+  bytes: number;
+  /** Messages recorded as skipped (too large) in this run. */
+  skipped: number;
+  /** Messages deleted on the server (confirmed by QUIT). */
+  deleted: number;
+  /** Listing entries that repeated another message's identity (not fetched twice). */
+  duplicates: number;
+  /** Listing entries with an unsafe UIDL (not tracked, reported). */
+  invalidUids: number;
+  /** Messages still new at the end (backlog for the next run). */
+  backlog: number;
+  /** False when the run stopped early (time budget, limits, errors): the next run continues. */
+  complete: boolean;
+  sessions: number;
+  /** Whether the state diff had to read every record (the listing changed other than by appending). */
+  fullDiff: boolean;
+  /** Records whose messages left the server and were set to expire. */
+  expired: number;
+  readUnits: number;
+  writeUnits: number;
+  durationMs: number;
+  errors: RunError[];
+}
+
+export function emptySummary(mailbox: string): RunSummary {
+  return {
+    mailbox,
+    status: 'ok',
+    listed: 0,
+    new: 0,
+    fetched: 0,
+    bytes: 0,
+    skipped: 0,
+    deleted: 0,
+    duplicates: 0,
+    invalidUids: 0,
+    backlog: 0,
+    complete: true,
+    sessions: 0,
+    fullDiff: false,
+    expired: 0,
+    readUnits: 0,
+    writeUnits: 0,
+    durationMs: 0,
+    errors: [],
+  };
+}
+
+/** Turns any thrown value into a RunError without leaking anything but code and message. */
+export function toRunError(err: unknown, uid?: string): RunError {
+  const e = err as { code?: unknown; message?: unknown; retryable?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : 'INTERNAL';
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  return { code, message, retryable: e?.retryable === true, ...(uid === undefined ? {} : { uid }) };
+}

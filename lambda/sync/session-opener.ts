@@ -1,0 +1,39 @@
+import type { MailboxConfig } from '../config/mailbox-config';
+import type { OAuthTokenProvider } from '../credentials/oauth-token-provider';
+import type { SecretResolver } from '../credentials/secret-resolver';
+import { openSession, type Pop3Client, type Pop3SessionOptions } from '../pop3';
+
+export interface SessionOpenerDeps {
+  readonly secrets: SecretResolver;
+  readonly oauth: OAuthTokenProvider;
+  /** Extra engine options (tests: timeouts, trace). */
+  readonly engine?: Partial<Pop3SessionOptions>;
+}
+
+/** Builds the engine options for a mailbox, with its credentials resolved. */
+export async function sessionOptions(mailbox: MailboxConfig, deps: SessionOpenerDeps, signal?: AbortSignal): Promise<Pop3SessionOptions> {
+  const credentials = mailbox.oauth
+    ? { accessToken: await deps.oauth.getAccessToken(mailbox.id, mailbox.oauth) }
+    : { password: await deps.secrets.resolve(mailbox.password!) };
+  return {
+    host: mailbox.host,
+    port: mailbox.port,
+    tls: mailbox.tls,
+    tlsOptions: {
+      ...(mailbox.tlsCa ? { ca: mailbox.tlsCa } : {}),
+      ...(mailbox.tlsServername ? { servername: mailbox.tlsServername } : {}),
+    },
+    username: mailbox.username,
+    auth: mailbox.auth,
+    allowPlaintextAuth: mailbox.allowPlaintextAuth,
+    pipelining: mailbox.pipelining,
+    ...credentials,
+    ...(signal ? { signal } : {}),
+    ...deps.engine,
+  };
+}
+
+/** The `openSession` dependency of runMailbox: credentials from Secrets Manager/env/OAuth. */
+export function createSessionOpener(deps: SessionOpenerDeps): (mailbox: MailboxConfig, signal: AbortSignal) => Promise<Pop3Client> {
+  return async (mailbox, signal) => openSession(await sessionOptions(mailbox, deps, signal));
+}
