@@ -1,0 +1,81 @@
+/**
+ * The configuration file's shape (JSON). One file feeds the CLI, the Lambda event (one
+ * mailbox per scheduled invocation) and the CDK app. Validation lives in
+ * `validate-config.ts`; defaults are applied there, once.
+ */
+import type { AuthMechanismName, TlsMode } from '../pop3';
+
+/** Where a secret value comes from. */
+export type SecretRef =
+  /** AWS Secrets Manager secret (name or ARN). With `key`, the secret string is JSON and the value is that field. */
+  | { readonly secretId: string; readonly key?: string }
+  /** An environment variable (local runs). */
+  | { readonly env: string };
+
+/** OAuth 2.0 access tokens for XOAUTH2 / OAUTHBEARER, from a token endpoint. */
+export interface OAuthConfig {
+  /** `client_credentials` (Microsoft 365 app-only) or `refresh_token` (Gmail/Workspace). */
+  readonly grant: 'client_credentials' | 'refresh_token';
+  /** Token endpoint URL, e.g. https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token */
+  readonly tokenEndpoint: string;
+  readonly clientId: string;
+  /** Client secret (optional for public clients with refresh_token). */
+  readonly clientSecret?: SecretRef;
+  /** Refresh token (refresh_token grant). A rotated token is written back when it is a Secrets Manager secret. */
+  readonly refreshToken?: SecretRef;
+  /** Space-separated scopes, e.g. https://outlook.office365.com/.default */
+  readonly scope?: string;
+}
+
+/** What happens to a message on the server once it is stored and recorded. */
+export type Retention = 'keep' | 'delete' | { readonly deleteAfterDays: number };
+
+export interface MailboxLimits {
+  /** Messages fetched per run at most. @default 10000 */
+  readonly maxMessagesPerRun: number;
+  /** Octets (by LIST size) fetched per run at most. @default 2 GiB */
+  readonly maxBytesPerRun: number;
+  /** Larger messages are skipped and recorded as skipped. @default 50 MiB */
+  readonly maxMessageBytes: number;
+}
+
+export interface MailboxConfig {
+  /** Stable id: [A-Za-z0-9._-], 1..64 chars. Part of S3 keys and state keys: never change it. */
+  readonly id: string;
+  readonly host: string;
+  /** @default 995 with implicit TLS, 110 otherwise */
+  readonly port: number;
+  /** @default 'implicit' */
+  readonly tls: TlsMode;
+  /** Extra trusted CA certificate(s), PEM. @default none (system roots) */
+  readonly tlsCa?: string;
+  /** Certificate name to verify and send as SNI. @default host */
+  readonly tlsServername?: string;
+  readonly username: string;
+  /** @default 'auto' */
+  readonly auth: AuthMechanismName | 'auto';
+  /** Password source (password mechanisms). */
+  readonly password?: SecretRef;
+  /** OAuth token source (XOAUTH2/OAUTHBEARER). */
+  readonly oauth?: OAuthConfig;
+  /** Allow credentials over a link without TLS. @default false */
+  readonly allowPlaintextAuth: boolean;
+  /** @default 'keep' */
+  readonly retention: Retention;
+  readonly limits: MailboxLimits;
+  /** Use POP3 PIPELINING when offered. @default true */
+  readonly pipelining: boolean;
+  /** EventBridge Scheduler expression, e.g. `rate(5 minutes)`. @default 'rate(5 minutes)' */
+  readonly schedule: string;
+}
+
+export interface AppConfig {
+  readonly mailboxes: readonly MailboxConfig[];
+}
+
+export const DEFAULT_LIMITS: MailboxLimits = {
+  maxMessagesPerRun: 10_000,
+  maxBytesPerRun: 2 * 1024 ** 3,
+  maxMessageBytes: 50 * 1024 ** 2,
+};
+export const DEFAULT_SCHEDULE = 'rate(5 minutes)';
