@@ -15,6 +15,9 @@ export class ByteChannel {
   private queuedOctets = 0;
   private ended = false;
   private failure: Error | undefined;
+  private signalFailure!: () => void;
+  /** Resolves once the channel has failed: waiters on earlier replies need not wait any longer. */
+  readonly whenFailed: Promise<void> = new Promise((resolve) => (this.signalFailure = resolve));
   private waiter: { resolve: (b: Buffer | null) => void; reject: (e: Error) => void } | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly onData = (chunk: Buffer): void => this.receive(chunk);
@@ -97,6 +100,7 @@ export class ByteChannel {
   fail(err: Error): void {
     if (this.failure) return;
     this.failure = err;
+    this.signalFailure();
     this.clearIdleTimer();
     const w = this.waiter;
     this.waiter = undefined;

@@ -401,7 +401,9 @@ export class Pop3Client {
     });
     this.queue.push(slot);
     this.pump();
-    return previous.then(async () => {
+    // Once the connection has failed, an earlier reply's unconsumed stream must not hold up
+    // this command: it fails at once with the connection's error.
+    return Promise.race([previous, this.channel.whenFailed]).then(async () => {
       let kept = false;
       const keepOpen = (): (() => void) => {
         kept = true;

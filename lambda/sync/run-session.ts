@@ -1,7 +1,7 @@
 import type { MailboxConfig } from '../config/mailbox-config';
 import { Pop3Error, Pop3ErrorCode, type ListEntry, type MessageStream, type Pop3Client, type UidlListing } from '../pop3';
 import type { MessageRecord, StateStore } from '../state/state-store';
-import type { MessageSink } from '../storage/message-sink';
+import type { MessageSink, StoredMessage } from '../storage/message-sink';
 import { fingerprintAll, resolveIdentities, type ListedMessage } from './identities';
 import { listingHash, settledPrefix } from './listing-hash';
 import { toRunError, type RunError } from './run-summary';
@@ -274,6 +274,9 @@ async function fetchAll(
     await issueAhead();
     if (inFlight.size >= MAX_UPLOADS_IN_FLIGHT) await Promise.race(inFlight);
   }
+  // After a fatal session error, RETRs already sent are abandoned: their replies fail with
+  // the same error (or, should one arrive, its stream is discarded).
+  for (const { reply } of issued) reply.then((s) => s.destroy(), () => undefined);
   await Promise.all(inFlight);
 }
 
@@ -283,7 +286,15 @@ async function fetchAll(
  */
 async function storeAndRecord(ctx: SessionContext, m: ListedMessage, body: MessageStream, firstSeenAt: string): Promise<number | undefined> {
   const { mailbox } = ctx;
-  const stored = await ctx.sink.store({ mailboxId: mailbox.id, identity: m.identity, uid: m.uid, body, sizeHint: m.size, firstSeenAt });
+  let stored: StoredMessage;
+  try {
+    stored = await ctx.sink.store({ mailboxId: mailbox.id, identity: m.identity, uid: m.uid, body, sizeHint: m.size, firstSeenAt });
+  } catch (err) {
+    // The rest of the message must still be read off the connection (or the session given
+    // up) before the next reply can be read: destroying the stream does that.
+    body.destroy();
+    throw err;
+  }
   // The object is in S3: from here on the record must be written even if the session fails.
   const now = ctx.now();
   const deleteAfter = typeof mailbox.retention === 'object' ? new Date(Date.parse(firstSeenAt) + mailbox.retention.deleteAfterDays * DAY_MS).toISOString() : undefined;

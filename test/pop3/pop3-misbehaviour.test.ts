@@ -335,3 +335,15 @@ describe('authentication flows', () => {
     expect((await errorOf(openSession(opts(server, { auth: 'LOGIN' })))).code).toBe(Pop3ErrorCode.PROTOCOL_ERROR);
   });
 });
+
+describe('streams nobody reads', () => {
+  it('once the connection fails, commands queued behind an unconsumed stream fail instead of hanging', async () => {
+    const server = await fake({ messages: [TRICKY, TRICKY, TRICKY] });
+    const c = await openSession(opts(server));
+    const first = c.retr(1);
+    const second = c.retr(2);
+    await first; // never read
+    c.close();
+    expect((await errorOf(second)).code).toBe(Pop3ErrorCode.CONNECTION_CLOSED);
+  });
+});

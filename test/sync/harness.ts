@@ -1,0 +1,235 @@
+/**
+ * A worker test bench on real local servers: DynamoDB Local for state, s3rver for S3, and a
+ * POP3 server (Dovecot or the fake). It can make a run "crash" at a chosen step the way a
+ * killed process would: the POP3 connection is dropped without QUIT, and every later S3 or
+ * DynamoDB call fails, so nothing after the crash point reaches the outside world.
+ */
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, CreateBucketCommand } from '@aws-sdk/client-s3';
+import { randomUUID } from 'node:crypto';
+import type { MailboxConfig } from '../../lambda/config/mailbox-config';
+import { DEFAULT_LIMITS } from '../../lambda/config/mailbox-config';
+import type { Readable } from 'node:stream';
+import { createLocalS3Client } from '../../lambda/local/embedded-aws';
+import { openSession, type Pop3Client, type Pop3SessionOptions } from '../../lambda/pop3';
+import { DynamoDbStateStore } from '../../lambda/state/dynamodb-state-store';
+import type { MessageRecord, StateStore } from '../../lambda/state/state-store';
+import { ensureTable } from '../../lambda/state/table-schema';
+import type { MessageSink, StoreMessageInput } from '../../lambda/storage/message-sink';
+import { S3MessageSink, type S3MessageSinkOptions } from '../../lambda/storage/s3-message-sink';
+import { runMailbox, type RunMailboxOptions } from '../../lambda/sync/run-mailbox';
+import type { RunSummary } from '../../lambda/sync/run-summary';
+import type { LocalDynamo, LocalS3 } from '../fixtures/aws-local';
+
+export class SimulatedCrash extends Error {
+  constructor(point: string) {
+    super(`simulated crash at ${point}`);
+  }
+}
+
+/** Where a run can be made to crash; `n` counts occurrences from 1 within one run. */
+export type CrashPoint =
+  | { at: 'after-store'; n: number } // object in S3, record not written
+  | { at: 'after-record'; n: number } // record written, no DELE yet
+  | { at: 'mid-retr'; n: number; afterOctets: number } // message partly read
+  | { at: 'before-quit' } // DELEs sent, QUIT never
+  | { at: 'mid-multipart' }; // first UploadPart of a multipart upload sent, then dead
+
+export interface BenchOptions {
+  readonly s3: LocalS3;
+  readonly dynamo: LocalDynamo;
+  /** POP3 connection details for the mailbox (host, port, tls, credentials). */
+  readonly pop3: Pick<Pop3SessionOptions, 'host' | 'port' | 'tls' | 'tlsOptions' | 'username' | 'password' | 'allowPlaintextAuth'>;
+  readonly mailbox?: Partial<MailboxConfig>;
+  readonly sink?: Partial<S3MessageSinkOptions>;
+}
+
+export class WorkerBench {
+  readonly bucket = `mf-${randomUUID().slice(0, 8)}`;
+  readonly table = `mf-${randomUUID().slice(0, 8)}`;
+  readonly state: DynamoDbStateStore;
+  readonly sink: S3MessageSink;
+  mailbox: MailboxConfig;
+
+  private constructor(private readonly opts: BenchOptions) {
+    this.state = new DynamoDbStateStore({ client: opts.dynamo.dynamodb, tableName: this.table });
+    this.sink = new S3MessageSink({ client: opts.s3.s3, bucket: this.bucket, ...opts.sink });
+    this.mailbox = {
+      id: 'box-1',
+      host: opts.pop3.host,
+      port: opts.pop3.port ?? 110,
+      tls: opts.pop3.tls ?? 'none',
+      username: opts.pop3.username,
+      auth: 'auto',
+      password: { env: 'UNUSED' },
+      allowPlaintextAuth: true,
+      retention: 'keep',
+      limits: DEFAULT_LIMITS,
+      pipelining: true,
+      schedule: 'rate(5 minutes)',
+      ...opts.mailbox,
+    };
+  }
+
+  static async create(opts: BenchOptions): Promise<WorkerBench> {
+    const bench = new WorkerBench(opts);
+    await opts.s3.s3.send(new CreateBucketCommand({ Bucket: bench.bucket }));
+    await ensureTable(opts.dynamo.dynamodb, bench.table);
+    return bench;
+  }
+
+  /** One run; with `crash`, the run dies at that point (the returned value is then meaningless). */
+  async run(options: Partial<RunMailboxOptions> & { crash?: CrashPoint; now?: () => number } = {}): Promise<RunSummary | SimulatedCrash> {
+    const crash = new Crash(options.crash);
+    const now = options.now ?? Date.now;
+    try {
+      return await runMailbox(
+        {
+          state: crash.wrapState(this.state),
+          sink: crash.wrapSink(options.crash?.at === 'mid-multipart' ? this.crashingSink(crash) : this.sink),
+          openSession: async (_mailbox, signal) => crash.wrapClient(await openSession({ ...this.opts.pop3, signal, pipelining: this.mailbox.pipelining })),
+          now,
+        },
+        { mailbox: this.mailbox, deadline: now() + 120_000, safetyMarginMs: 10_000, ...options },
+      );
+    } catch (err) {
+      if (crash.crashed) return crash.crashed;
+      throw err;
+    } finally {
+      if (crash.crashed) await crash.settle();
+    }
+  }
+
+  /** A sink whose S3 client dies after the first UploadPart of a multipart upload. */
+  private crashingSink(crash: Crash): S3MessageSink {
+    const client = createLocalS3Client(this.opts.s3.endpoint);
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (crash.crashed) throw crash.crashed;
+        const out = await next(args);
+        if (context.commandName === 'UploadPartCommand' && crash.hitOnce('mid-multipart')) crash.trip('mid-multipart');
+        return out;
+      },
+      { step: 'initialize', name: 'simulatedCrash' },
+    );
+    return new S3MessageSink({ client, bucket: this.bucket, ...this.opts.sink });
+  }
+
+  /** Every object under the bucket: key -> bytes. */
+  async objects(): Promise<Map<string, Buffer>> {
+    const out = new Map<string, Buffer>();
+    let token: string | undefined;
+    do {
+      const page = await this.opts.s3.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, ContinuationToken: token }));
+      for (const o of page.Contents ?? []) {
+        const got = await this.opts.s3.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: o.Key! }));
+        out.set(o.Key!, Buffer.from(await got.Body!.transformToByteArray()));
+      }
+      token = page.NextContinuationToken;
+    } while (token);
+    return out;
+  }
+
+  async metadata(key: string): Promise<{ contentType: string | undefined; meta: Record<string, string> }> {
+    const head = await this.opts.s3.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+    return { contentType: head.ContentType, meta: head.Metadata ?? {} };
+  }
+
+  async records(): Promise<MessageRecord[]> {
+    const out: MessageRecord[] = [];
+    for await (const r of this.state.listRecords(this.mailbox.id)) out.push(r);
+    return out;
+  }
+}
+
+/** The crash switch: once tripped, the world outside the process sees nothing more. */
+class Crash {
+  crashed: SimulatedCrash | undefined;
+  private readonly clients: Pop3Client[] = [];
+  private readonly counts = new Map<string, number>();
+  private readonly pending: Promise<unknown>[] = [];
+
+  constructor(private readonly point: CrashPoint | undefined) {}
+
+  private hit(at: CrashPoint['at']): boolean {
+    const n = (this.counts.get(at) ?? 0) + 1;
+    this.counts.set(at, n);
+    const p = this.point;
+    return p !== undefined && p.at === at && (!('n' in p) || p.n === n);
+  }
+
+  /** True the first time `at` is reached, when it is the crash point. */
+  hitOnce(at: CrashPoint['at']): boolean {
+    return this.hit(at);
+  }
+
+  trip(point: string): never {
+    this.crashed ??= new SimulatedCrash(point);
+    for (const c of this.clients) c.close(); // dropped without QUIT: the server rolls back
+    throw this.crashed;
+  }
+
+  private guard(): void {
+    if (this.crashed) throw this.crashed;
+  }
+
+  async settle(): Promise<void> {
+    await Promise.allSettled(this.pending);
+  }
+
+  wrapState(inner: StateStore): StateStore {
+    return new Proxy(inner, {
+      get: (target, prop, receiver) => {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (prop !== 'consumedCapacity' && prop !== 'resetCapacity') this.guard();
+          const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+          if (prop === 'putRecord') {
+            return (result as Promise<boolean>).then((r) => {
+              this.guard();
+              if (this.hit('after-record')) this.trip('after-record');
+              return r;
+            });
+          }
+          return result;
+        };
+      },
+    });
+  }
+
+  wrapSink(inner: MessageSink): MessageSink {
+    return {
+      objectKey: (m, i) => inner.objectKey(m, i),
+      store: async (input: StoreMessageInput) => {
+        this.guard();
+        if (this.point?.at === 'mid-retr' && this.hit('mid-retr')) {
+          await readSome(input.body, this.point.afterOctets);
+          this.trip('mid-retr');
+        }
+        const stored = await inner.store(input);
+        this.guard();
+        if (this.hit('after-store')) this.trip('after-store');
+        return stored;
+      },
+    };
+  }
+
+  wrapClient(client: Pop3Client): Pop3Client {
+    this.clients.push(client);
+    const quit = client.quit.bind(client);
+    client.quit = async () => {
+      this.guard();
+      if (this.hit('before-quit')) this.trip('before-quit');
+      return quit();
+    };
+    return client;
+  }
+}
+
+async function readSome(stream: Readable, octets: number): Promise<void> {
+  let seen = 0;
+  for await (const chunk of stream) {
+    seen += (chunk as Buffer).length;
+    if (seen >= octets) return;
+  }
+}
