@@ -20,6 +20,8 @@ export interface RunMailboxDeps {
   readonly now?: () => number;
   /** Structured log sink; the mailbox id is added by the caller's logger. @default no logging */
   readonly log?: (event: string, fields?: Record<string, unknown>) => void;
+  /** Called after each message is stored and recorded (progress displays). */
+  readonly onStored?: (progress: { uid: string; size: number; newInSession: number }) => void;
 }
 
 export interface RunMailboxOptions {
@@ -80,6 +82,7 @@ export async function runMailbox(deps: RunMailboxDeps, options: RunMailboxOption
             allowance,
             mode: options.mode ?? 'fetch',
             log,
+            ...(deps.onStored ? { onStored: deps.onStored } : {}),
           });
         } finally {
           client.close();

@@ -43,6 +43,8 @@ export interface SessionContext {
   /** `baseline`: record everything listed as seen, fetch nothing. */
   readonly mode: 'fetch' | 'baseline';
   readonly log: (event: string, fields?: Record<string, unknown>) => void;
+  /** Called after each message is stored and recorded (progress displays). */
+  readonly onStored?: (progress: { uid: string; size: number; newInSession: number }) => void;
 }
 
 export interface SessionResult {
@@ -257,6 +259,7 @@ async function fetchAll(
         if (bytes === undefined) return;
         result.fetched++;
         result.bytes += bytes;
+        ctx.onStored?.({ uid: m.uid, size: bytes, newInSession: queue.length });
         afterRecorded(m);
       },
       (err: unknown) => {
