@@ -31,7 +31,9 @@ export interface ListEntry {
 }
 
 // RFC 1939 separates the fields by one space; servers in the wild use several, or tabs.
-const FIELDS = /^[ \t]*(\d{1,10})[ \t]+(\S+)[ \t]*$/;
+// The id is everything after the number (trimmed): an id with inner blanks is then caught
+// by validation and set aside, instead of failing the whole listing.
+const FIELDS = /^[ \t]*(\d{1,10})[ \t]+(\S(?:.*\S)?)[ \t]*$/s;
 const SIZE_FIELDS = /^[ \t]*(\d{1,10})[ \t]+(\d{1,15})(?:[ \t].*)?$/;
 
 /** Validates a unique-id: 1..MAX_UID_OCTETS bytes, each 0x21..0x7E (RFC 1939 section 7). */

@@ -48,18 +48,18 @@ export async function resolveIdentities(
   recordedFingerprint: (uid: string) => Promise<string | undefined>,
 ): Promise<ListedMessage[]> {
   const fingerprints = new Map<number, string>();
-  const plainOwner = new Map<string, number>();
+  const recorded = new Map<string, string | undefined>();
   for (const [uid, numbers] of listing.duplicates) {
     if (!relevant.has(uid)) continue;
     const fps = await Promise.all(numbers.map((n) => topFingerprint(client, n)));
     numbers.forEach((n, i) => fingerprints.set(n, fps[i]!));
-    const known = await recordedFingerprint(uid);
-    const owner = known === undefined ? undefined : numbers.find((n) => fingerprints.get(n) === known);
-    if (owner !== undefined) plainOwner.set(uid, owner);
+    recorded.set(uid, await recordedFingerprint(uid));
   }
   return listing.entries.map((e) => {
     const fp = fingerprints.get(e.number);
-    const identity = fp === undefined || plainOwner.get(e.uid) === e.number ? e.uid : fingerprintIdentity(e.uid, fp);
+    // Every copy of the message already kept under the plain UIDL maps to it (and is then a
+    // duplicate, not a second object); other messages sharing the UIDL get their own identity.
+    const identity = fp === undefined || fp === recorded.get(e.uid) ? e.uid : fingerprintIdentity(e.uid, fp);
     return { number: e.number, uid: e.uid, identity, size: sizes.get(e.number) ?? 0 };
   });
 }

@@ -118,15 +118,14 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
   }
   result.listed = messages.length + result.invalidUids;
 
-  // Entries whose identity was already seen earlier in this listing are not fetched twice.
+  // Reported: listing entries whose UIDL repeats an earlier one's.
+  for (const numbers of listing?.duplicates.values() ?? []) result.duplicates += numbers.length - 1;
+  // Handled: an entry whose identity was seen earlier in this listing is not fetched twice.
   const seen = new Set<string>();
   const toSettle: ListedMessage[] = [];
   const toDelete: ListedMessage[] = [];
   for (const m of candidates) {
-    if (seen.has(m.identity)) {
-      result.duplicates++;
-      continue;
-    }
+    if (seen.has(m.identity)) continue;
     seen.add(m.identity);
     const rec = records.get(m.identity);
     if (!rec) toSettle.push(m);
@@ -134,7 +133,7 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
     // Never delete what was only skipped or baselined: it is not in the bucket.
     else if (mailbox.retention === 'delete' && rec.status === 'stored' && !rec.deletedAt) toDelete.push(m);
   }
-  if (result.duplicates > 0) ctx.log('duplicate-uidls', { duplicates: result.duplicates });
+  if (result.duplicates > 0) ctx.log('duplicate-uidls', { duplicates: result.duplicates, uids: [...listing!.duplicates.keys()].slice(0, 20) });
   result.newCount = toSettle.length;
 
   // ---- settle: fetch (or baseline) in listing order -----------------------------------

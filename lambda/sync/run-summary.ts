@@ -24,7 +24,7 @@ export interface RunSummary {
   skipped: number;
   /** Messages deleted on the server (confirmed by QUIT). */
   deleted: number;
-  /** Listing entries that repeated another message's identity (not fetched twice). */
+  /** Listing entries whose UIDL repeats an earlier entry's (each distinct message is still stored once). */
   duplicates: number;
   /** Listing entries with an unsafe UIDL (not tracked, reported). */
   invalidUids: number;

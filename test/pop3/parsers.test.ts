@@ -63,6 +63,10 @@ describe('UIDL listings', () => {
     const l = buildUidlListing([b(`1 ${long}`), Buffer.concat([b('2 a'), Buffer.from([0xff])]), b(`3 ${'y'.repeat(600)}`), b('4 fine')]);
     expect(l.entries.map((e) => e.number)).toEqual([1, 4]);
     expect(l.invalid.map((e) => e.number)).toEqual([2, 3]);
+    // An id with a blank inside is set aside; the rest of the listing stays usable.
+    const spaced = buildUidlListing([b('1 with space'), b('2 ok')]);
+    expect(spaced.invalid).toEqual([{ number: 1, reason: 'unique-id holds byte 0x20 outside 0x21..0x7E' }]);
+    expect(spaced.entries).toEqual([{ number: 2, uid: 'ok' }]);
     expect(l.overlong).toBe(1);
   });
 
