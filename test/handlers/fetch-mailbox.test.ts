@@ -3,6 +3,8 @@
  * local S3 (s3rver) and DynamoDB (DynamoDB Local), secrets from a local Secrets Manager.
  */
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OAuthTokenProvider } from '../../lambda/credentials/oauth-token-provider';
 import { SecretResolver } from '../../lambda/credentials/secret-resolver';
@@ -100,5 +102,57 @@ describe('fetch-mailbox handler', () => {
     expect(base).toMatchObject({ fetched: 0, new: 1 });
     const after = await handleEvent(event(), context, deps);
     expect(after).toMatchObject({ fetched: 0, new: 0 });
+  });
+
+  it('OAuth (client credentials): gets a token from the endpoint, logs in with XOAUTH2; a rejected client is an auth failure', async () => {
+    const oauthPop3 = await startFakePop3({ oauthTokens: ['access-token-xyz'], messages: [{ uid: 'o1', bytes: Buffer.from('Subject: o\r\n\r\nhi\r\n') }] });
+    let requests = 0;
+    const endpoint = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        requests++;
+        const form = new URLSearchParams(body);
+        res.setHeader('content-type', 'application/json');
+        if (form.get('client_secret') !== 'client-secret-123') {
+          res.statusCode = 401;
+          res.end(JSON.stringify({ error: 'invalid_client', error_description: 'bad secret' }));
+          return;
+        }
+        res.end(JSON.stringify({ access_token: 'access-token-xyz', expires_in: 3600, token_type: 'Bearer' }));
+      });
+    });
+    await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', r));
+    try {
+      secretsManager.secrets.set('oauth/good', 'client-secret-123');
+      secretsManager.secrets.set('oauth/bad', 'wrong-secret');
+      const oauthEvent = (secretId: string): object => ({
+        id: `oauth-${secretId.replace('/', '-')}`,
+        host: '127.0.0.1',
+        port: oauthPop3.port,
+        tls: 'none',
+        allowPlaintextAuth: true,
+        username: 'alice',
+        auth: 'XOAUTH2',
+        oauth: {
+          grant: 'client_credentials',
+          tokenEndpoint: `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/token`,
+          clientId: 'client-1',
+          clientSecret: { secretId },
+          scope: 'https://outlook.office365.com/.default',
+        },
+      });
+      lines.length = 0;
+      expect(await handleEvent(oauthEvent('oauth/good'), context, deps)).toMatchObject({ status: 'ok', fetched: 1 });
+      expect(await handleEvent(oauthEvent('oauth/good'), context, deps)).toMatchObject({ status: 'ok', fetched: 0 });
+      expect(requests).toBe(1); // the access token is cached across invocations
+      const bad = await handleEvent(oauthEvent('oauth/bad'), context, deps);
+      expect(bad).toMatchObject({ status: 'error', errors: [{ code: 'TOKEN_INVALID', retryable: false }] });
+      expect(lines.some((l) => l.includes('"AuthFailures":1'))).toBe(true);
+      expect(lines.join('\n')).not.toMatch(/client-secret-123|access-token-xyz|wrong-secret/);
+    } finally {
+      endpoint.close();
+      await oauthPop3.close();
+    }
   });
 });

@@ -1,0 +1,81 @@
+/**
+ * Resource behaviour of the engine: it reads from the socket only as fast as the consumer
+ * reads the message (so memory stays flat), and it trusts CAs from NODE_EXTRA_CA_CERTS.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { Pop3Client } from '../../lambda/pop3';
+import { startFakePop3 } from '../fixtures/fake-pop3-server';
+import { makeTestPki } from '../fixtures/test-ca';
+
+const MESSAGE_OCTETS = 64 * 1024 * 1024;
+
+describe('engine resources', () => {
+  it('does not read ahead of a consumer that stops reading: the server is held back by TCP flow control', async () => {
+    let written = 0;
+    const line = Buffer.from(`${'x'.repeat(78)}\r\n`);
+    const server = net.createServer((socket) => {
+      socket.write('+OK ready\r\n');
+      socket.once('data', () => {
+        socket.write('+OK message follows\r\n');
+        // Write as fast as the kernel takes it; stop at MESSAGE_OCTETS.
+        const block = Buffer.concat(Array.from({ length: 1024 }, () => line));
+        const pump = (): void => {
+          while (written < MESSAGE_OCTETS) {
+            written += block.length;
+            if (!socket.write(block)) return void socket.once('drain', pump);
+          }
+          socket.end('.\r\n');
+        };
+        pump();
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const client = await Pop3Client.connect({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port, tls: 'none' });
+      const stream = await client.retr(1);
+      // Read one chunk, then stop consuming for a while.
+      await new Promise<void>((r) => stream.once('readable', () => r()));
+      stream.read();
+      await new Promise((r) => setTimeout(r, 500));
+      // Only socket buffers (kernel + the stream's small high-water mark) hold data; the
+      // server could not get anywhere near the whole message out.
+      expect(written).toBeLessThan(MESSAGE_OCTETS / 4);
+      stream.destroy();
+      client.close();
+    } finally {
+      server.close();
+    }
+  });
+
+  it('trusts a CA given in NODE_EXTRA_CA_CERTS without any configuration', async () => {
+    const pki = await makeTestPki();
+    const server = await startFakePop3({ tls: 'implicit', pki });
+    const dir = mkdtempSync(join(tmpdir(), 'mf-ca-'));
+    try {
+      const caFile = join(dir, 'ca.pem');
+      writeFileSync(caFile, pki.caCert);
+      const script = join(dir, 'probe.mts');
+      writeFileSync(
+        script,
+        `import { Pop3Client } from ${JSON.stringify(join(process.cwd(), 'lambda/pop3/index.ts'))};
+         const c = await Pop3Client.connect({ host: '127.0.0.1', port: ${server.port}, tls: 'implicit' });
+         console.log(JSON.stringify({ authorized: c.tls?.authorized }));
+         c.close();`,
+      );
+      const run = (env: NodeJS.ProcessEnv): Promise<{ stdout: string }> => promisify(execFile)(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, ...env }, cwd: process.cwd() });
+      const trusted = await run({ NODE_EXTRA_CA_CERTS: caFile });
+      expect(JSON.parse(trusted.stdout)).toEqual({ authorized: true });
+      await expect(run({ NODE_EXTRA_CA_CERTS: '' })).rejects.toThrow(/TLS_FAILED|certificate/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await server.close();
+    }
+  });
+});
