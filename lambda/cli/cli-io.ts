@@ -1,0 +1,38 @@
+/**
+ * Where the command line reads and writes: the process by default, anything in tests.
+ * stdout carries results (human text, or JSON lines with --json); stderr carries logs.
+ */
+export interface OutputStream {
+  write(text: string): void;
+  /** True when it is a terminal: progress lines are redrawn in place. */
+  readonly isTTY: boolean;
+  /** Terminal width, when known. */
+  readonly columns?: number | undefined;
+}
+
+export interface CliIo {
+  readonly stdout: OutputStream;
+  readonly stderr: OutputStream;
+  readonly env: NodeJS.ProcessEnv;
+  /** Relative paths (`--local`, the default `.mailfetch/`) are resolved against this. */
+  readonly cwd: string;
+}
+
+export function processIo(): CliIo {
+  return {
+    stdout: streamOf(process.stdout),
+    stderr: streamOf(process.stderr),
+    env: process.env,
+    cwd: process.cwd(),
+  };
+}
+
+function streamOf(stream: NodeJS.WriteStream): OutputStream {
+  return {
+    write: (text) => void stream.write(text),
+    isTTY: stream.isTTY === true,
+    get columns() {
+      return stream.columns;
+    },
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * `mailfetch fetch` and `mailfetch baseline`: one runMailbox per selected mailbox, one
+ * after the other, with a progress display and a summary (or one JSON line) per mailbox.
+ */
+import type { MailboxConfig } from '../config/mailbox-config';
+import type { RunSummary } from '../sync/run-summary';
+import { MAILBOX_OPTIONS, STORAGE_OPTIONS, parseCommand, parseSeconds } from './args';
+import type { CliIo, OutputStream } from './cli-io';
+import { ExitCode, UsageError } from './exit-codes';
+import { createProgress, type Progress } from './progress-display';
+import { DEFAULT_TIME_LIMIT_MS, fetchMailbox, summaryFailed, type RunMode } from './run-fetch';
+import { createCliLogger, createCredentials, loadMailboxes } from './setup';
+import { openStorage, storageChoice, type Storage } from './storage';
+import { summaryJsonLine, summaryText } from './summary-output';
+import { protocolTrace } from './trace';
+import { BASELINE_USAGE, FETCH_USAGE } from './usage';
+
+const FETCH_OPTIONS = {
+  ...MAILBOX_OPTIONS,
+  ...STORAGE_OPTIONS,
+  mode: { type: 'string' },
+  'time-limit': { type: 'string' },
+} as const;
+const { mode: _mode, ...BASELINE_OPTIONS } = FETCH_OPTIONS;
+
+/** `alias`: 'baseline' for `mailfetch baseline`, which takes no --mode. */
+export async function fetchCommand(argv: readonly string[], io: CliIo, alias?: 'baseline'): Promise<ExitCode> {
+  const command = alias ?? 'fetch';
+  const values = alias ? { ...parseCommand(command, argv, BASELINE_OPTIONS), mode: alias } : parseCommand(command, argv, FETCH_OPTIONS);
+  if (values.help) {
+    io.stdout.write(alias ? BASELINE_USAGE : FETCH_USAGE);
+    return ExitCode.OK;
+  }
+  const mode = runMode(values.mode);
+  const timeLimitMs = parseSeconds(values['time-limit'], '--time-limit', command, DEFAULT_TIME_LIMIT_MS);
+  const choice = storageChoice(values, io.env, io.cwd, command, 'local');
+  const mailboxes = await loadMailboxes(values.config, values.mailbox, io, command);
+
+  const storage = await openStorage(choice, { readOnly: false });
+  try {
+    const summaries = await fetchAll(mailboxes, storage, io, { mode, timeLimitMs, json: values.json === true, verbose: values.verbose === true });
+    return summaries.some(summaryFailed) ? ExitCode.MAILBOX_FAILED : ExitCode.OK;
+  } finally {
+    await storage.close();
+  }
+}
+
+export interface FetchAllOptions {
+  readonly mode: RunMode;
+  readonly timeLimitMs: number;
+  readonly json: boolean;
+  readonly verbose: boolean;
+  /** Indent of the text summaries (the demo nests them). @default '' */
+  readonly indent?: string;
+}
+
+/** Runs the mailboxes in order and prints each one's summary as soon as it is done. */
+export async function fetchAll(mailboxes: readonly MailboxConfig[], storage: Storage, io: CliIo, options: FetchAllOptions): Promise<RunSummary[]> {
+  const credentials = createCredentials(io);
+  const progress = createProgress(progressStream(io, options.json));
+  const summaries: RunSummary[] = [];
+  for (const mailbox of mailboxes) {
+    const log = createCliLogger(io, options.verbose, { mailbox: mailbox.id });
+    const summary = await runWithProgress(progress, mailbox, options.mode, () =>
+      fetchMailbox(
+        mailbox,
+        {
+          storage,
+          credentials,
+          log,
+          onStored: (event) => progress.stored(event),
+          ...(options.verbose ? { engine: { trace: protocolTrace(log) } } : {}),
+        },
+        { mode: options.mode, timeLimitMs: options.timeLimitMs },
+      ),
+    );
+    summaries.push(summary);
+    if (options.json) io.stdout.write(`${summaryJsonLine(summary, options.mode)}\n`);
+    else io.stdout.write(summaryText(summary, options.mode, options.indent) + hints(summary, storage, options.indent ?? ''));
+  }
+  return summaries;
+}
+
+async function runWithProgress(progress: Progress, mailbox: MailboxConfig, mode: RunMode, run: () => Promise<RunSummary>): Promise<RunSummary> {
+  progress.start(mailbox.id, mode === 'baseline' ? 'recording a baseline' : 'fetching');
+  try {
+    return await run();
+  } finally {
+    progress.end();
+  }
+}
+
+/**
+ * Text output: progress on stdout (a redrawn line on a terminal, plain lines otherwise).
+ * JSON output: stdout carries only the JSON lines, so progress goes to stderr, and only
+ * when that is a terminal.
+ */
+function progressStream(io: CliIo, json: boolean): OutputStream | undefined {
+  if (!json) return io.stdout;
+  return io.stderr.isTTY ? io.stderr : undefined;
+}
+
+/** What to do about the failures an operator can fix from the command line. */
+function hints(summary: RunSummary, storage: Storage, indent: string): string {
+  const codes = new Set(summary.errors.map((e) => e.code));
+  const tableMissing = summary.errors.some((e) => /ResourceNotFoundException/.test(e.message));
+  const out: string[] = [];
+  if ((codes.has('BUCKET_NOT_FOUND') || tableMissing) && storage.localDir === undefined) {
+    out.push(`hint: bucket ${storage.bucket} or table ${storage.table} does not exist; --create-missing creates them`);
+  }
+  if (codes.has('PLAINTEXT_REFUSED')) out.push('hint: use tls "implicit" or "starttls"; allowPlaintextAuth exists for lab servers only');
+  if (codes.has('ENV_MISSING')) out.push('hint: the mailbox\'s password is read from an environment variable that is not set');
+  return out.map((line) => `${indent}  ${line}\n`).join('');
+}
+
+function runMode(value: string | undefined): RunMode {
+  if (value === undefined || value === 'fetch' || value === 'baseline') return value ?? 'fetch';
+  throw new UsageError(`--mode must be fetch or baseline, got "${value}"`, 'fetch');
+}

@@ -1,0 +1,43 @@
+/**
+ * `mailfetch reset`: forgets one mailbox's state (records, summary, lease), as the
+ * Lambda's `reset` action does. Objects in S3 stay; a later fetch stores every message on
+ * the server again under the same keys.
+ */
+import { MAILBOX_OPTIONS, STORAGE_OPTIONS, parseCommand } from './args';
+import type { CliIo } from './cli-io';
+import { ExitCode, UsageError } from './exit-codes';
+import { createCliLogger, loadMailboxes } from './setup';
+import { openStorage, storageChoice } from './storage';
+import { RESET_USAGE } from './usage';
+
+const RESET_OPTIONS = { ...MAILBOX_OPTIONS, ...STORAGE_OPTIONS, yes: { type: 'boolean' } } as const;
+
+export async function resetCommand(argv: readonly string[], io: CliIo): Promise<ExitCode> {
+  const values = parseCommand('reset', argv, RESET_OPTIONS);
+  if (values.help) {
+    io.stdout.write(RESET_USAGE);
+    return ExitCode.OK;
+  }
+  const ids = values.mailbox ?? [];
+  if (ids.length !== 1) throw new UsageError('reset needs exactly one --mailbox ID', 'reset');
+  const choice = storageChoice(values, io.env, io.cwd, 'reset', 'local');
+  const [mailbox] = await loadMailboxes(values.config, ids, io, 'reset');
+  if (!values.yes) {
+    throw new UsageError(`reset forgets every message recorded for mailbox "${mailbox!.id}", so the next fetch stores them all again; add --yes to do it`, 'reset');
+  }
+  const log = createCliLogger(io, values.verbose, { mailbox: mailbox!.id });
+  const storage = await openStorage(choice, { readOnly: false });
+  try {
+    const removed = await storage.state.resetMailbox(mailbox!.id);
+    log.info('mailbox state reset', { removed });
+    io.stdout.write(
+      values.json
+        ? `${JSON.stringify({ mailbox: mailbox!.id, removed })}\n`
+        : `${mailbox!.id}: state reset, ${removed} item${removed === 1 ? '' : 's'} removed (${storage.description}).\n` +
+            'The next fetch treats every message on the server as new.\n',
+    );
+    return ExitCode.OK;
+  } finally {
+    await storage.close();
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * Where the command line keeps messages and state: embedded S3/DynamoDB-compatible
+ * servers under a local directory (`--local DIR`, the default), or a bucket and a table
+ * through the AWS SDK's standard configuration (so AWS_ENDPOINT_URL_S3 /
+ * AWS_ENDPOINT_URL_DYNAMODB point it at any compatible endpoint). Either way the same
+ * adapters as in Lambda are used: DynamoDbStateStore and S3MessageSink.
+ */
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, HeadBucketCommand, S3Client, type BucketLocationConstraint } from '@aws-sdk/client-s3';
+import { DEFAULT_PREFIX, ENV } from '../env';
+import { startEmbeddedAws } from '../local/embedded-aws';
+import { DynamoDbStateStore } from '../state/dynamodb-state-store';
+import { ensureTable } from '../state/table-schema';
+import { S3MessageSink } from '../storage/s3-message-sink';
+import { UsageError } from './exit-codes';
+
+/** The directory `--local` defaults to, relative to the working directory. */
+export const DEFAULT_LOCAL_DIR = '.mailfetch';
+/** Bucket and table inside the embedded servers. */
+export const LOCAL_BUCKET = 'mailfetch';
+export const LOCAL_TABLE = 'mailfetch-state';
+/** Where startEmbeddedAws keeps s3rver's files, below the --local directory. */
+const LOCAL_S3_SUBDIR = 's3';
+/** Where startEmbeddedAws keeps dynalite's LevelDB store, below the --local directory. */
+const LOCAL_DYNAMODB_SUBDIR = 'dynamodb';
+/** The only region whose CreateBucket must not name a LocationConstraint. */
+const DEFAULT_S3_REGION = 'us-east-1';
+
+export type StorageChoice =
+  /** No state store (check without storage options). */
+  | { readonly kind: 'none' }
+  | { readonly kind: 'local'; readonly dir: string; readonly prefix: string }
+  | {
+      readonly kind: 'aws';
+      readonly bucket: string;
+      readonly table: string;
+      readonly prefix: string;
+      readonly forcePathStyle: boolean;
+      readonly createMissing: boolean;
+    };
+
+/** A choice with a store: what openStorage takes. */
+export type StoreChoice = Exclude<StorageChoice, { kind: 'none' }>;
+
+/** The storage options as parsed (see STORAGE_OPTIONS). */
+export interface StorageFlags {
+  readonly local?: string | undefined;
+  readonly bucket?: string | undefined;
+  readonly table?: string | undefined;
+  readonly prefix?: string | undefined;
+  readonly 'force-path-style'?: boolean | undefined;
+  readonly 'create-missing'?: boolean | undefined;
+}
+
+/**
+ * Decides the storage from the flags and the environment. Without --local, --bucket or
+ * --table (flag or MAILFETCH_BUCKET/MAILFETCH_TABLE), `fallback` applies: embedded storage
+ * under ./.mailfetch for commands that write, none for check.
+ */
+export function storageChoice(flags: StorageFlags, env: NodeJS.ProcessEnv, cwd: string, command: string, fallback: 'local'): StoreChoice;
+export function storageChoice(flags: StorageFlags, env: NodeJS.ProcessEnv, cwd: string, command: string, fallback: 'none'): StorageChoice;
+export function storageChoice(flags: StorageFlags, env: NodeJS.ProcessEnv, cwd: string, command: string, fallback: 'local' | 'none'): StorageChoice {
+  const prefix = flags.prefix ?? env[ENV.PREFIX] ?? DEFAULT_PREFIX;
+  if (flags.local !== undefined) {
+    const clash = (['bucket', 'table', 'force-path-style', 'create-missing'] as const).filter((f) => flags[f] !== undefined);
+    if (clash.length > 0) throw new UsageError(`--local cannot be combined with ${clash.map((f) => `--${f}`).join(', ')}`, command);
+    if (flags.local === '') throw new UsageError('--local needs a directory', command);
+    return { kind: 'local', dir: absolute(flags.local, cwd), prefix };
+  }
+  const bucket = flags.bucket ?? nonEmpty(env[ENV.BUCKET]);
+  const table = flags.table ?? nonEmpty(env[ENV.TABLE]);
+  if (bucket !== undefined && table !== undefined) {
+    if (bucket === '' || table === '') throw new UsageError('--bucket and --table need a name', command);
+    return { kind: 'aws', bucket, table, prefix, forcePathStyle: flags['force-path-style'] === true, createMissing: flags['create-missing'] === true };
+  }
+  if (bucket !== undefined) throw new UsageError(`--bucket needs --table (or ${ENV.TABLE}) as well`, command);
+  if (table !== undefined) throw new UsageError(`--table needs --bucket (or ${ENV.BUCKET}) as well`, command);
+  for (const flag of ['force-path-style', 'create-missing'] as const) {
+    if (flags[flag] !== undefined) throw new UsageError(`--${flag} only applies with --bucket and --table`, command);
+  }
+  if (fallback === 'none') return { kind: 'none' };
+  return { kind: 'local', dir: absolute(DEFAULT_LOCAL_DIR, cwd), prefix };
+}
+
+/** Open clients for one storage choice; close() ends them (and the embedded servers). */
+export interface Storage {
+  readonly s3: S3Client;
+  readonly dynamodb: DynamoDBClient;
+  readonly bucket: string;
+  readonly table: string;
+  readonly prefix: string;
+  readonly state: DynamoDbStateStore;
+  readonly sink: S3MessageSink;
+  /** The --local directory (embedded servers), else undefined. */
+  readonly localDir: string | undefined;
+  /** One line for humans: where messages and state go. */
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+export interface OpenStorageOptions {
+  /**
+   * True: create nothing (check). False: create the bucket and the table when missing,
+   * always for embedded storage, with --create-missing for AWS.
+   */
+  readonly readOnly: boolean;
+}
+
+export async function openStorage(choice: StoreChoice, options: OpenStorageOptions): Promise<Storage> {
+  if (choice.kind === 'local') {
+    const aws = await startEmbeddedAws(choice.dir).catch((err: unknown) => {
+      // dynalite's LevelDB store takes one process at a time.
+      const busy = /\bLOCK\b/.test((err as Error).message) ? ` (is another mailfetch using ${choice.dir}?)` : '';
+      throw new StorageSetupError(`${(err as Error).message}${busy}`, { cause: err });
+    });
+    try {
+      if (!options.readOnly) await createMissing(aws.s3, aws.dynamodb, LOCAL_BUCKET, LOCAL_TABLE);
+      return assemble(aws.s3, aws.dynamodb, LOCAL_BUCKET, LOCAL_TABLE, choice.prefix, choice.dir, `embedded S3 and DynamoDB under ${choice.dir}`, () => aws.stop());
+    } catch (err) {
+      await aws.stop();
+      throw err;
+    }
+  }
+  const s3 = new S3Client({ forcePathStyle: choice.forcePathStyle });
+  const dynamodb = new DynamoDBClient({});
+  const close = async (): Promise<void> => {
+    s3.destroy();
+    dynamodb.destroy();
+  };
+  try {
+    if (choice.createMissing && !options.readOnly) await createMissing(s3, dynamodb, choice.bucket, choice.table);
+    return assemble(s3, dynamodb, choice.bucket, choice.table, choice.prefix, undefined, `s3://${choice.bucket}/${choice.prefix}, DynamoDB table ${choice.table}`, close);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Whether `dir` holds embedded state at all (check does not start servers for nothing). */
+export function hasLocalState(dir: string): boolean {
+  return existsSync(localStateDirectory(dir));
+}
+
+/** Where dynalite keeps the state table's LevelDB store on disk. */
+export function localStateDirectory(dir: string): string {
+  return join(dir, LOCAL_DYNAMODB_SUBDIR);
+}
+
+/** Where s3rver keeps the objects of `bucket` under `prefix` on disk (one file per object). */
+export function localObjectDirectory(dir: string, bucket: string, prefix: string): string {
+  return join(dir, LOCAL_S3_SUBDIR, bucket, ...prefix.split('/').filter(Boolean));
+}
+
+/** A setup failure outside any mailbox (storage unreachable, bucket not creatable). */
+export class StorageSetupError extends Error {
+  override readonly name = 'StorageSetupError';
+}
+
+function assemble(
+  s3: S3Client,
+  dynamodb: DynamoDBClient,
+  bucket: string,
+  table: string,
+  prefix: string,
+  localDir: string | undefined,
+  description: string,
+  close: () => Promise<void>,
+): Storage {
+  let sink: S3MessageSink;
+  try {
+    sink = new S3MessageSink({ client: s3, bucket, prefix });
+  } catch (err) {
+    throw new UsageError(`--prefix: ${(err as Error).message}`);
+  }
+  const state = new DynamoDbStateStore({ client: dynamodb, tableName: table });
+  return { s3, dynamodb, bucket, table, prefix, state, sink, localDir, description, close };
+}
+
+async function createMissing(s3: S3Client, dynamodb: DynamoDBClient, bucket: string, table: string): Promise<void> {
+  await ensureBucket(s3, bucket);
+  try {
+    await ensureTable(dynamodb, table);
+  } catch (err) {
+    throw new StorageSetupError(`cannot create or use table ${table}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** HeadBucket, and CreateBucket when it answers 404. Someone else's bucket is an error. */
+export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    return;
+  } catch (err) {
+    if (httpStatus(err) !== 404) throw new StorageSetupError(`cannot use bucket ${bucket}: ${describeAwsError(err)}`, { cause: err });
+  }
+  const region = await s3.config.region();
+  try {
+    await s3.send(
+      new CreateBucketCommand({
+        Bucket: bucket,
+        ...(region && region !== DEFAULT_S3_REGION ? { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } } : {}),
+      }),
+    );
+  } catch (err) {
+    // Created meanwhile by another process of ours: fine.
+    if ((err as { name?: unknown }).name === 'BucketAlreadyOwnedByYou') return;
+    throw new StorageSetupError(`cannot create bucket ${bucket}: ${describeAwsError(err)}`, { cause: err });
+  }
+}
+
+function httpStatus(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+}
+
+function describeAwsError(err: unknown): string {
+  const e = err as { name?: unknown; message?: unknown };
+  const status = httpStatus(err);
+  const name = typeof e.name === 'string' ? e.name : 'Error';
+  const message = typeof e.message === 'string' && e.message !== name && e.message !== 'UnknownError' ? `: ${e.message}` : '';
+  return `${name}${status === undefined ? '' : ` (HTTP ${status})`}${message}`;
+}
+
+function absolute(path: string, cwd: string): string {
+  return isAbsolute(path) ? path : resolve(cwd, path);
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}

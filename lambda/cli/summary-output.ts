@@ -1,0 +1,64 @@
+/**
+ * How a run summary is shown: one JSON line (--json) or a few lines of text.
+ *
+ * The JSON line starts with the fields scripts rely on, in this order:
+ * mailbox, listed, new, fetched, bytes, skipped, deleted, duplicates, complete, errors;
+ * more fields follow them (status, mode, backlog, invalidUids, expired, sessions, durationMs).
+ */
+import type { RunSummary } from '../sync/run-summary';
+import { formatBytes, formatDuration, plural, printable } from './format';
+import type { RunMode } from './run-fetch';
+
+export function summaryJsonLine(summary: RunSummary, mode: RunMode): string {
+  return JSON.stringify({
+    mailbox: summary.mailbox,
+    listed: summary.listed,
+    new: summary.new,
+    fetched: summary.fetched,
+    bytes: summary.bytes,
+    skipped: summary.skipped,
+    deleted: summary.deleted,
+    duplicates: summary.duplicates,
+    complete: summary.complete,
+    errors: summary.errors,
+    status: summary.status,
+    mode,
+    backlog: summary.backlog,
+    invalidUids: summary.invalidUids,
+    expired: summary.expired,
+    sessions: summary.sessions,
+    durationMs: summary.durationMs,
+  });
+}
+
+/**
+ * ```
+ * support: ok, complete (1.2 s)
+ *   listed 12, new 3, fetched 3 (18.4 KiB), skipped 0, deleted 0, duplicates 0
+ * ```
+ */
+export function summaryText(summary: RunSummary, mode: RunMode, indent = ''): string {
+  const lines = [`${indent}${summary.mailbox}: ${headline(summary)} (${formatDuration(summary.durationMs)})`];
+  const counts = [
+    `listed ${summary.listed}`,
+    `new ${summary.new}`,
+    mode === 'baseline' ? `recorded as seen ${summary.new - summary.backlog}` : `fetched ${summary.fetched} (${formatBytes(summary.bytes)})`,
+    `skipped ${summary.skipped}`,
+    `deleted ${summary.deleted}`,
+    `duplicates ${summary.duplicates}`,
+  ];
+  lines.push(`${indent}  ${counts.join(', ')}`);
+  if (summary.invalidUids > 0) lines.push(`${indent}  ${plural(summary.invalidUids, 'message')} with an unusable UIDL (not tracked)`);
+  if (summary.backlog > 0) lines.push(`${indent}  ${summary.backlog} new left for the next run`);
+  for (const error of summary.errors) {
+    lines.push(`${indent}  error ${error.code}${error.uid === undefined ? '' : ` (message ${printable(error.uid)})`}: ${printable(error.message)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function headline(summary: RunSummary): string {
+  if (summary.status === 'busy') return 'busy: another run holds this mailbox (its lease expires by itself)';
+  if (summary.status === 'error') return `FAILED (${plural(summary.errors.length, 'error')})`;
+  const state = summary.complete ? 'complete' : 'incomplete, the next run continues';
+  return summary.errors.length > 0 ? `done with ${plural(summary.errors.length, 'error')}, ${state}` : `ok, ${state}`;
+}

@@ -1,0 +1,147 @@
+/** Help texts: `mailfetch --help` and `mailfetch <command> --help`. */
+
+const STORAGE_HELP = `Storage (where messages and state go):
+  --local DIR           embedded S3- and DynamoDB-compatible servers (Node only) keeping their
+                        data under DIR; the default when no bucket and table are given,
+                        with DIR = ./.mailfetch
+  --bucket NAME         S3 bucket (default: env MAILFETCH_BUCKET); needs --table
+  --table NAME          DynamoDB state table (default: env MAILFETCH_TABLE); needs --bucket
+  --prefix PREFIX       object key prefix (default: env MAILFETCH_PREFIX, else "messages/")
+  --force-path-style    path-style S3 requests (local S3 endpoints: s3rver, MinIO, ...)
+  --create-missing      create the bucket and the table when they do not exist
+  With --bucket/--table the AWS SDK's standard configuration applies (AWS_PROFILE,
+  AWS_REGION, ...); AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL_DYNAMODB point it at any
+  compatible endpoint.`;
+
+const MAILBOX_HELP = `  -c, --config FILE     the configuration file (JSON, as for the Lambda deployment)
+  -m, --mailbox ID      only this mailbox (repeatable); default: every mailbox in FILE
+      --json            one JSON line per mailbox on stdout (logs stay on stderr)
+  -v, --verbose         debug logs on stderr, including the POP3 conversation (redacted)
+  -h, --help            this help`;
+
+const EXIT_CODES = `Exit codes: 0 success, 1 a mailbox failed or reported errors, 2 usage or configuration error.`;
+
+export const MAIN_USAGE = `mailfetch - fetch only-new mail from POP3 mailboxes into S3, with UIDL state in DynamoDB.
+The same code the Lambda function runs, from the command line.
+
+Usage: mailfetch <command> [options]
+
+Commands:
+  check      connect to each mailbox and report TLS, capabilities, login and message
+             counts; read-only (no DELE, no writes)
+  fetch      fetch the new messages into S3 and record them in the state table
+  baseline   record every message now on the server as seen, without fetching it
+  reset      forget a mailbox's state: the next fetch fetches everything again
+  demo       run the whole pipeline on a local POP3 server and embedded S3/DynamoDB
+
+Run 'mailfetch <command> --help' for a command's options.
+
+Examples:
+  mailfetch demo
+  mailfetch check --config mailfetch.config.json
+  mailfetch fetch --config mailfetch.config.json --mailbox support
+  mailfetch fetch --config mailfetch.config.json --bucket my-mail --table mailfetch-state
+
+${EXIT_CODES}
+`;
+
+export const CHECK_USAGE = `Usage: mailfetch check --config FILE [--mailbox ID] [--json] [storage options]
+
+Connects to each selected mailbox and reports: the TLS protocol, cipher and certificate
+(subject, issuer, expiry, verified), the authentication mechanism used and its result,
+the capabilities (CAPA after login), the message count and size (STAT), and how many
+messages are new (UIDL minus what the state table records). Read-only: ends with QUIT
+and no DELE, writes nothing to S3 or the state table.
+
+Options:
+${MAILBOX_HELP}
+
+The state table is read only when storage options (or MAILFETCH_BUCKET/MAILFETCH_TABLE)
+are given; otherwise "new" is reported as unknown.
+
+${STORAGE_HELP}
+
+${EXIT_CODES}
+`;
+
+export const FETCH_USAGE = `Usage: mailfetch fetch --config FILE [--mailbox ID] [--mode fetch|baseline] [--json] [storage options]
+
+Runs each selected mailbox once, one after the other, exactly as the scheduled Lambda
+function does: new messages are stored in S3 byte-exact, recorded in the state table,
+and deleted on the server when the mailbox's retention says so.
+
+Options:
+${MAILBOX_HELP}
+      --mode MODE       fetch (default), or baseline: record what is on the server as
+                        seen without fetching it
+      --time-limit SEC  stop starting new messages in time to finish within SEC seconds
+                        (default 900, like the longest Lambda run)
+
+Output: a progress line per mailbox on a terminal, then a summary per mailbox. With --json,
+exactly one JSON line per mailbox:
+  {"mailbox":"support","listed":12,"new":3,"fetched":3,"bytes":18842,"skipped":0,
+   "deleted":0,"duplicates":0,"complete":true,"errors":[],"status":"ok",...}
+Each error is {"code","message","retryable"[,"uid"]}; fields after "errors" may be added.
+
+${STORAGE_HELP}
+
+${EXIT_CODES}
+`;
+
+export const BASELINE_USAGE = `Usage: mailfetch baseline --config FILE [--mailbox ID] [--json] [storage options]
+
+The same as 'mailfetch fetch --mode baseline': records every message now on the server as
+seen, without fetching it, so that only mail arriving later is fetched. Use it once when
+taking over a mailbox whose old mail you do not want in S3.
+
+Options:
+${MAILBOX_HELP}
+      --time-limit SEC  as for fetch (default 900)
+
+${STORAGE_HELP}
+
+${EXIT_CODES}
+`;
+
+export const RESET_USAGE = `Usage: mailfetch reset --config FILE --mailbox ID --yes [--json] [storage options]
+
+Forgets everything recorded for one mailbox (message records, listing summary, lease). The
+next fetch treats every message on the server as new and stores it again under the same
+object key (objects already in S3 are overwritten with the same bytes, not duplicated).
+
+Options:
+  -c, --config FILE     the configuration file
+  -m, --mailbox ID      the mailbox to reset (required, exactly one)
+      --yes             confirm; without it nothing happens
+      --json            one JSON line: {"mailbox","removed"}
+  -v, --verbose         debug logs on stderr
+  -h, --help            this help
+
+${STORAGE_HELP}
+
+${EXIT_CODES}
+`;
+
+export const DEMO_USAGE = `Usage: mailfetch demo [--dir DIR]
+
+Runs the whole pipeline on this machine with nothing but Node: starts a POP3 server with
+sample mail on 127.0.0.1, the embedded S3 and DynamoDB servers, checks the mailbox, fetches
+twice (the second run finds nothing new), delivers more mail, fetches again, and shows
+where the objects are.
+
+Options:
+      --dir DIR         keep the embedded servers' data under DIR (default: a new
+                        temporary directory, kept afterwards so you can look at it)
+  -v, --verbose         debug logs on stderr, including the POP3 conversation
+  -h, --help            this help
+
+Exit codes: 0 success, 1 the demo failed, 2 usage error.
+`;
+
+export const USAGE_BY_COMMAND: Readonly<Record<string, string>> = {
+  check: CHECK_USAGE,
+  fetch: FETCH_USAGE,
+  baseline: BASELINE_USAGE,
+  reset: RESET_USAGE,
+  demo: DEMO_USAGE,
+};
