@@ -31,9 +31,11 @@ export interface ListEntry {
 }
 
 // RFC 1939 separates the fields by one space; servers in the wild use several, or tabs.
-// The id is everything after the number (trimmed): an id with inner blanks is then caught
-// by validation and set aside, instead of failing the whole listing.
-const FIELDS = /^[ \t]*(\d{1,10})[ \t]+(\S(?:.*\S)?)[ \t]*$/s;
+// The id is everything after the number (trimmed of blanks): an id with inner blanks is
+// then caught by validation and set aside, instead of failing the whole listing. "Blank" is
+// space and tab only: JavaScript's \s also matches VT, FF and 0xA0 (NBSP in latin1), and an
+// id that began or ended with one of those failed the whole listing.
+const FIELDS = /^[ \t]*(\d{1,10})[ \t]+([^ \t](?:.*[^ \t])?)[ \t]*$/s;
 const SIZE_FIELDS = /^[ \t]*(\d{1,10})[ \t]+(\d{1,15})(?:[ \t].*)?$/;
 
 /** Validates a unique-id: 1..MAX_UID_OCTETS bytes, each 0x21..0x7E (RFC 1939 section 7). */

@@ -20,6 +20,8 @@ export class MessageStream extends Readable {
   private readonly decoder = new DotDecoder();
   /** The read loop in progress, if any: reads on the channel must never overlap. */
   private pulling: Promise<void> | undefined;
+  /** The consumer asked for data (via _read) that has not been pushed yet. */
+  private wanted = false;
   private settled = false;
 
   /**
@@ -37,10 +39,18 @@ export class MessageStream extends Readable {
   }
 
   override _read(): void {
-    if (this.pulling) return;
+    // Record the demand before anything else: a _read() that arrives while a pull is
+    // finishing must not be lost, or the stream would wait forever for a push that never
+    // comes (Node calls _read() again only after a push).
+    this.wanted = true;
+    if (!this.pulling) this.startPulling();
+  }
+
+  private startPulling(): void {
     this.pulling = this.pull().then(
       () => {
         this.pulling = undefined;
+        if (this.wanted && !this.destroyed && !this.decoder.done) this.startPulling();
       },
       (err: unknown) => {
         this.pulling = undefined;
@@ -49,8 +59,10 @@ export class MessageStream extends Readable {
     );
   }
 
+  /** Reads and pushes chunks while the consumer wants more. */
   private async pull(): Promise<void> {
-    for (;;) {
+    while (this.wanted) {
+      this.wanted = false;
       const chunk = await this.channel.read();
       if (chunk === null) {
         throw new Pop3Error(Pop3ErrorCode.CONNECTION_CLOSED, `the server closed the connection after ${this.octets} octets of a message`);
@@ -71,7 +83,10 @@ export class MessageStream extends Readable {
         this.push(null);
         return;
       }
-      if (!wantMore || this.destroyed) return;
+      if (this.destroyed) return;
+      // push() returning true means the consumer wants more; a false one leaves it to the
+      // consumer's next _read() (which may already have set `wanted` meanwhile).
+      if (wantMore) this.wanted = true;
     }
   }
 

@@ -56,7 +56,19 @@ export async function runMailbox(deps: RunMailboxDeps, options: RunMailboxOption
   const stopStartingAt = options.deadline - (options.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS);
   deps.state.resetCapacity();
 
-  if (!(await deps.state.acquireLease(mailbox.id, owner, started, options.deadline - started + LEASE_SLACK_MS))) {
+  let leased: boolean;
+  try {
+    leased = await deps.state.acquireLease(mailbox.id, owner, started, options.deadline - started + LEASE_SLACK_MS);
+  } catch (err) {
+    // DynamoDB failing on the very first call is a failed run, reported like any other.
+    if (!isOperational(err)) throw err;
+    summary.status = 'error';
+    summary.complete = false;
+    summary.errors.push(toRunError(err));
+    log('lease-failed', { error: toRunError(err) });
+    return finish(summary, deps.state, now, started);
+  }
+  if (!leased) {
     summary.status = 'busy';
     summary.complete = false;
     log('lease-busy');
@@ -121,15 +133,20 @@ export async function runMailbox(deps: RunMailboxDeps, options: RunMailboxOption
 
 function merge(summary: RunSummary, r: SessionResult, followUp: boolean): void {
   summary.sessions++;
-  summary.listed = r.listed;
-  if (!followUp) summary.new = r.newCount;
-  else summary.new += r.newCount;
+  // `listed` and `new` describe the mailbox as the run found it; follow-up sessions only
+  // add what the server held back (Gmail batches).
+  if (!followUp) {
+    summary.listed = r.listed;
+    summary.new = r.newCount;
+    summary.invalidUids = r.invalidUids;
+  } else {
+    summary.new += r.newCount;
+  }
   summary.fetched += r.fetched;
   summary.bytes += r.bytes;
   summary.skipped += r.skipped;
   summary.deleted += r.deleted;
   summary.duplicates = Math.max(summary.duplicates, r.duplicates);
-  summary.invalidUids = r.invalidUids;
   summary.expired += r.expired;
   summary.fullDiff ||= r.fullDiff;
   summary.backlog = r.backlog;

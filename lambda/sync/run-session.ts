@@ -94,7 +94,7 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
 
   // ---- plan: which listed messages are not settled yet ---------------------------------
   const summary = ids ? await state.getSummary(mailbox.id) : undefined;
-  const prefix = ids ? settledPrefix(ids, summary) : undefined;
+  const prefix = ids ? settledPrefix(ids, summary, retentionSalt(mailbox)) : undefined;
   let messages: ListedMessage[];
   let records: Map<string, MessageRecord>;
   let candidates: ListedMessage[];
@@ -129,15 +129,15 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
     seen.add(m.identity);
     const rec = records.get(m.identity);
     if (!rec) toSettle.push(m);
-    // Stored and recorded by an earlier run whose DELE was never confirmed: delete now.
-    // Never delete what was only skipped or baselined: it is not in the bucket.
-    else if (mailbox.retention === 'delete' && rec.status === 'stored' && !rec.deletedAt) toDelete.push(m);
+    // Stored and recorded earlier, deletion due but never confirmed: delete now.
+    else if (deletionDue(mailbox, rec, ctx.now())) toDelete.push(m);
   }
   if (result.duplicates > 0) ctx.log('duplicate-uidls', { duplicates: result.duplicates, uids: [...listing!.duplicates.keys()].slice(0, 20) });
   result.newCount = toSettle.length;
 
   // ---- settle: fetch (or baseline) in listing order -----------------------------------
   const settled = new Set<string>();
+  const storedNow = new Set<string>();
   const deleted: ListedMessage[] = [];
   const dele = (m: ListedMessage): Promise<void> =>
     client.dele(m.number).then(
@@ -150,6 +150,7 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
     await baseline(ctx, toSettle, settled, result);
   } else {
     await fetchAll(client, ctx, toSettle, settled, result, (m) => {
+      storedNow.add(m.identity);
       if (mailbox.retention === 'delete') deletions.push(dele(m));
     });
   }
@@ -157,9 +158,10 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
   // deleteAfterDays: delete what is due. Reads O(due).
   if (typeof mailbox.retention === 'object') {
     const byIdentity = new Map(messages.map((m) => [m.identity, m]));
+    const queued = new Set(toDelete.map((m) => m.number));
     for (const due of await state.listDueDeletions(mailbox.id, new Date(ctx.now()).toISOString())) {
       const m = byIdentity.get(due.identity);
-      if (m) deletions.push(dele(m));
+      if (m && !queued.has(m.number)) deletions.push(dele(m));
     }
   }
   await Promise.all(deletions);
@@ -177,7 +179,7 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
     await state.markDeleted(mailbox.id, deleted.map((m) => m.identity), new Date(ctx.now()).toISOString(), GONE_RECORD_RETENTION_DAYS);
     result.deleted = deleted.length;
   }
-  if (ids) await writeSummary(ctx, messages, prefix ?? 0, records, settled, new Set(deleted.map((m) => m.number)), ids);
+  if (ids) await writeSummary(ctx, messages, prefix ?? 0, records, settled, storedNow, new Set(deleted.map((m) => m.number)), ids);
   if (result.backlog > 0 || result.errors.some((e) => e.code !== Pop3ErrorCode.INVALID_UID)) result.complete = false;
   return result;
 }
@@ -255,10 +257,14 @@ async function fetchAll(
     const job = storeAndRecord(ctx, m, stream, firstSeenAt).then(
       (bytes) => {
         settled.add(m.identity);
-        if (bytes === undefined) return;
-        result.fetched++;
-        result.bytes += bytes;
-        ctx.onStored?.({ uid: m.uid, size: bytes, newInSession: queue.length });
+        if (bytes !== undefined) {
+          result.fetched++;
+          result.bytes += bytes;
+          ctx.onStored?.({ uid: m.uid, size: bytes, newInSession: queue.length });
+        }
+        // Stored and recorded either way: by this call, or already (another run; or this
+        // run's own write, retried by the SDK after its response was lost). Retention
+        // applies to it now; skipping it here left it on the server for good.
         afterRecorded(m);
       },
       (err: unknown) => {
@@ -356,9 +362,11 @@ async function writeSummary(
   knownPrefix: number,
   records: ReadonlyMap<string, MessageRecord>,
   settled: ReadonlySet<string>,
+  storedNow: ReadonlySet<string>,
   deletedNumbers: ReadonlySet<number>,
   ids: readonly string[],
 ): Promise<void> {
+  const { mailbox } = ctx;
   const remaining: string[] = [];
   let count = 0;
   let open = true;
@@ -367,11 +375,38 @@ async function writeSummary(
     const m = messages[i]!;
     if (deletedNumbers.has(m.number)) continue;
     remaining.push(ids[i]!);
-    const done = i < knownPrefix || records.has(m.identity) || settled.has(m.identity);
+    // Settled, and nothing left to do for it: a stored message that retention wants gone
+    // (and that is still listed) keeps the prefix open, so the next run retries its DELE.
+    const rec = records.get(m.identity);
+    const owesDelete =
+      mailbox.retention === 'delete'
+        ? storedNow.has(m.identity) || rec?.status === 'stored'
+        : typeof mailbox.retention === 'object' && rec?.status === 'stored' && rec.deleteAfter === undefined && !rec.deletedAt;
+    const done = i < knownPrefix || ((rec !== undefined || settled.has(m.identity)) && !owesDelete);
     if (open && done) count = remaining.length;
     else open = false;
   }
-  await ctx.state.putSummary(ctx.mailbox.id, { count, listingHash: listingHash(remaining, count), updatedAt: new Date(ctx.now()).toISOString() });
+  await ctx.state.putSummary(mailbox.id, { count, listingHash: listingHash(remaining, count, retentionSalt(mailbox)), updatedAt: new Date(ctx.now()).toISOString() });
+}
+
+/** What "settled" means depends on retention: part of the summary hash (see listingHash). */
+function retentionSalt(mailbox: MailboxConfig): string {
+  const r = mailbox.retention;
+  return typeof r === 'object' ? `retention:after-days` : `retention:${r}`;
+}
+
+/**
+ * Whether a recorded message is due for DELE now. Only `stored` messages are ever deleted:
+ * skipped and baselined ones are not in the bucket. Records with `deleteAfter` are found
+ * through the pending-delete index instead; this covers records from before a switch to
+ * `deleteAfterDays` (due by their first-seen time).
+ */
+function deletionDue(mailbox: MailboxConfig, rec: MessageRecord, nowMs: number): boolean {
+  if (rec.status !== 'stored' || rec.deletedAt) return false;
+  const r = mailbox.retention;
+  if (r === 'delete') return true;
+  if (r === 'keep' || rec.deleteAfter !== undefined) return false;
+  return Date.parse(rec.firstSeenAt) + r.deleteAfterDays * DAY_MS <= nowMs;
 }
 
 function unique(values: readonly string[]): string[] {

@@ -13,7 +13,7 @@ export interface RunSummary {
   readonly mailbox: string;
   /** `busy`: another run held the lease; `error`: the run failed before or while fetching. */
   status: 'ok' | 'busy' | 'error';
-  /** Messages in the server's listing (last session). */
+  /** Messages in the server's listing when the run started (first session). */
   listed: number;
   /** Messages not yet recorded when the run looked (first session). */
   new: number;

@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { Pop3Client } from '../../lambda/pop3';
+import { openSession, Pop3Client } from '../../lambda/pop3';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
 import { startFakePop3 } from '../fixtures/fake-pop3-server';
 import { makeTestPki } from '../fixtures/test-ca';
 
@@ -78,4 +81,78 @@ describe('engine resources', () => {
       await server.close();
     }
   });
+});
+
+describe('message streams under real consumers', () => {
+  /** Consumers as they exist in the wild: async iteration with pauses, 'readable' loops, pipes. */
+  const consumers: Record<string, (s: import('node:stream').Readable) => Promise<number>> = {
+    'for await with pauses': async (s) => {
+      let n = 0;
+      let k = 0;
+      for await (const c of s) {
+        n += (c as Buffer).length;
+        if (++k % 7 === 0) await new Promise((r) => setImmediate(r));
+      }
+      return n;
+    },
+    'readable event, synchronous drain': (s) =>
+      new Promise((resolve, reject) => {
+        let n = 0;
+        s.on('readable', () => {
+          for (let c = s.read() as Buffer | null; c !== null; c = s.read() as Buffer | null) n += c.length;
+        });
+        s.on('end', () => resolve(n));
+        s.on('error', reject);
+      }),
+    // The S3 sink's shape: an async generator over the stream's iterator, wrapped in
+    // Readable.from, read by lib-storage in parts.
+    'Readable.from(generator) read in parts': async (s) => {
+      const it = s[Symbol.asyncIterator]();
+      async function* relay(): AsyncGenerator<Buffer> {
+        for (let r = await it.next(); !r.done; r = await it.next()) yield r.value as Buffer;
+      }
+      const body = require('node:stream').Readable.from(relay(), { objectMode: false, highWaterMark: 64 * 1024 }) as import('node:stream').Readable;
+      let n = 0;
+      let part = 0;
+      for await (const c of body) {
+        n += (c as Buffer).length;
+        part += (c as Buffer).length;
+        if (part >= 1024 * 1024) {
+          part = 0;
+          await new Promise((r) => setTimeout(r, 5)); // "uploading a part"
+        }
+      }
+      return n;
+    },
+    'pipe into a slow writable': (s) =>
+      new Promise((resolve, reject) => {
+        let n = 0;
+        const sink = new (require('node:stream').Writable)({
+          highWaterMark: 16 * 1024,
+          write(chunk: Buffer, _e: BufferEncoding, cb: () => void) {
+            n += chunk.length;
+            setImmediate(cb);
+          },
+        });
+        s.pipe(sink).on('finish', () => resolve(n)).on('error', reject);
+        s.on('error', reject);
+      }),
+  };
+
+  it('deliver every byte of large messages to every kind of consumer (no lost wake-up)', async () => {
+    const body = Buffer.alloc(6 * 1024 * 1024, 0x61);
+    for (let i = 0; i < body.length; i += 100) body[i] = 0x0a;
+    const message = Buffer.concat([Buffer.from('Subject: big\r\n\r\n'), body, Buffer.from('\r\n')]);
+    const server = await startFakePop3({ messages: [{ uid: 'a', bytes: message }, { uid: 'b', bytes: message }, { uid: 'c', bytes: message }] });
+    try {
+      for (const [name, consume] of Object.entries(consumers)) {
+        const c = await openSession({ host: '127.0.0.1', port: server.port, tls: 'none', allowPlaintextAuth: true, username: 'alice', password: 'secret' });
+        const streams = [c.retr(1), c.retr(2), c.retr(3)];
+        for (const s of streams) expect(await consume(await s), name).toBe(message.length);
+        await c.quit();
+      }
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
 });

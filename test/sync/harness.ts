@@ -38,7 +38,7 @@ export interface BenchOptions {
   readonly s3: LocalS3;
   readonly dynamo: LocalDynamo;
   /** POP3 connection details for the mailbox (host, port, tls, credentials). */
-  readonly pop3: Pick<Pop3SessionOptions, 'host' | 'port' | 'tls' | 'tlsOptions' | 'username' | 'password' | 'allowPlaintextAuth'>;
+  readonly pop3: Pick<Pop3SessionOptions, 'host' | 'port' | 'tls' | 'tlsOptions' | 'username' | 'password' | 'allowPlaintextAuth' | 'auth' | 'trace'>;
   readonly mailbox?: Partial<MailboxConfig>;
   readonly sink?: Partial<S3MessageSinkOptions>;
 }
@@ -88,6 +88,8 @@ export class WorkerBench {
           sink: crash.wrapSink(options.crash?.at === 'mid-multipart' ? this.crashingSink(crash) : this.sink),
           openSession: async (_mailbox, signal) => crash.wrapClient(await openSession({ ...this.opts.pop3, signal, pipelining: this.mailbox.pipelining })),
           now,
+          // MF_DEBUG=1 prints the run's events: the first thing to look at when a run misbehaves.
+          ...(process.env.MF_DEBUG ? { log: (event: string, fields?: Record<string, unknown>) => console.log('run:', event, JSON.stringify(fields ?? {})) } : {}),
         },
         { mailbox: this.mailbox, deadline: now() + 120_000, safetyMarginMs: 10_000, ...options },
       );

@@ -155,4 +155,36 @@ describe('worker against the fake POP3 server', () => {
     expect(r).toMatchObject({ fullDiff: true, fetched: 0, expired: 1 });
     expect(ok(await bench.run())).toMatchObject({ fullDiff: false });
   });
+
+  it('switching retention from keep to delete deletes the mail kept so far (one full diff)', async () => {
+    const { bench, server } = await setup({ messages: [msg('r1', 'Subject: 1'), msg('r2', 'Subject: 2')] });
+    expect(ok(await bench.run())).toMatchObject({ fetched: 2, deleted: 0 });
+    bench.mailbox = { ...bench.mailbox, retention: 'delete' };
+    expect(ok(await bench.run())).toMatchObject({ fetched: 0, deleted: 2, fullDiff: true });
+    expect(server.messages).toHaveLength(0);
+    expect((await bench.objects()).size).toBe(2);
+  });
+
+  it('a DELE the server refuses is retried by the next run; the message is never fetched twice', async () => {
+    let refuse = true;
+    const { bench, server } = await setup(
+      {
+        messages: [msg('q1', 'Subject: 1'), msg('q2', 'Subject: 2')],
+        onCommand: async (cmd, s) => {
+          if (cmd.verb !== 'DELE' || cmd.args[0] !== '1' || !refuse) return false;
+          await s.writeLine('-ERR [SYS/TEMP] cannot delete now');
+          return true;
+        },
+      },
+      { retention: 'delete' },
+    );
+    const first = ok(await bench.run());
+    expect(first).toMatchObject({ fetched: 2, deleted: 1, complete: false });
+    expect(first.errors).toMatchObject([{ code: 'SYS_TEMP', uid: 'q1' }]);
+    expect(server.messages.map((m) => m.uid)).toEqual(['q1']);
+    refuse = false;
+    expect(ok(await bench.run())).toMatchObject({ fetched: 0, deleted: 1, complete: true });
+    expect(server.messages).toHaveLength(0);
+    expect((await bench.objects()).size).toBe(2);
+  });
 });

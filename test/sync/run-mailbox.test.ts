@@ -208,7 +208,7 @@ describe.skipIf(!requireDovecot())('worker on Dovecot + s3rver + DynamoDB Local'
     expect(await dovecot.listMessages(name)).toHaveLength(1);
     expect(ok(await bench.run({ now: afterLeaseExpiry }))).toMatchObject({ fetched: 1, deleted: 1, complete: true });
     await expectExactlyOnce(bench, [big]);
-  });
+  }, 120_000);
 
   it('lock-step and pipelined runs store identical objects', async () => {
     const a = await setup(15);
