@@ -6,13 +6,11 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
+import { Readable, Writable } from 'node:stream';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { openSession, Pop3Client } from '../../lambda/pop3';
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
 import { startFakePop3 } from '../fixtures/fake-pop3-server';
 import { makeTestPki } from '../fixtures/test-ca';
 
@@ -85,7 +83,7 @@ describe('engine resources', () => {
 
 describe('message streams under real consumers', () => {
   /** Consumers as they exist in the wild: async iteration with pauses, 'readable' loops, pipes. */
-  const consumers: Record<string, (s: import('node:stream').Readable) => Promise<number>> = {
+  const consumers: Record<string, (s: Readable) => Promise<number>> = {
     'for await with pauses': async (s) => {
       let n = 0;
       let k = 0;
@@ -111,7 +109,7 @@ describe('message streams under real consumers', () => {
       async function* relay(): AsyncGenerator<Buffer> {
         for (let r = await it.next(); !r.done; r = await it.next()) yield r.value as Buffer;
       }
-      const body = require('node:stream').Readable.from(relay(), { objectMode: false, highWaterMark: 64 * 1024 }) as import('node:stream').Readable;
+      const body = Readable.from(relay(), { objectMode: false, highWaterMark: 64 * 1024 });
       let n = 0;
       let part = 0;
       for await (const c of body) {
@@ -127,7 +125,7 @@ describe('message streams under real consumers', () => {
     'pipe into a slow writable': (s) =>
       new Promise((resolve, reject) => {
         let n = 0;
-        const sink = new (require('node:stream').Writable)({
+        const sink = new Writable({
           highWaterMark: 16 * 1024,
           write(chunk: Buffer, _e: BufferEncoding, cb: () => void) {
             n += chunk.length;
