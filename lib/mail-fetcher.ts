@@ -1,0 +1,471 @@
+/**
+ * `MailFetcher`: the whole mail-ingestion worker as one construct. A bucket for raw messages,
+ * a state table, the fetch function, one EventBridge Scheduler schedule per mailbox, a
+ * dead-letter queue, alarms and a dashboard.
+ *
+ *   Scheduler (1 schedule per mailbox, input = its config) --> fetch function (Node 22, arm64)
+ *        |  undeliverable                                       |  POP3 (TLS) -> mail server
+ *        v                                                      |  GetSecretValue (the config's secrets only)
+ *   dead-letter queue  <-- failed invocations ------------------+  PutObject   -> bucket/<prefix>
+ *                                                               +  Get/Put/Query -> state table
+ *   bucket --(Object Created)--> EventBridge --> your rules / newMessageTarget
+ */
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Peer, Port, SecurityGroup, SubnetType, type IVpc } from 'aws-cdk-lib/aws-ec2';
+import { Match, Rule, type IRuleTarget } from 'aws-cdk-lib/aws-events';
+import { Grant, ManagedPolicy, Role, ServicePrincipal, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { AttributeType, BillingMode, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  BucketGrants,
+  ObjectOwnership,
+  type CfnBucket,
+  type IBucket,
+  type LifecycleRule,
+} from 'aws-cdk-lib/aws-s3';
+import { ScheduleExpression, Schedule, ScheduleGroup, ScheduleTargetInput, TimeWindow } from 'aws-cdk-lib/aws-scheduler';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
+import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { MailboxConfig } from '../lambda/config/mailbox-config';
+import { ENV, FETCH_HANDLER_EXPORT } from '../lambda/env';
+import {
+  PARTITION_KEY,
+  PENDING_DELETE_INDEX,
+  PENDING_DELETE_PARTITION_KEY,
+  PENDING_DELETE_SORT_KEY,
+  SORT_KEY,
+  TTL_ATTRIBUTE,
+} from '../lambda/state/table-schema';
+import { DEPS_LOCK_FILE_PATH, FETCH_HANDLER_ENTRY_PATH, PROJECT_ROOT, fetchBundlingOptions } from './bundling';
+import { FixedEgressVpc } from './fixed-egress-vpc';
+import { MailFetcherAlarms } from './mail-fetcher-alarms';
+import { MailFetcherDashboard } from './mail-fetcher-dashboard';
+import { applyDefaults, MAIL_FETCHER_DEFAULTS, type MailFetcherProps, type ResolvedMailFetcherProps } from './mail-fetcher-props';
+import { validateMailFetcherProps } from './props-validation';
+import { schedulePeriod } from './schedule-period';
+import { collectMailboxSecrets, secretIdKind } from './secret-refs';
+
+export type { MailFetcherProps } from './mail-fetcher-props';
+
+/** Node.js 22: the runtime the bundle targets (`lib/bundling.ts`) and the tests run on. */
+export const FETCH_RUNTIME = Runtime.NODEJS_22_X;
+
+/** The state-table operations of `lambda/state/dynamodb-state-store.ts`, and nothing else. */
+const STATE_TABLE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:Query',
+] as const;
+/** PutObject covers single PUTs and multipart create/part/complete; Abort cleans up a failed one. */
+const MESSAGE_OBJECT_ACTIONS = ['s3:PutObject', 's3:AbortMultipartUpload'] as const;
+/** SSE-KMS: a PUT needs GenerateDataKey; multipart uploads also Decrypt (to complete the parts). */
+const MESSAGE_KEY_ACTIONS = ['kms:GenerateDataKey', 'kms:Decrypt'] as const;
+/** A failed invocation (bug, invalid event, timeout) goes to the dead-letter queue after these. */
+const ASYNC_RETRY_ATTEMPTS = 2;
+/** An async invocation older than this is stale: later scheduled runs have taken over. */
+const ASYNC_MAX_EVENT_AGE = Duration.hours(1);
+const DLQ_RETENTION = Duration.days(14);
+const SCHEDULE_EVENT_AGE_MIN = Duration.minutes(1);
+const SCHEDULE_EVENT_AGE_MAX = Duration.hours(24);
+/** POP3 itself (mailbox ports) plus HTTPS for AWS APIs and OAuth token endpoints. */
+const HTTPS_PORT = 443;
+
+export class MailFetcher extends Construct {
+  /** Where raw messages are written, under `prefix`. */
+  readonly bucket: IBucket;
+  /** The bucket created by this construct; undefined when `bucket` was passed in. */
+  readonly createdBucket?: Bucket;
+  /** The key prefix of message objects. */
+  readonly prefix: string;
+  /** UIDL state. */
+  readonly table: Table;
+  readonly function: NodejsFunction;
+  readonly logGroup: LogGroup;
+  /** Scheduler deliveries that failed and invocations that failed after Lambda's retries. */
+  readonly deadLetterQueue: Queue;
+  readonly scheduleGroup: ScheduleGroup;
+  /** By mailbox id. */
+  readonly schedules: ReadonlyMap<string, Schedule>;
+  /** The role EventBridge Scheduler assumes to invoke the function. */
+  readonly schedulerRole: Role;
+  /** Secrets the function may read, by secret id. */
+  readonly secrets: ReadonlyMap<string, ISecret>;
+  readonly alarms: MailFetcherAlarms;
+  readonly dashboard?: MailFetcherDashboard;
+  /** The function's VPC, when it runs in one. */
+  readonly vpc?: IVpc;
+  /** The VPC created for `fixedEgressIp`. */
+  readonly egress?: FixedEgressVpc;
+  /** The rule created for `newMessageTarget`. */
+  readonly newMessageRule?: Rule;
+
+  constructor(scope: Construct, id: string, props: MailFetcherProps) {
+    super(scope, id);
+    const p = applyDefaults(props);
+    validateMailFetcherProps(props, p);
+    this.prefix = p.prefix;
+
+    if (p.bucket === undefined) {
+      this.createdBucket = this.createBucket(p);
+      this.bucket = this.createdBucket;
+    } else {
+      this.bucket = p.bucket;
+    }
+    this.table = this.createTable(p);
+    this.deadLetterQueue = this.createDeadLetterQueue();
+
+    if (p.fixedEgressIp) this.egress = new FixedEgressVpc(this, 'Egress');
+    this.vpc = p.vpc ?? this.egress?.vpc;
+    this.logGroup = new LogGroup(this, 'LogGroup', { retention: p.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    this.function = this.createFunction(p);
+
+    this.grantMessageWrites(this.function);
+    this.grantStateAccess(this.function);
+    this.secrets = this.grantSecrets(this.function, p);
+
+    this.scheduleGroup = new ScheduleGroup(this, 'ScheduleGroup');
+    this.schedulerRole = this.createSchedulerRole();
+    this.schedules = new Map(p.mailboxes.map((mailbox) => [mailbox.id, this.createSchedule(mailbox, p)]));
+
+    if (p.newMessageTarget !== undefined) this.newMessageRule = this.onNewMessage('NewMessageRule', p.newMessageTarget);
+
+    this.alarms = new MailFetcherAlarms(this, 'Alarms', {
+      fn: this.function,
+      deadLetterQueue: this.deadLetterQueue,
+      mailboxes: p.mailboxes,
+      namespace: p.metricsNamespace,
+      missedRunPeriods: p.missedRunPeriods,
+      cronAlarmPeriod: p.cronAlarmPeriod,
+      ...(p.alarmTopic === undefined ? {} : { topic: p.alarmTopic }),
+    });
+    if (p.dashboard) {
+      this.dashboard = new MailFetcherDashboard(this, 'Dashboard', {
+        fn: this.function,
+        deadLetterQueue: this.deadLetterQueue,
+        mailboxes: p.mailboxes,
+        namespace: p.metricsNamespace,
+        alarms: this.alarms,
+      });
+    }
+  }
+
+  /**
+   * Adds an EventBridge rule sending "Object Created" events of new message objects (this
+   * bucket, under `prefix`) to `target`. The bucket must have EventBridge notifications on
+   * (a bucket created here has).
+   */
+  onNewMessage(id: string, target: IRuleTarget): Rule {
+    return new Rule(this, id, {
+      description: `mailfetch: new raw messages under ${this.prefix}`,
+      eventPattern: {
+        source: ['aws.s3'],
+        detailType: ['Object Created'],
+        detail: { bucket: { name: [this.bucket.bucketName] }, object: { key: Match.prefix(this.prefix) } },
+      },
+      targets: [target],
+    });
+  }
+
+  /** Lets `grantee` read the message objects (e.g. a downstream consumer). */
+  grantReadMessages(grantee: IGrantable): Grant {
+    return BucketGrants.fromBucket(this.bucket).read(grantee, `${this.prefix}*`);
+  }
+
+  // ---------------------------------------------------------------------------------------
+
+  private createBucket(p: ResolvedMailFetcherProps): Bucket {
+    const lifecycleRules: LifecycleRule[] = [
+      { id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: p.abortIncompleteMultipartUploadAfter },
+    ];
+    if (p.transitions !== undefined || p.expiration !== undefined) {
+      lifecycleRules.push({
+        id: 'messages',
+        prefix: p.prefix,
+        ...(p.transitions === undefined ? {} : { transitions: [...p.transitions] }),
+        ...(p.expiration === undefined ? {} : { expiration: p.expiration }),
+      });
+    }
+    const bucket = new Bucket(this, 'Bucket', {
+      encryption: p.encryptionKey === undefined ? BucketEncryption.S3_MANAGED : BucketEncryption.KMS,
+      ...(p.encryptionKey === undefined ? {} : { encryptionKey: p.encryptionKey, bucketKeyEnabled: true }),
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      versioned: p.versioned,
+      lifecycleRules,
+      removalPolicy: p.removalPolicy,
+      ...(p.serverAccessLogsBucket === undefined
+        ? {}
+        : { serverAccessLogsBucket: p.serverAccessLogsBucket, serverAccessLogsPrefix: 'mailfetch-access-logs/' }),
+    });
+    // EventBridge notifications set on the resource itself: the `eventBridgeEnabled` prop
+    // would add a custom-resource Lambda to a stack that needs none.
+    (bucket.node.defaultChild as CfnBucket).notificationConfiguration = {
+      eventBridgeConfiguration: { eventBridgeEnabled: true },
+    };
+    if (p.serverAccessLogsBucket === undefined) {
+      Validations.of(bucket).acknowledge({
+        id: 'AwsSolutions-S1',
+        reason:
+          'Server access logs are opt-in (prop serverAccessLogsBucket): the only writer is the fetch function, whose every PUT is logged with the run summary; CloudTrail data events are the account-wide alternative.',
+      });
+    }
+    return bucket;
+  }
+
+  private createTable(p: ResolvedMailFetcherProps): Table {
+    // Mirrors createTableInput() in lambda/state/table-schema.ts (a test compares them).
+    const table = new Table(this, 'StateTable', {
+      partitionKey: { name: PARTITION_KEY, type: AttributeType.STRING },
+      sortKey: { name: SORT_KEY, type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: TTL_ATTRIBUTE,
+      deletionProtection: p.removalPolicy === RemovalPolicy.RETAIN,
+      removalPolicy: p.removalPolicy,
+    });
+    table.addGlobalSecondaryIndex({
+      indexName: PENDING_DELETE_INDEX,
+      partitionKey: { name: PENDING_DELETE_PARTITION_KEY, type: AttributeType.STRING },
+      sortKey: { name: PENDING_DELETE_SORT_KEY, type: AttributeType.STRING },
+      projectionType: ProjectionType.ALL,
+    });
+    return table;
+  }
+
+  private createDeadLetterQueue(): Queue {
+    const queue = new Queue(this, 'DeadLetterQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: DLQ_RETENTION,
+    });
+    Validations.of(queue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue (of the schedules and of the function\'s failed invocations).',
+    });
+    return queue;
+  }
+
+  private createFunction(p: ResolvedMailFetcherProps): NodejsFunction {
+    const role = new Role(this, 'FunctionRole', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: 'mailfetch fetch function: its log group, message PUTs under the prefix, the state table, the configured secrets',
+    });
+    // Instead of AWSLambdaBasicExecutionRole (logs:* on every log group): this one log group.
+    this.logGroup.grantWrite(role);
+
+    let securityGroup: SecurityGroup | undefined;
+    if (this.vpc !== undefined) {
+      securityGroup = this.createSecurityGroup(this.vpc, p.mailboxes);
+      const vpcPolicy = ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole');
+      role.addManagedPolicy(vpcPolicy);
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+        reason:
+          'Lambda needs the EC2 network-interface actions to attach to the VPC; they support no resource-level scoping, and this AWS-maintained policy grants exactly those.',
+      });
+    }
+
+    const fn = new NodejsFunction(this, 'Function', {
+      description: 'mailfetch: fetches new mail of one POP3 mailbox (the event) into S3',
+      entry: FETCH_HANDLER_ENTRY_PATH,
+      handler: FETCH_HANDLER_EXPORT,
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: DEPS_LOCK_FILE_PATH,
+      runtime: FETCH_RUNTIME,
+      architecture: Architecture.ARM_64,
+      memorySize: p.memorySize,
+      timeout: p.timeout,
+      role,
+      logGroup: this.logGroup,
+      bundling: fetchBundlingOptions(),
+      environment: {
+        [ENV.BUCKET]: this.bucket.bucketName,
+        [ENV.TABLE]: this.table.tableName,
+        [ENV.PREFIX]: p.prefix,
+        [ENV.SAFETY_MARGIN_MS]: String(p.safetyMargin.toMilliseconds()),
+        [ENV.METRICS_NAMESPACE]: p.metricsNamespace,
+        // The bundle is minified: map stack traces back to the TypeScript sources.
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      retryAttempts: ASYNC_RETRY_ATTEMPTS,
+      maxEventAge: ASYNC_MAX_EVENT_AGE,
+      onFailure: new SqsDestination(this.deadLetterQueue),
+      ...(p.reservedConcurrentExecutions === undefined ? {} : { reservedConcurrentExecutions: p.reservedConcurrentExecutions }),
+      ...(this.vpc === undefined
+        ? {}
+        : {
+            vpc: this.vpc,
+            vpcSubnets: p.vpcSubnets ?? { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
+            ...(securityGroup === undefined ? {} : { securityGroups: [securityGroup] }),
+          }),
+    });
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'Pinned to Node.js 22 on purpose: the bundle target and the tests run on it; moving to a newer runtime is a deliberate, tested change.',
+    });
+    return fn;
+  }
+
+  /** Egress only to the mailboxes' POP3 ports and HTTPS; no ingress. */
+  private createSecurityGroup(vpc: IVpc, mailboxes: readonly MailboxConfig[]): SecurityGroup {
+    const group = new SecurityGroup(this, 'SecurityGroup', {
+      vpc,
+      description: 'mailfetch fetch function: POP3 and HTTPS out, nothing in',
+      allowAllOutbound: false,
+    });
+    const ports = new Set<number>([HTTPS_PORT, ...mailboxes.map((m) => m.port)]);
+    for (const port of [...ports].sort((a, b) => a - b)) {
+      group.addEgressRule(Peer.anyIpv4(), Port.tcp(port), port === HTTPS_PORT ? 'HTTPS: AWS APIs, OAuth token endpoints' : 'POP3');
+    }
+    return group;
+  }
+
+  private grantMessageWrites(grantee: IGrantable): void {
+    const objects = `${this.prefix}*`;
+    // KMS actions are granted on the bucket's key (if any) by the same call.
+    const actions = this.bucket.encryptionKey === undefined ? [...MESSAGE_OBJECT_ACTIONS] : [...MESSAGE_OBJECT_ACTIONS, ...MESSAGE_KEY_ACTIONS];
+    BucketGrants.fromBucket(this.bucket).actionsOnObjectKeys(grantee, objects, ...actions);
+    this.acknowledgeOnFunctionPolicy(
+      `Resource::${this.nagArn(this.bucket.bucketArn)}/${objects}`,
+      `Writes are limited to the message prefix "${this.prefix}"; object keys are derived per message at run time, so the prefix is the narrowest resource.`,
+    );
+  }
+
+  private grantStateAccess(grantee: IGrantable): void {
+    // The table and the one index the worker queries: no `index/*`.
+    Grant.addToPrincipal({
+      grantee,
+      actions: [...STATE_TABLE_ACTIONS],
+      resourceArns: [this.table.tableArn, `${this.table.tableArn}/index/${PENDING_DELETE_INDEX}`],
+    });
+  }
+
+  private grantSecrets(grantee: IGrantable, p: ResolvedMailFetcherProps): ReadonlyMap<string, ISecret> {
+    const { readSecretIds, writeSecretIds } = collectMailboxSecrets(p.mailboxes);
+    const secrets = new Map<string, ISecret>();
+    readSecretIds.forEach((secretId, index) => {
+      const secret = this.importSecret(`Secret${index}`, secretId);
+      secret.grantRead(grantee);
+      secrets.set(secretId, secret);
+    });
+    for (const secretId of writeSecretIds) {
+      const secret = secrets.get(secretId);
+      if (secret === undefined) continue;
+      // Rotated OAuth refresh tokens are written back: PutSecretValue only (not UpdateSecret).
+      // As grantRead does: a name or partial ARN matches the six-character suffix exactly.
+      const arn = secretIdKind(secretId) === 'completeArn' ? secret.secretArn : `${secret.secretArn}-??????`;
+      Grant.addToPrincipal({ grantee, actions: ['secretsmanager:PutSecretValue'], resourceArns: [arn] });
+    }
+    if (p.secretsEncryptionKey !== undefined && readSecretIds.length > 0) {
+      // On the principal (works for imported keys too), and only through Secrets Manager.
+      const actions = writeSecretIds.length > 0 ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'];
+      Grant.addToPrincipal({
+        grantee,
+        actions,
+        resourceArns: [p.secretsEncryptionKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
+      });
+    }
+    return secrets;
+  }
+
+  private importSecret(id: string, secretId: string): ISecret {
+    const kind = secretIdKind(secretId);
+    if (kind === 'completeArn') return Secret.fromSecretCompleteArn(this, id, secretId);
+    if (kind === 'partialArn') return Secret.fromSecretPartialArn(this, id, secretId);
+    return Secret.fromSecretNameV2(this, id, secretId);
+  }
+
+  private createSchedulerRole(): Role {
+    const stack = Stack.of(this);
+    const role = new Role(this, 'SchedulerRole', {
+      description: 'EventBridge Scheduler: invokes the mailfetch function, sends undeliverable runs to its dead-letter queue',
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: {
+            'aws:SourceArn': stack.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${this.scheduleGroup.scheduleGroupName}/*` }),
+          },
+        },
+      }),
+    });
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${this.nagArn(this.function.functionArn)}:*]`,
+      reason:
+        'Written by grantInvoke, which also covers the function\'s versions and aliases (`<arn>:*`); the schedules invoke the unqualified function, which has no narrower form in that grant.',
+    });
+    return role;
+  }
+
+  private createSchedule(mailbox: MailboxConfig, p: ResolvedMailFetcherProps): Schedule {
+    const period = schedulePeriod(mailbox.schedule);
+    const schedule = new Schedule(this, `Schedule-${mailbox.id}`, {
+      description: `mailfetch: mailbox ${mailbox.id} on ${mailbox.host}`,
+      scheduleGroup: this.scheduleGroup,
+      schedule: ScheduleExpression.expression(mailbox.schedule, p.scheduleTimeZone),
+      timeWindow: p.flexibleTimeWindow === undefined ? TimeWindow.off() : TimeWindow.flexible(p.flexibleTimeWindow),
+      target: new LambdaInvoke(this.function, {
+        role: this.schedulerRole,
+        input: ScheduleTargetInput.fromObject(mailbox),
+        deadLetterQueue: this.deadLetterQueue,
+        retryAttempts: p.scheduleRetryAttempts,
+        maxEventAge: p.scheduleMaxEventAge ?? clamp(period ?? MAIL_FETCHER_DEFAULTS.cronMaxEventAge, SCHEDULE_EVENT_AGE_MIN, SCHEDULE_EVENT_AGE_MAX),
+      }),
+    });
+    // GroupName is a plain string in the template: without this, CloudFormation may create
+    // the schedule before its group.
+    schedule.node.addDependency(this.scheduleGroup);
+    return schedule;
+  }
+
+  /** Acknowledges one cdk-nag IAM5 finding on the function role's policy. */
+  private acknowledgeOnFunctionPolicy(finding: string, reason: string): void {
+    const role = this.node.tryFindChild('FunctionRole');
+    if (role === undefined) return;
+    Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[${finding}]`, reason });
+  }
+
+  /** An ARN as cdk-nag prints it: `<LogicalId.Arn>`, pseudo parameters as `<AWS::...>`. */
+  private nagArn(arn: string): string {
+    const resolved = Stack.of(this).resolve(arn) as unknown;
+    return renderForNag(resolved);
+  }
+}
+
+/** Renders a resolved CloudFormation value the way cdk-nag names resources in findings. */
+function renderForNag(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value !== null && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    if (typeof obj.Ref === 'string') return `<${obj.Ref}>`;
+    const getAtt = obj['Fn::GetAtt'];
+    if (Array.isArray(getAtt)) return `<${getAtt.join('.')}>`;
+    const join = obj['Fn::Join'];
+    if (Array.isArray(join)) {
+      const [separator, parts] = join as [string, unknown[]];
+      return parts.map(renderForNag).join(separator);
+    }
+  }
+  return JSON.stringify(value);
+}
+
+function clamp(value: Duration, min: Duration, max: Duration): Duration {
+  const s = value.toSeconds();
+  if (s < min.toSeconds()) return min;
+  if (s > max.toSeconds()) return max;
+  return value;
+}

@@ -1,0 +1,204 @@
+/**
+ * Validation of `MailFetcher` props. Every problem is collected and reported in one error
+ * (`<prop>: <what is wrong>`), so a single edit fixes them all instead of one per synth.
+ */
+import { Duration } from 'aws-cdk-lib';
+import type { MailFetcherProps, ResolvedMailFetcherProps } from './mail-fetcher-props';
+import { schedulePeriod } from './schedule-period';
+import { collectMailboxSecrets } from './secret-refs';
+
+/** Lambda's limits. */
+const MIN_MEMORY_MIB = 128;
+const MAX_MEMORY_MIB = 10_240;
+/** Below this a run cannot do much more than log in. */
+const MIN_TIMEOUT = Duration.seconds(30);
+const MAX_TIMEOUT = Duration.minutes(15);
+/** EventBridge Scheduler's limits (target input, retry policy, flexible window). */
+export const MAX_SCHEDULE_INPUT_CHARS = 8_192;
+const MAX_RETRY_ATTEMPTS = 185;
+const MIN_EVENT_AGE = Duration.minutes(1);
+const MAX_EVENT_AGE = Duration.hours(24);
+const MAX_FLEXIBLE_WINDOW = Duration.minutes(1_440);
+/** CloudWatch: period × evaluation periods at most 1 day below 1-hour periods, else 7 days. */
+const MAX_ALARM_RANGE_SHORT_PERIODS = Duration.days(1);
+const MAX_ALARM_RANGE = Duration.days(7);
+const ONE_HOUR = Duration.hours(1);
+const MAX_NAMESPACE_CHARS = 255;
+
+export const PROPS_ERROR_CODE = 'INVALID_PROPS';
+
+/** The one error `MailFetcher` throws for bad props, listing every problem. */
+export class MailFetcherPropsError extends Error {
+  override readonly name = 'MailFetcherPropsError';
+  readonly code = PROPS_ERROR_CODE;
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+    super(`Invalid MailFetcher props (${count}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = Object.freeze([...problems]);
+  }
+}
+
+/**
+ * @param props the props as given (to tell a default from an explicit value)
+ * @param resolved the same props with defaults applied
+ * @throws MailFetcherPropsError listing every problem
+ */
+export function validateMailFetcherProps(props: MailFetcherProps, resolved: ResolvedMailFetcherProps): void {
+  const problems: string[] = [
+    ...mailboxProblems(resolved),
+    ...storageProblems(props, resolved),
+    ...functionProblems(resolved),
+    ...networkProblems(resolved),
+    ...scheduleProblems(resolved),
+    ...alarmProblems(resolved),
+  ];
+  if (problems.length > 0) throw new MailFetcherPropsError(problems);
+}
+
+function mailboxProblems(p: ResolvedMailFetcherProps): string[] {
+  const problems: string[] = [];
+  if (p.mailboxes.length === 0) problems.push('mailboxes: at least one mailbox is required');
+  const seen = new Set<string>();
+  for (const mailbox of p.mailboxes) {
+    if (seen.has(mailbox.id)) problems.push(`mailboxes: id "${mailbox.id}" is used more than once`);
+    seen.add(mailbox.id);
+  }
+  for (const use of collectMailboxSecrets(p.mailboxes).envRefs) {
+    problems.push(`${use.path}: { "env": ... } works only for local runs; a deployed function reads Secrets Manager ({ "secretId": ... })`);
+  }
+  p.mailboxes.forEach((mailbox, index) => {
+    const chars = JSON.stringify(mailbox).length;
+    if (chars > MAX_SCHEDULE_INPUT_CHARS) {
+      problems.push(
+        `mailboxes[${index}] (${mailbox.id}): its configuration is ${chars} characters of JSON; a schedule's input holds at most ${MAX_SCHEDULE_INPUT_CHARS}`,
+      );
+    }
+  });
+  return problems;
+}
+
+function storageProblems(given: MailFetcherProps, p: ResolvedMailFetcherProps): string[] {
+  const problems: string[] = [];
+  if (p.prefix === '' || !p.prefix.endsWith('/') || p.prefix.startsWith('/')) {
+    problems.push(`prefix: must be non-empty, end with "/" and not start with "/" (got "${p.prefix}")`);
+  } else if (/[*?]/.test(p.prefix)) {
+    problems.push('prefix: must not contain "*" or "?" (they are IAM wildcards)');
+  }
+  if (given.bucket !== undefined) {
+    const newBucketOnly = [
+      'encryptionKey',
+      'versioned',
+      'transitions',
+      'expiration',
+      'abortIncompleteMultipartUploadAfter',
+      'serverAccessLogsBucket',
+    ] as const;
+    for (const name of newBucketOnly) {
+      if (given[name] !== undefined) problems.push(`${name}: applies to a new bucket only; it cannot be combined with bucket`);
+    }
+  }
+  if (p.expiration !== undefined) requireWholeDays(problems, 'expiration', p.expiration);
+  requireWholeDays(problems, 'abortIncompleteMultipartUploadAfter', p.abortIncompleteMultipartUploadAfter);
+  return problems;
+}
+
+function functionProblems(p: ResolvedMailFetcherProps): string[] {
+  const problems: string[] = [];
+  if (!Number.isInteger(p.memorySize) || p.memorySize < MIN_MEMORY_MIB || p.memorySize > MAX_MEMORY_MIB) {
+    problems.push(`memorySize: must be a whole number of MiB from ${MIN_MEMORY_MIB} to ${MAX_MEMORY_MIB} (got ${p.memorySize})`);
+  }
+  const timeout = seconds(p.timeout);
+  const timeoutOk = timeout !== undefined && timeout >= MIN_TIMEOUT.toSeconds() && timeout <= MAX_TIMEOUT.toSeconds();
+  if (!timeoutOk) {
+    problems.push(`timeout: must be from ${MIN_TIMEOUT.toHumanString()} to ${MAX_TIMEOUT.toHumanString()} (got ${human(p.timeout)})`);
+  }
+  const margin = seconds(p.safetyMargin);
+  if (margin === undefined || (timeoutOk && margin >= (timeout ?? 0))) {
+    problems.push(`safetyMargin: must be shorter than timeout (${human(p.timeout)}) (got ${human(p.safetyMargin)})`);
+  }
+  const reserved = p.reservedConcurrentExecutions;
+  if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 1)) {
+    problems.push(`reservedConcurrentExecutions: must be a whole number of at least 1 (got ${reserved})`);
+  }
+  const ns = p.metricsNamespace;
+  if (ns.length === 0 || ns.length > MAX_NAMESPACE_CHARS || ns.startsWith('AWS/') || ns.includes(':')) {
+    problems.push(`metricsNamespace: must be 1 to ${MAX_NAMESPACE_CHARS} characters, without ":" and not starting with "AWS/"`);
+  }
+  return problems;
+}
+
+function networkProblems(p: ResolvedMailFetcherProps): string[] {
+  const problems: string[] = [];
+  if (p.vpc !== undefined && p.fixedEgressIp) {
+    problems.push('fixedEgressIp: creates its own VPC; it cannot be combined with vpc (give your VPC NAT gateways with Elastic IPs instead)');
+  }
+  if (p.vpcSubnets !== undefined && p.vpc === undefined) problems.push('vpcSubnets: only applies with vpc');
+  return problems;
+}
+
+function scheduleProblems(p: ResolvedMailFetcherProps): string[] {
+  const problems: string[] = [];
+  if (p.flexibleTimeWindow !== undefined) {
+    const window = seconds(p.flexibleTimeWindow);
+    if (window === undefined || window % 60 !== 0 || window < 60 || window > MAX_FLEXIBLE_WINDOW.toSeconds()) {
+      problems.push(`flexibleTimeWindow: must be whole minutes from 1 to 1440 (got ${human(p.flexibleTimeWindow)})`);
+    }
+  }
+  const retries = p.scheduleRetryAttempts;
+  if (!Number.isInteger(retries) || retries < 0 || retries > MAX_RETRY_ATTEMPTS) {
+    problems.push(`scheduleRetryAttempts: must be a whole number from 0 to ${MAX_RETRY_ATTEMPTS} (got ${retries})`);
+  }
+  if (p.scheduleMaxEventAge !== undefined) {
+    const age = seconds(p.scheduleMaxEventAge);
+    if (age === undefined || age < MIN_EVENT_AGE.toSeconds() || age > MAX_EVENT_AGE.toSeconds()) {
+      problems.push(`scheduleMaxEventAge: must be from 1 minute to 24 hours (got ${human(p.scheduleMaxEventAge)})`);
+    }
+  }
+  return problems;
+}
+
+function alarmProblems(p: ResolvedMailFetcherProps): string[] {
+  const problems: string[] = [];
+  const n = p.missedRunPeriods;
+  const nOk = Number.isInteger(n) && n >= 1;
+  if (!nOk) problems.push(`missedRunPeriods: must be a whole number of at least 1 (got ${n})`);
+  const cron = seconds(p.cronAlarmPeriod);
+  const cronOk = cron !== undefined && cron >= 60 && cron % 60 === 0;
+  if (!cronOk) problems.push(`cronAlarmPeriod: must be a whole number of minutes (got ${human(p.cronAlarmPeriod)})`);
+  if (!nOk) return problems;
+  p.mailboxes.forEach((mailbox, index) => {
+    const rate = schedulePeriod(mailbox.schedule);
+    if (rate === undefined && !cronOk) return;
+    const period = rate ?? p.cronAlarmPeriod;
+    const range = period.toSeconds() * n;
+    const limit = period.toSeconds() < ONE_HOUR.toSeconds() ? MAX_ALARM_RANGE_SHORT_PERIODS : MAX_ALARM_RANGE;
+    if (range > limit.toSeconds()) {
+      const source = rate === undefined ? 'cronAlarmPeriod' : `schedule ${mailbox.schedule}`;
+      problems.push(
+        `mailboxes[${index}] (${mailbox.id}): missedRunPeriods (${n}) × ${period.toHumanString()} (${source}) exceeds the ${limit.toHumanString()} a CloudWatch alarm with this period can look back; lower missedRunPeriods`,
+      );
+    }
+  });
+  return problems;
+}
+
+function requireWholeDays(problems: string[], name: string, value: Duration): void {
+  const s = seconds(value);
+  if (s === undefined || s < 86_400 || s % 86_400 !== 0) problems.push(`${name}: must be a whole number of days, at least 1 (got ${human(value)})`);
+}
+
+/** Whole seconds, or undefined for tokens and fractions (which CloudFormation would reject). */
+function seconds(value: Duration): number | undefined {
+  if (value.isUnresolved()) return undefined;
+  try {
+    return value.toSeconds();
+  } catch {
+    return undefined;
+  }
+}
+
+function human(value: Duration): string {
+  return value.isUnresolved() ? '<token>' : value.toHumanString();
+}

@@ -1,0 +1,54 @@
+/**
+ * The one infrastructure test that really bundles (esbuild, well under a second): the helper
+ * the end-to-end tests use produces byte for byte the asset that synth puts in the function.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Stack } from 'aws-cdk-lib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FETCH_BUNDLE, FETCH_RUNTIME_NAME, MAX_BUNDLE_BYTES } from '../../lib/bundling';
+import { FETCH_RUNTIME, MailFetcher } from '../../lib/mail-fetcher';
+import { bundleHandler, type HandlerBundle } from './bundle';
+import { fixtureMailboxes, testApp } from './test-app';
+
+const root = mkdtempSync(join(tmpdir(), 'mailfetch-bundle-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+let bundle: HandlerBundle;
+beforeAll(async () => {
+  bundle = await bundleHandler(join(root, 'helper'));
+});
+
+describe('the fetch handler bundle', () => {
+  it(`stays under ${MAX_BUNDLE_BYTES} bytes`, () => {
+    expect(bundle.sizeBytes).toBeGreaterThan(0);
+    expect(bundle.sizeBytes).toBeLessThan(MAX_BUNDLE_BYTES);
+    expect(existsSync(`${bundle.file}.map`)).toBe(true);
+  });
+
+  it('loads as an ES module on plain Node and exports the handler', () => {
+    const script = `const m = await import(${JSON.stringify(pathToFileURL(bundle.file).href)}); process.stdout.write(typeof m.handler);`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: root, env: { PATH: process.env.PATH ?? '' } });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe('function');
+  });
+
+  it('targets the Lambda runtime the function runs on', () => {
+    expect(FETCH_RUNTIME.name).toBe(FETCH_RUNTIME_NAME);
+    expect(FETCH_BUNDLE.target).toBe(FETCH_RUNTIME_NAME.replace(/^nodejs(\d+)\.x$/, 'node$1'));
+  });
+
+  it('is the asset NodejsFunction bundles for the construct, byte for byte', () => {
+    const outdir = join(root, 'cdk.out');
+    const app = testApp({ bundle: true, outdir });
+    new MailFetcher(new Stack(app, 'Bundled'), 'MailFetcher', { mailboxes: fixtureMailboxes() });
+    app.synth();
+    const assets = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
+    expect(assets).toHaveLength(1);
+    const asset = readFileSync(join(outdir, assets[0] as string, 'index.mjs'));
+    expect(asset.equals(readFileSync(bundle.file))).toBe(true);
+  });
+});

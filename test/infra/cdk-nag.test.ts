@@ -1,0 +1,90 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Duration, Stack, Validations, type App } from 'aws-cdk-lib';
+import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../../lambda/config/validate-config';
+import { MailFetcher } from '../../lib/mail-fetcher';
+import { MailfetchStack } from '../../lib/mailfetch-stack';
+import { EXAMPLE_CONFIG_PATH, fixtureConfig, testApp } from './test-app';
+
+const outdirs: string[] = [];
+afterAll(() => {
+  for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function nagApp(): App {
+  const outdir = mkdtempSync(join(tmpdir(), 'mailfetch-nag-'));
+  outdirs.push(outdir);
+  const app = testApp({ outdir });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return app;
+}
+
+/** Synthesizes; on findings, fails with the rule ids and paths from the validation report. */
+function expectNoFindings(app: App): void {
+  let error: unknown;
+  try {
+    app.synth();
+  } catch (err) {
+    error = err;
+  }
+  if (error === undefined) return;
+  if (!existsSync(join(app.outdir, "validation-report.json"))) throw error;
+  const report = JSON.parse(readFileSync(join(app.outdir, 'validation-report.json'), 'utf8')) as {
+    pluginReports: { violations: { ruleName: string; violatingConstructs: { constructPath: string }[] }[] }[];
+  };
+  const findings = report.pluginReports.flatMap((r) =>
+    r.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} at ${c.constructPath}`)),
+  );
+  expect(findings, String(error)).toEqual([]);
+  throw error;
+}
+
+describe('cdk-nag AwsSolutions', () => {
+  it('finds nothing unacknowledged in the example stack (with the alarm e-mail topic)', async () => {
+    const app = nagApp();
+    new MailfetchStack(app, 'Mailfetch', { config: await loadConfigFile(EXAMPLE_CONFIG_PATH), alarmEmail: 'ops@example.org' });
+    expectNoFindings(app);
+  });
+
+  it('finds nothing unacknowledged with every option on (VPC, KMS keys, access logs, downstream rule)', () => {
+    const app = nagApp();
+    const stack = new Stack(app, 'Options');
+    const logs = new Bucket(stack, 'AccessLogs', { encryption: BucketEncryption.S3_MANAGED, enforceSSL: true });
+    Validations.of(logs).acknowledge({ id: 'AwsSolutions-S1', reason: 'Test fixture: this is the access-log bucket itself.' });
+    const downstreamDlq = new Queue(stack, 'DownstreamDlq', { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true });
+    Validations.of(downstreamDlq).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'Test fixture: this is a dead-letter queue.' });
+    const downstream = new Queue(stack, 'Downstream', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: downstreamDlq, maxReceiveCount: 3 },
+    });
+    new MailFetcher(stack, 'MailFetcher', {
+      mailboxes: fixtureConfig().mailboxes,
+      fixedEgressIp: true,
+      reservedConcurrentExecutions: 2,
+      encryptionKey: new Key(stack, 'BucketKey', { enableKeyRotation: true }),
+      secretsEncryptionKey: new Key(stack, 'SecretsKey', { enableKeyRotation: true }),
+      versioned: true,
+      expiration: Duration.days(365),
+      serverAccessLogsBucket: logs,
+      newMessageTarget: new SqsQueue(downstream),
+      flexibleTimeWindow: Duration.minutes(5),
+    });
+    expectNoFindings(app);
+  });
+
+  it('does fail synthesis on an unacknowledged finding (the gate above can fail)', () => {
+    const app = nagApp();
+    new Queue(new Stack(app, 'Bad'), 'PlainQueue');
+    expect(() => app.synth()).toThrow();
+    const report = readFileSync(join(app.outdir, 'validation-report.json'), 'utf8');
+    expect(report).toContain('AwsSolutions-SQS4');
+  });
+});

@@ -1,0 +1,448 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { CloudAssembly } from 'aws-cdk-lib/cx-api';
+import { Vpc } from 'aws-cdk-lib/aws-ec2';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { Bucket, StorageClass } from 'aws-cdk-lib/aws-s3';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ENV } from '../../lambda/env';
+import { METRIC } from '../../lambda/observability/metric-names';
+import { createTableInput } from '../../lambda/state/table-schema';
+import { MailFetcher } from '../../lib/mail-fetcher';
+import { MailfetchStack } from '../../lib/mailfetch-stack';
+import { fixtureConfig, fixtureMailboxes, synthFetcher, testApp } from './test-app';
+
+afterAll(() => CloudAssembly.cleanupTemporaryDirectories());
+
+/** Every statement of the fetch function's policy. */
+function functionStatements(template: Template): Record<string, unknown>[] {
+  const policies = template.findResources('AWS::IAM::Policy', {
+    Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^MailFetcherFunctionRole') }] },
+  });
+  return Object.values(policies).flatMap(
+    (p) => (p as { Properties: { PolicyDocument: { Statement: Record<string, unknown>[] } } }).Properties.PolicyDocument.Statement,
+  );
+}
+
+function statementWith(template: Template, action: string): Record<string, unknown> {
+  const found = functionStatements(template).filter((s) => ([] as unknown[]).concat(s.Action).includes(action));
+  expect(found, `one statement with ${action}`).toHaveLength(1);
+  return found[0] as Record<string, unknown>;
+}
+
+/** The logical id of the only resource of a type. */
+function onlyId(template: Template, type: string): string {
+  const ids = Object.keys(template.findResources(type));
+  expect(ids, type).toHaveLength(1);
+  return ids[0] as string;
+}
+
+describe('MailFetcher defaults', () => {
+  const { template, fetcher } = synthFetcher();
+  const bucketId = onlyId(template, 'AWS::S3::Bucket');
+  const tableId = onlyId(template, 'AWS::DynamoDB::Table');
+
+  it('creates a bucket with SSE-S3, every public access block, EventBridge notifications, retained', () => {
+    template.hasResource('AWS::S3::Bucket', {
+      Properties: {
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        NotificationConfiguration: { EventBridgeConfiguration: { EventBridgeEnabled: true } },
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+        LifecycleConfiguration: { Rules: [{ Id: 'abort-incomplete-multipart-uploads', Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }] },
+        VersioningConfiguration: Match.absent(),
+      },
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+  });
+
+  it('enforces TLS (and TLS 1.2 at least) in the bucket policy', () => {
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } } }),
+        ]),
+      },
+    });
+  });
+
+  it('does not need the S3 notifications custom resource', () => {
+    template.resourceCountIs('Custom::S3BucketNotifications', 0);
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+  });
+
+  it('creates the state table as lambda/state/table-schema.ts defines it, with PITR, TTL and deletion protection', () => {
+    const expected = createTableInput('ignored');
+    template.hasResource('AWS::DynamoDB::Table', {
+      Properties: {
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: expected.KeySchema,
+        AttributeDefinitions: Match.arrayEquals(expected.AttributeDefinitions ?? []),
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: expected.GlobalSecondaryIndexes?.[0]?.IndexName,
+            KeySchema: expected.GlobalSecondaryIndexes?.[0]?.KeySchema,
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        DeletionProtectionEnabled: true,
+      },
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  it('runs the handler on Node.js 22, arm64, with the shared environment names and a log group with retention', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      MemorySize: 512,
+      Timeout: 300,
+      Environment: {
+        Variables: {
+          [ENV.BUCKET]: { Ref: bucketId },
+          [ENV.TABLE]: { Ref: tableId },
+          [ENV.PREFIX]: 'messages/',
+          [ENV.SAFETY_MARGIN_MS]: '30000',
+          [ENV.METRICS_NAMESPACE]: 'Mailfetch',
+          NODE_OPTIONS: '--enable-source-maps',
+        },
+      },
+      LoggingConfig: { LogGroup: { Ref: onlyId(template, 'AWS::Logs::LogGroup') } },
+      VpcConfig: Match.absent(),
+      ReservedConcurrentExecutions: Match.absent(),
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [onlyId(template, 'AWS::SQS::Queue'), 'Arn'] } } },
+    });
+  });
+
+  it('creates the schedules after their group (the group name is a literal, not a reference)', () => {
+    const groupId = onlyId(template, 'AWS::Scheduler::ScheduleGroup');
+    const schedules = template.findResources('AWS::Scheduler::Schedule');
+    for (const schedule of Object.values(schedules)) expect((schedule as { DependsOn?: string[] }).DependsOn).toContain(groupId);
+  });
+
+  it('creates one schedule per mailbox in one group, with the mailbox configuration as input', () => {
+    const mailboxes = fixtureMailboxes();
+    template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
+    template.resourceCountIs('AWS::Scheduler::Schedule', mailboxes.length);
+    const queueArn = { 'Fn::GetAtt': [onlyId(template, 'AWS::SQS::Queue'), 'Arn'] };
+    const maxEventAge: Record<string, number> = { support: 300, 'm365-invoices': 60, 'gmail-orders': 3600 };
+    for (const mailbox of mailboxes) {
+      template.hasResourceProperties('AWS::Scheduler::Schedule', {
+        ScheduleExpression: mailbox.schedule,
+        GroupName: fetcher.scheduleGroup.scheduleGroupName,
+        FlexibleTimeWindow: { Mode: 'OFF' },
+        Target: {
+          Arn: { 'Fn::GetAtt': [onlyId(template, 'AWS::Lambda::Function'), 'Arn'] },
+          Input: JSON.stringify(mailbox),
+          DeadLetterConfig: { Arn: queueArn },
+          RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: maxEventAge[mailbox.id] },
+        },
+      });
+    }
+  });
+
+  it('encrypts the dead-letter queue and enforces TLS on it', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  it('limits S3 writes to the message prefix', () => {
+    const s3 = statementWith(template, 's3:PutObject');
+    expect(s3.Action).toEqual(['s3:AbortMultipartUpload', 's3:PutObject']);
+    expect(s3.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/messages/*']] });
+  });
+
+  it('grants the state-store operations on the table and the pendingDelete index only', () => {
+    const ddb = statementWith(template, 'dynamodb:GetItem');
+    expect(ddb.Action).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:BatchWriteItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ]);
+    expect(ddb.Resource).toEqual([
+      { 'Fn::GetAtt': [tableId, 'Arn'] },
+      { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId, 'Arn'] }, '/index/pendingDelete']] },
+    ]);
+  });
+
+  it('lets the function read the configured secrets only, and write the rotated refresh token only', () => {
+    const secretArn = (name: string): unknown => ({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:secret:${name}-??????`]],
+    });
+    const read = statementWith(template, 'secretsmanager:GetSecretValue');
+    expect(read.Action).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
+    const expected = [
+      secretArn('mailfetch/support'),
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:mailfetch/m365-AbC123',
+      secretArn('mailfetch/gmail'),
+      secretArn('mailfetch/gmail-refresh'),
+    ];
+    expect(read.Resource).toHaveLength(expected.length);
+    expect(read.Resource).toEqual(expect.arrayContaining(expected));
+    const write = statementWith(template, 'secretsmanager:PutSecretValue');
+    expect(write.Action).toBe('secretsmanager:PutSecretValue');
+    expect(write.Resource).toEqual(secretArn('mailfetch/gmail-refresh'));
+    expect(functionStatements(template).flatMap((s) => [].concat(s.Action as never))).not.toContain('secretsmanager:UpdateSecret');
+  });
+
+  it('grants nothing on "*" and attaches no managed policy to the function', () => {
+    for (const statement of functionStatements(template)) expect(statement.Resource).not.toBe('*');
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })] }),
+      ManagedPolicyArns: Match.absent(),
+    });
+  });
+
+  it('lets only Scheduler of this account and schedule group assume the scheduler role', () => {
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: 'scheduler.amazonaws.com' },
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } }, ArnLike: { 'aws:SourceArn': Match.anyValue() } },
+          }),
+        ],
+      },
+    });
+  });
+
+  it('alarms on function errors, dead letters, and per mailbox on authentication failures and missed runs', () => {
+    const mailboxes = fixtureMailboxes();
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 2 * mailboxes.length);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 1 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Namespace: 'AWS/SQS' });
+    const periods: Record<string, number> = { support: 300, 'm365-invoices': 60, 'gmail-orders': 3600 };
+    for (const m of mailboxes) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'Mailfetch',
+        MetricName: METRIC.AUTH_FAILURES,
+        Dimensions: [{ Name: 'Mailbox', Value: m.id }],
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        Threshold: 1,
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'Mailfetch',
+        MetricName: METRIC.RUN_SUCCEEDED,
+        Dimensions: [{ Name: 'Mailbox', Value: m.id }],
+        Statistic: 'Sum',
+        Period: periods[m.id],
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 3,
+        ComparisonOperator: 'LessThanThreshold',
+        Threshold: 1,
+        TreatMissingData: 'breaching',
+      });
+    }
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: Match.absent() });
+    expect(fetcher.alarms.all).toHaveLength(2 + 2 * mailboxes.length);
+  });
+
+  it('builds a dashboard with runs, messages, bytes, errors by code and backlog', () => {
+    const dashboards = template.findResources('AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(Object.values(dashboards)[0]);
+    for (const text of ['Runs succeeded', 'Messages fetched', 'Bytes fetched', 'Errors by code', 'Backlog', 'SEARCH(']) expect(body).toContain(text);
+  });
+});
+
+describe('MailFetcher options', () => {
+  it('uses SSE-KMS with the given key and grants the function that key for its PUTs', () => {
+    const { template, stack } = synthFetcher({}, (s) => ({ encryptionKey: new Key(s, 'Key') }));
+    const keyId = Object.keys(template.findResources('AWS::KMS::Key'))[0] as string;
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          { ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [keyId, 'Arn'] } }, BucketKeyEnabled: true },
+        ],
+      },
+    });
+    const kms = statementWith(template, 'kms:GenerateDataKey');
+    expect(kms.Action).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    expect(kms.Resource).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
+    expect(stack).toBeInstanceOf(Stack);
+  });
+
+  it('adds versioning, transitions and expiry for the message prefix', () => {
+    const { template } = synthFetcher({
+      versioned: true,
+      transitions: [{ storageClass: StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(30) }],
+      expiration: Duration.days(365),
+    });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      VersioningConfiguration: { Status: 'Enabled' },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({
+            Id: 'messages',
+            Prefix: 'messages/',
+            ExpirationInDays: 365,
+            Transitions: [{ StorageClass: 'STANDARD_IA', TransitionInDays: 30 }],
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('writes into an existing bucket under its own prefix without creating one', () => {
+    const { template } = synthFetcher({ prefix: 'inbound/mail/' }, (s) => ({ bucket: Bucket.fromBucketName(s, 'Existing', 'my-mail-bucket') }));
+    template.resourceCountIs('AWS::S3::Bucket', 0);
+    const s3 = statementWith(template, 's3:PutObject');
+    expect(s3.Resource).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::my-mail-bucket/inbound/mail/*']] });
+  });
+
+  it('drops deletion protection and retention with RemovalPolicy.DESTROY', () => {
+    const { template } = synthFetcher({ removalPolicy: RemovalPolicy.DESTROY });
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete', Properties: { DeletionProtectionEnabled: false } });
+    template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
+  });
+
+  it('passes memory, timeout (and the safety margin derived from it), reserved concurrency and namespace through', () => {
+    const { template } = synthFetcher({ memorySize: 1024, timeout: Duration.minutes(15), reservedConcurrentExecutions: 2, metricsNamespace: 'Mail/Prod' });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      MemorySize: 1024,
+      Timeout: 900,
+      ReservedConcurrentExecutions: 2,
+      Environment: { Variables: Match.objectLike({ [ENV.SAFETY_MARGIN_MS]: '60000', [ENV.METRICS_NAMESPACE]: 'Mail/Prod' }) },
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'Mail/Prod', MetricName: METRIC.RUN_SUCCEEDED });
+  });
+
+  it('applies the flexible time window, retry policy, event age and the missed-run settings to every schedule', () => {
+    const { template } = synthFetcher({
+      flexibleTimeWindow: Duration.minutes(2),
+      scheduleRetryAttempts: 0,
+      scheduleMaxEventAge: Duration.minutes(10),
+      missedRunPeriods: 5,
+      cronAlarmPeriod: Duration.minutes(15),
+    });
+    template.allResourcesProperties('AWS::Scheduler::Schedule', {
+      FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: 2 },
+      Target: Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 600 } }),
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: METRIC.RUN_SUCCEEDED,
+      Dimensions: [{ Name: 'Mailbox', Value: 'gmail-orders' }],
+      Period: 900,
+      EvaluationPeriods: 5,
+    });
+  });
+
+  it('notifies the alarm topic on ALARM and OK', () => {
+    const { template } = synthFetcher({}, (s) => ({ alarmTopic: new Topic(s, 'Topic') }));
+    const topicRef = { Ref: Object.keys(template.findResources('AWS::SNS::Topic'))[0] };
+    template.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmActions: [topicRef], OKActions: [topicRef] });
+  });
+
+  it('sends new message objects to the given target with an EventBridge rule', () => {
+    const { template } = synthFetcher({}, (s) => ({ newMessageTarget: new SqsQueue(new Queue(s, 'Downstream', { enforceSSL: true })) }));
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: { bucket: { name: [{ Ref: Match.stringLikeRegexp('^MailFetcherBucket') }] }, object: { key: [{ prefix: 'messages/' }] } },
+      },
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Downstream'), 'Arn'] } })],
+    });
+  });
+
+  it('with fixedEgressIp: runs in a new VPC whose one NAT gateway uses an Elastic IP, egress only to POP3 and HTTPS', () => {
+    const { template } = synthFetcher({ fixedEgressIp: true });
+    template.resourceCountIs('AWS::EC2::EIP', 1);
+    template.resourceCountIs('AWS::EC2::NatGateway', 1);
+    template.hasResourceProperties('AWS::EC2::NatGateway', { AllocationId: { 'Fn::GetAtt': [Match.stringLikeRegexp('EgressIp'), 'AllocationId'] } });
+    template.hasResourceProperties('AWS::Lambda::Function', { VpcConfig: { SubnetIds: Match.anyValue(), SecurityGroupIds: Match.anyValue() } });
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      SecurityGroupEgress: [
+        Match.objectLike({ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, CidrIp: '0.0.0.0/0' }),
+        Match.objectLike({ IpProtocol: 'tcp', FromPort: 995, ToPort: 995, CidrIp: '0.0.0.0/0' }),
+      ],
+      SecurityGroupIngress: Match.absent(),
+    });
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 2);
+    template.resourceCountIs('AWS::EC2::FlowLog', 1);
+    template.hasOutput('*', { Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('EgressIp'), 'PublicIp'] } });
+  });
+
+  it('runs in a given VPC', () => {
+    const { template } = synthFetcher({}, (s) => ({ vpc: new Vpc(s, 'Existing', { natGateways: 1 }) }));
+    template.hasResourceProperties('AWS::Lambda::Function', { VpcConfig: Match.anyValue() });
+    template.resourceCountIs('AWS::EC2::EIP', 1);
+  });
+
+  it('grants the secrets key through Secrets Manager only', () => {
+    const { template } = synthFetcher({}, (s) => ({ secretsEncryptionKey: Key.fromKeyArn(s, 'SecretsKey', 'arn:aws:kms:eu-west-1:123456789012:key/abc') }));
+    const decrypt = statementWith(template, 'kms:Decrypt');
+    // GenerateDataKey too: the rotated refresh token is written back, encrypted with the key.
+    expect(decrypt.Action).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    expect(decrypt.Resource).toBe('arn:aws:kms:eu-west-1:123456789012:key/abc');
+    expect(decrypt.Condition).toEqual({ StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } });
+  });
+});
+
+describe('MailfetchStack', () => {
+  it('with alarmEmail: an encrypted topic that CloudWatch can publish to, subscribed by e-mail', () => {
+    const app = testApp();
+    const stack = new MailfetchStack(app, 'Mailfetch', { config: fixtureConfig(), alarmEmail: 'ops@example.org' });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.org' });
+    template.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] }),
+        ]),
+      },
+    });
+    template.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlarmTopic') }] });
+  });
+
+  it('matches the snapshot (a backstop; the tests above state what matters)', () => {
+    const app = testApp();
+    const stack = new MailfetchStack(app, 'Mailfetch', { config: fixtureConfig() });
+    const json = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Properties?: { Code?: unknown } }> };
+    // The asset hash follows the handler sources, which change independently.
+    for (const resource of Object.values(json.Resources)) if (resource.Properties?.Code !== undefined) resource.Properties.Code = '<asset>';
+    expect(json).toMatchSnapshot();
+  });
+});
+
+describe('MailFetcher.grantReadMessages', () => {
+  it('lets a downstream reader get the message objects, under the prefix only', () => {
+    const app = testApp();
+    const stack = new Stack(app, 'Test');
+    const fetcher = new MailFetcher(stack, 'MailFetcher', { mailboxes: fixtureMailboxes() });
+    const reader = new Role(stack, 'Reader', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+    fetcher.grantReadMessages(reader);
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^Reader') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: Match.arrayWith(['s3:GetObject*']),
+            Resource: Match.arrayWith([{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^MailFetcherBucket'), 'Arn'] }, '/messages/*']] }]),
+          }),
+        ]),
+      },
+    });
+  });
+});
