@@ -187,4 +187,17 @@ describe('worker against the fake POP3 server', () => {
     expect(server.messages).toHaveLength(0);
     expect((await bench.objects()).size).toBe(2);
   });
+
+  it('an unreachable state table is a reported, retryable run error (not a crash), and nothing is fetched', async () => {
+    const { bench, server } = await setup({ messages: [msg('s1', 'Subject: 1')] });
+    const broken = Object.create(bench.state) as typeof bench.state;
+    broken.acquireLease = () => Promise.reject(Object.assign(new Error('throttled'), { code: 'THROTTLED', retryable: true }));
+    const { runMailbox } = await import('../../lambda/sync/run-mailbox');
+    const r = await runMailbox(
+      { state: broken, sink: bench.sink, openSession: () => Promise.reject(new Error('must not connect')) },
+      { mailbox: bench.mailbox, deadline: Date.now() + 60_000 },
+    );
+    expect(r).toMatchObject({ status: 'error', fetched: 0, errors: [{ code: 'THROTTLED', retryable: true }] });
+    expect(server.sessions).toBe(0);
+  });
 });
