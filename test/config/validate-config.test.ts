@@ -188,8 +188,9 @@ describe('problems', () => {
   });
 
   it('checks ids, hosts and secret references', () => {
-    expect(problemsOfMailbox({ id: 'has space' })).toEqual(['mailboxes[0].id: must be 1 to 64 characters from A-Z a-z 0-9 . _ -']);
-    expect(problemsOfMailbox({ id: 'x'.repeat(65) })).toEqual(['mailboxes[0].id: must be 1 to 64 characters from A-Z a-z 0-9 . _ -']);
+    expect(problemsOfMailbox({ id: 'has space' })).toEqual(['mailboxes[0].id: must be 1 to 64 characters from A-Z a-z 0-9 . _ - (and not "." or "..")']);
+    expect(problemsOfMailbox({ id: '..' })).toEqual(['mailboxes[0].id: must be 1 to 64 characters from A-Z a-z 0-9 . _ - (and not "." or "..")']);
+    expect(problemsOfMailbox({ id: 'x'.repeat(65) })).toEqual(['mailboxes[0].id: must be 1 to 64 characters from A-Z a-z 0-9 . _ - (and not "." or "..")']);
     for (const host of ['mail.example.com', '192.0.2.10', '2001:db8::1', 'localhost', 'pop.example.com.']) {
       expect(parseConfig({ mailboxes: [mailbox({ host })] }).mailboxes[0]!.host, host).toBe(host);
     }

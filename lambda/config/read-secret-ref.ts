@@ -1,0 +1,50 @@
+import { checkKeys } from './check-keys';
+import { fieldAt, readNonEmptyString, readOptional, type Field } from './field-readers';
+import { has, isObject, type JsonObject } from './json-object';
+import type { SecretRef } from './mailbox-config';
+import type { Problems } from './problems';
+
+const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SECRET_REF_KEYS = ['secretId', 'key', 'env'] as const;
+const SECRET_REF_SHAPE = 'must be { "secretId": ... } or { "env": ... }';
+
+/**
+ * A SecretRef. A plain string is refused: it would be a secret in a file that ends up in
+ * repositories, CDK assets and Lambda event payloads.
+ * @param noun plural of what is referenced, for the message (`passwords`, `client secrets`)
+ */
+export function readSecretRef(field: Field, noun: string, problems: Problems): SecretRef | undefined {
+  const v = field.value;
+  if (typeof v === 'string') {
+    problems.add(field.path, `${SECRET_REF_SHAPE}; literal ${noun} are not allowed in the config file`);
+    return undefined;
+  }
+  if (!isObject(v)) {
+    problems.add(field.path, SECRET_REF_SHAPE);
+    return undefined;
+  }
+  if (has(v, 'secretId') && has(v, 'env')) {
+    problems.add(field.path, 'must have "secretId" or "env", not both');
+    return undefined;
+  }
+  if (has(v, 'env')) return readEnvRef(v, field.path, problems);
+  if (has(v, 'secretId')) return readSecretIdRef(v, field.path, problems);
+  checkKeys(v, SECRET_REF_KEYS, field.path, problems);
+  problems.add(field.path, SECRET_REF_SHAPE);
+  return undefined;
+}
+
+function readEnvRef(v: JsonObject, path: string, problems: Problems): SecretRef | undefined {
+  checkKeys(v, ['env'], path, problems);
+  if (typeof v.env === 'string' && ENV_NAME_PATTERN.test(v.env)) return Object.freeze({ env: v.env });
+  problems.add(`${path}.env`, 'must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)');
+  return undefined;
+}
+
+function readSecretIdRef(v: JsonObject, path: string, problems: Problems): SecretRef | undefined {
+  checkKeys(v, ['secretId', 'key'], path, problems);
+  const secretId = readNonEmptyString({ value: v.secretId, path: `${path}.secretId` }, problems);
+  const key = readOptional(fieldAt(v, 'key', path), problems, readNonEmptyString);
+  if (secretId === undefined || (has(v, 'key') && key === undefined)) return undefined;
+  return Object.freeze(key === undefined ? { secretId } : { secretId, key });
+}
