@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The interoperability matrix needs extra POP3 servers: `npm run test:interop`.
+    exclude: [...configDefaults.exclude, 'test/interop/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Real servers (Dovecot, DynamoDB Local) are shared per file; two cores: keep the pool small.

@@ -117,6 +117,7 @@ const Attr = {
   count: 'count',
   listingHash: 'listingHash',
   updatedAt: 'updatedAt',
+  fingerprintIdentities: 'fingerprintIdentities',
   owner: 'owner',
   leaseExpiresAtMs: 'leaseExpiresAtMs',
 } as const;
@@ -233,6 +234,7 @@ export class DynamoDbStateStore implements StateStore {
         [Attr.count]: { N: String(summary.count) },
         [Attr.listingHash]: { S: summary.listingHash },
         [Attr.updatedAt]: { S: summary.updatedAt },
+        ...(summary.fingerprintIdentities ? { [Attr.fingerprintIdentities]: { BOOL: true } } : {}),
       },
       ReturnConsumedCapacity: 'TOTAL',
     });
@@ -267,6 +269,18 @@ export class DynamoDbStateStore implements StateStore {
     for await (const items of pages) {
       for (const item of items) yield recordFromItem(item);
     }
+  }
+
+  async listRecordsByIdentityPrefix(mailboxId: string, identityPrefix: string): Promise<MessageRecord[]> {
+    const pages = this.queryPages('Query', {
+      KeyConditionExpression: MESSAGE_RECORDS_OF_MAILBOX,
+      ExpressionAttributeNames: { '#pk': Attr.pk, '#sk': Attr.sk },
+      ExpressionAttributeValues: { ':pk': { S: mailboxKey(mailboxId) }, ':messagePrefix': { S: messageKey(identityPrefix) } },
+      ConsistentRead: this.consistentReads,
+    });
+    const out: MessageRecord[] = [];
+    for await (const items of pages) for (const item of items) out.push(recordFromItem(item));
+    return out;
   }
 
   async putRecord(mailboxId: string, record: MessageRecord): Promise<boolean> {
@@ -553,6 +567,7 @@ function summaryFromItem(item: Item): MailboxSummary {
     count: requiredNumber(item, Attr.count),
     listingHash: requiredString(item, Attr.listingHash),
     updatedAt: requiredString(item, Attr.updatedAt),
+    ...(item[Attr.fingerprintIdentities]?.BOOL === true ? { fingerprintIdentities: true } : {}),
   };
 }
 

@@ -41,6 +41,11 @@ export interface MailboxSummary {
   readonly count: number;
   readonly listingHash: string;
   readonly updatedAt: string;
+  /**
+   * The mailbox has (or had) messages kept under fingerprint identities (a server that
+   * shares or reuses UIDLs). Sticky: then new UIDLs are also checked against them.
+   */
+  readonly fingerprintIdentities?: boolean;
 }
 
 /** DynamoDB capacity consumed through the store (read and write units). */
@@ -60,6 +65,8 @@ export interface StateStore {
 
   /** Records for these identities (missing ones are absent from the map). Reads O(identities). */
   getRecords(mailboxId: string, identities: readonly string[]): Promise<Map<string, MessageRecord>>;
+  /** Records whose identity starts with `identityPrefix`. Reads O(those). */
+  listRecordsByIdentityPrefix(mailboxId: string, identityPrefix: string): Promise<MessageRecord[]>;
   /** Every record of the mailbox (the full-diff fallback). Reads O(mailbox). */
   listRecords(mailboxId: string): AsyncIterable<MessageRecord>;
   /**

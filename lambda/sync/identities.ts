@@ -1,4 +1,5 @@
 import type { Pop3Client, UidlListing } from '../pop3';
+import type { MessageRecord } from '../state/state-store';
 import { headerFingerprint } from '../storage/header-block';
 
 /** A message of this session's listing with the identity its state is kept under. */
@@ -18,10 +19,15 @@ const MAX_TOP_OCTETS = 256 * 1024;
 /** Hex digits of the header fingerprint used in identities (128 bits). */
 const FINGERPRINT_HEX_DIGITS = 32;
 
-/** Identity of a message told apart by its header block (shared UIDL, or no UIDL at all). */
+const FINGERPRINT_INFIX = '~fp~';
+
+/**
+ * Identity of a message told apart by its header block (shared UIDL, or no UIDL at all).
+ * With an empty fingerprint: the common prefix of all fingerprint identities of `uid`.
+ */
 export function fingerprintIdentity(uid: string, fingerprint: string): string {
   const fp = fingerprint.slice(0, FINGERPRINT_HEX_DIGITS);
-  return uid === '' ? `fp~${fp}` : `${uid}~fp~${fp}`;
+  return uid === '' ? `fp~${fp}` : `${uid}${FINGERPRINT_INFIX}${fp}`;
 }
 
 /** Fingerprint of message `n`'s header block, read with TOP n 0. */
@@ -69,4 +75,75 @@ export async function fingerprintAll(client: Pop3Client, sizes: ReadonlyMap<numb
   const numbers = [...sizes.keys()].sort((a, b) => a - b);
   const fps = await Promise.all(numbers.map((n) => topFingerprint(client, n)));
   return numbers.map((n, i) => ({ number: n, uid: '', identity: fingerprintIdentity('', fps[i]!), size: sizes.get(n)! }));
+}
+
+export interface ReconcileOptions {
+  readonly client: Pop3Client;
+  /** Records known so far (identity -> record); records found here are added to it. */
+  readonly records: Map<string, MessageRecord>;
+  /** UIDLs listed more than once (already resolved by resolveIdentities). */
+  readonly sharedUids: ReadonlySet<string>;
+  /**
+   * Fast path: `records` holds only what was looked up for the candidates, and every
+   * candidate with a record is suspicious (a settled message is not expected in the tail).
+   */
+  readonly fastPath: boolean;
+  /** Whether this mailbox ever kept messages under fingerprint identities. */
+  readonly hasFingerprintIdentities: boolean;
+  /** Records whose identity starts with a prefix (fast path: a query; full diff: `records`). */
+  readonly byPrefix: (prefix: string) => Promise<MessageRecord[]>;
+  /** Looks up one identity not in `records` (fast path only). */
+  readonly lookup: (identity: string) => Promise<MessageRecord | undefined>;
+}
+
+/**
+ * Matches candidates whose UIDL is listed once against what the state holds, for servers
+ * whose UIDLs are not unique over time (popa3d derives them from a few headers):
+ *
+ * - no record under the plain UIDL, but the mailbox has fingerprint identities: the message
+ *   may have been stored while its UIDL was shared; if a record of this UIDL has the same
+ *   header fingerprint, that is its identity (no second fetch);
+ * - a record under the plain UIDL that may belong to another message (seen in the fast
+ *   path's tail, or already deleted on the server): if the header fingerprint differs, the
+ *   server reused the UIDL and this is a new message with its own identity (not lost).
+ *
+ * RFC-conforming servers never reuse UIDLs; for them this costs nothing in steady state.
+ */
+export async function reconcileIdentities(candidates: readonly ListedMessage[], o: ReconcileOptions): Promise<ListedMessage[]> {
+  const out: ListedMessage[] = [];
+  for (const m of candidates) {
+    if (m.uid === '' || m.identity !== m.uid || o.sharedUids.has(m.uid)) {
+      out.push(m);
+      continue;
+    }
+    const rec = o.records.get(m.uid);
+    if (rec) {
+      const suspicious = rec.headerFingerprint !== undefined && (o.fastPath || rec.deletedAt !== undefined);
+      const fp = suspicious ? await topFingerprint(o.client, m.number) : undefined;
+      if (fp === undefined || fp === rec.headerFingerprint) {
+        out.push(m);
+        continue;
+      }
+      const identity = fingerprintIdentity(m.uid, fp);
+      const own = o.records.get(identity) ?? (o.fastPath ? await o.lookup(identity) : undefined);
+      if (own) o.records.set(identity, own);
+      out.push({ ...m, identity });
+      continue;
+    }
+    if (!o.hasFingerprintIdentities) {
+      out.push(m);
+      continue;
+    }
+    const kept = await o.byPrefix(fingerprintIdentity(m.uid, ''));
+    const fp = kept.length > 0 ? await topFingerprint(o.client, m.number) : undefined;
+    const match = fp === undefined ? undefined : kept.find((r) => r.headerFingerprint === fp);
+    if (match) o.records.set(match.identity, match);
+    out.push(match ? { ...m, identity: match.identity } : m);
+  }
+  return out;
+}
+
+/** Whether an identity is a fingerprint identity (see fingerprintIdentity). */
+export function isFingerprintIdentity(identity: string): boolean {
+  return identity.includes(FINGERPRINT_INFIX);
 }

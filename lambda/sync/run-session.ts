@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import type { MailboxConfig } from '../config/mailbox-config';
 import { Pop3Error, Pop3ErrorCode, type ListEntry, type MessageStream, type Pop3Client, type UidlListing } from '../pop3';
 import type { MessageRecord, StateStore } from '../state/state-store';
 import type { MessageSink, StoredMessage } from '../storage/message-sink';
-import { fingerprintAll, resolveIdentities, type ListedMessage } from './identities';
+import { fingerprintAll, isFingerprintIdentity, reconcileIdentities, resolveIdentities, type ListedMessage } from './identities';
 import { listingHash, settledPrefix } from './listing-hash';
 import { toRunError, type RunError } from './run-summary';
 
@@ -29,6 +30,8 @@ export const LOOKAHEAD_OCTETS = 4 * 1024 * 1024;
 export const GONE_RECORD_RETENTION_DAYS = 30;
 /** Slack over maxMessageBytes for the engine's cap: LIST sizes are approximate. */
 const SIZE_CAP_SLACK_OCTETS = 64 * 1024;
+/** A summary hash no listing has (not hex): the next run must do a full diff. */
+const UNCONFIRMED_DELETIONS = 'unconfirmed-deletions';
 const DAY_MS = 86_400_000;
 
 export interface SessionContext {
@@ -98,21 +101,41 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
   let messages: ListedMessage[];
   let records: Map<string, MessageRecord>;
   let candidates: ListedMessage[];
+  const sharedUids = new Set(listing?.duplicates.keys() ?? []);
   if (listing && prefix !== undefined) {
     // Fast path: only the appended tail can be new. Reads O(tail).
     const tailUids = new Set(listing.entries.slice(prefix).map((e) => e.uid));
-    const relevant = new Set([...listing.duplicates.keys()].filter((u) => tailUids.has(u)));
+    const relevant = new Set([...sharedUids].filter((u) => tailUids.has(u)));
     messages = await resolveIdentities(client, listing, sizes, relevant, async (uid) => (await state.getRecords(mailbox.id, [uid])).get(uid)?.headerFingerprint);
-    candidates = messages.slice(prefix);
-    records = await state.getRecords(mailbox.id, unique(candidates.map((m) => m.identity)));
+    records = await state.getRecords(mailbox.id, unique(messages.slice(prefix).map((m) => m.identity)));
+    candidates = await reconcileIdentities(messages.slice(prefix), {
+      client,
+      records,
+      sharedUids,
+      fastPath: true,
+      hasFingerprintIdentities: summary?.fingerprintIdentities === true,
+      byPrefix: (p) => state.listRecordsByIdentityPrefix(mailbox.id, p),
+      lookup: async (id) => (await state.getRecords(mailbox.id, [id])).get(id),
+    });
+    messages = [...messages.slice(0, prefix), ...candidates];
   } else {
     // Full diff: the listing changed other than by appending (or there is no UIDL). Reads O(mailbox).
     result.fullDiff = true;
     records = new Map();
     for await (const r of state.listRecords(mailbox.id)) records.set(r.identity, r);
     messages = listing
-      ? await resolveIdentities(client, listing, sizes, new Set(listing.duplicates.keys()), async (uid) => records.get(uid)?.headerFingerprint)
+      ? await resolveIdentities(client, listing, sizes, sharedUids, async (uid) => records.get(uid)?.headerFingerprint)
       : await fingerprintAll(client, sizes);
+    const all = [...records.values()];
+    messages = await reconcileIdentities(messages, {
+      client,
+      records,
+      sharedUids,
+      fastPath: false,
+      hasFingerprintIdentities: all.some((r) => isFingerprintIdentity(r.identity)),
+      byPrefix: async (p) => all.filter((r) => r.identity.startsWith(p)),
+      lookup: async () => undefined,
+    });
     candidates = messages;
     result.expired = await expireGone(ctx, messages, records);
   }
@@ -124,11 +147,18 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
   const seen = new Set<string>();
   const toSettle: ListedMessage[] = [];
   const toDelete: ListedMessage[] = [];
+  /** Further copies of a message (same identity); deleted with it once proven identical. */
+  const copies: ListedMessage[] = [];
   for (const m of candidates) {
-    if (seen.has(m.identity)) continue;
+    if (seen.has(m.identity)) {
+      copies.push(m);
+      continue;
+    }
     seen.add(m.identity);
     const rec = records.get(m.identity);
-    if (!rec) toSettle.push(m);
+    // Listed again after our QUIT confirmed its deletion: another copy of it.
+    if (rec?.deletedAt) copies.push(m);
+    else if (!rec) toSettle.push(m);
     // Stored and recorded earlier, deletion due but never confirmed: delete now.
     else if (deletionDue(mailbox, rec, ctx.now())) toDelete.push(m);
   }
@@ -137,7 +167,8 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
 
   // ---- settle: fetch (or baseline) in listing order -----------------------------------
   const settled = new Set<string>();
-  const storedNow = new Set<string>();
+  /** identity -> SHA-256 of what this session stored (or found recorded). */
+  const storedNow = new Map<string, string>();
   const deleted: ListedMessage[] = [];
   const dele = (m: ListedMessage): Promise<void> =>
     client.dele(m.number).then(
@@ -149,10 +180,17 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
   if (ctx.mode === 'baseline') {
     await baseline(ctx, toSettle, settled, result);
   } else {
-    await fetchAll(client, ctx, toSettle, settled, result, (m) => {
-      storedNow.add(m.identity);
+    await fetchAll(client, ctx, toSettle, settled, result, (m, sha256) => {
+      storedNow.set(m.identity, sha256);
       if (mailbox.retention === 'delete') deletions.push(dele(m));
     });
+    if (mailbox.retention === 'delete') {
+      for (const m of copies) {
+        const expected = storedNow.get(m.identity) ?? records.get(m.identity)?.sha256;
+        if (expected !== undefined && (await contentHash(client, m).catch(() => undefined)) === expected) deletions.push(dele(m));
+        else ctx.log('copy-kept', { uid: m.uid, reason: expected === undefined ? 'original not stored' : 'content differs' });
+      }
+    }
   }
 
   // deleteAfterDays: delete what is due. Reads O(due).
@@ -168,6 +206,14 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
   result.backlog = toSettle.filter((m) => !settled.has(m.identity)).length;
 
   // ---- commit: QUIT makes the server apply the DELEs ----------------------------------
+  // From QUIT on, messages may vanish without this run learning it (the answer is lost,
+  // the process dies, markDeleted fails). Past the summary's prefix they would vanish
+  // unseen: the next listing looks unchanged to the fast path, and their records would
+  // never be marked deleted or expire. So first the summary stops vouching for the
+  // listing: the next run does a full diff, unless this one ends with a fresh summary.
+  if (ids && deleted.length > 0) {
+    await state.putSummary(mailbox.id, { count: 0, listingHash: UNCONFIRMED_DELETIONS, updatedAt: new Date(ctx.now()).toISOString() });
+  }
   try {
     await client.quit();
   } catch (err) {
@@ -179,7 +225,10 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
     await state.markDeleted(mailbox.id, deleted.map((m) => m.identity), new Date(ctx.now()).toISOString(), GONE_RECORD_RETENTION_DAYS);
     result.deleted = deleted.length;
   }
-  if (ids) await writeSummary(ctx, messages, prefix ?? 0, records, settled, storedNow, new Set(deleted.map((m) => m.number)), ids);
+  if (ids) {
+    const fingerprintIdentities = summary?.fingerprintIdentities === true || messages.some((m) => isFingerprintIdentity(m.identity)) || [...records.keys()].some(isFingerprintIdentity);
+    await writeSummary(ctx, messages, prefix ?? 0, records, settled, storedNow, new Set(deleted.map((m) => m.number)), ids, fingerprintIdentities);
+  }
   if (result.backlog > 0 || result.errors.some((e) => e.code !== Pop3ErrorCode.INVALID_UID)) result.complete = false;
   return result;
 }
@@ -208,7 +257,7 @@ async function fetchAll(
   queue: readonly ListedMessage[],
   settled: Set<string>,
   result: SessionResult,
-  afterRecorded: (m: ListedMessage) => void,
+  afterRecorded: (m: ListedMessage, sha256: string) => void,
 ): Promise<void> {
   const limits = ctx.mailbox.limits;
   const inFlight = new Set<Promise<void>>();
@@ -255,17 +304,17 @@ async function fetchAll(
     }
     const firstSeenAt = new Date(ctx.now()).toISOString();
     const job = storeAndRecord(ctx, m, stream, firstSeenAt).then(
-      (bytes) => {
+      ({ stored, fresh }) => {
         settled.add(m.identity);
-        if (bytes !== undefined) {
+        if (fresh) {
           result.fetched++;
-          result.bytes += bytes;
-          ctx.onStored?.({ uid: m.uid, size: bytes, newInSession: queue.length });
+          result.bytes += stored.size;
+          ctx.onStored?.({ uid: m.uid, size: stored.size, newInSession: queue.length });
         }
         // Stored and recorded either way: by this call, or already (another run; or this
         // run's own write, retried by the SDK after its response was lost). Retention
         // applies to it now; skipping it here left it on the server for good.
-        afterRecorded(m);
+        afterRecorded(m, stored.sha256);
       },
       (err: unknown) => {
         // The server sent more than LIST announced and more than the limit allows.
@@ -289,10 +338,10 @@ async function fetchAll(
 }
 
 /**
- * Store -> record. Returns the stored octets, or undefined when the record already existed
- * (another run stored it meanwhile: the same key was overwritten with the same bytes).
+ * Store -> record. `fresh` is false when the record already existed (another run stored it
+ * meanwhile, or the SDK retried our own write): the same key was overwritten with the same bytes.
  */
-async function storeAndRecord(ctx: SessionContext, m: ListedMessage, body: MessageStream, firstSeenAt: string): Promise<number | undefined> {
+async function storeAndRecord(ctx: SessionContext, m: ListedMessage, body: MessageStream, firstSeenAt: string): Promise<{ stored: StoredMessage; fresh: boolean }> {
   const { mailbox } = ctx;
   let stored: StoredMessage;
   try {
@@ -318,7 +367,14 @@ async function storeAndRecord(ctx: SessionContext, m: ListedMessage, body: Messa
     storedAt: new Date(now).toISOString(),
     ...(deleteAfter ? { deleteAfter } : {}),
   });
-  return fresh ? stored.size : undefined;
+  return { stored, fresh };
+}
+
+/** SHA-256 (hex) of message `m` as the server sends it now (to prove a copy identical). */
+async function contentHash(client: Pop3Client, m: ListedMessage): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of await client.retr(m.number)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 async function recordSkipped(ctx: SessionContext, m: ListedMessage, reason: string, settled: Set<string>, result: SessionResult): Promise<void> {
@@ -362,9 +418,10 @@ async function writeSummary(
   knownPrefix: number,
   records: ReadonlyMap<string, MessageRecord>,
   settled: ReadonlySet<string>,
-  storedNow: ReadonlySet<string>,
+  storedNow: ReadonlyMap<string, string>,
   deletedNumbers: ReadonlySet<number>,
   ids: readonly string[],
+  fingerprintIdentities: boolean,
 ): Promise<void> {
   const { mailbox } = ctx;
   const remaining: string[] = [];
@@ -386,7 +443,12 @@ async function writeSummary(
     if (open && done) count = remaining.length;
     else open = false;
   }
-  await ctx.state.putSummary(mailbox.id, { count, listingHash: listingHash(remaining, count, retentionSalt(mailbox)), updatedAt: new Date(ctx.now()).toISOString() });
+  await ctx.state.putSummary(mailbox.id, {
+    count,
+    listingHash: listingHash(remaining, count, retentionSalt(mailbox)),
+    updatedAt: new Date(ctx.now()).toISOString(),
+    ...(fingerprintIdentities ? { fingerprintIdentities } : {}),
+  });
 }
 
 /** What "settled" means depends on retention: part of the summary hash (see listingHash). */

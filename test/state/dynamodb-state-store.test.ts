@@ -230,6 +230,19 @@ describe('summary', () => {
     await store.putSummary(MAILBOX, summary);
     expect(await store.getSummary(MAILBOX)).toEqual(summary);
     expect(await store.getSummary(OTHER_MAILBOX)).toBeUndefined();
+    await store.putSummary(MAILBOX, { ...summary, fingerprintIdentities: true });
+    expect(await store.getSummary(MAILBOX)).toEqual({ ...summary, fingerprintIdentities: true });
+  });
+});
+
+describe('records by identity prefix', () => {
+  it('lists exactly the records whose identity starts with the prefix, in this mailbox only', async () => {
+    const { store } = await freshStore();
+    for (const id of ['abc~fp~1', 'abc~fp~2', 'abc', 'abcd~fp~3', 'ab~fp~4']) await store.putRecord(MAILBOX, record(id));
+    await store.putRecord(OTHER_MAILBOX, record('abc~fp~9'));
+    const found = await store.listRecordsByIdentityPrefix(MAILBOX, 'abc~fp~');
+    expect(found.map((r) => r.identity).sort()).toEqual(['abc~fp~1', 'abc~fp~2']);
+    expect(await store.listRecordsByIdentityPrefix(MAILBOX, 'zzz~fp~')).toEqual([]);
   });
 });
 

@@ -200,4 +200,32 @@ describe('worker against the fake POP3 server', () => {
     expect(r).toMatchObject({ status: 'error', fetched: 0, errors: [{ code: 'THROTTLED', retryable: true }] });
     expect(server.sessions).toBe(0);
   });
+
+  it('a shared UIDL that becomes unique later does not fetch its message again (popa3d, keep)', async () => {
+    const a = msg('hdrhash', 'Subject: alpha');
+    const b = msg('hdrhash', 'Subject: beta');
+    const { bench, server } = await setup({ messages: [a, b] });
+    expect(ok(await bench.run())).toMatchObject({ fetched: 2 });
+    server.messages.splice(1, 1); // b deleted by another client: 'hdrhash' is now unique
+    expect(ok(await bench.run())).toMatchObject({ fetched: 0 });
+    server.addMessages([msg('later', 'Subject: later')]);
+    expect(ok(await bench.run())).toMatchObject({ fetched: 1, fullDiff: false });
+    expect(ok(await bench.run())).toMatchObject({ fetched: 0 });
+    expect((await bench.objects()).size).toBe(3);
+  });
+
+  it('a UIDL reused for a different message after the first left the server: the new one is fetched, the old object kept', async () => {
+    const first = msg('reused', 'Subject: first');
+    const { bench, server } = await setup({ messages: [first] });
+    expect(ok(await bench.run())).toMatchObject({ fetched: 1 });
+    const [firstKey] = [...(await bench.objects()).keys()];
+    server.messages.splice(0, 1);
+    ok(await bench.run()); // full diff: the record expires later
+    server.addMessages([msg('reused', 'Subject: second, same UIDL')]);
+    expect(ok(await bench.run())).toMatchObject({ fetched: 1 });
+    const objects = await bench.objects();
+    expect(objects.size).toBe(2);
+    expect(objects.get(firstKey!)!.toString('latin1')).toContain('Subject: first');
+    expect(ok(await bench.run())).toMatchObject({ fetched: 0 });
+  });
 });
