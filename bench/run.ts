@@ -1,8 +1,287 @@
-/** `npm run bench`: runs every benchmark and prints ratios against in-run references. */
+/**
+ * `npm run bench`: every benchmark in one run, against one Dovecot and one corpus; prints
+ * the tables and writes docs/benchmarks.md and docs/benchmarks.svg. Never part of
+ * `npm test` or CI. Needs scripts/install-bench-tools.sh (Dovecot, mpop, fetchmail,
+ * getmail6, Java for DynamoDB Local). BENCH_QUICK=1: tiny corpus, one repetition (a smoke
+ * run: the report says its figures mean nothing).
+ *
+ * Every comparison is a ratio against a reference measured in the same run; nothing here
+ * asserts a time.
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { startDovecot, type DovecotInstance } from '../test/fixtures/dovecot';
+import { startDynalite, startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../test/fixtures/aws-local';
+import { runBundle } from './bundle.bench';
+import { bundleClient } from './build';
+import { benchTmpRoot, canMeasureCpu, exec, fmtMs, log, median, nowMs, QUICK, silenceNodeVersionWarning } from './common';
+import { attachmentMessage, makeCorpus, textMessage, type CorpusSpec } from './corpus';
 import { runDecoderBench } from './decoder.bench';
+import { machineInfo, versions } from './machine';
+import { runReadUnits } from './read-units.bench';
+import { consoleReport, markdownReport, svgReport, type BenchReport } from './report';
+import { runRss, type RssSize } from './rss.bench';
+import { runThroughput, runWorkerCacheAb, writeCaFile, type CorpusResult, type Environment, type ToolId } from './throughput.bench';
 
-const d = runDecoderBench();
-console.log(
-  `[decoder] unstuffing ${d.decoderMBps.toFixed(0)} MB/s (${d.ratio.toFixed(2)}x the time of a plain Buffer copy at ${d.copyMBps.toFixed(0)} MB/s); ` +
-    `unstuffing + copying the output ${d.decodeCopyMBps.toFixed(0)} MB/s (${d.ratioWithCopy.toFixed(2)}x)`,
+const ROOT = resolve(import.meta.dirname, '..');
+const DOCS = join(ROOT, 'docs');
+
+const SETTINGS = QUICK
+  ? {
+      corpora: [
+        { name: 'small', user: 'small', count: 100, octets: 10_000, make: textMessage },
+        { name: 'large', user: 'large', count: 10, octets: 1_000_000, make: attachmentMessage },
+      ],
+      repetitions: 1,
+      slowRepetitions: 1,
+      ddbLocalRepetitions: 1,
+      rssSizes: [1, 2, 5],
+      rssRepetitions: 1,
+      bundleRuns: 3,
+      readUnits: [100, 1_000],
+      readUnitsDdbLocal: [100],
+      cacheAbRepetitions: 1,
+    }
+  : {
+      corpora: [
+        { name: 'small', user: 'small', count: 2_000, octets: 10_000, make: textMessage },
+        { name: 'large', user: 'large', count: 200, octets: 1_000_000, make: attachmentMessage },
+      ],
+      repetitions: 5,
+      slowRepetitions: 3,
+      ddbLocalRepetitions: 1,
+      // 200 MB shows where the S3 sink's buffers level off.
+      rssSizes: [10, 50, 100, 200],
+      rssRepetitions: 2,
+      bundleRuns: 15,
+      readUnits: [1_000, 10_000, 100_000],
+      readUnitsDdbLocal: [1_000, 10_000],
+      cacheAbRepetitions: 2,
+    };
+/** A tool whose first run takes longer than this gets `slowRepetitions` runs (time budget). */
+const SLOW_AFTER_MS = 8_000;
+
+const ALL_TOOLS: readonly ToolId[] = ['reference', 'engine', 'engine-maildir', 'worker-dynalite', 'worker-ddblocal', 'mpop', 'fetchmail', 'getmail6'];
+
+async function installed(cmd: string): Promise<boolean> {
+  try {
+    return (await exec('sh', ['-c', `command -v ${cmd}`])).code === 0;
+  } catch {
+    return false;
+  }
+}
+
+async function main(): Promise<void> {
+  silenceNodeVersionWarning();
+  const started = nowMs();
+  const machine = machineInfo();
+  const skipped: string[] = [];
+  const tmpRoot = await benchTmpRoot();
+  // Every fixture's scratch dir (Dovecot's Maildirs, s3rver's store) lands on the same tmpfs.
+  process.env.TMPDIR = tmpRoot;
+  log(`scratch ${tmpRoot}${QUICK ? ' (BENCH_QUICK)' : ''}`);
+
+  const tools: ToolId[] = [];
+  for (const id of ALL_TOOLS) {
+    const cmd = id === 'mpop' || id === 'fetchmail' ? id : id === 'getmail6' ? 'getmail' : id === 'worker-ddblocal' ? 'java' : undefined;
+    if (cmd && !(await installed(cmd))) {
+      skipped.push(`${id}: \`${cmd}\` is not installed (scripts/install-bench-tools.sh)`);
+      continue;
+    }
+    tools.push(id);
+  }
+  if (!(await canMeasureCpu())) skipped.push('CPU times: GNU time (/usr/bin/time, package `time`) is not installed');
+
+  const report: BenchReport = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    quick: QUICK,
+    durationMs: 0,
+    machine,
+    versions: await versions(),
+    settings: {
+      repetitions: SETTINGS.repetitions,
+      slowRepetitions: SETTINGS.slowRepetitions,
+      slowAfterMs: SLOW_AFTER_MS,
+      ddbLocalRepetitions: SETTINGS.ddbLocalRepetitions,
+      tmpRoot,
+    },
+    throughput: [],
+    rss: [],
+    readUnits: [],
+    skipped,
+    findings: [],
+  };
+
+  log('decoder micro-benchmark');
+  report.decoder = runDecoderBench();
+
+  let dovecot: DovecotInstance | undefined;
+  let s3: LocalS3 | undefined;
+  let dynalite: LocalDynamo | undefined;
+  let ddbLocal: LocalDynamo | undefined;
+  try {
+    const rssSizes: RssSize[] = SETTINGS.rssSizes.map((mb) => ({ user: `rss${mb}`, octets: mb * 1_000_000 }));
+    const users = [...SETTINGS.corpora.map((c) => c.user), ...rssSizes.map((r) => r.user)];
+    log('starting Dovecot, s3rver, dynalite' + (tools.includes('worker-ddblocal') ? ', DynamoDB Local' : ''));
+    dovecot = await startDovecot({
+      users: users.map((name) => ({ name, password: `${name}-pw` })),
+      oauth: false,
+      // One cipher for every client; %k logs what each session negotiated.
+      extraConfig: [
+        'ssl_min_protocol = TLSv1.3',
+        'ssl_cipher_suites = TLS_AES_256_GCM_SHA384',
+        'ssl_prefer_server_ciphers = yes',
+        'login_log_format_elements = user=<%u> method=%m rip=%r lip=%l mpid=%e %c %k',
+      ].join('\n'),
+    });
+    [s3, dynalite] = await Promise.all([startS3rver(), startDynalite()]);
+    if (tools.includes('worker-ddblocal')) ddbLocal = await startDynamoDbLocal();
+
+    log('writing the corpus');
+    for (const c of SETTINGS.corpora) await dovecot.deliver(c.user, makeCorpus(c));
+    for (const r of rssSizes) await dovecot.deliver(r.user, [attachmentMessage(1, r.octets)]);
+
+    const env: Environment = {
+      dovecot,
+      caFile: await writeCaFile({ dovecot }, tmpRoot),
+      clientBundle: await bundleClient(tmpRoot),
+      s3,
+      dynalite,
+      ddbLocal,
+      scratch: tmpRoot,
+      password: (user) => `${user}-pw`,
+    };
+
+    report.throughput = await runThroughputBudgeted(env, SETTINGS.corpora, tools);
+    if (tools.includes('worker-dynalite')) {
+      log('worker: SDK cacheMiddleware A/B');
+      report.cacheAb = await runWorkerCacheAb(env, SETTINGS.corpora[0]!, SETTINGS.cacheAbRepetitions);
+    }
+    log('peak RSS');
+    report.rss = await runRss(env, rssSizes, SETTINGS.rssRepetitions);
+    log('Lambda bundle');
+    report.bundle = await runBundle(tmpRoot, SETTINGS.bundleRuns);
+    log('DynamoDB read units (dynalite)');
+    report.readUnits.push(...(await runReadUnits('dynalite', dynalite, SETTINGS.readUnits)));
+    if (ddbLocal) {
+      log('DynamoDB read units (DynamoDB Local)');
+      report.readUnits.push(...(await runReadUnits('DynamoDB Local', ddbLocal, SETTINGS.readUnitsDdbLocal)));
+    }
+  } finally {
+    await Promise.allSettled([dovecot?.stop(), s3?.stop(), dynalite?.stop(), ddbLocal?.stop()]);
+    await rm(tmpRoot, { recursive: true, force: true });
+  }
+
+  machine.loadEnd = os.loadavg()[0]!;
+  report.findings.push(...findings(report));
+  report.durationMs = nowMs() - started;
+  await mkdir(DOCS, { recursive: true });
+  await writeFile(join(DOCS, 'benchmarks.md'), markdownReport(report));
+  await writeFile(join(DOCS, 'benchmarks.svg'), svgReport(report));
+  console.log(consoleReport(report));
+  console.log(`\nwrote docs/benchmarks.md and docs/benchmarks.svg (${fmtMs(report.durationMs)})`);
+}
+
+/**
+ * The interleaved runs, with a time budget: a first round of every tool decides which are
+ * slow (over SLOW_AFTER_MS); those get fewer repetitions. DynamoDB Local's worker row gets
+ * ddbLocalRepetitions (it is the slowest row and the least interesting one).
+ */
+async function runThroughputBudgeted(env: Environment, corpora: readonly CorpusSpec[], tools: readonly ToolId[]): Promise<CorpusResult[]> {
+  const results: CorpusResult[] = [];
+  for (const corpus of corpora) {
+    log(`fetch benchmark: ${corpus.name}`);
+    const first = (await runThroughput(env, { corpora: [corpus], tools, repetitions: 1 }))[0]!;
+    const more = (id: ToolId, ms: number): number => {
+      if (id === 'worker-ddblocal') return SETTINGS.ddbLocalRepetitions - 1;
+      return (ms > SLOW_AFTER_MS ? SETTINGS.slowRepetitions : SETTINGS.repetitions) - 1;
+    };
+    const counts = first.tools.map((t) => more(t.id, t.ms[0]!));
+    const rounds = Math.max(0, ...counts);
+    for (let round = 0; round < rounds; round++) {
+      // Tools still due a run this round, interleaved as before.
+      const due = first.tools.filter((_, i) => counts[i]! > round).map((t) => t.id);
+      if (due.length === 0) break;
+      const next = (await runThroughput(env, { corpora: [corpus], tools: due, repetitions: 1, rotateBy: round + 1, warmUp: false }))[0]!;
+      for (const t of next.tools) {
+        const into = first.tools.find((x) => x.id === t.id)!;
+        into.ms.push(...t.ms);
+        into.innerMs.push(...t.innerMs);
+        into.cpuMs.push(...t.cpuMs);
+      }
+    }
+    results.push(first);
+  }
+  return results;
+}
+
+/** Observations computed from this run's own figures (ratios, per-message costs). */
+function findings(r: BenchReport): string[] {
+  const out: string[] = [];
+  const cpu = (c: CorpusResult, id: ToolId): number => median(c.tools.find((t) => t.id === id)?.cpuMs ?? []);
+  const small = r.throughput.find((c) => c.corpus.name === 'small');
+  const large = r.throughput.find((c) => c.corpus.name === 'large');
+  if (small) {
+    const perMsg = (id: ToolId): number => (cpu(small, id) - cpu(small, 'reference')) / small.corpus.count;
+    const engine = perMsg('engine');
+    const worker = perMsg('worker-dynalite');
+    if (Number.isFinite(engine)) {
+      out.push(`Small messages: the engine spends ${engine.toFixed(2)} ms of CPU per message more than the ceiling client (Node streams and promise hops per reply; the ceiling does no per-message work at all).`);
+    }
+    if (Number.isFinite(worker)) {
+      out.push(
+        `The worker spends ${worker.toFixed(1)} ms of CPU per small message more than the ceiling: almost all of it in the AWS SDK (one PutObject and one conditional PutItem per message: ` +
+          'middleware resolution, SigV4 signing, serialisation, HTTP), not in the POP3 engine.',
+      );
+    }
+  }
+  if (large) {
+    const e = median(large.tools.find((t) => t.id === 'engine')?.ms ?? []);
+    const ref = median(large.tools.find((t) => t.id === 'reference')?.ms ?? []);
+    if (Number.isFinite(e / ref)) out.push(`Large messages: the engine runs at ${(e / ref).toFixed(2)}x the ceiling's wall time (TLS and Dovecot dominate; the unstuffing decoder is not the bottleneck).`);
+  }
+  if (small) {
+    const med = (id: ToolId): number => median(small.tools.find((t) => t.id === id)?.ms ?? []);
+    if (med('mpop') < med('reference')) {
+      out.push(
+        `On the small corpus mpop (${fmtMs(med('mpop'))}) beats the Node ceiling client (${fmtMs(med('reference'))}): the ceiling is the fastest a Node process can be, and Node's start-up alone ` +
+          `is a large share of a sub-second run (the ceiling's in-process time is ${fmtMs(median(small.tools.find((t) => t.id === 'reference')?.innerMs ?? []))}).`,
+      );
+    }
+  }
+  const discard = r.rss.filter((x) => x.mode === 'discard');
+  const s3 = r.rss.filter((x) => x.mode === 's3');
+  const base = r.rss.find((x) => x.mode === 'baseline')?.peakKb ?? 0;
+  if (discard.length >= 2) {
+    const a = discard[0]!;
+    const b = discard[discard.length - 1]!;
+    out.push(
+      `Peak RSS through the engine changes by ${((b.peakKb - a.peakKb) / 1024).toFixed(1)} MiB from a ${a.octets / 1e6} MB to a ${b.octets / 1e6} MB message (discarding sink): flat, bounded by buffers, not by the message.`,
+    );
+  }
+  if (s3.length >= 2) {
+    const cells = s3.map((x) => `+${((x.peakKb - base) / 1024).toFixed(0)} MiB at ${x.octets / 1e6} MB`).join(', ');
+    out.push(
+      `The S3 sink's peak above the baseline: ${cells}. It levels off once a message is a few parts long, but higher than s3-message-sink.ts's estimate ` +
+        '(singlePartMaxOctets + (queueSize + 2) × partSizeOctets = 48 MiB): part buffers are copied (lib-storage concatenates each part) and freed buffers wait for a GC.',
+    );
+  }
+  const ru = r.readUnits.filter((x) => x.backend === 'dynalite');
+  if (ru.length > 0) {
+    const big = ru[ru.length - 1]!;
+    out.push(
+      `A no-new-mail run reads ${big.fastPath.readUnits} unit(s) at ${big.records.toLocaleString('en-US')} recorded messages (the full diff: ${big.fullDiff.readUnits}); its time there, ${fmtMs(big.fastPath.ms)}, ` +
+        'is mostly reading and parsing the POP3 listing (UIDL + LIST of every message), which POP3 requires on every run.',
+    );
+  }
+  return out;
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
 );

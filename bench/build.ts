@@ -1,0 +1,99 @@
+/** esbuild bundles: the benchmark's client processes, and the Lambda handler. */
+import { existsSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+/** ESM output of CommonJS dependencies (the AWS SDK) needs a `require`. */
+const CREATE_REQUIRE_BANNER = "import { createRequire as __mfCreateRequire } from 'node:module'; const require = __mfCreateRequire(import.meta.url);";
+
+/**
+ * bench/client.ts bundled the way the Lambda bundle is built, but for this Node, and split
+ * at its dynamic imports: the reference client never loads the engine, the engine never
+ * loads the AWS SDK.
+ */
+export async function bundleClient(outDir: string): Promise<string> {
+  const dir = join(outDir, 'client');
+  await build({
+    entryPoints: { client: join(ROOT, 'bench', 'client.ts') },
+    outdir: dir,
+    outExtension: { '.js': '.mjs' },
+    splitting: true,
+    bundle: true,
+    platform: 'node',
+    target: `node${process.versions.node.split('.')[0]}`,
+    format: 'esm',
+    minify: true,
+    mainFields: ['module', 'main'],
+    banner: { js: CREATE_REQUIRE_BANNER },
+    logLevel: 'error',
+  });
+  return join(dir, 'client.mjs');
+}
+
+export interface HandlerBundle {
+  /** The bundle's entry file. */
+  readonly file: string;
+  readonly bytes: number;
+  /** Who built it: test/infra/bundle.ts (the CDK stack's settings) or bench's own esbuild call. */
+  readonly builtBy: string;
+}
+
+/**
+ * The Lambda handler bundle. Uses test/infra/bundle.ts's bundleHandler(outDir) when it
+ * exists (the settings the stack deploys); otherwise esbuild with the same settings:
+ * platform node, target node22, ESM, minified, mainFields module/main, createRequire banner.
+ */
+export async function bundleLambdaHandler(outDir: string): Promise<HandlerBundle> {
+  const helper = join(ROOT, 'test', 'infra', 'bundle.ts');
+  if (existsSync(helper)) {
+    const mod = (await import(pathToFileURL(helper).href)) as { bundleHandler?: (dir: string) => Promise<unknown> | unknown };
+    if (typeof mod.bundleHandler === 'function') {
+      const returned = await mod.bundleHandler(outDir);
+      const file = (await entryFile(returned, outDir)) ?? undefined;
+      if (file) return { file, bytes: (await stat(file)).size, builtBy: 'test/infra/bundle.ts bundleHandler()' };
+    }
+  }
+  const file = join(outDir, 'index.mjs');
+  await build({
+    entryPoints: [join(ROOT, 'lambda', 'handlers', 'fetch-mailbox.ts')],
+    outfile: file,
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'esm',
+    minify: true,
+    mainFields: ['module', 'main'],
+    banner: { js: CREATE_REQUIRE_BANNER },
+    logLevel: 'error',
+  });
+  return { file, bytes: (await stat(file)).size, builtBy: 'bench/build.ts (esbuild: node22, esm, minify, mainFields module/main)' };
+}
+
+/** The bundle file bundleHandler produced: what it returned (path or {file|outfile|path}), else the largest .mjs/.js in outDir. */
+async function entryFile(returned: unknown, outDir: string): Promise<string | undefined> {
+  const candidates: unknown[] = [returned];
+  if (returned && typeof returned === 'object') {
+    const r = returned as Record<string, unknown>;
+    candidates.push(r.file, r.outfile, r.path, r.entry, r.bundle);
+  }
+  for (const c of candidates) {
+    if (typeof c === 'string' && /\.(mjs|cjs|js)$/.test(c) && existsSync(c)) return c;
+  }
+  let best: { file: string; size: number } | undefined;
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else if (/\.(mjs|cjs|js)$/.test(entry.name)) {
+        const size = (await stat(path)).size;
+        if (!best || size > best.size) best = { file: path, size };
+      }
+    }
+  };
+  await walk(outDir);
+  return best?.file;
+}

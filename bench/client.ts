@@ -1,0 +1,296 @@
+/**
+ * The benchmark's own fetchers, one per child process so every row of the comparison is
+ * "a process that starts, fetches the mailbox, and exits", as mpop, fetchmail and getmail6
+ * are. bench/run.ts bundles this file with esbuild (as the Lambda bundle is built) and
+ * runs it as `node client.mjs '<json job>'`; it prints one JSON result line.
+ *
+ * Modes:
+ * - reference: the pipelined ceiling (bench/reference-client.ts), no engine code.
+ * - engine: our POP3 engine (openSession, UIDL + LIST, pipelined RETR), bytes discarded.
+ * - engine-maildir: the same, each message written to a Maildir (tmp/ then rename to new/),
+ *   as mpop and getmail6 deliver.
+ * - worker: the worker end to end (runMailbox: lease, plan, fetch, S3 object, DynamoDB
+ *   record, summary) against the local S3 and DynamoDB endpoints.
+ * - rss-baseline / rss-discard / rss-s3: message 1 through the engine into a discarding
+ *   Writable or the S3 sink, reporting the peak RSS (baseline: start-up only).
+ */
+import { createWriteStream, readFileSync } from 'node:fs';
+import { rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { MailboxConfig } from '../lambda/config/mailbox-config';
+import type { MessageStream, Pop3Client } from '../lambda/pop3';
+
+export type ClientMode = 'reference' | 'engine' | 'engine-maildir' | 'worker' | 'rss-baseline' | 'rss-discard' | 'rss-s3';
+
+export interface ClientJob {
+  readonly mode: ClientMode;
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly caFile: string;
+  readonly maildir?: string;
+  readonly s3Endpoint?: string;
+  readonly dynamoEndpoint?: string;
+  readonly bucket?: string;
+  readonly table?: string;
+  /** Worker: SDK clients with cacheMiddleware, as the handler builds them. @default true */
+  readonly cacheMiddleware?: boolean;
+}
+
+export interface ClientResult {
+  readonly mode: ClientMode;
+  readonly messages: number;
+  /** Message octets delivered (after unstuffing); for the reference, octets on the wire. */
+  readonly octets: number;
+  /** Time inside the process, from before connect to after QUIT (or the end of the run). */
+  readonly ms: number;
+  readonly vmHwmKb: number;
+  readonly maxRssKb: number;
+  readonly protocol?: string | null;
+  readonly cipher?: string;
+  readonly readUnits?: number;
+  readonly writeUnits?: number;
+}
+
+/** Peak resident set size so far (VmHWM), in KiB. */
+export function vmHwmKb(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const MAX_MESSAGE_OCTETS = 256 * 1024 * 1024;
+
+async function session(job: ClientJob): Promise<Pop3Client> {
+  const { openSession } = await import('../lambda/pop3');
+  return openSession({
+    host: job.host,
+    port: job.port,
+    tls: 'implicit',
+    tlsOptions: { ca: readFileSync(job.caFile), servername: 'localhost' },
+    username: job.user,
+    password: job.password,
+    maxMessageOctets: MAX_MESSAGE_OCTETS,
+  });
+}
+
+/**
+ * What a mailbox fetcher does with the engine: UIDL + LIST, then every message in order,
+ * RETRs pipelined ahead by the engine's own window. `deliver` consumes each stream.
+ */
+async function fetchWithEngine(job: ClientJob, deliver: (stream: MessageStream, n: number) => Promise<void>): Promise<Partial<ClientResult>> {
+  const client = await session(job);
+  try {
+    const [listing] = await Promise.all([client.uidl(), client.list()]);
+    const numbers = listing.entries.map((e) => e.number);
+    const replies = numbers.map((n) => client.retr(n));
+    let octets = 0;
+    for (let i = 0; i < numbers.length; i++) {
+      const stream = await replies[i]!;
+      await deliver(stream, numbers[i]!);
+      octets += stream.octets;
+    }
+    await client.quit();
+    return { messages: numbers.length, octets, protocol: client.tls?.protocol ?? null, cipher: client.tls?.cipher ?? 'none' };
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * Reads a message to its end and drops the bytes. Plain 'data' events: stream.pipeline()
+ * into a discarding Writable costs ~0.7 ms per message in Node 20 (an AbortController and
+ * a DOMException per pipeline), more than the engine spends on a 10 KB message.
+ */
+function drain(stream: MessageStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.on('data', () => undefined);
+    stream.once('end', resolve);
+    stream.once('error', reject);
+  });
+}
+
+/** Maildir delivery as mpop does it: write to tmp/, then rename into new/. */
+function maildirDelivery(dir: string): (stream: MessageStream, n: number) => Promise<void> {
+  const unique = `${Date.now()}.${process.pid}`;
+  return async (stream, n) => {
+    const name = `${unique}_${n}.bench`;
+    const tmp = join(dir, 'tmp', name);
+    await new Promise<void>((resolve, reject) => {
+      const file = createWriteStream(tmp, { highWaterMark: 1024 * 1024 });
+      file.once('finish', resolve);
+      file.once('error', reject);
+      stream.once('error', (err) => {
+        file.destroy();
+        reject(err);
+      });
+      stream.pipe(file);
+    });
+    await rename(tmp, join(dir, 'new', name));
+  };
+}
+
+/**
+ * SDK clients for the local endpoints with createLocalS3Client's settings (path style, the
+ * dummy credentials, checksums only when required), plus `cacheMiddleware` when asked:
+ * the handler's production clients resolve their middleware stack once per command class.
+ */
+async function awsClients(job: ClientJob): Promise<{ s3: S3Client; dynamodb: DynamoDBClient }> {
+  const { S3Client } = await import('@aws-sdk/client-s3');
+  const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+  const { LOCAL_CREDENTIALS, LOCAL_REGION } = await import('../lambda/local/embedded-aws');
+  const cacheMiddleware = job.cacheMiddleware ?? true;
+  return {
+    s3: new S3Client({
+      endpoint: job.s3Endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      cacheMiddleware,
+    }),
+    dynamodb: new DynamoDBClient({ endpoint: job.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, cacheMiddleware }),
+  };
+}
+
+async function runWorker(job: ClientJob): Promise<Partial<ClientResult>> {
+  const { randomUUID } = await import('node:crypto');
+  const { DEFAULT_LIMITS } = await import('../lambda/config/mailbox-config');
+  const { openSession } = await import('../lambda/pop3');
+  const { DynamoDbStateStore } = await import('../lambda/state/dynamodb-state-store');
+  const { S3MessageSink } = await import('../lambda/storage/s3-message-sink');
+  const { runMailbox } = await import('../lambda/sync/run-mailbox');
+  const { s3, dynamodb } = await awsClients(job);
+  const ca = readFileSync(job.caFile);
+  const mailbox: MailboxConfig = {
+    id: 'bench',
+    host: job.host,
+    port: job.port,
+    tls: 'implicit',
+    tlsCa: ca.toString('latin1'),
+    tlsServername: 'localhost',
+    username: job.user,
+    auth: 'auto',
+    password: { env: 'UNUSED' },
+    allowPlaintextAuth: false,
+    retention: 'keep',
+    limits: DEFAULT_LIMITS,
+    pipelining: true,
+    schedule: 'rate(5 minutes)',
+  };
+  try {
+    const summary = await runMailbox(
+      {
+        state: new DynamoDbStateStore({ client: dynamodb, tableName: job.table! }),
+        sink: new S3MessageSink({ client: s3, bucket: job.bucket! }),
+        openSession: (_m, signal) =>
+          openSession({
+            host: job.host,
+            port: job.port,
+            tls: 'implicit',
+            tlsOptions: { ca, servername: 'localhost' },
+            username: job.user,
+            password: job.password,
+            signal,
+          }),
+      },
+      { mailbox, deadline: Date.now() + 15 * 60_000, safetyMarginMs: 10_000, owner: randomUUID() },
+    );
+    if (summary.status !== 'ok' || summary.errors.length > 0) throw new Error(`worker run failed: ${JSON.stringify(summary)}`);
+    return { messages: summary.fetched, octets: summary.bytes, readUnits: summary.readUnits, writeUnits: summary.writeUnits };
+  } finally {
+    s3.destroy();
+    dynamodb.destroy();
+  }
+}
+
+/**
+ * Message 1 of the mailbox, through the engine, into a discarding Writable or the S3 sink.
+ * Every mode loads the same modules first, so `none` (the baseline) differs from the
+ * others only by the fetch.
+ */
+async function runRss(job: ClientJob, into: 'none' | 'discard' | 's3'): Promise<Partial<ClientResult>> {
+  const { randomUUID } = await import('node:crypto');
+  const { createLocalS3Client } = await import('../lambda/local/embedded-aws');
+  const { S3MessageSink } = await import('../lambda/storage/s3-message-sink');
+  await import('../lambda/pop3');
+  if (into === 'none') return { messages: 0, octets: 0 };
+  const s3 = into === 's3' ? createLocalS3Client(job.s3Endpoint!) : undefined;
+  const client = await session(job);
+  try {
+    const stream = await client.retr(1);
+    let octets: number;
+    if (s3) {
+      const sink = new S3MessageSink({ client: s3, bucket: job.bucket! });
+      const stored = await sink.store({ mailboxId: 'rss', identity: `m-${randomUUID()}`, uid: 'u1', body: stream, sizeHint: 0, firstSeenAt: new Date().toISOString() });
+      octets = stored.size;
+    } else {
+      await drain(stream);
+      octets = stream.octets;
+    }
+    await client.quit();
+    return { messages: 1, octets };
+  } finally {
+    client.close();
+    s3?.destroy();
+  }
+}
+
+async function main(): Promise<void> {
+  const job = JSON.parse(process.argv[2] ?? '{}') as ClientJob;
+  const started = performance.now();
+  let result: Partial<ClientResult>;
+  switch (job.mode) {
+    case 'reference': {
+      const { fetchReference } = await import('./reference-client');
+      const r = await fetchReference({ host: job.host, port: job.port, user: job.user, password: job.password, ca: readFileSync(job.caFile) });
+      result = { messages: r.messages, octets: r.wireOctets, protocol: r.protocol, cipher: r.cipher };
+      break;
+    }
+    case 'engine':
+      result = await fetchWithEngine(job, drain);
+      break;
+    case 'engine-maildir':
+      result = await fetchWithEngine(job, maildirDelivery(job.maildir!));
+      break;
+    case 'worker':
+      result = await runWorker(job);
+      break;
+    case 'rss-baseline':
+      result = await runRss(job, 'none');
+      break;
+    case 'rss-discard':
+      result = await runRss(job, 'discard');
+      break;
+    case 'rss-s3':
+      result = await runRss(job, 's3');
+      break;
+    default:
+      throw new Error(`unknown mode ${String(job.mode)}`);
+  }
+  const out: ClientResult = {
+    mode: job.mode,
+    messages: 0,
+    octets: 0,
+    ...result,
+    ms: performance.now() - started,
+    vmHwmKb: vmHwmKb(),
+    maxRssKb: process.resourceUsage().maxRSS,
+  };
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,233 @@
+/**
+ * Wall time to fetch the same mailboxes from the same Dovecot, every tool from "nothing
+ * seen", in keep mode, over implicit TLS with one cipher (the server allows only TLS 1.3
+ * with TLS_AES_256_GCM_SHA384). Every row is a process timed from spawn to exit; the
+ * repetitions are interleaved (each repetition starts with the next tool) and the median
+ * is reported, with ratios to mpop and to the pipelined reference client (the ceiling).
+ */
+import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { randomUUID } from 'node:crypto';
+import { readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ensureTable } from '../lambda/state/table-schema';
+import type { LocalDynamo, LocalS3 } from '../test/fixtures/aws-local';
+import type { DovecotInstance } from '../test/fixtures/dovecot';
+import { CLASSIC_TOOLS, type MailboxTarget } from './classic-tools';
+import type { ClientJob, ClientMode, ClientResult } from './client';
+import { execMeasured, freshDir, log, makeMaildir, rotate } from './common';
+import type { CorpusSpec } from './corpus';
+
+export type ToolId = 'reference' | 'engine' | 'engine-maildir' | 'worker-dynalite' | 'worker-ddblocal' | 'mpop' | 'fetchmail' | 'getmail6';
+
+export interface ToolInfo {
+  readonly id: ToolId;
+  readonly label: string;
+  /** What it does with each message, for the report. */
+  readonly does: string;
+}
+
+export const TOOLS: readonly ToolInfo[] = [
+  { id: 'reference', label: 'reference client (ceiling)', does: 'plain node:tls; STAT, every RETR in one write; counts bytes to the last terminator; discards' },
+  { id: 'engine', label: 'mailfetch engine', does: 'openSession, UIDL + LIST, every RETR queued (the engine pipelines them, 100 outstanding), each unstuffed MessageStream read to its end and dropped' },
+  { id: 'engine-maildir', label: 'mailfetch engine -> Maildir', does: 'the same, each message written to Maildir/tmp then renamed into new/ (as mpop does)' },
+  { id: 'worker-dynalite', label: 'mailfetch worker (s3rver + dynalite)', does: 'runMailbox end to end, SDK clients as the handler builds them: lease, UIDL + LIST, plan, RETR look-ahead, S3 object per message, conditional DynamoDB record, summary' },
+  { id: 'worker-ddblocal', label: 'mailfetch worker (s3rver + DynamoDB Local)', does: 'the same, state in DynamoDB Local (Java)' },
+  { id: 'mpop', label: 'mpop', does: 'pipelined RETR; native Maildir delivery (tmp, rename into new/); no Received header' },
+  { id: 'fetchmail', label: 'fetchmail', does: 'RETR one at a time; MDA `exec cat > Maildir/new/<pid>` via /bin/sh per message; adds Received' },
+  { id: 'getmail6', label: 'getmail6', does: 'RETR one at a time (Python poplib); native Maildir delivery; no added headers' },
+];
+
+export interface Environment {
+  readonly dovecot: DovecotInstance;
+  readonly caFile: string;
+  readonly clientBundle: string;
+  readonly s3: LocalS3;
+  readonly dynalite: LocalDynamo;
+  /** DynamoDB Local, when Java is there. */
+  readonly ddbLocal: LocalDynamo | undefined;
+  readonly scratch: string;
+  readonly password: (user: string) => string;
+}
+
+export interface ToolSamples {
+  readonly id: ToolId;
+  /** Spawn-to-exit wall times. */
+  readonly ms: number[];
+  /** For our own processes: the time inside the process (no Node start-up). */
+  readonly innerMs: number[];
+  /** CPU time (user + sys) of the tool's process tree. */
+  readonly cpuMs: number[];
+  /** TLS protocol and cipher as Dovecot logged them for this tool's sessions. */
+  tls: string | undefined;
+  readUnits?: number;
+  writeUnits?: number;
+}
+
+export interface CorpusResult {
+  readonly corpus: CorpusSpec;
+  readonly octets: number;
+  readonly tools: ToolSamples[];
+}
+
+export interface ClientRun {
+  readonly ms: number;
+  readonly cpuMs: number | undefined;
+  readonly result: ClientResult;
+}
+
+export async function runClient(env: Environment, job: ClientJob): Promise<ClientRun> {
+  const r = await execMeasured(process.execPath, [env.clientBundle, JSON.stringify(job)], { timeoutMs: 15 * 60_000, scratch: env.scratch });
+  if (r.code !== 0) throw new Error(`bench client (${job.mode}) failed with ${r.code ?? r.signal}:\n${r.stderr.trim().slice(-4000)}`);
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  return { ms: r.ms, cpuMs: r.cpuMs, result: JSON.parse(line) as ClientResult };
+}
+
+function job(env: Environment, mode: ClientMode, user: string, extra: Partial<ClientJob> = {}): ClientJob {
+  return { mode, host: env.dovecot.host, port: env.dovecot.tlsPort, user, password: env.password(user), caFile: env.caFile, ...extra };
+}
+
+async function runWorker(env: Environment, user: string, dynamo: LocalDynamo, cacheMiddleware = true): Promise<ClientRun> {
+  const bucket = `bench-${randomUUID().slice(0, 8)}`;
+  const table = `bench-${randomUUID().slice(0, 8)}`;
+  await env.s3.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await ensureTable(dynamo.dynamodb, table);
+  try {
+    return await runClient(env, job(env, 'worker', user, { s3Endpoint: env.s3.endpoint, dynamoEndpoint: dynamo.endpoint, bucket, table, cacheMiddleware }));
+  } finally {
+    // Behind s3rver's back (it keeps no index): a rerun never reads these buckets again.
+    await rm(join(env.s3.dir, bucket), { recursive: true, force: true });
+    await dropTable(dynamo.dynamodb, table);
+  }
+}
+
+async function dropTable(dynamodb: DynamoDBClient, table: string): Promise<void> {
+  await dynamodb.send(new DeleteTableCommand({ TableName: table })).catch(() => undefined);
+}
+
+interface ToolRun {
+  readonly ms: number;
+  readonly cpuMs: number | undefined;
+  readonly messages: number;
+  /** Our own processes: what they reported. */
+  readonly result?: ClientResult;
+}
+
+function fromClient(r: ClientRun): ToolRun {
+  return { ms: r.ms, cpuMs: r.cpuMs, messages: r.result.messages, result: r.result };
+}
+
+/** One run of one tool on one mailbox. */
+async function runTool(env: Environment, id: ToolId, corpus: CorpusSpec): Promise<ToolRun> {
+  const scratch = await freshDir(env.scratch, `run-${id}`);
+  try {
+    switch (id) {
+      case 'reference':
+      case 'engine':
+        return fromClient(await runClient(env, job(env, id, corpus.user)));
+      case 'engine-maildir': {
+        const maildir = await makeMaildir(join(scratch, 'Maildir'));
+        return fromClient(await runClient(env, job(env, id, corpus.user, { maildir })));
+      }
+      case 'worker-dynalite':
+      case 'worker-ddblocal':
+        return fromClient(await runWorker(env, corpus.user, id === 'worker-dynalite' ? env.dynalite : env.ddbLocal!));
+      default: {
+        const tool = CLASSIC_TOOLS.find((t) => t.id === id)!;
+        const target: MailboxTarget = { host: env.dovecot.host, tlsPort: env.dovecot.tlsPort, user: corpus.user, password: env.password(corpus.user), caFile: env.caFile };
+        return await tool.run(target, scratch);
+      }
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** The TLS details Dovecot logged (login_log_format_elements with %k) since `offset`. */
+async function tlsFromLog(env: Environment, offset: number): Promise<string | undefined> {
+  const log = await env.dovecot.readLog();
+  const fresh = log.slice(offset);
+  return /(TLSv[\d.]+ with cipher [A-Z0-9_-]+)/.exec(fresh)?.[1];
+}
+
+export interface ThroughputOptions {
+  readonly corpora: readonly CorpusSpec[];
+  readonly tools: readonly ToolId[];
+  readonly repetitions: number;
+  /** Rotation of the tool order of the first repetition (interleaving across calls). @default 0 */
+  readonly rotateBy?: number;
+  /** One untimed reference run first (Dovecot indexes a fresh Maildir). @default true */
+  readonly warmUp?: boolean;
+}
+
+export async function runThroughput(env: Environment, o: ThroughputOptions): Promise<CorpusResult[]> {
+  const results: CorpusResult[] = [];
+  for (const corpus of o.corpora) {
+    const samples = new Map<ToolId, ToolSamples>(o.tools.map((id) => [id, { id, ms: [], innerMs: [], cpuMs: [], tls: undefined }]));
+    // Untimed warm-up: Dovecot indexes the fresh Maildir in the first session.
+    if (o.warmUp ?? true) await runTool(env, 'reference', corpus);
+    for (let rep = 0; rep < o.repetitions; rep++) {
+      for (const id of rotate(o.tools, rep + (o.rotateBy ?? 0))) {
+        const s = samples.get(id)!;
+        const logOffset = (await env.dovecot.readLog()).length;
+        const r = await runTool(env, id, corpus);
+        if (r.messages !== corpus.count) {
+          throw new Error(`${id} fetched ${r.messages} of ${corpus.count} messages of ${corpus.name}`);
+        }
+        s.ms.push(r.ms);
+        if (r.result) s.innerMs.push(r.result.ms);
+        if (r.cpuMs !== undefined) s.cpuMs.push(r.cpuMs);
+        if (r.result?.readUnits !== undefined) {
+          s.readUnits = r.result.readUnits;
+          s.writeUnits = r.result.writeUnits;
+        }
+        s.tls ??= await tlsFromLog(env, logOffset);
+        log(`${corpus.name} ${id}: ${r.ms.toFixed(0)} ms wall, ${r.cpuMs?.toFixed(0) ?? '?'} ms CPU`);
+      }
+    }
+    results.push({ corpus, octets: await mailboxOctets(env, corpus), tools: [...samples.values()] });
+  }
+  return results;
+}
+
+async function mailboxOctets(env: Environment, corpus: CorpusSpec): Promise<number> {
+  let total = 0;
+  for (const sub of ['cur', 'new']) {
+    const dir = join(env.dovecot.dir, 'mail', corpus.user, 'Maildir', sub);
+    for (const name of await readdir(dir).catch(() => [] as string[])) total += (await stat(join(dir, name))).size;
+  }
+  return total;
+}
+
+export async function writeCaFile(env: { dovecot: DovecotInstance }, dir: string): Promise<string> {
+  const file = join(dir, 'ca.pem');
+  await writeFile(file, env.dovecot.ca, { mode: 0o644 });
+  return file;
+}
+
+export interface CacheAbResult {
+  readonly corpus: CorpusSpec;
+  /** Worker runs with the handler's clients (cacheMiddleware: true). */
+  readonly cached: { ms: number[]; cpuMs: number[] };
+  /** The same with the SDK's default (the middleware stack resolved on every request). */
+  readonly uncached: { ms: number[]; cpuMs: number[] };
+}
+
+/**
+ * A/B of the SDK's cacheMiddleware client option on the worker (s3rver + dynalite),
+ * interleaved: what the handler gains from resolving each command's middleware once.
+ */
+export async function runWorkerCacheAb(env: Environment, corpus: CorpusSpec, repetitions: number): Promise<CacheAbResult> {
+  const result: CacheAbResult = { corpus, cached: { ms: [], cpuMs: [] }, uncached: { ms: [], cpuMs: [] } };
+  for (let rep = 0; rep < repetitions; rep++) {
+    for (const cached of rep % 2 === 0 ? [false, true] : [true, false]) {
+      const r = await runWorker(env, corpus.user, env.dynalite, cached);
+      if (r.result.messages !== corpus.count) throw new Error(`worker fetched ${r.result.messages} of ${corpus.count}`);
+      const into = cached ? result.cached : result.uncached;
+      into.ms.push(r.ms);
+      if (r.cpuMs !== undefined) into.cpuMs.push(r.cpuMs);
+      log(`cacheMiddleware ${cached}: ${r.ms.toFixed(0)} ms wall, ${r.cpuMs?.toFixed(0) ?? '?'} ms CPU`);
+    }
+  }
+  return result;
+}
