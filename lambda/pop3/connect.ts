@@ -108,8 +108,28 @@ function secureContextOptions(host: string, options: TlsOptions): tls.Connection
     checkServerIdentity: (_host, cert) => tls.checkServerIdentity(servername, cert),
     minVersion: MIN_TLS_VERSION,
     rejectUnauthorized: options.rejectUnauthorized ?? true,
-    ...(options.ca === undefined ? {} : { ca: trustedCas(options.ca) }),
+    ...(options.ca === undefined ? {} : { secureContext: contextWithCas(options.ca) }),
   };
+}
+
+/** At most this many distinct CA sets keep a cached context (one per configured tlsCa, in practice). */
+const MAX_CACHED_CONTEXTS = 32;
+const contexts = new Map<string, tls.SecureContext>();
+
+/**
+ * A secure context trusting the default roots plus `extra`, built once per distinct CA set:
+ * parsing ~140 root certificates costs tens of milliseconds of CPU per session otherwise.
+ */
+function contextWithCas(extra: NonNullable<TlsOptions['ca']>): tls.SecureContext {
+  const list = (Array.isArray(extra) ? extra : [extra]) as (string | Buffer)[];
+  const key = `${process.env.NODE_EXTRA_CA_CERTS ?? ''}\0${list.map((c) => c.toString()).join('\0')}`;
+  let context = contexts.get(key);
+  if (!context) {
+    context = tls.createSecureContext({ ca: trustedCas(extra), minVersion: MIN_TLS_VERSION });
+    if (contexts.size >= MAX_CACHED_CONTEXTS) contexts.delete(contexts.keys().next().value!);
+    contexts.set(key, context);
+  }
+  return context;
 }
 
 /**

@@ -95,6 +95,8 @@ export class Pop3Client {
   private readonly queue: Slot[] = [];
   private outstanding = 0;
   private replyTail: Promise<void> = Promise.resolve();
+  /** Commands waiting for their turn to read; all woken when the connection fails. */
+  private readonly turnWaiters = new Set<() => void>();
   private usePipelining = false;
   private readonly deadline: NodeJS.Timeout;
   private readonly abortListener: (() => void) | undefined;
@@ -107,6 +109,9 @@ export class Pop3Client {
     this.deadline = deadline;
     this.abortListener = abortListener;
     if ('encrypted' in socket) this.tlsInfo = tlsDetails(socket as tls.TLSSocket);
+    void channel.whenFailed.then(() => {
+      for (const wake of [...this.turnWaiters]) wake();
+    });
   }
 
   /** Connects (TLS per options), reads the greeting, and returns a session in AUTHORIZATION state. */
@@ -403,7 +408,7 @@ export class Pop3Client {
     this.pump();
     // Once the connection has failed, an earlier reply's unconsumed stream must not hold up
     // this command: it fails at once with the connection's error.
-    return Promise.race([previous, this.channel.whenFailed]).then(async () => {
+    return this.turnAfter(previous).then(async () => {
       let kept = false;
       const keepOpen = (): (() => void) => {
         kept = true;
@@ -419,6 +424,23 @@ export class Pop3Client {
       } finally {
         if (!kept) release();
       }
+    });
+  }
+
+  /**
+   * Resolves when `previous` has, or when the connection fails. Waiters live in a set that
+   * the single failure hook drains, so a long healthy session retains nothing per command
+   * (a race against one never-settling promise would keep every command's closure alive).
+   */
+  private turnAfter(previous: Promise<void>): Promise<void> {
+    if (this.channel.failed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const wake = (): void => {
+        this.turnWaiters.delete(wake);
+        resolve();
+      };
+      this.turnWaiters.add(wake);
+      void previous.then(wake);
     });
   }
 
