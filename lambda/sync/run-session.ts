@@ -20,8 +20,14 @@ import { toRunError, type RunError } from './run-summary';
  * unrecorded object that the next run fetches again under the same key.
  */
 
-/** Uploads (store + record + DELE) running at once; each holds at most one part in memory. */
+/** Uploads (store + record + DELE) running at once. */
 export const MAX_UPLOADS_IN_FLIGHT = 4;
+/**
+ * Announced octets of uploads running at once (a single larger message still goes alone):
+ * a multipart upload holds tens of MiB of buffers, so large messages go up one at a time
+ * and a 512 MB Lambda is never at risk, while small ones still overlap.
+ */
+export const MAX_UPLOAD_OCTETS_IN_FLIGHT = 32 * 1024 * 1024;
 /** RETR commands sent ahead of the message being read (hides the round trip). */
 export const LOOKAHEAD_MESSAGES = 8;
 /** Announced octets of RETRs sent ahead: bounds what must still be read if the run stops. */
@@ -261,6 +267,7 @@ async function fetchAll(
 ): Promise<void> {
   const limits = ctx.mailbox.limits;
   const inFlight = new Set<Promise<void>>();
+  let inFlightOctets = 0;
   const issued: { m: ListedMessage; reply: Promise<MessageStream> }[] = [];
   let next = 0;
   let aheadOctets = 0;
@@ -302,7 +309,11 @@ async function fetchAll(
       await issueAhead();
       continue;
     }
+    // Large uploads hold buffers: start this one only when the uploads in flight leave room
+    // (the server waits meanwhile, held back by TCP flow control).
+    while (inFlight.size > 0 && inFlightOctets + m.size > MAX_UPLOAD_OCTETS_IN_FLIGHT) await Promise.race(inFlight);
     const firstSeenAt = new Date(ctx.now()).toISOString();
+    inFlightOctets += m.size;
     const job = storeAndRecord(ctx, m, stream, firstSeenAt).then(
       ({ stored, fresh }) => {
         settled.add(m.identity);
@@ -325,7 +336,10 @@ async function fetchAll(
         return undefined;
       },
     );
-    const tracked = job.finally(() => inFlight.delete(tracked));
+    const tracked = job.finally(() => {
+      inFlight.delete(tracked);
+      inFlightOctets -= m.size;
+    });
     inFlight.add(tracked);
     // The next reply is read only once this stream was consumed; meanwhile queue more RETRs.
     await issueAhead();
