@@ -219,9 +219,8 @@ export const MAIL_FETCHER_DEFAULTS = {
   maxSafetyMargin: Duration.minutes(1),
 } as const;
 
-/** Props with every default applied; what the construct and the validation read. */
-export type ResolvedMailFetcherProps = Omit<
-  Required<MailFetcherProps>,
+/** Props without a default: they stay optional after defaults are applied. */
+type PropWithoutDefault =
   | 'bucket'
   | 'encryptionKey'
   | 'transitions'
@@ -235,25 +234,10 @@ export type ResolvedMailFetcherProps = Omit<
   | 'flexibleTimeWindow'
   | 'scheduleMaxEventAge'
   | 'scheduleTimeZone'
-  | 'alarmTopic'
-> &
-  Pick<
-    MailFetcherProps,
-    | 'bucket'
-    | 'encryptionKey'
-    | 'transitions'
-    | 'expiration'
-    | 'serverAccessLogsBucket'
-    | 'newMessageTarget'
-    | 'reservedConcurrentExecutions'
-    | 'secretsEncryptionKey'
-    | 'vpc'
-    | 'vpcSubnets'
-    | 'flexibleTimeWindow'
-    | 'scheduleMaxEventAge'
-    | 'scheduleTimeZone'
-    | 'alarmTopic'
-  >;
+  | 'alarmTopic';
+
+/** Props with every default applied; what the construct and the validation read. */
+export type ResolvedMailFetcherProps = Omit<Required<MailFetcherProps>, PropWithoutDefault> & Pick<MailFetcherProps, PropWithoutDefault>;
 
 /** Applies the defaults, once. */
 export function applyDefaults(props: MailFetcherProps): ResolvedMailFetcherProps {
