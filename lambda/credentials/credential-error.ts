@@ -1,3 +1,5 @@
+import { MailfetchError } from '../errors';
+
 /**
  * Typed errors of credential resolution (Secrets Manager, environment, OAuth token
  * endpoints). `retryable` tells "the next run may succeed" from "a human must fix the
@@ -35,15 +37,11 @@ export interface CredentialErrorDetails {
   readonly cause?: unknown;
 }
 
-export class CredentialError extends Error {
+export class CredentialError extends MailfetchError<CredentialErrorCode> {
   override readonly name = 'CredentialError';
-  readonly code: CredentialErrorCode;
-  readonly retryable: boolean;
 
   constructor(code: CredentialErrorCode, message: string, details: CredentialErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.code = code;
-    this.retryable = details.retryable ?? RETRYABLE_BY_DEFAULT.has(code);
+    super(code, message, details.retryable ?? RETRYABLE_BY_DEFAULT.has(code), details.cause);
   }
 }
 

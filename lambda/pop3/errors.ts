@@ -1,3 +1,5 @@
+import { MailfetchError } from '../errors';
+
 /**
  * Typed errors of the POP3 engine. Every error carries a machine-readable `code` and a
  * `retryable` flag so callers can decide between "try next run" and "alarm a human".
@@ -70,18 +72,14 @@ export interface Pop3ErrorDetails {
   readonly cause?: unknown;
 }
 
-export class Pop3Error extends Error {
+export class Pop3Error extends MailfetchError<Pop3ErrorCode> {
   override readonly name = 'Pop3Error';
-  readonly code: Pop3ErrorCode;
-  readonly retryable: boolean;
   readonly command?: string;
   readonly responseCode?: string;
   readonly serverText?: string;
 
   constructor(code: Pop3ErrorCode, message: string, details: Pop3ErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.code = code;
-    this.retryable = RETRYABLE.has(code);
+    super(code, message, RETRYABLE.has(code), details.cause);
     if (details.command !== undefined) this.command = details.command;
     if (details.responseCode !== undefined) this.responseCode = details.responseCode;
     if (details.serverText !== undefined) this.serverText = details.serverText;

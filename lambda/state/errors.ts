@@ -1,3 +1,5 @@
+import { MailfetchError } from '../errors';
+
 /**
  * Typed errors of the state store. Every AWS error that leaves the adapter is wrapped in a
  * `StateStoreError` with a machine-readable `code`, a `retryable` flag (may the next run
@@ -30,16 +32,12 @@ export interface StateStoreErrorDetails {
   readonly cause?: unknown;
 }
 
-export class StateStoreError extends Error {
+export class StateStoreError extends MailfetchError<StateStoreErrorCode> {
   override readonly name = 'StateStoreError';
-  readonly code: StateStoreErrorCode;
-  readonly retryable: boolean;
   readonly operation?: string;
 
   constructor(code: StateStoreErrorCode, message: string, details: StateStoreErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.code = code;
-    this.retryable = RETRYABLE.has(code);
+    super(code, message, RETRYABLE.has(code), details.cause);
     if (details.operation !== undefined) this.operation = details.operation;
   }
 }

@@ -1,3 +1,5 @@
+import { MailfetchError } from '../errors';
+
 /**
  * Typed errors of the message sink. Every error carries a machine-readable `code`, a
  * `retryable` flag ("the next run may succeed" versus "a human must act") and the
@@ -34,15 +36,11 @@ const RETRYABLE_BY_DEFAULT: ReadonlySet<StorageErrorCode> = new Set<StorageError
 ]);
 
 /** A failure to store a message. Nothing new is left under the key when this is thrown. */
-export class StorageError extends Error {
+export class StorageError extends MailfetchError<StorageErrorCode> {
   override readonly name = 'StorageError';
-  readonly code: StorageErrorCode;
-  readonly retryable: boolean;
 
   constructor(code: StorageErrorCode, message: string, details: StorageErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.code = code;
-    this.retryable = details.retryable ?? RETRYABLE_BY_DEFAULT.has(code);
+    super(code, message, details.retryable ?? RETRYABLE_BY_DEFAULT.has(code), details.cause);
   }
 }
 

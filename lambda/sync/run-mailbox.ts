@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { MailboxConfig } from '../config/mailbox-config';
+import { isMailfetchError } from '../errors';
 import { Pop3Error, Pop3ErrorCode, type Pop3Client } from '../pop3';
 import type { StateStore } from '../state/state-store';
 import type { MessageSink } from '../storage/message-sink';
@@ -162,9 +163,7 @@ function finish(summary: RunSummary, state: StateStore, now: () => number, start
   return summary;
 }
 
-/** Errors that describe the world (servers, network, credentials), not a bug in this code. */
+/** Errors that describe the world (servers, network, credentials, AWS), not a bug in this code. */
 function isOperational(err: unknown): boolean {
-  if (err instanceof Pop3Error) return err.code !== Pop3ErrorCode.USAGE;
-  const e = err as { code?: unknown; retryable?: unknown; name?: string };
-  return typeof e?.code === 'string' && typeof e?.retryable === 'boolean';
+  return isMailfetchError(err) && !(err instanceof Pop3Error && err.code === Pop3ErrorCode.USAGE);
 }

@@ -3,6 +3,7 @@
  * UIDLs, Gmail-style batches per session, very large listings (the O(new) property).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StateStoreError } from '../../lambda/state/errors';
 import type { RunSummary } from '../../lambda/sync/run-summary';
 import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../fixtures/aws-local';
 import { startFakePop3, type FakeMessage, type FakePop3Options, type FakePop3Server } from '../fixtures/fake-pop3-server';
@@ -191,7 +192,7 @@ describe('worker against the fake POP3 server', () => {
   it('an unreachable state table is a reported, retryable run error (not a crash), and nothing is fetched', async () => {
     const { bench, server } = await setup({ messages: [msg('s1', 'Subject: 1')] });
     const broken = Object.create(bench.state) as typeof bench.state;
-    broken.acquireLease = () => Promise.reject(Object.assign(new Error('throttled'), { code: 'THROTTLED', retryable: true }));
+    broken.acquireLease = () => Promise.reject(new StateStoreError('THROTTLED', 'DynamoDB throttled PutItem', { operation: 'PutItem' }));
     const { runMailbox } = await import('../../lambda/sync/run-mailbox');
     const r = await runMailbox(
       { state: broken, sink: bench.sink, openSession: () => Promise.reject(new Error('must not connect')) },

@@ -1,0 +1,20 @@
+/**
+ * The base of every typed error in mailfetch: a machine-readable `code`, a retry verdict
+ * (will the next scheduled run likely succeed?) and the `cause`. Each layer defines its
+ * own codes and subclass (Pop3Error, StateStoreError, StorageError, CredentialError).
+ */
+export abstract class MailfetchError<C extends string = string> extends Error {
+  readonly code: C;
+  readonly retryable: boolean;
+
+  protected constructor(code: C, message: string, retryable: boolean, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.code = code;
+    this.retryable = retryable;
+  }
+}
+
+/** Errors that describe the world (servers, network, credentials, AWS), not a bug in this code. */
+export function isMailfetchError(err: unknown): err is MailfetchError {
+  return err instanceof MailfetchError;
+}
