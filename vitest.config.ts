@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // The interoperability matrix needs extra POP3 servers: `npm run test:interop`.
     exclude: [...configDefaults.exclude, 'test/interop/**'],
+    // Fails any test during which a promise rejection went unhandled.
+    setupFiles: ['test/setup/unhandled-rejection-guard.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Real servers (Dovecot, DynamoDB Local) are shared per file; two cores: keep the pool small.

@@ -7,6 +7,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/interop/**/*.test.ts'],
+    // Fails any test during which a promise rejection went unhandled.
+    setupFiles: ['test/setup/unhandled-rejection-guard.ts'],
     // A cell runs the worker twice plus direct sessions; a slow login (wrong-password
     // delays) or a loaded CI box must not make it flaky.
     testTimeout: 60_000,

@@ -7,9 +7,10 @@
  * |----------------|-------------------|------------------|---------------------------------------------------|
  * | message record | `MBX#<mailboxId>` | `MSG#<identity>` | identity, uid, status, size (N), firstSeenAt, and |
  * |                |                   |                  | when set: objectKey, sha256, headerFingerprint,   |
- * |                |                   |                  | storedAt, skipReason, deleteAfter, deletedAt;     |
+ * |                |                   |                  | storedAt, skipReason, deleteAfter, deletedAt,     |
+ * |                |                   |                  | listSize (N), attempts (N);                       |
  * |                |                   |                  | gsi1pk, expiresAt (see below)                     |
- * | summary        | `MBX#<mailboxId>` | `#SUMMARY`       | count (N), listingHash, updatedAt                 |
+ * | summary        | `MBX#<mailboxId>` | `#SUMMARY`       | count (N), listingHash, updatedAt, lastFingerprint|
  * | lease          | `MBX#<mailboxId>` | `#LEASE`         | owner, leaseExpiresAtMs (N, epoch ms)             |
  *
  * - Every MessageRecord field is its own attribute (strings S, size N); undefined fields
@@ -118,6 +119,7 @@ const Attr = {
   listingHash: 'listingHash',
   updatedAt: 'updatedAt',
   fingerprintIdentities: 'fingerprintIdentities',
+  lastFingerprint: 'lastFingerprint',
   owner: 'owner',
   leaseExpiresAtMs: 'leaseExpiresAtMs',
 } as const;
@@ -133,7 +135,9 @@ const OPTIONAL_RECORD_STRINGS = [
   'deletedAt',
 ] as const satisfies readonly (keyof MessageRecord)[];
 
-const RECORD_STATUSES: ReadonlySet<string> = new Set<RecordStatus>(['stored', 'skipped', 'baseline']);
+const RECORD_STATUSES: ReadonlySet<string> = new Set<RecordStatus>(['stored', 'skipped', 'baseline', 'failed']);
+/** The optional number fields of a record, stored as N attributes of the same name. */
+const OPTIONAL_RECORD_NUMBERS = ['listSize', 'attempts'] as const satisfies readonly (keyof MessageRecord)[];
 
 /** The lease may be taken when nobody holds it, the holder's time ran out, or we hold it. */
 const LEASE_FREE_OR_EXPIRED_OR_OURS = 'attribute_not_exists(#pk) OR #leaseExpiresAtMs < :now OR #owner = :owner';
@@ -235,6 +239,7 @@ export class DynamoDbStateStore implements StateStore {
         [Attr.listingHash]: { S: summary.listingHash },
         [Attr.updatedAt]: { S: summary.updatedAt },
         ...(summary.fingerprintIdentities ? { [Attr.fingerprintIdentities]: { BOOL: true } } : {}),
+        ...(summary.lastFingerprint ? { [Attr.lastFingerprint]: { S: summary.lastFingerprint } } : {}),
       },
       ReturnConsumedCapacity: 'TOTAL',
     });
@@ -541,6 +546,12 @@ function recordItem(pk: string, record: MessageRecord): Item {
     const value = record[field];
     if (value !== undefined) item[field] = { S: value };
   }
+  for (const field of OPTIONAL_RECORD_NUMBERS) {
+    const value = record[field];
+    if (value === undefined) continue;
+    assertFiniteNumber(value, `record.${field}`);
+    item[field] = { N: String(value) };
+  }
   if (isPendingDeletion(record)) item[Attr.gsi1pk] = { S: pk };
   return item;
 }
@@ -559,6 +570,10 @@ function recordFromItem(item: Item): MessageRecord {
     const value = item[field]?.S;
     if (value !== undefined) record[field] = value;
   }
+  for (const field of OPTIONAL_RECORD_NUMBERS) {
+    const value = item[field]?.N;
+    if (value !== undefined) record[field] = Number(value);
+  }
   return record;
 }
 
@@ -568,6 +583,7 @@ function summaryFromItem(item: Item): MailboxSummary {
     listingHash: requiredString(item, Attr.listingHash),
     updatedAt: requiredString(item, Attr.updatedAt),
     ...(item[Attr.fingerprintIdentities]?.BOOL === true ? { fingerprintIdentities: true } : {}),
+    ...(item[Attr.lastFingerprint]?.S ? { lastFingerprint: item[Attr.lastFingerprint]!.S } : {}),
   };
 }
 

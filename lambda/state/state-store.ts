@@ -4,8 +4,12 @@
  * interface; `dynamodb-state-store.ts` is the adapter.
  */
 
-/** How a message was settled. `baseline`: recorded as seen without fetching it. */
-export type RecordStatus = 'stored' | 'skipped' | 'baseline';
+/**
+ * How a message was settled. `baseline`: recorded as seen without fetching it. `failed`:
+ * not settled: a fetch whose bytes could not be trusted (see `attempts`); retried by later
+ * runs, then given up as `skipped`.
+ */
+export type RecordStatus = 'stored' | 'skipped' | 'baseline' | 'failed';
 
 export interface MessageRecord {
   /** The state key of the message: the UIDL, or a fingerprint identity (see README). */
@@ -15,8 +19,15 @@ export interface MessageRecord {
   readonly status: RecordStatus;
   /** S3 key of the stored object (status `stored`). */
   readonly objectKey?: string;
-  /** Octets stored (or, for skipped/baseline, as listed). */
+  /** Octets stored (or, for skipped/baseline/failed, as listed). */
   readonly size: number;
+  /**
+   * Size LIST announced when the message was settled: a server that recycles UIDLs is
+   * caught when the same UIDL comes back with another size.
+   */
+  readonly listSize?: number;
+  /** Fetches of this message that ended in an integrity failure (status `failed`, or `skipped` after the last). */
+  readonly attempts?: number;
   /** SHA-256 (hex) of the stored bytes. */
   readonly sha256?: string;
   /** Fingerprint of the header block (hex), to tell apart messages that share a UIDL. */
@@ -24,7 +35,7 @@ export interface MessageRecord {
   /** ISO time when the message was first seen (kept across re-fetches). */
   readonly firstSeenAt: string;
   readonly storedAt?: string;
-  /** Why it was skipped (status `skipped`), e.g. `too-large`. */
+  /** Why it was skipped or failed (status `skipped`/`failed`), e.g. `too-large`, `incomplete`. */
   readonly skipReason?: string;
   /** ISO time from which the message may be deleted on the server (deleteAfterDays). */
   readonly deleteAfter?: string;
@@ -46,6 +57,12 @@ export interface MailboxSummary {
    * shares or reuses UIDLs). Sticky: then new UIDLs are also checked against them.
    */
   readonly fingerprintIdentities?: boolean;
+  /**
+   * Header fingerprint of the last message of the settled prefix. New mail is appended, so
+   * if that message is still the same, the whole prefix is: a UIDL recycled for new mail
+   * with the same size (invisible to the hash) shows up here.
+   */
+  readonly lastFingerprint?: string;
 }
 
 /** DynamoDB capacity consumed through the store (read and write units). */

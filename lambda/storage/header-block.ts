@@ -95,16 +95,47 @@ export function captureHeaderBlock(message: Uint8Array): Buffer {
 }
 
 /**
+ * Header fields that POP3 servers add or rewrite on their own after delivery (mbox read
+ * flags, GNU mailutils' X-UIDL and EXPIRE stamp, Content-Length of mbox stores...). They
+ * are left out of the fingerprint: a message must keep its fingerprint while it stays on
+ * the server, or it would look like another message (a recycled UIDL) and be fetched twice.
+ */
+const SERVER_MAINTAINED_FIELDS: ReadonlySet<string> = new Set([
+  'status',
+  'x-status',
+  'x-uidl',
+  'x-uid',
+  'x-keywords',
+  'x-mozilla-status',
+  'x-mozilla-status2',
+  'x-mozilla-keys',
+  'x-expire-timestamp',
+  'x-imap',
+  'x-imapbase',
+  'content-length',
+  'lines',
+]);
+
+/**
  * SHA-256 (hex) of a header block, normalised so that the same message gives the same value
  * from `TOP n 0` output (headers plus the empty line) and from the header block captured from
  * RETR: the block is re-captured (idempotent on a block, cuts TOP output and whole messages),
- * CRLF becomes LF, and trailing whitespace of the block is removed.
+ * CRLF becomes LF, fields the server maintains itself are dropped, and trailing whitespace
+ * of the block is removed.
  */
 export function headerFingerprint(headerBlock: Uint8Array): string {
   // latin1 maps every byte to one char and back: a byte-exact view for the regexes.
-  const text = captureHeaderBlock(headerBlock).toString('latin1');
-  const normalised = text.replace(/\r\n/g, '\n').replace(/[ \t\r\n]+$/, '');
+  const text = captureHeaderBlock(headerBlock).toString('latin1').replace(/\r\n/g, '\n');
+  // A field is its first line and the continuation lines (starting with blank) after it.
+  const fields = text.split(/\n(?![ \t])/);
+  const kept = fields.filter((field) => !SERVER_MAINTAINED_FIELDS.has(fieldName(field)));
+  const normalised = kept.join('\n').replace(/[ \t\r\n]+$/, '');
   return createHash('sha256').update(normalised, 'latin1').digest('hex');
+}
+
+function fieldName(field: string): string {
+  const colon = field.indexOf(':');
+  return colon === -1 ? '' : field.slice(0, colon).trim().toLowerCase();
 }
 
 /** Header fields copied into object metadata: ASCII-safe, percent-encoded, truncated. */

@@ -19,15 +19,31 @@ const MAX_TOP_OCTETS = 256 * 1024;
 /** Hex digits of the header fingerprint used in identities (128 bits). */
 const FINGERPRINT_HEX_DIGITS = 32;
 
-const FINGERPRINT_INFIX = '~fp~';
+/**
+ * Derived identities hold a space, which no UIDL can (UIDLs are 0x21..0x7E): so no UIDL,
+ * however it is spelled, equals another message's derived identity.
+ */
+const DERIVED_SEPARATOR = ' ';
+const FINGERPRINT_TAG = `${DERIVED_SEPARATOR}fp:`;
+const CONTENT_TAG = `${DERIVED_SEPARATOR}sha:`;
+/** Hex digits of the content hash used in content identities (128 bits). */
+const CONTENT_HEX_DIGITS = 32;
 
 /**
- * Identity of a message told apart by its header block (shared UIDL, or no UIDL at all).
- * With an empty fingerprint: the common prefix of all fingerprint identities of `uid`.
+ * Identity of a message told apart by its header block (shared UIDL, or no UIDL at all):
+ * `<uid> fp:<fingerprint>` (` fp:<fingerprint>` without UIDL). With an empty fingerprint:
+ * the common prefix of all fingerprint identities of `uid`.
  */
 export function fingerprintIdentity(uid: string, fingerprint: string): string {
-  const fp = fingerprint.slice(0, FINGERPRINT_HEX_DIGITS);
-  return uid === '' ? `fp~${fp}` : `${uid}${FINGERPRINT_INFIX}${fp}`;
+  return `${uid}${FINGERPRINT_TAG}${fingerprint.slice(0, FINGERPRINT_HEX_DIGITS)}`;
+}
+
+/**
+ * Identity of a message that shares both UIDL and header fingerprint with another one but
+ * has other bytes (popa3d derives UIDLs from headers): told apart by its content hash.
+ */
+export function contentIdentity(identity: string, sha256: string): string {
+  return `${identity}${CONTENT_TAG}${sha256.slice(0, CONTENT_HEX_DIGITS)}`;
 }
 
 /** Fingerprint of message `n`'s header block, read with TOP n 0. */
@@ -84,66 +100,73 @@ export interface ReconcileOptions {
   /** UIDLs listed more than once (already resolved by resolveIdentities). */
   readonly sharedUids: ReadonlySet<string>;
   /**
-   * Fast path: `records` holds only what was looked up for the candidates, and every
-   * candidate with a record is suspicious (a settled message is not expected in the tail).
+   * Whether the record kept under a candidate's plain UIDL may belong to another message
+   * (the server may have recycled the UIDL): then the header fingerprint decides.
    */
-  readonly fastPath: boolean;
+  readonly suspect: (m: ListedMessage, rec: MessageRecord) => boolean;
   /** Whether this mailbox ever kept messages under fingerprint identities. */
   readonly hasFingerprintIdentities: boolean;
+  /** The server answers TOP (without it, recycled UIDLs cannot be told apart). */
+  readonly canTop: boolean;
   /** Records whose identity starts with a prefix (fast path: a query; full diff: `records`). */
   readonly byPrefix: (prefix: string) => Promise<MessageRecord[]>;
-  /** Looks up one identity not in `records` (fast path only). */
-  readonly lookup: (identity: string) => Promise<MessageRecord | undefined>;
+  /** Looks up one identity not in `records` (undefined when every record is in `records`). */
+  readonly lookup: ((identity: string) => Promise<MessageRecord | undefined>) | undefined;
 }
 
 /**
  * Matches candidates whose UIDL is listed once against what the state holds, for servers
- * whose UIDLs are not unique over time (popa3d derives them from a few headers):
+ * whose UIDLs are not unique over time (popa3d derives them from a few headers; others
+ * recycle the UIDLs of deleted mail):
  *
  * - no record under the plain UIDL, but the mailbox has fingerprint identities: the message
  *   may have been stored while its UIDL was shared; if a record of this UIDL has the same
  *   header fingerprint, that is its identity (no second fetch);
- * - a record under the plain UIDL that may belong to another message (seen in the fast
- *   path's tail, or already deleted on the server): if the header fingerprint differs, the
- *   server reused the UIDL and this is a new message with its own identity (not lost).
+ * - a record under the plain UIDL that may belong to another message (`suspect`): if the
+ *   LIST size or the header fingerprint differs, the server reused the UIDL and this is a
+ *   new message with its own identity (not lost).
  *
  * RFC-conforming servers never reuse UIDLs; for them this costs nothing in steady state.
  */
 export async function reconcileIdentities(candidates: readonly ListedMessage[], o: ReconcileOptions): Promise<ListedMessage[]> {
   const out: ListedMessage[] = [];
   for (const m of candidates) {
-    if (m.uid === '' || m.identity !== m.uid || o.sharedUids.has(m.uid)) {
-      out.push(m);
-      continue;
-    }
-    const rec = o.records.get(m.uid);
-    if (rec) {
-      const suspicious = rec.headerFingerprint !== undefined && (o.fastPath || rec.deletedAt !== undefined);
-      const fp = suspicious ? await topFingerprint(o.client, m.number) : undefined;
-      if (fp === undefined || fp === rec.headerFingerprint) {
-        out.push(m);
-        continue;
-      }
-      const identity = fingerprintIdentity(m.uid, fp);
-      const own = o.records.get(identity) ?? (o.fastPath ? await o.lookup(identity) : undefined);
-      if (own) o.records.set(identity, own);
-      out.push({ ...m, identity });
-      continue;
-    }
-    if (!o.hasFingerprintIdentities) {
-      out.push(m);
-      continue;
-    }
-    const kept = await o.byPrefix(fingerprintIdentity(m.uid, ''));
-    const fp = kept.length > 0 ? await topFingerprint(o.client, m.number) : undefined;
-    const match = fp === undefined ? undefined : kept.find((r) => r.headerFingerprint === fp);
-    if (match) o.records.set(match.identity, match);
-    out.push(match ? { ...m, identity: match.identity } : m);
+    if (m.uid === '' || m.identity !== m.uid || o.sharedUids.has(m.uid)) out.push(m);
+    else if (o.records.has(m.uid)) out.push(await checkRecorded(m, o.records.get(m.uid)!, o));
+    else out.push(await findFingerprintRecord(m, o));
   }
   return out;
 }
 
-/** Whether an identity is a fingerprint identity (see fingerprintIdentity). */
+/**
+ * A candidate whose plain UIDL has a record: the same message, or a new one under a
+ * recycled UIDL. With a recorded fingerprint the headers decide (a LIST size may change
+ * when a server rewrites its own header fields, or estimates sizes); without one (skipped
+ * and baselined messages) a changed size does.
+ */
+async function checkRecorded(m: ListedMessage, rec: MessageRecord, o: ReconcileOptions): Promise<ListedMessage> {
+  const sizeChanged = rec.listSize !== undefined && rec.listSize !== m.size;
+  if (!sizeChanged && !o.suspect(m, rec)) return m;
+  if ((!sizeChanged && rec.headerFingerprint === undefined) || !o.canTop) return m;
+  const fp = await topFingerprint(o.client, m.number);
+  if (fp === rec.headerFingerprint) return m;
+  const identity = fingerprintIdentity(m.uid, fp);
+  const own = o.records.get(identity) ?? (o.lookup ? await o.lookup(identity) : undefined);
+  if (own) o.records.set(identity, own);
+  return { ...m, identity };
+}
+
+/** A candidate without a record: it may have been stored under a fingerprint identity while its UIDL was shared. */
+async function findFingerprintRecord(m: ListedMessage, o: ReconcileOptions): Promise<ListedMessage> {
+  if (!o.hasFingerprintIdentities || !o.canTop) return m;
+  const kept = await o.byPrefix(fingerprintIdentity(m.uid, ''));
+  const fp = kept.length > 0 ? await topFingerprint(o.client, m.number) : undefined;
+  const match = fp === undefined ? undefined : kept.find((r) => r.headerFingerprint === fp);
+  if (match) o.records.set(match.identity, match);
+  return match ? { ...m, identity: match.identity } : m;
+}
+
+/** Whether an identity is derived (fingerprint or content identity), not a plain UIDL. */
 export function isFingerprintIdentity(identity: string): boolean {
-  return identity.includes(FINGERPRINT_INFIX);
+  return identity.includes(DERIVED_SEPARATOR);
 }

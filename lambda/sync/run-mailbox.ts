@@ -4,8 +4,10 @@ import { isMailfetchError } from '../errors';
 import { Pop3Error, Pop3ErrorCode, type Pop3Client } from '../pop3';
 import type { StateStore } from '../state/state-store';
 import type { MessageSink } from '../storage/message-sink';
-import { emptySummary, toRunError, type RunSummary } from './run-summary';
-import { runSession, type SessionResult } from './run-session';
+import { SyncError, SyncErrorCode } from './errors';
+import { emptySummary, MAX_SKIPPED_NAMED, toRunError, type RunSummary } from './run-summary';
+import { runSession } from './run-session';
+import type { SessionContext, SessionResult } from './session-context';
 
 /** Sessions per run at most: Gmail hands out ~250 messages per session, so a backlog needs several. */
 export const MAX_SESSIONS_PER_RUN = 20;
@@ -29,7 +31,11 @@ export interface RunMailboxOptions {
   readonly mailbox: MailboxConfig;
   /** Epoch ms by which the run must have finished (Lambda: now + remaining time). */
   readonly deadline: number;
-  /** Kept free before the deadline: no message is started after deadline - safetyMargin. @default 30 s */
+  /**
+   * Kept free before the deadline for the run's own ending (summary, lease release, upload
+   * aborts): at deadline - safetyMargin the session is aborted, whatever the server does,
+   * and no message is started in the half margin before that. @default 30 s
+   */
   readonly safetyMarginMs?: number;
   /** `baseline` records everything on the server as seen without fetching it. @default 'fetch' */
   readonly mode?: 'fetch' | 'baseline';
@@ -54,7 +60,9 @@ export async function runMailbox(deps: RunMailboxDeps, options: RunMailboxOption
   const started = now();
   const summary = emptySummary(mailbox.id);
   const owner = options.owner ?? randomUUID();
-  const stopStartingAt = options.deadline - (options.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS);
+  const margin = options.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS;
+  const abortAt = options.deadline - margin;
+  const stopStartingAt = abortAt - margin / 2;
   deps.state.resetCapacity();
 
   let leased: boolean;
@@ -80,13 +88,10 @@ export async function runMailbox(deps: RunMailboxDeps, options: RunMailboxOption
     const maxSessions = options.maxSessions ?? MAX_SESSIONS_PER_RUN;
     for (let n = 1; n <= maxSessions; n++) {
       const followUp = n > 1;
-      const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(new Error('run deadline reached')), Math.max(0, options.deadline - now()));
       let result: SessionResult;
       try {
-        const client = await deps.openSession(mailbox, controller.signal);
-        try {
-          result = await runSession(client, {
+        result = await boundedSession(options, { abortAt, giveUpAt: options.deadline - margin / 2, now, log }, (signal) =>
+          openAndRun(deps, signal, {
             mailbox,
             state: deps.state,
             sink: deps.sink,
@@ -96,10 +101,8 @@ export async function runMailbox(deps: RunMailboxDeps, options: RunMailboxOption
             mode: options.mode ?? 'fetch',
             log,
             ...(deps.onStored ? { onStored: deps.onStored } : {}),
-          });
-        } finally {
-          client.close();
-        }
+          }),
+        );
       } catch (err) {
         // A follow-up session refused for login delay or lock ends the run quietly: the
         // previous session already fetched everything it was shown.
@@ -112,8 +115,6 @@ export async function runMailbox(deps: RunMailboxDeps, options: RunMailboxOption
         summary.complete = false;
         if (!followUp) summary.status = 'error';
         break;
-      } finally {
-        clearTimeout(timer);
       }
       merge(summary, result, followUp);
       log('session-finished', { session: n, listed: result.listed, new: result.newCount, fetched: result.fetched, complete: result.complete });
@@ -132,6 +133,49 @@ export async function runMailbox(deps: RunMailboxDeps, options: RunMailboxOption
   return finish(summary, deps.state, now, started);
 }
 
+/** Opens a session and runs it; the connection is closed whatever happens (QUIT is the session's business). */
+async function openAndRun(deps: RunMailboxDeps, signal: AbortSignal, ctx: SessionContext): Promise<SessionResult> {
+  const client = await deps.openSession(ctx.mailbox, signal);
+  try {
+    return await runSession(client, ctx);
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * Runs one session under the run's deadline: at `abortAt` the session is aborted (the
+ * connection is destroyed, so every pending read fails at once, whatever the server does),
+ * and if the session has still not wound down by `giveUpAt` (a store call that hangs), the
+ * run stops waiting for it, so that the summary and the lease release still happen in time.
+ */
+async function boundedSession(
+  options: RunMailboxOptions,
+  t: { abortAt: number; giveUpAt: number; now: () => number; log: (event: string, fields?: Record<string, unknown>) => void },
+  run: (signal: AbortSignal) => Promise<SessionResult>,
+): Promise<SessionResult> {
+  const controller = new AbortController();
+  const deadlineError = new SyncError(SyncErrorCode.DEADLINE, `the run stopped the session at its deadline (Lambda time left minus the ${options.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS} ms safety margin)`);
+  const abortTimer = setTimeout(() => controller.abort(deadlineError), Math.max(0, t.abortAt - t.now()));
+  let giveUpTimer: NodeJS.Timeout | undefined;
+  const session = run(controller.signal);
+  // Observed at once: if the run gives up on it, its late failure must not go unhandled.
+  session.catch(() => undefined);
+  const givenUp = new Promise<never>((_, reject) => {
+    giveUpTimer = setTimeout(() => {
+      t.log('session-abandoned', { reason: 'still winding down at the deadline' });
+      reject(deadlineError);
+    }, Math.max(0, t.giveUpAt - t.now()));
+  });
+  givenUp.catch(() => undefined);
+  try {
+    return await Promise.race([session, givenUp]);
+  } finally {
+    clearTimeout(abortTimer);
+    clearTimeout(giveUpTimer);
+  }
+}
+
 function merge(summary: RunSummary, r: SessionResult, followUp: boolean): void {
   summary.sessions++;
   // `listed` and `new` describe the mailbox as the run found it; follow-up sessions only
@@ -146,6 +190,7 @@ function merge(summary: RunSummary, r: SessionResult, followUp: boolean): void {
   summary.fetched += r.fetched;
   summary.bytes += r.bytes;
   summary.skipped += r.skipped;
+  for (const m of r.skippedMessages) if (summary.skippedMessages.length < MAX_SKIPPED_NAMED) summary.skippedMessages.push(m);
   summary.deleted += r.deleted;
   summary.duplicates = Math.max(summary.duplicates, r.duplicates);
   summary.expired += r.expired;

@@ -4,9 +4,25 @@ export interface RunError {
   readonly code: string;
   readonly message: string;
   readonly retryable: boolean;
-  /** The message it concerns, when it concerns one. */
+  /** The message it concerns, when it concerns one: its UIDL ... */
   readonly uid?: string;
+  /** ... and its message number in that session. */
+  readonly number?: number;
 }
+
+/** A message this run decided not to fetch (it stays on the server). */
+export interface SkippedMessage {
+  readonly uid: string;
+  /** Message number in the session that skipped it. */
+  readonly number: number;
+  /** `too-large`, or `incomplete` (its bytes could not be received whole, attempts used up). */
+  readonly reason: string;
+  /** Size announced by LIST. */
+  readonly size: number;
+}
+
+/** Skipped messages named in one summary at most (the count is always exact). */
+export const MAX_SKIPPED_NAMED = 100;
 
 /** The result of one mailbox run: logged as one line, returned by the handler and the CLI. */
 export interface RunSummary {
@@ -20,8 +36,10 @@ export interface RunSummary {
   fetched: number;
   /** Octets stored. */
   bytes: number;
-  /** Messages recorded as skipped (too large) in this run. */
+  /** Messages recorded as skipped (too large, or incomplete too often) in this run. */
   skipped: number;
+  /** The skipped messages, named (the first MAX_SKIPPED_NAMED). */
+  skippedMessages: SkippedMessage[];
   /** Messages deleted on the server (confirmed by QUIT). */
   deleted: number;
   /** Listing entries whose UIDL repeats an earlier entry's (each distinct message is still stored once). */
@@ -52,6 +70,7 @@ export function emptySummary(mailbox: string): RunSummary {
     fetched: 0,
     bytes: 0,
     skipped: 0,
+    skippedMessages: [],
     deleted: 0,
     duplicates: 0,
     invalidUids: 0,
@@ -68,9 +87,9 @@ export function emptySummary(mailbox: string): RunSummary {
 }
 
 /** Turns any thrown value into a RunError without leaking anything but code and message. */
-export function toRunError(err: unknown, uid?: string): RunError {
+export function toRunError(err: unknown, uid?: string, number?: number): RunError {
   const e = err as { code?: unknown; message?: unknown; retryable?: unknown };
   const code = typeof e?.code === 'string' ? e.code : 'INTERNAL';
   const message = typeof e?.message === 'string' ? e.message : String(err);
-  return { code, message, retryable: e?.retryable === true, ...(uid === undefined ? {} : { uid }) };
+  return { code, message, retryable: e?.retryable === true, ...(uid === undefined ? {} : { uid }), ...(number === undefined ? {} : { number }) };
 }

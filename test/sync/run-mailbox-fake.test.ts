@@ -71,7 +71,7 @@ describe('worker against the fake POP3 server', () => {
     const bodies = await storedBodies(bench);
     expect(bodies).toHaveLength(2);
     const records = await bench.records();
-    expect(records.map((x) => x.identity).sort()).toEqual(['shared', expect.stringMatching(/^shared~fp~[0-9a-f]{32}$/)]);
+    expect(records.map((x) => x.identity).sort()).toEqual(['shared', expect.stringMatching(/^shared fp:[0-9a-f]{32}$/)]);
   });
 
   it('hostile UIDL characters make S3-safe, distinct keys; unsafe UIDLs are reported, not fetched', async () => {
@@ -105,7 +105,7 @@ describe('worker against the fake POP3 server', () => {
     expect(ok(await bench.run())).toMatchObject({ fetched: 0 });
     server.addMessages([msg('x3', 'Subject: three')]);
     expect(ok(await bench.run())).toMatchObject({ fetched: 1 });
-    expect((await bench.records()).every((r) => r.identity.startsWith('fp~'))).toBe(true);
+    expect((await bench.records()).every((r) => r.identity.startsWith(' fp:'))).toBe(true);
   });
 
   it('Gmail-style batches: keeps opening sessions while the server hands out more new mail', async () => {

@@ -1,0 +1,61 @@
+import type { MailboxConfig } from '../config/mailbox-config';
+import type { StateStore } from '../state/state-store';
+import type { MessageSink } from '../storage/message-sink';
+import type { RunError, SkippedMessage } from './run-summary';
+
+/** What one session of a run works with. */
+export interface SessionContext {
+  readonly mailbox: MailboxConfig;
+  readonly state: StateStore;
+  readonly sink: MessageSink;
+  readonly now: () => number;
+  /** Epoch ms after which no new message is started. */
+  readonly stopStartingAt: number;
+  /** What this run may still fetch. */
+  readonly allowance: { messages: number; octets: number };
+  /** `baseline`: record everything listed as seen, fetch nothing. */
+  readonly mode: 'fetch' | 'baseline';
+  readonly log: (event: string, fields?: Record<string, unknown>) => void;
+  /** Called after each message is stored and recorded (progress displays). */
+  readonly onStored?: (progress: { uid: string; size: number; newInSession: number }) => void;
+}
+
+export interface SessionResult {
+  listed: number;
+  newCount: number;
+  fetched: number;
+  bytes: number;
+  skipped: number;
+  skippedMessages: SkippedMessage[];
+  deleted: number;
+  duplicates: number;
+  invalidUids: number;
+  expired: number;
+  fullDiff: boolean;
+  /** New messages not settled in this session. */
+  backlog: number;
+  /** True when every new message was settled and QUIT succeeded. */
+  complete: boolean;
+  loginDelaySeconds: number | undefined;
+  errors: RunError[];
+}
+
+export function emptySessionResult(loginDelaySeconds: number | undefined): SessionResult {
+  return {
+    listed: 0,
+    newCount: 0,
+    fetched: 0,
+    bytes: 0,
+    skipped: 0,
+    skippedMessages: [],
+    deleted: 0,
+    duplicates: 0,
+    invalidUids: 0,
+    expired: 0,
+    fullDiff: false,
+    backlog: 0,
+    complete: true,
+    loginDelaySeconds,
+    errors: [],
+  };
+}

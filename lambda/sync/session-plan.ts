@@ -1,0 +1,137 @@
+import type { MailboxConfig } from '../config/mailbox-config';
+import type { Pop3Client, UidlListing } from '../pop3';
+import type { MailboxSummary, MessageRecord, StateStore } from '../state/state-store';
+import { fingerprintAll, isFingerprintIdentity, reconcileIdentities, resolveIdentities, topFingerprint, type ListedMessage } from './identities';
+import { listingKey, settledPrefix } from './listing-hash';
+
+/** What one session must look at, and what the state already knows about it. */
+export interface SessionPlan {
+  /** Every valid listed message with its identity, in listing order. */
+  readonly messages: ListedMessage[];
+  /** The messages after the settled prefix (every message in a full diff). */
+  readonly candidates: ListedMessage[];
+  /** Records known for the messages looked at (identity -> record). */
+  readonly records: Map<string, MessageRecord>;
+  /** Listing entries at the start that the last summary vouched for (0 in a full diff). */
+  readonly prefix: number;
+  readonly fullDiff: boolean;
+  readonly summary: MailboxSummary | undefined;
+  /** Listing keys (UIDL and LIST size) of the valid entries; undefined without UIDL. */
+  readonly keys: readonly string[] | undefined;
+}
+
+export interface PlanContext {
+  readonly mailbox: MailboxConfig;
+  readonly state: StateStore;
+  readonly log: (event: string, fields?: Record<string, unknown>) => void;
+  /** Salt of the summary hash (what "settled" means under the retention mode). */
+  readonly salt: string;
+}
+
+/**
+ * Plans a session: the summary fast path when the listing only had mail appended since the
+ * last run (reads O(new)), else a full diff against every record (reads O(mailbox)).
+ */
+export async function planSession(client: Pop3Client, ctx: PlanContext, listing: UidlListing | undefined, sizes: ReadonlyMap<number, number>): Promise<SessionPlan> {
+  const canTop = client.capabilities?.top === true;
+  const keys = listing?.entries.map((e) => listingKey(e.uid, sizes.get(e.number) ?? 0));
+  const summary = keys ? await ctx.state.getSummary(ctx.mailbox.id) : undefined;
+  let prefix = keys ? settledPrefix(keys, summary, ctx.salt) : undefined;
+  if (listing && prefix !== undefined && prefix > 0 && summary?.lastFingerprint !== undefined && canTop) {
+    // Same keys, but is it the same mail? If the last settled message is, all before it are.
+    const fp = await topFingerprint(client, listing.entries[prefix - 1]!.number);
+    if (fp !== summary.lastFingerprint) {
+      ctx.log('listing-prefix-replaced', { at: prefix, uid: listing.entries[prefix - 1]!.uid });
+      prefix = undefined;
+    }
+  }
+  if (listing && keys && prefix !== undefined) return fastPath(client, ctx, listing, sizes, { summary, prefix, keys, canTop });
+  return fullDiff(client, ctx, listing, sizes, { summary, keys, canTop });
+}
+
+/** Only the appended tail can be new. Reads O(tail). */
+async function fastPath(
+  client: Pop3Client,
+  ctx: PlanContext,
+  listing: UidlListing,
+  sizes: ReadonlyMap<number, number>,
+  p: { summary: MailboxSummary | undefined; prefix: number; keys: readonly string[]; canTop: boolean },
+): Promise<SessionPlan> {
+  const { state, mailbox } = ctx;
+  const sharedUids = new Set(listing.duplicates.keys());
+  const tailUids = new Set(listing.entries.slice(p.prefix).map((e) => e.uid));
+  const relevant = new Set([...sharedUids].filter((u) => tailUids.has(u)));
+  const lookup = async (id: string): Promise<MessageRecord | undefined> => (await state.getRecords(mailbox.id, [id])).get(id);
+  let messages = await resolveIdentities(client, listing, sizes, relevant, async (uid) => (await lookup(uid))?.headerFingerprint);
+  const records = await state.getRecords(mailbox.id, unique(messages.slice(p.prefix).map((m) => m.identity)));
+  const candidates = await reconcileIdentities(messages.slice(p.prefix), {
+    client,
+    records,
+    sharedUids,
+    // A settled message is not expected in the tail: any record found there is checked.
+    suspect: () => true,
+    hasFingerprintIdentities: p.summary?.fingerprintIdentities === true,
+    canTop: p.canTop,
+    byPrefix: (prefix) => state.listRecordsByIdentityPrefix(mailbox.id, prefix),
+    lookup,
+  });
+  messages = [...messages.slice(0, p.prefix), ...candidates];
+  return { messages, candidates, records, prefix: p.prefix, fullDiff: false, summary: p.summary, keys: p.keys };
+}
+
+/** The listing changed other than by appending (or there is no UIDL). Reads O(mailbox). */
+async function fullDiff(
+  client: Pop3Client,
+  ctx: PlanContext,
+  listing: UidlListing | undefined,
+  sizes: ReadonlyMap<number, number>,
+  p: { summary: MailboxSummary | undefined; keys: readonly string[] | undefined; canTop: boolean },
+): Promise<SessionPlan> {
+  const records = new Map<string, MessageRecord>();
+  for await (const r of ctx.state.listRecords(ctx.mailbox.id)) records.set(r.identity, r);
+  const sharedUids = new Set(listing?.duplicates.keys() ?? []);
+  let messages = listing
+    ? await resolveIdentities(client, listing, sizes, sharedUids, async (uid) => records.get(uid)?.headerFingerprint)
+    : await fingerprintAll(client, sizes);
+  const boundary = p.canTop ? await lastKnownMessage(client, messages, records) : Number.POSITIVE_INFINITY;
+  const all = [...records.values()];
+  messages = await reconcileIdentities(messages, {
+    client,
+    records,
+    sharedUids,
+    // Mail is appended: past the last message proven to be the recorded one, a recorded
+    // UIDL can only be a recycled one. A UIDL whose message we deleted is suspect too.
+    suspect: (m, rec) => m.number > boundary || rec.deletedAt !== undefined,
+    hasFingerprintIdentities: all.some((r) => isFingerprintIdentity(r.identity)),
+    canTop: p.canTop,
+    byPrefix: async (prefix) => all.filter((r) => r.identity.startsWith(prefix)),
+    lookup: undefined,
+  });
+  return { messages, candidates: messages, records, prefix: 0, fullDiff: true, summary: p.summary, keys: p.keys };
+}
+
+/**
+ * The message number of the last listed message that is provably the one recorded under
+ * its UIDL (its header fingerprint matches), or 0. Servers keep mail in arrival order and
+ * append new mail, so the messages that are still the recorded ones form a prefix of the
+ * listing: one TOP when nothing was recycled, a binary search (O(log n) TOPs) otherwise.
+ */
+async function lastKnownMessage(client: Pop3Client, messages: readonly ListedMessage[], records: ReadonlyMap<string, MessageRecord>): Promise<number> {
+  const checkable = messages.filter((m) => m.identity === m.uid && records.get(m.uid)?.headerFingerprint !== undefined);
+  const isKnown = async (i: number): Promise<boolean> => (await topFingerprint(client, checkable[i]!.number)) === records.get(checkable[i]!.uid)!.headerFingerprint;
+  if (checkable.length === 0) return 0;
+  if (await isKnown(checkable.length - 1)) return checkable[checkable.length - 1]!.number;
+  // Invariant: every index < lo is known, every index >= hi is not.
+  let lo = 0;
+  let hi = checkable.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (await isKnown(mid)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo === 0 ? 0 : checkable[lo - 1]!.number;
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}
