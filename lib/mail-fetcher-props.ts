@@ -91,14 +91,15 @@ export interface MailFetcherProps {
    */
   readonly memorySize?: number;
   /**
-   * Timeout of the fetch function: 30 seconds to 15 minutes. The worker stops starting new
-   * messages `safetyMargin` before it.
+   * Timeout of the fetch function: 30 seconds to 15 minutes. The worker aborts its POP3
+   * session `safetyMargin` before it (and starts no new message in the half margin before that).
    * @default Duration.minutes(5)
    */
   readonly timeout?: Duration;
   /**
-   * Time kept free at the end of each invocation (no new message is started within it),
-   * passed to the worker as `MAILFETCH_SAFETY_MARGIN_MS`. Less than `timeout`.
+   * Time kept free at the end of each invocation for the run's own ending (summary, lease
+   * release, upload aborts): the POP3 session is aborted when it begins, whatever the
+   * server does. Passed to the worker as `MAILFETCH_SAFETY_MARGIN_MS`. Less than `timeout`.
    * @default 10% of `timeout`, at least 10 seconds and at most 1 minute
    */
   readonly safetyMargin?: Duration;

@@ -3,7 +3,8 @@
  *
  * The JSON line starts with the fields scripts rely on, in this order:
  * mailbox, listed, new, fetched, bytes, skipped, deleted, duplicates, complete, errors;
- * more fields follow them (status, mode, backlog, invalidUids, expired, sessions, durationMs).
+ * more fields follow them (status, mode, backlog, invalidUids, expired, sessions, durationMs,
+ * skippedMessages).
  */
 import type { RunSummary } from '../sync/run-summary';
 import { formatBytes, formatDuration, plural, printable } from './format';
@@ -28,6 +29,7 @@ export function summaryJsonLine(summary: RunSummary, mode: RunMode): string {
     expired: summary.expired,
     sessions: summary.sessions,
     durationMs: summary.durationMs,
+    skippedMessages: summary.skippedMessages,
   });
 }
 
@@ -50,6 +52,9 @@ export function summaryText(summary: RunSummary, mode: RunMode, indent = ''): st
   lines.push(`${indent}  ${counts.join(', ')}`);
   if (summary.invalidUids > 0) lines.push(`${indent}  ${plural(summary.invalidUids, 'message')} with an unusable UIDL (not tracked)`);
   if (summary.backlog > 0) lines.push(`${indent}  ${summary.backlog} new left for the next run`);
+  for (const s of summary.skippedMessages) {
+    lines.push(`${indent}  skipped message ${printable(s.uid || '(no UIDL)')} (#${s.number}, ${formatBytes(s.size)}): ${s.reason}, left on the server`);
+  }
   for (const error of summary.errors) {
     lines.push(`${indent}  error ${error.code}${error.uid === undefined ? '' : ` (message ${printable(error.uid)})`}: ${printable(error.message)}`);
   }
