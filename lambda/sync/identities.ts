@@ -1,4 +1,4 @@
-import type { Pop3Client, UidlListing } from '../pop3';
+import { Pop3Error, Pop3ErrorCode, type Pop3Client, type UidlListing } from '../pop3';
 import type { MessageRecord } from '../state/state-store';
 import { headerFingerprint } from '../storage/header-block';
 
@@ -44,6 +44,34 @@ export function fingerprintIdentity(uid: string, fingerprint: string): string {
  */
 export function contentIdentity(identity: string, sha256: string): string {
   return `${identity}${CONTENT_TAG}${sha256.slice(0, CONTENT_HEX_DIGITS)}`;
+}
+
+/** Sessions whose server answered TOP with -ERR (it announced no capabilities, so we tried). */
+const topRefused = new WeakSet<Pop3Client>();
+
+/**
+ * Whether TOP may be used: announced in CAPA, or worth a try when the server has no CAPA
+ * (popa3d answers TOP without announcing anything) and has not refused it yet.
+ */
+export function mayTop(client: Pop3Client): boolean {
+  const caps = client.capabilities;
+  if (caps?.top) return true;
+  return (caps === undefined || caps.lines.length === 0) && !topRefused.has(client);
+}
+
+/**
+ * The header fingerprint of message `n` for an optional check: undefined when TOP cannot
+ * be used (refused once, the session remembers it). Other failures are thrown.
+ */
+export async function tryTopFingerprint(client: Pop3Client, n: number): Promise<string | undefined> {
+  if (!mayTop(client)) return undefined;
+  try {
+    return await topFingerprint(client, n);
+  } catch (err) {
+    if (!(err instanceof Pop3Error) || err.code !== Pop3ErrorCode.SERVER_ERROR) throw err;
+    topRefused.add(client);
+    return undefined;
+  }
 }
 
 /** Fingerprint of message `n`'s header block, read with TOP n 0. */
@@ -106,8 +134,6 @@ export interface ReconcileOptions {
   readonly suspect: (m: ListedMessage, rec: MessageRecord) => boolean;
   /** Whether this mailbox ever kept messages under fingerprint identities. */
   readonly hasFingerprintIdentities: boolean;
-  /** The server answers TOP (without it, recycled UIDLs cannot be told apart). */
-  readonly canTop: boolean;
   /** Records whose identity starts with a prefix (fast path: a query; full diff: `records`). */
   readonly byPrefix: (prefix: string) => Promise<MessageRecord[]>;
   /** Looks up one identity not in `records` (undefined when every record is in `records`). */
@@ -147,9 +173,10 @@ export async function reconcileIdentities(candidates: readonly ListedMessage[], 
 async function checkRecorded(m: ListedMessage, rec: MessageRecord, o: ReconcileOptions): Promise<ListedMessage> {
   const sizeChanged = rec.listSize !== undefined && rec.listSize !== m.size;
   if (!sizeChanged && !o.suspect(m, rec)) return m;
-  if ((!sizeChanged && rec.headerFingerprint === undefined) || !o.canTop) return m;
-  const fp = await topFingerprint(o.client, m.number);
-  if (fp === rec.headerFingerprint) return m;
+  if (!sizeChanged && rec.headerFingerprint === undefined) return m;
+  // Without TOP nothing more can be learned: the record stands.
+  const fp = await tryTopFingerprint(o.client, m.number);
+  if (fp === undefined || fp === rec.headerFingerprint) return m;
   const identity = fingerprintIdentity(m.uid, fp);
   const own = o.records.get(identity) ?? (o.lookup ? await o.lookup(identity) : undefined);
   if (own) o.records.set(identity, own);
@@ -158,9 +185,9 @@ async function checkRecorded(m: ListedMessage, rec: MessageRecord, o: ReconcileO
 
 /** A candidate without a record: it may have been stored under a fingerprint identity while its UIDL was shared. */
 async function findFingerprintRecord(m: ListedMessage, o: ReconcileOptions): Promise<ListedMessage> {
-  if (!o.hasFingerprintIdentities || !o.canTop) return m;
+  if (!o.hasFingerprintIdentities) return m;
   const kept = await o.byPrefix(fingerprintIdentity(m.uid, ''));
-  const fp = kept.length > 0 ? await topFingerprint(o.client, m.number) : undefined;
+  const fp = kept.length > 0 ? await tryTopFingerprint(o.client, m.number) : undefined;
   const match = fp === undefined ? undefined : kept.find((r) => r.headerFingerprint === fp);
   if (match) o.records.set(match.identity, match);
   return match ? { ...m, identity: match.identity } : m;

@@ -1,7 +1,7 @@
 import type { MailboxConfig } from '../config/mailbox-config';
 import type { Pop3Client, UidlListing } from '../pop3';
 import type { MailboxSummary, MessageRecord, StateStore } from '../state/state-store';
-import { fingerprintAll, isFingerprintIdentity, reconcileIdentities, resolveIdentities, topFingerprint, type ListedMessage } from './identities';
+import { fingerprintAll, isFingerprintIdentity, reconcileIdentities, resolveIdentities, tryTopFingerprint, type ListedMessage } from './identities';
 import { listingKey, settledPrefix } from './listing-hash';
 
 /** What one session must look at, and what the state already knows about it. */
@@ -33,20 +33,19 @@ export interface PlanContext {
  * last run (reads O(new)), else a full diff against every record (reads O(mailbox)).
  */
 export async function planSession(client: Pop3Client, ctx: PlanContext, listing: UidlListing | undefined, sizes: ReadonlyMap<number, number>): Promise<SessionPlan> {
-  const canTop = client.capabilities?.top === true;
   const keys = listing?.entries.map((e) => listingKey(e.uid, sizes.get(e.number) ?? 0));
   const summary = keys ? await ctx.state.getSummary(ctx.mailbox.id) : undefined;
   let prefix = keys ? settledPrefix(keys, summary, ctx.salt) : undefined;
-  if (listing && prefix !== undefined && prefix > 0 && summary?.lastFingerprint !== undefined && canTop) {
+  if (listing && prefix !== undefined && prefix > 0 && summary?.lastFingerprint !== undefined) {
     // Same keys, but is it the same mail? If the last settled message is, all before it are.
-    const fp = await topFingerprint(client, listing.entries[prefix - 1]!.number);
-    if (fp !== summary.lastFingerprint) {
+    const fp = await tryTopFingerprint(client, listing.entries[prefix - 1]!.number);
+    if (fp !== undefined && fp !== summary.lastFingerprint) {
       ctx.log('listing-prefix-replaced', { at: prefix, uid: listing.entries[prefix - 1]!.uid });
       prefix = undefined;
     }
   }
-  if (listing && keys && prefix !== undefined) return fastPath(client, ctx, listing, sizes, { summary, prefix, keys, canTop });
-  return fullDiff(client, ctx, listing, sizes, { summary, keys, canTop });
+  if (listing && keys && prefix !== undefined) return fastPath(client, ctx, listing, sizes, { summary, prefix, keys });
+  return fullDiff(client, ctx, listing, sizes, { summary, keys });
 }
 
 /** Only the appended tail can be new. Reads O(tail). */
@@ -55,7 +54,7 @@ async function fastPath(
   ctx: PlanContext,
   listing: UidlListing,
   sizes: ReadonlyMap<number, number>,
-  p: { summary: MailboxSummary | undefined; prefix: number; keys: readonly string[]; canTop: boolean },
+  p: { summary: MailboxSummary | undefined; prefix: number; keys: readonly string[] },
 ): Promise<SessionPlan> {
   const { state, mailbox } = ctx;
   const sharedUids = new Set(listing.duplicates.keys());
@@ -71,7 +70,6 @@ async function fastPath(
     // A settled message is not expected in the tail: any record found there is checked.
     suspect: () => true,
     hasFingerprintIdentities: p.summary?.fingerprintIdentities === true,
-    canTop: p.canTop,
     byPrefix: (prefix) => state.listRecordsByIdentityPrefix(mailbox.id, prefix),
     lookup,
   });
@@ -85,7 +83,7 @@ async function fullDiff(
   ctx: PlanContext,
   listing: UidlListing | undefined,
   sizes: ReadonlyMap<number, number>,
-  p: { summary: MailboxSummary | undefined; keys: readonly string[] | undefined; canTop: boolean },
+  p: { summary: MailboxSummary | undefined; keys: readonly string[] | undefined },
 ): Promise<SessionPlan> {
   const records = new Map<string, MessageRecord>();
   for await (const r of ctx.state.listRecords(ctx.mailbox.id)) records.set(r.identity, r);
@@ -93,7 +91,7 @@ async function fullDiff(
   let messages = listing
     ? await resolveIdentities(client, listing, sizes, sharedUids, async (uid) => records.get(uid)?.headerFingerprint)
     : await fingerprintAll(client, sizes);
-  const boundary = p.canTop ? await lastKnownMessage(client, messages, records) : Number.POSITIVE_INFINITY;
+  const boundary = await lastKnownMessage(client, messages, records);
   const all = [...records.values()];
   messages = await reconcileIdentities(messages, {
     client,
@@ -103,7 +101,6 @@ async function fullDiff(
     // UIDL can only be a recycled one. A UIDL whose message we deleted is suspect too.
     suspect: (m, rec) => m.number > boundary || rec.deletedAt !== undefined,
     hasFingerprintIdentities: all.some((r) => isFingerprintIdentity(r.identity)),
-    canTop: p.canTop,
     byPrefix: async (prefix) => all.filter((r) => r.identity.startsWith(prefix)),
     lookup: undefined,
   });
@@ -112,13 +109,17 @@ async function fullDiff(
 
 /**
  * The message number of the last listed message that is provably the one recorded under
- * its UIDL (its header fingerprint matches), or 0. Servers keep mail in arrival order and
+ * its UIDL (its header fingerprint matches), or 0 (none can be proven). Servers keep mail in arrival order and
  * append new mail, so the messages that are still the recorded ones form a prefix of the
  * listing: one TOP when nothing was recycled, a binary search (O(log n) TOPs) otherwise.
  */
 async function lastKnownMessage(client: Pop3Client, messages: readonly ListedMessage[], records: ReadonlyMap<string, MessageRecord>): Promise<number> {
   const checkable = messages.filter((m) => m.identity === m.uid && records.get(m.uid)?.headerFingerprint !== undefined);
-  const isKnown = async (i: number): Promise<boolean> => (await topFingerprint(client, checkable[i]!.number)) === records.get(checkable[i]!.uid)!.headerFingerprint;
+  const isKnown = async (i: number): Promise<boolean> => {
+    const fp = await tryTopFingerprint(client, checkable[i]!.number);
+    // Without TOP the headers cannot be compared: trust the records (sizes still checked).
+    return fp === undefined || fp === records.get(checkable[i]!.uid)!.headerFingerprint;
+  };
   if (checkable.length === 0) return 0;
   if (await isKnown(checkable.length - 1)) return checkable[checkable.length - 1]!.number;
   // Invariant: every index < lo is known, every index >= hi is not.

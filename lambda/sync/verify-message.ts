@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Pop3Client } from '../pop3';
 import type { MessageRecord } from '../state/state-store';
-import { topFingerprint, type ListedMessage } from './identities';
+import { tryTopFingerprint, type ListedMessage } from './identities';
 import type { RetrievalLedger } from './retrieval-ledger';
 
 /** SHA-256 (hex) of message `m` as the server sends it now (to prove a copy identical). */
@@ -28,9 +28,9 @@ export async function holdsRecordedMessage(
 ): Promise<boolean> {
   if (rec.status !== 'stored' || rec.sha256 === undefined) return false;
   if (rec.listSize !== undefined && rec.listSize !== m.size) return false;
-  const canTop = client.capabilities?.top === true;
-  if (canTop && rec.headerFingerprint !== undefined) {
-    if ((await topFingerprint(client, m.number)) !== rec.headerFingerprint) return false;
+  const fp = rec.headerFingerprint === undefined ? undefined : await tryTopFingerprint(client, m.number);
+  if (fp !== undefined) {
+    if (fp !== rec.headerFingerprint) return false;
     if (!o.sharedUid) return true;
   }
   const same = (await contentHash(client, m, o.ledger)) === rec.sha256;
