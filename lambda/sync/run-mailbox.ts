@@ -169,7 +169,10 @@ async function boundedSession(
   });
   givenUp.catch(() => undefined);
   try {
-    return await Promise.race([session, givenUp]);
+    const result = await Promise.race([session, givenUp]);
+    // Named once, plainly: the errors the abort caused inside the session say less.
+    if (controller.signal.aborted) result.errors.push(toRunError(deadlineError));
+    return result;
   } finally {
     clearTimeout(abortTimer);
     clearTimeout(giveUpTimer);
