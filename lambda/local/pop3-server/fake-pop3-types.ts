@@ -69,7 +69,7 @@ export interface FakePop3Options {
    * before "+OK" is written, or in deleteByOtherClient/hideByOtherClient), while the
    * messages are still on the server. A throw is recorded in `errors`, the change is NOT
    * applied and the connection drops (a server that crashed in its UPDATE state). Calling
-   * `session.destroy()` from here models "applied, but the +OK was lost".
+   * `event.connection.destroy()` from here models "applied, but the +OK was lost".
    */
   onCommit?: (event: FakeCommitEvent) => void;
   /** The server's clock in ms (delivery times, Gmail's 30-day recent window). Default Date.now. */
@@ -179,8 +179,10 @@ export interface FakeGroundTruth {
 /** A deletion or hiding about to take effect (see FakePop3Options.onCommit). */
 export interface FakeCommitEvent {
   readonly cause: 'quit' | 'other-client';
-  /** the session whose QUIT this is; undefined for other-client */
+  /** the number of the session whose QUIT this is; undefined for other-client */
   readonly session: number | undefined;
+  /** that session itself (e.g. to destroy() it: the change applies, the "+OK" is lost) */
+  readonly connection: FakeSession | undefined;
   /** about to leave the maildrop (still in it now) */
   readonly removed: readonly FakeMailRecord[];
   /** about to be hidden from normal listings */
