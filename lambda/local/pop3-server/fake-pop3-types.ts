@@ -142,7 +142,11 @@ export interface FakeHiding {
   readonly at: number;
 }
 
-/** Ground truth about one delivered message. A live view: it changes as the server does. */
+/**
+ * Ground truth about one delivered message. A live view: it changes as the server does.
+ * A message the test splices out of `server.messages` itself is marked removed at the next
+ * sync (any FakeGroundTruth query, deliver, addMessages, login or QUIT).
+ */
 export interface FakeMailRecord {
   /** stable internal id: 1, 2, ... in delivery order; never reused */
   readonly id: number;
