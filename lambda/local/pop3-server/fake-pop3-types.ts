@@ -92,10 +92,13 @@ export interface FakeSession {
   readonly tls: boolean;
   /** message numbers marked by DELE */
   readonly deleted: Set<number>;
-  /** message numbers sent with RETR in this session (RSET does not clear it: the bytes left) */
-  readonly retrieved: ReadonlySet<number>;
+  /**
+   * message numbers sent with RETR in this session (RSET does not clear it: the bytes left).
+   * A hook that answers RETR itself adds the number here if the message should count as read (Gmail).
+   */
+  readonly retrieved: Set<number>;
   /** message numbers sent with TOP in this session */
-  readonly topped: ReadonlySet<number>;
+  readonly topped: Set<number>;
   /** the messages numbered 1..N for this session (fixed at login; before login the current mailbox) */
   readonly mailbox: readonly FakeMessage[];
   /** the name the client logged in with, as sent (e.g. 'recent:alice'); null before login */
