@@ -41,7 +41,13 @@ export function parseCapabilities(lines: readonly Buffer[]): Capabilities {
   for (const line of raw) {
     const words = line.trim().split(/\s+/).filter(Boolean);
     const [name, ...args] = words;
-    if (name) names.set(name.toUpperCase(), args);
+    if (!name) continue;
+    const key = name.toUpperCase();
+    const known = names.get(key);
+    // A repeated capability: SASL lines add mechanisms (some servers list them one per
+    // line); for any other the first line wins, as a later one cannot be told more right.
+    if (known === undefined) names.set(key, args);
+    else if (key === 'SASL') known.push(...args);
   }
   const loginDelay = names.get('LOGIN-DELAY')?.[0];
   const expireArg = names.get('EXPIRE')?.[0];
@@ -61,7 +67,7 @@ export function parseCapabilities(lines: readonly Buffer[]): Capabilities {
     pipelining: names.has('PIPELINING'),
     stls: names.has('STLS'),
     respCodes: names.has('RESP-CODES'),
-    sasl: (names.get('SASL') ?? []).map((m) => m.toUpperCase()),
+    sasl: [...new Set((names.get('SASL') ?? []).map((m) => m.toUpperCase()))],
     loginDelaySeconds: loginDelay !== undefined && /^\d+$/.test(loginDelay) ? Number(loginDelay) : undefined,
     expire,
     implementation: implementation?.trim().slice('IMPLEMENTATION'.length).trim() || undefined,

@@ -34,8 +34,9 @@ export interface ListEntry {
 // The id is everything after the number (trimmed of blanks): an id with inner blanks is
 // then caught by validation and set aside, instead of failing the whole listing. "Blank" is
 // space and tab only: JavaScript's \s also matches VT, FF and 0xA0 (NBSP in latin1), and an
-// id that began or ended with one of those failed the whole listing.
-const FIELDS = /^[ \t]*(\d{1,10})[ \t]+([^ \t](?:.*[^ \t])?)[ \t]*$/s;
+// id that began or ended with one of those failed the whole listing. A line with a number
+// and no id at all ("2") parses with an empty id, which validation sets aside the same way.
+const FIELDS = /^[ \t]*(\d{1,10})(?:[ \t]+([^ \t](?:.*[^ \t])?))?[ \t]*$/s;
 const SIZE_FIELDS = /^[ \t]*(\d{1,10})[ \t]+(\d{1,15})(?:[ \t].*)?$/;
 
 /** Validates a unique-id: 1..MAX_UID_OCTETS bytes, each 0x21..0x7E (RFC 1939 section 7). */
@@ -49,31 +50,48 @@ export function uidProblem(uid: Buffer): string | undefined {
   return undefined;
 }
 
-/** Parses `n uid` (one UIDL line, multi-line listing or the single-message reply text). */
-export function parseUidlLine(line: Buffer): { number: number; uid: Buffer } {
+/**
+ * How a server line may be shown: the session's scrubber removes secrets from it (see
+ * secret-scrubber.ts) and returns the same Buffer when it held none. The default shows
+ * lines as they are.
+ */
+export type ShowLine = (line: Buffer) => Buffer;
+const asIs: ShowLine = (line) => line;
+
+/**
+ * Parses `n uid` (one UIDL line, multi-line listing or the single-message reply text). The
+ * uid is empty when the line has none; {@link uidProblem} reports that.
+ */
+export function parseUidlLine(line: Buffer, show: ShowLine = asIs): { number: number; uid: Buffer } {
   const m = FIELDS.exec(line.toString('latin1'));
-  if (!m) throw malformed('UIDL', line);
-  return { number: toMessageNumber(m[1]!, 'UIDL', line), uid: Buffer.from(m[2]!, 'latin1') };
+  if (!m) throw malformed('UIDL', show(line));
+  return { number: toMessageNumber(m[1]!, 'UIDL', show(line)), uid: Buffer.from(m[2] ?? '', 'latin1') };
 }
 
-export function parseListLine(line: Buffer): ListEntry {
+/** Parses `n size`. Lines are parsed as sent (a numeric secret must not break a size); errors show them through `show`. */
+export function parseListLine(line: Buffer, show: ShowLine = asIs): ListEntry {
   const m = SIZE_FIELDS.exec(line.toString('latin1'));
-  if (!m) throw malformed('LIST', line);
-  return { number: toMessageNumber(m[1]!, 'LIST', line), size: Number(m[2]) };
+  if (!m) throw malformed('LIST', show(line));
+  return { number: toMessageNumber(m[1]!, 'LIST', show(line)), size: Number(m[2]) };
 }
 
-/** Builds a listing: keeps server order, reports duplicates and invalid uids separately. */
-export function buildUidlListing(lines: readonly Buffer[]): UidlListing {
+/**
+ * Builds a listing: keeps server order, reports duplicates and invalid uids separately.
+ * Lines are parsed as the server sent them; a uid that `show` would alter holds a secret of
+ * the session and is set aside (never stored, logged or used as a key), errors show lines
+ * through `show`.
+ */
+export function buildUidlListing(lines: readonly Buffer[], show: ShowLine = asIs): UidlListing {
   const entries: UidlEntry[] = [];
   const invalid: InvalidUidlEntry[] = [];
   const seen = new Map<string, number[]>();
   const numbers = new Set<number>();
   let overlong = 0;
   for (const line of lines) {
-    const { number, uid } = parseUidlLine(line);
-    if (numbers.has(number)) throw malformed('UIDL', line, `message number ${number} listed twice`);
+    const { number, uid } = parseUidlLine(line, show);
+    if (numbers.has(number)) throw malformed('UIDL', show(line), `message number ${number} listed twice`);
     numbers.add(number);
-    const problem = uidProblem(uid);
+    const problem = uidProblem(uid) ?? (show(uid) === uid ? undefined : 'unique-id holds a credential of this session');
     if (problem) {
       invalid.push({ number, reason: problem });
       continue;

@@ -7,13 +7,22 @@ export interface StatusLine {
   readonly responseCode: string | undefined;
   /** The text after the status (and after the response code), latin1-decoded, untrusted. */
   readonly text: string;
+  /** True when a secret of the session was removed from the line before it was parsed. */
+  readonly scrubbed?: boolean;
 }
 
 const RESPONSE_CODE = /^\[([^\]\s]{1,64})\]\s*/;
+/** After the keyword: "+OKAY" or "-ERR42" is another word, not a status. */
+const WORD_CONTINUES = /^[A-Za-z0-9]/;
 
 /**
  * Parses a status line. Status keywords are case-insensitive (RFC 1939); anything else at
  * the start of a reply is a protocol violation.
+ *
+ * The rule for what may follow the keyword: the end of the line, or any byte that is not
+ * an ASCII letter or digit. RFC 1939 wants a space, but servers send "+OK." or "-ERR:" and
+ * mpop and Python's poplib accept them; "+OKAY" stays malformed. The text is the rest of
+ * the line with leading blanks removed (a punctuation separator stays part of it).
  */
 export function parseStatusLine(line: Buffer): StatusLine {
   const s = line.toString('latin1');
@@ -31,9 +40,8 @@ export function parseStatusLine(line: Buffer): StatusLine {
   } else {
     throw malformed(s);
   }
-  // "+OKAY" is not "+OK": the keyword must end the line or be followed by white space.
-  if (rest.length > 0 && rest[0] !== ' ' && rest[0] !== '\t') throw malformed(s);
-  rest = rest.trimStart();
+  if (WORD_CONTINUES.test(rest)) throw malformed(s);
+  rest = rest.replace(/^[ \t]+/, '');
   const m = RESPONSE_CODE.exec(rest);
   if (m) return { kind, responseCode: m[1]!.toUpperCase(), text: rest.slice(m[0].length) };
   return { kind, responseCode: undefined, text: rest };

@@ -138,7 +138,8 @@ describe('fuzz: UIDL and LIST listings', () => {
         }
         const uidl = valueOrPop3Error(() => parseUidlLine(input));
         if (uidl instanceof Pop3Error) expect(uidl.code).toBe(Pop3ErrorCode.PROTOCOL_ERROR);
-        else expect(uidl.uid.length).toBeGreaterThan(0);
+        // An empty id only for a line that is a number alone ("2"): the listing sets it aside.
+        else if (uidl.uid.length === 0) expect(input.toString('latin1')).toMatch(/^[ \t]*\d{1,10}[ \t]*$/);
       }),
       fuzzParams(1000),
     );

@@ -3,6 +3,7 @@ import { parseCapabilities } from '../../lambda/pop3/capabilities';
 import { Pop3ErrorCode } from '../../lambda/pop3/errors';
 import { buildUidlListing, parseListLine } from '../../lambda/pop3/listing';
 import { redactCommand } from '../../lambda/pop3/redact';
+import { SecretScrubber } from '../../lambda/pop3/secret-scrubber';
 import { errorFromReply, parseStatusLine } from '../../lambda/pop3/response';
 import { apopDigest, apopTimestamp, cramMd5Mechanism, oauthBearerMechanism, xoauth2Mechanism } from '../../lambda/pop3/sasl';
 
@@ -18,8 +19,16 @@ describe('parseStatusLine', () => {
     expect(parseStatusLine(b('+'))).toEqual({ kind: 'continue', responseCode: undefined, text: '' });
   });
 
-  it('rejects garbage as a protocol error', () => {
-    for (const s of ['HTTP/1.1 200 OK', '+OKAY', '', '* OK IMAP']) {
+  it('accepts +OK and -ERR followed by punctuation ("+OK.", "-ERR:"), as mpop and poplib do', () => {
+    expect(parseStatusLine(b('+OK.'))).toEqual({ kind: 'ok', responseCode: undefined, text: '.' });
+    expect(parseStatusLine(b('-ERR: bad password'))).toEqual({ kind: 'err', responseCode: undefined, text: ': bad password' });
+    expect(parseStatusLine(b('-err, [IN-USE] locked')).kind).toBe('err');
+    expect(parseStatusLine(b('+OK\xa0ready')).kind).toBe('ok');
+    expect(parseStatusLine(b('-ERR[SYS/TEMP] later'))).toEqual({ kind: 'err', responseCode: 'SYS/TEMP', text: 'later' });
+  });
+
+  it('rejects garbage as a protocol error, and a keyword that runs on into a word', () => {
+    for (const s of ['HTTP/1.1 200 OK', '+OKAY', '+OK1', '-ERRor', '-ERR2', '', '* OK IMAP']) {
       expect(() => parseStatusLine(b(s)), s).toThrow(expect.objectContaining({ code: Pop3ErrorCode.PROTOCOL_ERROR }));
     }
   });
@@ -70,6 +79,31 @@ describe('UIDL listings', () => {
     expect(l.overlong).toBe(1);
   });
 
+  it('sets aside a line with a number and no unique-id, keeping the rest of the listing', () => {
+    const l = buildUidlListing([b('1 first'), b('2'), b('3 \t'), b('4 last')]);
+    expect(l.entries).toEqual([
+      { number: 1, uid: 'first' },
+      { number: 4, uid: 'last' },
+    ]);
+    expect(l.invalid).toEqual([
+      { number: 2, reason: 'empty unique-id' },
+      { number: 3, reason: 'empty unique-id' },
+    ]);
+  });
+
+  it('sets aside a unique-id that holds a secret of the session, and shows malformed lines scrubbed', () => {
+    const scrubber = new SecretScrubber();
+    scrubber.addSecret('pw123');
+    const show = (line: Buffer): Buffer => scrubber.scrubLine(line);
+    const l = buildUidlListing([b('1 abcpw123'), b('2 fine')], show);
+    expect(l.invalid).toEqual([{ number: 1, reason: 'unique-id holds a credential of this session' }]);
+    expect(l.entries).toEqual([{ number: 2, uid: 'fine' }]);
+    expect(() => buildUidlListing([b('x pw123')], show)).toThrow(/"x \*\*\*"/);
+    // Numbers are parsed as sent: a numeric secret does not break LIST.
+    scrubber.addSecret('1200');
+    expect(parseListLine(b('3 1200'), show)).toEqual({ number: 3, size: 1200 });
+  });
+
   it('rejects malformed lines and repeated message numbers', () => {
     expect(() => buildUidlListing([b('x abc')])).toThrow(expect.objectContaining({ code: Pop3ErrorCode.PROTOCOL_ERROR }));
     expect(() => buildUidlListing([b('1 a'), b('1 b')])).toThrow(/listed twice/);
@@ -86,6 +120,13 @@ describe('parseCapabilities', () => {
     const c = parseCapabilities(['TOP', 'UIDL', 'SASL plain LOGIN', 'PIPELINING', 'STLS', 'LOGIN-DELAY 10', 'EXPIRENEVER', 'IMPLEMENTATION GNU Mailutils 3.15'].map(b));
     expect(c).toMatchObject({ top: true, uidl: true, pipelining: true, stls: true, user: false, sasl: ['PLAIN', 'LOGIN'], loginDelaySeconds: 10, expire: 'never', implementation: 'GNU Mailutils 3.15' });
     expect(parseCapabilities([b('EXPIRE 30')]).expire).toBe(30);
+  });
+
+  it('merges a repeated SASL line (union of mechanisms) and keeps the first value of any other', () => {
+    const c = parseCapabilities(['SASL PLAIN', 'LOGIN-DELAY 10', 'SASL XOAUTH2 plain', 'LOGIN-DELAY 900', 'EXPIRE 5', 'EXPIRE NEVER'].map(b));
+    expect(c.sasl).toEqual(['PLAIN', 'XOAUTH2']);
+    expect(c.loginDelaySeconds).toBe(10);
+    expect(c.expire).toBe(5);
   });
 });
 
