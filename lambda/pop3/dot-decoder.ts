@@ -8,6 +8,12 @@
  * too (".\n" terminates, "\n.." is unstuffed); their LFs are passed through unchanged,
  * never rewritten to CRLF, so the stored message is exactly what the server sent.
  *
+ * Ambiguity: a server that splits lines on CRLF only does not stuff a dot that follows a
+ * bare LF, so a message line "." after a bare LF reaches us as "\n.\r\n", exactly like a
+ * terminator after a message that ends in a bare LF. The decoder still stops there (it
+ * cannot know better) but reports it: {@link terminatorAmbiguous}. ".\n" after LF (an
+ * LF-splitting server, which stuffs at LF) and any terminator after CRLF are unambiguous.
+ *
  * Speed: only lines that begin with "." need attention, so the decoder searches for the
  * two-byte sequence "\n." with Buffer#indexOf and hands out subarrays of the input
  * between those points: no per-line work, no copies of the message bytes.
@@ -44,10 +50,34 @@ export interface DecodeResult {
 export class DotDecoder {
   private state: State = State.LINE_START;
   private finished = false;
+  private ambiguous = false;
+  /** The last byte of the previous chunk (-1 before the first), to tell CRLF from a bare LF across chunks. */
+  private lastByte = -1;
+  /** Whether the LF that started the current line was bare (not after CR); false at the message start. */
+  private bareLineStart = false;
 
   /** True once the terminator has been decoded. */
   get done(): boolean {
     return this.finished;
+  }
+
+  /**
+   * True when the terminator was ".\r\n" right after a bare LF: it may be a line of the
+   * message from a server that does not stuff dots after bare LF (see the file comment).
+   */
+  get terminatorAmbiguous(): boolean {
+    return this.ambiguous;
+  }
+
+  /** An independent copy in the same state (to look ahead in buffered data without consuming it). */
+  clone(): DotDecoder {
+    const copy = new DotDecoder();
+    copy.state = this.state;
+    copy.finished = this.finished;
+    copy.ambiguous = this.ambiguous;
+    copy.lastByte = this.lastByte;
+    copy.bareLineStart = this.bareLineStart;
+    return copy;
   }
 
   /**
@@ -56,6 +86,12 @@ export class DotDecoder {
    */
   decode(chunk: Buffer): DecodeResult {
     if (this.finished) throw new Error('DotDecoder: decode() after the terminator');
+    const result = this.decodeChunk(chunk);
+    if (chunk.length > 0) this.lastByte = chunk[chunk.length - 1]!;
+    return result;
+  }
+
+  private decodeChunk(chunk: Buffer): DecodeResult {
     const output: Buffer[] = [];
     const len = chunk.length;
     if (len === 0) return { output, done: false, rest: undefined };
@@ -96,11 +132,13 @@ export class DotDecoder {
       if (k === -1) {
         if (segStart < len) output.push(chunk.subarray(segStart, len));
         this.state = chunk[len - 1] === LF ? State.LINE_START : State.MID_LINE;
+        if (this.state === State.LINE_START) this.bareLineStart = (len >= 2 ? chunk[len - 2] : this.lastByte) !== CR;
         return { output, done: false, rest: undefined };
       }
       const dot = k + 1;
       // Everything up to and including the LF is message data.
       if (segStart < dot) output.push(chunk.subarray(segStart, dot));
+      this.bareLineStart = (k > 0 ? chunk[k - 1] : this.lastByte) !== CR;
       const end = this.afterDot(chunk, dot + 1);
       if (end === PENDING) return { output, done: false, rest: undefined };
       if (end >= 0) return this.finish(output, chunk, end);
@@ -132,8 +170,13 @@ export class DotDecoder {
     return STUFFED;
   }
 
+  /** `end` is just past the terminator; a ".\r\n" terminator after a bare LF is ambiguous. */
   private finish(output: Buffer[], chunk: Buffer, end: number): DecodeResult {
     this.finished = true;
+    // end - 2 is CR for ".\r\n" within this chunk; a terminator completed by a chunk that
+    // starts with its LF (state DOT_CR) was ".\r\n" as well.
+    const crlfTerminator = end >= 2 ? chunk[end - 2] === CR : this.state === State.DOT_CR;
+    this.ambiguous = crlfTerminator && this.bareLineStart;
     return { output, done: true, rest: end < chunk.length ? chunk.subarray(end) : undefined };
   }
 }

@@ -26,6 +26,16 @@ function decodeInChunks(wire: Buffer, sizes: number[]): { message: Buffer; rest:
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 
+function chunksOf(data: Buffer, sizes: number[]): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0, k = 0; i < data.length; k++) {
+    const size = sizes[k % sizes.length]!;
+    out.push(data.subarray(i, i + size));
+    i += size;
+  }
+  return out;
+}
+
 describe('DotDecoder', () => {
   it('removes one stuffed dot and stops at the terminator, keeping CRLF', () => {
     const r = decodeInChunks(b('Subject: x\r\n\r\n..hidden\r\n...two\r\nplain.\r\n.\r\nNEXT'), []);
@@ -68,6 +78,38 @@ describe('DotDecoder', () => {
     const bytes = Buffer.from([0xff, 0x00, 0x80, 0x0d, 0x0a, 0x2e, 0x2e, 0xfe, 0x0d, 0x0a]);
     const r = decodeInChunks(Buffer.concat([bytes, b('.\r\n')]), [2]);
     expect([...r.message]).toEqual([0xff, 0x00, 0x80, 0x0d, 0x0a, 0x2e, 0xfe, 0x0d, 0x0a]);
+  });
+
+  it('reports a CRLF terminator right after a bare LF as ambiguous, at every chunking', () => {
+    /** Feeds `wire` in the given sizes; whether the terminator was ambiguous. */
+    const ambiguity = (wire: string, sizes: number[]): boolean => {
+      const d = new DotDecoder();
+      for (const part of sizes.length ? chunksOf(b(wire), sizes) : [b(wire)]) if (!d.done) d.decode(part);
+      expect(d.done).toBe(true);
+      return d.terminatorAmbiguous;
+    };
+    const cases: [string, boolean][] = [
+      ['line one\n.\r\nline three\r\n.\r\n', true], // a "." line after a bare LF, unstuffed
+      ['a\r\n.\r\n', false], // after CRLF
+      ['a\n.\n', false], // an LF server, which stuffs at LF
+      ['.\r\n', false], // the empty message
+      ['\n.\r\n', true],
+      ['a\r\n\n.\r\n', true],
+      ['..\r\n.\r\n', false],
+    ];
+    for (const [wire, expected] of cases) {
+      for (const sizes of [[], [1], [2], [3], [5]]) expect(ambiguity(wire, sizes), `${JSON.stringify(wire)} in ${sizes.join(',') || 'one'} chunk(s)`).toBe(expected);
+    }
+  });
+
+  it('a clone continues independently from the same state', () => {
+    const d = new DotDecoder();
+    d.decode(b('a\n'));
+    const probe = d.clone();
+    expect(probe.decode(b('.\r\nREST')).rest?.toString('latin1')).toBe('REST');
+    expect(probe.terminatorAmbiguous).toBe(true);
+    expect(d.done).toBe(false);
+    expect(d.decode(b('..x\r\n')).output.map((o) => o.toString('latin1')).join('')).toBe('.x\r\n');
   });
 
   it('does not finish on a message without terminator', () => {
