@@ -19,6 +19,7 @@ export class ByteChannel {
   /** Resolves once the channel has failed: waiters on earlier replies need not wait any longer. */
   readonly whenFailed: Promise<void> = new Promise((resolve) => (this.signalFailure = resolve));
   private waiter: { resolve: (b: Buffer | null) => void; reject: (e: Error) => void } | undefined;
+  private endListener: (() => void) | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly onData = (chunk: Buffer): void => this.receive(chunk);
   private readonly onEnd = (): void => this.finishInput();
@@ -111,6 +112,21 @@ export class ByteChannel {
     return this.failure;
   }
 
+  /** True once the peer closed its side: no byte will arrive beyond those already buffered. */
+  get inputEnded(): boolean {
+    return this.ended;
+  }
+
+  /** The received, unread chunks, in order, without consuming them (to look ahead). */
+  buffered(): readonly Buffer[] {
+    return this.queue;
+  }
+
+  /** Calls `listener` when the peer closes its side (FIN, or the socket closes). One listener. */
+  onInputEnd(listener: () => void): void {
+    this.endListener = listener;
+  }
+
   private take(): Buffer | undefined {
     const chunk = this.queue.shift();
     if (!chunk) return undefined;
@@ -141,6 +157,7 @@ export class ByteChannel {
       this.clearIdleTimer();
       w.resolve(null);
     }
+    this.endListener?.();
   }
 
   private armIdleTimer(): void {

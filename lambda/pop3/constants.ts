@@ -21,6 +21,12 @@ export const IDLE_TIMEOUT_MS = 60_000;
 export const SESSION_TIMEOUT_MS = 15 * 60_000;
 /** Grace period for QUIT's reply before the socket is simply closed. */
 export const QUIT_TIMEOUT_MS = 5_000;
+/**
+ * Reading and discarding the rest of a message nobody wants (over the size limit, or the
+ * consumer gave up) may take this long; after it, closing the connection and opening a
+ * new session is cheaper than waiting on.
+ */
+export const DRAIN_TIMEOUT_MS = 30_000;
 
 /**
  * RFC 1939 says a response line is at most 512 octets (incl. CRLF); RFC 2449 allows
@@ -39,6 +45,37 @@ export const RFC_MAX_UID_OCTETS = 70;
 export const MAX_MESSAGE_OCTETS = 100 * 1024 * 1024;
 /** A listing (UIDL/LIST) with more entries than this is refused as hostile. */
 export const MAX_LISTING_ENTRIES = 5_000_000;
+/**
+ * Octets of one listing line as RFC 1939 allows it: a message number of up to 10 digits,
+ * a space, a unique-id of up to 70 characters, CRLF. Used only to size the reply bound below.
+ */
+export const MAX_LISTING_LINE_OCTETS = 10 + 1 + 70 + 2;
+/**
+ * A whole UIDL or LIST reply may hold at most this many octets (about 415 MB): as many
+ * RFC-sized lines as MAX_LISTING_ENTRIES allows. Bounding lines alone let 5M lines of
+ * 8 KiB each through (40 GB).
+ */
+export const MAX_LISTING_OCTETS = MAX_LISTING_ENTRIES * MAX_LISTING_LINE_OCTETS;
+/**
+ * CAPA (and the mechanism list of a bare AUTH) is a few dozen short lines on every server
+ * we know; mpop stops reading it at a similar bound. More is a hostile or broken server.
+ */
+export const MAX_CAPA_LINES = 256;
+/** Octets of a whole CAPA / AUTH listing reply; 256 lines of 256 octets. */
+export const MAX_CAPA_OCTETS = 64 * 1024;
+/**
+ * The rest of an unwanted message is discarded only up to this many octets; past it the
+ * connection is closed instead (reconnecting costs a second, reading 64 MiB more costs many).
+ */
+export const MAX_DRAIN_OCTETS = 64 * 1024 * 1024;
+/**
+ * A message that ends well short of its LIST size is reported as MESSAGE_INCOMPLETE when
+ * fewer than `size x INCOMPLETE_TOLERANCE_RATIO - INCOMPLETE_TOLERANCE_OCTETS` octets
+ * arrived. LIST sizes are estimates on some servers (Microsoft 365; LF-counting servers
+ * announce less than they send, others more), so only a large shortfall counts.
+ */
+export const INCOMPLETE_TOLERANCE_RATIO = 0.75;
+export const INCOMPLETE_TOLERANCE_OCTETS = 4_096;
 
 /**
  * Pipelining window (RFC 2449 PIPELINING). mpop keeps up to 100 commands outstanding and

@@ -27,6 +27,13 @@ export const Pop3ErrorCode = {
   INVALID_UID: 'INVALID_UID',
   /** A message exceeded the configured maximum size. */
   MESSAGE_TOO_LARGE: 'MESSAGE_TOO_LARGE',
+  /**
+   * A message ended well short of the size LIST announced, or its end could not be told
+   * apart from a line of the message. Nothing of it should be stored; a later run retries.
+   */
+  MESSAGE_INCOMPLETE: 'MESSAGE_INCOMPLETE',
+  /** A multi-line reply (CAPA, UIDL, LIST...) exceeded its line or octet bound. */
+  REPLY_TOO_LARGE: 'REPLY_TOO_LARGE',
   /** TLS handshake or certificate verification failed. */
   TLS_FAILED: 'TLS_FAILED',
   /** Credentials would go over an unencrypted link and the mailbox does not allow it. */
@@ -41,7 +48,10 @@ export const Pop3ErrorCode = {
   IDLE_TIMEOUT: 'IDLE_TIMEOUT',
   /** The session deadline passed or the caller's AbortSignal fired. */
   ABORTED: 'ABORTED',
-  /** The server closed the connection (or it reset) while a reply was pending. */
+  /**
+   * The server closed the connection (or it reset) while a reply was pending, or the client
+   * closed it rather than read on (the rest of an unwanted message was too long to discard).
+   */
   CONNECTION_CLOSED: 'CONNECTION_CLOSED',
   /** The client was used wrongly (command after QUIT, second reader...). A bug, not a server fault. */
   USAGE: 'USAGE',
@@ -60,6 +70,7 @@ const RETRYABLE: ReadonlySet<Pop3ErrorCode> = new Set<Pop3ErrorCode>([
   Pop3ErrorCode.IDLE_TIMEOUT,
   Pop3ErrorCode.ABORTED,
   Pop3ErrorCode.CONNECTION_CLOSED,
+  Pop3ErrorCode.MESSAGE_INCOMPLETE,
 ]);
 
 export interface Pop3ErrorDetails {

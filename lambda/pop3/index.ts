@@ -1,5 +1,5 @@
 /** The POP3 engine's public surface. Nothing here imports AWS. */
-export { Pop3Client, type Pop3ConnectOptions, type TraceEvent } from './pop3-client';
+export { Pop3Client, type MessageOptions, type Pop3ConnectOptions, type TraceEvent } from './pop3-client';
 export { openSession, chooseMechanism, AUTH_MECHANISMS, type AuthMechanismName, type Pop3SessionOptions } from './open-session';
 export { MessageStream } from './message-stream';
 export { Pop3Error, Pop3ErrorCode, isPop3Error } from './errors';

@@ -3,39 +3,72 @@ import type { ByteChannel } from './byte-channel';
 import { MESSAGE_STREAM_HIGH_WATER_MARK_OCTETS } from './constants';
 import { DotDecoder } from './dot-decoder';
 import { Pop3Error, Pop3ErrorCode } from './errors';
+import { checkCompleteness } from './message-completeness';
+
+export interface MessageStreamOptions {
+  /** The command, as shown in errors (`RETR 3`). */
+  readonly command: string;
+  /** The message may not be larger than this (MESSAGE_TOO_LARGE). */
+  readonly maxOctets: number;
+  /** The size LIST announced, checked once the message ended (MESSAGE_INCOMPLETE). */
+  readonly expectedOctets?: number | undefined;
+  /** Discarding an unwanted rest reads at most this much, then the session ends instead. */
+  readonly maxDrainOctets: number;
+  /** ...and takes at most this long. */
+  readonly drainTimeoutMs: number;
+  /** Called once when the reply is fully consumed (or the channel is dead): the next reply may be read. */
+  readonly onSettled: () => void;
+  /** Ends the session: fails the channel with `err` (later commands see it) and closes the socket. */
+  readonly failSession: (err: Pop3Error) => void;
+}
 
 /**
  * The body of a RETR or TOP reply as a byte stream: exactly the message bytes, unstuffed,
  * without the terminator. Data is pulled from the socket only as fast as the consumer
  * reads, so memory stays flat whatever the message size.
  *
- * The stream ends only after the terminator was seen; a connection that drops, stalls or
- * is aborted mid-message makes it error instead. If the consumer destroys the stream
- * early, or the message exceeds `maxOctets`, the rest of the message is read and discarded
- * so the session stays usable for the next command.
+ * The stream ends only after the terminator was seen and the message is whole (see
+ * message-completeness.ts); a connection that drops, stalls or is aborted mid-message, or
+ * a message that is incomplete, makes it error instead, before any 'end'. If the consumer
+ * destroys the stream early, or the message exceeds `maxOctets`, the rest of the message
+ * is read and discarded, within bounds, so the session stays usable for the next command.
  */
 export class MessageStream extends Readable {
   /** Message octets delivered so far (after unstuffing). */
   octets = 0;
+  /** The command whose reply this is (`RETR 3`). */
+  readonly command: string;
   private readonly decoder = new DotDecoder();
   /** The read loop in progress, if any: reads on the channel must never overlap. */
   private pulling: Promise<void> | undefined;
   /** The consumer asked for data (via _read) that has not been pushed yet. */
   private wanted = false;
   private settled = false;
+  /** Set when the message went over maxOctets: later failures of the session say so. */
+  private tooLarge: Pop3Error | undefined;
 
-  /**
-   * @param channel the session's byte channel, positioned after the +OK line
-   * @param maxOctets the message may not be larger than this (MESSAGE_TOO_LARGE)
-   * @param onSettled called once when the reply is fully consumed (or the channel is dead),
-   *   so the session can read the next reply
-   */
+  /** @param channel the session's byte channel, positioned after the +OK line */
   constructor(
     private readonly channel: ByteChannel,
-    private readonly maxOctets: number,
-    private readonly onSettled: () => void,
+    private readonly options: MessageStreamOptions,
   ) {
     super({ highWaterMark: MESSAGE_STREAM_HIGH_WATER_MARK_OCTETS });
+    this.command = options.command;
+  }
+
+  /**
+   * Once the server closed its side: whether any byte follows this reply in what is still
+   * buffered (a reply to a later command). Looks ahead on a copy of the decoder, consuming nothing.
+   */
+  bytesFollowReply(): boolean {
+    const probe = this.decoder.clone();
+    if (probe.done) return true;
+    const chunks = this.channel.buffered();
+    for (let i = 0; i < chunks.length; i++) {
+      const { done, rest } = probe.decode(chunks[i]!);
+      if (done) return (rest?.length ?? 0) > 0 || chunks.slice(i + 1).some((c) => c.length > 0);
+    }
+    return false;
   }
 
   override _read(): void {
@@ -65,7 +98,9 @@ export class MessageStream extends Readable {
       this.wanted = false;
       const chunk = await this.channel.read();
       if (chunk === null) {
-        throw new Pop3Error(Pop3ErrorCode.CONNECTION_CLOSED, `the server closed the connection after ${this.octets} octets of a message`);
+        throw new Pop3Error(Pop3ErrorCode.CONNECTION_CLOSED, `${this.command}: the server closed the connection after ${this.octets} octets of the message`, {
+          command: this.command,
+        });
       }
       const { output, done, rest } = this.decoder.decode(chunk);
       // Hand back the next reply's bytes first, whatever happens to this message.
@@ -73,21 +108,37 @@ export class MessageStream extends Readable {
       let wantMore = true;
       for (const part of output) {
         this.octets += part.length;
-        if (this.octets > this.maxOctets) {
-          throw new Pop3Error(Pop3ErrorCode.MESSAGE_TOO_LARGE, `message exceeds the limit of ${this.maxOctets} octets`);
+        if (this.octets > this.options.maxOctets) {
+          this.tooLarge = new Pop3Error(Pop3ErrorCode.MESSAGE_TOO_LARGE, `${this.command}: the message exceeds the limit of ${this.options.maxOctets} octets`, {
+            command: this.command,
+          });
+          throw this.tooLarge;
         }
         wantMore = this.push(part);
       }
-      if (done) {
-        this.settle();
-        this.push(null);
-        return;
-      }
+      if (done) return this.finish();
       if (this.destroyed) return;
       // push() returning true means the consumer wants more; a false one leaves it to the
       // consumer's next _read() (which may already have set `wanted` meanwhile).
       if (wantMore) this.wanted = true;
     }
+  }
+
+  /** The terminator arrived: end the stream, or fail it (before any 'end') when the message is not whole. */
+  private finish(): void {
+    const incomplete = checkCompleteness({
+      command: this.command,
+      received: this.octets,
+      expected: this.options.expectedOctets,
+      ambiguous: this.decoder.terminatorAmbiguous,
+    });
+    if (incomplete) {
+      if (incomplete.fatal) this.options.failSession(incomplete.error);
+      else this.settle();
+      throw incomplete.error;
+    }
+    this.settle();
+    this.push(null);
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
@@ -101,25 +152,47 @@ export class MessageStream extends Readable {
     void (this.pulling ?? Promise.resolve()).then(() => this.drain());
   }
 
-  /** Reads and discards the rest of the message so the next reply can be read. */
+  /** Reads and discards the rest of the message so the next reply can be read, within bounds. */
   private async drain(): Promise<void> {
+    const { maxDrainOctets, drainTimeoutMs } = this.options;
+    const timer = setTimeout(() => this.giveUp(`not over within ${drainTimeoutMs} ms`), drainTimeoutMs);
+    let drained = 0;
     try {
       while (!this.decoder.done) {
         const chunk = await this.channel.read();
-        if (chunk === null) break;
+        if (chunk === null) {
+          // Later commands fail anyway; they should say why the message was not taken.
+          if (this.tooLarge) this.options.failSession(this.tooLarge);
+          break;
+        }
+        drained += chunk.length;
         const { done, rest } = this.decoder.decode(chunk);
         if (done && rest) this.channel.unshift(rest);
+        if (!done && drained > maxDrainOctets) this.giveUp(`more than ${maxDrainOctets} octets`);
       }
     } catch {
       // The channel failed: every later read fails with the same error, nothing to do here.
     } finally {
+      clearTimeout(timer);
       this.settle();
     }
+  }
+
+  /** The rest is too long to discard: end the session, naming the real reason. */
+  private giveUp(why: string): void {
+    const command = this.command;
+    const err = this.tooLarge
+      ? new Pop3Error(Pop3ErrorCode.MESSAGE_TOO_LARGE, `${command}: the message exceeds the limit of ${this.options.maxOctets} octets, and its rest (${why}) was not read: the connection is closed`, {
+          command,
+          cause: this.tooLarge,
+        })
+      : new Pop3Error(Pop3ErrorCode.CONNECTION_CLOSED, `${command}: the rest of a message the consumer gave up on (${why}) was not read: the connection is closed`, { command });
+    this.options.failSession(err);
   }
 
   private settle(): void {
     if (this.settled) return;
     this.settled = true;
-    this.onSettled();
+    this.options.onSettled();
   }
 }

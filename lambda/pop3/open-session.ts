@@ -51,7 +51,9 @@ export interface Pop3SessionOptions extends Pop3ConnectOptions {
  * servers announce PIPELINING/TOP only after login). Closes the connection on failure.
  */
 export async function openSession(options: Pop3SessionOptions): Promise<Pop3Client> {
-  const client = await Pop3Client.connect(options);
+  // The client scrubs these from everything the server says, from the greeting on.
+  const secrets = [...(options.secrets ?? []), ...[options.password, options.accessToken].filter((s): s is string => s !== undefined)];
+  const client = await Pop3Client.connect({ ...options, secrets });
   try {
     if ((options.tls ?? 'implicit') === 'starttls') {
       await startTls(client);
@@ -69,7 +71,7 @@ export async function openSession(options: Pop3SessionOptions): Promise<Pop3Clie
     return client;
   } catch (err) {
     client.close();
-    throw scrubSecrets(err, options);
+    throw err;
   }
 }
 
@@ -154,19 +156,4 @@ function requirePassword(options: Pop3SessionOptions): string {
 function requireToken(options: Pop3SessionOptions): string {
   if (options.accessToken === undefined) throw new Pop3Error(Pop3ErrorCode.USAGE, 'this mechanism needs an access token');
   return options.accessToken;
-}
-
-/**
- * A server may echo what it was sent; make sure no secret survives in an error we pass on.
- */
-function scrubSecrets(err: unknown, options: Pop3SessionOptions): unknown {
-  const secrets = [options.password, options.accessToken].filter((s): s is string => typeof s === 'string' && s.length >= 4);
-  if (!(err instanceof Pop3Error) || secrets.length === 0) return err;
-  const scrub = (s: string | undefined): string | undefined => (s === undefined ? s : secrets.reduce((acc, x) => acc.split(x).join('***'), s));
-  if (!secrets.some((x) => err.message.includes(x) || (err.serverText ?? '').includes(x))) return err;
-  return new Pop3Error(err.code, scrub(err.message)!, {
-    ...(err.command === undefined ? {} : { command: err.command }),
-    ...(err.responseCode === undefined ? {} : { responseCode: err.responseCode }),
-    ...(err.serverText === undefined ? {} : { serverText: scrub(err.serverText)! }),
-  });
 }

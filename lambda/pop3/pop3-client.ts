@@ -5,11 +5,12 @@ import { NO_CAPABILITIES, parseCapabilities, type Capabilities } from './capabil
 import { connectTcp, connectTls, tlsDetails, upgradeToTls, type TlsDetails, type TlsMode, type TlsOptions } from './connect';
 import {
   CONNECT_TIMEOUT_MS,
+  DRAIN_TIMEOUT_MS,
   GREETING_TIMEOUT_MS,
   IDLE_TIMEOUT_MS,
   MAX_COMMAND_OCTETS,
+  MAX_DRAIN_OCTETS,
   MAX_LINE_OCTETS,
-  MAX_LISTING_ENTRIES,
   MAX_MESSAGE_OCTETS,
   MESSAGE_STREAM_HIGH_WATER_MARK_OCTETS,
   PIPELINE_MAX_OUTSTANDING,
@@ -21,9 +22,13 @@ import { Pop3Error, Pop3ErrorCode } from './errors';
 import { readLine } from './line-reader';
 import { buildUidlListing, parseListLine, parseUidlLine, uidProblem, type ListEntry, type UidlListing } from './listing';
 import { MessageStream } from './message-stream';
+import { readMultilineReply, replyBoundsFor } from './multiline-reply';
 import { redactCommand } from './redact';
 import { errorFromReply, parseStatusLine, type CommandPurpose, type StatusLine } from './response';
 import type { SaslMechanism } from './sasl';
+import { saslResponseForms } from './sasl-response-forms';
+import { SecretScrubber } from './secret-scrubber';
+import { createSessionSignal, type SessionSignal } from './session-signal';
 
 /** A line of the protocol conversation, for debugging. Secrets are already redacted. */
 export interface TraceEvent {
@@ -54,6 +59,8 @@ export interface Pop3ConnectOptions {
   readonly maxLineOctets?: number;
   /** @default MAX_MESSAGE_OCTETS (100 MiB) */
   readonly maxMessageOctets?: number;
+  /** A UIDL or LIST reply larger than this fails with REPLY_TOO_LARGE. @default MAX_LISTING_OCTETS (about 415 MB) */
+  readonly maxListingOctets?: number;
   /**
    * Use PIPELINING when the server announces it. `false` forces lock-step for servers
    * that announce it but break under it.
@@ -62,6 +69,38 @@ export interface Pop3ConnectOptions {
   readonly pipelining?: boolean;
   /** Receives every protocol line except message bodies, with secrets redacted. */
   readonly trace?: (event: TraceEvent) => void;
+  /**
+   * Secrets (passwords, tokens) to remove from everything the server says and from every
+   * trace line and error, in every form they could come back in (raw, latin1, base64 at
+   * any offset): see secret-scrubber.ts. A password given to {@link Pop3Client.userPass}
+   * and every blob sent while authenticating are added automatically; `openSession` adds
+   * the password and access token. Secrets of any length count.
+   * @default none
+   */
+  readonly secrets?: readonly string[];
+  /**
+   * Discarding the rest of an unwanted message (over the size limit, or destroyed by its
+   * consumer) may take this long; then the session ends instead.
+   * @default DRAIN_TIMEOUT_MS (30 s)
+   */
+  readonly drainTimeoutMs?: number;
+  /** ...and read at most this many octets. @default MAX_DRAIN_OCTETS (64 MiB) */
+  readonly maxDrainOctets?: number;
+  /** QUIT's reply may take this long; the connection is closed either way. @default QUIT_TIMEOUT_MS (5 s) */
+  readonly quitTimeoutMs?: number;
+}
+
+/** Per-message options of {@link Pop3Client.retr} and {@link Pop3Client.top}. */
+export interface MessageOptions {
+  /** @default the session's maxMessageOctets */
+  readonly maxOctets?: number;
+  /**
+   * The size LIST announced. The message is then checked against it: one that ends well
+   * short of it, or at an ambiguous terminator before it, fails with MESSAGE_INCOMPLETE
+   * instead of ending (see message-completeness.ts).
+   * @default unknown: an ambiguous terminator fails the message
+   */
+  readonly expectedOctets?: number;
 }
 
 /** One command waiting to be sent or answered. */
@@ -72,16 +111,31 @@ interface Slot {
   sent: boolean;
 }
 
+/** What {@link Pop3Client.connect} hands to the constructor. */
+interface Session {
+  readonly socket: net.Socket;
+  readonly channel: ByteChannel;
+  readonly greeting: string;
+  readonly options: Pop3ConnectOptions;
+  readonly signal: SessionSignal;
+  readonly scrubber: SecretScrubber;
+}
+
 const CRLF = Buffer.from('\r\n', 'latin1');
 
 /**
  * A POP3 session. Every verb is built on two primitives: {@link command} (single-line
  * reply) and {@link multiline} / {@link stream} (multi-line reply). Commands may be called
  * without awaiting the previous one: they are queued, sent in a bounded pipelining window
- * when the server supports PIPELINING (lock-step otherwise), and answered in order.
+ * when the server supports PIPELINING (lock-step otherwise), and answered in order. The
+ * promises the verbs return are already observed, so a caller that pipelines may await
+ * them late: a connection that drops meanwhile cannot cause an unhandled rejection.
  *
  * Message streams from {@link retr} and {@link top} must be consumed or destroyed: the
  * next reply is read only after the previous one was.
+ *
+ * Every server line is scrubbed of the session's secrets as soon as it is read (see
+ * {@link Pop3ConnectOptions.secrets}), so no error, trace line or parsed text holds one.
  */
 export class Pop3Client {
   /** Greeting text (after "+OK"). */
@@ -89,6 +143,8 @@ export class Pop3Client {
   private socket: net.Socket;
   private readonly channel: ByteChannel;
   private readonly options: Pop3ConnectOptions;
+  private readonly session: SessionSignal;
+  private readonly scrubber: SecretScrubber;
   private caps: Capabilities | undefined;
   private tlsInfo: TlsDetails | undefined;
   private state: 'AUTHORIZATION' | 'TRANSACTION' | 'CLOSED' = 'AUTHORIZATION';
@@ -98,73 +154,60 @@ export class Pop3Client {
   /** Commands waiting for their turn to read; all woken when the connection fails. */
   private readonly turnWaiters = new Set<() => void>();
   private usePipelining = false;
-  private readonly deadline: NodeJS.Timeout;
-  private readonly abortListener: (() => void) | undefined;
+  /** The message stream whose reply is being read, if any. */
+  private activeStream: MessageStream | undefined;
+  /** The command of that stream once the server closed and no reply can follow it (see {@link inputEnded}). */
+  private closedAhead: string | undefined;
+  /** Server lines as they may be shown: with the session's secrets removed. */
+  private readonly show = (line: Buffer): Buffer => this.scrubber.scrubLine(line);
 
-  private constructor(socket: net.Socket, channel: ByteChannel, greeting: string, options: Pop3ConnectOptions, deadline: NodeJS.Timeout, abortListener: (() => void) | undefined) {
-    this.socket = socket;
-    this.channel = channel;
-    this.greeting = greeting;
-    this.options = options;
-    this.deadline = deadline;
-    this.abortListener = abortListener;
-    if ('encrypted' in socket) this.tlsInfo = tlsDetails(socket as tls.TLSSocket);
-    void channel.whenFailed.then(() => {
-      for (const wake of [...this.turnWaiters]) wake();
-    });
+  private constructor(session: Session) {
+    this.socket = session.socket;
+    this.channel = session.channel;
+    this.greeting = session.greeting;
+    this.options = session.options;
+    this.session = session.signal;
+    this.scrubber = session.scrubber;
+    if ('encrypted' in this.socket) this.tlsInfo = tlsDetails(this.socket as tls.TLSSocket);
+    void this.channel.whenFailed.then(() => this.wakeAll());
+    this.channel.onInputEnd(() => this.inputEnded());
   }
 
   /** Connects (TLS per options), reads the greeting, and returns a session in AUTHORIZATION state. */
   static async connect(options: Pop3ConnectOptions): Promise<Pop3Client> {
-    const mode = options.tls ?? 'implicit';
-    const target = { host: options.host, port: options.port ?? (mode === 'implicit' ? 995 : 110), ...(options.localAddress ? { localAddress: options.localAddress } : {}) };
-    const controller = new AbortController();
-    const sessionMs = options.sessionTimeoutMs ?? SESSION_TIMEOUT_MS;
-    const deadline = setTimeout(
-      () => controller.abort(new Pop3Error(Pop3ErrorCode.ABORTED, `the session deadline of ${sessionMs} ms passed`)),
-      sessionMs,
-    );
-    deadline.unref();
-    const external = options.signal;
-    const abortListener = external ? (): void => controller.abort(new Pop3Error(Pop3ErrorCode.ABORTED, 'the session was aborted', { cause: external.reason })) : undefined;
-    if (external && abortListener) {
-      if (external.aborted) abortListener();
-      else external.addEventListener('abort', abortListener, { once: true });
-    }
-    const connectMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    const session = createSessionSignal(options.sessionTimeoutMs ?? SESSION_TIMEOUT_MS, options.signal);
+    const scrubber = new SecretScrubber();
+    for (const secret of options.secrets ?? []) scrubber.addSecret(secret);
     let socket: net.Socket;
     try {
-      socket = mode === 'implicit' ? await connectTls(target, options.tlsOptions ?? {}, connectMs, controller.signal) : await connectTcp(target, connectMs, controller.signal);
+      socket = await openSocket(options, session.signal);
     } catch (err) {
-      clearTimeout(deadline);
-      if (external && abortListener) external.removeEventListener('abort', abortListener);
+      session.dispose();
       throw err;
     }
     socket.setNoDelay(true);
     const channel = new ByteChannel(options.greetingTimeoutMs ?? GREETING_TIMEOUT_MS, MESSAGE_STREAM_HIGH_WATER_MARK_OCTETS);
     channel.attach(socket);
-    controller.signal.addEventListener(
-      'abort',
-      () => {
-        const reason = controller.signal.reason;
-        channel.fail(reason instanceof Pop3Error ? reason : new Pop3Error(Pop3ErrorCode.ABORTED, 'the session was aborted', { cause: reason }));
-        socket.destroy();
-      },
-      { once: true },
-    );
+    // Everything that waits on the connection (greeting, replies, drains, the STLS
+    // handshake, QUIT) ends at once with ABORTED.
+    const onAbort = (): void => {
+      channel.fail(abortError(session.signal.reason));
+      socket.destroy();
+    };
+    if (session.signal.aborted) onAbort();
+    else session.signal.addEventListener('abort', onAbort, { once: true });
     let status: StatusLine;
     try {
-      status = parseStatusLine(await readLine(channel, options.maxLineOctets ?? MAX_LINE_OCTETS));
+      status = parseStatusLine(scrubber.scrubLine(await readLine(channel, options.maxLineOctets ?? MAX_LINE_OCTETS)));
       if (status.kind !== 'ok') throw errorFromReply(status, 'greeting', 'other');
     } catch (err) {
-      clearTimeout(deadline);
-      if (external && abortListener) external.removeEventListener('abort', abortListener);
+      session.dispose();
       socket.destroy();
       throw retagGreetingError(err);
     }
     options.trace?.({ direction: 'server', line: `+OK ${status.text}` });
     // The greeting has its own, usually longer, allowance; from here on the idle timeout applies.
-    const client = new Pop3Client(socket, channel, status.text, options, deadline, abortListener);
+    const client = new Pop3Client({ socket, channel, greeting: status.text, options, signal: session, scrubber });
     channel.setIdleTimeout(options.idleTimeoutMs ?? IDLE_TIMEOUT_MS);
     return client;
   }
@@ -195,155 +238,137 @@ export class Pop3Client {
   // ---- verbs -------------------------------------------------------------------------
 
   /** CAPA (RFC 2449). A server without CAPA gets {@link NO_CAPABILITIES}. */
-  async capa(): Promise<Capabilities> {
-    try {
-      this.caps = parseCapabilities(await this.multiline('CAPA'));
-    } catch (err) {
-      if (!(err instanceof Pop3Error) || err.code !== Pop3ErrorCode.SERVER_ERROR) throw err;
-      this.caps = NO_CAPABILITIES;
-    }
-    this.updatePipelining();
-    return this.caps;
+  capa(): Promise<Capabilities> {
+    return observed(
+      (async () => {
+        try {
+          this.caps = parseCapabilities(await this.multiline('CAPA'));
+        } catch (err) {
+          if (!(err instanceof Pop3Error) || err.code !== Pop3ErrorCode.SERVER_ERROR) throw err;
+          this.caps = NO_CAPABILITIES;
+        }
+        this.updatePipelining();
+        return this.caps;
+      })(),
+    );
   }
 
   /** STLS (RFC 2595): upgrades the link; capabilities learned before are discarded. */
-  async stls(): Promise<void> {
-    if (this.secure) throw new Pop3Error(Pop3ErrorCode.USAGE, 'the connection is already secured');
-    await this.command('STLS');
-    const injected = this.channel.detach();
-    if (injected.length > 0) {
-      this.fail(new Pop3Error(Pop3ErrorCode.PROTOCOL_ERROR, 'the server sent data after the STLS reply, before TLS started (possible injection)', { command: 'STLS' }));
-      throw this.channel.failed!;
-    }
-    const target = { host: this.options.host, port: this.socket.remotePort ?? 0 };
-    const signal = AbortSignal.timeout(this.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
-    let secure: tls.TLSSocket;
-    try {
-      secure = await upgradeToTls(this.socket, target, this.options.tlsOptions ?? {}, this.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS, signal);
-    } catch (err) {
-      this.fail(err as Error);
-      throw err;
-    }
-    this.socket = secure;
-    this.channel.attach(secure);
-    this.tlsInfo = tlsDetails(secure);
-    this.caps = undefined;
-    this.usePipelining = false;
+  stls(): Promise<void> {
+    return observed(this.startTls());
   }
 
   /** USER + PASS. The password never appears in traces or errors. */
-  async userPass(username: string, password: string): Promise<void> {
-    await this.command(`USER ${username}`, 'auth');
-    await this.command(`PASS ${password}`, 'auth');
-    this.enterTransaction();
+  userPass(username: string, password: string): Promise<void> {
+    this.scrubber.addSecret(password);
+    return observed(
+      (async () => {
+        await this.command(`USER ${username}`, 'auth');
+        await this.command(`PASS ${password}`, 'auth');
+        this.enterTransaction();
+      })(),
+    );
   }
 
   /** APOP with the digest of the greeting's timestamp. */
-  async apop(username: string, digest: string): Promise<void> {
-    await this.command(`APOP ${username} ${digest}`, 'auth');
-    this.enterTransaction();
+  apop(username: string, digest: string): Promise<void> {
+    // The digest can be brute-forced offline: it must not come back in an echo either.
+    this.scrubber.addSent(digest.toLowerCase());
+    this.scrubber.addSent(digest.toUpperCase());
+    return observed(this.command(`APOP ${username} ${digest}`, 'auth').then(() => this.enterTransaction()));
   }
 
   /** AUTH (RFC 5034) with a SASL mechanism, answering server challenges until +OK or -ERR. */
-  async auth(mechanism: SaslMechanism): Promise<void> {
-    const initial = mechanism.initialResponse;
-    const inline = initial === undefined ? undefined : `AUTH ${mechanism.name} ${encodeInitial(initial)}`;
-    // RFC 5034: an initial response that would make the command longer than 255 octets is
-    // withheld and sent as the answer to the server's first (empty) challenge instead.
-    let withheld = inline !== undefined && inline.length + 2 > MAX_COMMAND_OCTETS ? initial : undefined;
-    const line = inline === undefined || withheld ? `AUTH ${mechanism.name}` : inline;
-    await this.exchange(line, async (first) => {
-      let status = first;
-      // Each challenge is answered; the number of rounds is bounded against a looping server.
-      for (let round = 0; status.kind === 'continue'; round++) {
-        if (round >= MAX_SASL_ROUNDS) throw new Pop3Error(Pop3ErrorCode.PROTOCOL_ERROR, `AUTH ${mechanism.name}: more than ${MAX_SASL_ROUNDS} challenges`);
-        const challenge = Buffer.from(status.text.trim(), 'base64');
-        const answer = (withheld ?? mechanism.respond(challenge)).toString('base64');
-        withheld = undefined;
-        this.writeRaw(Buffer.from(`${answer}\r\n`, 'latin1'), '***');
-        status = await this.readStatus();
-      }
-      if (status.kind === 'err') throw errorFromReply(status, `AUTH ${mechanism.name}`, 'auth');
-    });
-    this.enterTransaction();
+  auth(mechanism: SaslMechanism): Promise<void> {
+    return observed(this.authenticate(mechanism));
   }
 
-  async stat(): Promise<{ count: number; size: number }> {
-    const status = await this.command('STAT');
-    const m = /^(\d{1,10})\s+(\d{1,15})/.exec(status.text);
-    if (!m) throw new Pop3Error(Pop3ErrorCode.PROTOCOL_ERROR, `STAT reply is malformed: "${status.text.slice(0, 80)}"`, { command: 'STAT' });
-    return { count: Number(m[1]), size: Number(m[2]) };
+  stat(): Promise<{ count: number; size: number }> {
+    return observed(
+      this.command('STAT').then((status) => {
+        const m = /^(\d{1,10})\s+(\d{1,15})/.exec(status.text);
+        if (!m) throw new Pop3Error(Pop3ErrorCode.PROTOCOL_ERROR, `STAT reply is malformed: "${status.text.slice(0, 80)}"`, { command: 'STAT' });
+        return { count: Number(m[1]), size: Number(m[2]) };
+      }),
+    );
   }
 
   /** LIST: sizes of all messages. */
-  async list(): Promise<ListEntry[]> {
-    return (await this.multiline('LIST')).map(parseListLine);
+  list(): Promise<ListEntry[]> {
+    return observed(this.multilineRaw('LIST').then((lines) => lines.map((l) => parseListLine(l, this.show))));
   }
 
   /** LIST n: size of one message. */
-  async listOne(n: number): Promise<ListEntry> {
-    const status = await this.command(`LIST ${messageNumber(n)}`);
-    return parseListLine(Buffer.from(status.text, 'latin1'));
+  listOne(n: number): Promise<ListEntry> {
+    return observed(this.command(`LIST ${messageNumber(n)}`).then((status) => parseListLine(Buffer.from(status.text, 'latin1'))));
   }
 
   /** UIDL: the unique-ids, validated; duplicates and invalid ids reported, never merged. */
-  async uidl(): Promise<UidlListing> {
-    return buildUidlListing(await this.multiline('UIDL'));
+  uidl(): Promise<UidlListing> {
+    return observed(this.multilineRaw('UIDL').then((lines) => buildUidlListing(lines, this.show)));
   }
 
   /** UIDL n. */
-  async uidlOne(n: number): Promise<string> {
-    const status = await this.command(`UIDL ${messageNumber(n)}`);
-    const { uid } = parseUidlLine(Buffer.from(status.text, 'latin1'));
-    const problem = uidProblem(uid);
-    if (problem) throw new Pop3Error(Pop3ErrorCode.INVALID_UID, `UIDL ${n}: ${problem}`, { command: `UIDL ${n}` });
-    return uid.toString('latin1');
+  uidlOne(n: number): Promise<string> {
+    return observed(
+      this.command(`UIDL ${messageNumber(n)}`).then((status) => {
+        const { uid } = parseUidlLine(Buffer.from(status.text, 'latin1'));
+        const problem = uidProblem(uid) ?? (status.scrubbed ? 'unique-id holds a credential of this session' : undefined);
+        if (problem) throw new Pop3Error(Pop3ErrorCode.INVALID_UID, `UIDL ${n}: ${problem}`, { command: `UIDL ${n}` });
+        return uid.toString('latin1');
+      }),
+    );
   }
 
-  /** RETR n: the message as a stream of its exact bytes. */
-  retr(n: number, maxOctets?: number): Promise<MessageStream> {
-    return this.stream(`RETR ${messageNumber(n)}`, maxOctets);
+  /**
+   * RETR n: the message as a stream of its exact bytes. Give `expectedOctets` (the LIST
+   * size) so that a truncated message fails instead of ending; a number is `maxOctets`.
+   */
+  retr(n: number, options?: number | MessageOptions): Promise<MessageStream> {
+    return this.stream(`RETR ${messageNumber(n)}`, options);
   }
 
   /** TOP n lines: the header, the blank line and `lines` body lines, as a stream. */
-  top(n: number, lines: number, maxOctets?: number): Promise<MessageStream> {
+  top(n: number, lines: number, options?: number | MessageOptions): Promise<MessageStream> {
     if (!Number.isSafeInteger(lines) || lines < 0) throw new Pop3Error(Pop3ErrorCode.USAGE, `TOP: invalid line count ${lines}`);
-    return this.stream(`TOP ${messageNumber(n)} ${lines}`, maxOctets);
+    return this.stream(`TOP ${messageNumber(n)} ${lines}`, options);
   }
 
-  async dele(n: number): Promise<void> {
-    await this.command(`DELE ${messageNumber(n)}`);
+  dele(n: number): Promise<void> {
+    return observed(this.command(`DELE ${messageNumber(n)}`).then(() => undefined));
   }
 
-  async rset(): Promise<void> {
-    await this.command('RSET');
+  rset(): Promise<void> {
+    return observed(this.command('RSET').then(() => undefined));
   }
 
-  async noop(): Promise<void> {
-    await this.command('NOOP');
+  noop(): Promise<void> {
+    return observed(this.command('NOOP').then(() => undefined));
   }
 
   /**
    * QUIT: in TRANSACTION state this makes the server delete the messages marked with DELE
    * (UPDATE state). Only a +OK reply confirms that; the connection is closed either way.
    */
-  async quit(): Promise<void> {
-    if (this.state === 'CLOSED') return;
-    const timer = setTimeout(() => this.fail(new Pop3Error(Pop3ErrorCode.IDLE_TIMEOUT, `no reply to QUIT within ${QUIT_TIMEOUT_MS} ms`)), QUIT_TIMEOUT_MS);
-    try {
-      await this.command('QUIT');
-    } finally {
-      clearTimeout(timer);
-      this.close();
-    }
+  quit(): Promise<void> {
+    if (this.state === 'CLOSED') return Promise.resolve();
+    const ms = this.options.quitTimeoutMs ?? QUIT_TIMEOUT_MS;
+    const timer = setTimeout(() => this.fail(new Pop3Error(Pop3ErrorCode.IDLE_TIMEOUT, `no reply to QUIT within ${ms} ms`, { command: 'QUIT' })), ms);
+    return observed(
+      this.command('QUIT')
+        .then(() => undefined)
+        .finally(() => {
+          clearTimeout(timer);
+          this.close();
+        }),
+    );
   }
 
   /** Closes the connection without QUIT: nothing marked for deletion is deleted. Idempotent. */
   close(): void {
     if (this.state === 'CLOSED') return;
     this.state = 'CLOSED';
-    clearTimeout(this.deadline);
-    if (this.options.signal && this.abortListener) this.options.signal.removeEventListener('abort', this.abortListener);
+    this.session.dispose();
     this.channel.fail(new Pop3Error(Pop3ErrorCode.CONNECTION_CLOSED, 'the session is closed'));
     this.socket.destroySoon();
   }
@@ -355,29 +380,47 @@ export class Pop3Client {
     return this.exchange(line, async (status, shown) => {
       if (status.kind === 'ok') return status;
       if (status.kind === 'err') throw errorFromReply(status, shown, purpose);
-      throw new Pop3Error(Pop3ErrorCode.PROTOCOL_ERROR, `unexpected continuation after ${shown}`, { command: shown });
+      throw unexpected(shown);
     });
   }
 
-  /** Sends a command with a multi-line reply and returns its lines, unstuffed (listings). */
+  /**
+   * Sends a command with a multi-line reply and returns its lines, unstuffed and scrubbed
+   * of secrets. The reply is bounded in lines and octets (REPLY_TOO_LARGE, see multiline-reply.ts).
+   */
   multiline(line: string): Promise<Buffer[]> {
-    return this.exchange(line, async (status, shown) => {
-      if (status.kind !== 'ok') throw status.kind === 'err' ? errorFromReply(status, shown, 'other') : unexpected(shown);
-      const lines: Buffer[] = [];
-      for (;;) {
-        const l = await readLine(this.channel, this.maxLine);
-        if (l.length === 1 && l[0] === DOT) return lines;
-        if (lines.length >= MAX_LISTING_ENTRIES) throw new Pop3Error(Pop3ErrorCode.PROTOCOL_ERROR, `${shown}: more than ${MAX_LISTING_ENTRIES} lines`, { command: shown });
-        lines.push(l[0] === DOT ? l.subarray(1) : l);
-      }
-    });
+    return observed(this.multilineRaw(line).then((lines) => lines.map(this.show)));
   }
 
   /** Sends a command whose multi-line reply is a message; resolves once +OK arrived. */
-  stream(line: string, maxOctets = this.options.maxMessageOctets ?? MAX_MESSAGE_OCTETS): Promise<MessageStream> {
+  stream(line: string, options?: number | MessageOptions): Promise<MessageStream> {
+    const o: MessageOptions = typeof options === 'number' ? { maxOctets: options } : (options ?? {});
     return this.exchange(line, async (status, shown, keepOpen) => {
       if (status.kind !== 'ok') throw status.kind === 'err' ? errorFromReply(status, shown, 'other') : unexpected(shown);
-      return new MessageStream(this.channel, maxOctets, keepOpen());
+      const release = keepOpen();
+      const stream = new MessageStream(this.channel, {
+        command: shown,
+        maxOctets: o.maxOctets ?? this.options.maxMessageOctets ?? MAX_MESSAGE_OCTETS,
+        expectedOctets: o.expectedOctets,
+        maxDrainOctets: this.options.maxDrainOctets ?? MAX_DRAIN_OCTETS,
+        drainTimeoutMs: this.options.drainTimeoutMs ?? DRAIN_TIMEOUT_MS,
+        onSettled: () => {
+          if (this.activeStream === stream) this.activeStream = undefined;
+          release();
+        },
+        failSession: (err) => this.fail(err),
+      });
+      this.activeStream = stream;
+      // The server may have closed before this reply's turn came: decide for those behind it now.
+      if (this.channel.inputEnded) this.inputEnded();
+      return stream;
+    });
+  }
+
+  private multilineRaw(line: string): Promise<Buffer[]> {
+    return this.exchange(line, async (status, shown) => {
+      if (status.kind !== 'ok') throw status.kind === 'err' ? errorFromReply(status, shown, 'other') : unexpected(shown);
+      return readMultilineReply(this.channel, this.maxLine, replyBoundsFor(line, this.options.maxListingOctets), shown);
     });
   }
 
@@ -388,9 +431,9 @@ export class Pop3Client {
    * the message was read to its end).
    */
   private exchange<T>(line: string, handle: (status: StatusLine, shown: string, keepOpen: () => () => void) => Promise<T>): Promise<T> {
-    if (this.state === 'CLOSED') return Promise.reject(new Pop3Error(Pop3ErrorCode.USAGE, 'the session is closed'));
-    const shown = redactCommand(line);
-    if (/[\r\n]/.test(line)) return Promise.reject(new Pop3Error(Pop3ErrorCode.USAGE, `command holds a line break: ${shown}`));
+    if (this.state === 'CLOSED') return rejected(new Pop3Error(Pop3ErrorCode.USAGE, 'the session is closed'));
+    const shown = this.scrubber.scrub(redactCommand(line));
+    if (/[\r\n]/.test(line)) return rejected(new Pop3Error(Pop3ErrorCode.USAGE, `command holds a line break: ${shown}`));
     const slot: Slot = { bytes: Buffer.concat([Buffer.from(line, 'utf8'), CRLF]), shown, sent: false };
     const previous = this.replyTail;
     let release!: () => void;
@@ -408,32 +451,36 @@ export class Pop3Client {
     this.pump();
     // Once the connection has failed, an earlier reply's unconsumed stream must not hold up
     // this command: it fails at once with the connection's error.
-    return this.turnAfter(previous).then(async () => {
-      let kept = false;
-      const keepOpen = (): (() => void) => {
-        kept = true;
-        return release;
-      };
-      try {
-        if (this.channel.failed) throw this.channel.failed;
-        return await handle(await this.readStatus(), shown, keepOpen);
-      } catch (err) {
-        kept = false;
-        if (err instanceof Pop3Error && isFatal(err)) this.fail(err);
-        throw err;
-      } finally {
-        if (!kept) release();
-      }
-    });
+    return observed(
+      this.turnAfter(previous).then(async () => {
+        let kept = false;
+        const keepOpen = (): (() => void) => {
+          kept = true;
+          return release;
+        };
+        try {
+          if (this.channel.failed) throw this.channel.failed;
+          if (this.closedAhead !== undefined) throw closedBeforeReply(shown, this.closedAhead);
+          return await handle(await this.readStatus(), shown, keepOpen);
+        } catch (err) {
+          kept = false;
+          if (err instanceof Pop3Error && isFatal(err)) this.fail(err);
+          throw err;
+        } finally {
+          if (!kept) release();
+        }
+      }),
+    );
   }
 
   /**
-   * Resolves when `previous` has, or when the connection fails. Waiters live in a set that
-   * the single failure hook drains, so a long healthy session retains nothing per command
-   * (a race against one never-settling promise would keep every command's closure alive).
+   * Resolves when `previous` has, or when the connection fails (or no reply can come any
+   * more). Waiters live in a set that one hook drains, so a long healthy session retains
+   * nothing per command (a race against one never-settling promise would keep every
+   * command's closure alive).
    */
   private turnAfter(previous: Promise<void>): Promise<void> {
-    if (this.channel.failed) return Promise.resolve();
+    if (this.channel.failed || this.closedAhead !== undefined) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const wake = (): void => {
         this.turnWaiters.delete(wake);
@@ -444,6 +491,23 @@ export class Pop3Client {
     });
   }
 
+  private wakeAll(): void {
+    for (const wake of [...this.turnWaiters]) wake();
+  }
+
+  /**
+   * The server closed its side. A command waiting behind a message stream that nobody
+   * reads would wait for the session deadline; when nothing follows that reply in what is
+   * buffered, no reply can ever come, so every waiting and later command fails now with
+   * CONNECTION_CLOSED. (When bytes do follow, reading the stream reaches them.)
+   */
+  private inputEnded(): void {
+    const stream = this.activeStream;
+    if (!stream || this.closedAhead !== undefined || this.channel.failed || stream.bytesFollowReply()) return;
+    this.closedAhead = stream.command;
+    this.wakeAll();
+  }
+
   /** Writes queued commands: all at once within the window when pipelining, else one by one. */
   private pump(): void {
     if (this.queue.length === 0) return;
@@ -452,6 +516,9 @@ export class Pop3Client {
     } else if (this.outstanding > 0) {
       return;
     }
+    // A socket the server has closed takes no more writes (and an attempt would fail the
+    // channel while a stream still has buffered bytes to read).
+    if (!this.socket.writable) return;
     const limit = this.usePipelining ? PIPELINE_MAX_OUTSTANDING : 1;
     const batch: Buffer[] = [];
     while (this.outstanding < limit && this.queue.length > 0) {
@@ -462,7 +529,7 @@ export class Pop3Client {
       this.options.trace?.({ direction: 'client', line: slot.shown });
     }
     // One write per batch: pipelined commands go out in as few TCP segments as possible.
-    if (batch.length > 0 && !this.socket.destroyed) this.socket.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
+    if (batch.length > 0) this.socket.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
   }
 
   private writeRaw(bytes: Buffer, shown: string): void {
@@ -470,10 +537,71 @@ export class Pop3Client {
     this.socket.write(bytes);
   }
 
+  /** Reads a status line, scrubbed of secrets before it is parsed, traced or shown. */
   private async readStatus(): Promise<StatusLine> {
-    const status = parseStatusLine(await readLine(this.channel, this.maxLine));
+    const raw = await readLine(this.channel, this.maxLine);
+    const line = this.show(raw);
+    const parsed = parseStatusLine(line);
+    const status: StatusLine = line === raw ? parsed : { ...parsed, scrubbed: true };
     this.options.trace?.({ direction: 'server', line: `${status.kind === 'ok' ? '+OK' : status.kind === 'err' ? '-ERR' : '+'}${status.responseCode ? ` [${status.responseCode}]` : ''} ${status.text}`.trimEnd() });
     return status;
+  }
+
+  private async startTls(): Promise<void> {
+    if (this.secure) throw new Pop3Error(Pop3ErrorCode.USAGE, 'the connection is already secured');
+    await this.command('STLS');
+    const injected = this.channel.detach();
+    if (injected.length > 0) {
+      this.fail(new Pop3Error(Pop3ErrorCode.PROTOCOL_ERROR, 'the server sent data after the STLS reply, before TLS started (possible injection)', { command: 'STLS' }));
+      throw this.channel.failed!;
+    }
+    const target = { host: this.options.host, port: this.socket.remotePort ?? 0 };
+    const connectMs = this.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    let secure: tls.TLSSocket;
+    try {
+      // The session's signal: an abort or the deadline ends the handshake as ABORTED.
+      secure = await upgradeToTls(this.socket, target, this.options.tlsOptions ?? {}, connectMs, this.session.signal);
+    } catch (err) {
+      // An abort fails the channel first; report that, not the closed socket it causes.
+      const reason = this.channel.failed ?? (err as Error);
+      this.fail(reason);
+      throw reason;
+    }
+    this.socket = secure;
+    this.channel.attach(secure);
+    this.tlsInfo = tlsDetails(secure);
+    this.caps = undefined;
+    this.usePipelining = false;
+  }
+
+  private async authenticate(mechanism: SaslMechanism): Promise<void> {
+    const name = mechanism.name;
+    let sent = 0;
+    // Every response is registered before it goes out: an echo of it is scrubbed.
+    const register = (response: Buffer): void => {
+      for (const form of saslResponseForms(name, response, sent++)) this.scrubber.addSent(form);
+    };
+    const initial = mechanism.initialResponse;
+    const inline = initial === undefined ? undefined : `AUTH ${name} ${encodeInitial(initial)}`;
+    if (initial !== undefined) register(initial);
+    // RFC 5034: an initial response that would make the command longer than 255 octets is
+    // withheld and sent as the answer to the server's first (empty) challenge instead.
+    let withheld = inline !== undefined && inline.length + 2 > MAX_COMMAND_OCTETS ? initial : undefined;
+    const line = inline === undefined || withheld ? `AUTH ${name}` : inline;
+    await this.exchange(line, async (first) => {
+      let status = first;
+      // Each challenge is answered; the number of rounds is bounded against a looping server.
+      for (let round = 0; status.kind === 'continue'; round++) {
+        if (round >= MAX_SASL_ROUNDS) throw new Pop3Error(Pop3ErrorCode.PROTOCOL_ERROR, `AUTH ${name}: more than ${MAX_SASL_ROUNDS} challenges`);
+        const answer = withheld ?? mechanism.respond(Buffer.from(status.text.trim(), 'base64'));
+        if (!withheld) register(answer);
+        withheld = undefined;
+        this.writeRaw(Buffer.from(`${answer.toString('base64')}\r\n`, 'latin1'), '***');
+        status = await this.readStatus();
+      }
+      if (status.kind === 'err') throw errorFromReply(status, `AUTH ${name}`, 'auth');
+    });
+    this.enterTransaction();
   }
 
   private enterTransaction(): void {
@@ -498,9 +626,29 @@ export class Pop3Client {
   }
 }
 
-const DOT = 0x2e;
 /** A SASL exchange longer than this is a looping or hostile server. */
 const MAX_SASL_ROUNDS = 10;
+
+/**
+ * Marks `p` as handled without consuming its outcome: whoever awaits it still gets the
+ * rejection, but a caller that pipelines and awaits it late cannot crash the process with
+ * an unhandledRejection when the connection drops meanwhile.
+ */
+function observed<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
+function rejected<T>(err: Error): Promise<T> {
+  return observed(Promise.reject(err));
+}
+
+function openSocket(options: Pop3ConnectOptions, signal: AbortSignal): Promise<net.Socket> {
+  const mode = options.tls ?? 'implicit';
+  const target = { host: options.host, port: options.port ?? (mode === 'implicit' ? 995 : 110), ...(options.localAddress ? { localAddress: options.localAddress } : {}) };
+  const connectMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+  return mode === 'implicit' ? connectTls(target, options.tlsOptions ?? {}, connectMs, signal) : connectTcp(target, connectMs, signal);
+}
 
 function encodeInitial(initial: Buffer): string {
   // RFC 5034: an empty initial response is sent as "=".
@@ -516,9 +664,21 @@ function unexpected(shown: string): Pop3Error {
   return new Pop3Error(Pop3ErrorCode.PROTOCOL_ERROR, `unexpected continuation after ${shown}`, { command: shown });
 }
 
+function closedBeforeReply(shown: string, streamCommand: string): Pop3Error {
+  return new Pop3Error(
+    Pop3ErrorCode.CONNECTION_CLOSED,
+    `${shown}: the server closed the connection, and no reply follows that of ${streamCommand}, whose message is still unread`,
+    { command: shown },
+  );
+}
+
+function abortError(reason: unknown): Pop3Error {
+  return reason instanceof Pop3Error ? reason : new Pop3Error(Pop3ErrorCode.ABORTED, 'the session was aborted', { cause: reason });
+}
+
 /** After these the byte stream can no longer be trusted to be in sync: the session ends. */
 function isFatal(err: Pop3Error): boolean {
-  return err.code === Pop3ErrorCode.PROTOCOL_ERROR || err.code === Pop3ErrorCode.LINE_TOO_LONG;
+  return err.code === Pop3ErrorCode.PROTOCOL_ERROR || err.code === Pop3ErrorCode.LINE_TOO_LONG || err.code === Pop3ErrorCode.REPLY_TOO_LARGE;
 }
 
 function retagGreetingError(err: unknown): unknown {
