@@ -112,7 +112,7 @@ export async function fetchAll(f: FetchContext, queue: readonly ListedMessage[])
 
 /** RETR with the LIST size (the engine checks what arrives against it). Observed at once. */
 function retrieve(f: FetchContext, m: ListedMessage): Promise<MessageStream> {
-  const reply = (f.client.retr as (n: number, o: unknown) => Promise<MessageStream>)(m.number, { maxOctets: f.ctx.mailbox.limits.maxMessageBytes + SIZE_CAP_SLACK_OCTETS, expectedOctets: m.size });
+  const reply = f.client.retr(m.number, { maxOctets: f.ctx.mailbox.limits.maxMessageBytes + SIZE_CAP_SLACK_OCTETS, expectedOctets: m.size });
   // Observed from the moment it is sent: when the link drops, every reply queued behind the
   // one being read rejects, long before this loop awaits it.
   reply.then(
@@ -139,7 +139,7 @@ async function settle(f: FetchContext, m: ListedMessage, stream: MessageStream, 
   } catch (err) {
     // The server sent more than LIST announced and more than the limit allows.
     if (hasCode(err, Pop3ErrorCode.MESSAGE_TOO_LARGE)) return recordSkipped(f, m, 'too-large');
-    if (hasCode(err, 'MESSAGE_INCOMPLETE')) return recordIncomplete(f, m, err);
+    if (hasCode(err, Pop3ErrorCode.MESSAGE_INCOMPLETE)) return recordIncomplete(f, m, err);
     f.result.errors.push(toRunError(err, m.uid, m.number));
     // Storage or state failing: start nothing new; what is in flight finishes.
     stop();
