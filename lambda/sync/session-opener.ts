@@ -3,6 +3,14 @@ import type { OAuthTokenProvider } from '../credentials/oauth-token-provider';
 import type { SecretResolver } from '../credentials/secret-resolver';
 import { openSession, type Pop3Client, type Pop3SessionOptions } from '../pop3';
 
+/**
+ * How long the worker waits for QUIT's answer. A server rewriting a large mbox after many
+ * DELEs can take tens of seconds; an unanswered QUIT leaves the deletions unconfirmed
+ * (the next run does a full diff), so waiting is worth it. The run's deadline abort
+ * bounds it anyway.
+ */
+export const WORKER_QUIT_TIMEOUT_MS = 60_000;
+
 export interface SessionOpenerDeps {
   readonly secrets: SecretResolver;
   readonly oauth: OAuthTokenProvider;
@@ -27,6 +35,7 @@ export async function sessionOptions(mailbox: MailboxConfig, deps: SessionOpener
     auth: mailbox.auth,
     allowPlaintextAuth: mailbox.allowPlaintextAuth,
     pipelining: mailbox.pipelining,
+    quitTimeoutMs: WORKER_QUIT_TIMEOUT_MS,
     ...credentials,
     ...(signal ? { signal } : {}),
     ...deps.engine,
