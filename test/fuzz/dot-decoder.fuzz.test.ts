@@ -1,8 +1,8 @@
 /**
  * Fuzzing the multi-line decoder with random and mutated bodies under random chunking:
  * it never throws, never emits more than it was given, decides the same whatever the
- * chunking, agrees with a line-by-line reference model of RFC 1939 framing, and hands back
- * exactly the bytes after the terminator.
+ * chunking, agrees with a line-by-line reference model of RFC 1939 framing (and of when the
+ * terminator is ambiguous), and hands back exactly the bytes after the terminator.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -20,7 +20,7 @@ interface Decoded {
 }
 
 /** Feeds `chunks` until the decoder is done; what follows the terminator (in and after its chunk) is `rest`. */
-function decodeChunks(chunks: readonly Buffer[]): Decoded & { fedOctets: number; maxOutputOverInput: number } {
+function decodeChunks(chunks: readonly Buffer[]): Decoded & { fedOctets: number; maxOutputOverInput: number; ambiguous: boolean } {
   const decoder = new DotDecoder();
   const out: Buffer[] = [];
   const rest: Buffer[] = [];
@@ -43,7 +43,7 @@ function decodeChunks(chunks: readonly Buffer[]): Decoded & { fedOctets: number;
     if (r.done && r.rest) rest.push(r.rest);
     if (!r.done) expect(r.rest).toBeUndefined();
   }
-  return { output: Buffer.concat(out), done: decoder.done, rest: Buffer.concat(rest), fedOctets: fed, maxOutputOverInput: maxOver };
+  return { output: Buffer.concat(out), done: decoder.done, rest: Buffer.concat(rest), fedOctets: fed, maxOutputOverInput: maxOver, ambiguous: decoder.terminatorAmbiguous };
 }
 
 /**
@@ -52,14 +52,16 @@ function decodeChunks(chunks: readonly Buffer[]): Decoded & { fedOctets: number;
  * At the end of unterminated input a line-initial "." (or ".\r") is still undecided and
  * not emitted.
  */
-function reference(input: Buffer): Decoded {
+function reference(input: Buffer): Decoded & { ambiguous: boolean } {
   const out: number[] = [];
   let i = 0;
   while (i < input.length) {
-    // At a line start.
+    // At a line start. A ".\r\n" terminator right after a bare LF is ambiguous (a CRLF-only
+    // server sends an unstuffed "." line that way); ".\n", or any after CRLF, is not.
     if (input[i] === DOT) {
-      if (input[i + 1] === LF) return { output: Buffer.from(out), done: true, rest: input.subarray(i + 2) };
-      if (input[i + 1] === CR && input[i + 2] === LF) return { output: Buffer.from(out), done: true, rest: input.subarray(i + 3) };
+      const afterBareLf = i > 0 && input[i - 1] === LF && input[i - 2] !== CR;
+      if (input[i + 1] === LF) return { output: Buffer.from(out), done: true, rest: input.subarray(i + 2), ambiguous: false };
+      if (input[i + 1] === CR && input[i + 2] === LF) return { output: Buffer.from(out), done: true, rest: input.subarray(i + 3), ambiguous: afterBareLf };
       if (i + 1 >= input.length) break; // "." at the very end: undecided
       if (input[i + 1] === CR && i + 2 >= input.length) break; // ".\r" at the very end: undecided
       i++; // stuffed dot
@@ -69,7 +71,7 @@ function reference(input: Buffer): Decoded {
     for (let k = i; k < end; k++) out.push(input[k]!);
     i = end;
   }
-  return { output: Buffer.from(out), done: false, rest: Buffer.alloc(0) };
+  return { output: Buffer.from(out), done: false, rest: Buffer.alloc(0), ambiguous: false };
 }
 
 /** A message body as found in mailboxes: lines with dots, CRLF/LF/CR, 8-bit bytes. */
@@ -94,6 +96,8 @@ describe('fuzz: DotDecoder', () => {
         expect(whole.done).toBe(ref.done);
         expect(whole.output.equals(ref.output)).toBe(true);
         expect(whole.rest.equals(ref.rest)).toBe(true);
+        expect(chunked.ambiguous).toBe(ref.ambiguous);
+        expect(whole.ambiguous).toBe(ref.ambiguous);
       }),
       fuzzParams(1500),
     );
@@ -123,6 +127,7 @@ describe('fuzz: DotDecoder', () => {
         expect(r.done).toBe(ref.done);
         expect(r.output.equals(ref.output)).toBe(true);
         expect(r.rest.equals(ref.rest)).toBe(true);
+        expect(r.ambiguous).toBe(ref.ambiguous);
       }),
       fuzzParams(1500),
     );
