@@ -25,7 +25,7 @@ import { buildUidlListing, parseListLine, parseUidlLine, uidProblem, type ListEn
 import { MessageStream } from './message-stream';
 import { readMultilineReply, replyBoundsFor } from './multiline-reply';
 import { redactCommand } from './redact';
-import { errorFromReply, parseStatusLine, type CommandPurpose, type StatusLine } from './response';
+import { errorFromReply, parseStatusLine, statusKeywordLength, type CommandPurpose, type StatusLine } from './response';
 import type { SaslMechanism } from './sasl';
 import { saslResponseForms } from './sasl-response-forms';
 import { SecretScrubber } from './secret-scrubber';
@@ -128,7 +128,8 @@ export class Pop3Client {
     else session.signal.addEventListener('abort', onAbort, { once: true });
     let status: StatusLine;
     try {
-      status = parseStatusLine(scrubber.scrubLine(await readLine(channel, options.maxLineOctets ?? MAX_LINE_OCTETS)));
+      const raw = await readLine(channel, options.maxLineOctets ?? MAX_LINE_OCTETS);
+      status = parseStatusLine(scrubber.scrubLine(raw, statusKeywordLength(raw)));
       if (status.kind !== 'ok') throw errorFromReply(status, 'greeting', 'other');
     } catch (err) {
       session.dispose();
@@ -470,7 +471,7 @@ export class Pop3Client {
   /** Reads a status line, scrubbed of secrets before it is parsed, traced or shown. */
   private async readStatus(): Promise<StatusLine> {
     const raw = await readLine(this.channel, this.maxLine);
-    const line = this.show(raw);
+    const line = this.scrubber.scrubLine(raw, statusKeywordLength(raw));
     const parsed = parseStatusLine(line);
     const status: StatusLine = line === raw ? parsed : { ...parsed, scrubbed: true };
     this.options.trace?.({ direction: 'server', line: `${status.kind === 'ok' ? '+OK' : status.kind === 'err' ? '-ERR' : '+'}${status.responseCode ? ` [${status.responseCode}]` : ''} ${status.text}`.trimEnd() });

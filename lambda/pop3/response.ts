@@ -47,6 +47,14 @@ export function parseStatusLine(line: Buffer): StatusLine {
   return { kind, responseCode: undefined, text: rest };
 }
 
+/** Octets of the status keyword that starts `line` ("+OK", "-ERR", or the "+" of a continuation), or 0. */
+export function statusKeywordLength(line: Buffer): number {
+  const head = line.subarray(0, 4).toString('latin1').toUpperCase();
+  if (head.startsWith('+OK')) return 3;
+  if (head === '-ERR') return 4;
+  return head.startsWith('+') ? 1 : 0;
+}
+
 /** What a failed command was for: decides the error code when the server gives none. */
 export type CommandPurpose = 'auth' | 'other';
 

@@ -51,11 +51,18 @@ export class SecretScrubber {
     return out;
   }
 
-  /** A server line with every registered form replaced; the same Buffer when nothing matched. */
-  scrubLine(line: Buffer): Buffer {
+  /**
+   * A server line with every registered form replaced; the same Buffer when nothing matched.
+   * The first `keep` octets (a status keyword such as "+OK": fixed protocol text that reveals
+   * nothing) stay as they are, so a one-character secret like "O" cannot break every reply;
+   * only a secret that runs across them makes the whole line scrubbed.
+   */
+  scrubLine(line: Buffer, keep = 0): Buffer {
     if (this.forms.length === 0) return line;
     const text = line.toString('latin1');
-    const clean = this.scrub(text);
+    const head = text.slice(0, keep);
+    let clean = head + this.scrub(text.slice(keep));
+    if (keep > 0 && this.forms.some((f) => clean.includes(f) && !head.includes(f))) clean = this.scrub(text);
     return clean === text ? line : Buffer.from(clean, 'latin1');
   }
 

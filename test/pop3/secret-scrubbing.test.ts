@@ -155,6 +155,19 @@ describe('an echoing server gets no secret into errors or traces', () => {
   }
 });
 
+describe('a one-character secret that is part of a status keyword', () => {
+  it('does not break the replies ("O" in "+OK"), and is scrubbed from their text', async () => {
+    const server = await startFakePop3({ password: 'O', onCommand: async (cmd, s) => (cmd.verb === 'NOOP' ? (await s.writeLine('+OK Oh, NOOP'), true) : false) });
+    servers.push(server);
+    const trace: string[] = [];
+    const c = await openSession({ host: '127.0.0.1', port: server.port, tls: 'none', allowPlaintextAuth: true, username: 'alice', password: 'O', auth: 'USER', trace: (e) => trace.push(e.line) });
+    expect((await c.command('NOOP')).text).toBe('***h, N******P');
+    await c.quit();
+    expect(trace).toContain('+OK ***h, N******P');
+    expect(trace).toContain('PASS ***');
+  });
+});
+
 describe('a direct Pop3Client user', () => {
   it('gets the secrets it names scrubbed from errors, serverText and every trace line', async () => {
     const server = await echoingServer('y'.repeat(190));
@@ -199,6 +212,14 @@ describe('SecretScrubber', () => {
         expect(cores.some((core) => blob.includes(core))).toBe(true);
       }),
     );
+  });
+
+  it('keeps a status keyword that a one-character secret happens to be part of', () => {
+    const scrubber = new SecretScrubber();
+    scrubber.addSecret('O');
+    expect(scrubber.scrubLine(b('+OK Only one'), 3).toString('latin1')).toBe('+OK ***nly one');
+    scrubber.addSecret('Kx1');
+    expect(scrubber.scrubLine(b('+OKx1'), 3).toString('latin1')).toBe('+******'); // runs across the keyword: all scrubbed
   });
 
   it('scrubs secrets of any length, byte-exactly, and leaves lines without one untouched', () => {
