@@ -10,8 +10,8 @@ import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from 
 import { startFakePop3, type FakeMessage, type FakePop3Options, type FakePop3Server, type FakeSession } from '../fixtures/fake-pop3-server';
 import { SimulatedCrash, WorkerBench } from './harness';
 
-const DEADLINE_MS = 6_000;
-const MARGIN_MS = 2_000;
+const DEADLINE_MS = 8_000;
+const MARGIN_MS = 3_000;
 const msg = (uid: string, body: string): FakeMessage => ({ uid, bytes: Buffer.from(`Subject: ${uid}\r\n\r\n${body}\r\n`, 'latin1') });
 
 function ok(r: RunSummary | SimulatedCrash): RunSummary {
@@ -19,10 +19,15 @@ function ok(r: RunSummary | SimulatedCrash): RunSummary {
   return r;
 }
 
-/** RETR of message `n` sends its +OK and `octets` of body, then nothing, ever. */
-function stallRetr(n: number, octets: number): FakePop3Options['onCommand'] {
+/**
+ * RETR of message `n` sends its +OK and `octets` of body, then nothing, ever. Armed only
+ * once `armed()` says so: a first run stores the other messages, so that the measured run
+ * starts the stalling RETR at once (on a loaded machine, a later start could fall after
+ * the point where no new message is started, and nothing would stall).
+ */
+function stallRetr(n: number, octets: number, armed: () => boolean): FakePop3Options['onCommand'] {
   return async (cmd, s: FakeSession) => {
-    if (cmd.verb !== 'RETR' || cmd.args[0] !== String(n)) return false;
+    if (!armed() || cmd.verb !== 'RETR' || cmd.args[0] !== String(n)) return false;
     const bytes = s.mailbox[n - 1]!.bytes;
     await s.writeLine(`+OK ${bytes.length} octets`);
     await s.write(bytes.subarray(0, octets));
@@ -42,16 +47,17 @@ describe('the run deadline', () => {
     await Promise.all([...servers.map((s) => s.close()), s3?.stop(), dynamo?.stop()]);
   });
 
-  async function setup(options: FakePop3Options): Promise<WorkerBench> {
+  async function setup(options: FakePop3Options): Promise<{ bench: WorkerBench; server: FakePop3Server }> {
     const server = await startFakePop3(options);
     servers.push(server);
-    return WorkerBench.create({
+    const bench = await WorkerBench.create({
       s3,
       dynamo,
       pop3: { host: '127.0.0.1', port: server.port, tls: 'none', allowPlaintextAuth: true, username: 'alice', password: 'secret' },
       // A small multipart threshold, so the stalled large message is a multipart upload.
       sink: { singlePartMaxOctets: 64 * 1024, partSizeOctets: 5 * 1024 * 1024 },
     });
+    return { bench, server };
   }
 
   async function expectCleanEnd(bench: WorkerBench, summary: RunSummary, started: number): Promise<void> {
@@ -65,19 +71,26 @@ describe('the run deadline', () => {
   }
 
   it('a stall in the last RETR ends the run with its summary and lease release before the deadline', async () => {
-    const bench = await setup({ messages: [msg('u1', 'one'), msg('u2', 'two'), msg('u3', 'three '.repeat(100))], onCommand: stallRetr(3, 40) });
+    let armed = false;
+    const { bench, server } = await setup({ messages: [msg('u1', 'one'), msg('u2', 'two')], onCommand: stallRetr(3, 40, () => armed) });
+    expect(ok(await bench.run())).toMatchObject({ fetched: 2, complete: true });
+    server.addMessages([msg('u3', 'three '.repeat(100))]);
+    armed = true;
     const started = Date.now();
     const summary = ok(await bench.run({ deadline: started + DEADLINE_MS, safetyMarginMs: MARGIN_MS }));
     await expectCleanEnd(bench, summary, started);
-    expect(summary.fetched).toBe(2);
+    expect(summary.fetched).toBe(0);
     expect((await bench.records()).map((r) => r.uid).sort()).toEqual(['u1', 'u2']);
     // Nothing of the stalled message was stored.
     expect((await bench.objects()).size).toBe(2);
   });
 
   it('a stall in the middle of a multipart upload: the upload is aborted, no partial object', async () => {
-    const big = msg('big', 'x'.repeat(6 * 1024 * 1024));
-    const bench = await setup({ messages: [msg('u1', 'one'), big], onCommand: stallRetr(2, 5 * 1024 * 1024 + 300 * 1024) });
+    let armed = false;
+    const { bench, server } = await setup({ messages: [msg('u1', 'one')], onCommand: stallRetr(2, 5 * 1024 * 1024 + 300 * 1024, () => armed) });
+    expect(ok(await bench.run())).toMatchObject({ fetched: 1 });
+    server.addMessages([msg('big', 'x'.repeat(6 * 1024 * 1024))]);
+    armed = true;
     const started = Date.now();
     const summary = ok(await bench.run({ deadline: started + DEADLINE_MS, safetyMarginMs: MARGIN_MS }));
     await expectCleanEnd(bench, summary, started);
@@ -85,8 +98,9 @@ describe('the run deadline', () => {
   });
 
   it('an endless RETR near the deadline is cut off there too', async () => {
+    let armed = false;
     const endless: FakePop3Options['onCommand'] = async (cmd, s) => {
-      if (cmd.verb !== 'RETR' || cmd.args[0] !== '2') return false;
+      if (!armed || cmd.verb !== 'RETR' || cmd.args[0] !== '2') return false;
       await s.writeLine('+OK here it comes');
       const line = Buffer.from(`${'y'.repeat(1022)}\r\n`, 'latin1');
       // Slow enough to stay under the size limit until the deadline; bounded for the test.
@@ -97,10 +111,13 @@ describe('the run deadline', () => {
       }
       return true;
     };
-    const bench = await setup({ messages: [msg('u1', 'one'), msg('u2', 'two')], onCommand: endless });
+    const { bench, server } = await setup({ messages: [msg('u1', 'one')], onCommand: endless });
+    expect(ok(await bench.run())).toMatchObject({ fetched: 1 });
+    server.addMessages([msg('u2', 'two')]);
+    armed = true;
     const started = Date.now();
     const summary = ok(await bench.run({ deadline: started + DEADLINE_MS, safetyMarginMs: MARGIN_MS }));
     await expectCleanEnd(bench, summary, started);
-    expect(summary.fetched).toBe(1);
+    expect(summary.fetched).toBe(0);
   });
 });
