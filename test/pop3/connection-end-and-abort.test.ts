@@ -169,10 +169,13 @@ describe('the AbortSignal interrupts every wait promptly with ABORTED', () => {
       messages: [FIRST],
     });
     try {
-      const c = await openSession(opts(server, { maxMessageOctets: 2_000, signal: abortSoon(300) }));
+      const controller = new AbortController();
+      const c = await openSession(opts(server, { maxMessageOctets: 2_000, signal: controller.signal }));
       const stream = await c.retr(1);
       expect((await timedError(readAll(stream))).err.code).toBe(Pop3ErrorCode.MESSAGE_TOO_LARGE);
-      const { err, ms } = await timedError(c.noop()); // waits for the drain, which the abort ends
+      const noop = c.noop(); // waits for the drain, which the abort ends
+      setTimeout(() => controller.abort(new Error('caller gave up')), 100);
+      const { err, ms } = await timedError(noop);
       expect(err.code).toBe(Pop3ErrorCode.ABORTED);
       expect(ms).toBeLessThan(PROMPT_MS);
     } finally {
@@ -182,8 +185,11 @@ describe('the AbortSignal interrupts every wait promptly with ABORTED', () => {
 
   it('while QUIT waits for its reply', async () => {
     const server = await fake({ onCommand: (cmd, s) => (cmd.verb === 'QUIT' ? (s.stall(), true) : false) });
-    const c = await openSession(opts(server, { quitTimeoutMs: 20_000, signal: abortSoon() }));
-    const { err, ms } = await timedError(c.quit());
+    const controller = new AbortController();
+    const c = await openSession(opts(server, { quitTimeoutMs: 20_000, signal: controller.signal }));
+    const quit = c.quit();
+    setTimeout(() => controller.abort(new Error('caller gave up')), 100);
+    const { err, ms } = await timedError(quit);
     expect(err.code).toBe(Pop3ErrorCode.ABORTED);
     expect(ms).toBeLessThan(PROMPT_MS);
   });
