@@ -7,7 +7,7 @@ import type { RetrievalLedger } from './retrieval-ledger';
 /** SHA-256 (hex) of message `m` as the server sends it now (to prove a copy identical). */
 export async function contentHash(client: Pop3Client, m: ListedMessage, ledger: RetrievalLedger): Promise<string> {
   const hash = createHash('sha256');
-  const stream = await client.retr(m.number);
+  const stream = await client.retr(m.number, { expectedOctets: m.size });
   ledger.retrievedOne(m.number, m.uid);
   for await (const chunk of stream) hash.update(chunk as Buffer);
   return hash.digest('hex');
