@@ -31,7 +31,7 @@ export interface Pop3ConnectOptions {
   readonly maxLineOctets?: number;
   /** @default MAX_MESSAGE_OCTETS (100 MiB) */
   readonly maxMessageOctets?: number;
-  /** A UIDL or LIST reply larger than this fails with REPLY_TOO_LARGE. @default MAX_LISTING_OCTETS (about 415 MB) */
+  /** A UIDL or LIST reply larger than this fails with REPLY_TOO_LARGE. @default MAX_LISTING_OCTETS (83 MB) */
   readonly maxListingOctets?: number;
   /**
    * Use PIPELINING when the server announces it. `false` forces lock-step for servers

@@ -43,17 +43,21 @@ export const MAX_UID_OCTETS = 512;
 export const RFC_MAX_UID_OCTETS = 70;
 /** Default maximum size of one message; larger messages fail with MESSAGE_TOO_LARGE. */
 export const MAX_MESSAGE_OCTETS = 100 * 1024 * 1024;
-/** A listing (UIDL/LIST) with more entries than this is refused as hostile. */
-export const MAX_LISTING_ENTRIES = 5_000_000;
+/**
+ * A listing (UIDL/LIST) with more entries than this is refused as hostile. No POP3 maildrop
+ * in use holds a million messages (Gmail lists 250 at a time), and this bound, with the
+ * octet bound below, keeps both listings of a session far inside a 512 MB Lambda.
+ */
+export const MAX_LISTING_ENTRIES = 1_000_000;
 /**
  * Octets of one listing line as RFC 1939 allows it: a message number of up to 10 digits,
  * a space, a unique-id of up to 70 characters, CRLF. Used only to size the reply bound below.
  */
 export const MAX_LISTING_LINE_OCTETS = 10 + 1 + 70 + 2;
 /**
- * A whole UIDL or LIST reply may hold at most this many octets (about 415 MB): as many
- * RFC-sized lines as MAX_LISTING_ENTRIES allows. Bounding lines alone let 5M lines of
- * 8 KiB each through (40 GB).
+ * A whole UIDL or LIST reply may hold at most this many octets (83 MB): as many RFC-sized
+ * lines as MAX_LISTING_ENTRIES allows. Bounding lines alone let 5M lines of 8 KiB each
+ * through (40 GB).
  */
 export const MAX_LISTING_OCTETS = MAX_LISTING_ENTRIES * MAX_LISTING_LINE_OCTETS;
 /**

@@ -51,6 +51,8 @@ export class DotDecoder {
   private state: State = State.LINE_START;
   private finished = false;
   private ambiguous = false;
+  private bareLfDots = 0;
+  private crlfEnd = false;
   /** The last byte of the previous chunk (-1 before the first), to tell CRLF from a bare LF across chunks. */
   private lastByte = -1;
   /** Whether the LF that started the current line was bare (not after CR); false at the message start. */
@@ -69,12 +71,24 @@ export class DotDecoder {
     return this.ambiguous;
   }
 
+  /**
+   * Dots dropped as stuffing at lines that began after a bare LF, counted only when the
+   * terminator was ".\r\n" (a server that speaks CRLF; one that ends with ".\n" splits
+   * at LF and stuffs there). A server that splits lines at CRLF only does not stuff after
+   * a bare LF, so for it such a dot was message content.
+   */
+  get dotsDroppedAfterBareLf(): number {
+    return this.crlfEnd ? this.bareLfDots : 0;
+  }
+
   /** An independent copy in the same state (to look ahead in buffered data without consuming it). */
   clone(): DotDecoder {
     const copy = new DotDecoder();
     copy.state = this.state;
     copy.finished = this.finished;
     copy.ambiguous = this.ambiguous;
+    copy.bareLfDots = this.bareLfDots;
+    copy.crlfEnd = this.crlfEnd;
     copy.lastByte = this.lastByte;
     copy.bareLineStart = this.bareLineStart;
     return copy;
@@ -110,6 +124,7 @@ export class DotDecoder {
         const end = this.afterDot(chunk, 0);
         if (end === PENDING) return { output, done: false, rest: undefined };
         if (end >= 0) return this.finish(output, chunk, end);
+        if (this.bareLineStart) this.bareLfDots++;
         break; // stuffed dot (already dropped in the previous chunk): go on from 0
       }
       case State.LINE_START:
@@ -117,6 +132,7 @@ export class DotDecoder {
           const end = this.afterDot(chunk, 1);
           if (end === PENDING) return { output, done: false, rest: undefined };
           if (end >= 0) return this.finish(output, chunk, end);
+          if (this.bareLineStart) this.bareLfDots++;
           segStart = 1; // drop the stuffed dot
           i = 1;
         } else {
@@ -142,6 +158,7 @@ export class DotDecoder {
       const end = this.afterDot(chunk, dot + 1);
       if (end === PENDING) return { output, done: false, rest: undefined };
       if (end >= 0) return this.finish(output, chunk, end);
+      if (this.bareLineStart) this.bareLfDots++;
       segStart = dot + 1; // stuffed: the dot is dropped, the rest of the line kept
       i = dot + 1;
     }
@@ -177,6 +194,7 @@ export class DotDecoder {
     // starts with its LF (state DOT_CR) was ".\r\n" as well.
     const crlfTerminator = end >= 2 ? chunk[end - 2] === CR : this.state === State.DOT_CR;
     this.ambiguous = crlfTerminator && this.bareLineStart;
+    this.crlfEnd = crlfTerminator;
     return { output, done: true, rest: end < chunk.length ? chunk.subarray(end) : undefined };
   }
 }

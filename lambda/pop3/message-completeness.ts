@@ -11,6 +11,8 @@ export interface MessageEnd {
   readonly expected: number | undefined;
   /** The terminator followed a bare LF (see DotDecoder#terminatorAmbiguous). */
   readonly ambiguous: boolean;
+  /** Dots dropped as stuffing after a bare LF (see DotDecoder#dotsDroppedAfterBareLf). */
+  readonly bareLfDots?: number;
 }
 
 export interface Incomplete {
@@ -31,6 +33,9 @@ export interface Incomplete {
  * - An unambiguous terminator is sound framing; only a shortfall beyond the tolerance
  *   (INCOMPLETE_TOLERANCE_RATIO, INCOMPLETE_TOLERANCE_OCTETS) is reported, and the session
  *   stays usable.
+ * - A dot dropped as stuffing after a bare LF, with fewer octets than LIST announced, was
+ *   probably content (a CRLF-only server does not stuff there): not fatal, the framing is
+ *   sound either way, but the message is not taken.
  * - More octets than announced is fine (LF-counting servers); maxOctets bounds that.
  */
 export function checkCompleteness(end: MessageEnd): Incomplete | undefined {
@@ -42,6 +47,13 @@ export function checkCompleteness(end: MessageEnd): Incomplete | undefined {
       'that does not stuff dots after bare LF sends a message line "." just like that, so the rest of ' +
       'the message may still be coming: the connection is closed';
     return { error: new Pop3Error(Pop3ErrorCode.MESSAGE_INCOMPLETE, message, { command }), fatal: true };
+  }
+  if ((end.bareLfDots ?? 0) > 0 && (expected === undefined || received < expected)) {
+    const of = expected === undefined ? `${received} octets (no LIST size to check against)` : `${received} of the ${expected} octets LIST announced`;
+    const message =
+      `${command}: ${end.bareLfDots} line(s) after a bare LF began with a dot, taken as stuffing, and the message has ${of}; ` +
+      'a server that does not stuff dots after bare LF sent those dots as content';
+    return { error: new Pop3Error(Pop3ErrorCode.MESSAGE_INCOMPLETE, message, { command }), fatal: false };
   }
   if (expected !== undefined && received < expected * INCOMPLETE_TOLERANCE_RATIO - INCOMPLETE_TOLERANCE_OCTETS) {
     const message =

@@ -131,6 +131,7 @@ export class MessageStream extends Readable {
       received: this.octets,
       expected: this.options.expectedOctets,
       ambiguous: this.decoder.terminatorAmbiguous,
+      bareLfDots: this.decoder.dotsDroppedAfterBareLf,
     });
     if (incomplete) {
       if (incomplete.fatal) this.options.failSession(incomplete.error);

@@ -42,6 +42,45 @@ export interface FetchContext {
   readonly afterRecorded: (m: ListedMessage, stored: StoredMessage) => void;
 }
 
+/**
+ * Reports each failure once, against the message it belongs to. When a message kills the
+ * session (an ambiguous end, an endless body), every reply queued behind it rejects with
+ * the same error: that is the session's end, not a fault of those messages.
+ */
+class FailureReport {
+  private readonly seen = new Set<unknown>();
+  private readonly sessionEnds: unknown[] = [];
+
+  constructor(private readonly result: SessionResult) {}
+
+  /** A failure of message `m` itself: the POP3 cause when a store wrapped it. */
+  ofMessage(err: unknown, m: ListedMessage): void {
+    const root = pop3Cause(err) ?? err;
+    this.seen.add(root);
+    this.result.errors.push(toRunError(root, m.uid, m.number));
+  }
+
+  /** A reply that failed: its message's fault only if the session is still alive. */
+  ofReply(err: unknown, m: ListedMessage): void {
+    if (isSessionFatal(err)) this.sessionEnds.push(err);
+    else this.result.errors.push(toRunError(err, m.uid, m.number));
+  }
+
+  /**
+   * Once every message settled: the session's end, unless a message already reported it
+   * (its store may settle after the replies behind it were seen to fail).
+   */
+  flush(): void {
+    const shown = new Set(this.result.errors.map((e) => `${e.code}\n${e.message}`));
+    for (const err of this.sessionEnds) {
+      const e = toRunError(err);
+      if (this.seen.has(err) || shown.has(`${e.code}\n${e.message}`)) continue;
+      shown.add(`${e.code}\n${e.message}`);
+      this.result.errors.push(e);
+    }
+  }
+}
+
 interface Issued {
   readonly m: ListedMessage;
   readonly reply: Promise<MessageStream>;
@@ -60,6 +99,7 @@ export async function fetchAll(f: FetchContext, queue: readonly ListedMessage[])
   let aheadOctets = 0;
   let stopped = false;
   const stop = (): void => void (stopped = true);
+  const report = new FailureReport(f.result);
 
   const issueAhead = async (): Promise<void> => {
     while (!stopped && next < queue.length && issued.length < LOOKAHEAD_MESSAGES && (issued.length === 0 || aheadOctets + queue[next]!.size <= LOOKAHEAD_OCTETS)) {
@@ -86,7 +126,7 @@ export async function fetchAll(f: FetchContext, queue: readonly ListedMessage[])
     try {
       stream = await reply;
     } catch (err) {
-      f.result.errors.push(toRunError(err, m.uid, m.number));
+      report.ofReply(err, m);
       if (isSessionFatal(err)) break;
       await issueAhead();
       continue;
@@ -95,7 +135,7 @@ export async function fetchAll(f: FetchContext, queue: readonly ListedMessage[])
     // (the server waits meanwhile, held back by TCP flow control).
     while (inFlight.size > 0 && inFlightOctets + m.size > MAX_UPLOAD_OCTETS_IN_FLIGHT) await Promise.race(inFlight);
     inFlightOctets += m.size;
-    const tracked = settle(f, m, stream, queue.length, stop).finally(() => {
+    const tracked = settle(f, m, stream, queue.length, stop, report).finally(() => {
       inFlight.delete(tracked);
       inFlightOctets -= m.size;
     });
@@ -108,6 +148,7 @@ export async function fetchAll(f: FetchContext, queue: readonly ListedMessage[])
   // the same error (or, should one arrive, its stream is discarded).
   for (const { reply } of issued) reply.then((s) => s.destroy(), () => undefined);
   await Promise.all(inFlight);
+  report.flush();
 }
 
 /** RETR with the LIST size (the engine checks what arrives against it). Observed at once. */
@@ -123,7 +164,7 @@ function retrieve(f: FetchContext, m: ListedMessage): Promise<MessageStream> {
 }
 
 /** One message: store -> record -> retention; failures are classified, never thrown. */
-async function settle(f: FetchContext, m: ListedMessage, stream: MessageStream, queued: number, stop: () => void): Promise<void> {
+async function settle(f: FetchContext, m: ListedMessage, stream: MessageStream, queued: number, stop: () => void, report: FailureReport): Promise<void> {
   try {
     const { stored, fresh } = await storeAndRecord(f.ctx, m, stream, new Date(f.ctx.now()).toISOString());
     f.settled.add(m.identity);
@@ -138,9 +179,12 @@ async function settle(f: FetchContext, m: ListedMessage, stream: MessageStream, 
     f.afterRecorded(m, stored);
   } catch (err) {
     // The server sent more than LIST announced and more than the limit allows.
-    if (hasCode(err, Pop3ErrorCode.MESSAGE_TOO_LARGE)) return recordSkipped(f, m, 'too-large');
-    if (hasCode(err, Pop3ErrorCode.MESSAGE_INCOMPLETE)) return recordIncomplete(f, m, err);
-    f.result.errors.push(toRunError(err, m.uid, m.number));
+    if (hasCode(err, Pop3ErrorCode.MESSAGE_TOO_LARGE)) {
+      report.ofMessage(err, m);
+      return recordSkipped(f, m, 'too-large');
+    }
+    report.ofMessage(err, m);
+    if (hasCode(err, Pop3ErrorCode.MESSAGE_INCOMPLETE)) return recordIncomplete(f, m);
     // Storage or state failing: start nothing new; what is in flight finishes.
     stop();
   }
@@ -203,8 +247,7 @@ export async function recordSkipped(f: Pick<FetchContext, 'ctx' | 'result' | 'se
  * or far fewer octets than LIST announced). Nothing was stored; the attempt is counted and
  * the next run tries again, until MAX_INCOMPLETE_ATTEMPTS leave it on the server as skipped.
  */
-async function recordIncomplete(f: FetchContext, m: ListedMessage, err: unknown): Promise<void> {
-  f.result.errors.push(toRunError(err, m.uid, m.number));
+async function recordIncomplete(f: FetchContext, m: ListedMessage): Promise<void> {
   const attempts = (f.records.get(m.identity)?.attempts ?? 0) + 1;
   if (attempts >= MAX_INCOMPLETE_ATTEMPTS) return recordSkipped(f, m, 'incomplete', attempts);
   await f.ctx.state.putRecord(f.ctx.mailbox.id, {
@@ -220,8 +263,14 @@ async function recordIncomplete(f: FetchContext, m: ListedMessage, err: unknown)
 }
 
 function hasCode(err: unknown, code: string): boolean {
+  return (pop3Cause(err) ?? (err as { code?: unknown }))?.code === code;
+}
+
+/** The POP3 error behind a failure (the sink wraps the stream's error as SOURCE_FAILED). */
+function pop3Cause(err: unknown): Pop3Error | undefined {
+  if (err instanceof Pop3Error) return err;
   const cause = (err as { cause?: unknown })?.cause;
-  return (err as { code?: unknown })?.code === code || (cause as { code?: unknown })?.code === code;
+  return cause instanceof Pop3Error ? cause : undefined;
 }
 
 function isSessionFatal(err: unknown): boolean {

@@ -200,7 +200,9 @@ function merge(summary: RunSummary, r: SessionResult, followUp: boolean): void {
   summary.fullDiff ||= r.fullDiff;
   summary.backlog = r.backlog;
   summary.complete = r.complete;
-  summary.errors.push(...r.errors);
+  // A follow-up session lists the same unusable UIDLs again: name each once.
+  const known = new Set(summary.errors.filter((e) => e.code === Pop3ErrorCode.INVALID_UID).map((e) => e.message));
+  summary.errors.push(...r.errors.filter((e) => e.code !== Pop3ErrorCode.INVALID_UID || !known.has(e.message)));
 }
 
 function finish(summary: RunSummary, state: StateStore, now: () => number, started: number): RunSummary {

@@ -645,7 +645,9 @@ describe('server semantics regressions: the worker', () => {
     const LONG_LINE = Buffer.from(`${'c'.repeat(7_998)}\r\n`, 'latin1');
     /** The sender stops after this many lines (160 MB), or as soon as the client is gone. */
     const MAX_LINES_SENT = 20_000;
-    const MAX_RSS_GROWTH = 64 * 1024 * 1024;
+    // A listing may legitimately hold MAX_LISTING_OCTETS (83 MB); what matters is that a
+    // flood stops there, far inside a 512 MB Lambda (2ea72e5 read on for ever).
+    const MAX_RSS_GROWTH = 128 * 1024 * 1024;
 
     /** Writes `line` after "+OK" until the client goes away or MAX_LINES_SENT, then FIN. Returns the lines sent. */
     function flood(server: { current?: FakePop3Server }, counter: { lines: number }, line: (i: number) => Buffer): FakePop3Options['onCommand'] {
@@ -678,7 +680,7 @@ describe('server semantics regressions: the worker', () => {
 
     // 2ea72e5: CAPA lines were read without any bound on the reply (only 5,000,000 lines):
     // the whole flood was held in memory, and the session failed only when the server closed.
-    it('10: a CAPA reply of endless 8,000-octet lines fails the session quickly with REPLY_TOO_LARGE, RSS grows by less than 64 MB', async () => {
+    it('10: a CAPA reply of endless 8,000-octet lines fails the session with REPLY_TOO_LARGE at its bound, RSS grows by less than 128 MB', async () => {
       const sent = { lines: 0 };
       const ref: { current?: FakePop3Server } = {};
       const onCapa = flood(ref, sent, () => LONG_LINE);
@@ -690,12 +692,13 @@ describe('server semantics regressions: the worker', () => {
       expect.soft(result.status).toBe('error');
       expect.soft(result.errors.map((e) => e.code)).toEqual([CODE.REPLY_TOO_LARGE]);
       expect.soft(growth, `RSS grew by ${Math.round(growth / 1048576)} MB; the server sent ${sent.lines} lines`).toBeLessThan(MAX_RSS_GROWTH);
-      expect.soft(ms, 'run time (ms)').toBeLessThan(5_000);
+      // Not a timing claim (shared machines are noisy): a client reading on would take minutes.
+      expect.soft(ms, 'run time (ms)').toBeLessThan(60_000);
       expect.soft(sent.lines, 'the client read on').toBeLessThan(MAX_LINES_SENT);
     });
 
     // 2ea72e5: as above, for UIDL after login.
-    it('10: a UIDL listing of endless lines fails the session quickly with REPLY_TOO_LARGE, RSS grows by less than 64 MB', async () => {
+    it('10: a UIDL listing of endless lines fails the session with REPLY_TOO_LARGE at its bound, RSS grows by less than 128 MB', async () => {
       const sent = { lines: 0 };
       const ref: { current?: FakePop3Server } = {};
       const onUidl = flood(ref, sent, (i) => Buffer.from(`${i + 1} ${'u'.repeat(7_990 - String(i + 1).length)}\r\n`, 'latin1'));
@@ -707,7 +710,8 @@ describe('server semantics regressions: the worker', () => {
       expect.soft(result.errors.map((e) => e.code)).toContain(CODE.REPLY_TOO_LARGE);
       expect.soft(result.fetched).toBe(0);
       expect.soft(growth, `RSS grew by ${Math.round(growth / 1048576)} MB; the server sent ${sent.lines} lines`).toBeLessThan(MAX_RSS_GROWTH);
-      expect.soft(ms, 'run time (ms)').toBeLessThan(5_000);
+      // Not a timing claim (shared machines are noisy): a client reading on would take minutes.
+      expect.soft(ms, 'run time (ms)').toBeLessThan(60_000);
       expect.soft(sent.lines, 'the client read on').toBeLessThan(MAX_LINES_SENT);
     });
   });

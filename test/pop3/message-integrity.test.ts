@@ -167,3 +167,37 @@ describe('unambiguous terminators', () => {
     await c.quit();
   });
 });
+
+describe('a dot after a bare LF that a CRLF-only server did not stuff', () => {
+  // The wire body is "a\n.b\r\n": a CRLF-only server sends the content line ".b" as it is;
+  // the decoder takes the dot for stuffing (as an LF-splitting server would mean it), and
+  // the message arrives one octet short of LIST. It must not be taken as complete.
+  const raw = b('+OK\r\na\n.b\r\n.\r\n');
+  const serve = (): Promise<FakePop3Server> =>
+    fake({
+      messages: [{ uid: 'u1', bytes: b('a\n.b\r\n') }],
+      onCommand: async (cmd, s) => {
+        if (cmd.verb !== 'RETR') return false;
+        await s.write(raw);
+        return true;
+      },
+    });
+
+  it('fails with MESSAGE_INCOMPLETE before any end when LIST counted the dot; the session goes on', async () => {
+    const server = await serve();
+    const client = await openSession(opts(server));
+    const result = await upload(await client.retr(1, { expectedOctets: 6 }));
+    expect(result.completed).toBe(false);
+    expect(result.err).toMatchObject({ code: Pop3ErrorCode.MESSAGE_INCOMPLETE });
+    // Framing was sound: the next command is answered.
+    await expect(client.noop()).resolves.toBeUndefined();
+    await client.quit();
+  });
+
+  it('is taken as stuffing when LIST agrees with what arrived (an LF-splitting server)', async () => {
+    const server = await serve();
+    const client = await openSession(opts(server));
+    expect((await readAll(await client.retr(1, { expectedOctets: 5 }))).toString('latin1')).toBe('a\nb\r\n');
+    await client.quit();
+  });
+});
