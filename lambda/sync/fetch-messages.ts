@@ -36,6 +36,8 @@ export interface FetchContext {
   readonly ledger: RetrievalLedger;
   /** Records known for the queued messages (previous failed attempts). */
   readonly records: ReadonlyMap<string, MessageRecord>;
+  /** Header fingerprints read ahead (message number -> fingerprint) for messages that may be skipped. */
+  readonly fingerprints: ReadonlyMap<number, string>;
   /** Identities settled in this session. */
   readonly settled: Set<string>;
   /** Called once a message is stored and recorded (retention applies to it then). */
@@ -91,79 +93,114 @@ interface Issued {
  * and several uploads overlapping the download of the next message.
  */
 export async function fetchAll(f: FetchContext, queue: readonly ListedMessage[]): Promise<void> {
-  const { ctx } = f;
-  const inFlight = new Set<Promise<void>>();
-  let inFlightOctets = 0;
-  const issued: Issued[] = [];
-  let next = 0;
-  let aheadOctets = 0;
-  let stopped = false;
-  const stop = (): void => void (stopped = true);
-  const report = new FailureReport(f.result);
-
-  const issueAhead = async (): Promise<void> => {
-    while (!stopped && next < queue.length && issued.length < LOOKAHEAD_MESSAGES && (issued.length === 0 || aheadOctets + queue[next]!.size <= LOOKAHEAD_OCTETS)) {
-      const m = queue[next]!;
-      if (m.size > ctx.mailbox.limits.maxMessageBytes) {
-        next++;
-        await recordSkipped(f, m, 'too-large');
-        continue;
-      }
-      if (ctx.now() >= ctx.stopStartingAt || ctx.allowance.messages <= 0 || ctx.allowance.octets < m.size) return stop();
-      next++;
-      ctx.allowance.messages--;
-      ctx.allowance.octets -= m.size;
-      aheadOctets += m.size;
-      issued.push({ m, reply: retrieve(f, m) });
-    }
-  };
-
-  await issueAhead();
-  while (issued.length > 0) {
-    const { m, reply } = issued.shift()!;
-    aheadOctets -= m.size;
-    let stream: MessageStream;
-    try {
-      stream = await reply;
-    } catch (err) {
-      report.ofReply(err, m);
-      if (isSessionFatal(err)) break;
-      await issueAhead();
-      continue;
-    }
-    // Large uploads hold buffers: start this one only when the uploads in flight leave room
-    // (the server waits meanwhile, held back by TCP flow control).
-    while (inFlight.size > 0 && inFlightOctets + m.size > MAX_UPLOAD_OCTETS_IN_FLIGHT) await Promise.race(inFlight);
-    inFlightOctets += m.size;
-    const tracked = settle(f, m, stream, queue.length, stop, report).finally(() => {
-      inFlight.delete(tracked);
-      inFlightOctets -= m.size;
-    });
-    inFlight.add(tracked);
-    // The next reply is read only once this stream was consumed; meanwhile queue more RETRs.
-    await issueAhead();
-    if (inFlight.size >= MAX_UPLOADS_IN_FLIGHT) await Promise.race(inFlight);
-  }
-  // After a fatal session error, RETRs already sent are abandoned: their replies fail with
-  // the same error (or, should one arrive, its stream is discarded).
-  for (const { reply } of issued) reply.then((s) => s.destroy(), () => undefined);
-  await Promise.all(inFlight);
-  report.flush();
+  await new Fetcher(f, queue).run();
 }
 
-/** RETR with the LIST size (the engine checks what arrives against it). Observed at once. */
+/** One pass over a queue of messages; see fetchAll. */
+class Fetcher {
+  private readonly inFlight = new Set<Promise<void>>();
+  private inFlightOctets = 0;
+  private readonly issued: Issued[] = [];
+  private next = 0;
+  private aheadOctets = 0;
+  private stopped = false;
+  private readonly report: FailureReport;
+
+  constructor(
+    private readonly f: FetchContext,
+    private readonly queue: readonly ListedMessage[],
+  ) {
+    this.report = new FailureReport(f.result);
+  }
+
+  async run(): Promise<void> {
+    try {
+      await this.issueAhead();
+      while (this.issued.length > 0) {
+        const { m, reply } = this.issued.shift()!;
+        this.aheadOctets -= m.size;
+        let stream: MessageStream;
+        try {
+          stream = await reply;
+        } catch (err) {
+          this.report.ofReply(err, m);
+          if (isSessionFatal(err)) break;
+          await this.issueAhead();
+          continue;
+        }
+        await this.start(m, stream);
+        // The next reply is read only once this stream was consumed; meanwhile queue more RETRs.
+        await this.issueAhead();
+        if (this.inFlight.size >= MAX_UPLOADS_IN_FLIGHT) await Promise.race(this.inFlight);
+      }
+    } finally {
+      // Whatever ended the loop (a fatal reply, a state failure), RETRs already sent are
+      // abandoned (their streams discarded), and the uploads in flight are waited for:
+      // the session must not go on to QUIT while any of them is undecided.
+      for (const { reply } of this.issued.splice(0)) reply.then((s) => s.destroy(), () => undefined);
+      await Promise.all(this.inFlight);
+      this.report.flush();
+    }
+  }
+
+  /** Sends RETRs ahead while the look-ahead bounds, the time budget and the limits allow. */
+  private async issueAhead(): Promise<void> {
+    const { ctx } = this.f;
+    while (!this.stopped && this.next < this.queue.length && this.issued.length < LOOKAHEAD_MESSAGES) {
+      const m = this.queue[this.next]!;
+      if (this.issued.length > 0 && this.aheadOctets + m.size > LOOKAHEAD_OCTETS) return;
+      if (m.size > ctx.mailbox.limits.maxMessageBytes) {
+        this.next++;
+        await recordSkipped(this.f, m, 'too-large');
+        continue;
+      }
+      if (ctx.now() >= ctx.stopStartingAt || ctx.allowance.messages <= 0 || ctx.allowance.octets < m.size) {
+        this.stopped = true;
+        return;
+      }
+      this.next++;
+      ctx.allowance.messages--;
+      ctx.allowance.octets -= m.size;
+      this.aheadOctets += m.size;
+      this.issued.push({ m, reply: retrieve(this.f, m) });
+    }
+  }
+
+  /** Starts storing one message; large uploads wait until those in flight leave room. */
+  private async start(m: ListedMessage, stream: MessageStream): Promise<void> {
+    // Large uploads hold buffers (the server waits meanwhile, held back by TCP flow control).
+    while (this.inFlight.size > 0 && this.inFlightOctets + m.size > MAX_UPLOAD_OCTETS_IN_FLIGHT) await Promise.race(this.inFlight);
+    this.inFlightOctets += m.size;
+    const stop = (): void => void (this.stopped = true);
+    // settle() never rejects: every failure is reported inside it.
+    const tracked = settle(this.f, m, stream, this.queue.length, stop, this.report).finally(() => {
+      this.inFlight.delete(tracked);
+      this.inFlightOctets -= m.size;
+    });
+    this.inFlight.add(tracked);
+  }
+}
+
+/**
+ * RETR with the LIST size (the engine checks what arrives against it). The message counts
+ * as retrieved from the moment the command is issued (a pipelined RETR may be answered
+ * and acted upon by the server before this session reads the reply); only an -ERR reply
+ * takes that back. The promise is observed at once: when the link drops, every reply
+ * queued behind the one being read rejects, long before the fetch loop awaits it.
+ */
 function retrieve(f: FetchContext, m: ListedMessage): Promise<MessageStream> {
+  f.ledger.retrievedOne(m.number, m.uid);
   const reply = f.client.retr(m.number, { maxOctets: f.ctx.mailbox.limits.maxMessageBytes + SIZE_CAP_SLACK_OCTETS, expectedOctets: m.size });
-  // Observed from the moment it is sent: when the link drops, every reply queued behind the
-  // one being read rejects, long before this loop awaits it.
   reply.then(
-    () => f.ledger.retrievedOne(m.number, m.uid),
     () => undefined,
+    (err: unknown) => {
+      if (isErrReply(err)) f.ledger.refused(m.number);
+    },
   );
   return reply;
 }
 
-/** One message: store -> record -> retention; failures are classified, never thrown. */
+/** One message: store -> record -> retention. Never rejects: failures are classified and reported. */
 async function settle(f: FetchContext, m: ListedMessage, stream: MessageStream, queued: number, stop: () => void, report: FailureReport): Promise<void> {
   try {
     const { stored, fresh } = await storeAndRecord(f.ctx, m, stream, new Date(f.ctx.now()).toISOString());
@@ -178,13 +215,14 @@ async function settle(f: FetchContext, m: ListedMessage, stream: MessageStream, 
     // own write, retried by the SDK after its response was lost). Retention applies now.
     f.afterRecorded(m, stored);
   } catch (err) {
-    // The server sent more than LIST announced and more than the limit allows.
-    if (hasCode(err, Pop3ErrorCode.MESSAGE_TOO_LARGE)) {
-      report.ofMessage(err, m);
-      return recordSkipped(f, m, 'too-large');
-    }
     report.ofMessage(err, m);
-    if (hasCode(err, Pop3ErrorCode.MESSAGE_INCOMPLETE)) return recordIncomplete(f, m);
+    try {
+      // The server sent more than LIST announced and more than the limit allows.
+      if (hasCode(err, Pop3ErrorCode.MESSAGE_TOO_LARGE)) return await recordSkipped(f, m, 'too-large');
+      if (hasCode(err, Pop3ErrorCode.MESSAGE_INCOMPLETE)) return await recordIncomplete(f, m);
+    } catch (recordErr) {
+      f.result.errors.push(toRunError(recordErr, m.uid, m.number));
+    }
     // Storage or state failing: start nothing new; what is in flight finishes.
     stop();
   }
@@ -224,9 +262,11 @@ async function storeAndRecord(ctx: SessionContext, m: ListedMessage, body: Messa
 }
 
 /** Leaves a message on the server for good, recorded as skipped and named in the summary. */
-export async function recordSkipped(f: Pick<FetchContext, 'ctx' | 'result' | 'settled'>, m: ListedMessage, reason: string, attempts?: number): Promise<void> {
+export async function recordSkipped(f: Pick<FetchContext, 'ctx' | 'result' | 'settled' | 'fingerprints'>, m: ListedMessage, reason: string, attempts?: number): Promise<void> {
   const { ctx, result } = f;
+  const headerFingerprint = f.fingerprints.get(m.number);
   await ctx.state.putRecord(ctx.mailbox.id, {
+    ...(headerFingerprint ? { headerFingerprint } : {}),
     identity: m.identity,
     uid: m.uid,
     status: 'skipped',
@@ -271,6 +311,11 @@ function pop3Cause(err: unknown): Pop3Error | undefined {
   if (err instanceof Pop3Error) return err;
   const cause = (err as { cause?: unknown })?.cause;
   return cause instanceof Pop3Error ? cause : undefined;
+}
+
+/** The server answered -ERR (the command was refused; nothing was sent). */
+function isErrReply(err: unknown): boolean {
+  return err instanceof Pop3Error && (err.code === Pop3ErrorCode.SERVER_ERROR || err.code === Pop3ErrorCode.SYS_TEMP);
 }
 
 function isSessionFatal(err: unknown): boolean {

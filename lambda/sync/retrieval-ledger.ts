@@ -9,9 +9,17 @@ export class RetrievalLedger {
   private readonly retrieved = new Map<number, string>();
   private readonly safe = new Set<number>();
 
-  /** The server started sending message `number` (uid for reports). */
+  /**
+   * A RETR of message `number` was issued (uid for reports). It counts from the moment it
+   * is sent: the server may act on it before this session reads the reply.
+   */
   retrievedOne(number: number, uid: string): void {
     this.retrieved.set(number, uid);
+  }
+
+  /** The server answered that RETR with -ERR: it sent nothing, nothing to protect. */
+  refused(number: number): void {
+    if (!this.safe.has(number)) this.retrieved.delete(number);
   }
 
   /** Message `number`'s exact bytes are stored and recorded (or proven identical to stored ones). */

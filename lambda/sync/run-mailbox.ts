@@ -5,6 +5,7 @@ import { Pop3Error, Pop3ErrorCode, type Pop3Client } from '../pop3';
 import type { StateStore } from '../state/state-store';
 import type { MessageSink } from '../storage/message-sink';
 import { SyncError, SyncErrorCode } from './errors';
+import { gatedState } from './gated-state';
 import { emptySummary, MAX_SKIPPED_NAMED, toRunError, type RunSummary } from './run-summary';
 import { runSession } from './run-session';
 import type { SessionContext, SessionResult } from './session-context';
@@ -90,10 +91,10 @@ export async function runMailbox(deps: RunMailboxDeps, options: RunMailboxOption
       const followUp = n > 1;
       let result: SessionResult;
       try {
-        result = await boundedSession(options, { abortAt, giveUpAt: options.deadline - margin / 2, now, log }, (signal) =>
+        result = await boundedSession(options, { abortAt, giveUpAt: options.deadline - margin / 2, now, log }, (signal, isOpen) =>
           openAndRun(deps, signal, {
             mailbox,
-            state: deps.state,
+            state: gatedState(deps.state, isOpen),
             sink: deps.sink,
             now,
             stopStartingAt,
@@ -152,17 +153,19 @@ async function openAndRun(deps: RunMailboxDeps, signal: AbortSignal, ctx: Sessio
 async function boundedSession(
   options: RunMailboxOptions,
   t: { abortAt: number; giveUpAt: number; now: () => number; log: (event: string, fields?: Record<string, unknown>) => void },
-  run: (signal: AbortSignal) => Promise<SessionResult>,
+  run: (signal: AbortSignal, isOpen: () => boolean) => Promise<SessionResult>,
 ): Promise<SessionResult> {
   const controller = new AbortController();
   const deadlineError = new SyncError(SyncErrorCode.DEADLINE, `the run stopped the session at its deadline (Lambda time left minus the ${options.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS} ms safety margin)`);
   const abortTimer = setTimeout(() => controller.abort(deadlineError), Math.max(0, t.abortAt - t.now()));
   let giveUpTimer: NodeJS.Timeout | undefined;
-  const session = run(controller.signal);
+  let open = true;
+  const session = run(controller.signal, () => open);
   // Observed at once: if the run gives up on it, its late failure must not go unhandled.
   session.catch(() => undefined);
   const givenUp = new Promise<never>((_, reject) => {
     giveUpTimer = setTimeout(() => {
+      open = false;
       t.log('session-abandoned', { reason: 'still winding down at the deadline' });
       reject(deadlineError);
     }, Math.max(0, t.giveUpAt - t.now()));

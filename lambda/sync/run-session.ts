@@ -5,7 +5,7 @@ import type { MessageRecord } from '../state/state-store';
 import type { StoredMessage } from '../storage/message-sink';
 import { SyncError, SyncErrorCode } from './errors';
 import { fetchAll, type FetchContext } from './fetch-messages';
-import { contentIdentity, isFingerprintIdentity, type ListedMessage } from './identities';
+import { contentIdentity, isFingerprintIdentity, tryTopFingerprint, type ListedMessage } from './identities';
 import { listingHash } from './listing-hash';
 import { readListing } from './read-listing';
 import { RetrievalLedger } from './retrieval-ledger';
@@ -52,7 +52,7 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
   const result = emptySessionResult(client.capabilities?.loginDelaySeconds);
   const { mailbox, state } = ctx;
   const salt = retentionSalt(mailbox);
-  const { listing, sizes } = await readListing(client, async () => (await state.getSummary(mailbox.id)) !== undefined);
+  const { listing, sizes } = await readListing(client, () => hadUidl(ctx));
   reportInvalid(listing, result);
   const plan = await planSession(client, { mailbox, state, log: ctx.log, salt }, listing, sizes);
   result.fullDiff = plan.fullDiff;
@@ -73,6 +73,9 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
     result,
     ledger,
     records: plan.records,
+    // Messages that will be skipped unread keep their header fingerprint in the record, so a
+    // recycled UIDL of the same size is still noticed later. Read before any RETR is queued.
+    fingerprints: ctx.mode === 'baseline' ? new Map() : await fingerprintsOf(client, work.toSettle.filter((m) => m.size > mailbox.limits.maxMessageBytes)),
     settled,
     afterRecorded: (m, stored) => {
       storedNow.set(m.identity, stored);
@@ -81,7 +84,7 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
   };
   try {
     if (ctx.mode === 'baseline') {
-      await baseline(ctx, work.toSettle, settled);
+      await baseline(ctx, work.toSettle, settled, await fingerprintsOf(client, work.toSettle));
     } else {
       await fetchAll(fetchContext, work.toSettle);
       for (const m of work.copies) await settleCopy(fetchContext, plan, m, storedNow, deletions);
@@ -164,11 +167,14 @@ async function settleCopy(f: FetchContext, plan: SessionPlan, m: ListedMessage, 
   const { ctx } = f;
   const rec = plan.records.get(m.identity);
   const original = storedNow.get(m.identity)?.sha256 ?? (rec?.status === 'stored' ? rec.sha256 : undefined);
-  if (original === undefined) {
-    ctx.log('copy-kept', { uid: m.uid, number: m.number, reason: 'original not stored' });
+  const maxOctets = ctx.mailbox.limits.maxMessageBytes;
+  // Not retrieved when it cannot be taken anyway: a retrieved message that is not stored
+  // would hold back the session's QUIT, run after run.
+  if (original === undefined || m.size > maxOctets) {
+    ctx.log('copy-kept', { uid: m.uid, number: m.number, reason: original === undefined ? 'original not stored' : 'too large' });
     return;
   }
-  const sha = await contentHash(f.client, m, f.ledger);
+  const sha = await contentHash(f.client, m, f.ledger, maxOctets);
   const identity = sha === original ? m.identity : contentIdentity(m.identity, sha);
   const known = identity === m.identity ? { status: 'stored', sha256: original } : (plan.records.get(identity) ?? (await ctx.state.getRecords(ctx.mailbox.id, [identity])).get(identity));
   if (known?.status === 'stored' && known.sha256 === sha) {
@@ -209,7 +215,7 @@ async function deleteOwed(
     const candidates = plan.messages.filter((m) => (m.identity === rec.identity || m.uid === rec.uid) && !deletions.has(m.number));
     const sharedUid = listing?.duplicates.has(rec.uid) === true;
     for (const m of candidates) {
-      if (await holdsRecordedMessage(client, m, rec, { sharedUid, ledger })) {
+      if (await holdsRecordedMessage(client, m, rec, { sharedUid, ledger, maxOctets: ctx.mailbox.limits.maxMessageBytes })) {
         deletions.dele(m);
         break;
       }
@@ -267,13 +273,45 @@ async function commit(client: Pop3Client, ctx: SessionContext, plan: SessionPlan
   return result;
 }
 
-/** Records every unsettled listed message as seen, without fetching (operator "baseline"). */
-async function baseline(ctx: SessionContext, queue: readonly ListedMessage[], settled: Set<string>): Promise<void> {
+/**
+ * Records every unsettled listed message as seen, without fetching (operator "baseline"),
+ * with its LIST size and header fingerprint: a UIDL recycled later is then still noticed.
+ */
+async function baseline(ctx: SessionContext, queue: readonly ListedMessage[], settled: Set<string>, fingerprints: ReadonlyMap<number, string>): Promise<void> {
   const nowIso = new Date(ctx.now()).toISOString();
   await forEachLimited(queue, 16, async (m) => {
-    await ctx.state.putRecord(ctx.mailbox.id, { identity: m.identity, uid: m.uid, status: 'baseline', size: m.size, listSize: m.size, firstSeenAt: nowIso });
+    const headerFingerprint = fingerprints.get(m.number);
+    await ctx.state.putRecord(ctx.mailbox.id, {
+      identity: m.identity,
+      uid: m.uid,
+      status: 'baseline',
+      size: m.size,
+      listSize: m.size,
+      firstSeenAt: nowIso,
+      ...(headerFingerprint ? { headerFingerprint } : {}),
+    });
     settled.add(m.identity);
   });
+}
+
+/** Header fingerprints (TOP n 0) of these messages, where the server answers TOP. */
+async function fingerprintsOf(client: Pop3Client, messages: readonly ListedMessage[]): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  await forEachLimited(messages, 16, async (m) => {
+    const fp = await tryTopFingerprint(client, m.number);
+    if (fp !== undefined) out.set(m.number, fp);
+  });
+  return out;
+}
+
+/**
+ * Whether this mailbox was ever listed with UIDLs: a summary exists, or a record under a
+ * plain UIDL does (a run that died before its summary still stored mail under UIDLs).
+ */
+async function hadUidl(ctx: SessionContext): Promise<boolean> {
+  if ((await ctx.state.getSummary(ctx.mailbox.id)) !== undefined) return true;
+  for await (const r of ctx.state.listRecords(ctx.mailbox.id)) if (!isFingerprintIdentity(r.identity)) return true;
+  return false;
 }
 
 /** Garbage collection in a full diff: records of messages that left the server expire. */

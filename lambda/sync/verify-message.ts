@@ -1,14 +1,18 @@
 import { createHash } from 'node:crypto';
-import type { Pop3Client } from '../pop3';
+import { Pop3Error, Pop3ErrorCode, type Pop3Client } from '../pop3';
 import type { MessageRecord } from '../state/state-store';
 import { tryTopFingerprint, type ListedMessage } from './identities';
 import type { RetrievalLedger } from './retrieval-ledger';
 
 /** SHA-256 (hex) of message `m` as the server sends it now (to prove a copy identical). */
-export async function contentHash(client: Pop3Client, m: ListedMessage, ledger: RetrievalLedger): Promise<string> {
+export async function contentHash(client: Pop3Client, m: ListedMessage, ledger: RetrievalLedger, maxOctets: number): Promise<string> {
   const hash = createHash('sha256');
-  const stream = await client.retr(m.number, { expectedOctets: m.size });
   ledger.retrievedOne(m.number, m.uid);
+  const stream = await client.retr(m.number, { expectedOctets: m.size, maxOctets }).catch((err: unknown) => {
+    // Refused with -ERR: the server sent nothing, so nothing is at stake at QUIT.
+    if (err instanceof Pop3Error && (err.code === Pop3ErrorCode.SERVER_ERROR || err.code === Pop3ErrorCode.SYS_TEMP)) ledger.refused(m.number);
+    throw err;
+  });
   for await (const chunk of stream) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
@@ -24,7 +28,7 @@ export async function holdsRecordedMessage(
   client: Pop3Client,
   m: ListedMessage,
   rec: MessageRecord,
-  o: { sharedUid: boolean; ledger: RetrievalLedger },
+  o: { sharedUid: boolean; ledger: RetrievalLedger; maxOctets: number },
 ): Promise<boolean> {
   if (rec.status !== 'stored' || rec.sha256 === undefined) return false;
   if (rec.listSize !== undefined && rec.listSize !== m.size) return false;
@@ -33,7 +37,8 @@ export async function holdsRecordedMessage(
     if (fp !== rec.headerFingerprint) return false;
     if (!o.sharedUid) return true;
   }
-  const same = (await contentHash(client, m, o.ledger)) === rec.sha256;
+  if (m.size > o.maxOctets) return false;
+  const same = (await contentHash(client, m, o.ledger, o.maxOctets)) === rec.sha256;
   if (same) o.ledger.stored(m.number);
   return same;
 }
