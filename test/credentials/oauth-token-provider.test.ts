@@ -32,6 +32,9 @@ beforeAll(async () => {
   sm = await startFakeSecretsManager();
   const requests: TokenRequest[] = [];
   server = createServer((req, res) => {
+    // One connection per request: afterEach drops connections, and a pooled socket the
+    // client has not yet seen closed would fail the next test's request.
+    res.setHeader('connection', 'close');
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
