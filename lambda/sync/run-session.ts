@@ -62,6 +62,7 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
   if (result.duplicates > 0) ctx.log('duplicate-uidls', { duplicates: result.duplicates, uids: [...listing!.duplicates.keys()].slice(0, 20) });
   const work = sortWork(ctx, plan);
   result.newCount = work.toSettle.length;
+  await flagFingerprintIdentities(ctx, plan, salt);
 
   const ledger = new RetrievalLedger();
   const settled = new Set<string>();
@@ -111,7 +112,9 @@ function reportInvalid(listing: UidlListing | undefined, result: SessionResult):
 function sortWork(ctx: SessionContext, plan: SessionPlan): Work {
   const work: Work = { toSettle: [], toDelete: [], copies: [] };
   // An entry whose identity was seen earlier in this listing is not fetched twice.
-  const seen = new Set<string>();
+  // On the fast path the settled prefix holds identities too: a tail message resolved to
+  // one of them (same UIDL and headers) is a copy to check, not that message.
+  const seen = new Set(plan.messages.slice(0, plan.prefix).map((m) => m.identity));
   for (const m of plan.candidates) {
     if (seen.has(m.identity)) {
       work.copies.push(m);
@@ -125,6 +128,17 @@ function sortWork(ctx: SessionContext, plan: SessionPlan): Work {
     else if (deletionDue(ctx.mailbox, rec, ctx.now())) work.toDelete.push(m);
   }
   return work;
+}
+
+/**
+ * The summary says "this mailbox keeps messages under fingerprint identities" before the
+ * first such message is stored, not only at the end of a clean session: a session that
+ * dies after storing one must not leave the next run (its UIDL unique again) blind to it.
+ */
+async function flagFingerprintIdentities(ctx: SessionContext, plan: SessionPlan, salt: string): Promise<void> {
+  if (!plan.keys || plan.summary?.fingerprintIdentities || !plan.messages.some((m) => isFingerprintIdentity(m.identity))) return;
+  const base = plan.summary ?? { count: 0, listingHash: listingHash([], 0, salt), updatedAt: new Date(ctx.now()).toISOString() };
+  await ctx.state.putSummary(ctx.mailbox.id, { ...base, fingerprintIdentities: true });
 }
 
 /** DELEs of this session; each outcome is recorded, none is left unobserved. */
