@@ -65,6 +65,14 @@ export interface MailboxConfig {
   readonly limits: MailboxLimits;
   /** Use POP3 PIPELINING when offered. @default true */
   readonly pipelining: boolean;
+  /**
+   * The server hides (or deletes) every retrieved message when the session ends with QUIT,
+   * as Gmail's POP does. Then a message stored in a session that could not QUIT (a crash,
+   * a deadline) is retrieved once more, checked against the stored bytes, so that the next
+   * QUIT hides it: otherwise it would hold its place at the head of every listing.
+   * @default true for pop.gmail.com and pop.googlemail.com, else false
+   */
+  readonly hidesRetrievedMail?: boolean;
   /** EventBridge Scheduler expression, e.g. `rate(5 minutes)`. @default 'rate(5 minutes)' */
   readonly schedule: string;
 }

@@ -36,9 +36,14 @@ export const MAILBOX_KEYS = [
   'retention',
   'limits',
   'pipelining',
+  'hidesRetrievedMail',
   'schedule',
 ] as const satisfies readonly (keyof MailboxConfig)[];
 type MailboxKey = (typeof MAILBOX_KEYS)[number];
+/** Servers known to hide every retrieved message at QUIT (Gmail's POP "download once"). */
+const HOSTS_HIDING_RETRIEVED_MAIL: ReadonlySet<string> = new Set(['pop.gmail.com', 'pop.googlemail.com']);
+/** Gmail's "recent mode" login lists the last 30 days whatever was retrieved: nothing is hidden. */
+const GMAIL_RECENT_MODE_PREFIX = 'recent:';
 type FieldLookup = (key: MailboxKey) => Field | undefined;
 
 /**
@@ -79,6 +84,7 @@ export function parseMailboxAt(raw: unknown, path: string, defaults: JsonObject 
   const retention = readOptional(lookup('retention'), problems, readRetention) ?? 'keep';
   const limits = readLimits(raw, label, defaults, problems);
   const pipelining = readOptional(lookup('pipelining'), problems, readBoolean) ?? true;
+  const hidesRetrievedMail = readOptional(lookup('hidesRetrievedMail'), problems, readBoolean) ?? (host !== undefined && HOSTS_HIDING_RETRIEVED_MAIL.has(host.toLowerCase()) && !username?.startsWith(GMAIL_RECENT_MODE_PREFIX));
   const schedule = readOptional(lookup('schedule'), problems, readSchedule) ?? DEFAULT_SCHEDULE;
 
   if (problems.count > before || id === undefined || host === undefined || username === undefined) return undefined;
@@ -96,6 +102,7 @@ export function parseMailboxAt(raw: unknown, path: string, defaults: JsonObject 
     retention,
     limits,
     pipelining,
+    ...(hidesRetrievedMail ? { hidesRetrievedMail } : {}),
     schedule,
   });
 }

@@ -126,6 +126,9 @@ function sortWork(ctx: SessionContext, plan: SessionPlan): Work {
     if (rec?.deletedAt) work.copies.push(m);
     else if (!rec || rec.status === 'failed') work.toSettle.push(m);
     else if (deletionDue(ctx.mailbox, rec, ctx.now())) work.toDelete.push(m);
+    // Stored, but still listed by a server that hides retrieved mail: its session never
+    // QUIT. Retrieved again and checked against the stored bytes, so this QUIT hides it.
+    else if (ctx.mailbox.hidesRetrievedMail && rec.status === 'stored') work.copies.push(m);
   }
   return work;
 }
@@ -381,7 +384,9 @@ function isDone(ctx: SessionContext, plan: SessionPlan, o: Outcome, m: ListedMes
       ? o.storedNow.has(m.identity) || rec?.status === 'stored'
       : typeof retention === 'object' && rec?.status === 'stored' && rec.deleteAfter === undefined && !rec.deletedAt;
   const recorded = (rec !== undefined && rec.status !== 'failed') || o.settled.has(m.identity);
-  return recorded && !owesDelete;
+  // Still listed by a server that hides retrieved mail: not hidden yet (see sortWork).
+  const owesHiding = ctx.mailbox.hidesRetrievedMail === true && (rec?.status === 'stored' || o.storedNow.has(m.identity));
+  return recorded && !owesDelete && !owesHiding;
 }
 
 /** Header fingerprint of the summary's last message (undefined when not known: no check then). */
