@@ -4,10 +4,11 @@
 // offset inside a SASL blob; the characters that depend on neighbours are left out).
 // Usage: node scripts/check-secret-leaks.mjs <file-or-dir>...   Exit 1 on any hit.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const root = new URL('..', import.meta.url);
-const canaries = JSON.parse(readFileSync(new URL('test/fixtures/canary-secrets.json', root), 'utf8'));
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const canaries = JSON.parse(readFileSync(join(root, 'test/fixtures/canary-secrets.json'), 'utf8'));
 /** Shorter forms would match ordinary text by chance; the test itself asserts on those. */
 const MIN_FORM_CHARS = 6;
 
