@@ -33,7 +33,7 @@ const SIZE_ESTIMATE_ERROR = 0.1;
 
 export function describeMessage(r: FakeMailRecord): string {
   const where = r.removed ? `removed by ${r.removed.by}` : r.hidden ? `hidden by ${r.hidden.by}` : 'on the server';
-  return `#${r.id} (uid ${r.uid}, ${r.bytes.length} octets, ${where})`;
+  return `server message ${r.id} (uid ${r.uid}, ${r.bytes.length} octets, ${where})`;
 }
 
 function ourDoing(r: FakeMailRecord): string | undefined {
@@ -64,7 +64,7 @@ export function checkSafety(view: WorldView, at: string): Violation[] {
 
   for (const r of view.truth) {
     const how = ourDoing(r);
-    if (how && !stored.has(sha256(r.bytes))) v('lost', `message ${describeMessage(r)} left the server (${how}) and no object holds its bytes`, { message: r.id });
+    if (how && !stored.has(sha256(r.bytes))) v('lost', `${describeMessage(r)} left the server (${how}) and no object holds its bytes`, { message: r.id });
   }
   for (const [digest, keys] of stored) {
     const mails = deliveries.get(digest);
@@ -95,7 +95,7 @@ export function checkCommit(event: FakeCommitEvent, plan: AwsPlan, at: string): 
   const leaving = [...event.removed.map((r) => [r, 'remove'] as const), ...event.hidden.map((r) => [r, 'hide'] as const)];
   for (const [r, what] of leaving) {
     const d = sha256(r.bytes);
-    const msg = `the QUIT of session ${event.session} is about to ${what} message ${describeMessage(r)}`;
+    const msg = `the QUIT of session ${event.session} is about to ${what} ${describeMessage(r)}`;
     if (!stored.has(d)) out.push({ invariant: 'lost-at-commit', at, detail: `${msg}, whose bytes are in no object`, message: r.id });
     else if (!recorded.has(d)) out.push({ invariant: 'unrecorded-at-commit', at, detail: `${msg}, stored but without a stored record`, message: r.id });
   }
@@ -125,7 +125,7 @@ export function checkFinal(view: WorldView, config: SequenceConfig, at: string):
     if (onServer && skips.some((rec) => plausibleSkip(r, rec, config))) continue;
     const skip = skips.length > 0;
     const recs = view.records.filter((rec) => rec.uid === r.uid).map((rec) => `${JSON.stringify(rec.identity)}:${rec.status}${rec.skipReason ? `/${rec.skipReason}` : ''}`);
-    out.push({ invariant: 'liveness', at, message: r.id, detail: `message ${describeMessage(r)} was never stored${skip ? ' (a skip record of its UIDL does not fit it)' : ''}; records of its UIDL: [${recs.join(', ')}]` });
+    out.push({ invariant: 'liveness', at, message: r.id, detail: `${describeMessage(r)} was never stored${skip ? ' (a skip record of its UIDL does not fit it)' : ''}; records of its UIDL: [${recs.join(', ')}]` });
   }
   return out;
 }

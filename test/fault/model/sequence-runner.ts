@@ -200,7 +200,7 @@ class SequenceRun {
         const uid = uidFor(step.uidFrom, bytes, this.server);
         const record = this.server.deliver(bytes, uid === undefined ? {} : { uid });
         this.arrivals.set(step.no, record);
-        this.trace.push(`${this.where}: delivered as ${record.id}, uid ${record.uid}`);
+        this.trace.push(`${this.where}: delivered as server message ${record.id}, uid ${record.uid}`);
         return;
       }
       case 'delete':
