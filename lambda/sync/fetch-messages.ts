@@ -189,15 +189,7 @@ class Fetcher {
  * queued behind the one being read rejects, long before the fetch loop awaits it.
  */
 function retrieve(f: FetchContext, m: ListedMessage): Promise<MessageStream> {
-  f.ledger.retrievedOne(m.number, m.uid);
-  const reply = f.client.retr(m.number, { maxOctets: f.ctx.mailbox.limits.maxMessageBytes + SIZE_CAP_SLACK_OCTETS, expectedOctets: m.size });
-  reply.then(
-    () => undefined,
-    (err: unknown) => {
-      if (isErrReply(err)) f.ledger.refused(m.number);
-    },
-  );
-  return reply;
+  return f.ledger.track(m.number, m.uid, f.client.retr(m.number, { maxOctets: f.ctx.mailbox.limits.maxMessageBytes + SIZE_CAP_SLACK_OCTETS, expectedOctets: m.size }));
 }
 
 /** One message: store -> record -> retention. Never rejects: failures are classified and reported. */
@@ -311,11 +303,6 @@ function pop3Cause(err: unknown): Pop3Error | undefined {
   if (err instanceof Pop3Error) return err;
   const cause = (err as { cause?: unknown })?.cause;
   return cause instanceof Pop3Error ? cause : undefined;
-}
-
-/** The server answered -ERR (the command was refused; nothing was sent). */
-function isErrReply(err: unknown): boolean {
-  return err instanceof Pop3Error && (err.code === Pop3ErrorCode.SERVER_ERROR || err.code === Pop3ErrorCode.SYS_TEMP);
 }
 
 function isSessionFatal(err: unknown): boolean {

@@ -1,3 +1,5 @@
+import { Pop3Error, Pop3ErrorCode } from '../pop3';
+
 /**
  * Which messages this session had the server send (RETR answered +OK) and which of those
  * are durably stored and recorded. Some servers act on a retrieval by themselves when the
@@ -10,16 +12,17 @@ export class RetrievalLedger {
   private readonly safe = new Set<number>();
 
   /**
-   * A RETR of message `number` was issued (uid for reports). It counts from the moment it
-   * is sent: the server may act on it before this session reads the reply.
+   * Registers the RETR whose reply is `reply` from the moment it is sent (the server may act
+   * on it before this session reads the reply); an -ERR reply (nothing was sent) takes it
+   * back. Returns `reply`, already observed.
    */
-  retrievedOne(number: number, uid: string): void {
+  track<T>(number: number, uid: string, reply: Promise<T>): Promise<T> {
     this.retrieved.set(number, uid);
-  }
-
-  /** The server answered that RETR with -ERR: it sent nothing, nothing to protect. */
-  refused(number: number): void {
-    if (!this.safe.has(number)) this.retrieved.delete(number);
+    reply.catch((err: unknown) => {
+      const refused = err instanceof Pop3Error && (err.code === Pop3ErrorCode.SERVER_ERROR || err.code === Pop3ErrorCode.SYS_TEMP);
+      if (refused && !this.safe.has(number)) this.retrieved.delete(number);
+    });
+    return reply;
   }
 
   /** Message `number`'s exact bytes are stored and recorded (or proven identical to stored ones). */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Pop3Error, Pop3ErrorCode, type Pop3Client } from '../pop3';
+import type { Pop3Client } from '../pop3';
 import type { MessageRecord } from '../state/state-store';
 import { tryTopFingerprint, type ListedMessage } from './identities';
 import type { RetrievalLedger } from './retrieval-ledger';
@@ -7,12 +7,7 @@ import type { RetrievalLedger } from './retrieval-ledger';
 /** SHA-256 (hex) of message `m` as the server sends it now (to prove a copy identical). */
 export async function contentHash(client: Pop3Client, m: ListedMessage, ledger: RetrievalLedger, maxOctets: number): Promise<string> {
   const hash = createHash('sha256');
-  ledger.retrievedOne(m.number, m.uid);
-  const stream = await client.retr(m.number, { expectedOctets: m.size, maxOctets }).catch((err: unknown) => {
-    // Refused with -ERR: the server sent nothing, so nothing is at stake at QUIT.
-    if (err instanceof Pop3Error && (err.code === Pop3ErrorCode.SERVER_ERROR || err.code === Pop3ErrorCode.SYS_TEMP)) ledger.refused(m.number);
-    throw err;
-  });
+  const stream = await ledger.track(m.number, m.uid, client.retr(m.number, { expectedOctets: m.size, maxOctets }));
   for await (const chunk of stream) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
