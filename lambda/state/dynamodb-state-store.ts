@@ -6,7 +6,8 @@
  * | item           | pk                | sk               | attributes                                        |
  * |----------------|-------------------|------------------|---------------------------------------------------|
  * | message record | `MBX#<mailboxId>` | `MSG#<identity>` | identity, uid, status, size (N), firstSeenAt, and |
- * |                |                   |                  | when set: objectKey, sha256, headerFingerprint,   |
+ * |                |                   |                  | when set: objectKey, sha256, bodySha256,          |
+ * |                |                   |                  | headerFingerprint,                                |
  * |                |                   |                  | storedAt, skipReason, deleteAfter, deletedAt,     |
  * |                |                   |                  | listSize (N), attempts (N);                       |
  * |                |                   |                  | gsi1pk, expiresAt (see below)                     |
@@ -115,6 +116,7 @@ const Attr = {
   size: 'size',
   firstSeenAt: 'firstSeenAt',
   deletedAt: 'deletedAt',
+  listSize: 'listSize',
   count: 'count',
   listingHash: 'listingHash',
   updatedAt: 'updatedAt',
@@ -128,6 +130,7 @@ const Attr = {
 const OPTIONAL_RECORD_STRINGS = [
   'objectKey',
   'sha256',
+  'bodySha256',
   'headerFingerprint',
   'storedAt',
   'skipReason',
@@ -135,7 +138,7 @@ const OPTIONAL_RECORD_STRINGS = [
   'deletedAt',
 ] as const satisfies readonly (keyof MessageRecord)[];
 
-const RECORD_STATUSES: ReadonlySet<string> = new Set<RecordStatus>(['stored', 'skipped', 'baseline', 'failed']);
+const RECORD_STATUSES: ReadonlySet<string> = new Set<RecordStatus>(['stored', 'skipped', 'baseline', 'failed', 'pending']);
 /** The optional number fields of a record, stored as N attributes of the same name. */
 const OPTIONAL_RECORD_NUMBERS = ['listSize', 'attempts'] as const satisfies readonly (keyof MessageRecord)[];
 
@@ -158,6 +161,8 @@ const MARK_DELETED =
   'SET #deletedAt = if_not_exists(#deletedAt, :deletedAt), #expiresAt = if_not_exists(#expiresAt, :expiresAt) REMOVE #gsi1pk';
 /** Keeps an earlier expiry: a full diff that runs every day must not postpone it forever. */
 const EXPIRE = 'SET #expiresAt = if_not_exists(#expiresAt, :expiresAt) REMOVE #gsi1pk';
+
+const SET_LIST_SIZE = 'SET #listSize = :listSize';
 
 type Item = Record<string, AttributeValue>;
 type Key = Record<string, AttributeValue>;
@@ -310,6 +315,13 @@ export class DynamoDbStateStore implements StateStore {
     await this.updateExistingRecords(mailboxId, identities, MARK_DELETED, {
       names: { '#deletedAt': Attr.deletedAt, '#expiresAt': Attr.expiresAt, '#gsi1pk': Attr.gsi1pk },
       values: { ':deletedAt': { S: deletedAt }, ':expiresAt': { N: String(expiresAt) } },
+    });
+  }
+
+  async noteListSize(mailboxId: string, identity: string, listSize: number): Promise<void> {
+    await this.updateExistingRecords(mailboxId, [identity], SET_LIST_SIZE, {
+      names: { '#listSize': Attr.listSize },
+      values: { ':listSize': { N: String(listSize) } },
     });
   }
 

@@ -7,9 +7,12 @@
 /**
  * How a message was settled. `baseline`: recorded as seen without fetching it. `failed`:
  * not settled: a fetch whose bytes could not be trusted (see `attempts`); retried by later
- * runs, then given up as `skipped`.
+ * runs, then given up as `skipped`. `pending`: not settled: written before the object of a
+ * derived identity (see README) may exist, so that a crash between store and record leaves
+ * a record that the next run resolves the message to (the same key), whatever the listing
+ * looks like by then.
  */
-export type RecordStatus = 'stored' | 'skipped' | 'baseline' | 'failed';
+export type RecordStatus = 'stored' | 'skipped' | 'baseline' | 'failed' | 'pending';
 
 export interface MessageRecord {
   /** The state key of the message: the UIDL, or a fingerprint identity (see README). */
@@ -30,6 +33,8 @@ export interface MessageRecord {
   readonly attempts?: number;
   /** SHA-256 (hex) of the stored bytes. */
   readonly sha256?: string;
+  /** SHA-256 (hex) of the stored message's body (after the header block). */
+  readonly bodySha256?: string;
   /** Fingerprint of the header block (hex), to tell apart messages that share a UIDL. */
   readonly headerFingerprint?: string;
   /** ISO time when the message was first seen (kept across re-fetches). */
@@ -93,6 +98,12 @@ export interface StateStore {
   putRecord(mailboxId: string, record: MessageRecord): Promise<boolean>;
   /** Marks messages as deleted on the server; they expire from the table after `retainDays`. */
   markDeleted(mailboxId: string, identities: readonly string[], deletedAt: string, retainDays: number): Promise<void>;
+  /**
+   * The server now announces another LIST size for a stored message whose content was
+   * checked to be the recorded one (a server that rewrites its own header fields): later
+   * runs compare against this size instead of checking the content again.
+   */
+  noteListSize(mailboxId: string, identity: string, listSize: number): Promise<void>;
   /** Garbage collection: records whose messages left the server expire after `retainDays`. */
   expireRecords(mailboxId: string, identities: readonly string[], nowIso: string, retainDays: number): Promise<void>;
   /** Stored records whose deleteAfter is at or before `nowIso` and not yet deleted. Reads O(due). */

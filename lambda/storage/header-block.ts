@@ -43,6 +43,11 @@ export class HeaderCapture {
     return this.headerOctets !== undefined;
   }
 
+  /** Offset of the body (just past the empty line) once the capture is complete. */
+  get bodyOffset(): number | undefined {
+    return this.headerOctets === undefined ? undefined : this.capturedOctets;
+  }
+
   update(chunk: Uint8Array): void {
     if (this.done) return;
     const scan = chunk.subarray(0, MAX_HEADER_CAPTURE_OCTETS - this.capturedOctets);

@@ -24,6 +24,8 @@ export interface StoredMessage {
   readonly sha256: string;
   /** SHA-256 (hex) of the header block with line ends normalised (see headerFingerprint). */
   readonly headerFingerprint: string;
+  /** SHA-256 (hex) of the body after the header block (absent when no header end was found). */
+  readonly bodySha256?: string;
 }
 
 export interface MessageSink {

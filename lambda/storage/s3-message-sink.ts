@@ -3,19 +3,12 @@
  * deterministic key, as one PutObject when it is small and as a multipart upload when it
  * is not, hashing it on the way. Memory stays bounded by the options, not by message size.
  */
-import { createHash, type Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { StorageError, fromS3Error, invalidInput, sourceFailed } from './errors';
-import {
-  HeaderCapture,
-  MAX_HEADER_VALUE_CHARS,
-  extractHeaderFields,
-  headerFingerprint,
-  toMetadataValue,
-  type HeaderFields,
-} from './header-block';
+import { MAX_HEADER_VALUE_CHARS, extractHeaderFields, toMetadataValue, type HeaderFields } from './header-block';
+import { MessageDigest, type DigestResult, type HeaderDigest } from './message-digest';
 import type { MessageSink, StoreMessageInput, StoredMessage } from './message-sink';
 import { objectKeyFor } from './object-key';
 
@@ -195,47 +188,6 @@ export class S3MessageSink implements MessageSink {
 // ---------------------------------------------------------------------------------------
 // Reading the source
 
-/** sha256, header capture and byte count over every byte of the message. */
-class MessageDigest {
-  private readonly hash: Hash = createHash('sha256');
-  private readonly header = new HeaderCapture();
-  private octets = 0;
-
-  update(chunk: Buffer): void {
-    this.hash.update(chunk);
-    this.header.update(chunk);
-    this.octets += chunk.length;
-  }
-
-  /** What is known before the end: enough for the metadata of a multipart upload. */
-  headerResult(): HeaderDigest {
-    return { headerBlock: this.header.headerBlock() };
-  }
-
-  result(): DigestResult {
-    const digest = this.hash.digest();
-    const headerBlock = this.header.headerBlock();
-    return {
-      headerBlock,
-      size: this.octets,
-      sha256: digest.toString('hex'),
-      sha256Base64: digest.toString('base64'),
-      headerFingerprint: headerFingerprint(headerBlock),
-    };
-  }
-}
-
-export interface HeaderDigest {
-  readonly headerBlock: Buffer;
-}
-
-export interface DigestResult extends HeaderDigest {
-  readonly size: number;
-  readonly sha256: string;
-  readonly sha256Base64: string;
-  readonly headerFingerprint: string;
-}
-
 /**
  * Pulls chunks from the input stream, hashing each exactly once, and remembers which side
  * failed first: the source (SOURCE_FAILED) or S3 (a failure that made us stop the source,
@@ -335,7 +287,7 @@ function toStorageError(err: unknown, source: SourceReader): StorageError {
 }
 
 function storedMessage(key: string, result: DigestResult): StoredMessage {
-  return { key, size: result.size, sha256: result.sha256, headerFingerprint: result.headerFingerprint };
+  return { key, size: result.size, sha256: result.sha256, headerFingerprint: result.headerFingerprint, ...(result.bodySha256 ? { bodySha256: result.bodySha256 } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------

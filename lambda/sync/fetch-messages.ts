@@ -2,7 +2,7 @@ import type { MessageStream, Pop3Client } from '../pop3';
 import { Pop3Error, Pop3ErrorCode } from '../pop3';
 import type { MessageRecord } from '../state/state-store';
 import type { StoredMessage } from '../storage/message-sink';
-import type { ListedMessage } from './identities';
+import { isFingerprintIdentity, type ListedMessage } from './identities';
 import type { RetrievalLedger } from './retrieval-ledger';
 import { MAX_SKIPPED_NAMED, toRunError } from './run-summary';
 import type { SessionContext, SessionResult } from './session-context';
@@ -40,6 +40,8 @@ export interface FetchContext {
   readonly fingerprints: ReadonlyMap<number, string>;
   /** Identities settled in this session. */
   readonly settled: Set<string>;
+  /** Message numbers settled in this session (further copies of a message are told apart by number). */
+  readonly settledNumbers: Set<number>;
   /** Called once a message is stored and recorded (retention applies to it then). */
   readonly afterRecorded: (m: ListedMessage, stored: StoredMessage) => void;
 }
@@ -195,8 +197,9 @@ function retrieve(f: FetchContext, m: ListedMessage): Promise<MessageStream> {
 /** One message: store -> record -> retention. Never rejects: failures are classified and reported. */
 async function settle(f: FetchContext, m: ListedMessage, stream: MessageStream, queued: number, stop: () => void, report: FailureReport): Promise<void> {
   try {
-    const { stored, fresh } = await storeAndRecord(f.ctx, m, stream, new Date(f.ctx.now()).toISOString());
+    const { stored, fresh } = await storeAndRecord(f.ctx, m, stream, f.records.get(m.identity));
     f.settled.add(m.identity);
+    f.settledNumbers.add(m.number);
     f.ledger.stored(m.number);
     if (fresh) {
       f.result.fetched++;
@@ -221,13 +224,16 @@ async function settle(f: FetchContext, m: ListedMessage, stream: MessageStream, 
 }
 
 /**
- * Store -> record. `fresh` is false when the record already existed (another run stored it
- * meanwhile, or the SDK retried our own write): the same key was overwritten with the same bytes.
+ * (pending record ->) store -> record. `fresh` is false when the record already existed
+ * (another run stored it meanwhile, or the SDK retried our own write): the same key was
+ * overwritten with the same bytes.
  */
-async function storeAndRecord(ctx: SessionContext, m: ListedMessage, body: MessageStream, firstSeenAt: string): Promise<{ stored: StoredMessage; fresh: boolean }> {
+async function storeAndRecord(ctx: SessionContext, m: ListedMessage, body: MessageStream, previous: MessageRecord | undefined): Promise<{ stored: StoredMessage; fresh: boolean }> {
   const { mailbox } = ctx;
+  const firstSeenAt = new Date(ctx.now()).toISOString();
   let stored: StoredMessage;
   try {
+    if (isFingerprintIdentity(m.identity)) await recordPending(ctx, m, previous, firstSeenAt);
     stored = await ctx.sink.store({ mailboxId: mailbox.id, identity: m.identity, uid: m.uid, body, sizeHint: m.size, firstSeenAt });
   } catch (err) {
     // The rest of the message must still be read off the connection (or the session given
@@ -245,6 +251,7 @@ async function storeAndRecord(ctx: SessionContext, m: ListedMessage, body: Messa
     size: stored.size,
     listSize: m.size,
     sha256: stored.sha256,
+    ...(stored.bodySha256 ? { bodySha256: stored.bodySha256 } : {}),
     headerFingerprint: stored.headerFingerprint,
     firstSeenAt,
     storedAt: new Date(ctx.now()).toISOString(),
@@ -253,10 +260,29 @@ async function storeAndRecord(ctx: SessionContext, m: ListedMessage, body: Messa
   return { stored, fresh };
 }
 
+/**
+ * Which identity a message gets when its UIDL is shared depends on the listing, and the
+ * listing changes: the record of a derived identity exists before its object may, so a run
+ * that dies between store and record leaves a record that resolves the message to the same
+ * identity next time (the same key is overwritten), not to a second one.
+ */
+async function recordPending(ctx: SessionContext, m: ListedMessage, previous: MessageRecord | undefined, firstSeenAt: string): Promise<void> {
+  await ctx.state.putRecord(ctx.mailbox.id, {
+    identity: m.identity,
+    uid: m.uid,
+    status: 'pending',
+    size: m.size,
+    listSize: m.size,
+    firstSeenAt,
+    ...(m.fingerprint ? { headerFingerprint: m.fingerprint } : {}),
+    ...(previous?.attempts ? { attempts: previous.attempts } : {}),
+  });
+}
+
 /** Leaves a message on the server for good, recorded as skipped and named in the summary. */
-export async function recordSkipped(f: Pick<FetchContext, 'ctx' | 'result' | 'settled' | 'fingerprints'>, m: ListedMessage, reason: string, attempts?: number): Promise<void> {
+export async function recordSkipped(f: Pick<FetchContext, 'ctx' | 'result' | 'settled' | 'settledNumbers' | 'fingerprints'>, m: ListedMessage, reason: string, attempts?: number): Promise<void> {
   const { ctx, result } = f;
-  const headerFingerprint = f.fingerprints.get(m.number);
+  const headerFingerprint = f.fingerprints.get(m.number) ?? m.fingerprint;
   await ctx.state.putRecord(ctx.mailbox.id, {
     ...(headerFingerprint ? { headerFingerprint } : {}),
     identity: m.identity,
@@ -269,6 +295,7 @@ export async function recordSkipped(f: Pick<FetchContext, 'ctx' | 'result' | 'se
     ...(attempts === undefined ? {} : { attempts }),
   });
   f.settled.add(m.identity);
+  f.settledNumbers.add(m.number);
   result.skipped++;
   if (result.skippedMessages.length < MAX_SKIPPED_NAMED) result.skippedMessages.push({ uid: m.uid, number: m.number, reason, size: m.size });
   ctx.log('message-skipped', { uid: m.uid, number: m.number, size: m.size, reason });
@@ -279,8 +306,8 @@ export async function recordSkipped(f: Pick<FetchContext, 'ctx' | 'result' | 'se
  * or far fewer octets than LIST announced). Nothing was stored; the attempt is counted and
  * the next run tries again, until MAX_INCOMPLETE_ATTEMPTS leave it on the server as skipped.
  */
-async function recordIncomplete(f: FetchContext, m: ListedMessage): Promise<void> {
-  const attempts = (f.records.get(m.identity)?.attempts ?? 0) + 1;
+export async function recordIncomplete(f: FetchContext, m: ListedMessage, previous = f.records.get(m.identity)): Promise<void> {
+  const attempts = (previous?.attempts ?? 0) + 1;
   if (attempts >= MAX_INCOMPLETE_ATTEMPTS) return recordSkipped(f, m, 'incomplete', attempts);
   await f.ctx.state.putRecord(f.ctx.mailbox.id, {
     identity: m.identity,
@@ -291,10 +318,11 @@ async function recordIncomplete(f: FetchContext, m: ListedMessage): Promise<void
     skipReason: 'incomplete',
     attempts,
     firstSeenAt: new Date(f.ctx.now()).toISOString(),
+    ...(m.fingerprint ? { headerFingerprint: m.fingerprint } : {}),
   });
 }
 
-function hasCode(err: unknown, code: string): boolean {
+export function hasCode(err: unknown, code: string): boolean {
   return (pop3Cause(err) ?? (err as { code?: unknown }))?.code === code;
 }
 
@@ -305,6 +333,6 @@ function pop3Cause(err: unknown): Pop3Error | undefined {
   return cause instanceof Pop3Error ? cause : undefined;
 }
 
-function isSessionFatal(err: unknown): boolean {
+export function isSessionFatal(err: unknown): boolean {
   return err instanceof Pop3Error && err.code !== Pop3ErrorCode.SERVER_ERROR && err.code !== Pop3ErrorCode.SYS_TEMP;
 }

@@ -12,6 +12,14 @@ export interface ListedMessage {
   readonly identity: string;
   /** Size announced by LIST. */
   readonly size: number;
+  /** Header fingerprint, when this session read it (TOP). */
+  readonly fingerprint?: string;
+  /**
+   * Taken for a stored message by its header fingerprint alone (its UIDL was shared, or its
+   * size changed): its content must be checked before it counts as that message, since
+   * another message with the same header block would otherwise never be fetched.
+   */
+  readonly verify?: boolean;
 }
 
 /** TOP output larger than this is not a header block: a hostile or broken server. */
@@ -26,6 +34,7 @@ const FINGERPRINT_HEX_DIGITS = 32;
 const DERIVED_SEPARATOR = ' ';
 const FINGERPRINT_TAG = `${DERIVED_SEPARATOR}fp:`;
 const CONTENT_TAG = `${DERIVED_SEPARATOR}sha:`;
+const CHECK_TAG = `${DERIVED_SEPARATOR}check:`;
 /** Hex digits of the content hash used in content identities (128 bits). */
 const CONTENT_HEX_DIGITS = 32;
 
@@ -43,7 +52,22 @@ export function fingerprintIdentity(uid: string, fingerprint: string): string {
  * has other bytes (popa3d derives UIDLs from headers): told apart by its content hash.
  */
 export function contentIdentity(identity: string, sha256: string): string {
-  return `${identity}${CONTENT_TAG}${sha256.slice(0, CONTENT_HEX_DIGITS)}`;
+  return `${baseIdentity(identity)}${CONTENT_TAG}${sha256.slice(0, CONTENT_HEX_DIGITS)}`;
+}
+
+/**
+ * Identity of the record that counts failed checks of a further copy of a stored message
+ * whose content cannot be read whole (or is too large): `<identity> check:<LIST size>`.
+ * It has no header fingerprint, so no listed message is ever resolved to it.
+ */
+export function copyCheckIdentity(identity: string, listSize: number): string {
+  return `${baseIdentity(identity)}${CHECK_TAG}${listSize}`;
+}
+
+/** The identity without its content tag: what a content identity is derived from. */
+export function baseIdentity(identity: string): string {
+  const at = identity.indexOf(CONTENT_TAG);
+  return at === -1 ? identity : identity.slice(0, at);
 }
 
 /** Sessions whose server answered TOP with -ERR (it announced no capabilities, so we tried). */
@@ -82,43 +106,66 @@ export async function topFingerprint(client: Pop3Client, n: number): Promise<str
   return headerFingerprint(Buffer.concat(parts));
 }
 
+/** What resolving shared UIDLs needs from the state. */
+export interface ResolveLookups {
+  /** The record kept under a plain UIDL, if any. */
+  readonly recordOf: (uid: string) => Promise<MessageRecord | undefined>;
+  /** Which of these identities have a record. */
+  readonly existing: (identities: readonly string[]) => Promise<ReadonlySet<string>>;
+}
+
 /**
  * Gives every valid listing entry its identity. A UIDL listed once is its own identity.
  * A UIDL listed several times (popa3d derives UIDLs from a few headers, so distinct
- * messages can share one) is resolved per message by its header fingerprint: the
- * occurrence whose fingerprint matches the record already kept under the plain UIDL keeps
- * that identity (so it is never fetched a second time); the others get fingerprint
- * identities. Only UIDLs in `relevant` are resolved (TOP costs a round trip each).
+ * messages can share one) is resolved per message by its header fingerprint: one message
+ * keeps the plain UIDL (see plainFingerprint), the others get fingerprint identities. Only
+ * UIDLs in `relevant` are resolved (TOP costs a round trip each).
  */
 export async function resolveIdentities(
   client: Pop3Client,
   listing: UidlListing,
   sizes: ReadonlyMap<number, number>,
   relevant: ReadonlySet<string>,
-  recordedFingerprint: (uid: string) => Promise<string | undefined>,
+  lookups: ResolveLookups,
 ): Promise<ListedMessage[]> {
   const fingerprints = new Map<number, string>();
-  const recorded = new Map<string, string | undefined>();
+  const plain = new Map<string, string | undefined>();
   for (const [uid, numbers] of listing.duplicates) {
     if (!relevant.has(uid)) continue;
     const fps = await Promise.all(numbers.map((n) => topFingerprint(client, n)));
     numbers.forEach((n, i) => fingerprints.set(n, fps[i]!));
-    recorded.set(uid, await recordedFingerprint(uid));
+    plain.set(uid, await plainFingerprint(uid, fps, lookups));
   }
   return listing.entries.map((e) => {
-    const fp = fingerprints.get(e.number);
-    // Every copy of the message already kept under the plain UIDL maps to it (and is then a
-    // duplicate, not a second object); other messages sharing the UIDL get their own identity.
-    const identity = fp === undefined || fp === recorded.get(e.uid) ? e.uid : fingerprintIdentity(e.uid, fp);
-    return { number: e.number, uid: e.uid, identity, size: sizes.get(e.number) ?? 0 };
+    const fingerprint = fingerprints.get(e.number);
+    const size = sizes.get(e.number) ?? 0;
+    if (fingerprint === undefined) return { number: e.number, uid: e.uid, identity: e.uid, size };
+    // Every copy of the message under the plain UIDL maps to it (and is then a copy to
+    // check, not a second object); other messages sharing the UIDL get their own identity.
+    const identity = fingerprint === plain.get(e.uid) ? e.uid : fingerprintIdentity(e.uid, fingerprint);
+    return { number: e.number, uid: e.uid, identity, size, fingerprint };
   });
+}
+
+/**
+ * The header fingerprint whose messages keep the plain UIDL as identity. With a record
+ * under the plain UIDL: its message's. Without one: the oldest message's that has no
+ * fingerprint identity record of its own; for a UIDL that was unique until now, that is the
+ * message it named, so a copy stored under the plain UIDL by a run that died before its
+ * record is stored under the same key again, not under a second one.
+ */
+async function plainFingerprint(uid: string, fps: readonly string[], lookups: ResolveLookups): Promise<string | undefined> {
+  const rec = await lookups.recordOf(uid);
+  if (rec) return rec.headerFingerprint;
+  const own = await lookups.existing(fps.map((fp) => fingerprintIdentity(uid, fp)));
+  return fps.find((fp) => !own.has(fingerprintIdentity(uid, fp)));
 }
 
 /** For servers without UIDL: every message is identified by its header fingerprint. */
 export async function fingerprintAll(client: Pop3Client, sizes: ReadonlyMap<number, number>): Promise<ListedMessage[]> {
   const numbers = [...sizes.keys()].sort((a, b) => a - b);
   const fps = await Promise.all(numbers.map((n) => topFingerprint(client, n)));
-  return numbers.map((n, i) => ({ number: n, uid: '', identity: fingerprintIdentity('', fps[i]!), size: sizes.get(n)! }));
+  return numbers.map((n, i) => ({ number: n, uid: '', identity: fingerprintIdentity('', fps[i]!), size: sizes.get(n)!, fingerprint: fps[i]! }));
 }
 
 export interface ReconcileOptions {
@@ -157,7 +204,10 @@ export interface ReconcileOptions {
 export async function reconcileIdentities(candidates: readonly ListedMessage[], o: ReconcileOptions): Promise<ListedMessage[]> {
   const out: ListedMessage[] = [];
   for (const m of candidates) {
-    if (m.uid === '' || m.identity !== m.uid || o.sharedUids.has(m.uid)) out.push(m);
+    // Without UIDL every message is told apart by its headers alone, in every full diff:
+    // checking each one's content would read the whole mailbox every run.
+    if (m.uid === '') out.push(m);
+    else if (m.identity !== m.uid || o.sharedUids.has(m.uid)) out.push(verifyStored(m, o));
     else if (o.records.has(m.uid)) out.push(await checkRecorded(m, o.records.get(m.uid)!, o));
     else out.push(await findFingerprintRecord(m, o));
   }
@@ -165,10 +215,20 @@ export async function reconcileIdentities(candidates: readonly ListedMessage[], 
 }
 
 /**
+ * A message of a shared UIDL, or one under a fingerprint identity, resolved by its headers
+ * to a stored message: another message can have the same header block (popa3d then gives
+ * it the same UIDL), so its content decides (`verify`). Such messages are few: the cost is
+ * one RETR each time one is looked at.
+ */
+function verifyStored(m: ListedMessage, o: ReconcileOptions): ListedMessage {
+  return o.records.get(m.identity)?.status === 'stored' ? { ...m, verify: true } : m;
+}
+
+/**
  * A candidate whose plain UIDL has a record: the same message, or a new one under a
  * recycled UIDL. With a recorded fingerprint the headers decide (a LIST size may change
- * when a server rewrites its own header fields, or estimates sizes); without one (skipped
- * and baselined messages) a changed size does.
+ * when a server rewrites its own header fields, or estimates sizes; then the content is
+ * checked, see `verify`); without one (skipped and baselined messages) a changed size does.
  */
 async function checkRecorded(m: ListedMessage, rec: MessageRecord, o: ReconcileOptions): Promise<ListedMessage> {
   const sizeChanged = rec.listSize !== undefined && rec.listSize !== m.size;
@@ -176,21 +236,33 @@ async function checkRecorded(m: ListedMessage, rec: MessageRecord, o: ReconcileO
   if (!sizeChanged && rec.headerFingerprint === undefined) return m;
   // Without TOP nothing more can be learned: the record stands.
   const fp = await tryTopFingerprint(o.client, m.number);
-  if (fp === undefined || fp === rec.headerFingerprint) return m;
+  if (fp === undefined) return m;
+  // The same headers: the same message, or one with the same header block (its content decides).
+  // Skipped and baselined messages have no content to compare: another size makes it another message.
+  const check = rec.status === 'stored' || (sizeChanged && (rec.status === 'skipped' || rec.status === 'baseline'));
+  if (fp === rec.headerFingerprint) return { ...m, fingerprint: fp, ...(check ? { verify: true } : {}) };
   const identity = fingerprintIdentity(m.uid, fp);
   const own = o.records.get(identity) ?? (o.lookup ? await o.lookup(identity) : undefined);
   if (own) o.records.set(identity, own);
-  return { ...m, identity };
+  return verifyStored({ ...m, identity, fingerprint: fp }, o);
 }
 
-/** A candidate without a record: it may have been stored under a fingerprint identity while its UIDL was shared. */
+/**
+ * A candidate without a record: it may have been stored (or be being stored: `pending`)
+ * under a fingerprint identity while its UIDL was shared. A stored message matched by its
+ * headers alone is only taken for that message once its content is checked (`verify`).
+ */
 async function findFingerprintRecord(m: ListedMessage, o: ReconcileOptions): Promise<ListedMessage> {
   if (!o.hasFingerprintIdentities) return m;
   const kept = await o.byPrefix(fingerprintIdentity(m.uid, ''));
   const fp = kept.length > 0 ? await tryTopFingerprint(o.client, m.number) : undefined;
-  const match = fp === undefined ? undefined : kept.find((r) => r.headerFingerprint === fp);
-  if (match) o.records.set(match.identity, match);
-  return match ? { ...m, identity: match.identity } : m;
+  if (fp === undefined) return m;
+  // The message kept under its fingerprint identity; else one kept under a content identity
+  // (their original left, and its record expired). Records of copy checks carry no fingerprint.
+  const match = kept.find((r) => r.headerFingerprint === fp && r.identity === fingerprintIdentity(m.uid, fp)) ?? kept.find((r) => r.headerFingerprint === fp && r.status === 'stored');
+  if (!match) return { ...m, fingerprint: fp };
+  o.records.set(match.identity, match);
+  return { ...m, identity: match.identity, fingerprint: fp, ...(match.status === 'stored' ? { verify: true } : {}) };
 }
 
 /** Whether an identity is derived (fingerprint or content identity), not a plain UIDL. */

@@ -5,14 +5,15 @@ import type { MessageRecord } from '../state/state-store';
 import type { StoredMessage } from '../storage/message-sink';
 import { SyncError, SyncErrorCode } from './errors';
 import { fetchAll, type FetchContext } from './fetch-messages';
-import { contentIdentity, isFingerprintIdentity, tryTopFingerprint, type ListedMessage } from './identities';
+import { isFingerprintIdentity, tryTopFingerprint, type ListedMessage } from './identities';
 import { listingHash } from './listing-hash';
 import { readListing } from './read-listing';
 import { RetrievalLedger } from './retrieval-ledger';
 import { toRunError } from './run-summary';
 import { emptySessionResult, type SessionContext, type SessionResult } from './session-context';
 import { planSession, type SessionPlan } from './session-plan';
-import { contentHash, holdsRecordedMessage } from './verify-message';
+import { settleCopy } from './settle-copy';
+import { holdsRecordedMessage } from './verify-message';
 
 export { LOOKAHEAD_MESSAGES, LOOKAHEAD_OCTETS, MAX_UPLOAD_OCTETS_IN_FLIGHT, MAX_UPLOADS_IN_FLIGHT } from './fetch-messages';
 export type { SessionContext, SessionResult } from './session-context';
@@ -66,6 +67,7 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
 
   const ledger = new RetrievalLedger();
   const settled = new Set<string>();
+  const settledNumbers = new Set<number>();
   const storedNow = new Map<string, StoredMessage>();
   const deletions = new Deletions(client, result);
   const fetchContext: FetchContext = {
@@ -78,6 +80,7 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
     // recycled UIDL of the same size is still noticed later. Read before any RETR is queued.
     fingerprints: ctx.mode === 'baseline' ? new Map() : await fingerprintsOf(client, work.toSettle.filter((m) => m.size > mailbox.limits.maxMessageBytes)),
     settled,
+    settledNumbers,
     afterRecorded: (m, stored) => {
       storedNow.set(m.identity, stored);
       if (mailbox.retention === 'delete') deletions.dele(m);
@@ -88,7 +91,8 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
       await baseline(ctx, work.toSettle, settled, await fingerprintsOf(client, work.toSettle));
     } else {
       await fetchAll(fetchContext, work.toSettle);
-      for (const m of work.copies) await settleCopy(fetchContext, plan, m, storedNow, deletions);
+      const copies = { records: plan.records, storedNow, dele: (m: ListedMessage): void => deletions.dele(m) };
+      for (const m of work.copies) await settleCopy(fetchContext, copies, m);
       await deleteOwed(client, ctx, plan, listing, work, ledger, deletions);
     }
   } catch (err) {
@@ -98,7 +102,8 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
   }
   await deletions.settled();
   result.backlog = work.toSettle.filter((m) => !settled.has(m.identity)).length;
-  return commit(client, ctx, plan, { result, ledger, settled, storedNow, deleted: deletions.deleted, salt });
+  const copyNumbers = new Set(work.copies.map((m) => m.number));
+  return commit(client, ctx, plan, { result, ledger, settled, settledNumbers, copyNumbers, storedNow, deleted: deletions.deleted, salt });
 }
 
 function reportInvalid(listing: UidlListing | undefined, result: SessionResult): void {
@@ -124,7 +129,9 @@ function sortWork(ctx: SessionContext, plan: SessionPlan): Work {
     const rec = plan.records.get(m.identity);
     // Listed again after our QUIT confirmed its deletion: another copy of it.
     if (rec?.deletedAt) work.copies.push(m);
-    else if (!rec || rec.status === 'failed') work.toSettle.push(m);
+    else if (!rec || rec.status === 'failed' || rec.status === 'pending') work.toSettle.push(m);
+    // Taken for a stored message by its headers alone: the content decides.
+    else if (m.verify) work.copies.push(m);
     else if (deletionDue(ctx.mailbox, rec, ctx.now())) work.toDelete.push(m);
     // Stored, but still listed by a server that hides retrieved mail: its session never
     // QUIT. Retrieved again and checked against the stored bytes, so this QUIT hides it.
@@ -176,35 +183,6 @@ class Deletions {
 }
 
 /**
- * A listed message whose identity is taken by another (same UIDL and headers: popa3d, or
- * the same mail delivered twice). Identical bytes: it is settled by the stored original
- * (and deleted with it). Other bytes: a message of its own, stored under a content identity.
- */
-async function settleCopy(f: FetchContext, plan: SessionPlan, m: ListedMessage, storedNow: ReadonlyMap<string, StoredMessage>, deletions: Deletions): Promise<void> {
-  const { ctx } = f;
-  const rec = plan.records.get(m.identity);
-  const original = storedNow.get(m.identity)?.sha256 ?? (rec?.status === 'stored' ? rec.sha256 : undefined);
-  const maxOctets = ctx.mailbox.limits.maxMessageBytes;
-  // Not retrieved when it cannot be taken anyway: a retrieved message that is not stored
-  // would hold back the session's QUIT, run after run.
-  if (original === undefined || m.size > maxOctets) {
-    ctx.log('copy-kept', { uid: m.uid, number: m.number, reason: original === undefined ? 'original not stored' : 'too large' });
-    return;
-  }
-  const sha = await contentHash(f.client, m, f.ledger, maxOctets);
-  const identity = sha === original ? m.identity : contentIdentity(m.identity, sha);
-  const known = identity === m.identity ? { status: 'stored', sha256: original } : (plan.records.get(identity) ?? (await ctx.state.getRecords(ctx.mailbox.id, [identity])).get(identity));
-  if (known?.status === 'stored' && known.sha256 === sha) {
-    f.ledger.stored(m.number);
-    f.settled.add(identity);
-    if (ctx.mailbox.retention === 'delete') deletions.dele(m);
-    return;
-  }
-  ctx.log('copy-differs', { uid: m.uid, number: m.number });
-  await fetchAll(f, [{ ...m, identity }]);
-}
-
-/**
  * DELE for mail stored earlier whose deletion is owed (retention `delete` after a DELE that
  * did not take; `deleteAfterDays` once due). The message number must still hold the
  * recorded message: UIDLs can be recycled or shared, and a DELE to another message loses it.
@@ -245,6 +223,10 @@ interface Outcome {
   readonly result: SessionResult;
   readonly ledger: RetrievalLedger;
   readonly settled: ReadonlySet<string>;
+  /** Message numbers settled in this session. */
+  readonly settledNumbers: ReadonlySet<number>;
+  /** Message numbers of the further copies (their identity's record is another message's). */
+  readonly copyNumbers: ReadonlySet<number>;
   readonly storedNow: ReadonlyMap<string, StoredMessage>;
   readonly deleted: readonly ListedMessage[];
   readonly salt: string;
@@ -378,14 +360,17 @@ async function writeSummary(ctx: SessionContext, plan: SessionPlan, o: Outcome, 
 function isDone(ctx: SessionContext, plan: SessionPlan, o: Outcome, m: ListedMessage, index: number): boolean {
   if (index < plan.prefix) return true;
   const rec = plan.records.get(m.identity);
+  // Still listed by a server that hides retrieved mail: not hidden yet (see sortWork).
+  const owesHiding = ctx.mailbox.hidesRetrievedMail === true && (rec?.status === 'stored' || o.storedNow.has(m.identity));
   const retention = ctx.mailbox.retention;
+  // A further copy: its identity's record belongs to the message it was compared with. Still
+  // listed under retention `delete`, its DELE did not take (or it was left): checked again.
+  if (o.copyNumbers.has(m.number)) return o.settledNumbers.has(m.number) && !owesHiding && retention !== 'delete';
   const owesDelete =
     retention === 'delete'
       ? o.storedNow.has(m.identity) || rec?.status === 'stored'
       : typeof retention === 'object' && rec?.status === 'stored' && rec.deleteAfter === undefined && !rec.deletedAt;
-  const recorded = (rec !== undefined && rec.status !== 'failed') || o.settled.has(m.identity);
-  // Still listed by a server that hides retrieved mail: not hidden yet (see sortWork).
-  const owesHiding = ctx.mailbox.hidesRetrievedMail === true && (rec?.status === 'stored' || o.storedNow.has(m.identity));
+  const recorded = (rec !== undefined && rec.status !== 'failed' && rec.status !== 'pending') || o.settled.has(m.identity);
   return recorded && !owesDelete && !owesHiding;
 }
 

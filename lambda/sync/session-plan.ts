@@ -61,14 +61,19 @@ async function fastPath(
   const tailUids = new Set(listing.entries.slice(p.prefix).map((e) => e.uid));
   const relevant = new Set([...sharedUids].filter((u) => tailUids.has(u)));
   const lookup = async (id: string): Promise<MessageRecord | undefined> => (await state.getRecords(mailbox.id, [id])).get(id);
-  let messages = await resolveIdentities(client, listing, sizes, relevant, async (uid) => (await lookup(uid))?.headerFingerprint);
+  let messages = await resolveIdentities(client, listing, sizes, relevant, {
+    recordOf: lookup,
+    existing: async (ids) => new Set((await state.getRecords(mailbox.id, ids)).keys()),
+  });
   const records = await state.getRecords(mailbox.id, unique(messages.slice(p.prefix).map((m) => m.identity)));
-  const candidates = await reconcileIdentities(messages.slice(p.prefix), {
+  const tail = messages.slice(p.prefix);
+  const boundary = await lastKnownMessage(client, tail, records);
+  const candidates = await reconcileIdentities(tail, {
     client,
     records,
     sharedUids,
-    // A settled message is not expected in the tail: any record found there is checked.
-    suspect: () => true,
+    // As in a full diff (below), over the tail: the prefix is proven already.
+    suspect: (m, rec) => m.number > boundary || rec.deletedAt !== undefined,
     hasFingerprintIdentities: p.summary?.fingerprintIdentities === true,
     byPrefix: (prefix) => state.listRecordsByIdentityPrefix(mailbox.id, prefix),
     lookup,
@@ -89,7 +94,10 @@ async function fullDiff(
   for await (const r of ctx.state.listRecords(ctx.mailbox.id)) records.set(r.identity, r);
   const sharedUids = new Set(listing?.duplicates.keys() ?? []);
   let messages = listing
-    ? await resolveIdentities(client, listing, sizes, sharedUids, async (uid) => records.get(uid)?.headerFingerprint)
+    ? await resolveIdentities(client, listing, sizes, sharedUids, {
+        recordOf: async (uid) => records.get(uid),
+        existing: async (ids) => new Set(ids.filter((id) => records.has(id))),
+      })
     : await fingerprintAll(client, sizes);
   const boundary = await lastKnownMessage(client, messages, records);
   const all = [...records.values()];

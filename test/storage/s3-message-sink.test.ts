@@ -222,6 +222,8 @@ describe('S3MessageSink', () => {
       size: body.length,
       sha256: sha256.toString('hex'),
       headerFingerprint: headerFingerprint(body),
+      // The body starts after the header block's empty line (HEADERS ends with one line end).
+      bodySha256: createHash('sha256').update(body.subarray(body.indexOf('\r\n\r\n') + 4)).digest('hex'),
     });
     expect(counter.counts()).toEqual({ PutObject: 1 });
     expect(putHeaders[0]?.['x-amz-checksum-sha256']).toBe(sha256.toString('base64'));

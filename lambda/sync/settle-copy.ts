@@ -1,0 +1,116 @@
+import type { MessageRecord } from '../state/state-store';
+import { sameContent, type DigestResult } from '../storage/message-digest';
+import type { StoredMessage } from '../storage/message-sink';
+import { Pop3Error, Pop3ErrorCode } from '../pop3';
+import { fetchAll, hasCode, isSessionFatal, recordIncomplete, recordSkipped, type FetchContext } from './fetch-messages';
+import { contentIdentity, copyCheckIdentity, type ListedMessage } from './identities';
+import { toRunError } from './run-summary';
+import { contentDigest } from './verify-message';
+
+/** What settling the further copies of a session needs besides the fetch context. */
+export interface CopyContext {
+  /** Records known for the session's messages (identity -> record). */
+  readonly records: ReadonlyMap<string, MessageRecord>;
+  /** Messages stored in this session (identity -> what was stored). */
+  readonly storedNow: ReadonlyMap<string, StoredMessage>;
+  /** Queues a DELE of a message proven to be stored (retention `delete`). */
+  readonly dele: (m: ListedMessage) => void;
+}
+
+type Original = Pick<MessageRecord, 'sha256' | 'bodySha256' | 'headerFingerprint'>;
+
+/**
+ * A listed message whose identity is taken by another (same UIDL and headers: popa3d, the
+ * same mail delivered twice, a recycled UIDL), or that was matched to a stored message by
+ * its headers alone (`verify`). The same content: it is settled by the stored original
+ * (and deleted with it). Other content: a message of its own, stored under a content
+ * identity. Settled or given up, it is added to `settledNumbers`; otherwise the next run
+ * tries again.
+ */
+export async function settleCopy(f: FetchContext, c: CopyContext, m: ListedMessage): Promise<void> {
+  const rec = c.records.get(m.identity);
+  const original: Original | undefined = c.storedNow.get(m.identity) ?? (rec?.status === 'stored' ? rec : undefined);
+  if (original === undefined) return settleUnread(f, c, m, rec);
+  const checkId = copyCheckIdentity(m.identity, m.size);
+  const check = await recordOf(f, c, checkId);
+  // Given up on earlier (too large, or never received whole): left on the server, reported then.
+  if (check?.status === 'skipped') return void f.settledNumbers.add(m.number);
+  const digest = await readCopy(f, m, checkId, check);
+  if (digest === undefined) return;
+  if (sameContent(digest, original)) {
+    settled(f, c, m);
+    // The server rewrote fields of its own (the size changed): compare against the new size from now on.
+    if (m.verify && rec !== undefined && rec.listSize !== m.size) await f.ctx.state.noteListSize(f.ctx.mailbox.id, m.identity, m.size);
+    return;
+  }
+  await settleDifferent(f, c, m, digest);
+}
+
+/** A copy with other content: its content identity, stored already or stored now. */
+async function settleDifferent(f: FetchContext, c: CopyContext, m: ListedMessage, digest: DigestResult): Promise<void> {
+  const identity = contentIdentity(m.identity, digest.sha256);
+  const known = c.storedNow.get(identity) ?? (await recordOf(f, c, identity));
+  if (known !== undefined && (!('status' in known) || known.status === 'stored') && sameContent(digest, known)) return settled(f, c, m);
+  f.ctx.log('copy-differs', { uid: m.uid, number: m.number });
+  await fetchAll(f, [{ ...m, identity, fingerprint: digest.headerFingerprint }]);
+}
+
+/**
+ * The original was not stored: not yet (failed, pending, or not reached in this session:
+ * the next run retries), or never (skipped or baselined, so there are no bytes to compare
+ * with). A copy of those with the same size is taken for it; with another size it is
+ * another message, read to find its content identity.
+ */
+async function settleUnread(f: FetchContext, c: CopyContext, m: ListedMessage, rec: MessageRecord | undefined): Promise<void> {
+  const never = rec?.status === 'skipped' || rec?.status === 'baseline';
+  if (!never) return void f.ctx.log('copy-kept', { uid: m.uid, number: m.number, reason: 'original not stored' });
+  if (rec.listSize === undefined || rec.listSize === m.size) return void f.settledNumbers.add(m.number);
+  const checkId = copyCheckIdentity(m.identity, m.size);
+  const check = await recordOf(f, c, checkId);
+  if (check?.status === 'skipped') return void f.settledNumbers.add(m.number);
+  const digest = await readCopy(f, m, checkId, check);
+  if (digest !== undefined) await settleDifferent(f, c, m, digest);
+}
+
+/**
+ * Reads a copy's content. A copy that cannot be read whole is counted under its check
+ * identity like any incomplete message (and given up after as many attempts), and one that
+ * is too large is given up at once: a copy retrieved and never stored would otherwise hold
+ * back every session's QUIT for good. Undefined when it was not read.
+ */
+async function readCopy(f: FetchContext, m: ListedMessage, checkId: string, check: MessageRecord | undefined): Promise<DigestResult | undefined> {
+  const maxOctets = f.ctx.mailbox.limits.maxMessageBytes;
+  const asCheck: ListedMessage = { number: m.number, uid: m.uid, identity: checkId, size: m.size };
+  if (m.size > maxOctets) {
+    await recordSkipped(f, asCheck, 'too-large');
+    return undefined;
+  }
+  try {
+    return await contentDigest(f.client, m, f.ledger, maxOctets);
+  } catch (err) {
+    // A session that ended earlier fails every later command with its own cause: not this copy's.
+    if (!isOwnFailure(err, m)) throw err;
+    if (hasCode(err, Pop3ErrorCode.MESSAGE_TOO_LARGE)) await recordSkipped(f, asCheck, 'too-large');
+    else if (hasCode(err, Pop3ErrorCode.MESSAGE_INCOMPLETE)) await recordIncomplete(f, asCheck, check);
+    else throw err;
+    // A fatal one ends the session, which reports it.
+    if (isSessionFatal(err)) throw err;
+    f.result.errors.push(toRunError(err, m.uid, m.number));
+    return undefined;
+  }
+}
+
+function isOwnFailure(err: unknown, m: ListedMessage): boolean {
+  const command = err instanceof Pop3Error ? err.command : (err as { cause?: { command?: unknown } })?.cause?.command;
+  return command === `RETR ${m.number}`;
+}
+
+function settled(f: FetchContext, c: CopyContext, m: ListedMessage): void {
+  f.ledger.stored(m.number);
+  f.settledNumbers.add(m.number);
+  if (f.ctx.mailbox.retention === 'delete') c.dele(m);
+}
+
+async function recordOf(f: FetchContext, c: CopyContext, identity: string): Promise<MessageRecord | undefined> {
+  return c.records.get(identity) ?? (await f.ctx.state.getRecords(f.ctx.mailbox.id, [identity])).get(identity);
+}
