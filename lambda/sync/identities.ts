@@ -181,8 +181,8 @@ export interface ReconcileOptions {
   readonly suspect: (m: ListedMessage, rec: MessageRecord) => boolean;
   /** Whether this mailbox ever kept messages under fingerprint identities. */
   readonly hasFingerprintIdentities: boolean;
-  /** Records whose identity starts with a prefix (fast path: a query; full diff: `records`). */
-  readonly byPrefix: (prefix: string) => Promise<MessageRecord[]>;
+  /** Records of derived identities of a UIDL (fast path: a query; full diff: from `records`). */
+  readonly derivedOf: (uid: string) => Promise<readonly MessageRecord[]>;
   /** Looks up one identity not in `records` (undefined when every record is in `records`). */
   readonly lookup: ((identity: string) => Promise<MessageRecord | undefined>) | undefined;
 }
@@ -232,7 +232,9 @@ function verifyStored(m: ListedMessage, o: ReconcileOptions): ListedMessage {
  */
 async function checkRecorded(m: ListedMessage, rec: MessageRecord, o: ReconcileOptions): Promise<ListedMessage> {
   const sizeChanged = rec.listSize !== undefined && rec.listSize !== m.size;
-  if (!sizeChanged && !o.suspect(m, rec)) return m;
+  // A UIDL that was ever shared: its plain record may be another message's, wherever it is listed.
+  const wasShared = async (): Promise<boolean> => o.hasFingerprintIdentities && (await o.derivedOf(m.uid)).length > 0;
+  if (!sizeChanged && !o.suspect(m, rec) && !(await wasShared())) return m;
   if (!sizeChanged && rec.headerFingerprint === undefined) return m;
   // Without TOP nothing more can be learned: the record stands.
   const fp = await tryTopFingerprint(o.client, m.number);
@@ -254,7 +256,7 @@ async function checkRecorded(m: ListedMessage, rec: MessageRecord, o: ReconcileO
  */
 async function findFingerprintRecord(m: ListedMessage, o: ReconcileOptions): Promise<ListedMessage> {
   if (!o.hasFingerprintIdentities) return m;
-  const kept = await o.byPrefix(fingerprintIdentity(m.uid, ''));
+  const kept = (await o.derivedOf(m.uid)).filter((r) => r.identity.startsWith(fingerprintIdentity(m.uid, '')));
   const fp = kept.length > 0 ? await tryTopFingerprint(o.client, m.number) : undefined;
   if (fp === undefined) return m;
   // The message kept under its fingerprint identity; else one kept under a content identity
@@ -263,6 +265,11 @@ async function findFingerprintRecord(m: ListedMessage, o: ReconcileOptions): Pro
   if (!match) return { ...m, fingerprint: fp };
   o.records.set(match.identity, match);
   return { ...m, identity: match.identity, fingerprint: fp, ...(match.status === 'stored' ? { verify: true } : {}) };
+}
+
+/** The prefix every derived identity of `uid` starts with. */
+export function derivedPrefix(uid: string): string {
+  return `${uid}${DERIVED_SEPARATOR}`;
 }
 
 /** Whether an identity is derived (fingerprint or content identity), not a plain UIDL. */

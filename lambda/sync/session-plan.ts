@@ -1,7 +1,7 @@
 import type { MailboxConfig } from '../config/mailbox-config';
 import type { Pop3Client, UidlListing } from '../pop3';
 import type { MailboxSummary, MessageRecord, StateStore } from '../state/state-store';
-import { fingerprintAll, isFingerprintIdentity, reconcileIdentities, resolveIdentities, tryTopFingerprint, type ListedMessage } from './identities';
+import { derivedPrefix, fingerprintAll, isFingerprintIdentity, reconcileIdentities, resolveIdentities, tryTopFingerprint, type ListedMessage } from './identities';
 import { listingKey, settledPrefix } from './listing-hash';
 
 /** What one session must look at, and what the state already knows about it. */
@@ -75,7 +75,7 @@ async function fastPath(
     // As in a full diff (below), over the tail: the prefix is proven already.
     suspect: (m, rec) => m.number > boundary || rec.deletedAt !== undefined,
     hasFingerprintIdentities: p.summary?.fingerprintIdentities === true,
-    byPrefix: (prefix) => state.listRecordsByIdentityPrefix(mailbox.id, prefix),
+    derivedOf: (uid) => state.listRecordsByIdentityPrefix(mailbox.id, derivedPrefix(uid)),
     lookup,
   });
   messages = [...messages.slice(0, p.prefix), ...candidates];
@@ -100,7 +100,7 @@ async function fullDiff(
       })
     : await fingerprintAll(client, sizes);
   const boundary = await lastKnownMessage(client, messages, records);
-  const all = [...records.values()];
+  const derived = derivedByUid(records.values());
   messages = await reconcileIdentities(messages, {
     client,
     records,
@@ -108,8 +108,8 @@ async function fullDiff(
     // Mail is appended: past the last message proven to be the recorded one, a recorded
     // UIDL can only be a recycled one. A UIDL whose message we deleted is suspect too.
     suspect: (m, rec) => m.number > boundary || rec.deletedAt !== undefined,
-    hasFingerprintIdentities: all.some((r) => isFingerprintIdentity(r.identity)),
-    byPrefix: async (prefix) => all.filter((r) => r.identity.startsWith(prefix)),
+    hasFingerprintIdentities: derived.size > 0,
+    derivedOf: async (uid) => derived.get(uid) ?? [],
     lookup: undefined,
   });
   return { messages, candidates: messages, records, prefix: 0, fullDiff: true, summary: p.summary, keys: p.keys };
@@ -139,6 +139,18 @@ async function lastKnownMessage(client: Pop3Client, messages: readonly ListedMes
     else hi = mid;
   }
   return lo === 0 ? 0 : checkable[lo - 1]!.number;
+}
+
+/** Records of derived identities, by UIDL. */
+function derivedByUid(records: Iterable<MessageRecord>): Map<string, MessageRecord[]> {
+  const out = new Map<string, MessageRecord[]>();
+  for (const r of records) {
+    if (!isFingerprintIdentity(r.identity)) continue;
+    const list = out.get(r.uid) ?? [];
+    list.push(r);
+    out.set(r.uid, list);
+  }
+  return out;
 }
 
 function unique(values: readonly string[]): string[] {

@@ -18,6 +18,7 @@ const FOUND: ReadonlyArray<readonly [seed: number, what: string]> = [
   [486001088, 'a header twin, with another size, of a message skipped as too large: fetched'],
   [1955451060, 'Gmail window: a header twin resolved to a stored fingerprint identity: content checked, fetched'],
   [596879699, 'a header twin keeping the plain UIDL of a stored message, with another size: fetched'],
+  [2597102152, 'Gmail hid the message of a shared UIDL: the one listed in its place keeps its own identity (no second object)'],
 ];
 
 describe('model-based test: sequences that once failed', () => {
