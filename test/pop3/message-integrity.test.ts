@@ -3,59 +3,13 @@
  * CRLF-only server did not stuff, or far fewer octets than LIST announced) must fail its
  * stream with MESSAGE_INCOMPLETE before any 'end', so nothing partial is stored.
  */
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openSession, Pop3Error, Pop3ErrorCode, type MessageStream, type Pop3SessionOptions } from '../../lambda/pop3';
+import { openSession, Pop3ErrorCode } from '../../lambda/pop3';
 import { INCOMPLETE_TOLERANCE_OCTETS, INCOMPLETE_TOLERANCE_RATIO } from '../../lambda/pop3/constants';
-import { startFakePop3, type FakeMessage, type FakePop3Options, type FakePop3Server } from '../fixtures/fake-pop3-server';
+import type { FakeMessage, FakePop3Options, FakePop3Server } from '../fixtures/fake-pop3-server';
+import { closeServers, errorOf, fake, opts, readAll, upload } from './pop3-test-kit';
 
-const servers: FakePop3Server[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function fake(options: FakePop3Options = {}): Promise<FakePop3Server> {
-  const s = await startFakePop3(options);
-  servers.push(s);
-  return s;
-}
-
-function opts(server: FakePop3Server, extra: Partial<Pop3SessionOptions> = {}): Pop3SessionOptions {
-  return { host: '127.0.0.1', port: server.port, tls: 'none', allowPlaintextAuth: true, username: 'alice', password: 'secret', ...extra };
-}
-
-async function readAll(stream: MessageStream): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of stream) parts.push(c as Buffer);
-  return Buffer.concat(parts);
-}
-
-async function errorOf(p: Promise<unknown>): Promise<Pop3Error> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(Pop3Error);
-  return err as Pop3Error;
-}
-
-/** Consumes `stream` like an upload: true only if it was told the body is complete. */
-async function upload(stream: MessageStream): Promise<{ completed: boolean; err: unknown }> {
-  let completed = false;
-  const sink = new Writable({
-    write: (_chunk, _enc, cb) => cb(),
-    final: (cb) => {
-      completed = true;
-      cb();
-    },
-  });
-  const err = await pipeline(stream, sink).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  return { completed, err };
-}
+afterEach(closeServers);
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 /** 51 octets, with a line "." after a bare LF. */
