@@ -36,9 +36,10 @@ export interface Incomplete {
  * - An unambiguous terminator is sound framing; only a shortfall beyond the tolerance
  *   (INCOMPLETE_TOLERANCE_RATIO, INCOMPLETE_TOLERANCE_OCTETS) is reported, and the session
  *   stays usable.
- * - A dot dropped as stuffing after a bare LF, with fewer octets than LIST announced, was
- *   probably content (a CRLF-only server does not stuff there): not fatal, the framing is
- *   sound either way, but the message is not taken.
+ * - A dot dropped as stuffing after a bare LF (of "\n..": a single dot there is kept, see
+ *   dot-decoder.ts), with fewer octets than LIST announced, was probably content (a
+ *   CRLF-only server does not stuff there): not fatal, the framing is sound either way,
+ *   but the message is not taken.
  * - More octets than announced is fine (LF-counting servers); maxOctets bounds that.
  */
 export function checkCompleteness(end: MessageEnd): Incomplete | undefined {

@@ -123,24 +123,33 @@ describe('unambiguous terminators', () => {
 });
 
 describe('a dot after a bare LF that a CRLF-only server did not stuff', () => {
-  // The wire body is "a\n.b\r\n": a CRLF-only server sends the content line ".b" as it is;
-  // the decoder takes the dot for stuffing (as an LF-splitting server would mean it), and
-  // the message arrives one octet short of LIST. It must not be taken as complete.
-  const raw = b('+OK\r\na\n.b\r\n.\r\n');
-  const serve = (): Promise<FakePop3Server> =>
+  /** RETR answered with `body` (and the terminator) as the wire holds it. */
+  const serve = (body: string): Promise<FakePop3Server> =>
     fake({
-      messages: [{ uid: 'u1', bytes: b('a\n.b\r\n') }],
       onCommand: async (cmd, s) => {
         if (cmd.verb !== 'RETR') return false;
-        await s.write(raw);
+        await s.write(`+OK\r\n${body}.\r\n`);
         return true;
       },
     });
 
-  it('fails with MESSAGE_INCOMPLETE before any end when LIST counted the dot; the session goes on', async () => {
-    const server = await serve();
+  // "a\n.b": a server that stuffs at LF would have sent "a\n..b" for the line ".b", so a
+  // single dot there is content that a CRLF-only server sent as it is: kept, whatever LIST says.
+  for (const listed of [5, 6, 7]) {
+    it(`a single dot ("\\n.b") is kept as content (LIST ${listed})`, async () => {
+      const server = await serve('a\n.b\r\n');
+      const client = await openSession(opts(server));
+      expect((await readAll(await client.retr(1, { expectedOctets: listed }))).toString('latin1')).toBe('a\n.b\r\n');
+      await client.quit();
+    });
+  }
+
+  // "a\n..b": the stuffed line ".b" of a server that stuffs at LF, or the line "..b" of a
+  // CRLF-only server. The dot is dropped; the message may then arrive one octet short of LIST.
+  it('a doubled dot ("\\n..b") that leaves the message short of LIST: MESSAGE_INCOMPLETE before any end; the session goes on', async () => {
+    const server = await serve('a\n..b\r\n');
     const client = await openSession(opts(server));
-    const result = await upload(await client.retr(1, { expectedOctets: 6 }));
+    const result = await upload(await client.retr(1, { expectedOctets: 7 }));
     expect(result.completed).toBe(false);
     expect(result.err).toMatchObject({ code: Pop3ErrorCode.MESSAGE_INCOMPLETE });
     // Framing was sound: the next command is answered.
@@ -148,10 +157,10 @@ describe('a dot after a bare LF that a CRLF-only server did not stuff', () => {
     await client.quit();
   });
 
-  it('is taken as stuffing when LIST agrees with what arrived (an LF-splitting server)', async () => {
-    const server = await serve();
+  it('a doubled dot is taken as stuffing when LIST agrees with what arrived (an LF-splitting server)', async () => {
+    const server = await serve('a\n..b\r\n');
     const client = await openSession(opts(server));
-    expect((await readAll(await client.retr(1, { expectedOctets: 5 }))).toString('latin1')).toBe('a\nb\r\n');
+    expect((await readAll(await client.retr(1, { expectedOctets: 6 }))).toString('latin1')).toBe('a\n.b\r\n');
     await client.quit();
   });
 });
