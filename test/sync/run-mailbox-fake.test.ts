@@ -252,4 +252,12 @@ describe('worker against the fake POP3 server', () => {
       expect(server.messages.map((m) => m.uid)).toContain('lf-2');
     });
   }
+
+  it('bare-LF server, LIST under the real size, retention delete: a line ".dot" after a bare LF is stored byte-exact before the message is deleted', async () => {
+    const dotted = msg('lf-dot', 'Subject: dotted', `${'a'.repeat(200)}\nline one\n.dot after a bare LF\r\n`);
+    const { bench, server } = await setup({ messages: [dotted], profiles: [bareLf(), underEstimatedSizes()] }, { retention: 'delete' });
+    expect(ok(await bench.run())).toMatchObject({ fetched: 1, errors: [] });
+    expect(await storedBodies(bench)).toEqual([dotted.bytes.toString('latin1')]);
+    expect(server.messages).toEqual([]);
+  });
 });
