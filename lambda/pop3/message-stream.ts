@@ -31,11 +31,12 @@ export interface MessageStreamOptions {
  * reads, so memory stays flat whatever the message size.
  *
  * The stream ends only after the terminator was seen and the message is whole (see
- * message-completeness.ts; an ambiguous end must first be proven to be followed by a reply,
- * see reply-boundary.ts, which may send a NOOP); a connection that drops, stalls or is aborted mid-message, or
- * a message that is incomplete, makes it error instead, before any 'end'. If the consumer
- * destroys the stream early, or the message exceeds `maxOctets`, the rest of the message
- * is read and discarded, within bounds, so the session stays usable for the next command.
+ * message-completeness.ts; an ambiguous end must first be proven to be followed by a
+ * reply, see reply-boundary.ts, which may send a NOOP); a connection that drops, stalls or
+ * is aborted mid-message, or a message that is incomplete, makes it error instead, before
+ * any 'end'. If the consumer destroys the stream early, or the message exceeds
+ * `maxOctets`, the rest of the message is read and discarded, within bounds, so the
+ * session stays usable for the next command.
  */
 export class MessageStream extends Readable {
   /** Message octets delivered so far (after unstuffing). */

@@ -23,9 +23,9 @@ import { Pop3Error, Pop3ErrorCode } from './errors';
 import { readLine } from './line-reader';
 import { buildUidlListing, parseListLine, parseUidlLine, uidProblem, type ListEntry, type UidlListing } from './listing';
 import { MessageStream } from './message-stream';
-import type { BoundaryProbe } from './reply-boundary';
 import { readMultilineReply, replyBoundsFor } from './multiline-reply';
 import { redactCommand } from './redact';
+import type { BoundaryProbe } from './reply-boundary';
 import { errorFromReply, parseStatusLine, statusKeywordLength, type CommandPurpose, type StatusLine } from './response';
 import type { SaslMechanism } from './sasl';
 import { saslResponseForms } from './sasl-response-forms';
@@ -93,6 +93,24 @@ export class Pop3Client {
   private closedAhead: string | undefined;
   /** Server lines as they may be shown: with the session's secrets removed. */
   private readonly show = (line: Buffer): Buffer => this.scrubber.scrubLine(line);
+  /**
+   * What a message stream needs to prove an ambiguous end (reply-boundary.ts). Only the
+   * stream holding the reply slot uses it, so its NOOP cannot interleave wrongly: commands
+   * sent earlier were all answered; in lock-step nothing else goes out until the slot is
+   * released; pipelined commands queued meanwhile go out after the NOOP, and their replies
+   * come after its reply, which the stream consumes before it releases the slot.
+   */
+  private readonly boundaryProbe: BoundaryProbe = {
+    // The stream's own command is the oldest one still counted as outstanding.
+    laterReplyDue: () => this.outstanding > 1,
+    sendNoop: () => {
+      // A socket the server has closed takes no more writes (see pump).
+      if (!this.socket.writable) return false;
+      this.writeRaw(NOOP_LINE, 'NOOP');
+      return true;
+    },
+    readNoopReply: () => this.readStatus(),
+  };
 
   private constructor(session: Session) {
     this.socket = session.socket;
@@ -351,25 +369,6 @@ export class Pop3Client {
       return stream;
     });
   }
-
-  /**
-   * What a message stream needs to prove an ambiguous end (reply-boundary.ts). Only the
-   * stream holding the reply slot uses it, so its NOOP cannot interleave wrongly: commands
-   * sent earlier were all answered; in lock-step nothing else goes out until the slot is
-   * released; pipelined commands queued meanwhile go out after the NOOP, and their replies
-   * come after its reply, which the stream consumes before it releases the slot.
-   */
-  private readonly boundaryProbe: BoundaryProbe = {
-    // The stream's own command is the oldest one still counted as outstanding.
-    laterReplyDue: () => this.outstanding > 1,
-    sendNoop: () => {
-      // A socket the server has closed takes no more writes (see pump).
-      if (!this.socket.writable) return false;
-      this.writeRaw(NOOP_LINE, 'NOOP');
-      return true;
-    },
-    readNoopReply: () => this.readStatus(),
-  };
 
   private multilineRaw(line: string): Promise<Buffer[]> {
     return this.exchange(line, async (status, shown) => {
