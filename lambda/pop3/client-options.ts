@@ -69,7 +69,8 @@ export interface MessageOptions {
   /**
    * The size LIST announced. The message is then checked against it: one that ends well
    * short of it, or at an ambiguous terminator before it, fails with MESSAGE_INCOMPLETE
-   * instead of ending (see message-completeness.ts).
+   * instead of ending (see message-completeness.ts). An ambiguous terminator at or past it
+   * is accepted only once a reply is seen to follow it (a NOOP may be sent: reply-boundary.ts).
    * @default unknown: an ambiguous terminator fails the message
    */
   readonly expectedOctets?: number;

@@ -8,6 +8,13 @@
  * too (".\n" terminates, "\n.." is unstuffed); their LFs are passed through unchanged,
  * never rewritten to CRLF, so the stored message is exactly what the server sent.
  *
+ * Stuffing after a bare LF: a server that stuffs at LF always doubles a line-initial dot,
+ * so only "\n.." can be stuffing there. A single dot followed by anything else ("\n.b",
+ * "\n.\rX") comes from a server that splits lines on CRLF only and sent its content as it
+ * is: that dot is kept (Python's poplib likewise strips a dot only from ".."). "\n..b" is
+ * still ambiguous (stuffed ".b", or unstuffed "..b"): its dot is dropped and counted, see
+ * {@link dotsDroppedAfterBareLf}. After CRLF, RFC 1939's rule holds: any leading dot goes.
+ *
  * Ambiguity: a server that splits lines on CRLF only does not stuff a dot that follows a
  * bare LF, so a message line "." after a bare LF reaches us as "\n.\r\n", exactly like a
  * terminator after a message that ends in a bare LF. The decoder still stops there (it
@@ -24,6 +31,8 @@ const CR = 0x0d;
 const DOT = 0x2e;
 const LF_DOT = Buffer.from('\n.', 'latin1');
 const CR_ONLY = Buffer.from('\r', 'latin1');
+const DOT_ONLY = Buffer.from('.', 'latin1');
+const DOT_CR = Buffer.from('.\r', 'latin1');
 
 /** Where the previous chunk left the decoder. */
 const State = {
@@ -72,10 +81,11 @@ export class DotDecoder {
   }
 
   /**
-   * Dots dropped as stuffing at lines that began after a bare LF, counted only when the
-   * terminator was ".\r\n" (a server that speaks CRLF; one that ends with ".\n" splits
-   * at LF and stuffs there). A server that splits lines at CRLF only does not stuff after
-   * a bare LF, so for it such a dot was message content.
+   * Dots dropped as stuffing at lines that began after a bare LF ("\n.." only: a single
+   * dot there is kept as content), counted only when the terminator was ".\r\n" (a server
+   * that speaks CRLF; one that ends with ".\n" splits at LF and stuffs there). A server
+   * that splits lines at CRLF only does not stuff after a bare LF, so for it such a dot
+   * was message content ("..b" sent as it is).
    */
   get dotsDroppedAfterBareLf(): number {
     return this.crlfEnd ? this.bareLfDots : 0;
@@ -116,24 +126,25 @@ export class DotDecoder {
     switch (this.state) {
       case State.DOT_CR:
         if (chunk[0] === LF) return this.finish(output, chunk, 1);
-        // ".\r" + other: a stuffed line whose content starts with a bare CR.
-        output.push(CR_ONLY);
+        // ".\r" + other: a line whose content starts with a bare CR, after a stuffed dot
+        // (or, after a bare LF, a line ".\rX" sent as it is: see keepsLineDot).
+        output.push(this.bareLineStart ? DOT_CR : CR_ONLY);
         this.state = State.MID_LINE;
         break;
       case State.DOT: {
         const end = this.afterDot(chunk, 0);
         if (end === PENDING) return { output, done: false, rest: undefined };
         if (end >= 0) return this.finish(output, chunk, end);
-        if (this.bareLineStart) this.bareLfDots++;
-        break; // stuffed dot (already dropped in the previous chunk): go on from 0
+        // The dot, held back at the end of the previous chunk, is content or stuffing; go on from 0.
+        if (this.keepsLineDot(chunk[0]!)) output.push(DOT_ONLY);
+        break;
       }
       case State.LINE_START:
         if (chunk[0] === DOT) {
           const end = this.afterDot(chunk, 1);
           if (end === PENDING) return { output, done: false, rest: undefined };
           if (end >= 0) return this.finish(output, chunk, end);
-          if (this.bareLineStart) this.bareLfDots++;
-          segStart = 1; // drop the stuffed dot
+          if (!this.keepsLineDot(chunk[1]!)) segStart = 1; // drop the stuffed dot
           i = 1;
         } else {
           this.state = State.MID_LINE;
@@ -158,10 +169,22 @@ export class DotDecoder {
       const end = this.afterDot(chunk, dot + 1);
       if (end === PENDING) return { output, done: false, rest: undefined };
       if (end >= 0) return this.finish(output, chunk, end);
-      if (this.bareLineStart) this.bareLfDots++;
-      segStart = dot + 1; // stuffed: the dot is dropped, the rest of the line kept
+      // Stuffed: the dot is dropped, the rest of the line kept (unless the dot is content).
+      segStart = this.keepsLineDot(chunk[dot + 1]!) ? dot : dot + 1;
       i = dot + 1;
     }
+  }
+
+  /**
+   * Whether the line-initial dot before `next` (a dot that does not end the message) is
+   * content: after a bare LF, unless another dot follows (see the file comment). A dot
+   * dropped after a bare LF is counted.
+   */
+  private keepsLineDot(next: number): boolean {
+    if (!this.bareLineStart) return false;
+    if (next !== DOT) return true;
+    this.bareLfDots++;
+    return false;
   }
 
   /**

@@ -30,12 +30,16 @@ export interface Incomplete {
  *
  * - An ambiguous terminator with fewer octets than LIST announced (or no LIST size to
  *   check against) is taken for a message line "." that the server did not stuff: fatal.
+ *   With at least the LIST octets it is not decided here: LIST sizes may be estimates
+ *   below the real size, so the stream must then be proven to be at a reply boundary
+ *   ({@link endNeedsBoundaryProof}, reply-boundary.ts).
  * - An unambiguous terminator is sound framing; only a shortfall beyond the tolerance
  *   (INCOMPLETE_TOLERANCE_RATIO, INCOMPLETE_TOLERANCE_OCTETS) is reported, and the session
  *   stays usable.
- * - A dot dropped as stuffing after a bare LF, with fewer octets than LIST announced, was
- *   probably content (a CRLF-only server does not stuff there): not fatal, the framing is
- *   sound either way, but the message is not taken.
+ * - A dot dropped as stuffing after a bare LF (of "\n..": a single dot there is kept, see
+ *   dot-decoder.ts), with fewer octets than LIST announced, was probably content (a
+ *   CRLF-only server does not stuff there): not fatal, the framing is sound either way,
+ *   but the message is not taken.
  * - More octets than announced is fine (LF-counting servers); maxOctets bounds that.
  */
 export function checkCompleteness(end: MessageEnd): Incomplete | undefined {
@@ -62,4 +66,13 @@ export function checkCompleteness(end: MessageEnd): Incomplete | undefined {
     return { error: new Pop3Error(Pop3ErrorCode.MESSAGE_INCOMPLETE, message, { command }), fatal: false };
   }
   return undefined;
+}
+
+/**
+ * True for an end that {@link checkCompleteness} let pass but that is still ambiguous (the
+ * LIST octets arrived): it is accepted only once confirmReplyBoundary (reply-boundary.ts)
+ * proved that a reply, not the rest of the message, follows it.
+ */
+export function endNeedsBoundaryProof(end: MessageEnd): end is MessageEnd & { readonly expected: number } {
+  return end.ambiguous && end.expected !== undefined && end.received >= end.expected;
 }

@@ -3,7 +3,8 @@ import type { ByteChannel } from './byte-channel';
 import { MESSAGE_STREAM_HIGH_WATER_MARK_OCTETS } from './constants';
 import { DotDecoder } from './dot-decoder';
 import { Pop3Error, Pop3ErrorCode } from './errors';
-import { checkCompleteness } from './message-completeness';
+import { checkCompleteness, endNeedsBoundaryProof, type MessageEnd } from './message-completeness';
+import { confirmReplyBoundary, type BoundaryProbe } from './reply-boundary';
 
 export interface MessageStreamOptions {
   /** The command, as shown in errors (`RETR 3`). */
@@ -20,6 +21,8 @@ export interface MessageStreamOptions {
   readonly onSettled: () => void;
   /** Ends the session: fails the channel with `err` (later commands see it) and closes the socket. */
   readonly failSession: (err: Pop3Error) => void;
+  /** Proves an ambiguous end that reached its LIST size (see reply-boundary.ts). */
+  readonly boundary: BoundaryProbe;
 }
 
 /**
@@ -28,10 +31,12 @@ export interface MessageStreamOptions {
  * reads, so memory stays flat whatever the message size.
  *
  * The stream ends only after the terminator was seen and the message is whole (see
- * message-completeness.ts); a connection that drops, stalls or is aborted mid-message, or
- * a message that is incomplete, makes it error instead, before any 'end'. If the consumer
- * destroys the stream early, or the message exceeds `maxOctets`, the rest of the message
- * is read and discarded, within bounds, so the session stays usable for the next command.
+ * message-completeness.ts; an ambiguous end must first be proven to be followed by a
+ * reply, see reply-boundary.ts, which may send a NOOP); a connection that drops, stalls or
+ * is aborted mid-message, or a message that is incomplete, makes it error instead, before
+ * any 'end'. If the consumer destroys the stream early, or the message exceeds
+ * `maxOctets`, the rest of the message is read and discarded, within bounds, so the
+ * session stays usable for the next command.
  */
 export class MessageStream extends Readable {
   /** Message octets delivered so far (after unstuffing). */
@@ -116,7 +121,7 @@ export class MessageStream extends Readable {
         }
         wantMore = this.push(part);
       }
-      if (done) return this.finish();
+      if (done) return await this.finish();
       if (this.destroyed) return;
       // push() returning true means the consumer wants more; a false one leaves it to the
       // consumer's next _read() (which may already have set `wanted` meanwhile).
@@ -125,32 +130,49 @@ export class MessageStream extends Readable {
   }
 
   /** The terminator arrived: end the stream, or fail it (before any 'end') when the message is not whole. */
-  private finish(): void {
-    const incomplete = checkCompleteness({
+  private async finish(): Promise<void> {
+    const end: MessageEnd = {
       command: this.command,
       received: this.octets,
       expected: this.options.expectedOctets,
       ambiguous: this.decoder.terminatorAmbiguous,
       bareLfDots: this.decoder.dotsDroppedAfterBareLf,
-    });
+    };
+    const incomplete = checkCompleteness(end);
     if (incomplete) {
       if (incomplete.fatal) this.options.failSession(incomplete.error);
       else this.settle();
       throw incomplete.error;
     }
+    if (endNeedsBoundaryProof(end)) await this.confirmBoundary(end);
     this.settle();
     this.push(null);
+  }
+
+  /**
+   * Holds the reply slot (no other reply is read meanwhile) until what follows the ambiguous
+   * end is known to be a reply. Any failure ends the session: the stream may be out of sync.
+   */
+  private async confirmBoundary(end: MessageEnd & { readonly expected: number }): Promise<void> {
+    try {
+      await confirmReplyBoundary(this.channel, this.options.boundary, end);
+    } catch (err) {
+      // A channel failure (idle timeout, abort) has failed the session already; this adds nothing then.
+      if (err instanceof Pop3Error) this.options.failSession(err);
+      throw err;
+    }
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
     callback(err);
     if (this.settled) return;
-    if (this.decoder.done || this.channel.failed) {
+    if ((this.decoder.done && !this.pulling) || this.channel.failed) {
       this.settle();
       return;
     }
-    // Wait for a read in flight to finish before draining, so reads never overlap.
-    void (this.pulling ?? Promise.resolve()).then(() => this.drain());
+    // Wait for a read in flight (or the check of an ambiguous end, which reads on) to finish
+    // first, so reads never overlap and no later reply is read before the check's NOOP reply.
+    void (this.pulling ?? Promise.resolve()).then(() => (this.decoder.done ? this.settle() : this.drain()));
   }
 
   /** Reads and discards the rest of the message so the next reply can be read, within bounds. */

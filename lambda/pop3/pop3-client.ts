@@ -25,6 +25,7 @@ import { buildUidlListing, parseListLine, parseUidlLine, uidProblem, type ListEn
 import { MessageStream } from './message-stream';
 import { readMultilineReply, replyBoundsFor } from './multiline-reply';
 import { redactCommand } from './redact';
+import type { BoundaryProbe } from './reply-boundary';
 import { errorFromReply, parseStatusLine, statusKeywordLength, type CommandPurpose, type StatusLine } from './response';
 import type { SaslMechanism } from './sasl';
 import { saslResponseForms } from './sasl-response-forms';
@@ -52,6 +53,8 @@ interface Session {
 }
 
 const CRLF = Buffer.from('\r\n', 'latin1');
+/** Sent outside the command queue to prove an ambiguous message end (see reply-boundary.ts). */
+const NOOP_LINE = Buffer.from('NOOP\r\n', 'latin1');
 
 /**
  * A POP3 session. Every verb is built on two primitives: {@link command} (single-line
@@ -90,6 +93,24 @@ export class Pop3Client {
   private closedAhead: string | undefined;
   /** Server lines as they may be shown: with the session's secrets removed. */
   private readonly show = (line: Buffer): Buffer => this.scrubber.scrubLine(line);
+  /**
+   * What a message stream needs to prove an ambiguous end (reply-boundary.ts). Only the
+   * stream holding the reply slot uses it, so its NOOP cannot interleave wrongly: commands
+   * sent earlier were all answered; in lock-step nothing else goes out until the slot is
+   * released; pipelined commands queued meanwhile go out after the NOOP, and their replies
+   * come after its reply, which the stream consumes before it releases the slot.
+   */
+  private readonly boundaryProbe: BoundaryProbe = {
+    // The stream's own command is the oldest one still counted as outstanding.
+    laterReplyDue: () => this.outstanding > 1,
+    sendNoop: () => {
+      // A socket the server has closed takes no more writes (see pump).
+      if (!this.socket.writable) return false;
+      this.writeRaw(NOOP_LINE, 'NOOP');
+      return true;
+    },
+    readNoopReply: () => this.readStatus(),
+  };
 
   private constructor(session: Session) {
     this.socket = session.socket;
@@ -340,6 +361,7 @@ export class Pop3Client {
           release();
         },
         failSession: (err) => this.fail(err),
+        boundary: this.boundaryProbe,
       });
       this.activeStream = stream;
       // The server may have closed before this reply's turn came: decide for those behind it now.

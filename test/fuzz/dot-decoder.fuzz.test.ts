@@ -48,7 +48,8 @@ function decodeChunks(chunks: readonly Buffer[]): Decoded & { fedOctets: number;
 
 /**
  * Reference model, line by line: a line starts at the beginning or after LF; "." + LF or
- * "." + CRLF at a line start is the terminator; any other line-initial dot is removed.
+ * "." + CRLF at a line start is the terminator; any other line-initial dot is removed,
+ * except after a bare LF, where only a doubled dot is stuffing (a single one is content).
  * At the end of unterminated input a line-initial "." (or ".\r") is still undecided and
  * not emitted.
  */
@@ -64,7 +65,7 @@ function reference(input: Buffer): Decoded & { ambiguous: boolean } {
       if (input[i + 1] === CR && input[i + 2] === LF) return { output: Buffer.from(out), done: true, rest: input.subarray(i + 3), ambiguous: afterBareLf };
       if (i + 1 >= input.length) break; // "." at the very end: undecided
       if (input[i + 1] === CR && i + 2 >= input.length) break; // ".\r" at the very end: undecided
-      i++; // stuffed dot
+      if (!afterBareLf || input[i + 1] === DOT) i++; // stuffed dot
     }
     const nl = input.indexOf(LF, i);
     const end = nl === -1 ? input.length : nl + 1;

@@ -74,6 +74,26 @@ describe('DotDecoder', () => {
     expect(r.message.toString('latin1')).toBe('\rX\r\n');
   });
 
+  it('after a bare LF, drops only a doubled dot (stuffing at LF); a single one is content, at every chunking', () => {
+    const cases: [string, string, number][] = [
+      ['a\n.b\r\n.\r\n', 'a\n.b\r\n', 0], // a CRLF-only server's line ".b"
+      ['a\n..b\r\n.\r\n', 'a\n.b\r\n', 1], // stuffed ".b", or a CRLF-only server's "..b": counted
+      ['a\n.\rX\r\n.\r\n', 'a\n.\rX\r\n', 0],
+      ['a\r\n.b\r\n.\r\n', 'a\r\nb\r\n', 0], // after CRLF, RFC 1939: the dot goes
+      ['a\n.b\n.\n', 'a\n.b\n', 0], // an LF server (".\n" end): not counted either
+    ];
+    for (const [wire, message, counted] of cases) {
+      for (const sizes of [[], [1], [2], [3]]) {
+        const d = new DotDecoder();
+        const out: Buffer[] = [];
+        for (const part of sizes.length ? chunksOf(b(wire), sizes) : [b(wire)]) if (!d.done) out.push(...d.decode(part).output);
+        const shown = `${JSON.stringify(wire)} in ${sizes.join(',') || 'one'} chunk(s)`;
+        expect(Buffer.concat(out).toString('latin1'), shown).toBe(message);
+        expect(d.dotsDroppedAfterBareLf, shown).toBe(counted);
+      }
+    }
+  });
+
   it('is 8-bit clean', () => {
     const bytes = Buffer.from([0xff, 0x00, 0x80, 0x0d, 0x0a, 0x2e, 0x2e, 0xfe, 0x0d, 0x0a]);
     const r = decodeInChunks(Buffer.concat([bytes, b('.\r\n')]), [2]);

@@ -3,59 +3,13 @@
  * CRLF-only server did not stuff, or far fewer octets than LIST announced) must fail its
  * stream with MESSAGE_INCOMPLETE before any 'end', so nothing partial is stored.
  */
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openSession, Pop3Error, Pop3ErrorCode, type MessageStream, type Pop3SessionOptions } from '../../lambda/pop3';
+import { openSession, Pop3ErrorCode } from '../../lambda/pop3';
 import { INCOMPLETE_TOLERANCE_OCTETS, INCOMPLETE_TOLERANCE_RATIO } from '../../lambda/pop3/constants';
-import { startFakePop3, type FakeMessage, type FakePop3Options, type FakePop3Server } from '../fixtures/fake-pop3-server';
+import type { FakeMessage, FakePop3Options, FakePop3Server } from '../fixtures/fake-pop3-server';
+import { closeServers, errorOf, fake, opts, readAll, upload } from './pop3-test-kit';
 
-const servers: FakePop3Server[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function fake(options: FakePop3Options = {}): Promise<FakePop3Server> {
-  const s = await startFakePop3(options);
-  servers.push(s);
-  return s;
-}
-
-function opts(server: FakePop3Server, extra: Partial<Pop3SessionOptions> = {}): Pop3SessionOptions {
-  return { host: '127.0.0.1', port: server.port, tls: 'none', allowPlaintextAuth: true, username: 'alice', password: 'secret', ...extra };
-}
-
-async function readAll(stream: MessageStream): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of stream) parts.push(c as Buffer);
-  return Buffer.concat(parts);
-}
-
-async function errorOf(p: Promise<unknown>): Promise<Pop3Error> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(Pop3Error);
-  return err as Pop3Error;
-}
-
-/** Consumes `stream` like an upload: true only if it was told the body is complete. */
-async function upload(stream: MessageStream): Promise<{ completed: boolean; err: unknown }> {
-  let completed = false;
-  const sink = new Writable({
-    write: (_chunk, _enc, cb) => cb(),
-    final: (cb) => {
-      completed = true;
-      cb();
-    },
-  });
-  const err = await pipeline(stream, sink).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  return { completed, err };
-}
+afterEach(closeServers);
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 /** 51 octets, with a line "." after a bare LF. */
@@ -169,24 +123,33 @@ describe('unambiguous terminators', () => {
 });
 
 describe('a dot after a bare LF that a CRLF-only server did not stuff', () => {
-  // The wire body is "a\n.b\r\n": a CRLF-only server sends the content line ".b" as it is;
-  // the decoder takes the dot for stuffing (as an LF-splitting server would mean it), and
-  // the message arrives one octet short of LIST. It must not be taken as complete.
-  const raw = b('+OK\r\na\n.b\r\n.\r\n');
-  const serve = (): Promise<FakePop3Server> =>
+  /** RETR answered with `body` (and the terminator) as the wire holds it. */
+  const serve = (body: string): Promise<FakePop3Server> =>
     fake({
-      messages: [{ uid: 'u1', bytes: b('a\n.b\r\n') }],
       onCommand: async (cmd, s) => {
         if (cmd.verb !== 'RETR') return false;
-        await s.write(raw);
+        await s.write(`+OK\r\n${body}.\r\n`);
         return true;
       },
     });
 
-  it('fails with MESSAGE_INCOMPLETE before any end when LIST counted the dot; the session goes on', async () => {
-    const server = await serve();
+  // "a\n.b": a server that stuffs at LF would have sent "a\n..b" for the line ".b", so a
+  // single dot there is content that a CRLF-only server sent as it is: kept, whatever LIST says.
+  for (const listed of [5, 6, 7]) {
+    it(`a single dot ("\\n.b") is kept as content (LIST ${listed})`, async () => {
+      const server = await serve('a\n.b\r\n');
+      const client = await openSession(opts(server));
+      expect((await readAll(await client.retr(1, { expectedOctets: listed }))).toString('latin1')).toBe('a\n.b\r\n');
+      await client.quit();
+    });
+  }
+
+  // "a\n..b": the stuffed line ".b" of a server that stuffs at LF, or the line "..b" of a
+  // CRLF-only server. The dot is dropped; the message may then arrive one octet short of LIST.
+  it('a doubled dot ("\\n..b") that leaves the message short of LIST: MESSAGE_INCOMPLETE before any end; the session goes on', async () => {
+    const server = await serve('a\n..b\r\n');
     const client = await openSession(opts(server));
-    const result = await upload(await client.retr(1, { expectedOctets: 6 }));
+    const result = await upload(await client.retr(1, { expectedOctets: 7 }));
     expect(result.completed).toBe(false);
     expect(result.err).toMatchObject({ code: Pop3ErrorCode.MESSAGE_INCOMPLETE });
     // Framing was sound: the next command is answered.
@@ -194,10 +157,10 @@ describe('a dot after a bare LF that a CRLF-only server did not stuff', () => {
     await client.quit();
   });
 
-  it('is taken as stuffing when LIST agrees with what arrived (an LF-splitting server)', async () => {
-    const server = await serve();
+  it('a doubled dot is taken as stuffing when LIST agrees with what arrived (an LF-splitting server)', async () => {
+    const server = await serve('a\n..b\r\n');
     const client = await openSession(opts(server));
-    expect((await readAll(await client.retr(1, { expectedOctets: 5 }))).toString('latin1')).toBe('a\nb\r\n');
+    expect((await readAll(await client.retr(1, { expectedOctets: 6 }))).toString('latin1')).toBe('a\n.b\r\n');
     await client.quit();
   });
 });

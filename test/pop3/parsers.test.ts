@@ -3,6 +3,7 @@ import { parseCapabilities } from '../../lambda/pop3/capabilities';
 import { Pop3ErrorCode } from '../../lambda/pop3/errors';
 import { buildUidlListing, parseListLine } from '../../lambda/pop3/listing';
 import { redactCommand } from '../../lambda/pop3/redact';
+import { classifyReplyStart } from '../../lambda/pop3/reply-boundary';
 import { SecretScrubber } from '../../lambda/pop3/secret-scrubber';
 import { errorFromReply, parseStatusLine } from '../../lambda/pop3/response';
 import { apopDigest, apopTimestamp, cramMd5Mechanism, oauthBearerMechanism, xoauth2Mechanism } from '../../lambda/pop3/sasl';
@@ -31,6 +32,18 @@ describe('parseStatusLine', () => {
     for (const s of ['HTTP/1.1 200 OK', '+OKAY', '+OK1', '-ERRor', '-ERR2', '', '* OK IMAP']) {
       expect(() => parseStatusLine(b(s)), s).toThrow(expect.objectContaining({ code: Pop3ErrorCode.PROTOCOL_ERROR }));
     }
+  });
+});
+
+describe('classifyReplyStart (what may follow an ambiguous message end)', () => {
+  it('agrees with parseStatusLine on +OK and -ERR, case-insensitively, and waits while too few bytes are known', () => {
+    for (const head of ['+OK ', '+ok\r', '+OK\n', '+OK.']) expect(classifyReplyStart(b(head)), head).toBe('ok');
+    for (const head of ['-ERR ', '-err\r', '-ERR:']) expect(classifyReplyStart(b(head)), head).toBe('err');
+    for (const head of ['', '+', '+O', '+OK', '-', '-E', '-ER', '-ERR', '+ok']) expect(classifyReplyStart(b(head)), head).toBeUndefined();
+  });
+
+  it('takes anything else for the rest of a message: other words, continuations, text', () => {
+    for (const head of ['+OKAY', '-ERR4', '+ VX', '+\r\n', 'end\r\n', '.\r\n', ' +OK ', '\r\n']) expect(classifyReplyStart(b(head)), head).toBe('other');
   });
 });
 

@@ -1,12 +1,15 @@
 /**
  * Worker behaviours that need a server Dovecot cannot imitate: duplicate and hostile
- * UIDLs, Gmail-style batches per session, very large listings (the O(new) property).
+ * UIDLs, Gmail-style batches per session, very large listings (the O(new) property), a
+ * bare-LF server whose LIST sizes are below the real ones.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StateStoreError } from '../../lambda/state/errors';
 import type { RunSummary } from '../../lambda/sync/run-summary';
 import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../fixtures/aws-local';
+import { MAX_INCOMPLETE_ATTEMPTS } from '../../lambda/sync/fetch-messages';
 import { startFakePop3, type FakeMessage, type FakePop3Options, type FakePop3Server } from '../fixtures/fake-pop3-server';
+import { bareLf, underEstimatedSizes } from '../fixtures/pop3-profiles';
 import { SimulatedCrash, WorkerBench } from './harness';
 
 const msg = (uid: string, headers: string, body = 'body\r\n'): FakeMessage => ({ uid, bytes: Buffer.from(`${headers}\r\n\r\n${body}`, 'latin1') });
@@ -228,5 +231,33 @@ describe('worker against the fake POP3 server', () => {
     expect(objects.size).toBe(2);
     expect(objects.get(firstKey!)!.toString('latin1')).toContain('Subject: first');
     expect(ok(await bench.run())).toMatchObject({ fetched: 0 });
+  });
+
+  for (const pipelining of [true, false]) {
+    it(`bare-LF server, LIST under the real size (${pipelining ? 'pipelined' : 'lock-step'}): a message cut at a "." after a bare LF is never stored; MESSAGE_INCOMPLETE, retried, then skipped; the others stored byte-exact`, async () => {
+      // At the unstuffed "." 260 of its 268 octets have arrived; LIST announces 241.
+      const cut = msg('lf-2', 'Subject: cut', `${'a'.repeat(240)}\r\nx\n.\r\nend\r\n`);
+      const before = msg('lf-1', 'Subject: before', 'first\nsecond, after a bare LF\r\n');
+      const after = msg('lf-3', 'Subject: after', 'bare\nLF\n\r\nend\r\n');
+      const { bench, server } = await setup({ messages: [before, cut, after], profiles: [bareLf(), underEstimatedSizes()] }, { pipelining });
+      for (let attempt = 1; attempt <= MAX_INCOMPLETE_ATTEMPTS; attempt++) {
+        const run = ok(await bench.run());
+        expect(run.errors).toContainEqual(expect.objectContaining({ code: 'MESSAGE_INCOMPLETE', uid: 'lf-2', number: 2 }));
+        for (const o of (await bench.objects()).values()) expect(cut.bytes.subarray(0, o.length).equals(o), 'a prefix of lf-2 was stored').toBe(false);
+        const record = (await bench.records()).find((r) => r.uid === 'lf-2');
+        expect(record?.status).toBe(attempt < MAX_INCOMPLETE_ATTEMPTS ? 'failed' : 'skipped');
+      }
+      expect(ok(await bench.run())).toMatchObject({ errors: [] });
+      expect(await storedBodies(bench)).toEqual([before, after].map((m) => m.bytes.toString('latin1')).sort());
+      expect(server.messages.map((m) => m.uid)).toContain('lf-2');
+    });
+  }
+
+  it('bare-LF server, LIST under the real size, retention delete: a line ".dot" after a bare LF is stored byte-exact before the message is deleted', async () => {
+    const dotted = msg('lf-dot', 'Subject: dotted', `${'a'.repeat(200)}\nline one\n.dot after a bare LF\r\n`);
+    const { bench, server } = await setup({ messages: [dotted], profiles: [bareLf(), underEstimatedSizes()] }, { retention: 'delete' });
+    expect(ok(await bench.run())).toMatchObject({ fetched: 1, errors: [] });
+    expect(await storedBodies(bench)).toEqual([dotted.bytes.toString('latin1')]);
+    expect(server.messages).toEqual([]);
   });
 });

@@ -25,18 +25,6 @@ export interface KnownIssue {
 }
 
 export const KNOWN_ISSUES: readonly KnownIssue[] = [
-  {
-    id: 'bare-lf-estimate-truncation',
-    summary:
-      'A bare-LF server (no dot-stuffing after a bare LF) that announces LIST sizes below the real ones (estimates): a message ' +
-      'with a "." line after a bare LF ends early at an ambiguous terminator, which is accepted because LIST octets arrived; the ' +
-      'truncated message is stored and recorded as stored (retention delete then deletes the real one), and the session reads the ' +
-      'rest of the message as replies (PROTOCOL_ERROR).',
-    example: 'bare-lf+estimated-sizes, keep: arrive a 260-octet message ending in "x\\n.\\r\\nend\\r\\n"; clean runs',
-    excludes: ['bare-lf', 'estimated-sizes'],
-    matches: (v, view, config) =>
-      v.invariant === 'foreign-object' && config.profiles.includes('bare-lf') && config.profiles.includes('estimated-sizes') && /a truncation of/.test(v.detail),
-  },
 ];
 
 /** Whether known issues are tolerated (reported, not failing). MODEL_KNOWN_ISSUES=fail: they fail. */
