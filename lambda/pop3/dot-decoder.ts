@@ -18,8 +18,9 @@
  * Ambiguity: a server that splits lines on CRLF only does not stuff a dot that follows a
  * bare LF, so a message line "." after a bare LF reaches us as "\n.\r\n", exactly like a
  * terminator after a message that ends in a bare LF. The decoder still stops there (it
- * cannot know better) but reports it: {@link terminatorAmbiguous}. ".\n" after LF (an
- * LF-splitting server, which stuffs at LF) and any terminator after CRLF are unambiguous.
+ * cannot know better) but reports it: {@link terminatorAmbiguous}. ".\n" after a bare LF
+ * is the usual end of an LF-splitting server, and a content line "." of a CRLF-only one:
+ * reported too ({@link lfTerminatorAfterBareLf}). Any terminator after CRLF is unambiguous.
  *
  * Speed: only lines that begin with "." need attention, so the decoder searches for the
  * two-byte sequence "\n." with Buffer#indexOf and hands out subarrays of the input
@@ -62,6 +63,7 @@ export class DotDecoder {
   private ambiguous = false;
   private bareLfDots = 0;
   private crlfEnd = false;
+  private lfEndAfterBareLf = false;
   /** The last byte of the previous chunk (-1 before the first), to tell CRLF from a bare LF across chunks. */
   private lastByte = -1;
   /** Whether the LF that started the current line was bare (not after CR); false at the message start. */
@@ -78,6 +80,16 @@ export class DotDecoder {
    */
   get terminatorAmbiguous(): boolean {
     return this.ambiguous;
+  }
+
+  /**
+   * The message ended at ".\n" after a bare LF: the terminator of an LF-splitting server
+   * (which would have stuffed a content dot there as "\n..\n"), or a content line "." of a
+   * server that splits lines on CRLF only and stuffs nothing after a bare LF. Only what
+   * follows tells them apart (see reply-boundary.ts).
+   */
+  get lfTerminatorAfterBareLf(): boolean {
+    return this.lfEndAfterBareLf;
   }
 
   /**
@@ -99,6 +111,7 @@ export class DotDecoder {
     copy.ambiguous = this.ambiguous;
     copy.bareLfDots = this.bareLfDots;
     copy.crlfEnd = this.crlfEnd;
+    copy.lfEndAfterBareLf = this.lfEndAfterBareLf;
     copy.lastByte = this.lastByte;
     copy.bareLineStart = this.bareLineStart;
     return copy;
@@ -217,6 +230,7 @@ export class DotDecoder {
     // starts with its LF (state DOT_CR) was ".\r\n" as well.
     const crlfTerminator = end >= 2 ? chunk[end - 2] === CR : this.state === State.DOT_CR;
     this.ambiguous = crlfTerminator && this.bareLineStart;
+    this.lfEndAfterBareLf = !crlfTerminator && this.bareLineStart;
     this.crlfEnd = crlfTerminator;
     return { output, done: true, rest: end < chunk.length ? chunk.subarray(end) : undefined };
   }

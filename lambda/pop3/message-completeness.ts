@@ -13,6 +13,8 @@ export interface MessageEnd {
   readonly ambiguous: boolean;
   /** Dots dropped as stuffing after a bare LF (see DotDecoder#dotsDroppedAfterBareLf). */
   readonly bareLfDots?: number;
+  /** The terminator was ".\n" after a bare LF (see DotDecoder#lfTerminatorAfterBareLf). */
+  readonly lfEndAfterBareLf?: boolean;
 }
 
 export interface Incomplete {
@@ -73,6 +75,8 @@ export function checkCompleteness(end: MessageEnd): Incomplete | undefined {
  * LIST octets arrived): it is accepted only once confirmReplyBoundary (reply-boundary.ts)
  * proved that a reply, not the rest of the message, follows it.
  */
-export function endNeedsBoundaryProof(end: MessageEnd): end is MessageEnd & { readonly expected: number } {
-  return end.ambiguous && end.expected !== undefined && end.received >= end.expected;
+export function endNeedsBoundaryProof(end: MessageEnd): boolean {
+  // ".\n" after a bare LF is proven whatever LIST said: an LF-splitting server may count
+  // its LFs as CRLF in LIST, so fewer octets than announced is no sign of a cut there.
+  return (end.ambiguous && end.expected !== undefined && end.received >= end.expected) || end.lfEndAfterBareLf === true;
 }

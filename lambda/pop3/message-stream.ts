@@ -137,6 +137,7 @@ export class MessageStream extends Readable {
       expected: this.options.expectedOctets,
       ambiguous: this.decoder.terminatorAmbiguous,
       bareLfDots: this.decoder.dotsDroppedAfterBareLf,
+      lfEndAfterBareLf: this.decoder.lfTerminatorAfterBareLf,
     };
     const incomplete = checkCompleteness(end);
     if (incomplete) {
@@ -153,7 +154,7 @@ export class MessageStream extends Readable {
    * Holds the reply slot (no other reply is read meanwhile) until what follows the ambiguous
    * end is known to be a reply. Any failure ends the session: the stream may be out of sync.
    */
-  private async confirmBoundary(end: MessageEnd & { readonly expected: number }): Promise<void> {
+  private async confirmBoundary(end: MessageEnd): Promise<void> {
     try {
       await confirmReplyBoundary(this.channel, this.options.boundary, end);
     } catch (err) {

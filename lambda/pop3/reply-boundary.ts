@@ -56,8 +56,8 @@ export interface AmbiguousEnd {
   readonly command: string;
   /** Message octets received (after unstuffing). */
   readonly received: number;
-  /** The size LIST announced (at most `received`: fewer octets fail at once, see message-completeness.ts). */
-  readonly expected: number;
+  /** The size LIST announced, when known. */
+  readonly expected: number | undefined;
 }
 
 /** How the bytes after the terminator begin. */
@@ -150,7 +150,7 @@ function isWordByte(b: number): boolean {
 
 function continues(end: AmbiguousEnd, why: string): Pop3Error {
   const message =
-    `${end.command}: the message ended after ${end.received} octets (LIST announced ${end.expected}) at a terminator ` +
+    `${end.command}: the message ended after ${end.received} octets${end.expected === undefined ? '' : ` (LIST announced ${end.expected})`} at a terminator ` +
     `that follows a bare LF, and ${why}; a server that does not stuff dots after bare LF sends a message line "." just ` +
     'like that, so the rest of the message is taken to follow: the connection is closed';
   return new Pop3Error(Pop3ErrorCode.MESSAGE_INCOMPLETE, message, { command: end.command });

@@ -309,6 +309,7 @@ export async function recordSkipped(f: Pick<FetchContext, 'ctx' | 'result' | 'se
 export async function recordIncomplete(f: FetchContext, m: ListedMessage, previous = f.records.get(m.identity)): Promise<void> {
   const attempts = (previous?.attempts ?? 0) + 1;
   if (attempts >= MAX_INCOMPLETE_ATTEMPTS) return recordSkipped(f, m, 'incomplete', attempts);
+  const headerFingerprint = f.fingerprints.get(m.number) ?? m.fingerprint;
   await f.ctx.state.putRecord(f.ctx.mailbox.id, {
     identity: m.identity,
     uid: m.uid,
@@ -318,7 +319,7 @@ export async function recordIncomplete(f: FetchContext, m: ListedMessage, previo
     skipReason: 'incomplete',
     attempts,
     firstSeenAt: new Date(f.ctx.now()).toISOString(),
-    ...(m.fingerprint ? { headerFingerprint: m.fingerprint } : {}),
+    ...(headerFingerprint ? { headerFingerprint } : {}),
   });
 }
 

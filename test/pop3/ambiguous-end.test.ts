@@ -297,3 +297,46 @@ describe('while the check waits for the NOOP reply', () => {
     });
   }
 });
+
+describe('".\\n" after a bare LF: the end of an LF-splitting server, or a content line "." of a CRLF-only one', () => {
+  /** A CRLF-only server with exact LIST sizes sends the content line "." after a bare LF as "\n.\n", unstuffed. */
+  const DOT_LINE: FakeMessage = { uid: 'dot', bytes: b('Subject: dot\r\n\r\nfirst\n.\nthe rest of the message\r\n') };
+
+  for (const pipelining of [false, true]) {
+    it(`${mode(pipelining)}: a CRLF-only server's content line "." is not taken for the end (MESSAGE_INCOMPLETE, nothing ends)`, async () => {
+      const server = await fake({ messages: [DOT_LINE, PLAIN], profiles: [bareLf()] });
+      const c = await openSession(opts(server, { pipelining }));
+      const sizes = await c.list();
+      expect(sizes[0]!.size).toBe(DOT_LINE.bytes.length);
+      const first = c.retr(1, { expectedOctets: sizes[0]!.size });
+      const second = c.retr(2, { expectedOctets: sizes[1]!.size });
+      const { completed, ended, err } = await upload(await first);
+      expect({ completed, ended }).toEqual({ completed: false, ended: false });
+      expect(err).toMatchObject({ code: Pop3ErrorCode.MESSAGE_INCOMPLETE, command: 'RETR 1' });
+      expect((await errorOf(second)).code).toBe(Pop3ErrorCode.MESSAGE_INCOMPLETE);
+    });
+  }
+
+  /** LF line ends, dots stuffed at LF, ".\n" as terminator: every end follows a bare LF. */
+  const LF_ENDED = [1, 2, 3].map((i) => b(`Subject: lf ${i}\n\n.dot line ${i}\nbody ${'y'.repeat(i * 40)}\n`));
+  const lfWire = (bytes: Buffer): Buffer => Buffer.concat([b(bytes.toString('latin1').replace(/\n\./g, '\n..')), b('.\n')]);
+
+  for (const pipelining of [false, true]) {
+    it(`${mode(pipelining)}: an LF-splitting server's ".\\n" ends are proven by what follows, and every message is byte-exact`, async () => {
+      const server = await fake({
+        messages: LF_ENDED.map((bytes, i) => ({ uid: `lf-end-${i}`, bytes })),
+        onCommand: async (cmd, s) => {
+          if (cmd.verb !== 'RETR') return false;
+          await s.write(Buffer.concat([b('+OK\r\n'), lfWire(LF_ENDED[Number(cmd.args[0]) - 1]!)]));
+          return true;
+        },
+      });
+      const c = await openSession(opts(server, { pipelining }));
+      const replies = LF_ENDED.map((bytes, i) => c.retr(i + 1, { expectedOctets: bytes.length }));
+      for (const [i, reply] of replies.entries()) expect((await readAll(await reply)).equals(LF_ENDED[i]!)).toBe(true);
+      // Lock-step: one NOOP per message; pipelined: only the last message of the batch needs one.
+      expect(noopsSent(server)).toBe(pipelining ? 1 : LF_ENDED.length);
+      await c.quit();
+    });
+  }
+});
