@@ -38,6 +38,12 @@ const RETRYABLE_BY_DEFAULT: ReadonlySet<StorageErrorCode> = new Set<StorageError
 /** A failure to store a message. Nothing new is left under the key when this is thrown. */
 export class StorageError extends MailfetchError<StorageErrorCode> {
   override readonly name = 'StorageError';
+  /**
+   * SOURCE_FAILED: the header fingerprint of the message, when its header block had arrived
+   * whole before the source failed (so a message that is never received whole can still be
+   * told apart from another one with its UIDL).
+   */
+  headerFingerprint?: string;
 
   constructor(code: StorageErrorCode, message: string, details: StorageErrorDetails = {}) {
     super(code, message, details.retryable ?? RETRYABLE_BY_DEFAULT.has(code), details.cause);

@@ -47,6 +47,11 @@ export class MessageDigest {
     return { headerBlock: this.header.headerBlock() };
   }
 
+  /** The header fingerprint once the header block arrived whole (before the end of the message). */
+  headerFingerprintSoFar(): string | undefined {
+    return this.header.complete ? headerFingerprint(this.header.headerBlock()) : undefined;
+  }
+
   result(): DigestResult {
     const digest = this.hash.digest();
     const headerBlock = this.header.headerBlock();
@@ -61,15 +66,19 @@ export class MessageDigest {
   }
 }
 
+type ContentFacts = { readonly sha256?: string | undefined; readonly headerFingerprint?: string | undefined; readonly bodySha256?: string | undefined };
+
 /**
  * Whether two digests describe the same message content: same bytes, or (when both have a
  * body hash) the same header fingerprint and body, so that fields the server maintains
- * itself may differ.
+ * itself may differ. With `headersSuffice`, a side without a body hash (a record written
+ * before body hashes existed, a message without a header end) is compared by its header
+ * fingerprint alone: the same header block is then taken for the same message rather than
+ * stored a second time.
  */
-export function sameContent(
-  a: { readonly sha256?: string | undefined; readonly headerFingerprint?: string | undefined; readonly bodySha256?: string | undefined },
-  b: { readonly sha256?: string | undefined; readonly headerFingerprint?: string | undefined; readonly bodySha256?: string | undefined },
-): boolean {
+export function sameContent(a: ContentFacts, b: ContentFacts, options: { readonly headersSuffice?: boolean } = {}): boolean {
   if (a.sha256 !== undefined && a.sha256 === b.sha256) return true;
-  return a.bodySha256 !== undefined && a.bodySha256 === b.bodySha256 && a.headerFingerprint !== undefined && a.headerFingerprint === b.headerFingerprint;
+  if (a.headerFingerprint === undefined || a.headerFingerprint !== b.headerFingerprint) return false;
+  if (a.bodySha256 !== undefined && b.bodySha256 !== undefined) return a.bodySha256 === b.bodySha256;
+  return options.headersSuffice === true;
 }

@@ -280,7 +280,12 @@ function observeFailures(client: S3Client, onFailure: (err: unknown) => void): S
 
 /** Maps whatever store() caught to a StorageError, the side that failed first deciding. */
 function toStorageError(err: unknown, source: SourceReader): StorageError {
-  if (source.sourceError !== undefined) return sourceFailed(source.sourceError.error);
+  if (source.sourceError !== undefined) {
+    const failed = sourceFailed(source.sourceError.error);
+    const fingerprint = source.digest.headerFingerprintSoFar();
+    if (fingerprint !== undefined) failed.headerFingerprint = fingerprint;
+    return failed;
+  }
   if (err instanceof StorageError) return err;
   // lib-storage may report the abort's failure instead of the failure that caused it.
   return fromS3Error(source.uploadError?.error ?? err, 'multipart upload');

@@ -214,7 +214,9 @@ async function settle(f: FetchContext, m: ListedMessage, stream: MessageStream, 
     try {
       // The server sent more than LIST announced and more than the limit allows.
       if (hasCode(err, Pop3ErrorCode.MESSAGE_TOO_LARGE)) return await recordSkipped(f, m, 'too-large');
-      if (hasCode(err, Pop3ErrorCode.MESSAGE_INCOMPLETE)) return await recordIncomplete(f, m);
+      // Its header block may have arrived whole: then its record can tell it from another message with its UIDL.
+      const fingerprint = m.fingerprint ?? (err as { headerFingerprint?: string }).headerFingerprint;
+      if (hasCode(err, Pop3ErrorCode.MESSAGE_INCOMPLETE)) return await recordIncomplete(f, fingerprint ? { ...m, fingerprint } : m);
     } catch (recordErr) {
       f.result.errors.push(toRunError(recordErr, m.uid, m.number));
     }
@@ -334,6 +336,9 @@ function pop3Cause(err: unknown): Pop3Error | undefined {
   return cause instanceof Pop3Error ? cause : undefined;
 }
 
+/** An -ERR answers one command: the session stays in sync. Anything else ends it. */
+const COMMAND_REFUSED: ReadonlySet<string> = new Set([Pop3ErrorCode.SERVER_ERROR, Pop3ErrorCode.SYS_TEMP, Pop3ErrorCode.SYS_PERM]);
+
 export function isSessionFatal(err: unknown): boolean {
-  return err instanceof Pop3Error && err.code !== Pop3ErrorCode.SERVER_ERROR && err.code !== Pop3ErrorCode.SYS_TEMP;
+  return err instanceof Pop3Error && !COMMAND_REFUSED.has(err.code);
 }

@@ -216,12 +216,17 @@ export async function reconcileIdentities(candidates: readonly ListedMessage[], 
 
 /**
  * A message of a shared UIDL, or one under a fingerprint identity, resolved by its headers
- * to a stored message: another message can have the same header block (popa3d then gives
- * it the same UIDL), so its content decides (`verify`). Such messages are few: the cost is
- * one RETR each time one is looked at.
+ * to a settled message. Another message can have the same header block (popa3d then gives
+ * it the same UIDL): where its LIST size differs, or it is listed where new mail is
+ * (`suspect`), its content decides (`verify`). Skipped and baselined messages have no
+ * content to compare: only another size makes it another message.
  */
 function verifyStored(m: ListedMessage, o: ReconcileOptions): ListedMessage {
-  return o.records.get(m.identity)?.status === 'stored' ? { ...m, verify: true } : m;
+  const rec = o.records.get(m.identity);
+  if (rec === undefined) return m;
+  const sizeChanged = rec.listSize !== undefined && rec.listSize !== m.size;
+  const check = rec.status === 'stored' ? sizeChanged || o.suspect(m, rec) : (rec.status === 'skipped' || rec.status === 'baseline') && sizeChanged;
+  return check ? { ...m, verify: true } : m;
 }
 
 /**

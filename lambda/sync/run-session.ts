@@ -76,11 +76,10 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
     result,
     ledger,
     records: plan.records,
-    // Messages that may be skipped (too large; failed before, so possibly given up on this
-    // time) keep their header fingerprint in the record, so a recycled or shared UIDL of the
-    // same size is still noticed later. Read before any RETR is queued: a message that
-    // fails may end the session.
-    fingerprints: ctx.mode === 'baseline' ? new Map() : await fingerprintsOf(client, work.toSettle.filter((m) => mayBeSkipped(m, plan, mailbox))),
+    // Messages that will be skipped unread keep their header fingerprint in the record, so a
+    // recycled or shared UIDL of the same size is still noticed later (messages skipped as
+    // incomplete keep the one of the header block they sent). Read before any RETR is queued.
+    fingerprints: ctx.mode === 'baseline' ? new Map() : await fingerprintsOf(client, work.toSettle.filter((m) => mayBeSkipped(m, mailbox))),
     settled,
     settledNumbers,
     afterRecorded: (m, stored) => {
@@ -295,8 +294,8 @@ async function baseline(ctx: SessionContext, queue: readonly ListedMessage[], se
   });
 }
 
-function mayBeSkipped(m: ListedMessage, plan: SessionPlan, mailbox: MailboxConfig): boolean {
-  return m.fingerprint === undefined && (m.size > mailbox.limits.maxMessageBytes || plan.records.get(m.identity)?.status === 'failed');
+function mayBeSkipped(m: ListedMessage, mailbox: MailboxConfig): boolean {
+  return m.fingerprint === undefined && m.size > mailbox.limits.maxMessageBytes;
 }
 
 /** Header fingerprints (TOP n 0) of these messages, where the server answers TOP. */

@@ -117,16 +117,19 @@ async function fullDiff(
 
 /**
  * The message number of the last listed message that is provably the one recorded under
- * its UIDL (its header fingerprint matches), or 0 (none can be proven). Servers keep mail in arrival order and
+ * its identity (its LIST size and header fingerprint match), or 0 (none can be proven). Servers keep mail in arrival order and
  * append new mail, so the messages that are still the recorded ones form a prefix of the
  * listing: one TOP when nothing was recycled, a binary search (O(log n) TOPs) otherwise.
  */
 async function lastKnownMessage(client: Pop3Client, messages: readonly ListedMessage[], records: ReadonlyMap<string, MessageRecord>): Promise<number> {
-  const checkable = messages.filter((m) => m.identity === m.uid && records.get(m.uid)?.headerFingerprint !== undefined);
+  const checkable = messages.filter((m) => records.get(m.identity)?.headerFingerprint !== undefined);
   const isKnown = async (i: number): Promise<boolean> => {
-    const fp = await tryTopFingerprint(client, checkable[i]!.number);
+    const m = checkable[i]!;
+    const rec = records.get(m.identity)!;
+    if (rec.listSize !== undefined && rec.listSize !== m.size) return false;
+    const fp = m.fingerprint ?? (await tryTopFingerprint(client, m.number));
     // Without TOP the headers cannot be compared: trust the records (sizes still checked).
-    return fp === undefined || fp === records.get(checkable[i]!.uid)!.headerFingerprint;
+    return fp === undefined || fp === rec.headerFingerprint;
   };
   if (checkable.length === 0) return 0;
   if (await isKnown(checkable.length - 1)) return checkable[checkable.length - 1]!.number;

@@ -37,7 +37,7 @@ export async function settleCopy(f: FetchContext, c: CopyContext, m: ListedMessa
   if (check?.status === 'skipped') return void f.settledNumbers.add(m.number);
   const digest = await readCopy(f, m, checkId, check);
   if (digest === undefined) return;
-  if (sameContent(digest, original)) {
+  if (sameContent(digest, original, { headersSuffice: true })) {
     settled(f, c, m);
     // The server rewrote fields of its own (the size changed): compare against the new size from now on.
     if (m.verify && rec !== undefined && rec.listSize !== m.size) await f.ctx.state.noteListSize(f.ctx.mailbox.id, m.identity, m.size);
@@ -92,8 +92,8 @@ async function readCopy(f: FetchContext, m: ListedMessage, checkId: string, chec
     if (!isOwnFailure(err, m)) throw err;
     if (hasCode(err, Pop3ErrorCode.MESSAGE_TOO_LARGE)) await recordSkipped(f, asCheck, 'too-large');
     else if (hasCode(err, Pop3ErrorCode.MESSAGE_INCOMPLETE)) await recordIncomplete(f, asCheck, check);
-    else throw err;
-    // A fatal one ends the session, which reports it.
+    // A fatal one ends the session, which reports it. After an -ERR to this RETR the copy
+    // waits for the next run, and the other copies (and owed DELEs) go on.
     if (isSessionFatal(err)) throw err;
     f.result.errors.push(toRunError(err, m.uid, m.number));
     return undefined;

@@ -18,9 +18,9 @@ const FOUND: ReadonlyArray<readonly [seed: number, what: string]> = [
   [486001088, 'a header twin, with another size, of a message skipped as too large: fetched'],
   [1955451060, 'Gmail window: a header twin resolved to a stored fingerprint identity: content checked, fetched'],
   [596879699, 'a header twin keeping the plain UIDL of a stored message, with another size: fetched'],
-  [1983530645, 'a message skipped as incomplete keeps its header fingerprint: a later message with its UIDL and size is fetched'],
   [621207778, 'a "." line after a bare LF with LIST under the real size: stored byte-exact, not a dot short'],
   [148212419, 'bare LF with under-estimated LIST sizes: no truncated object'],
+  [2123063268, 'a header twin, with another size, of a skipped message under a shared UIDL: fetched'],
   [2597102152, 'Gmail hid the message of a shared UIDL: the one listed in its place keeps its own identity (no second object)'],
 ];
 

@@ -17,10 +17,15 @@ const SIZES = [MIN_MAIL_OCTETS, 260, 300, 340] as const;
 const MAX_MESSAGE_BYTES = 1_500;
 /** Topics per sequence: few, so that shared-uidl gives shared UIDLs. */
 const TOPICS = 4;
+/** Review widening (MODEL_WIDEN=1): same-size header twins, more twins, deletions and crashes. */
+const WIDEN = process.env.MODEL_WIDEN === '1';
 
 export function generateSequence(seed: number): Sequence {
   const p = new Prng(seed);
-  const profiles = p.weighted(COMBINATIONS);
+  const picked = p.weighted(COMBINATIONS);
+  // Review: MODEL_PROFILES=a+b|c+d forces one of these combinations (the case printed replays as is).
+  const forced = process.env.MODEL_PROFILES?.split('|').map((c) => c.split('+').filter(Boolean) as never[]);
+  const profiles = forced ? forced[seed % forced.length]! : picked;
   const config: SequenceConfig = {
     seed,
     profiles,
@@ -56,7 +61,7 @@ class StepGenerator {
     for (let i = p.int(5, 14); i > 0 || this.runs < 2; i--) {
       p.weighted<() => void>([
         [30, () => this.arrive()],
-        [9, () => this.otherClient('delete')],
+        [WIDEN ? 15 : 9, () => this.otherClient('delete')],
         [2, () => this.otherClient('hide')],
         [35, () => this.run()],
         [6, () => this.steps.push({ kind: 'clock', advanceMs: p.pick([2 * HOUR_MS, 26 * HOUR_MS]) })],
@@ -75,7 +80,7 @@ class StepGenerator {
     const mail = p.weighted<() => MailSpec>([
       [70, () => this.newMail()],
       [earlier ? 8 : 0, () => earlier!],
-      [earlier ? 10 : 0, () => this.twin(earlier!) ?? this.newMail()],
+      [earlier ? (WIDEN ? 25 : 10) : 0, () => this.twin(earlier!) ?? this.newMail()],
       [this.lastDeleted ? 12 : 0, () => ({ ...this.newMail(), size: this.lastDeleted!.size })],
       // Gmail never makes the worker skip mail (its own size limit, CRLF on the wire);
       // a skipped message keeps its place at the head of every Gmail listing.
@@ -104,7 +109,7 @@ class StepGenerator {
   /** The same header block with another body, of a size no message with that header block has. */
   private twin(of: MailSpec): MailSpec | undefined {
     const taken = new Set(this.arrivals.filter((a) => a.mail.seq === of.seq).map((a) => a.mail.size));
-    const free = SIZES.filter((s) => !taken.has(s));
+    const free = WIDEN && this.p.chance(0.5) ? [...SIZES] : SIZES.filter((s) => !taken.has(s));
     if (free.length === 0) return undefined;
     return { ...of, size: this.p.pick(free), body: (of.body + this.p.int(1, 98)) % 100, flavor: this.p.pick(['plain', 'dots'] as const) };
   }
@@ -156,7 +161,7 @@ class StepGenerator {
         const partial = verb === 'RETR' && p.chance(0.5) ? { partial: p.int(0, 400) } : {};
         return { kind: 'cut', verb, nth: p.int(1, verb === 'RETR' ? 4 : 2), ...partial };
       }],
-      [3, () => ({ kind: 'crash', point: this.crashPoint() })],
+      [WIDEN ? 6 : 3, () => ({ kind: 'crash', point: this.crashPoint() })],
       [2, () => ({ kind: 'lost-quit-ok', nth: p.int(1, 2) })],
     ])();
   }
