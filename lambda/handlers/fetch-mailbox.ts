@@ -20,7 +20,7 @@ import { DEFAULT_METRICS_NAMESPACE, DEFAULT_PREFIX, ENV } from '../env';
 import { runMetrics } from '../observability/emf';
 import { createLogger, type Logger } from '../observability/logger';
 import { DynamoDbMailboxRegistry } from '../registry/dynamodb-mailbox-registry';
-import { runOutcome } from '../registry/health';
+import { recordHealth } from '../registry/record-health';
 import type { MailboxRegistry, RunAction } from '../registry/mailbox-registry';
 import { runnableMailbox } from '../registry/runnable-mailbox';
 import { DynamoDbStateStore } from '../state/dynamodb-state-store';
@@ -119,16 +119,6 @@ async function runOne(mailbox: MailboxConfig, action: RunAction, deadline: numbe
   report(summary, log, deps);
   await recordHealth(deps.registry, summary, action, log);
   return summary;
-}
-
-/** Health is bookkeeping: failing to write it never fails (and so never repeats) the run. */
-async function recordHealth(registry: MailboxRegistry, summary: RunSummary, action: RunAction, log: Logger): Promise<void> {
-  try {
-    const written = await registry.recordRun(summary.mailbox, runOutcome(summary, action));
-    if (!written) log.warn('mailbox was removed from the registry during the run; health not written');
-  } catch (err) {
-    log.warn('health not written to the registry', { error: err });
-  }
 }
 
 function report(summary: RunSummary, log: Logger, deps: HandlerDeps): void {

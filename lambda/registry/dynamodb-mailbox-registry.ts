@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { MailboxConfig } from '../config/mailbox-config';
 import { classifyAwsError } from '../state/errors';
-import { RegistryError, RegistryErrorCode, notRegistered, toRegistryError } from './errors';
+import { alreadyRegistered, notRegistered, toRegistryError, type RegistryError } from './errors';
 import { healthUpdate } from './health-update';
 import type { AddOptions, MailboxRegistry, RegisteredMailbox, RunOutcome } from './mailbox-registry';
 import { REGISTRY_PARTITION, RegistryAttr, configAttributes, itemToMailbox, registryKey, type Item } from './registry-item';
@@ -90,7 +90,7 @@ export class DynamoDbMailboxRegistry implements MailboxRegistry {
     };
     await this.conditional('PutItem', config.id, () =>
       this.client.send(new PutItemCommand({ TableName: this.table, Item: item, ConditionExpression: ITEM_ABSENT, ExpressionAttributeNames: PK_NAME })),
-    () => new RegistryError(RegistryErrorCode.MAILBOX_EXISTS, `mailbox "${config.id}" is already registered in ${this.description}; use 'mailfetch mailboxes update' to change it`, { mailboxId: config.id }),
+      () => alreadyRegistered(config.id, this.description),
     );
   }
 

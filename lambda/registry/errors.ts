@@ -46,6 +46,14 @@ export function notRegistered(id: string, where: string): RegistryError {
   );
 }
 
+export function alreadyRegistered(id: string, where: string): RegistryError {
+  return new RegistryError(
+    RegistryErrorCode.MAILBOX_EXISTS,
+    `mailbox "${id}" is already registered in ${where}; 'mailfetch mailboxes update' changes its configuration`,
+    { mailboxId: id },
+  );
+}
+
 export function disabled(id: string): RegistryError {
   return new RegistryError(
     RegistryErrorCode.MAILBOX_DISABLED,
