@@ -52,7 +52,7 @@ Examples:
 ${EXIT_CODES}
 `;
 
-export const CHECK_USAGE = `Usage: mailfetch check --config FILE [--mailbox ID] [--json] [storage options]
+export const CHECK_USAGE = `Usage: mailfetch check [--config FILE] [--mailbox ID] [--json] [storage options]
 
 Connects to each selected mailbox and reports: the TLS protocol, cipher and certificate
 (subject, issuer, expiry, verified), the authentication mechanism used and its result,
@@ -64,7 +64,8 @@ Options:
 ${MAILBOX_HELP}
 
 The state table is read only when storage options (or MAILFETCH_BUCKET/MAILFETCH_TABLE)
-are given; otherwise "new" is reported as unknown.
+are given; otherwise "new" is reported as unknown. Without --config, storage options are
+needed: the mailboxes come from the registry in the state table (disabled ones included).
 
 ${STORAGE_HELP}
 

@@ -88,8 +88,10 @@ export class DynamoDbMailboxRegistry implements MailboxRegistry {
       [RegistryAttr.createdAt]: { S: at },
       [RegistryAttr.consecutiveFailures]: { N: '0' },
     };
-    await this.conditional('PutItem', config.id, () =>
-      this.client.send(new PutItemCommand({ TableName: this.table, Item: item, ConditionExpression: ITEM_ABSENT, ExpressionAttributeNames: PK_NAME })),
+    await this.conditional(
+      'PutItem',
+      config.id,
+      () => this.client.send(new PutItemCommand({ TableName: this.table, Item: item, ConditionExpression: ITEM_ABSENT, ExpressionAttributeNames: PK_NAME })),
       () => alreadyRegistered(config.id, this.description),
     );
   }

@@ -73,11 +73,12 @@ describe('mailfetch mailboxes against DynamoDB Local', () => {
   };
   const listed = async (): Promise<Record<string, unknown>[]> => jsonLines((await mailfetch('mailboxes', 'list', ...TABLE, '--json')).stdout);
 
-  it('add disabled, refuse to fetch it, baseline, enable, fetch only new mail; health in status', async () => {
+  it('add disabled, refuse to fetch it, check it, baseline, enable, fetch only new mail; health in status', async () => {
     const file = await configFile('support.json', box('support'));
 
     const added = await mailfetch('mailboxes', 'add', '--config', file, '--disabled', ...TABLE, '--create-missing', '--json');
     const refused = await mailfetch('fetch', '--mailbox', 'support', ...STORAGE);
+    const check = await mailfetch('check', '--mailbox', 'support', '--bucket', 'fleet-mail', ...TABLE, '--force-path-style', '--json');
     const baseline = await mailfetch('baseline', '--mailbox', 'support', ...STORAGE, '--json');
     const enabled = await mailfetch('mailboxes', 'enable', '--mailbox', 'support', ...TABLE);
     pop3.deliver('Subject: new\r\n\r\nnew mail\r\n', { uid: 'new-1' });
@@ -89,6 +90,8 @@ describe('mailfetch mailboxes against DynamoDB Local', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('mailbox "support" is disabled');
     expect(refused.stderr).toContain("'mailfetch baseline --mailbox support'");
+    expect(check.code).toBe(0);
+    expect(jsonLines(check.stdout)).toEqual([expect.objectContaining({ mailbox: 'support', ok: true, messages: 3, new: 3 })]);
     expect(baseline.code).toBe(0);
     expect(jsonLines(baseline.stdout)).toEqual([expect.objectContaining({ mailbox: 'support', mode: 'baseline', new: 3, fetched: 0 })]);
     expect(enabled).toMatchObject({ code: 0, stdout: 'support: enabled\n' });
