@@ -119,7 +119,7 @@ export class MailFetcher extends Construct {
   /** The rule created for `newMessageTarget`. */
   readonly newMessageRule?: Rule;
 
-  constructor(scope: Construct, id: string, props: MailFetcherProps) {
+  constructor(scope: Construct, id: string, props: MailFetcherProps = {}) {
     super(scope, id);
     const p = applyDefaults(props);
     validateMailFetcherProps(props, p);

@@ -58,7 +58,6 @@ export function validateMailFetcherProps(props: MailFetcherProps, resolved: Reso
 
 function mailboxProblems(p: ResolvedMailFetcherProps): string[] {
   const problems: string[] = [];
-  if (p.mailboxes.length === 0) problems.push('mailboxes: at least one mailbox is required');
   const seen = new Set<string>();
   for (const mailbox of p.mailboxes) {
     if (seen.has(mailbox.id)) problems.push(`mailboxes: id "${mailbox.id}" is used more than once`);

@@ -13,8 +13,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import type { MailboxConfig } from '../lambda/config/mailbox-config';
-import { ENV, SEED_HANDLER_EXPORT } from '../lambda/env';
-import { SEED_MAILBOXES_PROPERTY } from '../lambda/handlers/seed-registry';
+import { ENV, SEED_HANDLER_EXPORT, SEED_MAILBOXES_PROPERTY } from '../lambda/env';
 import { REGISTRY_PARTITION } from '../lambda/registry/registry-item';
 import { DEPS_LOCK_FILE_PATH, PROJECT_ROOT, SEED_HANDLER_ENTRY_PATH, fetchBundlingOptions } from './bundling';
 

@@ -16,15 +16,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { MailboxConfig } from '../config/mailbox-config';
 import { parseConfig } from '../config/validate-config';
-import { ENV } from '../env';
+import { ENV, SEED_MAILBOXES_PROPERTY } from '../env';
 import { DynamoDbMailboxRegistry } from '../registry/dynamodb-mailbox-registry';
 import type { MailboxRegistry } from '../registry/mailbox-registry';
 import { applySync, planSync, type RegistryChange } from '../registry/registry-sync';
 
 /** One physical id for the resource's whole life: an update never looks like a replacement. */
 export const SEED_PHYSICAL_ID = 'mailfetch-registry-seed';
-/** The custom resource's property holding the mailboxes (JSON). */
-export const SEED_MAILBOXES_PROPERTY = 'Mailboxes';
 
 /** The part of CloudFormation's custom resource event this handler reads. */
 export interface SeedEvent {

@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMailbox } from '../../lambda/config/validate-config';
-import { handleSeedEvent, SEED_MAILBOXES_PROPERTY, SEED_PHYSICAL_ID } from '../../lambda/handlers/seed-registry';
+import { SEED_MAILBOXES_PROPERTY } from '../../lambda/env';
+import { handleSeedEvent, SEED_PHYSICAL_ID } from '../../lambda/handlers/seed-registry';
 import { DynamoDbMailboxRegistry } from '../../lambda/registry/dynamodb-mailbox-registry';
 import { ensureTable } from '../../lambda/state/table-schema';
 import { startDynalite, type LocalDynamo } from '../fixtures/aws-local';

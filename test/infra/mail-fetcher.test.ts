@@ -42,6 +42,21 @@ function onlyId(template: Template, type: string): string {
   return ids[0] as string;
 }
 
+describe('MailFetcher without mailboxes (an empty fleet, managed with the CLI)', () => {
+  it('synthesises with no schedule and no registry seeding, the worker and its table still there', () => {
+    const app = testApp();
+    const stack = new Stack(app, 'Empty');
+    const fetcher = new MailFetcher(stack, 'Mail');
+    const template = Template.fromStack(stack);
+
+    expect(fetcher.registrySeed).toBeUndefined();
+    template.resourceCountIs('AWS::Scheduler::Schedule', 0);
+    template.resourceCountIs('Custom::MailfetchRegistrySeed', 0);
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+  });
+});
+
 describe('MailFetcher defaults', () => {
   const { template, fetcher, stack } = synthFetcher();
   const bucketId = onlyId(template, 'AWS::S3::Bucket');
