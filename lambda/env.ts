@@ -19,3 +19,8 @@ export const DEFAULT_METRICS_NAMESPACE = 'Mailfetch';
 /** Path of the Lambda entry (relative to the repository root), used by the CDK construct. */
 export const FETCH_HANDLER_ENTRY = 'lambda/handlers/fetch-mailbox.ts';
 export const FETCH_HANDLER_EXPORT = 'handler';
+/** The deployment's registry seeding (a custom resource), bundled like the fetch handler. */
+export const SEED_HANDLER_ENTRY = 'lambda/handlers/seed-registry.ts';
+export const SEED_HANDLER_EXPORT = 'handler';
+/** The seeding custom resource's property holding the mailboxes (a JSON string). */
+export const SEED_MAILBOXES_PROPERTY = 'Mailboxes';

@@ -16,10 +16,13 @@ import { DEFAULT_METRICS_NAMESPACE, DEFAULT_PREFIX } from '../lambda/env';
 export interface MailFetcherProps {
   /**
    * The mailboxes, as returned by `parseConfig` / `loadConfigFile` (validated, defaults
-   * applied). Each gets its own schedule whose input is the mailbox's configuration.
+   * applied). They are put into the mailbox registry at deploy time (one custom resource),
+   * and each gets its own schedule whose input is the id-only worker event. More mailboxes
+   * can be registered without a deploy (`mailfetch mailboxes add`).
    * Secrets must be Secrets Manager references (`{ "secretId": ... }`).
+   * @default none: an empty fleet, managed with the CLI
    */
-  readonly mailboxes: readonly MailboxConfig[];
+  readonly mailboxes?: readonly MailboxConfig[];
 
   // ---- Storage ----------------------------------------------------------------------
 
@@ -246,6 +249,7 @@ export function applyDefaults(props: MailFetcherProps): ResolvedMailFetcherProps
   const timeout = props.timeout ?? d.timeout;
   return {
     ...props,
+    mailboxes: props.mailboxes ?? [],
     prefix: props.prefix ?? d.prefix,
     versioned: props.versioned ?? d.versioned,
     abortIncompleteMultipartUploadAfter: props.abortIncompleteMultipartUploadAfter ?? d.abortIncompleteMultipartUploadAfter,

@@ -3,7 +3,8 @@
  * a state table, the fetch function, one EventBridge Scheduler schedule per mailbox, a
  * dead-letter queue, alarms and a dashboard.
  *
- *   Scheduler (1 schedule per mailbox, input = its config) --> fetch function (Node 22, arm64)
+ *   Scheduler (1 schedule per mailbox, input = its id) --> fetch function (Node 22, arm64) <-- config: registry
+ *   registry seeding (1 custom resource): the mailboxes prop -> registry items in the state table
  *        |  undeliverable                                       |  POP3 (TLS) -> mail server
  *        v                                                      |  GetSecretValue (the config's secrets only)
  *   dead-letter queue  <-- failed invocations ------------------+  PutObject   -> bucket/<prefix>
@@ -46,6 +47,7 @@ import {
 } from '../lambda/state/table-schema';
 import { DEPS_LOCK_FILE_PATH, FETCH_HANDLER_ENTRY_PATH, PROJECT_ROOT, fetchBundlingOptions } from './bundling';
 import { FixedEgressVpc } from './fixed-egress-vpc';
+import { RegistrySeed } from './registry-seed';
 import { MailFetcherAlarms } from './mail-fetcher-alarms';
 import { MailFetcherDashboard } from './mail-fetcher-dashboard';
 import { applyDefaults, MAIL_FETCHER_DEFAULTS, type MailFetcherProps, type ResolvedMailFetcherProps } from './mail-fetcher-props';
@@ -96,7 +98,13 @@ export class MailFetcher extends Construct {
   /** Scheduler deliveries that failed and invocations that failed after Lambda's retries. */
   readonly deadLetterQueue: Queue;
   readonly scheduleGroup: ScheduleGroup;
-  /** By mailbox id. */
+  /** Puts the `mailboxes` prop into the registry at deploy time (absent without mailboxes). */
+  readonly registrySeed?: RegistrySeed;
+  /**
+   * By mailbox id: one schedule per mailbox of the `mailboxes` prop, whose input is the
+   * id-only worker event. (Mailboxes added with the CLI have none until the dispatcher of
+   * issue 9 replaces these.)
+   */
   readonly schedules: ReadonlyMap<string, Schedule>;
   /** The role EventBridge Scheduler assumes to invoke the function. */
   readonly schedulerRole: Role;
@@ -111,7 +119,7 @@ export class MailFetcher extends Construct {
   /** The rule created for `newMessageTarget`. */
   readonly newMessageRule?: Rule;
 
-  constructor(scope: Construct, id: string, props: MailFetcherProps) {
+  constructor(scope: Construct, id: string, props: MailFetcherProps = {}) {
     super(scope, id);
     const p = applyDefaults(props);
     validateMailFetcherProps(props, p);
@@ -135,6 +143,9 @@ export class MailFetcher extends Construct {
     this.grantStateAccess(this.function);
     this.secrets = this.grantSecrets(this.function, p);
 
+    if (p.mailboxes.length > 0) {
+      this.registrySeed = new RegistrySeed(this, 'RegistrySeed', { table: this.table, mailboxes: p.mailboxes, runtime: FETCH_RUNTIME, logRetention: p.logRetention });
+    }
     this.scheduleGroup = new ScheduleGroup(this, 'ScheduleGroup');
     this.schedulerRole = this.createSchedulerRole();
     this.schedules = new Map(p.mailboxes.map((mailbox) => [mailbox.id, this.createSchedule(mailbox, p)]));
@@ -420,15 +431,17 @@ export class MailFetcher extends Construct {
       timeWindow: p.flexibleTimeWindow === undefined ? TimeWindow.off() : TimeWindow.flexible(p.flexibleTimeWindow),
       target: new LambdaInvoke(this.function, {
         role: this.schedulerRole,
-        input: ScheduleTargetInput.fromObject(mailbox),
+        // The id only: the worker reads the configuration from the registry (lambda/handlers/worker-event.ts).
+        input: ScheduleTargetInput.fromObject({ action: 'fetch', mailboxId: mailbox.id }),
         deadLetterQueue: this.deadLetterQueue,
         retryAttempts: p.scheduleRetryAttempts,
         maxEventAge: p.scheduleMaxEventAge ?? clamp(period ?? MAIL_FETCHER_DEFAULTS.cronMaxEventAge, SCHEDULE_EVENT_AGE_MIN, SCHEDULE_EVENT_AGE_MAX),
       }),
     });
     // GroupName is a plain string in the template: without this, CloudFormation may create
-    // the schedule before its group.
+    // the schedule before its group. A run before the seeding would find no registry item.
     schedule.node.addDependency(this.scheduleGroup);
+    if (this.registrySeed !== undefined) schedule.node.addDependency(this.registrySeed.resource);
     return schedule;
   }
 

@@ -13,8 +13,7 @@ const MAX_MEMORY_MIB = 10_240;
 /** Below this a run cannot do much more than log in. */
 const MIN_TIMEOUT = Duration.seconds(30);
 const MAX_TIMEOUT = Duration.minutes(15);
-/** EventBridge Scheduler's limits (target input, retry policy, flexible window). */
-export const MAX_SCHEDULE_INPUT_CHARS = 8_192;
+/** EventBridge Scheduler's limits (retry policy, flexible window). */
 const MAX_RETRY_ATTEMPTS = 185;
 const MIN_EVENT_AGE = Duration.minutes(1);
 const MAX_EVENT_AGE = Duration.hours(24);
@@ -59,7 +58,6 @@ export function validateMailFetcherProps(props: MailFetcherProps, resolved: Reso
 
 function mailboxProblems(p: ResolvedMailFetcherProps): string[] {
   const problems: string[] = [];
-  if (p.mailboxes.length === 0) problems.push('mailboxes: at least one mailbox is required');
   const seen = new Set<string>();
   for (const mailbox of p.mailboxes) {
     if (seen.has(mailbox.id)) problems.push(`mailboxes: id "${mailbox.id}" is used more than once`);
@@ -68,14 +66,6 @@ function mailboxProblems(p: ResolvedMailFetcherProps): string[] {
   for (const use of collectMailboxSecrets(p.mailboxes).envRefs) {
     problems.push(`${use.path}: { "env": ... } works only for local runs; a deployed function reads Secrets Manager ({ "secretId": ... })`);
   }
-  p.mailboxes.forEach((mailbox, index) => {
-    const chars = JSON.stringify(mailbox).length;
-    if (chars > MAX_SCHEDULE_INPUT_CHARS) {
-      problems.push(
-        `mailboxes[${index}] (${mailbox.id}): its configuration is ${chars} characters of JSON; a schedule's input holds at most ${MAX_SCHEDULE_INPUT_CHARS}`,
-      );
-    }
-  });
   return problems;
 }
 

@@ -7,6 +7,7 @@
 import type { MailboxConfig } from '../config/mailbox-config';
 import type { Logger } from '../observability/logger';
 import { Pop3Error, Pop3ErrorCode, type Pop3Client, type TlsDetails, type TlsMode, type UidlListing } from '../pop3';
+import type { MailboxRegistry } from '../registry/mailbox-registry';
 import { isStateStoreError } from '../state/errors';
 import type { StateStore } from '../state/state-store';
 import { settledPrefix } from '../sync/listing-hash';
@@ -16,6 +17,7 @@ import { MAILBOX_OPTIONS, STORAGE_OPTIONS, parseCommand } from './args';
 import type { CliIo } from './cli-io';
 import { ExitCode, UsageError } from './exit-codes';
 import { formatBytes, formatDuration, printable } from './format';
+import { registryMailboxes } from './registry-selection';
 import { createCliLogger, createCredentials, loadMailboxes, type Credentials } from './setup';
 import { hasLocalState, openStorage, storageChoice, type Storage, type StorageChoice } from './storage';
 import { AuthObserver, protocolTrace, type AuthOutcome } from './trace';
@@ -60,11 +62,14 @@ export async function checkCommand(argv: readonly string[], io: CliIo): Promise<
   }
   if (values['create-missing']) throw new UsageError('check is read-only: --create-missing does not apply', 'check');
   const choice = storageChoice(values, io.env, io.cwd, 'check', 'none');
-  const mailboxes = await loadMailboxes(values.config, values.mailbox, io, 'check');
+  // Without --config but with storage, the mailboxes come from the registry in the table.
+  const fromRegistry = values.config === undefined && choice.kind !== 'none';
+  const fromFile = fromRegistry ? undefined : await loadMailboxes(values.config, values.mailbox, io, 'check');
   const state = await openStateView(choice);
   const credentials = createCredentials(io);
   let failed = false;
   try {
+    const mailboxes = fromFile ?? (await registryMailboxes(registryOf(state), values.mailbox, 'check', { allowDisabled: true }));
     for (const mailbox of mailboxes) {
       const log = createCliLogger(io, values.verbose, { mailbox: mailbox.id });
       const report = await checkMailbox(mailbox, { credentials, state, log, verbose: values.verbose === true });
@@ -153,6 +158,8 @@ export interface StateView {
   /** Why there is no store: then nothing is recorded (`nothingRecorded`) or new is unknown. */
   readonly reason: string | undefined;
   readonly nothingRecorded: boolean;
+  /** The registry in the same table, when there is a store. */
+  readonly registry?: MailboxRegistry;
   /** Embedded storage: a missing table means nothing was fetched into this directory yet. */
   readonly local: boolean;
   close(): Promise<void>;
@@ -167,9 +174,15 @@ async function openStateView(choice: StorageChoice): Promise<StateView> {
   return { ...stateViewOf(storage), close: () => storage.close() };
 }
 
+/** The registry of the state view; a directory where nothing was stored yet has none. */
+function registryOf(state: StateView): MailboxRegistry {
+  if (state.registry !== undefined) return state.registry;
+  throw new UsageError(`no registry: ${state.reason ?? 'no state store'}; give --config FILE, or add mailboxes with 'mailfetch mailboxes add'`, 'check');
+}
+
 /** A view of open storage; closing the view leaves the storage open. */
 export function stateViewOf(storage: Storage): StateView {
-  return { store: storage.state, reason: undefined, nothingRecorded: false, local: storage.localDir !== undefined, close: async () => {} };
+  return { store: storage.state, registry: storage.registry, reason: undefined, nothingRecorded: false, local: storage.localDir !== undefined, close: async () => {} };
 }
 
 /**

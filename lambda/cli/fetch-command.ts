@@ -3,11 +3,14 @@
  * after the other, with a progress display and a summary (or one JSON line) per mailbox.
  */
 import type { MailboxConfig } from '../config/mailbox-config';
+import { recordHealth } from '../registry/record-health';
+import type { MailboxRegistry } from '../registry/mailbox-registry';
 import type { RunSummary } from '../sync/run-summary';
 import { MAILBOX_OPTIONS, STORAGE_OPTIONS, parseCommand, parseSeconds } from './args';
 import type { CliIo, OutputStream } from './cli-io';
 import { ExitCode, UsageError } from './exit-codes';
 import { createProgress, type Progress } from './progress-display';
+import { registryMailboxes } from './registry-selection';
 import { DEFAULT_TIME_LIMIT_MS, fetchMailbox, summaryFailed, type RunMode } from './run-fetch';
 import { createCliLogger, createCredentials, loadMailboxes } from './setup';
 import { openStorage, storageChoice, type Storage } from './storage';
@@ -34,11 +37,16 @@ export async function fetchCommand(argv: readonly string[], io: CliIo, alias?: '
   const mode = runMode(values.mode);
   const timeLimitMs = parseSeconds(values['time-limit'], '--time-limit', command, DEFAULT_TIME_LIMIT_MS);
   const choice = storageChoice(values, io.env, io.cwd, command, 'local');
-  const mailboxes = await loadMailboxes(values.config, values.mailbox, io, command);
+  // With --config, the file is checked before any storage starts (exit 2 on a bad file).
+  const fromFile = values.config === undefined ? undefined : await loadMailboxes(values.config, values.mailbox, io, command);
 
   const storage = await openStorage(choice, { readOnly: false });
   try {
-    const summaries = await fetchAll(mailboxes, storage, io, { mode, timeLimitMs, json: values.json === true, verbose: values.verbose === true });
+    // Without --config, the registry in the state table; its health is updated after each run.
+    const mailboxes = fromFile ?? (await registryMailboxes(storage.registry, values.mailbox, command, { allowDisabled: mode === 'baseline' }));
+    const registry = fromFile === undefined ? storage.registry : undefined;
+    const options = { mode, timeLimitMs, json: values.json === true, verbose: values.verbose === true, ...(registry ? { registry } : {}) };
+    const summaries = await fetchAll(mailboxes, storage, io, options);
     return summaries.some(summaryFailed) ? ExitCode.MAILBOX_FAILED : ExitCode.OK;
   } finally {
     await storage.close();
@@ -52,6 +60,8 @@ export interface FetchAllOptions {
   readonly verbose: boolean;
   /** Indent of the text summaries (the demo nests them). @default '' */
   readonly indent?: string;
+  /** Where each run's health is written. @default none (mailboxes from a file) */
+  readonly registry?: MailboxRegistry;
 }
 
 /** Runs the mailboxes in order and prints each one's summary as soon as it is done. */
@@ -75,6 +85,7 @@ export async function fetchAll(mailboxes: readonly MailboxConfig[], storage: Sto
       ),
     );
     summaries.push(summary);
+    if (options.registry) await recordHealth(options.registry, summary, options.mode, log);
     if (options.json) io.stdout.write(`${summaryJsonLine(summary, options.mode)}\n`);
     else io.stdout.write(summaryText(summary, options.mode, options.indent) + hints(summary, storage, options.indent ?? ''));
   }

@@ -37,3 +37,25 @@ export function printable(text: string): string {
   // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '?');
 }
+
+const SECOND_MS = 1_000;
+const MINUTE_MS = 60 * SECOND_MS;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
+
+/** How long ago an ISO time was, coarsely: `40 s ago`, `5 min ago`, `3 h ago`, `2 d ago`; `never` when unset. */
+export function formatAge(iso: string | undefined, nowMs: number): string {
+  if (iso === undefined) return 'never';
+  const ms = Math.max(0, nowMs - Date.parse(iso));
+  if (ms < MINUTE_MS) return `${Math.round(ms / SECOND_MS)} s ago`;
+  if (ms < HOUR_MS) return `${Math.round(ms / MINUTE_MS)} min ago`;
+  if (ms < DAY_MS) return `${Math.round(ms / HOUR_MS)} h ago`;
+  return `${Math.round(ms / DAY_MS)} d ago`;
+}
+
+/** Rows as columns padded to their widest cell (the last column is not padded). */
+export function formatTable(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd() + '\n').join('');
+}

@@ -18,6 +18,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   baseline: async (argv, io) => (await import('./fetch-command')).fetchCommand(argv, io, 'baseline'),
   reset: async (argv, io) => (await import('./reset-command')).resetCommand(argv, io),
   demo: async (argv, io) => (await import('./demo-command')).demoCommand(argv, io),
+  mailboxes: async (argv, io) => (await import('./mailboxes-command')).mailboxesCommand(argv, io),
 };
 
 /** Runs one command line; resolves to the exit code. */

@@ -10,7 +10,8 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, S3Client, type BucketLocationConstraint } from '@aws-sdk/client-s3';
 import { DEFAULT_PREFIX, ENV } from '../env';
-import { startEmbeddedAws } from '../local/embedded-aws';
+import { startEmbeddedAws, type EmbeddedAws } from '../local/embedded-aws';
+import { DynamoDbMailboxRegistry } from '../registry/dynamodb-mailbox-registry';
 import { DynamoDbStateStore } from '../state/dynamodb-state-store';
 import { ensureTable } from '../state/table-schema';
 import { S3MessageSink } from '../storage/s3-message-sink';
@@ -93,6 +94,8 @@ export interface Storage {
   readonly prefix: string;
   readonly state: DynamoDbStateStore;
   readonly sink: S3MessageSink;
+  /** The mailbox registry in the state table. */
+  readonly registry: DynamoDbMailboxRegistry;
   /** The --local directory (embedded servers), else undefined. */
   readonly localDir: string | undefined;
   /** One line for humans: where messages and state go. */
@@ -110,11 +113,7 @@ export interface OpenStorageOptions {
 
 export async function openStorage(choice: StoreChoice, options: OpenStorageOptions): Promise<Storage> {
   if (choice.kind === 'local') {
-    const aws = await startEmbeddedAws(choice.dir).catch((err: unknown) => {
-      // dynalite's LevelDB store takes one process at a time.
-      const busy = /\bLOCK\b/.test((err as Error).message) ? ` (is another mailfetch using ${choice.dir}?)` : '';
-      throw new StorageSetupError(`${(err as Error).message}${busy}`, { cause: err });
-    });
+    const aws = await startLocalServers(choice.dir);
     try {
       if (!options.readOnly) await createMissing(aws.s3, aws.dynamodb, LOCAL_BUCKET, LOCAL_TABLE);
       return assemble(aws.s3, aws.dynamodb, LOCAL_BUCKET, LOCAL_TABLE, choice.prefix, choice.dir, `embedded S3 and DynamoDB under ${choice.dir}`, () => aws.stop());
@@ -136,6 +135,15 @@ export async function openStorage(choice: StoreChoice, options: OpenStorageOptio
     await close();
     throw err;
   }
+}
+
+/** The embedded servers for `dir`; a failure to start is a StorageSetupError. */
+export async function startLocalServers(dir: string): Promise<EmbeddedAws> {
+  return startEmbeddedAws(dir).catch((err: unknown) => {
+    // dynalite's LevelDB store takes one process at a time.
+    const busy = /\bLOCK\b/.test((err as Error).message) ? ` (is another mailfetch using ${dir}?)` : '';
+    throw new StorageSetupError(`${(err as Error).message}${busy}`, { cause: err });
+  });
 }
 
 /** Whether `dir` holds embedded state at all (check does not start servers for nothing). */
@@ -175,7 +183,8 @@ function assemble(
     throw new UsageError(`--prefix: ${(err as Error).message}`);
   }
   const state = new DynamoDbStateStore({ client: dynamodb, tableName: table });
-  return { s3, dynamodb, bucket, table, prefix, state, sink, localDir, description, close };
+  const registry = new DynamoDbMailboxRegistry({ client: dynamodb, tableName: table });
+  return { s3, dynamodb, bucket, table, prefix, state, sink, registry, localDir, description, close };
 }
 
 async function createMissing(s3: S3Client, dynamodb: DynamoDBClient, bucket: string, table: string): Promise<void> {
@@ -222,10 +231,10 @@ function describeAwsError(err: unknown): string {
   return `${name}${status === undefined ? '' : ` (HTTP ${status})`}${message}`;
 }
 
-function absolute(path: string, cwd: string): string {
+export function absolute(path: string, cwd: string): string {
   return isAbsolute(path) ? path : resolve(cwd, path);
 }
 
-function nonEmpty(value: string | undefined): string | undefined {
+export function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }

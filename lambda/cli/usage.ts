@@ -1,4 +1,5 @@
 /** Help texts: `mailfetch --help` and `mailfetch <command> --help`. */
+import { MAILBOXES_USAGE } from './mailboxes-usage';
 
 const STORAGE_HELP = `Storage (where messages and state go):
   --local DIR           embedded S3- and DynamoDB-compatible servers (Node only) keeping their
@@ -19,6 +20,10 @@ const MAILBOX_HELP = `  -c, --config FILE     the configuration file (JSON, as f
   -v, --verbose         debug logs on stderr, including the POP3 conversation (redacted)
   -h, --help            this help`;
 
+const REGISTRY_HELP = `Without --config, the mailboxes come from the registry in the state table
+('mailfetch mailboxes'): those named with --mailbox, else every enabled one, and each run's
+health is written back to it.`;
+
 const EXIT_CODES = `Exit codes: 0 success, 1 a mailbox failed or reported errors, 2 usage or configuration error.`;
 
 export const MAIN_USAGE = `mailfetch - fetch only-new mail from POP3 mailboxes into S3, with UIDL state in DynamoDB.
@@ -32,6 +37,8 @@ Commands:
   fetch      fetch the new messages into S3 and record them in the state table
   baseline   record every message now on the server as seen, without fetching it
   reset      forget a mailbox's state: the next fetch fetches everything again
+  mailboxes  manage the mailbox registry: add, update, remove, enable, disable, list,
+             status, import
   demo       run the whole pipeline on a local POP3 server and embedded S3/DynamoDB
 
 Run 'mailfetch <command> --help' for a command's options.
@@ -45,7 +52,7 @@ Examples:
 ${EXIT_CODES}
 `;
 
-export const CHECK_USAGE = `Usage: mailfetch check --config FILE [--mailbox ID] [--json] [storage options]
+export const CHECK_USAGE = `Usage: mailfetch check [--config FILE] [--mailbox ID] [--json] [storage options]
 
 Connects to each selected mailbox and reports: the TLS protocol, cipher and certificate
 (subject, issuer, expiry, verified), the authentication mechanism used and its result,
@@ -57,14 +64,15 @@ Options:
 ${MAILBOX_HELP}
 
 The state table is read only when storage options (or MAILFETCH_BUCKET/MAILFETCH_TABLE)
-are given; otherwise "new" is reported as unknown.
+are given; otherwise "new" is reported as unknown. Without --config, storage options are
+needed: the mailboxes come from the registry in the state table (disabled ones included).
 
 ${STORAGE_HELP}
 
 ${EXIT_CODES}
 `;
 
-export const FETCH_USAGE = `Usage: mailfetch fetch --config FILE [--mailbox ID] [--mode fetch|baseline] [--json] [storage options]
+export const FETCH_USAGE = `Usage: mailfetch fetch [--config FILE] [--mailbox ID] [--mode fetch|baseline] [--json] [storage options]
 
 Runs each selected mailbox once, one after the other, exactly as the scheduled Lambda
 function does: new messages are stored in S3 byte-exact, recorded in the state table,
@@ -77,6 +85,8 @@ ${MAILBOX_HELP}
       --time-limit SEC  stop starting new messages in time to finish within SEC seconds
                         (default 900, like the longest Lambda run)
 
+${REGISTRY_HELP}
+
 Output: a progress line per mailbox on a terminal, then a summary per mailbox. With --json,
 exactly one JSON line per mailbox:
   {"mailbox":"support","listed":12,"new":3,"fetched":3,"bytes":18842,"skipped":0,
@@ -88,7 +98,7 @@ ${STORAGE_HELP}
 ${EXIT_CODES}
 `;
 
-export const BASELINE_USAGE = `Usage: mailfetch baseline --config FILE [--mailbox ID] [--json] [storage options]
+export const BASELINE_USAGE = `Usage: mailfetch baseline [--config FILE] [--mailbox ID] [--json] [storage options]
 
 The same as 'mailfetch fetch --mode baseline': records every message now on the server as
 seen, without fetching it, so that only mail arriving later is fetched. Use it once when
@@ -98,19 +108,22 @@ Options:
 ${MAILBOX_HELP}
       --time-limit SEC  as for fetch (default 900)
 
+${REGISTRY_HELP} A disabled mailbox can be baselined (then enabled).
+
 ${STORAGE_HELP}
 
 ${EXIT_CODES}
 `;
 
-export const RESET_USAGE = `Usage: mailfetch reset --config FILE --mailbox ID --yes [--json] [storage options]
+export const RESET_USAGE = `Usage: mailfetch reset [--config FILE] --mailbox ID --yes [--json] [storage options]
 
 Forgets everything recorded for one mailbox (message records, listing summary, lease). The
 next fetch treats every message on the server as new and stores it again under the same
 object key (objects already in S3 are overwritten with the same bytes, not duplicated).
 
 Options:
-  -c, --config FILE     the configuration file
+  -c, --config FILE     the configuration file; without it, the mailbox is looked up in
+                        the registry of the state table (its registry item stays)
   -m, --mailbox ID      the mailbox to reset (required, exactly one)
       --yes             confirm; without it nothing happens
       --json            one JSON line: {"mailbox","removed"}
@@ -144,4 +157,5 @@ export const USAGE_BY_COMMAND: Readonly<Record<string, string>> = {
   baseline: BASELINE_USAGE,
   reset: RESET_USAGE,
   demo: DEMO_USAGE,
+  mailboxes: MAILBOXES_USAGE,
 };

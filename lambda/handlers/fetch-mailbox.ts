@@ -1,9 +1,10 @@
 /**
- * Lambda entry point: one mailbox per invocation, as an EventBridge Scheduler schedule
- * sends it. Wiring only: every rule lives in lambda/sync.
+ * Lambda entry point: the worker. Wiring only: every rule lives in lambda/sync.
  *
- * Event: the mailbox's configuration (fetch), or `{ "action": "fetch" | "baseline" |
- * "reset", "mailbox": {...} }` for operator actions.
+ * Event: `{ "action": "fetch" | "baseline", "mailboxId": "support" }`, or `"mailboxIds":
+ * [...]` for a batch (worker-event.ts). The configuration comes from the mailbox registry;
+ * an event carrying configuration, an unregistered or a disabled mailbox is refused.
+ * After each run its health goes to the registry (one UpdateItem).
  *
  * Errors: server, credential and storage failures are reported in the returned summary,
  * the log and the metrics, and the invocation succeeds (the next scheduled run retries;
@@ -12,24 +13,27 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { parseMailbox } from '../config/validate-config';
+import type { MailboxConfig } from '../config/mailbox-config';
 import { OAuthTokenProvider } from '../credentials/oauth-token-provider';
 import { SecretResolver } from '../credentials/secret-resolver';
 import { DEFAULT_METRICS_NAMESPACE, DEFAULT_PREFIX, ENV } from '../env';
 import { runMetrics } from '../observability/emf';
 import { createLogger, type Logger } from '../observability/logger';
+import { DynamoDbMailboxRegistry } from '../registry/dynamodb-mailbox-registry';
+import { recordHealth } from '../registry/record-health';
+import type { MailboxRegistry, RunAction } from '../registry/mailbox-registry';
+import { runnableMailbox } from '../registry/runnable-mailbox';
 import { DynamoDbStateStore } from '../state/dynamodb-state-store';
 import { S3MessageSink } from '../storage/s3-message-sink';
 import { runMailbox, DEFAULT_SAFETY_MARGIN_MS } from '../sync/run-mailbox';
-import { emptySummary, type RunSummary } from '../sync/run-summary';
+import { emptySummary, toRunError, type RunSummary } from '../sync/run-summary';
 import { createSessionOpener } from '../sync/session-opener';
+import { parseWorkerEvent } from './worker-event';
 
 export interface LambdaContextLike {
   getRemainingTimeInMillis(): number;
   readonly awsRequestId?: string;
 }
-
-export type FetchAction = 'fetch' | 'baseline' | 'reset';
 
 /** What the handler needs from its environment; tests build it with clients for local servers. */
 export interface HandlerDeps {
@@ -42,6 +46,8 @@ export interface HandlerDeps {
   readonly metricsNamespace: string;
   readonly secrets: SecretResolver;
   readonly oauth: OAuthTokenProvider;
+  /** Where mailboxes are loaded from and health goes (the state table's registry in Lambda). */
+  readonly registry: MailboxRegistry;
   readonly write?: (line: string) => void;
 }
 
@@ -51,12 +57,13 @@ export function depsFromEnvironment(env: NodeJS.ProcessEnv = process.env): Handl
   const table = env[ENV.TABLE];
   if (!bucket || !table) throw new Error(`${ENV.BUCKET} and ${ENV.TABLE} must be set`);
   const secrets = new SecretResolver();
+  const dynamodb = new DynamoDBClient({ cacheMiddleware: true });
   return {
     // cacheMiddleware: resolve each command's middleware stack once, not on every request
     // (two requests per stored message; the saving is measured in docs/benchmarks.md).
     // Safe here: nothing adds middleware to these clients after they are created.
     s3: new S3Client({ cacheMiddleware: true }),
-    dynamodb: new DynamoDBClient({ cacheMiddleware: true }),
+    dynamodb,
     bucket,
     table,
     prefix: env[ENV.PREFIX] ?? DEFAULT_PREFIX,
@@ -64,30 +71,53 @@ export function depsFromEnvironment(env: NodeJS.ProcessEnv = process.env): Handl
     metricsNamespace: env[ENV.METRICS_NAMESPACE] ?? DEFAULT_METRICS_NAMESPACE,
     secrets,
     oauth: new OAuthTokenProvider({ secrets }),
+    registry: new DynamoDbMailboxRegistry({ client: dynamodb, tableName: table }),
   };
 }
 
-/** Runs one action for one mailbox and reports it (one summary log line + metrics). */
-export async function handleEvent(event: unknown, context: LambdaContextLike, deps: HandlerDeps): Promise<RunSummary> {
-  const { action, mailboxJson } = unwrap(event);
-  const mailbox = parseMailbox(mailboxJson, 'event.mailbox');
-  const log = createLogger({ mailbox: mailbox.id, ...(context.awsRequestId ? { requestId: context.awsRequestId } : {}) }, deps.write ? { write: deps.write } : {});
-  const state = new DynamoDbStateStore({ client: deps.dynamodb, tableName: deps.table });
-  if (action === 'reset') {
-    const removed = await state.resetMailbox(mailbox.id);
-    log.info('mailbox state reset', { removed });
-    return { ...emptySummary(mailbox.id), complete: true };
+/**
+ * Runs the event's mailboxes, loaded from the registry, and reports each run (one summary
+ * log line + metrics) and its health. A single id that is not registered or is disabled
+ * throws; in a batch it gets an error summary and the others run.
+ * @throws WorkerEventError for an event that is not `{ action, mailboxId | mailboxIds }`
+ */
+export async function handleEvent(event: unknown, context: LambdaContextLike, deps: HandlerDeps): Promise<RunSummary | RunSummary[]> {
+  const request = parseWorkerEvent(event);
+  const deadline = Date.now() + context.getRemainingTimeInMillis();
+  const logFor = (mailbox: string): Logger =>
+    createLogger({ mailbox, ...(context.awsRequestId ? { requestId: context.awsRequestId } : {}) }, deps.write ? { write: deps.write } : {});
+  if (!request.batch) {
+    const [id] = request.mailboxIds as [string];
+    const { config } = await runnableMailbox(deps.registry, id);
+    return runOne(config, request.action, deadline, logFor(id), deps);
   }
+  const summaries: RunSummary[] = [];
+  for (const id of request.mailboxIds) {
+    const log = logFor(id);
+    try {
+      const { config } = await runnableMailbox(deps.registry, id);
+      summaries.push(await runOne(config, request.action, deadline, log, deps));
+    } catch (err) {
+      // Refused (or the registry failed): no run, no metrics for an id that may not exist.
+      log.error('mailbox refused', { error: err });
+      summaries.push({ ...emptySummary(id), status: 'error', complete: false, errors: [toRunError(err)] });
+    }
+  }
+  return summaries;
+}
+
+async function runOne(mailbox: MailboxConfig, action: RunAction, deadline: number, log: Logger, deps: HandlerDeps): Promise<RunSummary> {
   const summary = await runMailbox(
     {
-      state,
+      state: new DynamoDbStateStore({ client: deps.dynamodb, tableName: deps.table }),
       sink: new S3MessageSink({ client: deps.s3, bucket: deps.bucket, prefix: deps.prefix }),
       openSession: createSessionOpener({ secrets: deps.secrets, oauth: deps.oauth }),
       log: (event, fields) => log.info(event, fields),
     },
-    { mailbox, deadline: Date.now() + context.getRemainingTimeInMillis(), safetyMarginMs: deps.safetyMarginMs, mode: action },
+    { mailbox, deadline, safetyMarginMs: deps.safetyMarginMs, mode: action },
   );
   report(summary, log, deps);
+  await recordHealth(deps.registry, summary, action, log);
   return summary;
 }
 
@@ -98,18 +128,9 @@ function report(summary: RunSummary, log: Logger, deps: HandlerDeps): void {
   for (const doc of runMetrics(summary, deps.metricsNamespace, Date.now())) write(JSON.stringify(doc));
 }
 
-function unwrap(event: unknown): { action: FetchAction; mailboxJson: unknown } {
-  if (event && typeof event === 'object' && 'mailbox' in event) {
-    const { action = 'fetch', mailbox } = event as { action?: unknown; mailbox: unknown };
-    if (action !== 'fetch' && action !== 'baseline' && action !== 'reset') throw new Error(`event.action: must be fetch, baseline or reset`);
-    return { action, mailboxJson: mailbox };
-  }
-  return { action: 'fetch', mailboxJson: event };
-}
-
 let cached: HandlerDeps | undefined;
 
-export const handler = async (event: unknown, context: LambdaContextLike): Promise<RunSummary> => {
+export const handler = async (event: unknown, context: LambdaContextLike): Promise<RunSummary | RunSummary[]> => {
   cached ??= depsFromEnvironment();
   return handleEvent(event, context, cached);
 };

@@ -3,15 +3,13 @@
  * against the fake POP3 server in this process and embedded storage in a temp directory:
  * what an operator types, what they see, and the exit codes scripts rely on.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakePop3, type FakeMessage, type FakePop3Server } from '../fixtures/fake-pop3-server';
+import { jsonLines, runMailfetch, type CliResult } from './cli-runner';
 
-const REPO = resolve(import.meta.dirname, '../..');
-const BIN = join(REPO, 'bin', 'mailfetch.js');
 /** Distinctive, so finding either one in any output is certainly a leak. */
 const PASSWORD = 'correct-horse-battery-7731';
 const WRONG_PASSWORD = 'wrong-pony-staple-4412';
@@ -31,34 +29,9 @@ const message = (uid: string, subject: string, body: string): FakeMessage => ({
   bytes: Buffer.from(`From: a@example.org\r\nTo: b@example.org\r\nSubject: ${subject}\r\n\r\n${body}`, 'latin1'),
 });
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the CLI asynchronously: the fake POP3 server answers from this process's event loop. */
 function mailfetch(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: workDir,
-      env: { ...process.env, [PASSWORD_ENV]: PASSWORD, [WRONG_PASSWORD_ENV]: WRONG_PASSWORD, LOG_LEVEL: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('error', reject);
-    child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
-
-function jsonLines(stdout: string): Record<string, unknown>[] {
-  return stdout
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return runMailfetch(args, workDir, { [PASSWORD_ENV]: PASSWORD, [WRONG_PASSWORD_ENV]: WRONG_PASSWORD, ...env });
 }
 
 let workDir: string;

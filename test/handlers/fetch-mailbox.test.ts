@@ -1,6 +1,7 @@
 /**
- * The Lambda handler as Lambda calls it: event = one mailbox's configuration, clients for
- * local S3 (s3rver) and DynamoDB (DynamoDB Local), secrets from a local Secrets Manager.
+ * The Lambda handler as Lambda calls it: event = a mailbox id, the configuration from the
+ * registry in the state table; clients for local S3 (s3rver) and DynamoDB (DynamoDB
+ * Local), secrets from a local Secrets Manager.
  */
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import http from 'node:http';
@@ -8,7 +9,10 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OAuthTokenProvider } from '../../lambda/credentials/oauth-token-provider';
 import { SecretResolver } from '../../lambda/credentials/secret-resolver';
+import { parseMailbox } from '../../lambda/config/validate-config';
 import { handleEvent, type HandlerDeps } from '../../lambda/handlers/fetch-mailbox';
+import { DynamoDbMailboxRegistry } from '../../lambda/registry/dynamodb-mailbox-registry';
+import type { RunSummary } from '../../lambda/sync/run-summary';
 import { ensureTable } from '../../lambda/state/table-schema';
 import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../fixtures/aws-local';
 import { startFakePop3, type FakePop3Server } from '../fixtures/fake-pop3-server';
@@ -21,6 +25,7 @@ describe('fetch-mailbox handler', () => {
   let secretsManager: Awaited<ReturnType<typeof startFakeSecretsManager>>;
   const lines: string[] = [];
   let deps: HandlerDeps;
+  let registry: DynamoDbMailboxRegistry;
 
   beforeAll(async () => {
     [s3, dynamo, pop3, secretsManager] = await Promise.all([
@@ -33,6 +38,10 @@ describe('fetch-mailbox handler', () => {
     await s3.s3.send(new CreateBucketCommand({ Bucket: 'mail' }));
     await ensureTable(dynamo.dynamodb, 'state');
     const secrets = new SecretResolver({ client: secretsManager.createClient() });
+    registry = new DynamoDbMailboxRegistry({ client: dynamo.dynamodb, tableName: 'state' });
+    await registry.add(mailbox('alice-box'));
+    await registry.add(mailbox('wrong-box', { secretId: 'mail/wrong' }));
+    await registry.add(mailbox('missing-box', { secretId: 'mail/missing' }));
     deps = {
       s3: s3.s3,
       dynamodb: dynamo.dynamodb,
@@ -43,6 +52,7 @@ describe('fetch-mailbox handler', () => {
       metricsNamespace: 'MailfetchTest',
       secrets,
       oauth: new OAuthTokenProvider({ secrets }),
+      registry,
       write: (line) => lines.push(line),
     };
   }, 120_000);
@@ -50,20 +60,19 @@ describe('fetch-mailbox handler', () => {
     await Promise.all([s3?.stop(), dynamo?.stop(), pop3?.close(), secretsManager?.close()]);
   });
 
-  const event = (password: object = { secretId: 'mail/alice', key: 'password' }): object => ({
-    id: 'alice-box',
-    host: '127.0.0.1',
-    port: pop3.port,
-    tls: 'none',
-    allowPlaintextAuth: true,
-    username: 'alice',
-    password,
-  });
+  const mailbox = (id: string, password: object = { secretId: 'mail/alice', key: 'password' }, port = pop3.port) =>
+    parseMailbox({ id, host: '127.0.0.1', port, tls: 'none', allowPlaintextAuth: true, username: 'alice', password });
   const context = { getRemainingTimeInMillis: () => 60_000, awsRequestId: 'req-1' };
+  /** A single-id event: the handler returns one summary. */
+  const run = async (event: object): Promise<RunSummary> => {
+    const result = await handleEvent(event, context, deps);
+    if (Array.isArray(result)) throw new Error('expected one summary');
+    return result;
+  };
 
   it('fetches, logs one summary line with the mailbox id, emits EMF metrics, never logs the secret', async () => {
     lines.length = 0;
-    const summary = await handleEvent(event(), context, deps);
+    const summary = await run({ action: 'fetch', mailboxId: 'alice-box' });
     expect(summary).toMatchObject({ mailbox: 'alice-box', status: 'ok', fetched: 1, complete: true });
     const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     const summaries = parsed.filter((p) => p.message === 'run summary');
@@ -73,35 +82,25 @@ describe('fetch-mailbox handler', () => {
     expect(emf).toMatchObject({ Mailbox: 'alice-box', MessagesFetched: 1, RunSucceeded: 1, AuthFailures: 0 });
     expect((emf._aws as { CloudWatchMetrics: { Namespace: string }[] }).CloudWatchMetrics[0]!.Namespace).toBe('MailfetchTest');
     expect(lines.join('\n')).not.toContain('pop-secret-4711');
+    expect((await registry.get('alice-box'))?.health).toMatchObject({ lastRunStatus: 'ok', lastAction: 'fetch', consecutiveFailures: 0, backlog: 0, lastSuccessAt: expect.any(String) });
   });
 
   it('bad credentials: no throw (no retry), status error, AuthFailures metric, secret nowhere', async () => {
     lines.length = 0;
     secretsManager.secrets.set('mail/wrong', 'not-the-password-99');
-    const summary = await handleEvent(event({ secretId: 'mail/wrong' }), context, deps);
+    const summary = await run({ mailboxId: 'wrong-box' });
     expect(summary.status).toBe('error');
     expect(summary.errors).toMatchObject([{ code: 'AUTH_FAILED', retryable: false }]);
     const emf = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((p) => p._aws !== undefined && p.AuthFailures !== undefined)!;
     expect(emf).toMatchObject({ AuthFailures: 1, RunFailed: 1 });
     expect(lines.some((l) => l.includes('"ErrorCode":"AUTH_FAILED"'))).toBe(true);
     expect(lines.join('\n')).not.toContain('not-the-password-99');
+    expect((await registry.get('wrong-box'))?.health).toMatchObject({ lastRunStatus: 'error', consecutiveFailures: 1, lastErrorCode: 'AUTH_FAILED' });
   });
 
   it('a missing secret is an alarmable credential error, not a crash', async () => {
-    const summary = await handleEvent(event({ secretId: 'mail/missing' }), context, deps);
+    const summary = await run({ mailboxId: 'missing-box' });
     expect(summary.errors).toMatchObject([{ code: 'SECRET_NOT_FOUND', retryable: false }]);
-  });
-
-  it('an invalid event throws (so Lambda retries and the DLQ sees it) with a message naming the field', async () => {
-    await expect(handleEvent({ ...event(), port: 'x' }, context, deps)).rejects.toThrow(/event\.mailbox.*port/);
-  });
-
-  it('operator actions: reset forgets the state; baseline records without fetching', async () => {
-    await handleEvent({ action: 'reset', mailbox: event() }, context, deps);
-    const base = await handleEvent({ action: 'baseline', mailbox: event() }, context, deps);
-    expect(base).toMatchObject({ fetched: 0, new: 1 });
-    const after = await handleEvent(event(), context, deps);
-    expect(after).toMatchObject({ fetched: 0, new: 0 });
   });
 
   it('OAuth (client credentials): gets a token from the endpoint, logs in with XOAUTH2; a rejected client is an auth failure', async () => {
@@ -126,7 +125,7 @@ describe('fetch-mailbox handler', () => {
     try {
       secretsManager.secrets.set('oauth/good', 'client-secret-123');
       secretsManager.secrets.set('oauth/bad', 'wrong-secret');
-      const oauthEvent = (secretId: string): object => ({
+      const oauthMailbox = (secretId: string): object => ({
         id: `oauth-${secretId.replace('/', '-')}`,
         host: '127.0.0.1',
         port: oauthPop3.port,
@@ -142,11 +141,13 @@ describe('fetch-mailbox handler', () => {
           scope: 'https://outlook.office365.com/.default',
         },
       });
+      await registry.add(parseMailbox(oauthMailbox('oauth/good')));
+      await registry.add(parseMailbox(oauthMailbox('oauth/bad')));
       lines.length = 0;
-      expect(await handleEvent(oauthEvent('oauth/good'), context, deps)).toMatchObject({ status: 'ok', fetched: 1 });
-      expect(await handleEvent(oauthEvent('oauth/good'), context, deps)).toMatchObject({ status: 'ok', fetched: 0 });
+      expect(await run({ mailboxId: 'oauth-oauth-good' })).toMatchObject({ status: 'ok', fetched: 1 });
+      expect(await run({ mailboxId: 'oauth-oauth-good' })).toMatchObject({ status: 'ok', fetched: 0 });
       expect(requests).toBe(1); // the access token is cached across invocations
-      const bad = await handleEvent(oauthEvent('oauth/bad'), context, deps);
+      const bad = await run({ mailboxId: 'oauth-oauth-bad' });
       expect(bad).toMatchObject({ status: 'error', errors: [{ code: 'TOKEN_INVALID', retryable: false }] });
       expect(lines.some((l) => l.includes('"AuthFailures":1'))).toBe(true);
       expect(lines.join('\n')).not.toMatch(/client-secret-123|access-token-xyz|wrong-secret/);
@@ -154,5 +155,82 @@ describe('fetch-mailbox handler', () => {
       endpoint.close();
       await oauthPop3.close();
     }
+  });
+
+  it('refuses an unregistered and a disabled mailbox with a typed error naming it, connecting nowhere, writing no health', async () => {
+    await registry.add(mailbox('off-box'), { enabled: false });
+    const sessions = pop3.sessions;
+
+    await expect(run({ mailboxId: 'nobody' })).rejects.toMatchObject({ code: 'MAILBOX_NOT_REGISTERED', message: expect.stringContaining('"nobody"') });
+    await expect(run({ action: 'baseline', mailboxId: 'off-box' })).rejects.toMatchObject({ code: 'MAILBOX_DISABLED', message: expect.stringContaining('mailboxes enable --mailbox off-box') });
+
+    expect(pop3.sessions).toBe(sessions);
+    expect(await registry.get('nobody')).toBeUndefined();
+    expect((await registry.get('off-box'))?.health).toEqual({ consecutiveFailures: 0 });
+  });
+
+  it('refuses an event carrying a host, TLS settings, a secret reference or a whole mailbox: the other server never hears from it', async () => {
+    const attacker = await startFakePop3({ password: 'pop-secret-4711' });
+    try {
+      const smuggling = [
+        { mailboxId: 'alice-box', host: '127.0.0.1', port: attacker.port, tls: 'none', allowPlaintextAuth: true },
+        { mailboxId: 'alice-box', password: { secretId: 'mail/alice', key: 'password' } },
+        { action: 'fetch', mailbox: mailbox('alice-box', undefined, attacker.port) },
+        { ...mailbox('alice-box', undefined, attacker.port) },
+      ];
+
+      for (const event of smuggling) {
+        await expect(run(event)).rejects.toMatchObject({ code: 'EVENT_CARRIES_CONFIG', message: expect.stringContaining('reads host, TLS settings and credentials from the registry') });
+      }
+
+      expect(attacker.sessions).toBe(0);
+    } finally {
+      await attacker.close();
+    }
+  });
+
+  it('refuses reset (a CLI operation) and events that are not { action, mailboxId }', async () => {
+    const cases: [unknown, string][] = [
+      [{ action: 'reset', mailboxId: 'alice-box' }, 'ACTION_NOT_ALLOWED'],
+      [{ action: 'delete-everything', mailboxId: 'alice-box' }, 'INVALID_EVENT'],
+      [{}, 'INVALID_EVENT'],
+      ['alice-box', 'INVALID_EVENT'],
+      [{ mailboxId: '../state' }, 'INVALID_EVENT'],
+      [{ mailboxId: 'alice-box', mailboxIds: ['alice-box'] }, 'INVALID_EVENT'],
+      [{ mailboxIds: ['alice-box', 'alice-box'] }, 'INVALID_EVENT'],
+      [{ mailboxId: 'alice-box', priority: 'high' }, 'INVALID_EVENT'],
+    ];
+
+    for (const [event, code] of cases) await expect(handleEvent(event, context, deps)).rejects.toMatchObject({ code });
+  });
+
+  it('loads the configuration from the registry on every run: baseline, then an update moves the mailbox to another server', async () => {
+    const other = await startFakePop3({ password: 'pop-secret-4711', messages: [{ uid: 'm1', bytes: Buffer.from('Subject: moved\r\n\r\nhi\r\n') }] });
+    try {
+      await registry.add(mailbox('moving-box'));
+      expect(await run({ action: 'baseline', mailboxId: 'moving-box' })).toMatchObject({ fetched: 0, new: 1 });
+      expect(await run({ mailboxId: 'moving-box' })).toMatchObject({ fetched: 0, new: 0 });
+
+      await registry.update(mailbox('moving-box', undefined, other.port));
+      const moved = await run({ mailboxId: 'moving-box' });
+
+      expect(moved).toMatchObject({ status: 'ok', listed: 1, new: 1, fetched: 1 });
+      expect(other.sessions).toBeGreaterThan(0);
+      expect((await registry.get('moving-box'))?.health).toMatchObject({ lastAction: 'fetch', lastRunStatus: 'ok' });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('a batch runs every runnable mailbox and reports refused ones as error summaries, without throwing', async () => {
+    await registry.add(mailbox('batch-off'), { enabled: false });
+
+    const result = await handleEvent({ action: 'fetch', mailboxIds: ['alice-box', 'nobody', 'batch-off'] }, context, deps);
+
+    expect(result).toEqual([
+      expect.objectContaining({ mailbox: 'alice-box', status: 'ok' }),
+      expect.objectContaining({ mailbox: 'nobody', status: 'error', errors: [expect.objectContaining({ code: 'MAILBOX_NOT_REGISTERED' })] }),
+      expect.objectContaining({ mailbox: 'batch-off', status: 'error', errors: [expect.objectContaining({ code: 'MAILBOX_DISABLED' })] }),
+    ]);
   });
 });

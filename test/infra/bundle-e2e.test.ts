@@ -1,7 +1,8 @@
 /**
  * The deployable artefact end to end: the handler bundle the construct ships, loaded by a
  * plain `node` process (no tsx, no node_modules beside it) with a Lambda-like environment,
- * fetching from a POP3 server into S3 (s3rver) and DynamoDB (DynamoDB Local).
+ * given the id-only event, loading the mailbox from the registry and fetching from a POP3
+ * server into S3 (s3rver) and DynamoDB (DynamoDB Local).
  */
 import { CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { execFile } from 'node:child_process';
@@ -11,7 +12,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseMailbox } from '../../lambda/config/validate-config';
 import { ENV } from '../../lambda/env';
+import { DynamoDbMailboxRegistry } from '../../lambda/registry/dynamodb-mailbox-registry';
 import { ensureTable } from '../../lambda/state/table-schema';
 import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../fixtures/aws-local';
 import { startFakePop3, type FakePop3Server } from '../fixtures/fake-pop3-server';
@@ -35,6 +38,8 @@ describe('bundled handler', () => {
     ]);
     await s3.s3.send(new CreateBucketCommand({ Bucket: 'bundle-mail' }));
     await ensureTable(dynamo.dynamodb, 'bundle-state');
+    const registry = new DynamoDbMailboxRegistry({ client: dynamo.dynamodb, tableName: 'bundle-state' });
+    await registry.add(parseMailbox({ id: 'bundled', host: '127.0.0.1', port: pop3.port, tls: 'none', allowPlaintextAuth: true, username: 'alice', password: { env: 'MF_BUNDLE_PASSWORD' } }));
   }, 120_000);
   afterAll(async () => {
     await Promise.all([s3?.stop(), dynamo?.stop(), pop3?.close()]);
@@ -53,7 +58,8 @@ describe('bundled handler', () => {
        const summary = await handler(event, context);
        process.stdout.write('RESULT ' + JSON.stringify(summary) + '\\n');`,
     );
-    const event = { id: 'bundled', host: '127.0.0.1', port: pop3.port, tls: 'none', allowPlaintextAuth: true, username: 'alice', password: { env: 'MF_BUNDLE_PASSWORD' } };
+    // The id-only event; the configuration comes from the registry item added above.
+    const event = { action: 'fetch', mailboxId: 'bundled' };
     const env = {
       PATH: process.env.PATH,
       [ENV.BUCKET]: 'bundle-mail',

@@ -80,6 +80,12 @@ describe('cdk-nag AwsSolutions', () => {
     expectNoFindings(app);
   });
 
+  it('finds nothing unacknowledged in an empty fleet: new MailFetcher(stack, id) with no props', () => {
+    const app = nagApp();
+    new MailFetcher(new Stack(app, 'Empty'), 'Mail');
+    expectNoFindings(app);
+  });
+
   it('does fail synthesis on an unacknowledged finding (the gate above can fail)', () => {
     const app = nagApp();
     new Queue(new Stack(app, 'Bad'), 'PlainQueue');

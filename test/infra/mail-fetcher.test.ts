@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { Vpc } from 'aws-cdk-lib/aws-ec2';
@@ -8,6 +8,7 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { Bucket, StorageClass } from 'aws-cdk-lib/aws-s3';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
+import type { IConstruct } from 'constructs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../lambda/env';
 import { METRIC } from '../../lambda/observability/metric-names';
@@ -41,10 +42,27 @@ function onlyId(template: Template, type: string): string {
   return ids[0] as string;
 }
 
+describe('MailFetcher without mailboxes (an empty fleet, managed with the CLI)', () => {
+  it('synthesises with no schedule and no registry seeding, the worker and its table still there', () => {
+    const app = testApp();
+    const stack = new Stack(app, 'Empty');
+    const fetcher = new MailFetcher(stack, 'Mail');
+    const template = Template.fromStack(stack);
+
+    expect(fetcher.registrySeed).toBeUndefined();
+    template.resourceCountIs('AWS::Scheduler::Schedule', 0);
+    template.resourceCountIs('Custom::MailfetchRegistrySeed', 0);
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+  });
+});
+
 describe('MailFetcher defaults', () => {
-  const { template, fetcher } = synthFetcher();
+  const { template, fetcher, stack } = synthFetcher();
   const bucketId = onlyId(template, 'AWS::S3::Bucket');
   const tableId = onlyId(template, 'AWS::DynamoDB::Table');
+  const logicalId = (construct: IConstruct): string => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+  const functionId = logicalId(fetcher.function);
 
   it('creates a bucket with SSE-S3, every public access block, EventBridge notifications, retained', () => {
     template.hasResource('AWS::S3::Bucket', {
@@ -72,9 +90,31 @@ describe('MailFetcher defaults', () => {
     });
   });
 
-  it('does not need the S3 notifications custom resource', () => {
+  it('does not need the S3 notifications custom resource: the only functions are the worker and the registry seeding (with its Provider framework)', () => {
     template.resourceCountIs('Custom::S3BucketNotifications', 0);
-    template.resourceCountIs('AWS::Lambda::Function', 1);
+    template.resourceCountIs('AWS::Lambda::Function', 3);
+  });
+
+  it('puts the mailboxes into the registry with one custom resource, which may write only the registry partition', () => {
+    const mailboxes = fixtureMailboxes();
+    template.resourceCountIs('Custom::MailfetchRegistrySeed', 1);
+    template.hasResourceProperties('Custom::MailfetchRegistrySeed', { Mailboxes: JSON.stringify(mailboxes) });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Environment: { Variables: { [ENV.TABLE]: { Ref: tableId }, NODE_OPTIONS: '--enable-source-maps' } },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Effect: 'Allow',
+            Action: ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+            Resource: { 'Fn::GetAtt': [tableId, 'Arn'] },
+            Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['#REGISTRY'] } },
+          },
+        ]),
+      },
+    });
   });
 
   it('creates the state table as lambda/state/table-schema.ts defines it, with PITR, TTL and deletion protection', () => {
@@ -116,7 +156,7 @@ describe('MailFetcher defaults', () => {
           NODE_OPTIONS: '--enable-source-maps',
         },
       },
-      LoggingConfig: { LogGroup: { Ref: onlyId(template, 'AWS::Logs::LogGroup') } },
+      LoggingConfig: { LogGroup: { Ref: logicalId(fetcher.logGroup) } },
       VpcConfig: Match.absent(),
       ReservedConcurrentExecutions: Match.absent(),
     });
@@ -133,7 +173,7 @@ describe('MailFetcher defaults', () => {
     for (const schedule of Object.values(schedules)) expect((schedule as { DependsOn?: string[] }).DependsOn).toContain(groupId);
   });
 
-  it('creates one schedule per mailbox in one group, with the mailbox configuration as input', () => {
+  it('creates one schedule per mailbox in one group, after the registry seeding, with the id-only worker event as input', () => {
     const mailboxes = fixtureMailboxes();
     template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
     template.resourceCountIs('AWS::Scheduler::Schedule', mailboxes.length);
@@ -145,12 +185,16 @@ describe('MailFetcher defaults', () => {
         GroupName: fetcher.scheduleGroup.scheduleGroupName,
         FlexibleTimeWindow: { Mode: 'OFF' },
         Target: {
-          Arn: { 'Fn::GetAtt': [onlyId(template, 'AWS::Lambda::Function'), 'Arn'] },
-          Input: JSON.stringify(mailbox),
+          Arn: { 'Fn::GetAtt': [functionId, 'Arn'] },
+          Input: JSON.stringify({ action: 'fetch', mailboxId: mailbox.id }),
           DeadLetterConfig: { Arn: queueArn },
           RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: maxEventAge[mailbox.id] },
         },
       });
+    }
+    const seedId = logicalId(fetcher.registrySeed!.resource);
+    for (const schedule of Object.values(template.findResources('AWS::Scheduler::Schedule'))) {
+      expect((schedule as { DependsOn?: string[] }).DependsOn).toContain(seedId);
     }
   });
 

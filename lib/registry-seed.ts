@@ -1,0 +1,98 @@
+/**
+ * `RegistrySeed`: puts the deployed configuration's mailboxes into the mailbox registry at
+ * deploy time, as one custom resource (whatever the number of mailboxes) backed by
+ * `lambda/handlers/seed-registry.ts` through the CDK Provider framework. The function may
+ * write the registry partition of the table and nothing else.
+ */
+import { CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, type Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Provider } from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import type { MailboxConfig } from '../lambda/config/mailbox-config';
+import { ENV, SEED_HANDLER_EXPORT, SEED_MAILBOXES_PROPERTY } from '../lambda/env';
+import { REGISTRY_PARTITION } from '../lambda/registry/registry-item';
+import { DEPS_LOCK_FILE_PATH, PROJECT_ROOT, SEED_HANDLER_ENTRY_PATH, fetchBundlingOptions } from './bundling';
+
+/** What seed-registry.ts sends: Query (list), PutItem (add), UpdateItem (update), DeleteItem (remove). */
+const REGISTRY_WRITE_ACTIONS = ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] as const;
+/** A few hundred single-item writes at most; DynamoDB answers each in milliseconds. */
+const SEED_TIMEOUT = Duration.minutes(5);
+const SEED_MEMORY_MIB = 256;
+
+export interface RegistrySeedProps {
+  /** The state table holding the registry. */
+  readonly table: ITable;
+  /** The mailboxes to put into the registry (validated, as `loadConfigFile` returns them). */
+  readonly mailboxes: readonly MailboxConfig[];
+  /** Same runtime as the fetch function. */
+  readonly runtime: Runtime;
+  readonly logRetention: RetentionDays;
+}
+
+export class RegistrySeed extends Construct {
+  readonly function: NodejsFunction;
+  readonly resource: CustomResource;
+
+  constructor(scope: Construct, id: string, props: RegistrySeedProps) {
+    super(scope, id);
+    const logGroup = new LogGroup(this, 'LogGroup', { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    const role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: 'mailfetch registry seeding: its log group, and the registry partition of the state table',
+    });
+    logGroup.grantWrite(role);
+    // Only items whose partition key is the registry's: no mailbox state, no message records.
+    Grant.addToPrincipal({
+      grantee: role,
+      actions: [...REGISTRY_WRITE_ACTIONS],
+      resourceArns: [props.table.tableArn],
+      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [REGISTRY_PARTITION] } },
+    });
+    this.function = new NodejsFunction(this, 'Function', {
+      description: 'mailfetch: puts the deployed configuration\'s mailboxes into the registry (custom resource)',
+      entry: SEED_HANDLER_ENTRY_PATH,
+      handler: SEED_HANDLER_EXPORT,
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: DEPS_LOCK_FILE_PATH,
+      runtime: props.runtime,
+      architecture: Architecture.ARM_64,
+      memorySize: SEED_MEMORY_MIB,
+      timeout: SEED_TIMEOUT,
+      role,
+      logGroup,
+      bundling: fetchBundlingOptions(),
+      environment: { [ENV.TABLE]: props.table.tableName, NODE_OPTIONS: '--enable-source-maps' },
+    });
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'Pinned to the fetch function\'s runtime (Node.js 22), which the bundle targets and the tests run on.',
+    });
+    const provider = new Provider(this, 'Provider', { onEventHandler: this.function });
+    acknowledgeProviderFindings(provider, this.function);
+    this.resource = new CustomResource(this, 'Resource', {
+      serviceToken: provider.serviceToken,
+      resourceType: 'Custom::MailfetchRegistrySeed',
+      properties: { [SEED_MAILBOXES_PROPERTY]: JSON.stringify(props.mailboxes) },
+    });
+  }
+}
+
+/** The Provider framework's own function and role are aws-cdk-lib's code: what cdk-nag says of them, and why it is fine. */
+function acknowledgeProviderFindings(provider: Provider, seedFunction: NodejsFunction): void {
+  const arn = Stack.of(provider).resolve(seedFunction.functionArn) as { 'Fn::GetAtt'?: [string, string] };
+  const [logicalId] = arn['Fn::GetAtt'] ?? ['?'];
+  Validations.of(provider).acknowledge(
+    {
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason: 'The CDK Provider framework\'s function writes its own logs through AWSLambdaBasicExecutionRole; it runs only during deployments.',
+    },
+    {
+      id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>:*]`,
+      reason: 'Written by grantInvoke: the Provider framework may invoke the seeding function and its versions (`<arn>:*`).',
+    },
+  );
+}

@@ -1,0 +1,35 @@
+/** Runs `node bin/mailfetch.js ...` as a child process, as an operator would, and collects its output. */
+import { spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+
+const REPO = resolve(import.meta.dirname, '../..');
+export const BIN = join(REPO, 'bin', 'mailfetch.js');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Asynchronous, so servers in the test process (the fake POP3 server) keep answering.
+ * LOG_LEVEL is cleared: the default (warn) applies unless `env` sets it.
+ */
+export function runMailfetch(args: readonly string[], cwd: string, env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, LOG_LEVEL: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
+
+export function jsonLines(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
