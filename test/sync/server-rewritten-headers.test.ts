@@ -5,21 +5,11 @@
  * content must not be read again in every run. A message with the same header block and
  * another body is another message, and is stored.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../fixtures/aws-local';
-import { startFakePop3, type FakePop3Server } from '../fixtures/fake-pop3-server';
+import { expect, it } from 'vitest';
 import { SimulatedCrash } from './harness';
-import { benchFor } from '../fault/review/common';
+import { benchFor, useLocalWorld } from '../fault/review/common';
 
-let s3: LocalS3;
-let dynamo: LocalDynamo;
-const servers: FakePop3Server[] = [];
-beforeAll(async () => {
-  [s3, dynamo] = await Promise.all([startS3rver(), startDynamoDbLocal()]);
-}, 120_000);
-afterAll(async () => {
-  await Promise.all([...servers.map((s) => s.close()), s3?.stop(), dynamo?.stop()]);
-});
+const world = useLocalWorld();
 
 const HEAD = 'From: a@example.org\r\nTo: b@example.org\r\nSubject: invoice\r\nMessage-ID: <m1@example.org>\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n';
 
@@ -34,11 +24,10 @@ async function runOk(bench: Awaited<ReturnType<typeof benchFor>>): Promise<void>
 }
 
 it('a Status: field written by the server after retrieval: the same message, one object, checked once', async () => {
-  const server = await startFakePop3({});
-  servers.push(server);
+  const server = await world.fake({});
   const original = Buffer.from(`${HEAD}\r\nplease pay\r\n`);
   const record = server.deliver(original);
-  const bench = await benchFor(s3, dynamo, server, { retention: 'keep' });
+  const bench = await benchFor(world.s3, world.dynamo, server, { retention: 'keep' });
   await runOk(bench);
 
   server.messages[0]!.bytes = withStatus(record.bytes);
@@ -60,10 +49,9 @@ it('a Status: field written by the server after retrieval: the same message, one
 }, 60_000);
 
 it('a message with the same header block and another body after the first left: stored as well', async () => {
-  const server = await startFakePop3({});
-  servers.push(server);
+  const server = await world.fake({});
   const first = server.deliver(`${HEAD}\r\nplease pay\r\n`, { uid: 'u1' });
-  const bench = await benchFor(s3, dynamo, server, { retention: 'keep' });
+  const bench = await benchFor(world.s3, world.dynamo, server, { retention: 'keep' });
   await runOk(bench);
   server.deleteByOtherClient(first);
   // A server that recycles UIDLs hands the freed one to the next message.

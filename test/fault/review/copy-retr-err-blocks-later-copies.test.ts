@@ -13,29 +13,20 @@
  * LIST size changed on an mbox server, every stored match of a shared UIDL), so one bad
  * message blocks all of them, and every owed DELE.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../../fixtures/aws-local';
-import { startFakePop3, type FakePop3Server } from '../../fixtures/fake-pop3-server';
+import { expect, it } from 'vitest';
+import { type FakePop3Server } from '../../fixtures/fake-pop3-server';
 import { sharedUidl } from '../../fixtures/pop3-profiles';
 import { SimulatedCrash } from '../../sync/harness';
-import { benchFor } from './common';
+import { benchFor, useLocalWorld } from './common';
 
-let s3: LocalS3;
-let dynamo: LocalDynamo;
-const servers: FakePop3Server[] = [];
-beforeAll(async () => {
-  [s3, dynamo] = await Promise.all([startS3rver(), startDynamoDbLocal()]);
-}, 120_000);
-afterAll(async () => {
-  await Promise.all([...servers.map((s) => s.close()), s3?.stop(), dynamo?.stop()]);
-});
+const world = useLocalWorld();
 
 const HEAD = 'From: a@example.org\r\nTo: b@example.org\r\nSubject: digest\r\nMessage-ID: <d@example.org>\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n\r\n';
 
 for (const retention of ['keep', 'delete'] as const) {
   it(`a copy whose RETR is refused does not keep later header twins from being fetched (${retention})`, async () => {
     const bad = Buffer.from(`${HEAD}unreadable copy, a bit longer\r\n`);
-    const server: FakePop3Server = await startFakePop3({
+    const server: FakePop3Server = await world.fake({
       profiles: [sharedUidl()],
       onCommand: async (cmd, s) => {
         if (cmd.verb !== 'RETR') return false;
@@ -45,12 +36,11 @@ for (const retention of ['keep', 'delete'] as const) {
         return true;
       },
     });
-    servers.push(server);
     const a = server.deliver(`${HEAD}first\r\n`);
     const a1 = server.deliver(bad);
     const a2 = server.deliver(`${HEAD}second, with another body of another size\r\n`);
     expect(new Set([a.uid, a1.uid, a2.uid]).size).toBe(1);
-    const bench = await benchFor(s3, dynamo, server, { retention });
+    const bench = await benchFor(world.s3, world.dynamo, server, { retention });
     for (let i = 0; i < 4; i++) {
       const r = await bench.run();
       if (r instanceof SimulatedCrash) throw r;

@@ -5,30 +5,19 @@
  * skipped record does not settle it next time (settleCopy accepts only 'stored'), so every
  * run RETRs it again and withholds QUIT again: with retention 'delete' nothing is ever deleted.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../../fixtures/aws-local';
-import { startFakePop3, type FakePop3Server } from '../../fixtures/fake-pop3-server';
+import { expect, it } from 'vitest';
 import { sharedUidl } from '../../fixtures/pop3-profiles';
 import { SimulatedCrash } from '../../sync/harness';
-import { benchFor } from './common';
+import { benchFor, useLocalWorld } from './common';
 
-let s3: LocalS3;
-let dynamo: LocalDynamo;
-const servers: FakePop3Server[] = [];
-beforeAll(async () => {
-  [s3, dynamo] = await Promise.all([startS3rver(), startDynamoDbLocal()]);
-}, 120_000);
-afterAll(async () => {
-  await Promise.all([...servers.map((s) => s.close()), s3?.stop(), dynamo?.stop()]);
-});
+const world = useLocalWorld();
 
 it('retention delete: a copy too large to take is not retrieved, so QUIT is not withheld run after run', async () => {
-  const server = await startFakePop3({ profiles: [sharedUidl()] });
-  servers.push(server);
+  const server = await world.fake({ profiles: [sharedUidl()] });
   const h = 'From: a@x\r\nTo: b@x\r\nSubject: same\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n';
   server.deliver(`${h}\r\nsmall\r\n`);
   server.deliver(`${h}\r\n${'big '.repeat(2000)}\r\n`);
-  const bench = await benchFor(s3, dynamo, server, { retention: 'delete' });
+  const bench = await benchFor(world.s3, world.dynamo, server, { retention: 'delete' });
   bench.mailbox = { ...bench.mailbox, limits: { ...bench.mailbox.limits, maxMessageBytes: 4000 } };
   const codes: string[][] = [];
   for (let i = 0; i < 3; i++) {

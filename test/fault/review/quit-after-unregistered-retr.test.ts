@@ -5,23 +5,14 @@
  * Gmail semantics + PIPELINING, i.e. any server that hides/expires retrieved mail at QUIT)
  * processes RETR, RETR, QUIT and hides both messages, which were never stored.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { StateStoreError } from '../../../lambda/state/errors';
 import type { StateStore } from '../../../lambda/state/state-store';
-import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../../fixtures/aws-local';
 import { gmail } from '../../fixtures/pop3-profiles';
-import { startFakePop3, type FakePop3Profile, type FakePop3Server } from '../../fixtures/fake-pop3-server';
-import { benchFor, runWith, sleep } from './common';
+import { type FakePop3Profile } from '../../fixtures/fake-pop3-server';
+import { benchFor, runWith, sleep, useLocalWorld } from './common';
 
-let s3: LocalS3;
-let dynamo: LocalDynamo;
-const servers: FakePop3Server[] = [];
-beforeAll(async () => {
-  [s3, dynamo] = await Promise.all([startS3rver(), startDynamoDbLocal()]);
-}, 120_000);
-afterAll(async () => {
-  await Promise.all([...servers.map((s) => s.close()), s3?.stop(), dynamo?.stop()]);
-});
+const world = useLocalWorld();
 
 const pipelining: FakePop3Profile = { name: 'pipelining', capabilities: (caps) => [...caps, 'PIPELINING'] };
 
@@ -29,7 +20,7 @@ it.each([
   ['gmail-like server with pipelining: no QUIT while RETRs sent ahead are unanswered after a failed skip record', true],
   ['plain gmail (lock-step): the same failure does not QUIT over unsettled RETRs', false],
 ] as const)('%s', async (_title, pipelined) => {
-  const server = await startFakePop3({
+  const server = await world.fake({
     profiles: pipelined ? [gmail(), pipelining] : [gmail()],
     // the server takes a moment to start answering a RETR (remote server, big mailbox)
     onCommand: async (cmd) => {
@@ -37,11 +28,10 @@ it.each([
       return false;
     },
   });
-  servers.push(server);
   server.deliver('Subject: one\r\n\r\nbody one\r\n');
   server.deliver('Subject: two\r\n\r\nbody two\r\n');
   server.deliver(`Subject: big\r\n\r\n${'x'.repeat(5000)}\r\n`);
-  const bench = await benchFor(s3, dynamo, server);
+  const bench = await benchFor(world.s3, world.dynamo, server);
   bench.mailbox = { ...bench.mailbox, limits: { ...bench.mailbox.limits, maxMessageBytes: 2000 } };
   // DynamoDB throttles the skip record (after the SDK's retries: a few ms in-region).
   const state = new Proxy(bench.state, {

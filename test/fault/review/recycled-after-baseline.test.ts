@@ -4,30 +4,19 @@
  * then has no lastFingerprint. New mail that gets the UIDL of a baselined message that
  * another client deleted, with the same size, is never fetched (fast path and full diff).
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../../fixtures/aws-local';
-import { startFakePop3, type FakePop3Server } from '../../fixtures/fake-pop3-server';
+import { expect, it } from 'vitest';
 import { recycledUidl } from '../../fixtures/pop3-profiles';
 import { SimulatedCrash } from '../../sync/harness';
-import { benchFor } from './common';
+import { benchFor, useLocalWorld } from './common';
 
-let s3: LocalS3;
-let dynamo: LocalDynamo;
-const servers: FakePop3Server[] = [];
-beforeAll(async () => {
-  [s3, dynamo] = await Promise.all([startS3rver(), startDynamoDbLocal()]);
-}, 120_000);
-afterAll(async () => {
-  await Promise.all([...servers.map((s) => s.close()), s3?.stop(), dynamo?.stop()]);
-});
+const world = useLocalWorld();
 
 for (const variant of ['fast path', 'full diff'] as const) {
   it(`a UIDL of a baselined message recycled for mail of the same size is fetched (${variant})`, async () => {
-    const server = await startFakePop3({ profiles: [recycledUidl()] });
-    servers.push(server);
+    const server = await world.fake({ profiles: [recycledUidl()] });
     const a = server.deliver('Subject: aaaa\r\n\r\nold A\r\n');
     const b = server.deliver('Subject: bbbb\r\n\r\nold B\r\n');
-    const bench = await benchFor(s3, dynamo, server);
+    const bench = await benchFor(world.s3, world.dynamo, server);
     const r1 = await bench.run({ mode: 'baseline' });
     if (r1 instanceof SimulatedCrash) throw r1;
     server.deleteByOtherClient(b);

@@ -8,19 +8,17 @@
  * another client deletes one: 19 RETRs (the whole mailbox), again at the next deletion;
  * before the change: 0. The fast path is not affected (0 RETR in steady state).
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../../fixtures/aws-local';
-import { startFakePop3, type FakePop3Server } from '../../fixtures/fake-pop3-server';
+import { expect, it } from 'vitest';
 import { sharedUidl } from '../../fixtures/pop3-profiles';
 import { SimulatedCrash } from '../../sync/harness';
-import { benchFor } from './common';
-let s3: LocalS3; let dynamo: LocalDynamo; const servers: FakePop3Server[] = [];
-beforeAll(async () => { [s3, dynamo] = await Promise.all([startS3rver(), startDynamoDbLocal()]); }, 120_000);
-afterAll(async () => { await Promise.all([...servers.map((s) => s.close()), s3?.stop(), dynamo?.stop()]); });
+import { benchFor, useLocalWorld } from './common';
+
+const world = useLocalWorld();
+
 it('a full diff on a shared-UIDL server does not re-read every stored message', async () => {
-  const server = await startFakePop3({ profiles: [sharedUidl()] }); servers.push(server);
+  const server = await world.fake({ profiles: [sharedUidl()] });
   const msgs = Array.from({ length: 20 }, (_, i) => server.deliver(`From: a@e\r\nSubject: topic ${i % 4}\r\nX-Seq: ${i}\r\n\r\nbody ${i}\r\n`));
-  const bench = await benchFor(s3, dynamo, server, { retention: 'keep' });
+  const bench = await benchFor(world.s3, world.dynamo, server, { retention: 'keep' });
   const count = () => server.commands.filter((c) => /^RETR /i.test(c.line)).length;
   const out: [string, number][] = [];
   const run = async (n: string) => { const b = count(); const r = await bench.run(); if (r instanceof SimulatedCrash) throw r; out.push([n, count() - b]); };

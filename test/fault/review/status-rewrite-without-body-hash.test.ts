@@ -17,21 +17,11 @@
  * and nothing was stored twice.
  */
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../../fixtures/aws-local';
-import { startFakePop3, type FakePop3Server } from '../../fixtures/fake-pop3-server';
+import { expect, it } from 'vitest';
 import { SimulatedCrash } from '../../sync/harness';
-import { benchFor } from './common';
+import { benchFor, useLocalWorld } from './common';
 
-let s3: LocalS3;
-let dynamo: LocalDynamo;
-const servers: FakePop3Server[] = [];
-beforeAll(async () => {
-  [s3, dynamo] = await Promise.all([startS3rver(), startDynamoDbLocal()]);
-}, 120_000);
-afterAll(async () => {
-  await Promise.all([...servers.map((s) => s.close()), s3?.stop(), dynamo?.stop()]);
-});
+const world = useLocalWorld();
 
 const HEAD = 'From: a@example.org\r\nTo: b@example.org\r\nSubject: invoice\r\nMessage-ID: <m1@example.org>\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n';
 
@@ -47,14 +37,13 @@ async function runOk(bench: Awaited<ReturnType<typeof benchFor>>): Promise<void>
 }
 
 it('(a) a record written before the change (no bodySha256): Status: rewrite stores the message a second time', async () => {
-  const server = await startFakePop3({});
-  servers.push(server);
+  const server = await world.fake({});
   const original = Buffer.from(`${HEAD}\r\nplease pay\r\n`);
   const record = server.deliver(original, { uid: 'u1' });
-  const bench = await benchFor(s3, dynamo, server, { retention: 'keep' });
+  const bench = await benchFor(world.s3, world.dynamo, server, { retention: 'keep' });
   await runOk(bench);
   // The record as the previous version wrote it: every field but the new bodySha256.
-  await dynamo.dynamodb.send(
+  await world.dynamo.dynamodb.send(
     new UpdateItemCommand({
       TableName: bench.table,
       Key: { pk: { S: 'MBX#box-1' }, sk: { S: 'MSG#u1' } },
@@ -73,11 +62,10 @@ it('(a) a record written before the change (no bodySha256): Status: rewrite stor
 }, 60_000);
 
 it('(b) a header-only message (no empty line): Status: rewrite stores it a second time', async () => {
-  const server = await startFakePop3({});
-  servers.push(server);
+  const server = await world.fake({});
   const original = Buffer.from(HEAD); // a message without a body is allowed (RFC 5322 3.5)
   const record = server.deliver(original, { uid: 'u1' });
-  const bench = await benchFor(s3, dynamo, server, { retention: 'keep' });
+  const bench = await benchFor(world.s3, world.dynamo, server, { retention: 'keep' });
   await runOk(bench);
   expect((await bench.records()).find((r) => r.identity === 'u1')?.bodySha256).toBeUndefined();
 

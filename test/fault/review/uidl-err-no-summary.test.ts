@@ -5,25 +5,15 @@
  * plain "-ERR" to UIDL in the next run is then taken as "no UIDL": every message gets a
  * fingerprint identity, is stored a second time, and the real records get a TTL.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../../fixtures/aws-local';
-import { startFakePop3, type FakePop3Server } from '../../fixtures/fake-pop3-server';
+import { expect, it } from 'vitest';
 import { SimulatedCrash } from '../../sync/harness';
-import { benchFor } from './common';
+import { benchFor, useLocalWorld } from './common';
 
-let s3: LocalS3;
-let dynamo: LocalDynamo;
-const servers: FakePop3Server[] = [];
-beforeAll(async () => {
-  [s3, dynamo] = await Promise.all([startS3rver(), startDynamoDbLocal()]);
-}, 120_000);
-afterAll(async () => {
-  await Promise.all([...servers.map((s) => s.close()), s3?.stop(), dynamo?.stop()]);
-});
+const world = useLocalWorld();
 
 it('no-CAPA server: a passing UIDL -ERR after a run that ended without QUIT stores nothing twice', async () => {
   let uidlFails = false;
-  const server = await startFakePop3({
+  const server = await world.fake({
     capabilities: null, // CAPA answers -ERR (popa3d, old qpopper...)
     onCommand: async (cmd, s) => {
       if (cmd.verb === 'UIDL' && uidlFails) {
@@ -33,9 +23,8 @@ it('no-CAPA server: a passing UIDL -ERR after a run that ended without QUIT stor
       return false;
     },
   });
-  servers.push(server);
   for (const i of [1, 2, 3]) server.deliver(`Subject: m${i}\r\n\r\nbody ${i}\r\n`);
-  const bench = await benchFor(s3, dynamo, server);
+  const bench = await benchFor(world.s3, world.dynamo, server);
   // Run 1: everything stored and recorded, then the process dies before QUIT (no summary).
   expect(await bench.run({ crash: { at: 'before-quit' } })).toBeInstanceOf(SimulatedCrash);
   expect(await bench.state.getSummary('box-1')).toBeUndefined();

@@ -5,22 +5,13 @@
  * that lands while the loop awaits the next RETR reply is an unhandledRejection (Lambda:
  * failed invocation, no summary, lease held).
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { StateStoreError } from '../../../lambda/state/errors';
 import type { StateStore } from '../../../lambda/state/state-store';
-import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../../fixtures/aws-local';
-import { startFakePop3, type FakePop3Profile, type FakePop3Server } from '../../fixtures/fake-pop3-server';
-import { benchFor, runWith, sleep } from './common';
+import { type FakePop3Profile } from '../../fixtures/fake-pop3-server';
+import { benchFor, runWith, sleep, useLocalWorld } from './common';
 
-let s3: LocalS3;
-let dynamo: LocalDynamo;
-const servers: FakePop3Server[] = [];
-beforeAll(async () => {
-  [s3, dynamo] = await Promise.all([startS3rver(), startDynamoDbLocal()]);
-}, 120_000);
-afterAll(async () => {
-  await Promise.all([...servers.map((s) => s.close()), s3?.stop(), dynamo?.stop()]);
-});
+const world = useLocalWorld();
 
 it('a failed "failed"-record write while the loop awaits the next reply is reported, not an unhandled rejection', async () => {
   const seen: unknown[] = [];
@@ -28,17 +19,16 @@ it('a failed "failed"-record write while the loop awaits the next reply is repor
   process.on('unhandledRejection', onUnhandled);
   // LIST over-announces message 1 (an estimating server): MESSAGE_INCOMPLETE, not fatal.
   const overAnnounce: FakePop3Profile = { name: 'over', reportedSize: (size, m) => (m.bytes.toString('latin1').includes('one') ? size + 20_000 : size) };
-  const server = await startFakePop3({
+  const server = await world.fake({
     profiles: [overAnnounce],
     onCommand: async (cmd) => {
       if (cmd.verb === 'RETR' && cmd.args[0] === '2') await sleep(1000);
       return false;
     },
   });
-  servers.push(server);
   server.deliver('Subject: one\r\n\r\nbody one\r\n');
   server.deliver('Subject: two\r\n\r\nbody two\r\n');
-  const bench = await benchFor(s3, dynamo, server);
+  const bench = await benchFor(world.s3, world.dynamo, server);
   const state = new Proxy(bench.state, {
     get(t, p, r) {
       const v = Reflect.get(t, p, r);
