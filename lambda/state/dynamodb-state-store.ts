@@ -24,9 +24,10 @@
  *   the index, so markDeleted / expireRecords take a record out by removing gsi1pk alone;
  *   `deleteAfter` stays as the record's field. deleteAfter must be canonical ISO-8601 UTC
  *   (`Date.toISOString()`), because the index compares it as a string.
- * - `expiresAt` (N, epoch seconds) is the table's TTL attribute, set by markDeleted
- *   (deletedAt + retainDays) and expireRecords (now + retainDays) and then kept: repeated
- *   calls never postpone the expiry. A later putRecord that replaces the item clears it.
+ * - `expiresAt` (N, epoch seconds) is the table's TTL attribute, set by expireRecords
+ *   (now + retainDays) and then kept: repeated calls never postpone the expiry. A later
+ *   putRecord that replaces the item clears it, and so does markDeleted: the record of a
+ *   message that left the server after it was stored is a tombstone, kept for good.
  * - The summary is one small item: reading it costs one read unit (half with eventually
  *   consistent reads), whatever the size of the mailbox. That keeps steady runs O(new).
  */
@@ -157,8 +158,8 @@ const MESSAGE_RECORDS_OF_MAILBOX = '#pk = :pk AND begins_with(#sk, :messagePrefi
 const ALL_ITEMS_OF_MAILBOX = '#pk = :pk';
 const DUE_DELETIONS_OF_MAILBOX = '#gsi1pk = :pk AND #deleteAfter <= :now';
 /** The first confirmation wins: a retried call keeps the original time and expiry. */
-const MARK_DELETED =
-  'SET #deletedAt = if_not_exists(#deletedAt, :deletedAt), #expiresAt = if_not_exists(#expiresAt, :expiresAt) REMOVE #gsi1pk';
+/** A tombstone: kept without TTL (see StateStore.markDeleted). */
+const MARK_DELETED = 'SET #deletedAt = if_not_exists(#deletedAt, :deletedAt) REMOVE #gsi1pk, #expiresAt';
 /** Keeps an earlier expiry: a full diff that runs every day must not postpone it forever. */
 const EXPIRE = 'SET #expiresAt = if_not_exists(#expiresAt, :expiresAt) REMOVE #gsi1pk';
 
@@ -305,16 +306,10 @@ export class DynamoDbStateStore implements StateStore {
     return this.conditionalWrite('PutItem', () => this.client.send(command));
   }
 
-  async markDeleted(
-    mailboxId: string,
-    identities: readonly string[],
-    deletedAt: string,
-    retainDays: number,
-  ): Promise<void> {
-    const expiresAt = expiryEpochSeconds(deletedAt, retainDays);
+  async markDeleted(mailboxId: string, identities: readonly string[], deletedAt: string): Promise<void> {
     await this.updateExistingRecords(mailboxId, identities, MARK_DELETED, {
       names: { '#deletedAt': Attr.deletedAt, '#expiresAt': Attr.expiresAt, '#gsi1pk': Attr.gsi1pk },
-      values: { ':deletedAt': { S: deletedAt }, ':expiresAt': { N: String(expiresAt) } },
+      values: { ':deletedAt': { S: deletedAt } },
     });
   }
 

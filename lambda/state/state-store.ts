@@ -96,15 +96,23 @@ export interface StateStore {
    * one (conditional write); returns false when a `stored` record already existed.
    */
   putRecord(mailboxId: string, record: MessageRecord): Promise<boolean>;
-  /** Marks messages as deleted on the server; they expire from the table after `retainDays`. */
-  markDeleted(mailboxId: string, identities: readonly string[], deletedAt: string, retainDays: number): Promise<void>;
+  /**
+   * Marks messages as gone from the server (our DELE, confirmed by QUIT, or another
+   * client's). Their records stay as tombstones, without expiry: the object key is derived
+   * from the identity, and a server that recycles UIDLs may give a later message this one's
+   * UIDL; the tombstone is what makes that message get an identity (and key) of its own.
+   */
+  markDeleted(mailboxId: string, identities: readonly string[], deletedAt: string): Promise<void>;
   /**
    * The server now announces another LIST size for a stored message whose content was
    * checked to be the recorded one (a server that rewrites its own header fields): later
    * runs compare against this size instead of checking the content again.
    */
   noteListSize(mailboxId: string, identity: string, listSize: number): Promise<void>;
-  /** Garbage collection: records whose messages left the server expire after `retainDays`. */
+  /**
+   * Garbage collection: records of messages that left the server and were never stored
+   * (skipped, baselined, failed) expire after `retainDays`.
+   */
   expireRecords(mailboxId: string, identities: readonly string[], nowIso: string, retainDays: number): Promise<void>;
   /** Stored records whose deleteAfter is at or before `nowIso` and not yet deleted. Reads O(due). */
   listDueDeletions(mailboxId: string, nowIso: string): Promise<MessageRecord[]>;

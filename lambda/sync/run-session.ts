@@ -34,7 +34,11 @@ export type { SessionContext, SessionResult } from './session-context';
  * anywhere leaves at worst a stored, unrecorded object that the next run overwrites.
  */
 
-/** Records whose messages left the server are kept this long, then expire (TTL). */
+/**
+ * Records of messages that left the server without ever being stored (skipped, baselined,
+ * failed) are kept this long, then expire (TTL). Records of stored messages stay as
+ * tombstones (see StateStore.markDeleted).
+ */
 export const GONE_RECORD_RETENTION_DAYS = 30;
 /** A summary hash no listing has (not hex): the next run must do a full diff. */
 const UNCONFIRMED_DELETIONS = 'unconfirmed-deletions';
@@ -265,7 +269,7 @@ async function commit(client: Pop3Client, ctx: SessionContext, plan: SessionPlan
     return result; // deletions not confirmed; the summary stays as it was
   }
   if (o.deleted.length > 0) {
-    await ctx.state.markDeleted(ctx.mailbox.id, o.deleted.map((m) => m.identity), new Date(ctx.now()).toISOString(), GONE_RECORD_RETENTION_DAYS);
+    await ctx.state.markDeleted(ctx.mailbox.id, o.deleted.map((m) => m.identity), new Date(ctx.now()).toISOString());
     result.deleted = o.deleted.length;
   }
   if (plan.keys) await writeSummary(ctx, plan, o, new Set(o.deleted.map((m) => m.number)));
@@ -318,11 +322,21 @@ async function hadUidl(ctx: SessionContext): Promise<boolean> {
   return false;
 }
 
-/** Garbage collection in a full diff: records of messages that left the server expire. */
+/**
+ * Garbage collection in a full diff: records of messages that left the server. Those of
+ * stored messages (and pending ones, whose object may exist) become tombstones; the others
+ * expire. A derived identity (a copy told apart by headers or content) whose UIDL is still
+ * listed may still be there: listed messages resolve to the plain UIDL until read.
+ */
 async function expireGone(ctx: SessionContext, messages: readonly ListedMessage[], records: ReadonlyMap<string, MessageRecord>): Promise<number> {
   const listed = new Set(messages.map((m) => m.identity));
-  const gone = [...records.values()].filter((r) => !listed.has(r.identity) && !r.deletedAt).map((r) => r.identity);
-  if (gone.length > 0) await ctx.state.expireRecords(ctx.mailbox.id, gone, new Date(ctx.now()).toISOString(), GONE_RECORD_RETENTION_DAYS);
+  const listedUids = new Set(messages.map((m) => m.uid));
+  const gone = [...records.values()].filter((r) => !listed.has(r.identity) && !r.deletedAt && !(r.uid !== '' && isFingerprintIdentity(r.identity) && listedUids.has(r.uid)));
+  const kept = gone.filter((r) => r.status === 'stored' || r.status === 'pending').map((r) => r.identity);
+  const expiring = gone.filter((r) => r.status !== 'stored' && r.status !== 'pending').map((r) => r.identity);
+  const nowIso = new Date(ctx.now()).toISOString();
+  if (kept.length > 0) await ctx.state.markDeleted(ctx.mailbox.id, kept, nowIso);
+  if (expiring.length > 0) await ctx.state.expireRecords(ctx.mailbox.id, expiring, nowIso, GONE_RECORD_RETENTION_DAYS);
   return gone.length;
 }
 

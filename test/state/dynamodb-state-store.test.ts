@@ -342,7 +342,7 @@ describe('records', () => {
     for (const attempt of [
       () => store.putRecord(MAILBOX, record(tooLong)),
       () => store.getRecords(MAILBOX, [tooLong]),
-      () => store.markDeleted(MAILBOX, [tooLong], NOW, 30),
+      () => store.markDeleted(MAILBOX, [tooLong], NOW),
       () => store.getSummary('m'.repeat(2_045)),
       () => store.putRecord(MAILBOX, record('lone\uD800surrogate')),
     ]) {
@@ -369,7 +369,7 @@ describe('records', () => {
 });
 
 describe('deletions and expiry', () => {
-  it('listDueDeletions returns only due, pending, stored records; markDeleted takes them out and sets the TTL', async () => {
+  it('listDueDeletions returns only due, pending, stored records; markDeleted takes them out and keeps them as tombstones (no TTL)', async () => {
     const { store, tableName } = await freshStore();
     const past = '2026-02-01T00:00:00.000Z';
     const future = '2026-04-01T00:00:00.000Z';
@@ -386,7 +386,9 @@ describe('deletions and expiry', () => {
     expect(due.find((r) => r.identity === 'due-1')).toEqual(record('due-1', { deleteAfter: past }));
 
     const deletedAt = '2026-03-01T12:05:00.000Z';
-    await store.markDeleted(MAILBOX, ['due-1', 'due-now', 'never-existed'], deletedAt, 30);
+    // A record that was given a TTL earlier (a full diff saw it gone) loses it: a tombstone stays.
+    await store.expireRecords(MAILBOX, ['due-now'], NOW, 7);
+    await store.markDeleted(MAILBOX, ['due-1', 'due-now', 'never-existed'], deletedAt);
     expect(await store.listDueDeletions(MAILBOX, NOW)).toEqual([]);
     expect(await store.listDueDeletions(OTHER_MAILBOX, NOW)).toHaveLength(1);
 
@@ -398,7 +400,8 @@ describe('deletions and expiry', () => {
 
     const item = await rawRecordItem(tableName, MAILBOX, 'due-1');
     expect(item?.gsi1pk).toBeUndefined();
-    expect(item?.[TTL_ATTRIBUTE]).toEqual({ N: String(Date.parse(deletedAt) / 1000 + 30 * SECONDS_PER_DAY) });
+    expect(item?.[TTL_ATTRIBUTE]).toBeUndefined();
+    expect((await rawRecordItem(tableName, MAILBOX, 'due-now'))?.[TTL_ATTRIBUTE]).toBeUndefined();
   });
 
   it('expireRecords sets the TTL once, leaves the pending-delete index, and never postpones the expiry', async () => {

@@ -5,6 +5,7 @@
  * DynamoDB call fails, so nothing after the crash point reaches the outside world.
  */
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, CreateBucketCommand } from '@aws-sdk/client-s3';
+import { DeleteItemCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import type { MailboxConfig } from '../../lambda/config/mailbox-config';
 import { DEFAULT_LIMITS } from '../../lambda/config/mailbox-config';
@@ -13,7 +14,7 @@ import { createLocalS3Client } from '../../lambda/local/embedded-aws';
 import { openSession, type Pop3Client, type Pop3SessionOptions } from '../../lambda/pop3';
 import { DynamoDbStateStore } from '../../lambda/state/dynamodb-state-store';
 import type { MessageRecord, StateStore } from '../../lambda/state/state-store';
-import { ensureTable } from '../../lambda/state/table-schema';
+import { PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, ensureTable } from '../../lambda/state/table-schema';
 import type { MessageSink, StoreMessageInput } from '../../lambda/storage/message-sink';
 import { S3MessageSink, type S3MessageSinkOptions } from '../../lambda/storage/s3-message-sink';
 import { runMailbox, type RunMailboxOptions } from '../../lambda/sync/run-mailbox';
@@ -140,6 +141,27 @@ export class WorkerBench {
     const out: MessageRecord[] = [];
     for await (const r of this.state.listRecords(this.mailbox.id)) out.push(r);
     return out;
+  }
+
+  /**
+   * What DynamoDB's TTL does (DynamoDB Local never deletes expired items): removes every
+   * item whose TTL attribute is at or before `nowMs`. Returns how many went.
+   */
+  async sweepExpired(nowMs: number): Promise<number> {
+    const client = this.opts.dynamo.dynamodb;
+    let removed = 0;
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await client.send(new ScanCommand({ TableName: this.table, ExclusiveStartKey: start }));
+      for (const item of page.Items ?? []) {
+        const ttl = item[TTL_ATTRIBUTE]?.N;
+        if (ttl === undefined || Number(ttl) * 1000 > nowMs) continue;
+        await client.send(new DeleteItemCommand({ TableName: this.table, Key: { [PARTITION_KEY]: item[PARTITION_KEY]!, [SORT_KEY]: item[SORT_KEY]! } }));
+        removed++;
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return removed;
   }
 }
 
