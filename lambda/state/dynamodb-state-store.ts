@@ -9,9 +9,10 @@
  * |                |                   |                  | when set: objectKey, sha256, bodySha256,          |
  * |                |                   |                  | headerFingerprint,                                |
  * |                |                   |                  | storedAt, skipReason, deleteAfter, deletedAt,     |
- * |                |                   |                  | listSize (N), attempts (N);                       |
+ * |                |                   |                  | listSize (N), attempts (N), baselineCopies (N);   |
  * |                |                   |                  | gsi1pk, expiresAt (see below)                     |
  * | summary        | `MBX#<mailboxId>` | `#SUMMARY`       | count (N), listingHash, updatedAt, lastFingerprint|
+ * |                |                   |                  | fingerprintIdentities (BOOL), auditedAt           |
  * | lease          | `MBX#<mailboxId>` | `#LEASE`         | owner, leaseExpiresAtMs (N, epoch ms)             |
  *
  * - Every MessageRecord field is its own attribute (strings S, size N); undefined fields
@@ -123,6 +124,7 @@ const Attr = {
   updatedAt: 'updatedAt',
   fingerprintIdentities: 'fingerprintIdentities',
   lastFingerprint: 'lastFingerprint',
+  auditedAt: 'auditedAt',
   owner: 'owner',
   leaseExpiresAtMs: 'leaseExpiresAtMs',
 } as const;
@@ -141,7 +143,7 @@ const OPTIONAL_RECORD_STRINGS = [
 
 const RECORD_STATUSES: ReadonlySet<string> = new Set<RecordStatus>(['stored', 'skipped', 'baseline', 'failed', 'pending']);
 /** The optional number fields of a record, stored as N attributes of the same name. */
-const OPTIONAL_RECORD_NUMBERS = ['listSize', 'attempts'] as const satisfies readonly (keyof MessageRecord)[];
+const OPTIONAL_RECORD_NUMBERS = ['listSize', 'attempts', 'baselineCopies'] as const satisfies readonly (keyof MessageRecord)[];
 
 /** The lease may be taken when nobody holds it, the holder's time ran out, or we hold it. */
 const LEASE_FREE_OR_EXPIRED_OR_OURS = 'attribute_not_exists(#pk) OR #leaseExpiresAtMs < :now OR #owner = :owner';
@@ -246,6 +248,7 @@ export class DynamoDbStateStore implements StateStore {
         [Attr.updatedAt]: { S: summary.updatedAt },
         ...(summary.fingerprintIdentities ? { [Attr.fingerprintIdentities]: { BOOL: true } } : {}),
         ...(summary.lastFingerprint ? { [Attr.lastFingerprint]: { S: summary.lastFingerprint } } : {}),
+        ...(summary.auditedAt ? { [Attr.auditedAt]: { S: summary.auditedAt } } : {}),
       },
       ReturnConsumedCapacity: 'TOTAL',
     });
@@ -591,6 +594,7 @@ function summaryFromItem(item: Item): MailboxSummary {
     updatedAt: requiredString(item, Attr.updatedAt),
     ...(item[Attr.fingerprintIdentities]?.BOOL === true ? { fingerprintIdentities: true } : {}),
     ...(item[Attr.lastFingerprint]?.S ? { lastFingerprint: item[Attr.lastFingerprint]!.S } : {}),
+    ...(item[Attr.auditedAt]?.S ? { auditedAt: item[Attr.auditedAt]!.S } : {}),
   };
 }
 

@@ -29,6 +29,11 @@ export interface MessageRecord {
    * caught when the same UIDL comes back with another size.
    */
   readonly listSize?: number;
+  /**
+   * Status `baseline`: how many further copies of it (the same UIDL and header block) the
+   * listing held when the baseline was taken. Later copies arrived after it: new mail.
+   */
+  readonly baselineCopies?: number;
   /** Fetches of this message that ended in an integrity failure (status `failed`, or `skipped` after the last). */
   readonly attempts?: number;
   /** SHA-256 (hex) of the stored bytes. */
@@ -68,6 +73,11 @@ export interface MailboxSummary {
    * with the same size (invisible to the hash) shows up here.
    */
   readonly lastFingerprint?: string;
+  /**
+   * ISO time of the last header audit: a full diff that compared every recorded message's
+   * LIST size and header fingerprint with the listing (see HEADER_AUDIT_INTERVAL_MS).
+   */
+  readonly auditedAt?: string;
 }
 
 /** DynamoDB capacity consumed through the store (read and write units). */

@@ -6,14 +6,16 @@ import type { StoredMessage } from '../storage/message-sink';
 import { SyncError, SyncErrorCode } from './errors';
 import { fetchAll, type FetchContext } from './fetch-messages';
 import { isFingerprintIdentity, tryTopFingerprint, type ListedMessage } from './identities';
+import { forEachLimited } from './for-each-limited';
 import { listingHash } from './listing-hash';
 import { readListing } from './read-listing';
 import { RetrievalLedger } from './retrieval-ledger';
 import { toRunError } from './run-summary';
 import { emptySessionResult, type SessionContext, type SessionResult } from './session-context';
 import { planSession, type SessionPlan } from './session-plan';
-import { settleCopy } from './settle-copy';
+import { copyOrdinals, settleCopy, type CopyContext } from './settle-copy';
 import { holdsRecordedMessage } from './verify-message';
+import type { DigestResult } from '../storage/message-digest';
 
 export { LOOKAHEAD_MESSAGES, LOOKAHEAD_OCTETS, MAX_UPLOAD_OCTETS_IN_FLIGHT, MAX_UPLOADS_IN_FLIGHT } from './fetch-messages';
 export type { SessionContext, SessionResult } from './session-context';
@@ -59,7 +61,7 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
   const salt = retentionSalt(mailbox);
   const { listing, sizes } = await readListing(client, () => hadUidl(ctx));
   reportInvalid(listing, result);
-  const plan = await planSession(client, { mailbox, state, log: ctx.log, salt }, listing, sizes);
+  const plan = await planSession(client, { mailbox, state, log: ctx.log, salt, now: ctx.now }, listing, sizes);
   result.fullDiff = plan.fullDiff;
   if (plan.fullDiff) result.expired = await expireGone(ctx, plan.messages, plan.records);
   result.listed = plan.messages.length + result.invalidUids;
@@ -74,6 +76,7 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
   const settledNumbers = new Set<number>();
   const storedNow = new Map<string, StoredMessage>();
   const deletions = new Deletions(client, result);
+  const replacedNumbers = new Set<number>();
   const fetchContext: FetchContext = {
     client,
     ctx,
@@ -93,12 +96,15 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
   };
   try {
     if (ctx.mode === 'baseline') {
-      await baseline(ctx, work.toSettle, settled, await fingerprintsOf(client, work.toSettle));
+      await baseline(ctx, work, { settled, settledNumbers }, await fingerprintsOf(client, work.toSettle));
     } else {
       await fetchAll(fetchContext, work.toSettle);
-      const copies = { records: plan.records, storedNow, dele: (m: ListedMessage): void => deletions.dele(m) };
+      const copies: CopyContext = { records: plan.records, storedNow, dele: (m) => deletions.dele(m), copyOrdinal: copyOrdinals(plan.messages) };
       for (const m of work.copies) await settleCopy(fetchContext, copies, m);
-      await deleteOwed(client, ctx, plan, listing, work, ledger, deletions);
+      for (const r of await deleteOwed(client, ctx, plan, listing, work, ledger, deletions)) {
+        replacedNumbers.add(r.m.number);
+        await settleCopy(fetchContext, copies, r.m, r.digest);
+      }
     }
   } catch (err) {
     // The connection or the state failed midway: what was done is kept and reported.
@@ -107,7 +113,7 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
   }
   await deletions.settled();
   result.backlog = work.toSettle.filter((m) => !settled.has(m.identity)).length;
-  const copyNumbers = new Set(work.copies.map((m) => m.number));
+  const copyNumbers = new Set([...work.copies.map((m) => m.number), ...replacedNumbers]);
   return commit(client, ctx, plan, { result, ledger, settled, settledNumbers, copyNumbers, storedNow, deleted: deletions.deleted, salt });
 }
 
@@ -190,38 +196,59 @@ class Deletions {
 /**
  * DELE for mail stored earlier whose deletion is owed (retention `delete` after a DELE that
  * did not take; `deleteAfterDays` once due). The message number must still hold the
- * recorded message: UIDLs can be recycled or shared, and a DELE to another message loses it.
+ * recorded message: UIDLs can be recycled or shared, and a DELE to another message loses
+ * it. Returns the messages found to be other mail under a recorded identity (the recorded
+ * message left the server): they are settled like further copies.
  */
-async function deleteOwed(
-  client: Pop3Client,
-  ctx: SessionContext,
-  plan: SessionPlan,
-  listing: UidlListing | undefined,
-  work: Work,
-  ledger: RetrievalLedger,
-  deletions: Deletions,
-): Promise<void> {
+async function deleteOwed(client: Pop3Client, ctx: SessionContext, plan: SessionPlan, listing: UidlListing | undefined, work: Work, ledger: RetrievalLedger, deletions: Deletions): Promise<Replaced[]> {
   const owed: MessageRecord[] = work.toDelete.map((m) => plan.records.get(m.identity)!);
   if (typeof ctx.mailbox.retention === 'object') {
     const listed = new Set(plan.messages.map((m) => m.identity));
     owed.push(...(await ctx.state.listDueDeletions(ctx.mailbox.id, new Date(ctx.now()).toISOString())).filter((r) => listed.has(r.identity) || listed.has(r.uid)));
   }
   const done = new Set<string>();
+  const replaced: Replaced[] = [];
   for (const rec of owed) {
     if (done.has(rec.identity)) continue;
     done.add(rec.identity);
     // Every listed message that may be this one: the one resolved to its identity, and any
     // other with its UIDL (an identity resolved in an earlier session may now be stale).
     const candidates = plan.messages.filter((m) => (m.identity === rec.identity || m.uid === rec.uid) && !deletions.has(m.number));
-    const sharedUid = listing?.duplicates.has(rec.uid) === true;
-    for (const m of candidates) {
-      if (await holdsRecordedMessage(client, m, rec, { sharedUid, ledger, maxOctets: ctx.mailbox.limits.maxMessageBytes })) {
-        deletions.dele(m);
-        break;
-      }
-      ctx.log('delete-withheld', { uid: m.uid, number: m.number, reason: 'not the recorded message' });
-    }
+    const found = await findRecorded(client, ctx, rec, candidates, ledger);
+    if (found.recorded) deletions.dele(found.recorded);
+    else if (found.replaced && listing?.duplicates.has(rec.uid) !== true) replaced.push(found.replaced);
   }
+  if (replaced.length > 0) await markReplaced(ctx, plan, replaced);
+  return replaced;
+}
+
+/** A listed message resolved to the identity of a recorded message it is not. */
+interface Replaced {
+  readonly m: ListedMessage;
+  readonly rec: MessageRecord;
+  readonly digest?: DigestResult;
+}
+
+async function findRecorded(client: Pop3Client, ctx: SessionContext, rec: MessageRecord, candidates: readonly ListedMessage[], ledger: RetrievalLedger): Promise<{ recorded?: ListedMessage; replaced?: Replaced }> {
+  let replaced: Replaced | undefined;
+  for (const m of candidates) {
+    const holding = await holdsRecordedMessage(client, m, rec, { ledger, maxOctets: ctx.mailbox.limits.maxMessageBytes });
+    if (holding.kind === 'recorded') return { recorded: m };
+    ctx.log('delete-withheld', { uid: m.uid, number: m.number, reason: holding.kind === 'other' ? 'not the recorded message' : holding.reason });
+    if (holding.kind === 'other' && m.identity === rec.identity) replaced = { m, rec, ...(holding.digest ? { digest: holding.digest } : {}) };
+  }
+  return replaced ? { replaced } : {};
+}
+
+/**
+ * The only message listed under a recorded UIDL is other mail: the recorded message left
+ * the server (deleted elsewhere, its UIDL given to new mail). Its record becomes a
+ * tombstone, so the new message is settled against it as a further copy, by content.
+ */
+async function markReplaced(ctx: SessionContext, plan: SessionPlan, replaced: readonly Replaced[]): Promise<void> {
+  const nowIso = new Date(ctx.now()).toISOString();
+  await ctx.state.markDeleted(ctx.mailbox.id, replaced.map((r) => r.m.identity), nowIso);
+  for (const { m, rec } of replaced) plan.records.set(m.identity, { ...rec, deletedAt: nowIso });
 }
 
 interface Outcome {
@@ -251,7 +278,7 @@ async function commit(client: Pop3Client, ctx: SessionContext, plan: SessionPlan
     const err = new SyncError(SyncErrorCode.QUIT_WITHHELD, `session ended without QUIT: ${unsafe.length} retrieved message(s) not stored: ${named}; DELEs of this session were not applied, the next run continues`);
     result.errors.push(toRunError(err));
     result.complete = false;
-    if (plan.keys) await writeSummary(ctx, plan, o, new Set());
+    if (plan.keys) await writeSummary(ctx, plan, o, new Set(), false);
     return result;
   }
   // From QUIT on, messages may vanish without this run learning it (the answer is lost,
@@ -259,7 +286,14 @@ async function commit(client: Pop3Client, ctx: SessionContext, plan: SessionPlan
   // unseen; so first the summary stops vouching for the listing: the next run does a full
   // diff, unless this one ends with a fresh summary.
   if (plan.keys && o.deleted.length > 0) {
-    await ctx.state.putSummary(ctx.mailbox.id, { count: 0, listingHash: UNCONFIRMED_DELETIONS, updatedAt: new Date(ctx.now()).toISOString() });
+    const { fingerprintIdentities, auditedAt } = plan.summary ?? {};
+    await ctx.state.putSummary(ctx.mailbox.id, {
+      count: 0,
+      listingHash: UNCONFIRMED_DELETIONS,
+      updatedAt: new Date(ctx.now()).toISOString(),
+      ...(fingerprintIdentities ? { fingerprintIdentities } : {}),
+      ...(auditedAt ? { auditedAt } : {}),
+    });
   }
   try {
     await client.quit();
@@ -272,7 +306,7 @@ async function commit(client: Pop3Client, ctx: SessionContext, plan: SessionPlan
     await ctx.state.markDeleted(ctx.mailbox.id, o.deleted.map((m) => m.identity), new Date(ctx.now()).toISOString());
     result.deleted = o.deleted.length;
   }
-  if (plan.keys) await writeSummary(ctx, plan, o, new Set(o.deleted.map((m) => m.number)));
+  if (plan.keys) await writeSummary(ctx, plan, o, new Set(o.deleted.map((m) => m.number)), result.backlog === 0);
   if (result.backlog > 0 || result.errors.some((e) => e.code !== Pop3ErrorCode.INVALID_UID)) result.complete = false;
   return result;
 }
@@ -280,10 +314,14 @@ async function commit(client: Pop3Client, ctx: SessionContext, plan: SessionPlan
 /**
  * Records every unsettled listed message as seen, without fetching (operator "baseline"),
  * with its LIST size and header fingerprint: a UIDL recycled later is then still noticed.
+ * Further copies present now are counted on their identity's record: copies that arrive
+ * later are new mail.
  */
-async function baseline(ctx: SessionContext, queue: readonly ListedMessage[], settled: Set<string>, fingerprints: ReadonlyMap<number, string>): Promise<void> {
+async function baseline(ctx: SessionContext, work: Work, done: { settled: Set<string>; settledNumbers: Set<number> }, fingerprints: ReadonlyMap<number, string>): Promise<void> {
   const nowIso = new Date(ctx.now()).toISOString();
-  await forEachLimited(queue, 16, async (m) => {
+  const copies = new Map<string, number>();
+  for (const m of work.copies) copies.set(m.identity, (copies.get(m.identity) ?? 0) + 1);
+  await forEachLimited(work.toSettle, 16, async (m) => {
     const headerFingerprint = fingerprints.get(m.number);
     await ctx.state.putRecord(ctx.mailbox.id, {
       identity: m.identity,
@@ -292,10 +330,14 @@ async function baseline(ctx: SessionContext, queue: readonly ListedMessage[], se
       size: m.size,
       listSize: m.size,
       firstSeenAt: nowIso,
+      baselineCopies: copies.get(m.identity) ?? 0,
       ...(headerFingerprint ? { headerFingerprint } : {}),
     });
-    settled.add(m.identity);
+    done.settled.add(m.identity);
+    done.settledNumbers.add(m.number);
   });
+  // Copies of messages recorded earlier are settled as in a fetch (by the next run).
+  for (const m of work.copies) if (done.settled.has(m.identity)) done.settledNumbers.add(m.number);
 }
 
 function mayBeSkipped(m: ListedMessage, mailbox: MailboxConfig): boolean {
@@ -344,7 +386,7 @@ async function expireGone(ctx: SessionContext, messages: readonly ListedMessage[
  * The summary covers the longest prefix of the listing as it is after this session's
  * deletions in which every message is settled; the next run reads only what follows.
  */
-async function writeSummary(ctx: SessionContext, plan: SessionPlan, o: Outcome, deletedNumbers: ReadonlySet<number>): Promise<void> {
+async function writeSummary(ctx: SessionContext, plan: SessionPlan, o: Outcome, deletedNumbers: ReadonlySet<number>, clean: boolean): Promise<void> {
   const { mailbox } = ctx;
   const keys = plan.keys!;
   const remaining: string[] = [];
@@ -361,6 +403,8 @@ async function writeSummary(ctx: SessionContext, plan: SessionPlan, o: Outcome, 
     }
   }
   const lastFingerprint = last ? await fingerprintOf(ctx, plan, o, last) : undefined;
+  // An audit counts once every new message it found is settled; until then the next run audits again.
+  const auditedAt = plan.audit && clean ? new Date(ctx.now()).toISOString() : plan.summary?.auditedAt;
   const fingerprintIdentities =
     plan.summary?.fingerprintIdentities === true || plan.messages.some((m) => isFingerprintIdentity(m.identity)) || [...plan.records.keys()].some(isFingerprintIdentity);
   await ctx.state.putSummary(mailbox.id, {
@@ -369,6 +413,7 @@ async function writeSummary(ctx: SessionContext, plan: SessionPlan, o: Outcome, 
     updatedAt: new Date(ctx.now()).toISOString(),
     ...(fingerprintIdentities ? { fingerprintIdentities } : {}),
     ...(lastFingerprint ? { lastFingerprint } : {}),
+    ...(auditedAt ? { auditedAt } : {}),
   });
 }
 
@@ -377,14 +422,15 @@ async function writeSummary(ctx: SessionContext, plan: SessionPlan, o: Outcome, 
  * (and that is still listed) keeps the prefix open, so the next run retries its DELE.
  */
 function isDone(ctx: SessionContext, plan: SessionPlan, o: Outcome, m: ListedMessage, index: number): boolean {
-  if (index < plan.prefix) return true;
   const rec = plan.records.get(m.identity);
   // Still listed by a server that hides retrieved mail: not hidden yet (see sortWork).
   const owesHiding = ctx.mailbox.hidesRetrievedMail === true && (rec?.status === 'stored' || o.storedNow.has(m.identity));
   const retention = ctx.mailbox.retention;
   // A further copy: its identity's record belongs to the message it was compared with. Still
   // listed under retention `delete`, its DELE did not take (or it was left): checked again.
+  // (A message found to replace a recorded one may lie in the vouched prefix.)
   if (o.copyNumbers.has(m.number)) return o.settledNumbers.has(m.number) && !owesHiding && retention !== 'delete';
+  if (index < plan.prefix) return true;
   const owesDelete =
     retention === 'delete'
       ? o.storedNow.has(m.identity) || rec?.status === 'stored'
@@ -420,12 +466,4 @@ function deletionDue(mailbox: MailboxConfig, rec: MessageRecord, nowMs: number):
   if (r === 'delete') return true;
   if (r === 'keep' || rec.deleteAfter !== undefined) return false;
   return Date.parse(rec.firstSeenAt) + r.deleteAfterDays * DAY_MS <= nowMs;
-}
-
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (i < items.length) await fn(items[i++]!);
-  });
-  await Promise.all(workers);
 }

@@ -2,6 +2,7 @@ import type { MailboxConfig } from '../config/mailbox-config';
 import type { Pop3Client, UidlListing } from '../pop3';
 import type { MailboxSummary, MessageRecord, StateStore } from '../state/state-store';
 import { derivedPrefix, fingerprintAll, isFingerprintIdentity, reconcileIdentities, resolveIdentities, tryTopFingerprint, type ListedMessage } from './identities';
+import { forEachLimited } from './for-each-limited';
 import { listingKey, settledPrefix } from './listing-hash';
 
 /** What one session must look at, and what the state already knows about it. */
@@ -15,6 +16,8 @@ export interface SessionPlan {
   /** Listing entries at the start that the last summary vouched for (0 in a full diff). */
   readonly prefix: number;
   readonly fullDiff: boolean;
+  /** A header audit: every recorded message's size and headers were compared. */
+  readonly audit: boolean;
   readonly summary: MailboxSummary | undefined;
   /** Listing keys (UIDL and LIST size) of the valid entries; undefined without UIDL. */
   readonly keys: readonly string[] | undefined;
@@ -26,7 +29,20 @@ export interface PlanContext {
   readonly log: (event: string, fields?: Record<string, unknown>) => void;
   /** Salt of the summary hash (what "settled" means under the retention mode). */
   readonly salt: string;
+  readonly now: () => number;
 }
+
+/**
+ * How often a mailbox's listing is audited: every recorded message still listed gets its
+ * LIST size and header fingerprint (TOP n 0) compared with its record. Between audits, the
+ * summary's prefix is trusted on the word of its last message (one TOP), and a full diff
+ * checks until the first message that is not the recorded one (O(log n) TOPs); mail under a
+ * recycled UIDL that sits before a known message (the same mail delivered again later) is
+ * found by the next audit. A day of TOPs costs a few KiB per kept message.
+ */
+export const HEADER_AUDIT_INTERVAL_MS = 24 * 60 * 60 * 1000;
+/** TOPs of an audit queued at once (pipelined where the server allows). */
+const AUDIT_TOPS_IN_FLIGHT = 16;
 
 /**
  * Plans a session: the summary fast path when the listing only had mail appended since the
@@ -35,6 +51,8 @@ export interface PlanContext {
 export async function planSession(client: Pop3Client, ctx: PlanContext, listing: UidlListing | undefined, sizes: ReadonlyMap<number, number>): Promise<SessionPlan> {
   const keys = listing?.entries.map((e) => listingKey(e.uid, sizes.get(e.number) ?? 0));
   const summary = keys ? await ctx.state.getSummary(ctx.mailbox.id) : undefined;
+  const audit = keys !== undefined && auditDue(summary, ctx.now());
+  if (audit) return fullDiff(client, ctx, listing, sizes, { summary, keys, audit });
   let prefix = keys ? settledPrefix(keys, summary, ctx.salt) : undefined;
   if (listing && prefix !== undefined && prefix > 0 && summary?.lastFingerprint !== undefined) {
     // Same keys, but is it the same mail? If the last settled message is, all before it are.
@@ -45,7 +63,12 @@ export async function planSession(client: Pop3Client, ctx: PlanContext, listing:
     }
   }
   if (listing && keys && prefix !== undefined) return fastPath(client, ctx, listing, sizes, { summary, prefix, keys });
-  return fullDiff(client, ctx, listing, sizes, { summary, keys });
+  return fullDiff(client, ctx, listing, sizes, { summary, keys, audit: false });
+}
+
+function auditDue(summary: MailboxSummary | undefined, nowMs: number): boolean {
+  const last = summary?.auditedAt === undefined ? Number.NaN : Date.parse(summary.auditedAt);
+  return !(nowMs - last < HEADER_AUDIT_INTERVAL_MS);
 }
 
 /** Only the appended tail can be new. Reads O(tail). */
@@ -79,7 +102,7 @@ async function fastPath(
     lookup,
   });
   messages = [...messages.slice(0, p.prefix), ...candidates];
-  return { messages, candidates, records, prefix: p.prefix, fullDiff: false, summary: p.summary, keys: p.keys };
+  return { messages, candidates, records, prefix: p.prefix, fullDiff: false, audit: false, summary: p.summary, keys: p.keys };
 }
 
 /** The listing changed other than by appending (or there is no UIDL). Reads O(mailbox). */
@@ -88,7 +111,7 @@ async function fullDiff(
   ctx: PlanContext,
   listing: UidlListing | undefined,
   sizes: ReadonlyMap<number, number>,
-  p: { summary: MailboxSummary | undefined; keys: readonly string[] | undefined },
+  p: { summary: MailboxSummary | undefined; keys: readonly string[] | undefined; audit: boolean },
 ): Promise<SessionPlan> {
   const records = new Map<string, MessageRecord>();
   for await (const r of ctx.state.listRecords(ctx.mailbox.id)) records.set(r.identity, r);
@@ -99,20 +122,22 @@ async function fullDiff(
         existing: async (ids) => new Set(ids.filter((id) => records.has(id))),
       })
     : await fingerprintAll(client, sizes);
-  const boundary = await lastKnownMessage(client, messages, records);
+  const notRecorded = p.audit ? await unknownMessages(client, messages, records) : undefined;
+  const boundary = notRecorded ? 0 : await lastKnownMessage(client, messages, records);
   const derived = derivedByUid(records.values());
   messages = await reconcileIdentities(messages, {
     client,
     records,
     sharedUids,
     // Mail is appended: past the last message proven to be the recorded one, a recorded
-    // UIDL can only be a recycled one. A UIDL whose message we deleted is suspect too.
-    suspect: (m, rec) => m.number > boundary || rec.deletedAt !== undefined,
+    // UIDL can only be a recycled one (an audit proves each one). A UIDL whose message left
+    // the server is suspect too.
+    suspect: (m, rec) => (notRecorded ? notRecorded.has(m.number) : m.number > boundary) || rec.deletedAt !== undefined,
     hasFingerprintIdentities: derived.size > 0,
     derivedOf: async (uid) => derived.get(uid) ?? [],
     lookup: undefined,
   });
-  return { messages, candidates: messages, records, prefix: 0, fullDiff: true, summary: p.summary, keys: p.keys };
+  return { messages, candidates: messages, records, prefix: 0, fullDiff: true, audit: p.audit, summary: p.summary, keys: p.keys };
 }
 
 /**
@@ -142,6 +167,20 @@ async function lastKnownMessage(client: Pop3Client, messages: readonly ListedMes
     else hi = mid;
   }
   return lo === 0 ? 0 : checkable[lo - 1]!.number;
+}
+
+/** Numbers of the listed messages with a record whose LIST size or header fingerprint differs (an audit). */
+async function unknownMessages(client: Pop3Client, messages: readonly ListedMessage[], records: ReadonlyMap<string, MessageRecord>): Promise<Set<number>> {
+  const out = new Set<number>();
+  await forEachLimited(messages, AUDIT_TOPS_IN_FLIGHT, async (m) => {
+    const rec = records.get(m.identity);
+    if (rec === undefined || rec.deletedAt !== undefined) return;
+    if (rec.listSize !== undefined && rec.listSize !== m.size) return void out.add(m.number);
+    if (rec.headerFingerprint === undefined) return;
+    const fp = m.fingerprint ?? (await tryTopFingerprint(client, m.number));
+    if (fp !== undefined && fp !== rec.headerFingerprint) out.add(m.number);
+  });
+  return out;
 }
 
 /** Records of derived identities, by UIDL. */

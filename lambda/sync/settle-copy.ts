@@ -2,9 +2,9 @@ import type { MessageRecord } from '../state/state-store';
 import { sameContent, type DigestResult } from '../storage/message-digest';
 import type { StoredMessage } from '../storage/message-sink';
 import { Pop3Error, Pop3ErrorCode } from '../pop3';
-import { fetchAll, hasCode, isSessionFatal, recordIncomplete, recordSkipped, type FetchContext } from './fetch-messages';
+import { MAX_INCOMPLETE_ATTEMPTS, fetchAll, hasCode, isSessionFatal, recordIncomplete, recordSkipped, type FetchContext } from './fetch-messages';
 import { contentIdentity, copyCheckIdentity, type ListedMessage } from './identities';
-import { toRunError } from './run-summary';
+import { MAX_SKIPPED_NAMED, toRunError } from './run-summary';
 import { contentDigest } from './verify-message';
 
 /** What settling the further copies of a session needs besides the fetch context. */
@@ -15,6 +15,23 @@ export interface CopyContext {
   readonly storedNow: ReadonlyMap<string, StoredMessage>;
   /** Queues a DELE of a message proven to be stored (retention `delete`). */
   readonly dele: (m: ListedMessage) => void;
+  /** 0 for the first further copy of an identity in this listing, 1 for the next, ... */
+  readonly copyOrdinal: (m: ListedMessage) => number;
+}
+
+/**
+ * Listing-order ordinals of further copies, per identity (see CopyContext.copyOrdinal),
+ * over the whole listing: the first message of an identity is the recorded one.
+ */
+export function copyOrdinals(messages: readonly ListedMessage[]): (m: ListedMessage) => number {
+  const byNumber = new Map<number, number>();
+  const seen = new Map<string, number>();
+  for (const m of [...messages].sort((a, b) => a.number - b.number)) {
+    const n = seen.get(m.identity) ?? 0;
+    byNumber.set(m.number, n - 1);
+    seen.set(m.identity, n + 1);
+  }
+  return (m) => byNumber.get(m.number) ?? 0;
 }
 
 type Original = Pick<MessageRecord, 'sha256' | 'bodySha256' | 'headerFingerprint'>;
@@ -27,15 +44,11 @@ type Original = Pick<MessageRecord, 'sha256' | 'bodySha256' | 'headerFingerprint
  * identity. Settled or given up, it is added to `settledNumbers`; otherwise the next run
  * tries again.
  */
-export async function settleCopy(f: FetchContext, c: CopyContext, m: ListedMessage): Promise<void> {
+export async function settleCopy(f: FetchContext, c: CopyContext, m: ListedMessage, read?: DigestResult): Promise<void> {
   const rec = c.records.get(m.identity);
   const original: Original | undefined = c.storedNow.get(m.identity) ?? (rec?.status === 'stored' ? rec : undefined);
   if (original === undefined) return settleUnread(f, c, m, rec);
-  const checkId = copyCheckIdentity(m.identity, m.size);
-  const check = await recordOf(f, c, checkId);
-  // Given up on earlier (too large, or never received whole): left on the server, reported then.
-  if (check?.status === 'skipped') return void f.settledNumbers.add(m.number);
-  const digest = await readCopy(f, m, checkId, check);
+  const digest = read ?? (await checkedRead(f, c, m));
   if (digest === undefined) return;
   if (sameContent(digest, original, { headersSuffice: true })) {
     settled(f, c, m);
@@ -44,6 +57,20 @@ export async function settleCopy(f: FetchContext, c: CopyContext, m: ListedMessa
     return;
   }
   await settleDifferent(f, c, m, digest);
+}
+
+/** The copy's content, unless it was given up on (counted under its check identity). */
+async function checkedRead(f: FetchContext, c: CopyContext, m: ListedMessage): Promise<DigestResult | undefined> {
+  const checkId = copyCheckIdentity(m.identity, m.size);
+  const check = await recordOf(f, c, checkId);
+  // Given up on earlier (too large, or never received whole): left on the server and named
+  // in the summary. The record names no message, only the identity and size, so another copy
+  // of that size may have taken its place: read again once a day (an audit lists it).
+  if (check?.status === 'skipped' && !retryDue(check, f.ctx.now())) {
+    reportSkipped(f, m, check.skipReason ?? 'given up');
+    return undefined;
+  }
+  return readCopy(f, m, checkId, check);
 }
 
 /** A copy with other content: its content identity, stored already or stored now. */
@@ -58,17 +85,16 @@ async function settleDifferent(f: FetchContext, c: CopyContext, m: ListedMessage
 /**
  * The original was not stored: not yet (failed, pending, or not reached in this session:
  * the next run retries), or never (skipped or baselined, so there are no bytes to compare
- * with). A copy of those with the same size is taken for it; with another size it is
- * another message, read to find its content identity.
+ * with). Copies that were there when the baseline was taken are baselined with it; later
+ * ones are new mail. A copy of a message too large to fetch, of that size, is too large
+ * too: skipped and named. Any other copy is read to find its content identity.
  */
 async function settleUnread(f: FetchContext, c: CopyContext, m: ListedMessage, rec: MessageRecord | undefined): Promise<void> {
-  const never = rec?.status === 'skipped' || rec?.status === 'baseline';
-  if (!never) return void f.ctx.log('copy-kept', { uid: m.uid, number: m.number, reason: 'original not stored' });
-  if (rec.listSize === undefined || rec.listSize === m.size) return void f.settledNumbers.add(m.number);
-  const checkId = copyCheckIdentity(m.identity, m.size);
-  const check = await recordOf(f, c, checkId);
-  if (check?.status === 'skipped') return void f.settledNumbers.add(m.number);
-  const digest = await readCopy(f, m, checkId, check);
+  if (rec?.status !== 'skipped' && rec?.status !== 'baseline') return void f.ctx.log('copy-kept', { uid: m.uid, number: m.number, reason: 'original not stored' });
+  const sameSize = rec.listSize === undefined || rec.listSize === m.size;
+  if (rec.status === 'baseline' && (rec.baselineCopies === undefined ? sameSize : c.copyOrdinal(m) < rec.baselineCopies)) return void f.settledNumbers.add(m.number);
+  if (rec.status === 'skipped' && m.size > f.ctx.mailbox.limits.maxMessageBytes) return reportSkipped(f, m, 'too-large');
+  const digest = await checkedRead(f, c, m);
   if (digest !== undefined) await settleDifferent(f, c, m, digest);
 }
 
@@ -98,6 +124,27 @@ async function readCopy(f: FetchContext, m: ListedMessage, checkId: string, chec
     f.result.errors.push(toRunError(err, m.uid, m.number));
     return undefined;
   }
+}
+
+/**
+ * A given-up copy check is tried again after this long, doubling with each failed retry
+ * (at most MAX_RETRY_DOUBLINGS times): the copy may have been replaced by another message
+ * of that size by then, and a retry that fails again costs a session without QUIT.
+ */
+export const GIVEN_UP_COPY_RETRY_MS = 24 * 60 * 60 * 1000;
+const MAX_RETRY_DOUBLINGS = 5;
+
+function retryDue(check: MessageRecord, nowMs: number): boolean {
+  const failedRetries = Math.max(0, (check.attempts ?? MAX_INCOMPLETE_ATTEMPTS) - MAX_INCOMPLETE_ATTEMPTS);
+  const wait = GIVEN_UP_COPY_RETRY_MS * 2 ** Math.min(failedRetries, MAX_RETRY_DOUBLINGS);
+  return !(nowMs - Date.parse(check.firstSeenAt) < wait);
+}
+
+/** A copy left on the server unread: settled for this session, and named as skipped. */
+function reportSkipped(f: FetchContext, m: ListedMessage, reason: string): void {
+  f.settledNumbers.add(m.number);
+  f.result.skipped++;
+  if (f.result.skippedMessages.length < MAX_SKIPPED_NAMED) f.result.skippedMessages.push({ uid: m.uid, number: m.number, reason, size: m.size });
 }
 
 function isOwnFailure(err: unknown, m: ListedMessage): boolean {

@@ -1,7 +1,7 @@
 import type { Pop3Client } from '../pop3';
 import type { MessageRecord } from '../state/state-store';
 import { MessageDigest, sameContent, type DigestResult } from '../storage/message-digest';
-import { isFingerprintIdentity, tryTopFingerprint, type ListedMessage } from './identities';
+import { tryTopFingerprint, type ListedMessage } from './identities';
 import type { RetrievalLedger } from './retrieval-ledger';
 
 /** Digest of message `m` as the server sends it now (to prove a copy identical, or tell it apart). */
@@ -12,30 +12,36 @@ export async function contentDigest(client: Pop3Client, m: ListedMessage, ledger
   return digest.result();
 }
 
+/** What a check before a deferred DELE found at a message number. */
+export type Holding =
+  /** Proven by content to be the recorded message: it may be deleted. */
+  | { readonly kind: 'recorded' }
+  /** Another message (other headers or other content); `digest` when its content was read. */
+  | { readonly kind: 'other'; readonly digest?: DigestResult }
+  /** Cannot be proven either way now (another LIST size, too large to read, not stored). */
+  | { readonly kind: 'unproven'; readonly reason: string };
+
 /**
  * Whether message `m` of this session is the message `rec` describes, checked right before
- * a DELE of mail stored in an earlier session: its UIDL may have been recycled, or be
- * shared with another message (popa3d), and a DELE to the wrong number loses that one.
- * The LIST size must match, then the header fingerprint (TOP). The content itself (a RETR)
- * must match as well when headers alone cannot tell messages apart: the UIDL is shared, the
- * record is under a derived identity (its messages were told apart by more than the UIDL),
- * or TOP is missing.
+ * a DELE of mail stored in an earlier session. Its UIDL may have been recycled, or be
+ * shared with another message (popa3d), and a message with the same UIDL, size and header
+ * block can still be another message: a DELE to it would lose it. So the content decides
+ * (one RETR per deferred deletion); TOP first spares that RETR when the headers differ.
  */
 export async function holdsRecordedMessage(
   client: Pop3Client,
   m: ListedMessage,
   rec: MessageRecord,
-  o: { sharedUid: boolean; ledger: RetrievalLedger; maxOctets: number },
-): Promise<boolean> {
-  if (rec.status !== 'stored' || rec.sha256 === undefined) return false;
-  if (rec.listSize !== undefined && rec.listSize !== m.size) return false;
+  o: { ledger: RetrievalLedger; maxOctets: number },
+): Promise<Holding> {
+  if (rec.status !== 'stored' || rec.sha256 === undefined) return { kind: 'unproven', reason: 'not stored' };
+  // A size change is settled by the plan (the content is compared, then the size noted).
+  if (rec.listSize !== undefined && rec.listSize !== m.size) return { kind: 'unproven', reason: 'size changed' };
   const fp = rec.headerFingerprint === undefined ? undefined : await tryTopFingerprint(client, m.number);
-  if (fp !== undefined) {
-    if (fp !== rec.headerFingerprint) return false;
-    if (!o.sharedUid && !isFingerprintIdentity(rec.identity)) return true;
-  }
-  if (m.size > o.maxOctets) return false;
-  const same = sameContent(await contentDigest(client, m, o.ledger, o.maxOctets), rec);
-  if (same) o.ledger.stored(m.number);
-  return same;
+  if (fp !== undefined && fp !== rec.headerFingerprint) return { kind: 'other' };
+  if (m.size > o.maxOctets) return { kind: 'unproven', reason: 'too large to compare' };
+  const digest = await contentDigest(client, m, o.ledger, o.maxOctets);
+  if (!sameContent(digest, rec)) return { kind: 'other', digest };
+  o.ledger.stored(m.number);
+  return { kind: 'recorded' };
 }
