@@ -26,7 +26,7 @@ const SIZES = {
     dir: 'test/fault',
     env: {
       FAULT_ROUNDS: '1000', FAULT_MESSAGES: '10', FAULT_RUNS: '8', FAULT_BUDGET_MS: '140000', FAULT_VERBOSE: '1',
-      MODEL_SEQUENCES: '2000', MODEL_BUDGET_MS: '600000', MODEL_CONCURRENCY: '12', MODEL_BASE_SEED: String(Math.floor(Math.random() * 2 ** 32)),
+      MODEL_SEQUENCES: '2000', MODEL_BUDGET_MS: '600000', MODEL_CONCURRENCY: '12', MODEL_LONG_CLOCK: '1', MODEL_BASE_SEED: String(Math.floor(Math.random() * 2 ** 32)),
     },
   },
   fuzz: { dir: 'test/fuzz', env: { FUZZ_RUNS: '20' } },

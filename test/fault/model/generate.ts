@@ -19,6 +19,12 @@ const MAX_MESSAGE_BYTES = 1_500;
 const TOPICS = 4;
 /** Review widening (MODEL_WIDEN=1): same-size header twins, more twins, deletions and crashes. */
 const WIDEN = process.env.MODEL_WIDEN === '1';
+/**
+ * MODEL_LONG_CLOCK=1 (the fault run): clock steps of 45 days as well, past the TTL of
+ * expiring records (the runner sweeps expired items as DynamoDB's TTL would).
+ */
+const LONG_CLOCK = process.env.MODEL_LONG_CLOCK === '1';
+const LONG_CLOCK_MS = 45 * 24 * HOUR_MS;
 
 export function generateSequence(seed: number): Sequence {
   const p = new Prng(seed);
@@ -64,7 +70,7 @@ class StepGenerator {
         [WIDEN ? 15 : 9, () => this.otherClient('delete')],
         [2, () => this.otherClient('hide')],
         [35, () => this.run()],
-        [6, () => this.steps.push({ kind: 'clock', advanceMs: p.pick([2 * HOUR_MS, 26 * HOUR_MS]) })],
+        [6, () => this.steps.push({ kind: 'clock', advanceMs: p.pick(LONG_CLOCK ? [2 * HOUR_MS, 26 * HOUR_MS, LONG_CLOCK_MS] : [2 * HOUR_MS, 26 * HOUR_MS]) })],
       ])();
     }
     return this.steps;

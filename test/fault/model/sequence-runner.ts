@@ -232,6 +232,7 @@ class SequenceRun {
       quits: 0,
     };
     let result: RunSummary | SimulatedCrash | undefined;
+    await this.bench.sweepExpired(this.now()); // DynamoDB's TTL, which DynamoDB Local lacks
     const runStarted = Date.now();
     try {
       result = await this.bench.run({ now: this.now, ...(crash ? { crash } : {}) });
