@@ -221,6 +221,8 @@ class SequenceRun {
   /** One worker run; returns its summary (undefined when it crashed or threw). */
   private async run(advanceMs: number, faults: readonly Fault[]): Promise<RunSummary | undefined> {
     this.clockOffsetMs += advanceMs;
+    // DynamoDB's TTL, which DynamoDB Local lacks; before this run's faults are armed.
+    await this.bench.sweepExpired(this.now());
     this.stats.runs++;
     const crash = faults.find((f): f is Extract<Fault, { kind: 'crash' }> => f.kind === 'crash')?.point;
     this.plan.startRun(faults.filter((f): f is AwsFault => f.kind === 'aws'));
@@ -232,7 +234,6 @@ class SequenceRun {
       quits: 0,
     };
     let result: RunSummary | SimulatedCrash | undefined;
-    await this.bench.sweepExpired(this.now()); // DynamoDB's TTL, which DynamoDB Local lacks
     const runStarted = Date.now();
     try {
       result = await this.bench.run({ now: this.now, ...(crash ? { crash } : {}) });
