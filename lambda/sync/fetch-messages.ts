@@ -26,6 +26,15 @@ export const LOOKAHEAD_OCTETS = 4 * 1024 * 1024;
 export const MAX_INCOMPLETE_ATTEMPTS = 3;
 /** Slack over maxMessageBytes for the engine's cap: LIST sizes are approximate. */
 const SIZE_CAP_SLACK_OCTETS = 64 * 1024;
+
+/**
+ * The most octets any RETR may deliver for a mailbox whose limit is `maxMessageBytes`: the
+ * same for fetches and for reads that compare a message with what was stored, so a stored
+ * message can always be read again.
+ */
+export function retrCapOctets(maxMessageBytes: number): number {
+  return maxMessageBytes + SIZE_CAP_SLACK_OCTETS;
+}
 const DAY_MS = 86_400_000;
 
 /** What the fetch phase reports per message, and the state it needs. */
@@ -191,7 +200,7 @@ class Fetcher {
  * queued behind the one being read rejects, long before the fetch loop awaits it.
  */
 function retrieve(f: FetchContext, m: ListedMessage): Promise<MessageStream> {
-  return f.ledger.track(m.number, m.uid, f.client.retr(m.number, { maxOctets: f.ctx.mailbox.limits.maxMessageBytes + SIZE_CAP_SLACK_OCTETS, expectedOctets: m.size }));
+  return f.ledger.track(m.number, m.uid, f.client.retr(m.number, { maxOctets: retrCapOctets(f.ctx.mailbox.limits.maxMessageBytes), expectedOctets: m.size }));
 }
 
 /** One message: store -> record -> retention. Never rejects: failures are classified and reported. */
@@ -323,6 +332,12 @@ export async function recordIncomplete(f: FetchContext, m: ListedMessage, previo
     firstSeenAt: new Date(f.ctx.now()).toISOString(),
     ...(headerFingerprint ? { headerFingerprint } : {}),
   });
+}
+
+/** Whether `err` is the failure of message `m`'s own RETR (not the end of the session before it). */
+export function isOwnFailure(err: unknown, m: Pick<ListedMessage, 'number'>): boolean {
+  const command = err instanceof Pop3Error ? err.command : (err as { cause?: { command?: unknown } })?.cause?.command;
+  return command === `RETR ${m.number}`;
 }
 
 export function hasCode(err: unknown, code: string): boolean {

@@ -4,7 +4,7 @@ import { Pop3ErrorCode, type Pop3Client, type UidlListing } from '../pop3';
 import type { MessageRecord } from '../state/state-store';
 import type { StoredMessage } from '../storage/message-sink';
 import { SyncError, SyncErrorCode } from './errors';
-import { fetchAll, type FetchContext } from './fetch-messages';
+import { fetchAll, hasCode, isOwnFailure, type FetchContext } from './fetch-messages';
 import { isFingerprintIdentity, tryTopFingerprint, type ListedMessage } from './identities';
 import { forEachLimited } from './for-each-limited';
 import { listingHash } from './listing-hash';
@@ -14,7 +14,7 @@ import { toRunError } from './run-summary';
 import { emptySessionResult, type SessionContext, type SessionResult } from './session-context';
 import { planSession, type SessionPlan } from './session-plan';
 import { copyOrdinals, settleCopy, type CopyContext } from './settle-copy';
-import { holdsRecordedMessage } from './verify-message';
+import { holdsRecordedMessage, type Holding } from './verify-message';
 import type { DigestResult } from '../storage/message-digest';
 
 export { LOOKAHEAD_MESSAGES, LOOKAHEAD_OCTETS, MAX_UPLOAD_OCTETS_IN_FLIGHT, MAX_UPLOADS_IN_FLIGHT } from './fetch-messages';
@@ -217,6 +217,10 @@ async function deleteOwed(client: Pop3Client, ctx: SessionContext, plan: Session
     const found = await findRecorded(client, ctx, rec, candidates, ledger);
     if (found.recorded) deletions.dele(found.recorded);
     else if (found.replaced && listing?.duplicates.has(rec.uid) !== true) replaced.push(found.replaced);
+    if (found.sessionEnd !== undefined) {
+      if (replaced.length > 0) await markReplaced(ctx, plan, replaced);
+      throw found.sessionEnd;
+    }
   }
   if (replaced.length > 0) await markReplaced(ctx, plan, replaced);
   return replaced;
@@ -229,10 +233,27 @@ interface Replaced {
   readonly digest?: DigestResult;
 }
 
-async function findRecorded(client: Pop3Client, ctx: SessionContext, rec: MessageRecord, candidates: readonly ListedMessage[], ledger: RetrievalLedger): Promise<{ recorded?: ListedMessage; replaced?: Replaced }> {
+/**
+ * The candidate holding `rec`'s message, or the one resolved to its identity that is other
+ * mail. A read that ends the session (`sessionEnd`) is returned to be thrown once what it
+ * proved is recorded: a message over the cap is not the recorded one, stored under it.
+ */
+async function findRecorded(
+  client: Pop3Client,
+  ctx: SessionContext,
+  rec: MessageRecord,
+  candidates: readonly ListedMessage[],
+  ledger: RetrievalLedger,
+): Promise<{ recorded?: ListedMessage; replaced?: Replaced; sessionEnd?: unknown }> {
   let replaced: Replaced | undefined;
   for (const m of candidates) {
-    const holding = await holdsRecordedMessage(client, m, rec, { ledger, maxOctets: ctx.mailbox.limits.maxMessageBytes });
+    let holding: Holding;
+    try {
+      holding = await holdsRecordedMessage(client, m, rec, { ledger, maxOctets: ctx.mailbox.limits.maxMessageBytes });
+    } catch (err) {
+      if (!isOwnFailure(err, m) || !hasCode(err, Pop3ErrorCode.MESSAGE_TOO_LARGE)) throw err;
+      return { ...(m.identity === rec.identity ? { replaced: { m, rec } } : {}), sessionEnd: err };
+    }
     if (holding.kind === 'recorded') return { recorded: m };
     ctx.log('delete-withheld', { uid: m.uid, number: m.number, reason: holding.kind === 'other' ? 'not the recorded message' : holding.reason });
     if (holding.kind === 'other' && m.identity === rec.identity) replaced = { m, rec, ...(holding.digest ? { digest: holding.digest } : {}) };

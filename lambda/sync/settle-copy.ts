@@ -1,8 +1,8 @@
 import type { MessageRecord } from '../state/state-store';
 import { sameContent, type DigestResult } from '../storage/message-digest';
 import type { StoredMessage } from '../storage/message-sink';
-import { Pop3Error, Pop3ErrorCode } from '../pop3';
-import { MAX_INCOMPLETE_ATTEMPTS, fetchAll, hasCode, isSessionFatal, recordIncomplete, recordSkipped, type FetchContext } from './fetch-messages';
+import { Pop3ErrorCode } from '../pop3';
+import { MAX_INCOMPLETE_ATTEMPTS, fetchAll, hasCode, isOwnFailure, isSessionFatal, recordIncomplete, recordSkipped, type FetchContext } from './fetch-messages';
 import { contentIdentity, copyCheckIdentity, type ListedMessage } from './identities';
 import { MAX_SKIPPED_NAMED, toRunError } from './run-summary';
 import { contentDigest } from './verify-message';
@@ -147,10 +147,6 @@ function reportSkipped(f: FetchContext, m: ListedMessage, reason: string): void 
   if (f.result.skippedMessages.length < MAX_SKIPPED_NAMED) f.result.skippedMessages.push({ uid: m.uid, number: m.number, reason, size: m.size });
 }
 
-function isOwnFailure(err: unknown, m: ListedMessage): boolean {
-  const command = err instanceof Pop3Error ? err.command : (err as { cause?: { command?: unknown } })?.cause?.command;
-  return command === `RETR ${m.number}`;
-}
 
 function settled(f: FetchContext, c: CopyContext, m: ListedMessage): void {
   f.ledger.stored(m.number);

@@ -2,12 +2,16 @@ import type { Pop3Client } from '../pop3';
 import type { MessageRecord } from '../state/state-store';
 import { MessageDigest, sameContent, type DigestResult } from '../storage/message-digest';
 import { tryTopFingerprint, type ListedMessage } from './identities';
+import { retrCapOctets } from './fetch-messages';
 import type { RetrievalLedger } from './retrieval-ledger';
 
-/** Digest of message `m` as the server sends it now (to prove a copy identical, or tell it apart). */
-export async function contentDigest(client: Pop3Client, m: ListedMessage, ledger: RetrievalLedger, maxOctets: number): Promise<DigestResult> {
+/**
+ * Digest of message `m` as the server sends it now (to prove a copy identical, or tell it
+ * apart), read under the fetch cap for a mailbox limit of `maxMessageBytes`.
+ */
+export async function contentDigest(client: Pop3Client, m: ListedMessage, ledger: RetrievalLedger, maxMessageBytes: number): Promise<DigestResult> {
   const digest = new MessageDigest();
-  const stream = await ledger.track(m.number, m.uid, client.retr(m.number, { expectedOctets: m.size, maxOctets }));
+  const stream = await ledger.track(m.number, m.uid, client.retr(m.number, { expectedOctets: m.size, maxOctets: retrCapOctets(maxMessageBytes) }));
   for await (const chunk of stream) digest.update(chunk as Buffer);
   return digest.result();
 }
