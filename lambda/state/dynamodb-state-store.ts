@@ -584,6 +584,9 @@ function recordFromItem(item: Item): MessageRecord {
     const value = item[field]?.N;
     if (value !== undefined) record[field] = Number(value);
   }
+  // Read only: set by expireRecords (and by markDeleted before tombstones were kept).
+  const expiresAt = item[Attr.expiresAt]?.N;
+  if (expiresAt !== undefined) record.expiresAt = Number(expiresAt);
   return record;
 }
 

@@ -51,6 +51,11 @@ export interface MessageRecord {
   readonly deleteAfter?: string;
   /** ISO time when a QUIT confirmed its deletion on the server. */
   readonly deletedAt?: string;
+  /**
+   * Read only: when the record expires (epoch seconds, the table's TTL). Set for records of
+   * messages that left the server unstored; putRecord and markDeleted clear it.
+   */
+  readonly expiresAt?: number;
 }
 
 /**

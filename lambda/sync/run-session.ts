@@ -4,7 +4,7 @@ import { Pop3ErrorCode, type Pop3Client, type UidlListing } from '../pop3';
 import type { MessageRecord } from '../state/state-store';
 import type { StoredMessage } from '../storage/message-sink';
 import { SyncError, SyncErrorCode } from './errors';
-import { fetchAll, hasCode, isOwnFailure, type FetchContext } from './fetch-messages';
+import { fetchAll, hasCode, isOwnFailure, isSessionFatal, type FetchContext } from './fetch-messages';
 import { isFingerprintIdentity, tryTopFingerprint, type ListedMessage } from './identities';
 import { forEachLimited } from './for-each-limited';
 import { listingHash } from './listing-hash';
@@ -216,13 +216,13 @@ async function deleteOwed(client: Pop3Client, ctx: SessionContext, plan: Session
     const candidates = plan.messages.filter((m) => (m.identity === rec.identity || m.uid === rec.uid) && !deletions.has(m.number));
     const found = await findRecorded(client, ctx, rec, candidates, ledger);
     if (found.recorded) deletions.dele(found.recorded);
-    else if (found.replaced && listing?.duplicates.has(rec.uid) !== true) replaced.push(found.replaced);
+    else if (found.replaced) replaced.push(found.replaced);
     if (found.sessionEnd !== undefined) {
-      if (replaced.length > 0) await markReplaced(ctx, plan, replaced);
+      await markReplaced(ctx, plan, listing, replaced);
       throw found.sessionEnd;
     }
   }
-  if (replaced.length > 0) await markReplaced(ctx, plan, replaced);
+  await markReplaced(ctx, plan, listing, replaced);
   return replaced;
 }
 
@@ -251,7 +251,13 @@ async function findRecorded(
     try {
       holding = await holdsRecordedMessage(client, m, rec, { ledger, maxOctets: ctx.mailbox.limits.maxMessageBytes });
     } catch (err) {
-      if (!isOwnFailure(err, m) || !hasCode(err, Pop3ErrorCode.MESSAGE_TOO_LARGE)) throw err;
+      if (!isOwnFailure(err, m)) throw err;
+      // An -ERR to this RETR (locked, unreadable): unproven for now; the other owed DELEs go on.
+      if (!isSessionFatal(err)) {
+        ctx.log('delete-withheld', { uid: m.uid, number: m.number, reason: 'the check could not read it' });
+        continue;
+      }
+      if (!hasCode(err, Pop3ErrorCode.MESSAGE_TOO_LARGE)) throw err;
       return { ...(m.identity === rec.identity ? { replaced: { m, rec } } : {}), sessionEnd: err };
     }
     if (holding.kind === 'recorded') return { recorded: m };
@@ -262,14 +268,16 @@ async function findRecorded(
 }
 
 /**
- * The only message listed under a recorded UIDL is other mail: the recorded message left
- * the server (deleted elsewhere, its UIDL given to new mail). Its record becomes a
- * tombstone, so the new message is settled against it as a further copy, by content.
+ * Messages under a recorded identity found to be other mail are settled as further copies
+ * (stored as new mail). Where the UIDL is listed once, the recorded message left the server
+ * (deleted elsewhere, its UIDL given to new mail): its record becomes a tombstone.
  */
-async function markReplaced(ctx: SessionContext, plan: SessionPlan, replaced: readonly Replaced[]): Promise<void> {
+async function markReplaced(ctx: SessionContext, plan: SessionPlan, listing: UidlListing | undefined, replaced: readonly Replaced[]): Promise<void> {
+  const gone = replaced.filter((r) => listing?.duplicates.has(r.rec.uid) !== true);
+  if (gone.length === 0) return;
   const nowIso = new Date(ctx.now()).toISOString();
-  await ctx.state.markDeleted(ctx.mailbox.id, replaced.map((r) => r.m.identity), nowIso);
-  for (const { m, rec } of replaced) plan.records.set(m.identity, { ...rec, deletedAt: nowIso });
+  await ctx.state.markDeleted(ctx.mailbox.id, gone.map((r) => r.m.identity), nowIso);
+  for (const { m, rec } of gone) plan.records.set(m.identity, { ...rec, deletedAt: nowIso });
 }
 
 interface Outcome {
@@ -299,7 +307,7 @@ async function commit(client: Pop3Client, ctx: SessionContext, plan: SessionPlan
     const err = new SyncError(SyncErrorCode.QUIT_WITHHELD, `session ended without QUIT: ${unsafe.length} retrieved message(s) not stored: ${named}; DELEs of this session were not applied, the next run continues`);
     result.errors.push(toRunError(err));
     result.complete = false;
-    if (plan.keys) await writeSummary(ctx, plan, o, new Set(), false);
+    if (plan.keys) await writeSummary(ctx, plan, o, new Set());
     return result;
   }
   // From QUIT on, messages may vanish without this run learning it (the answer is lost,
@@ -307,7 +315,8 @@ async function commit(client: Pop3Client, ctx: SessionContext, plan: SessionPlan
   // unseen; so first the summary stops vouching for the listing: the next run does a full
   // diff, unless this one ends with a fresh summary.
   if (plan.keys && o.deleted.length > 0) {
-    const { fingerprintIdentities, auditedAt } = plan.summary ?? {};
+    const { fingerprintIdentities } = plan.summary ?? {};
+    const { auditedAt } = plan;
     await ctx.state.putSummary(ctx.mailbox.id, {
       count: 0,
       listingHash: UNCONFIRMED_DELETIONS,
@@ -327,7 +336,7 @@ async function commit(client: Pop3Client, ctx: SessionContext, plan: SessionPlan
     await ctx.state.markDeleted(ctx.mailbox.id, o.deleted.map((m) => m.identity), new Date(ctx.now()).toISOString());
     result.deleted = o.deleted.length;
   }
-  if (plan.keys) await writeSummary(ctx, plan, o, new Set(o.deleted.map((m) => m.number)), result.backlog === 0);
+  if (plan.keys) await writeSummary(ctx, plan, o, new Set(o.deleted.map((m) => m.number)));
   if (result.backlog > 0 || result.errors.some((e) => e.code !== Pop3ErrorCode.INVALID_UID)) result.complete = false;
   return result;
 }
@@ -395,8 +404,11 @@ async function expireGone(ctx: SessionContext, messages: readonly ListedMessage[
   const listed = new Set(messages.map((m) => m.identity));
   const listedUids = new Set(messages.map((m) => m.uid));
   const gone = [...records.values()].filter((r) => !listed.has(r.identity) && !r.deletedAt && !(r.uid !== '' && isFingerprintIdentity(r.identity) && listedUids.has(r.uid)));
-  const kept = gone.filter((r) => r.status === 'stored' || r.status === 'pending').map((r) => r.identity);
-  const expiring = gone.filter((r) => r.status !== 'stored' && r.status !== 'pending').map((r) => r.identity);
+  const mayHaveObject = (r: MessageRecord): boolean => r.status === 'stored' || r.status === 'pending';
+  // Tombstones of earlier versions were written with a TTL: made permanent here, once each.
+  const expiringTombstones = [...records.values()].filter((r) => r.deletedAt !== undefined && r.expiresAt !== undefined && mayHaveObject(r));
+  const kept = [...gone.filter(mayHaveObject), ...expiringTombstones].map((r) => r.identity);
+  const expiring = gone.filter((r) => !mayHaveObject(r)).map((r) => r.identity);
   const nowIso = new Date(ctx.now()).toISOString();
   if (kept.length > 0) await ctx.state.markDeleted(ctx.mailbox.id, kept, nowIso);
   if (expiring.length > 0) await ctx.state.expireRecords(ctx.mailbox.id, expiring, nowIso, GONE_RECORD_RETENTION_DAYS);
@@ -407,7 +419,7 @@ async function expireGone(ctx: SessionContext, messages: readonly ListedMessage[
  * The summary covers the longest prefix of the listing as it is after this session's
  * deletions in which every message is settled; the next run reads only what follows.
  */
-async function writeSummary(ctx: SessionContext, plan: SessionPlan, o: Outcome, deletedNumbers: ReadonlySet<number>, clean: boolean): Promise<void> {
+async function writeSummary(ctx: SessionContext, plan: SessionPlan, o: Outcome, deletedNumbers: ReadonlySet<number>): Promise<void> {
   const { mailbox } = ctx;
   const keys = plan.keys!;
   const remaining: string[] = [];
@@ -424,8 +436,7 @@ async function writeSummary(ctx: SessionContext, plan: SessionPlan, o: Outcome, 
     }
   }
   const lastFingerprint = last ? await fingerprintOf(ctx, plan, o, last) : undefined;
-  // An audit counts once every new message it found is settled; until then the next run audits again.
-  const auditedAt = plan.audit && clean ? new Date(ctx.now()).toISOString() : plan.summary?.auditedAt;
+  const { auditedAt } = plan;
   const fingerprintIdentities =
     plan.summary?.fingerprintIdentities === true || plan.messages.some((m) => isFingerprintIdentity(m.identity)) || [...plan.records.keys()].some(isFingerprintIdentity);
   await ctx.state.putSummary(mailbox.id, {

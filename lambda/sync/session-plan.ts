@@ -1,9 +1,9 @@
 import type { MailboxConfig } from '../config/mailbox-config';
-import type { Pop3Client, UidlListing } from '../pop3';
+import { Pop3Error, Pop3ErrorCode, type Pop3Client, type UidlListing } from '../pop3';
 import type { MailboxSummary, MessageRecord, StateStore } from '../state/state-store';
 import { derivedPrefix, fingerprintAll, isFingerprintIdentity, reconcileIdentities, resolveIdentities, tryTopFingerprint, type ListedMessage } from './identities';
 import { forEachLimited } from './for-each-limited';
-import { listingKey, settledPrefix } from './listing-hash';
+import { listingHash, listingKey, settledPrefix } from './listing-hash';
 
 /** What one session must look at, and what the state already knows about it. */
 export interface SessionPlan {
@@ -16,8 +16,10 @@ export interface SessionPlan {
   /** Listing entries at the start that the last summary vouched for (0 in a full diff). */
   readonly prefix: number;
   readonly fullDiff: boolean;
-  /** A header audit: every recorded message's size and headers were compared. */
+  /** A header audit: recorded messages' sizes and headers were compared (see HEADER_AUDIT_INTERVAL_MS). */
   readonly audit: boolean;
+  /** The audit time the summary carries from this session on. */
+  readonly auditedAt: string | undefined;
   readonly summary: MailboxSummary | undefined;
   /** Listing keys (UIDL and LIST size) of the valid entries; undefined without UIDL. */
   readonly keys: readonly string[] | undefined;
@@ -43,6 +45,11 @@ export interface PlanContext {
 export const HEADER_AUDIT_INTERVAL_MS = 24 * 60 * 60 * 1000;
 /** TOPs of an audit queued at once (pipelined where the server allows). */
 const AUDIT_TOPS_IN_FLIGHT = 16;
+/**
+ * Recorded messages one audit compares at most (a window that moves on each day): keeps an
+ * audit to seconds on a server without PIPELINING (~20 ms a TOP), whatever the mailbox size.
+ */
+export const AUDIT_MAX_MESSAGES = 2000;
 
 /**
  * Plans a session: the summary fast path when the listing only had mail appended since the
@@ -51,8 +58,14 @@ const AUDIT_TOPS_IN_FLIGHT = 16;
 export async function planSession(client: Pop3Client, ctx: PlanContext, listing: UidlListing | undefined, sizes: ReadonlyMap<number, number>): Promise<SessionPlan> {
   const keys = listing?.entries.map((e) => listingKey(e.uid, sizes.get(e.number) ?? 0));
   const summary = keys ? await ctx.state.getSummary(ctx.mailbox.id) : undefined;
-  const audit = keys !== undefined && auditDue(summary, ctx.now());
-  if (audit) return fullDiff(client, ctx, listing, sizes, { summary, keys, audit });
+  if (keys !== undefined && auditDue(summary, ctx.now())) {
+    // Noted before it starts: an audit that dies (a broken server, the deadline) is not
+    // repeated by every run, and a session with a backlog does not audit again.
+    const auditedAt = new Date(ctx.now()).toISOString();
+    const base = summary ?? { count: 0, listingHash: listingHash([], 0, ctx.salt), updatedAt: auditedAt };
+    await ctx.state.putSummary(ctx.mailbox.id, { ...base, auditedAt });
+    return fullDiff(client, ctx, listing, sizes, { summary, keys, audit: auditedAt });
+  }
   let prefix = keys ? settledPrefix(keys, summary, ctx.salt) : undefined;
   if (listing && prefix !== undefined && prefix > 0 && summary?.lastFingerprint !== undefined) {
     // Same keys, but is it the same mail? If the last settled message is, all before it are.
@@ -63,7 +76,7 @@ export async function planSession(client: Pop3Client, ctx: PlanContext, listing:
     }
   }
   if (listing && keys && prefix !== undefined) return fastPath(client, ctx, listing, sizes, { summary, prefix, keys });
-  return fullDiff(client, ctx, listing, sizes, { summary, keys, audit: false });
+  return fullDiff(client, ctx, listing, sizes, { summary, keys, audit: undefined });
 }
 
 function auditDue(summary: MailboxSummary | undefined, nowMs: number): boolean {
@@ -102,7 +115,7 @@ async function fastPath(
     lookup,
   });
   messages = [...messages.slice(0, p.prefix), ...candidates];
-  return { messages, candidates, records, prefix: p.prefix, fullDiff: false, audit: false, summary: p.summary, keys: p.keys };
+  return { messages, candidates, records, prefix: p.prefix, fullDiff: false, audit: false, auditedAt: p.summary?.auditedAt, summary: p.summary, keys: p.keys };
 }
 
 /** The listing changed other than by appending (or there is no UIDL). Reads O(mailbox). */
@@ -111,7 +124,7 @@ async function fullDiff(
   ctx: PlanContext,
   listing: UidlListing | undefined,
   sizes: ReadonlyMap<number, number>,
-  p: { summary: MailboxSummary | undefined; keys: readonly string[] | undefined; audit: boolean },
+  p: { summary: MailboxSummary | undefined; keys: readonly string[] | undefined; audit: string | undefined },
 ): Promise<SessionPlan> {
   const records = new Map<string, MessageRecord>();
   for await (const r of ctx.state.listRecords(ctx.mailbox.id)) records.set(r.identity, r);
@@ -122,8 +135,8 @@ async function fullDiff(
         existing: async (ids) => new Set(ids.filter((id) => records.has(id))),
       })
     : await fingerprintAll(client, sizes);
-  const notRecorded = p.audit ? await unknownMessages(client, messages, records) : undefined;
-  const boundary = notRecorded ? 0 : await lastKnownMessage(client, messages, records);
+  const notRecorded = p.audit ? await unknownMessages(client, messages, records, Date.parse(p.audit)) : new Set<number>();
+  const boundary = await lastKnownMessage(client, messages, records);
   const derived = derivedByUid(records.values());
   messages = await reconcileIdentities(messages, {
     client,
@@ -132,12 +145,12 @@ async function fullDiff(
     // Mail is appended: past the last message proven to be the recorded one, a recorded
     // UIDL can only be a recycled one (an audit proves each one). A UIDL whose message left
     // the server is suspect too.
-    suspect: (m, rec) => (notRecorded ? notRecorded.has(m.number) : m.number > boundary) || rec.deletedAt !== undefined,
+    suspect: (m, rec) => m.number > boundary || notRecorded.has(m.number) || rec.deletedAt !== undefined,
     hasFingerprintIdentities: derived.size > 0,
     derivedOf: async (uid) => derived.get(uid) ?? [],
     lookup: undefined,
   });
-  return { messages, candidates: messages, records, prefix: 0, fullDiff: true, audit: p.audit, summary: p.summary, keys: p.keys };
+  return { messages, candidates: messages, records, prefix: 0, fullDiff: true, audit: p.audit !== undefined, auditedAt: p.audit ?? p.summary?.auditedAt, summary: p.summary, keys: p.keys };
 }
 
 /**
@@ -169,18 +182,37 @@ async function lastKnownMessage(client: Pop3Client, messages: readonly ListedMes
   return lo === 0 ? 0 : checkable[lo - 1]!.number;
 }
 
-/** Numbers of the listed messages with a record whose LIST size or header fingerprint differs (an audit). */
-async function unknownMessages(client: Pop3Client, messages: readonly ListedMessage[], records: ReadonlyMap<string, MessageRecord>): Promise<Set<number>> {
-  const out = new Set<number>();
-  await forEachLimited(messages, AUDIT_TOPS_IN_FLIGHT, async (m) => {
+/**
+ * The audit: numbers of listed messages whose LIST size or header fingerprint differs from
+ * their record, over a window of at most AUDIT_MAX_MESSAGES recorded messages that moves
+ * on each day. A TOP that fails is not a finding (the message stays as it was judged).
+ */
+async function unknownMessages(client: Pop3Client, messages: readonly ListedMessage[], records: ReadonlyMap<string, MessageRecord>, nowMs: number): Promise<Set<number>> {
+  const recorded = messages.filter((m) => {
     const rec = records.get(m.identity);
-    if (rec === undefined || rec.deletedAt !== undefined) return;
+    return rec !== undefined && rec.deletedAt === undefined && (rec.headerFingerprint !== undefined || rec.listSize !== undefined);
+  });
+  const start = recorded.length <= AUDIT_MAX_MESSAGES ? 0 : (Math.floor(nowMs / HEADER_AUDIT_INTERVAL_MS) * AUDIT_MAX_MESSAGES) % recorded.length;
+  const window = [...recorded, ...recorded].slice(start, start + Math.min(AUDIT_MAX_MESSAGES, recorded.length));
+  const out = new Set<number>();
+  await forEachLimited(window, AUDIT_TOPS_IN_FLIGHT, async (m) => {
+    const rec = records.get(m.identity)!;
     if (rec.listSize !== undefined && rec.listSize !== m.size) return void out.add(m.number);
     if (rec.headerFingerprint === undefined) return;
-    const fp = m.fingerprint ?? (await tryTopFingerprint(client, m.number));
+    const fp = m.fingerprint ?? (await auditTop(client, m.number));
     if (fp !== undefined && fp !== rec.headerFingerprint) out.add(m.number);
   });
   return out;
+}
+
+/** TOP for the audit: a reply over the TOP cap (a header block without an end) is no finding. */
+async function auditTop(client: Pop3Client, n: number): Promise<string | undefined> {
+  try {
+    return await tryTopFingerprint(client, n);
+  } catch (err) {
+    if (err instanceof Pop3Error && err.code === Pop3ErrorCode.MESSAGE_TOO_LARGE) return undefined;
+    throw err;
+  }
 }
 
 /** Records of derived identities, by UIDL. */

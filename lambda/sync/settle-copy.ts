@@ -3,7 +3,7 @@ import { sameContent, type DigestResult } from '../storage/message-digest';
 import type { StoredMessage } from '../storage/message-sink';
 import { Pop3ErrorCode } from '../pop3';
 import { MAX_INCOMPLETE_ATTEMPTS, fetchAll, hasCode, isOwnFailure, isSessionFatal, recordIncomplete, recordSkipped, type FetchContext } from './fetch-messages';
-import { contentIdentity, copyCheckIdentity, type ListedMessage } from './identities';
+import { contentIdentity, copyCheckIdentity, fingerprintIdentity, type ListedMessage } from './identities';
 import { MAX_SKIPPED_NAMED, toRunError } from './run-summary';
 import { contentDigest } from './verify-message';
 
@@ -56,7 +56,7 @@ export async function settleCopy(f: FetchContext, c: CopyContext, m: ListedMessa
     if (m.verify && rec !== undefined && rec.listSize !== m.size) await f.ctx.state.noteListSize(f.ctx.mailbox.id, m.identity, m.size);
     return;
   }
-  await settleDifferent(f, c, m, digest);
+  await settleDifferent(f, c, m, digest, original);
 }
 
 /** The copy's content, unless it was given up on (counted under its check identity). */
@@ -73,11 +73,22 @@ async function checkedRead(f: FetchContext, c: CopyContext, m: ListedMessage): P
   return readCopy(f, m, checkId, check);
 }
 
-/** A copy with other content: its content identity, stored already or stored now. */
-async function settleDifferent(f: FetchContext, c: CopyContext, m: ListedMessage, digest: DigestResult): Promise<void> {
-  const identity = contentIdentity(m.identity, digest.sha256);
-  const known = c.storedNow.get(identity) ?? (await recordOf(f, c, identity));
-  if (known !== undefined && (!('status' in known) || known.status === 'stored') && sameContent(digest, known)) return settled(f, c, m);
+/**
+ * A copy with other content: stored already or stored now, under the identity a later
+ * listing resolves it to: its fingerprint identity when its header block differs from the
+ * original's (a recycled UIDL), else its content identity.
+ */
+async function settleDifferent(f: FetchContext, c: CopyContext, m: ListedMessage, digest: DigestResult, original?: Original): Promise<void> {
+  const otherHeaders = m.uid !== '' && original?.headerFingerprint !== undefined && digest.headerFingerprint !== undefined && digest.headerFingerprint !== original.headerFingerprint;
+  let identity = otherHeaders ? fingerprintIdentity(m.uid, digest.headerFingerprint!) : contentIdentity(m.identity, digest.sha256);
+  let known = c.storedNow.get(identity) ?? (await recordOf(f, c, identity));
+  const isStored = (k: typeof known): boolean => k !== undefined && (!('status' in k) || k.status === 'stored');
+  if (otherHeaders && isStored(known) && !sameContent(digest, known!)) {
+    // Its fingerprint identity holds a header twin with other content: told apart by content.
+    identity = contentIdentity(identity, digest.sha256);
+    known = c.storedNow.get(identity) ?? (await recordOf(f, c, identity));
+  }
+  if (isStored(known) && sameContent(digest, known!)) return settled(f, c, m);
   f.ctx.log('copy-differs', { uid: m.uid, number: m.number });
   await fetchAll(f, [{ ...m, identity, fingerprint: digest.headerFingerprint }]);
 }
@@ -92,7 +103,8 @@ async function settleDifferent(f: FetchContext, c: CopyContext, m: ListedMessage
 async function settleUnread(f: FetchContext, c: CopyContext, m: ListedMessage, rec: MessageRecord | undefined): Promise<void> {
   if (rec?.status !== 'skipped' && rec?.status !== 'baseline') return void f.ctx.log('copy-kept', { uid: m.uid, number: m.number, reason: 'original not stored' });
   const sameSize = rec.listSize === undefined || rec.listSize === m.size;
-  if (rec.status === 'baseline' && (rec.baselineCopies === undefined ? sameSize : c.copyOrdinal(m) < rec.baselineCopies)) return void f.settledNumbers.add(m.number);
+  const baselined = sameSize && (rec.baselineCopies === undefined || c.copyOrdinal(m) < rec.baselineCopies);
+  if (rec.status === 'baseline' && baselined) return void f.settledNumbers.add(m.number);
   if (rec.status === 'skipped' && m.size > f.ctx.mailbox.limits.maxMessageBytes) return reportSkipped(f, m, 'too-large');
   const digest = await checkedRead(f, c, m);
   if (digest !== undefined) await settleDifferent(f, c, m, digest);

@@ -1,5 +1,5 @@
 /**
- * HOLE (review of 31a15b2): settle-copy.ts `readCopy` rethrows every failure of a copy's
+ * Found in review (of 31a15b2), kept as a regression. HOLE: settle-copy.ts `readCopy` rethrows every failure of a copy's
  * RETR that is not MESSAGE_TOO_LARGE / MESSAGE_INCOMPLETE, including a plain "-ERR" to
  * that one RETR (a message the server cannot read: a corrupt file, "-ERR [SYS/PERM]").
  * The throw leaves `for (const m of work.copies)` in runSession and skips every later

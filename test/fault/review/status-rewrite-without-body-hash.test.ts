@@ -1,5 +1,5 @@
 /**
- * HOLE (review of 31a15b2): a stored message whose LIST size changed (an mbox server writes
+ * Found in review (of 31a15b2), kept as a regression. HOLE: a stored message whose LIST size changed (an mbox server writes
  * Status: after the first RETR) is now marked `verify` and compared by `sameContent`: same
  * sha256, or same header fingerprint AND same body hash. When the record has no
  * `bodySha256` the second test can never succeed, so the message is taken for another
