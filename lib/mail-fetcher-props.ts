@@ -184,16 +184,35 @@ export interface MailFetcherProps {
    */
   readonly alarmTopic?: ITopic;
   /**
-   * A mailbox alarms when it had no successful run for this many schedule periods.
+   * A mailbox is stale when it had no successful run for this many of its schedule periods.
+   * The dispatcher reports how many are (metric `StaleMailboxes`, no dimensions), and the
+   * `StaleMailboxes` alarm fires at one or more.
    * @default 3
    */
   readonly missedRunPeriods?: number;
   /**
-   * The period used for the missed-run alarm of mailboxes scheduled with `cron(...)` (their
-   * period is not fixed). A multiple of 1 minute.
+   * The period assumed, for `missedRunPeriods`, of mailboxes scheduled with `cron(...)`
+   * (their period is not fixed). A multiple of 1 minute.
    * @default Duration.hours(1)
    */
   readonly cronAlarmPeriod?: Duration;
+  /**
+   * The `FailedRuns` alarm fires when at least this percentage of the fleet's runs failed
+   * (status error) in each of 3 consecutive 5-minute periods. Greater than 0, at most 100.
+   * @default 10
+   */
+  readonly failedRunAlarmPercent?: number;
+  /**
+   * Mailbox ids whose metrics also get the `Mailbox` dimension (at most 25), e.g. the few
+   * that matter most. Every other mailbox counts in the fleet metrics only: CloudWatch
+   * bills each metric name + dimension combination (USD 0.30 a month), about a dozen per
+   * listed mailbox. Per-mailbox health is in the registry (`mailfetch mailboxes status`)
+   * and the dashboard's worst-mailboxes table either way. Ids need not be in `mailboxes`
+   * (mailboxes added with the CLI count too). Passed to the worker as
+   * `MAILFETCH_DETAILED_METRICS_MAILBOXES`.
+   * @default none: fleet metrics only
+   */
+  readonly detailedMetricsMailboxes?: readonly string[];
   /**
    * Create the CloudWatch dashboard.
    * @default true
@@ -217,6 +236,8 @@ export const MAIL_FETCHER_DEFAULTS = {
   cronMaxEventAge: Duration.hours(1),
   missedRunPeriods: 3,
   cronAlarmPeriod: Duration.hours(1),
+  failedRunAlarmPercent: 10,
+  detailedMetricsMailboxes: [] as readonly string[],
   dashboard: true,
   /** The default safety margin: 10% of the timeout within these bounds. */
   minSafetyMargin: Duration.seconds(10),
@@ -263,6 +284,8 @@ export function applyDefaults(props: MailFetcherProps): ResolvedMailFetcherProps
     scheduleRetryAttempts: props.scheduleRetryAttempts ?? d.scheduleRetryAttempts,
     missedRunPeriods: props.missedRunPeriods ?? d.missedRunPeriods,
     cronAlarmPeriod: props.cronAlarmPeriod ?? d.cronAlarmPeriod,
+    failedRunAlarmPercent: props.failedRunAlarmPercent ?? d.failedRunAlarmPercent,
+    detailedMetricsMailboxes: props.detailedMetricsMailboxes ?? d.detailedMetricsMailboxes,
     dashboard: props.dashboard ?? d.dashboard,
   };
 }

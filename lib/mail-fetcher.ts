@@ -37,6 +37,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { MailboxConfig } from '../lambda/config/mailbox-config';
 import { ENV, FETCH_HANDLER_EXPORT } from '../lambda/env';
+import { formatDetailedMetricsMailboxes } from '../lambda/observability/detailed-metrics-mailboxes';
 import {
   PARTITION_KEY,
   PENDING_DELETE_INDEX,
@@ -152,22 +153,23 @@ export class MailFetcher extends Construct {
 
     if (p.newMessageTarget !== undefined) this.newMessageRule = this.onNewMessage('NewMessageRule', p.newMessageTarget);
 
+    // Fleet-level: neither the alarms nor the dashboard grow with the number of mailboxes.
     this.alarms = new MailFetcherAlarms(this, 'Alarms', {
       fn: this.function,
       deadLetterQueue: this.deadLetterQueue,
-      mailboxes: p.mailboxes,
       namespace: p.metricsNamespace,
       missedRunPeriods: p.missedRunPeriods,
-      cronAlarmPeriod: p.cronAlarmPeriod,
+      failedRunAlarmPercent: p.failedRunAlarmPercent,
       ...(p.alarmTopic === undefined ? {} : { topic: p.alarmTopic }),
     });
     if (p.dashboard) {
       this.dashboard = new MailFetcherDashboard(this, 'Dashboard', {
         fn: this.function,
+        logGroup: this.logGroup,
         deadLetterQueue: this.deadLetterQueue,
-        mailboxes: p.mailboxes,
         namespace: p.metricsNamespace,
         alarms: this.alarms,
+        detailedMailboxes: p.detailedMetricsMailboxes.length > 0,
       });
     }
   }
@@ -309,6 +311,9 @@ export class MailFetcher extends Construct {
         [ENV.PREFIX]: p.prefix,
         [ENV.SAFETY_MARGIN_MS]: String(p.safetyMargin.toMilliseconds()),
         [ENV.METRICS_NAMESPACE]: p.metricsNamespace,
+        ...(p.detailedMetricsMailboxes.length === 0
+          ? {}
+          : { [ENV.DETAILED_METRICS_MAILBOXES]: formatDetailedMetricsMailboxes(p.detailedMetricsMailboxes) }),
         // The bundle is minified: map stack traces back to the TypeScript sources.
         NODE_OPTIONS: '--enable-source-maps',
       },
