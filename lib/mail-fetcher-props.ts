@@ -35,13 +35,19 @@ export interface MailFetcherProps {
    */
   readonly bucket?: IBucket;
   /**
-   * KMS key for SSE-KMS on the new bucket (the function is granted encrypt on it).
-   * Not allowed with `bucket`.
-   * @default SSE-S3 (S3-managed keys)
+   * The KMS key of the message objects (SSE-KMS). With a new bucket: its default
+   * encryption, with S3 Bucket Keys. With `bucket`: the key that existing bucket encrypts
+   * with (`Key.fromKeyArn(...)`; its key policy must let this account's IAM policies grant
+   * it, as the default key policy does). The function is granted `kms:GenerateDataKey` and
+   * `kms:Decrypt` on it (a PUT needs the first, a multipart upload both), and
+   * `grantReadMessages` grants `kms:Decrypt`.
+   * @default SSE-S3 for a new bucket; for `bucket`, the key it was imported with (if any)
    */
   readonly encryptionKey?: IKey;
   /**
-   * Keep object versions in the new bucket. Not allowed with `bucket`.
+   * Keep object versions in the new bucket. With `expiration`, noncurrent versions (an
+   * overwritten message, or an expired one's last version) are deleted `expiration` after
+   * they became noncurrent. Not allowed with `bucket`.
    * @default false (message keys are deterministic; a re-fetch rewrites the same bytes)
    */
   readonly versioned?: boolean;
@@ -57,7 +63,8 @@ export interface MailFetcherProps {
    */
   readonly transitions?: readonly Transition[];
   /**
-   * Delete message objects (under `prefix`) this long after creation. Not allowed with `bucket`.
+   * Delete message objects (under `prefix`) this long after creation; with `versioned`, also
+   * their noncurrent versions this long after they became noncurrent. Not allowed with `bucket`.
    * @default never
    */
   readonly expiration?: Duration;

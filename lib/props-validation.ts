@@ -76,7 +76,6 @@ function storageProblems(given: MailFetcherProps, p: ResolvedMailFetcherProps): 
   }
   if (given.bucket !== undefined) {
     const newBucketOnly = [
-      'encryptionKey',
       'versioned',
       'transitions',
       'expiration',
@@ -86,6 +85,10 @@ function storageProblems(given: MailFetcherProps, p: ResolvedMailFetcherProps): 
     for (const name of newBucketOnly) {
       if (given[name] !== undefined) problems.push(`${name}: applies to a new bucket only; it cannot be combined with bucket`);
     }
+  }
+  const importedKey = given.bucket?.encryptionKey;
+  if (importedKey !== undefined && given.encryptionKey !== undefined && importedKey !== given.encryptionKey) {
+    problems.push('encryptionKey: bucket already names its key (imported with encryptionKey); give one of them');
   }
   if (p.expiration !== undefined) requireWholeDays(problems, 'expiration', p.expiration);
   requireWholeDays(problems, 'abortIncompleteMultipartUploadAfter', p.abortIncompleteMultipartUploadAfter);

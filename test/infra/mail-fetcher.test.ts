@@ -376,6 +376,49 @@ describe('MailFetcher options', () => {
     expect(stack).toBeInstanceOf(Stack);
   });
 
+  it('grants an existing SSE-KMS bucket\'s key to the function (writes) and to readers (decrypt)', () => {
+    const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/0b9c6d6e-1111-2222-3333-444455556666';
+    const stack = new Stack(testApp(), 'Test');
+    const fetcher = new MailFetcher(stack, 'MailFetcher', {
+      mailboxes: fixtureMailboxes(),
+      bucket: Bucket.fromBucketName(stack, 'Existing', 'my-mail-bucket'),
+      encryptionKey: Key.fromKeyArn(stack, 'BucketKey', keyArn),
+    });
+    const reader = new Role(stack, 'Reader', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+    fetcher.grantReadMessages(reader);
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::S3::Bucket', 0);
+    const kms = statementWith(template, 'kms:GenerateDataKey');
+    expect(kms.Action).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    expect(kms.Resource).toBe(keyArn);
+    expect(fetcher.encryptionKey?.keyArn).toBe(keyArn);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^Reader') }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'kms:Decrypt', Resource: keyArn })]) },
+    });
+  });
+
+  it('uses the key an existing bucket was imported with', () => {
+    const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/imported';
+    const { template } = synthFetcher({}, (s) => ({
+      bucket: Bucket.fromBucketAttributes(s, 'Existing', { bucketName: 'my-mail-bucket', encryptionKey: Key.fromKeyArn(s, 'BucketKey', keyArn) }),
+    }));
+    expect(statementWith(template, 'kms:GenerateDataKey').Resource).toBe(keyArn);
+  });
+
+  it('expires noncurrent versions too when the bucket is versioned and messages expire', () => {
+    const { template } = synthFetcher({ versioned: true, expiration: Duration.days(90) });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([Match.objectLike({ Id: 'messages', Prefix: 'messages/', ExpirationInDays: 90, NoncurrentVersionExpiration: { NoncurrentDays: 90 } })]),
+      },
+    });
+    const unversioned = synthFetcher({ expiration: Duration.days(90) }).template;
+    unversioned.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'messages', NoncurrentVersionExpiration: Match.absent() })]) },
+    });
+  });
+
   it('adds versioning, transitions and expiry for the message prefix', () => {
     const { template } = synthFetcher({
       versioned: true,

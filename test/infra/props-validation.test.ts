@@ -65,15 +65,24 @@ describe('MailFetcher props validation', () => {
     expect(build({ mailboxes: [big] })).not.toThrow();
   });
 
-  it('refuses bucket options together with an existing bucket', () => {
+  it('refuses new-bucket options together with an existing bucket; its encryption key is allowed', () => {
     const problems = problemsOf(
       build((s) => ({ bucket: Bucket.fromBucketName(s, 'B', 'existing-bucket'), encryptionKey: new Key(s, 'K'), versioned: false, expiration: Duration.days(7) })),
     );
     expect(problems).toEqual([
-      'encryptionKey: applies to a new bucket only; it cannot be combined with bucket',
       'versioned: applies to a new bucket only; it cannot be combined with bucket',
       'expiration: applies to a new bucket only; it cannot be combined with bucket',
     ]);
+  });
+
+  it('refuses two different keys for an existing bucket', () => {
+    const problems = problemsOf(
+      build((s) => ({
+        bucket: Bucket.fromBucketAttributes(s, 'B', { bucketName: 'existing-bucket', encryptionKey: Key.fromKeyArn(s, 'Own', 'arn:aws:kms:eu-west-1:123456789012:key/own') }),
+        encryptionKey: Key.fromKeyArn(s, 'Other', 'arn:aws:kms:eu-west-1:123456789012:key/other'),
+      })),
+    );
+    expect(problems).toEqual(['encryptionKey: bucket already names its key (imported with encryptionKey); give one of them']);
   });
 
   it('checks durations that CloudFormation would reject', () => {
