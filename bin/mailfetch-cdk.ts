@@ -4,7 +4,9 @@
  * `config` context, `-c config=path` overrides cdk.json), builds the stack and applies the
  * cdk-nag AwsSolutions checks. An invalid configuration stops synth with every problem listed.
  *
- * Context: config (path), stackName (default Mailfetch), alarmEmail, fixedEgressIp (true/false).
+ * Context (lib/app-context.ts, README "Deploying"): config (path), stackName (default
+ * Mailfetch), alarmEmail, fixedEgressIp, memorySize, timeoutSeconds, secretsKeyArn,
+ * bucketName, bucketKeyArn, detailedMetricsMailboxes.
  */
 import { resolve } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
@@ -13,7 +15,7 @@ import { isConfigError } from '../lambda/config/config-error';
 import { loadConfigFile } from '../lambda/config/validate-config';
 import { MailfetchStack } from '../lib/mailfetch-stack';
 import { MailFetcherPropsError } from '../lib/props-validation';
-import { readAppContext } from '../lib/app-context';
+import { readAppContext, stackPropsFromContext } from '../lib/app-context';
 
 const app = new App();
 try {
@@ -22,8 +24,7 @@ try {
   new MailfetchStack(app, context.stackName, {
     description: 'mailfetch: POP3 mailboxes to S3 on a schedule',
     config,
-    ...(context.alarmEmail === undefined ? {} : { alarmEmail: context.alarmEmail }),
-    fetcher: { fixedEgressIp: context.fixedEgressIp },
+    ...stackPropsFromContext(context),
   });
 } catch (err) {
   if (isConfigError(err) || err instanceof MailFetcherPropsError) {

@@ -11,6 +11,8 @@ export const ENV = {
   SAFETY_MARGIN_MS: 'MAILFETCH_SAFETY_MARGIN_MS',
   /** CloudWatch metric namespace. */
   METRICS_NAMESPACE: 'MAILFETCH_METRICS_NAMESPACE',
+  /** Comma-separated mailbox ids whose metrics also get the `Mailbox` dimension (absent: none). */
+  DETAILED_METRICS_MAILBOXES: 'MAILFETCH_DETAILED_METRICS_MAILBOXES',
 } as const;
 
 export const DEFAULT_PREFIX = 'messages/';

@@ -2,7 +2,7 @@
  * A VPC whose only route out is one NAT gateway with an Elastic IP: every connection from
  * its private subnets leaves from one fixed address, which mail servers can allow-list.
  */
-import { CfnOutput, RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import {
   CfnEIP,
   FlowLogDestination,
@@ -31,7 +31,7 @@ export interface FixedEgressVpcProps {
 
 export class FixedEgressVpc extends Construct {
   readonly vpc: Vpc;
-  /** The Elastic IP every outbound connection comes from. */
+  /** The Elastic IP every outbound connection comes from (the stack outputs its address as `EgressIpAddress`). */
   readonly elasticIp: CfnEIP;
 
   constructor(scope: Construct, id: string, props: FixedEgressVpcProps = {}) {
@@ -58,11 +58,6 @@ export class FixedEgressVpc extends Construct {
       flowLogs: {
         Rejected: { destination: FlowLogDestination.toCloudWatchLogs(flowLogs), trafficType: FlowLogTrafficType.REJECT },
       },
-    });
-
-    new CfnOutput(this, 'EgressIpAddress', {
-      description: 'The fixed source address of POP3 connections: allow-list it on the mail servers',
-      value: this.elasticIp.attrPublicIp,
     });
   }
 }

@@ -1,6 +1,9 @@
 /**
- * The alarms of a MailFetcher: function errors, dead-letter messages, and per mailbox
- * authentication failures and missed runs ("no successful run for N schedule periods").
+ * The alarms of a MailFetcher, fixed in number whatever the size of the fleet: function
+ * errors, dead-letter messages, authentication failures, the share of failed runs and stale
+ * mailboxes. Which mailbox is in trouble is the registry's business
+ * (`mailfetch mailboxes status`) and the dashboard's worst-mailboxes table, not one alarm
+ * per mailbox (CloudWatch bills each alarm, and an alarm-status widget shows 100 at most).
  */
 import { Duration } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Stats, TreatMissingData, type IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
@@ -9,89 +12,95 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { MailboxConfig } from '../lambda/config/mailbox-config';
-import { METRIC } from '../lambda/observability/metric-names';
-import { schedulePeriod } from './schedule-period';
+import { DISPATCHER_METRIC, METRIC } from '../lambda/observability/metric-names';
 import { workerMetric } from './worker-metric';
 
 export interface MailFetcherAlarmsProps {
   readonly fn: IFunction;
   readonly deadLetterQueue: IQueue;
-  readonly mailboxes: readonly MailboxConfig[];
   readonly namespace: string;
-  /** A mailbox alarms after this many schedule periods without a successful run. */
+  /** How many periods without a successful run make a mailbox stale (for the description). */
   readonly missedRunPeriods: number;
-  /** The period assumed for cron schedules. */
-  readonly cronAlarmPeriod: Duration;
+  /** FailedRuns fires at this percentage of failed runs (0 to 100). */
+  readonly failedRunAlarmPercent: number;
   /** @default alarms without actions */
   readonly topic?: ITopic;
 }
 
-/** Function errors and authentication failures are counted over this period. */
+/** Function errors, authentication failures and failed runs are counted over this period. */
 const ERROR_PERIOD = Duration.minutes(5);
+/**
+ * The share of failed runs must stay high this many periods in a row: one server's hiccup
+ * fails a burst of runs that the next ones make up for.
+ */
+const FAILED_RUN_PERIODS = 3;
+/** StaleMailboxes is evaluated over this period (the dispatcher reports it every sweep). */
+const STALE_PERIOD = Duration.minutes(5);
+/**
+ * Two periods in a row: the dispatcher's report can fall just outside one period; a
+ * mailbox is only stale after missedRunPeriods of its own periods anyway.
+ */
+const STALE_EVALUATION_PERIODS = 2;
+const PERCENT = 100;
 
 export class MailFetcherAlarms extends Construct {
   readonly functionErrors: Alarm;
   readonly deadLetterMessages: Alarm;
-  /** By mailbox id. */
-  readonly authFailures: ReadonlyMap<string, Alarm>;
-  /** By mailbox id. */
-  readonly missedRuns: ReadonlyMap<string, Alarm>;
-  /** Every alarm above. */
+  /** Credentials rejected anywhere in the fleet. */
+  readonly authFailures: Alarm;
+  /** The share of the fleet's runs that failed. */
+  readonly failedRuns: Alarm;
+  /** Enabled mailboxes without a successful run for `missedRunPeriods` periods (reported by the dispatcher). */
+  readonly staleMailboxes: Alarm;
+  /** Every alarm above: always five. */
   readonly all: readonly Alarm[];
 
   constructor(scope: Construct, id: string, props: MailFetcherAlarmsProps) {
     super(scope, id);
-    this.functionErrors = new Alarm(this, 'FunctionErrors', {
-      alarmDescription: 'The fetch function failed (an uncaught error or a timeout); see its log group',
-      metric: props.fn.metricErrors({ period: ERROR_PERIOD, statistic: Stats.SUM }),
+    const atLeastOnce = {
       threshold: 1,
       comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
       treatMissingData: TreatMissingData.NOT_BREACHING,
+    };
+    this.functionErrors = new Alarm(this, 'FunctionErrors', {
+      alarmDescription: 'The fetch function failed (an uncaught error, a refused event or a timeout); see its log group',
+      metric: props.fn.metricErrors({ period: ERROR_PERIOD, statistic: Stats.SUM }),
+      ...atLeastOnce,
     });
     this.deadLetterMessages = new Alarm(this, 'DeadLetterMessages', {
-      alarmDescription: 'Scheduled invocations that could not be delivered to the fetch function are waiting in the dead-letter queue',
-      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: Stats.MAXIMUM }),
-      threshold: 1,
+      alarmDescription: 'Runs that could not be delivered to the fetch function, or failed after its retries, are waiting in the dead-letter queue',
+      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: ERROR_PERIOD, statistic: Stats.MAXIMUM }),
+      ...atLeastOnce,
+    });
+    this.authFailures = new Alarm(this, 'AuthFailures', {
+      alarmDescription:
+        'A server or token endpoint rejected a mailbox\'s credentials (no retry helps; fix the secret). Which mailbox: mailfetch mailboxes status, or the dashboard\'s worst mailboxes',
+      metric: workerMetric(METRIC.AUTH_FAILURES, { namespace: props.namespace, period: ERROR_PERIOD }),
+      ...atLeastOnce,
+    });
+    this.failedRuns = new Alarm(this, 'FailedRuns', {
+      alarmDescription: `At least ${props.failedRunAlarmPercent}% of the fleet's runs failed for ${FAILED_RUN_PERIODS} periods of ${ERROR_PERIOD.toHumanString()} in a row (errors by code: the dashboard)`,
+      // RunFailed is 1 per failed run and 0 per successful one: its average is the share that failed.
+      metric: workerMetric(METRIC.RUN_FAILED, { namespace: props.namespace, period: ERROR_PERIOD, statistic: Stats.AVERAGE }),
+      threshold: props.failedRunAlarmPercent / PERCENT,
       comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
+      evaluationPeriods: FAILED_RUN_PERIODS,
+      datapointsToAlarm: FAILED_RUN_PERIODS,
+      // No runs, no ratio: a fleet that stopped running is StaleMailboxes' business.
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
-
-    const authFailures = new Map<string, Alarm>();
-    const missedRuns = new Map<string, Alarm>();
-    for (const mailbox of props.mailboxes) {
-      const scopeOf = new Construct(this, `Mailbox-${mailbox.id}`);
-      authFailures.set(
-        mailbox.id,
-        new Alarm(scopeOf, 'AuthFailures', {
-          alarmDescription: `Mailbox ${mailbox.id}: the server or token endpoint rejected the credentials (no retry helps; fix the secret)`,
-          metric: workerMetric(METRIC.AUTH_FAILURES, mailbox.id, { namespace: props.namespace, period: ERROR_PERIOD }),
-          threshold: 1,
-          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          evaluationPeriods: 1,
-          treatMissingData: TreatMissingData.NOT_BREACHING,
-        }),
-      );
-      const period = schedulePeriod(mailbox.schedule) ?? props.cronAlarmPeriod;
-      missedRuns.set(
-        mailbox.id,
-        new Alarm(scopeOf, 'MissedRuns', {
-          alarmDescription: `Mailbox ${mailbox.id}: no successful run for ${props.missedRunPeriods} periods of ${period.toHumanString()} (${mailbox.schedule})`,
-          metric: workerMetric(METRIC.RUN_SUCCEEDED, mailbox.id, { namespace: props.namespace, period }),
-          threshold: 1,
-          comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
-          evaluationPeriods: props.missedRunPeriods,
-          datapointsToAlarm: props.missedRunPeriods,
-          // No RunSucceeded datapoint is exactly what this alarm is about.
-          treatMissingData: TreatMissingData.BREACHING,
-        }),
-      );
-    }
-    this.authFailures = authFailures;
-    this.missedRuns = missedRuns;
-    this.all = [this.functionErrors, this.deadLetterMessages, ...authFailures.values(), ...missedRuns.values()];
+    this.staleMailboxes = new Alarm(this, 'StaleMailboxes', {
+      alarmDescription: `An enabled mailbox had no successful run for ${props.missedRunPeriods} of its periods (which ones: mailfetch mailboxes status). No report at all means the dispatcher itself is not running`,
+      metric: workerMetric(DISPATCHER_METRIC.STALE_MAILBOXES, { namespace: props.namespace, period: STALE_PERIOD, statistic: Stats.MAXIMUM }),
+      threshold: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: STALE_EVALUATION_PERIODS,
+      datapointsToAlarm: STALE_EVALUATION_PERIODS,
+      // The dispatcher reports every sweep, 0 included: silence means nothing runs at all.
+      treatMissingData: TreatMissingData.BREACHING,
+    });
+    this.all = [this.functionErrors, this.deadLetterMessages, this.authFailures, this.failedRuns, this.staleMailboxes];
 
     if (props.topic !== undefined) this.addActions(new SnsAction(props.topic));
   }

@@ -35,13 +35,19 @@ export interface MailFetcherProps {
    */
   readonly bucket?: IBucket;
   /**
-   * KMS key for SSE-KMS on the new bucket (the function is granted encrypt on it).
-   * Not allowed with `bucket`.
-   * @default SSE-S3 (S3-managed keys)
+   * The KMS key of the message objects (SSE-KMS). With a new bucket: its default
+   * encryption, with S3 Bucket Keys. With `bucket`: the key that existing bucket encrypts
+   * with (`Key.fromKeyArn(...)`; its key policy must let this account's IAM policies grant
+   * it, as the default key policy does). The function is granted `kms:GenerateDataKey` and
+   * `kms:Decrypt` on it (a PUT needs the first, a multipart upload both), and
+   * `grantReadMessages` grants `kms:Decrypt`.
+   * @default SSE-S3 for a new bucket; for `bucket`, the key it was imported with (if any)
    */
   readonly encryptionKey?: IKey;
   /**
-   * Keep object versions in the new bucket. Not allowed with `bucket`.
+   * Keep object versions in the new bucket. With `expiration`, noncurrent versions (an
+   * overwritten message, or an expired one's last version) are deleted `expiration` after
+   * they became noncurrent. Not allowed with `bucket`.
    * @default false (message keys are deterministic; a re-fetch rewrites the same bytes)
    */
   readonly versioned?: boolean;
@@ -57,7 +63,8 @@ export interface MailFetcherProps {
    */
   readonly transitions?: readonly Transition[];
   /**
-   * Delete message objects (under `prefix`) this long after creation. Not allowed with `bucket`.
+   * Delete message objects (under `prefix`) this long after creation; with `versioned`, also
+   * their noncurrent versions this long after they became noncurrent. Not allowed with `bucket`.
    * @default never
    */
   readonly expiration?: Duration;
@@ -184,16 +191,35 @@ export interface MailFetcherProps {
    */
   readonly alarmTopic?: ITopic;
   /**
-   * A mailbox alarms when it had no successful run for this many schedule periods.
+   * A mailbox is stale when it had no successful run for this many of its schedule periods.
+   * The dispatcher reports how many are (metric `StaleMailboxes`, no dimensions), and the
+   * `StaleMailboxes` alarm fires at one or more.
    * @default 3
    */
   readonly missedRunPeriods?: number;
   /**
-   * The period used for the missed-run alarm of mailboxes scheduled with `cron(...)` (their
-   * period is not fixed). A multiple of 1 minute.
+   * The period assumed, for `missedRunPeriods`, of mailboxes scheduled with `cron(...)`
+   * (their period is not fixed). A multiple of 1 minute.
    * @default Duration.hours(1)
    */
   readonly cronAlarmPeriod?: Duration;
+  /**
+   * The `FailedRuns` alarm fires when at least this percentage of the fleet's runs failed
+   * (status error) in each of 3 consecutive 5-minute periods. Greater than 0, at most 100.
+   * @default 10
+   */
+  readonly failedRunAlarmPercent?: number;
+  /**
+   * Mailbox ids whose metrics also get the `Mailbox` dimension (at most 25), e.g. the few
+   * that matter most. Every other mailbox counts in the fleet metrics only: CloudWatch
+   * bills each metric name + dimension combination (USD 0.30 a month), about a dozen per
+   * listed mailbox. Per-mailbox health is in the registry (`mailfetch mailboxes status`)
+   * and the dashboard's worst-mailboxes table either way. Ids need not be in `mailboxes`
+   * (mailboxes added with the CLI count too). Passed to the worker as
+   * `MAILFETCH_DETAILED_METRICS_MAILBOXES`.
+   * @default none: fleet metrics only
+   */
+  readonly detailedMetricsMailboxes?: readonly string[];
   /**
    * Create the CloudWatch dashboard.
    * @default true
@@ -217,6 +243,8 @@ export const MAIL_FETCHER_DEFAULTS = {
   cronMaxEventAge: Duration.hours(1),
   missedRunPeriods: 3,
   cronAlarmPeriod: Duration.hours(1),
+  failedRunAlarmPercent: 10,
+  detailedMetricsMailboxes: [] as readonly string[],
   dashboard: true,
   /** The default safety margin: 10% of the timeout within these bounds. */
   minSafetyMargin: Duration.seconds(10),
@@ -263,6 +291,8 @@ export function applyDefaults(props: MailFetcherProps): ResolvedMailFetcherProps
     scheduleRetryAttempts: props.scheduleRetryAttempts ?? d.scheduleRetryAttempts,
     missedRunPeriods: props.missedRunPeriods ?? d.missedRunPeriods,
     cronAlarmPeriod: props.cronAlarmPeriod ?? d.cronAlarmPeriod,
+    failedRunAlarmPercent: props.failedRunAlarmPercent ?? d.failedRunAlarmPercent,
+    detailedMetricsMailboxes: props.detailedMetricsMailboxes ?? d.detailedMetricsMailboxes,
     dashboard: props.dashboard ?? d.dashboard,
   };
 }

@@ -32,11 +32,13 @@ import {
 } from 'aws-cdk-lib/aws-s3';
 import { ScheduleExpression, Schedule, ScheduleGroup, ScheduleTargetInput, TimeWindow } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { MailboxConfig } from '../lambda/config/mailbox-config';
 import { ENV, FETCH_HANDLER_EXPORT } from '../lambda/env';
+import { formatDetailedMetricsMailboxes } from '../lambda/observability/detailed-metrics-mailboxes';
 import {
   PARTITION_KEY,
   PENDING_DELETE_INDEX,
@@ -89,6 +91,11 @@ export class MailFetcher extends Construct {
   readonly bucket: IBucket;
   /** The bucket created by this construct; undefined when `bucket` was passed in. */
   readonly createdBucket?: Bucket;
+  /**
+   * The KMS key that encrypts the message objects (SSE-KMS): `encryptionKey`, else the key
+   * `bucket` was imported with; undefined for SSE-S3.
+   */
+  readonly encryptionKey?: IKey;
   /** The key prefix of message objects. */
   readonly prefix: string;
   /** UIDL state. */
@@ -131,6 +138,7 @@ export class MailFetcher extends Construct {
     } else {
       this.bucket = p.bucket;
     }
+    this.encryptionKey = p.encryptionKey ?? this.bucket.encryptionKey;
     this.table = this.createTable(p);
     this.deadLetterQueue = this.createDeadLetterQueue();
 
@@ -152,22 +160,23 @@ export class MailFetcher extends Construct {
 
     if (p.newMessageTarget !== undefined) this.newMessageRule = this.onNewMessage('NewMessageRule', p.newMessageTarget);
 
+    // Fleet-level: neither the alarms nor the dashboard grow with the number of mailboxes.
     this.alarms = new MailFetcherAlarms(this, 'Alarms', {
       fn: this.function,
       deadLetterQueue: this.deadLetterQueue,
-      mailboxes: p.mailboxes,
       namespace: p.metricsNamespace,
       missedRunPeriods: p.missedRunPeriods,
-      cronAlarmPeriod: p.cronAlarmPeriod,
+      failedRunAlarmPercent: p.failedRunAlarmPercent,
       ...(p.alarmTopic === undefined ? {} : { topic: p.alarmTopic }),
     });
     if (p.dashboard) {
       this.dashboard = new MailFetcherDashboard(this, 'Dashboard', {
         fn: this.function,
+        logGroup: this.logGroup,
         deadLetterQueue: this.deadLetterQueue,
-        mailboxes: p.mailboxes,
         namespace: p.metricsNamespace,
         alarms: this.alarms,
+        detailedMailboxes: p.detailedMetricsMailboxes.length > 0,
       });
     }
   }
@@ -189,9 +198,12 @@ export class MailFetcher extends Construct {
     });
   }
 
-  /** Lets `grantee` read the message objects (e.g. a downstream consumer). */
+  /** Lets `grantee` read the message objects (e.g. a downstream consumer), and decrypt them under SSE-KMS. */
   grantReadMessages(grantee: IGrantable): Grant {
-    return BucketGrants.fromBucket(this.bucket).read(grantee, `${this.prefix}*`);
+    const grant = BucketGrants.fromBucket(this.bucket).read(grantee, `${this.prefix}*`);
+    // The bucket grants its own key, if it knows one; an existing bucket's key given as a prop it does not.
+    if (this.encryptionKey !== undefined && this.bucket.encryptionKey === undefined) this.encryptionKey.grantDecrypt(grantee);
+    return grant;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -206,6 +218,9 @@ export class MailFetcher extends Construct {
         prefix: p.prefix,
         ...(p.transitions === undefined ? {} : { transitions: [...p.transitions] }),
         ...(p.expiration === undefined ? {} : { expiration: p.expiration }),
+        // Expiring a versioned object only adds a delete marker: the message stays as a
+        // noncurrent version unless that expires too (S3 then drops the lone marker).
+        ...(p.expiration !== undefined && p.versioned ? { noncurrentVersionExpiration: p.expiration } : {}),
       });
     }
     const bucket = new Bucket(this, 'Bucket', {
@@ -309,6 +324,9 @@ export class MailFetcher extends Construct {
         [ENV.PREFIX]: p.prefix,
         [ENV.SAFETY_MARGIN_MS]: String(p.safetyMargin.toMilliseconds()),
         [ENV.METRICS_NAMESPACE]: p.metricsNamespace,
+        ...(p.detailedMetricsMailboxes.length === 0
+          ? {}
+          : { [ENV.DETAILED_METRICS_MAILBOXES]: formatDetailedMetricsMailboxes(p.detailedMetricsMailboxes) }),
         // The bundle is minified: map stack traces back to the TypeScript sources.
         NODE_OPTIONS: '--enable-source-maps',
       },
@@ -347,9 +365,9 @@ export class MailFetcher extends Construct {
 
   private grantMessageWrites(grantee: IGrantable): void {
     const objects = `${this.prefix}*`;
-    // KMS actions are granted on the bucket's key (if any) by the same call.
-    const actions = this.bucket.encryptionKey === undefined ? [...MESSAGE_OBJECT_ACTIONS] : [...MESSAGE_OBJECT_ACTIONS, ...MESSAGE_KEY_ACTIONS];
-    BucketGrants.fromBucket(this.bucket).actionsOnObjectKeys(grantee, objects, ...actions);
+    BucketGrants.fromBucket(this.bucket).actionsOnObjectKeys(grantee, objects, ...MESSAGE_OBJECT_ACTIONS);
+    // On the key itself, not through the bucket: an existing bucket does not know its key.
+    this.encryptionKey?.grant(grantee, ...MESSAGE_KEY_ACTIONS);
     this.acknowledgeOnFunctionPolicy(
       `Resource::${this.nagArn(this.bucket.bucketArn)}/${objects}`,
       `Writes are limited to the message prefix "${this.prefix}"; object keys are derived per message at run time, so the prefix is the narrowest resource.`,

@@ -5,6 +5,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
@@ -22,6 +23,23 @@ export interface MailfetchStackProps extends StackProps {
    */
   readonly alarmEmail?: string;
   /**
+   * Write the messages into this existing bucket (by name) instead of a new one.
+   * @default a new bucket
+   */
+  readonly bucketName?: string;
+  /**
+   * ARN of the KMS key of the messages (the MailFetcher's `encryptionKey`): the key
+   * `bucketName` encrypts with, or the SSE-KMS key of the new bucket. The function is
+   * granted `kms:GenerateDataKey` and `kms:Decrypt` on it.
+   * @default none: SSE-S3 for a new bucket
+   */
+  readonly bucketKeyArn?: string;
+  /**
+   * ARN of the customer-managed KMS key of the mailbox secrets (`secretsEncryptionKey`).
+   * @default the AWS-managed `aws/secretsmanager` key
+   */
+  readonly secretsKeyArn?: string;
+  /**
    * Everything else the `MailFetcher` takes.
    * @default the MailFetcher defaults
    */
@@ -38,6 +56,7 @@ export class MailfetchStack extends Stack {
 
     this.fetcher = new MailFetcher(this, 'MailFetcher', {
       ...props.fetcher,
+      ...this.importExisting(props),
       mailboxes: props.config.mailboxes,
       ...(this.alarmTopic === undefined ? {} : { alarmTopic: this.alarmTopic }),
     });
@@ -49,8 +68,23 @@ export class MailfetchStack extends Stack {
     new CfnOutput(this, 'DeadLetterQueueUrl', { description: 'Failed runs and undeliverable schedules', value: this.fetcher.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'ScheduleGroupName', { value: this.fetcher.scheduleGroup.scheduleGroupName });
     if (this.fetcher.dashboard !== undefined) {
-      new CfnOutput(this, 'DashboardName', { value: this.fetcher.dashboard.dashboard.dashboardName });
+      new CfnOutput(this, 'DashboardName', { description: 'The fleet dashboard', value: this.fetcher.dashboard.dashboard.dashboardName });
     }
+    if (this.fetcher.egress !== undefined) {
+      new CfnOutput(this, 'EgressIpAddress', {
+        description: 'The fixed source address of POP3 connections: allow-list it on the mail servers',
+        value: this.fetcher.egress.elasticIp.attrPublicIp,
+      });
+    }
+  }
+
+  /** The existing bucket and the keys named by ARN or name (from the CDK context), as MailFetcher props. */
+  private importExisting(props: MailfetchStackProps): Pick<MailFetcherProps, 'bucket' | 'encryptionKey' | 'secretsEncryptionKey'> {
+    return {
+      ...(props.bucketName === undefined ? {} : { bucket: Bucket.fromBucketName(this, 'ExistingBucket', props.bucketName) }),
+      ...(props.bucketKeyArn === undefined ? {} : { encryptionKey: Key.fromKeyArn(this, 'BucketKey', props.bucketKeyArn) }),
+      ...(props.secretsKeyArn === undefined ? {} : { secretsEncryptionKey: Key.fromKeyArn(this, 'SecretsKey', props.secretsKeyArn) }),
+    };
   }
 
   /**

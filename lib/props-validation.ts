@@ -3,8 +3,9 @@
  * (`<prop>: <what is wrong>`), so a single edit fixes them all instead of one per synth.
  */
 import { Duration } from 'aws-cdk-lib';
+import { validId } from '../lambda/config/parse-mailbox';
+import { MAX_DETAILED_METRICS_MAILBOXES } from '../lambda/observability/detailed-metrics-mailboxes';
 import type { MailFetcherProps, ResolvedMailFetcherProps } from './mail-fetcher-props';
-import { schedulePeriod } from './schedule-period';
 import { collectMailboxSecrets } from './secret-refs';
 
 /** Lambda's limits. */
@@ -18,10 +19,7 @@ const MAX_RETRY_ATTEMPTS = 185;
 const MIN_EVENT_AGE = Duration.minutes(1);
 const MAX_EVENT_AGE = Duration.hours(24);
 const MAX_FLEXIBLE_WINDOW = Duration.minutes(1_440);
-/** CloudWatch: period × evaluation periods at most 1 day below 1-hour periods, else 7 days. */
-const MAX_ALARM_RANGE_SHORT_PERIODS = Duration.days(1);
-const MAX_ALARM_RANGE = Duration.days(7);
-const ONE_HOUR = Duration.hours(1);
+const MAX_PERCENT = 100;
 const MAX_NAMESPACE_CHARS = 255;
 
 export const PROPS_ERROR_CODE = 'INVALID_PROPS';
@@ -78,7 +76,6 @@ function storageProblems(given: MailFetcherProps, p: ResolvedMailFetcherProps): 
   }
   if (given.bucket !== undefined) {
     const newBucketOnly = [
-      'encryptionKey',
       'versioned',
       'transitions',
       'expiration',
@@ -88,6 +85,10 @@ function storageProblems(given: MailFetcherProps, p: ResolvedMailFetcherProps): 
     for (const name of newBucketOnly) {
       if (given[name] !== undefined) problems.push(`${name}: applies to a new bucket only; it cannot be combined with bucket`);
     }
+  }
+  const importedKey = given.bucket?.encryptionKey;
+  if (importedKey !== undefined && given.encryptionKey !== undefined && importedKey !== given.encryptionKey) {
+    problems.push('encryptionKey: bucket already names its key (imported with encryptionKey); give one of them');
   }
   if (p.expiration !== undefined) requireWholeDays(problems, 'expiration', p.expiration);
   requireWholeDays(problems, 'abortIncompleteMultipartUploadAfter', p.abortIncompleteMultipartUploadAfter);
@@ -152,24 +153,26 @@ function scheduleProblems(p: ResolvedMailFetcherProps): string[] {
 function alarmProblems(p: ResolvedMailFetcherProps): string[] {
   const problems: string[] = [];
   const n = p.missedRunPeriods;
-  const nOk = Number.isInteger(n) && n >= 1;
-  if (!nOk) problems.push(`missedRunPeriods: must be a whole number of at least 1 (got ${n})`);
+  if (!Number.isInteger(n) || n < 1) problems.push(`missedRunPeriods: must be a whole number of at least 1 (got ${n})`);
   const cron = seconds(p.cronAlarmPeriod);
-  const cronOk = cron !== undefined && cron >= 60 && cron % 60 === 0;
-  if (!cronOk) problems.push(`cronAlarmPeriod: must be a whole number of minutes (got ${human(p.cronAlarmPeriod)})`);
-  if (!nOk) return problems;
-  p.mailboxes.forEach((mailbox, index) => {
-    const rate = schedulePeriod(mailbox.schedule);
-    if (rate === undefined && !cronOk) return;
-    const period = rate ?? p.cronAlarmPeriod;
-    const range = period.toSeconds() * n;
-    const limit = period.toSeconds() < ONE_HOUR.toSeconds() ? MAX_ALARM_RANGE_SHORT_PERIODS : MAX_ALARM_RANGE;
-    if (range > limit.toSeconds()) {
-      const source = rate === undefined ? 'cronAlarmPeriod' : `schedule ${mailbox.schedule}`;
-      problems.push(
-        `mailboxes[${index}] (${mailbox.id}): missedRunPeriods (${n}) × ${period.toHumanString()} (${source}) exceeds the ${limit.toHumanString()} a CloudWatch alarm with this period can look back; lower missedRunPeriods`,
-      );
-    }
+  if (cron === undefined || cron < 60 || cron % 60 !== 0) problems.push(`cronAlarmPeriod: must be a whole number of minutes (got ${human(p.cronAlarmPeriod)})`);
+  const percent = p.failedRunAlarmPercent;
+  if (!Number.isFinite(percent) || percent <= 0 || percent > MAX_PERCENT) {
+    problems.push(`failedRunAlarmPercent: must be greater than 0 and at most ${MAX_PERCENT} (got ${percent})`);
+  }
+  return [...problems, ...detailedMetricsProblems(p.detailedMetricsMailboxes)];
+}
+
+function detailedMetricsProblems(ids: readonly string[]): string[] {
+  const problems: string[] = [];
+  if (ids.length > MAX_DETAILED_METRICS_MAILBOXES) {
+    problems.push(`detailedMetricsMailboxes: at most ${MAX_DETAILED_METRICS_MAILBOXES} mailboxes (got ${ids.length}); the others are in the fleet metrics and mailfetch mailboxes status`);
+  }
+  const seen = new Set<string>();
+  ids.forEach((id, index) => {
+    if (validId(id) === undefined) problems.push(`detailedMetricsMailboxes[${index}]: ${JSON.stringify(id)} is not a mailbox id (letters, digits, ".", "_", "-"; at most 64)`);
+    else if (seen.has(id)) problems.push(`detailedMetricsMailboxes: "${id}" is listed more than once`);
+    seen.add(id);
   });
   return problems;
 }

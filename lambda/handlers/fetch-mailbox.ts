@@ -17,8 +17,10 @@ import type { MailboxConfig } from '../config/mailbox-config';
 import { OAuthTokenProvider } from '../credentials/oauth-token-provider';
 import { SecretResolver } from '../credentials/secret-resolver';
 import { DEFAULT_METRICS_NAMESPACE, DEFAULT_PREFIX, ENV } from '../env';
+import { parseDetailedMetricsMailboxes } from '../observability/detailed-metrics-mailboxes';
 import { runMetrics } from '../observability/emf';
 import { createLogger, type Logger } from '../observability/logger';
+import { SUMMARY_LINE, summaryLineFields } from '../observability/summary-line';
 import { DynamoDbMailboxRegistry } from '../registry/dynamodb-mailbox-registry';
 import { recordHealth } from '../registry/record-health';
 import type { MailboxRegistry, RunAction } from '../registry/mailbox-registry';
@@ -44,6 +46,8 @@ export interface HandlerDeps {
   readonly prefix: string;
   readonly safetyMarginMs: number;
   readonly metricsNamespace: string;
+  /** Mailboxes whose metrics also get the `Mailbox` dimension. @default none */
+  readonly detailedMetricsMailboxes?: ReadonlySet<string>;
   readonly secrets: SecretResolver;
   readonly oauth: OAuthTokenProvider;
   /** Where mailboxes are loaded from and health goes (the state table's registry in Lambda). */
@@ -69,6 +73,7 @@ export function depsFromEnvironment(env: NodeJS.ProcessEnv = process.env): Handl
     prefix: env[ENV.PREFIX] ?? DEFAULT_PREFIX,
     safetyMarginMs: Number(env[ENV.SAFETY_MARGIN_MS] ?? DEFAULT_SAFETY_MARGIN_MS),
     metricsNamespace: env[ENV.METRICS_NAMESPACE] ?? DEFAULT_METRICS_NAMESPACE,
+    detailedMetricsMailboxes: parseDetailedMetricsMailboxes(env[ENV.DETAILED_METRICS_MAILBOXES]),
     secrets,
     oauth: new OAuthTokenProvider({ secrets }),
     registry: new DynamoDbMailboxRegistry({ client: dynamodb, tableName: table }),
@@ -123,9 +128,10 @@ async function runOne(mailbox: MailboxConfig, action: RunAction, deadline: numbe
 
 function report(summary: RunSummary, log: Logger, deps: HandlerDeps): void {
   const level = summary.status === 'error' ? 'error' : summary.errors.length > 0 ? 'warn' : 'info';
-  log[level]('run summary', { summary });
+  log[level](SUMMARY_LINE.MESSAGE, summaryLineFields(summary));
   const write = deps.write ?? ((line: string): void => void process.stdout.write(`${line}\n`));
-  for (const doc of runMetrics(summary, deps.metricsNamespace, Date.now())) write(JSON.stringify(doc));
+  const detailed = deps.detailedMetricsMailboxes?.has(summary.mailbox) ?? false;
+  for (const doc of runMetrics(summary, deps.metricsNamespace, Date.now(), detailed)) write(JSON.stringify(doc));
 }
 
 let cached: HandlerDeps | undefined;

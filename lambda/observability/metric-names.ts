@@ -1,7 +1,11 @@
 /**
  * CloudWatch metrics the worker emits (embedded metric format), shared with the CDK
- * construct's alarms and dashboard. Every metric has the dimension `Mailbox`; `Errors`
- * is also emitted with `Mailbox, ErrorCode`.
+ * construct's alarms and dashboard.
+ *
+ * Every metric is emitted fleet-wide, without dimensions (`Errors` also by `ErrorCode`), so
+ * their number does not grow with the fleet: CloudWatch prices each metric name + dimension
+ * combination. Only the mailboxes listed in `MAILFETCH_DETAILED_METRICS_MAILBOXES` also get
+ * the `Mailbox` dimension.
  */
 export const METRIC = {
   MESSAGES_FETCHED: 'MessagesFetched',
@@ -12,16 +16,25 @@ export const METRIC = {
   /** Messages still new at the end of the run. */
   BACKLOG: 'Backlog',
   RUN_DURATION_MS: 'RunDuration',
-  /** 1 for every run that finished without errors (complete or not). Alarm on its absence. */
+  /** 1 for a run that finished without errors (complete or not), 0 for a failed run. */
   RUN_SUCCEEDED: 'RunSucceeded',
-  /** 1 for every run that failed (status error). */
+  /** 1 for a run that failed (status error), 0 for a successful one: its average is the failure ratio. */
   RUN_FAILED: 'RunFailed',
   /** Credentials rejected (POP3 AUTH_FAILED, OAuth TOKEN_INVALID, missing secret). Never retried by itself. */
   AUTH_FAILURES: 'AuthFailures',
-  /** Errors by code (dimension ErrorCode). */
+  /** Errors, in all and by code (dimension ErrorCode). */
   ERRORS: 'Errors',
   DYNAMODB_READ_UNITS: 'StateReadUnits',
   DYNAMODB_WRITE_UNITS: 'StateWriteUnits',
+} as const;
+
+/**
+ * Fleet metrics emitted by the dispatcher, not the worker, in the same namespace and
+ * without dimensions.
+ */
+export const DISPATCHER_METRIC = {
+  /** Enabled mailboxes without a successful run for `missedRunPeriods` of their periods; emitted every sweep (0 included). */
+  STALE_MAILBOXES: 'StaleMailboxes',
 } as const;
 
 export const DIMENSION_MAILBOX = 'Mailbox';

@@ -78,9 +78,14 @@ describe('fetch-mailbox handler', () => {
     const summaries = parsed.filter((p) => p.message === 'run summary');
     expect(summaries).toHaveLength(1);
     expect(parsed.filter((p) => p.message !== undefined).every((p) => p.mailbox === 'alice-box' && p.requestId === 'req-1')).toBe(true);
+    // The line the dashboard's worst-mailboxes query reads: mailbox, a numeric failed, the summary.
+    expect(summaries[0]).toMatchObject({ mailbox: 'alice-box', failed: 0, summary: { status: 'ok', backlog: 0 } });
     const emf = parsed.find((p) => p._aws !== undefined)!;
-    expect(emf).toMatchObject({ Mailbox: 'alice-box', MessagesFetched: 1, RunSucceeded: 1, AuthFailures: 0 });
-    expect((emf._aws as { CloudWatchMetrics: { Namespace: string }[] }).CloudWatchMetrics[0]!.Namespace).toBe('MailfetchTest');
+    expect(emf).toMatchObject({ Mailbox: 'alice-box', MessagesFetched: 1, RunSucceeded: 1, RunFailed: 0, AuthFailures: 0 });
+    const directive = (emf._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] }).CloudWatchMetrics[0]!;
+    expect(directive.Namespace).toBe('MailfetchTest');
+    // Fleet-level only: alice-box is not listed in detailedMetricsMailboxes.
+    expect(directive.Dimensions).toEqual([[]]);
     expect(lines.join('\n')).not.toContain('pop-secret-4711');
     expect((await registry.get('alice-box'))?.health).toMatchObject({ lastRunStatus: 'ok', lastAction: 'fetch', consecutiveFailures: 0, backlog: 0, lastSuccessAt: expect.any(String) });
   });
@@ -94,8 +99,16 @@ describe('fetch-mailbox handler', () => {
     const emf = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((p) => p._aws !== undefined && p.AuthFailures !== undefined)!;
     expect(emf).toMatchObject({ AuthFailures: 1, RunFailed: 1 });
     expect(lines.some((l) => l.includes('"ErrorCode":"AUTH_FAILED"'))).toBe(true);
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((p) => p.message === 'run summary')).toMatchObject({ failed: 1 });
     expect(lines.join('\n')).not.toContain('not-the-password-99');
     expect((await registry.get('wrong-box'))?.health).toMatchObject({ lastRunStatus: 'error', consecutiveFailures: 1, lastErrorCode: 'AUTH_FAILED' });
+  });
+
+  it('gives a mailbox listed in detailedMetricsMailboxes the Mailbox dimension too', async () => {
+    lines.length = 0;
+    await handleEvent({ action: 'fetch', mailboxId: 'alice-box' }, context, { ...deps, detailedMetricsMailboxes: new Set(['alice-box']) });
+    const emf = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((p) => p._aws !== undefined)!;
+    expect((emf._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] }).CloudWatchMetrics[0]!.Dimensions).toEqual([[], ['Mailbox']]);
   });
 
   it('a missing secret is an alarmable credential error, not a crash', async () => {

@@ -80,6 +80,17 @@ describe('cdk-nag AwsSolutions', () => {
     expectNoFindings(app);
   });
 
+  it('finds nothing unacknowledged with an existing SSE-KMS bucket and its key', () => {
+    const app = nagApp();
+    const stack = new Stack(app, 'Existing');
+    new MailFetcher(stack, 'MailFetcher', {
+      mailboxes: fixtureConfig().mailboxes,
+      bucket: Bucket.fromBucketName(stack, 'Bucket', 'my-mail-bucket'),
+      encryptionKey: Key.fromKeyArn(stack, 'BucketKey', 'arn:aws:kms:eu-west-1:123456789012:key/0b9c6d6e-1111-2222-3333-444455556666'),
+    });
+    expectNoFindings(app);
+  });
+
   it('finds nothing unacknowledged in an empty fleet: new MailFetcher(stack, id) with no props', () => {
     const app = nagApp();
     new MailFetcher(new Stack(app, 'Empty'), 'Mail');

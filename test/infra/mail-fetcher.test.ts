@@ -11,7 +11,7 @@ import { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../lambda/env';
-import { METRIC } from '../../lambda/observability/metric-names';
+import { DISPATCHER_METRIC, METRIC } from '../../lambda/observability/metric-names';
 import { createTableInput } from '../../lambda/state/table-schema';
 import { MailFetcher } from '../../lib/mail-fetcher';
 import { MailfetchStack } from '../../lib/mailfetch-stack';
@@ -33,6 +33,34 @@ function statementWith(template: Template, action: string): Record<string, unkno
   const found = functionStatements(template).filter((s) => ([] as unknown[]).concat(s.Action).includes(action));
   expect(found, `one statement with ${action}`).toHaveLength(1);
   return found[0] as Record<string, unknown>;
+}
+
+interface DashboardWidget {
+  readonly type: string;
+  readonly properties: { title?: string; query?: string; metrics?: unknown[][]; alarms?: string[] };
+}
+
+/**
+ * The dashboard's widgets, parsed from the synthesized body (a Fn::Join of JSON text and
+ * references; each reference becomes `<LogicalId>`).
+ */
+function dashboardWidgets(template: Template): DashboardWidget[] {
+  const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as { Properties: { DashboardBody: unknown } }[];
+  expect(dashboards).toHaveLength(1);
+  const body = dashboards[0]!.Properties.DashboardBody as { 'Fn::Join': [string, unknown[]] };
+  const text = body['Fn::Join'][1]
+    .map((part) => {
+      if (typeof part === 'string') return part;
+      const ref = part as { Ref?: string; 'Fn::GetAtt'?: string[] };
+      return `<${ref.Ref ?? ref['Fn::GetAtt']?.[0] ?? '?'}>`;
+    })
+    .join('');
+  return (JSON.parse(text) as { widgets: DashboardWidget[] }).widgets;
+}
+
+/** Every metric expression of the dashboard's graphs. */
+function expressions(widgets: DashboardWidget[]): string[] {
+  return widgets.flatMap((w) => (w.properties.metrics ?? []).flatMap((m) => m.map((x) => (x as { expression?: string }).expression).filter((e) => e !== undefined)));
 }
 
 /** The logical id of the only resource of a type. */
@@ -269,41 +297,65 @@ describe('MailFetcher defaults', () => {
     });
   });
 
-  it('alarms on function errors, dead letters, and per mailbox on authentication failures and missed runs', () => {
-    const mailboxes = fixtureMailboxes();
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 2 * mailboxes.length);
+  it('has five fleet alarms: function errors, dead letters, authentication failures, failed-run share, stale mailboxes', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+    expect(fetcher.alarms.all).toHaveLength(5);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 1 });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Namespace: 'AWS/SQS' });
-    const periods: Record<string, number> = { support: 300, 'm365-invoices': 60, 'gmail-orders': 3600 };
-    for (const m of mailboxes) {
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        Namespace: 'Mailfetch',
-        MetricName: METRIC.AUTH_FAILURES,
-        Dimensions: [{ Name: 'Mailbox', Value: m.id }],
-        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-        Threshold: 1,
-      });
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        Namespace: 'Mailfetch',
-        MetricName: METRIC.RUN_SUCCEEDED,
-        Dimensions: [{ Name: 'Mailbox', Value: m.id }],
-        Statistic: 'Sum',
-        Period: periods[m.id],
-        EvaluationPeriods: 3,
-        DatapointsToAlarm: 3,
-        ComparisonOperator: 'LessThanThreshold',
-        Threshold: 1,
-        TreatMissingData: 'breaching',
-      });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'Mailfetch',
+      MetricName: METRIC.AUTH_FAILURES,
+      Dimensions: Match.absent(),
+      Statistic: 'Sum',
+      Period: 300,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 1,
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'Mailfetch',
+      MetricName: METRIC.RUN_FAILED,
+      Dimensions: Match.absent(),
+      Statistic: 'Average',
+      Threshold: 0.1,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      TreatMissingData: 'notBreaching',
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'Mailfetch',
+      MetricName: DISPATCHER_METRIC.STALE_MAILBOXES,
+      Dimensions: Match.absent(),
+      Statistic: 'Maximum',
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 1,
+      // The dispatcher reports every sweep: no report means it is not running.
+      TreatMissingData: 'breaching',
+    });
+    // No alarm has a per-mailbox dimension.
+    for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
+      expect(JSON.stringify(alarm)).not.toContain('"Mailbox"');
     }
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: Match.absent() });
-    expect(fetcher.alarms.all).toHaveLength(2 + 2 * mailboxes.length);
   });
 
-  it('builds a dashboard with runs, messages, bytes, errors by code and backlog', () => {
-    const dashboards = template.findResources('AWS::CloudWatch::Dashboard');
-    const body = JSON.stringify(Object.values(dashboards)[0]);
-    for (const text of ['Runs succeeded', 'Messages fetched', 'Bytes fetched', 'Errors by code', 'Backlog', 'SEARCH(']) expect(body).toContain(text);
+  it('builds a dashboard of fleet metrics, the worst mailboxes from the summary lines, and the alarms', () => {
+    const widgets = dashboardWidgets(template);
+    const titles = widgets.map((w) => w.properties.title ?? '').join('\n');
+    for (const text of ['Runs succeeded', 'Failed runs', 'Stale mailboxes', 'Messages fetched', 'Bytes fetched', 'Errors by code', 'Backlog', 'Worst mailboxes']) {
+      expect(titles).toContain(text);
+    }
+    expect(expressions(widgets)).toContain(`SEARCH('{"Mailfetch",ErrorCode} MetricName="Errors"', 'Sum', 300)`);
+    // The Logs Insights table reads the function's log group, ranked from the summary lines.
+    const [table, ...moreTables] = widgets.filter((w) => w.type === 'log');
+    expect(moreTables).toEqual([]);
+    expect(table!.properties.query).toMatch(new RegExp(`^SOURCE '<${logicalId(fetcher.logGroup)}>' \\| filter message = "run summary"\n`));
+    expect(table!.properties.query).toContain('by mailbox');
+    const [alarms] = widgets.filter((w) => w.type === 'alarm');
+    expect(alarms!.properties.alarms).toHaveLength(5);
+    expect(titles).not.toContain('Detailed mailboxes');
+    // No per-mailbox dimension, neither in a metric nor in a search.
+    for (const w of widgets) for (const metric of w.properties.metrics ?? []) expect(metric).not.toContain('Mailbox');
+    for (const e of expressions(widgets)) expect(e).not.toContain(',Mailbox}');
   });
 });
 
@@ -322,6 +374,49 @@ describe('MailFetcher options', () => {
     expect(kms.Action).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
     expect(kms.Resource).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
     expect(stack).toBeInstanceOf(Stack);
+  });
+
+  it('grants an existing SSE-KMS bucket\'s key to the function (writes) and to readers (decrypt)', () => {
+    const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/0b9c6d6e-1111-2222-3333-444455556666';
+    const stack = new Stack(testApp(), 'Test');
+    const fetcher = new MailFetcher(stack, 'MailFetcher', {
+      mailboxes: fixtureMailboxes(),
+      bucket: Bucket.fromBucketName(stack, 'Existing', 'my-mail-bucket'),
+      encryptionKey: Key.fromKeyArn(stack, 'BucketKey', keyArn),
+    });
+    const reader = new Role(stack, 'Reader', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+    fetcher.grantReadMessages(reader);
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::S3::Bucket', 0);
+    const kms = statementWith(template, 'kms:GenerateDataKey');
+    expect(kms.Action).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    expect(kms.Resource).toBe(keyArn);
+    expect(fetcher.encryptionKey?.keyArn).toBe(keyArn);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^Reader') }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'kms:Decrypt', Resource: keyArn })]) },
+    });
+  });
+
+  it('uses the key an existing bucket was imported with', () => {
+    const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/imported';
+    const { template } = synthFetcher({}, (s) => ({
+      bucket: Bucket.fromBucketAttributes(s, 'Existing', { bucketName: 'my-mail-bucket', encryptionKey: Key.fromKeyArn(s, 'BucketKey', keyArn) }),
+    }));
+    expect(statementWith(template, 'kms:GenerateDataKey').Resource).toBe(keyArn);
+  });
+
+  it('expires noncurrent versions too when the bucket is versioned and messages expire', () => {
+    const { template } = synthFetcher({ versioned: true, expiration: Duration.days(90) });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([Match.objectLike({ Id: 'messages', Prefix: 'messages/', ExpirationInDays: 90, NoncurrentVersionExpiration: { NoncurrentDays: 90 } })]),
+      },
+    });
+    const unversioned = synthFetcher({ expiration: Duration.days(90) }).template;
+    unversioned.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'messages', NoncurrentVersionExpiration: Match.absent() })]) },
+    });
   });
 
   it('adds versioning, transitions and expiry for the message prefix', () => {
@@ -366,7 +461,7 @@ describe('MailFetcher options', () => {
       ReservedConcurrentExecutions: 2,
       Environment: { Variables: Match.objectLike({ [ENV.SAFETY_MARGIN_MS]: '60000', [ENV.METRICS_NAMESPACE]: 'Mail/Prod' }) },
     });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'Mail/Prod', MetricName: METRIC.RUN_SUCCEEDED });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'Mail/Prod', MetricName: METRIC.RUN_FAILED });
   });
 
   it('applies the flexible time window, retry policy, event age and the missed-run settings to every schedule', () => {
@@ -374,19 +469,31 @@ describe('MailFetcher options', () => {
       flexibleTimeWindow: Duration.minutes(2),
       scheduleRetryAttempts: 0,
       scheduleMaxEventAge: Duration.minutes(10),
-      missedRunPeriods: 5,
-      cronAlarmPeriod: Duration.minutes(15),
     });
     template.allResourcesProperties('AWS::Scheduler::Schedule', {
       FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: 2 },
       Target: Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 600 } }),
     });
+  });
+
+  it('applies failedRunAlarmPercent and names missedRunPeriods in the stale-mailbox alarm', () => {
+    const { template } = synthFetcher({ failedRunAlarmPercent: 25, missedRunPeriods: 5 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: METRIC.RUN_FAILED, Threshold: 0.25 });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: METRIC.RUN_SUCCEEDED,
-      Dimensions: [{ Name: 'Mailbox', Value: 'gmail-orders' }],
-      Period: 900,
-      EvaluationPeriods: 5,
+      MetricName: DISPATCHER_METRIC.STALE_MAILBOXES,
+      AlarmDescription: Match.stringLikeRegexp('no successful run for 5 of its periods'),
     });
+  });
+
+  it('gives only the detailedMetricsMailboxes the Mailbox dimension: an environment variable and searched graphs', () => {
+    const { template } = synthFetcher({ detailedMetricsMailboxes: ['support', 'cli-added'] });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [ENV.DETAILED_METRICS_MAILBOXES]: 'support,cli-added' }) },
+    });
+    const widgets = dashboardWidgets(template);
+    expect(widgets.map((w) => w.properties.title).join('\n')).toContain('Detailed mailboxes');
+    expect(expressions(widgets)).toContain(`SEARCH('{"Mailfetch",Mailbox} MetricName="RunFailed"', 'Sum', 300)`);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
   });
 
   it('notifies the alarm topic on ALARM and OK', () => {
@@ -422,7 +529,8 @@ describe('MailFetcher options', () => {
     });
     template.resourceCountIs('AWS::EC2::VPCEndpoint', 2);
     template.resourceCountIs('AWS::EC2::FlowLog', 1);
-    template.hasOutput('*', { Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('EgressIp'), 'PublicIp'] } });
+    // The address is the stack's output (EgressIpAddress, see MailfetchStack), not the construct's.
+    expect(template.findOutputs('*')).toEqual({});
   });
 
   it('runs in a given VPC', () => {

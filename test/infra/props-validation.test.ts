@@ -65,15 +65,24 @@ describe('MailFetcher props validation', () => {
     expect(build({ mailboxes: [big] })).not.toThrow();
   });
 
-  it('refuses bucket options together with an existing bucket', () => {
+  it('refuses new-bucket options together with an existing bucket; its encryption key is allowed', () => {
     const problems = problemsOf(
       build((s) => ({ bucket: Bucket.fromBucketName(s, 'B', 'existing-bucket'), encryptionKey: new Key(s, 'K'), versioned: false, expiration: Duration.days(7) })),
     );
     expect(problems).toEqual([
-      'encryptionKey: applies to a new bucket only; it cannot be combined with bucket',
       'versioned: applies to a new bucket only; it cannot be combined with bucket',
       'expiration: applies to a new bucket only; it cannot be combined with bucket',
     ]);
+  });
+
+  it('refuses two different keys for an existing bucket', () => {
+    const problems = problemsOf(
+      build((s) => ({
+        bucket: Bucket.fromBucketAttributes(s, 'B', { bucketName: 'existing-bucket', encryptionKey: Key.fromKeyArn(s, 'Own', 'arn:aws:kms:eu-west-1:123456789012:key/own') }),
+        encryptionKey: Key.fromKeyArn(s, 'Other', 'arn:aws:kms:eu-west-1:123456789012:key/other'),
+      })),
+    );
+    expect(problems).toEqual(['encryptionKey: bucket already names its key (imported with encryptionKey); give one of them']);
   });
 
   it('checks durations that CloudFormation would reject', () => {
@@ -96,13 +105,23 @@ describe('MailFetcher props validation', () => {
     ]);
   });
 
-  it('refuses a missed-run window longer than CloudWatch can evaluate', () => {
+  it('accepts any missed-run window: no per-mailbox alarm has to look back over it', () => {
     const daily = mailbox({ id: 'daily', schedule: 'rate(3 days)' });
-    const minutely = mailbox({ id: 'minutely', schedule: 'rate(30 minutes)' });
-    expect(problemsOf(build({ mailboxes: [daily, minutely], missedRunPeriods: 60 }))).toEqual([
-      'mailboxes[0] (daily): missedRunPeriods (60) × 3 days (schedule rate(3 days)) exceeds the 7 days a CloudWatch alarm with this period can look back; lower missedRunPeriods',
-      'mailboxes[1] (minutely): missedRunPeriods (60) × 30 minutes (schedule rate(30 minutes)) exceeds the 1 day a CloudWatch alarm with this period can look back; lower missedRunPeriods',
+    expect(build({ mailboxes: [daily], missedRunPeriods: 60 })).not.toThrow();
+  });
+
+  it('checks the failed-run alarm percentage and the detailed-metrics mailboxes', () => {
+    const many = Array.from({ length: 26 }, (_, i) => `m${i}`);
+    expect(problemsOf(build({ failedRunAlarmPercent: 0, detailedMetricsMailboxes: ['ok', 'not an id', 'ok'] }))).toEqual([
+      'failedRunAlarmPercent: must be greater than 0 and at most 100 (got 0)',
+      'detailedMetricsMailboxes[1]: "not an id" is not a mailbox id (letters, digits, ".", "_", "-"; at most 64)',
+      'detailedMetricsMailboxes: "ok" is listed more than once',
     ]);
+    expect(problemsOf(build({ failedRunAlarmPercent: 101, detailedMetricsMailboxes: many }))).toEqual([
+      'failedRunAlarmPercent: must be greater than 0 and at most 100 (got 101)',
+      'detailedMetricsMailboxes: at most 25 mailboxes (got 26); the others are in the fleet metrics and mailfetch mailboxes status',
+    ]);
+    expect(build({ failedRunAlarmPercent: 100, detailedMetricsMailboxes: many.slice(0, 25) })).not.toThrow();
   });
 
   it('refuses conflicting network and concurrency settings', () => {
