@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { parseCron, type CronSpec } from './cron-expression';
-import { searchCron } from './cron-search';
+import { searchCron, type Direction } from './cron-search';
 import { invalidSchedule } from './schedule-error';
 import { wallClock, type WallClock } from './wall-clock';
 
@@ -19,6 +19,8 @@ const SECOND_MS = 1_000;
 const MINUTE_MS = 60 * SECOND_MS;
 const UNIT_MS: Readonly<Record<string, number>> = { minute: MINUTE_MS, hour: 60 * MINUTE_MS, day: 24 * 60 * MINUTE_MS };
 const RATE_PATTERN = /^rate\((\d+) (minute|hour|day)s?\)$/;
+/** Cron searches remembered per factory: a fleet asks the same few minutes over and over. */
+const CRON_MEMO_LIMIT = 100_000;
 
 export interface Timetable {
   readonly expression: string;
@@ -50,6 +52,7 @@ export function stableOffset(id: string, modulo: number): number {
 export class TimetableFactory {
   private readonly clock: WallClock;
   private readonly crons = new Map<string, CronSpec>();
+  private readonly searches = new Map<string, number | undefined>();
 
   /** @throws ScheduleError INVALID_TIME_ZONE */
   constructor(timeZone?: string) {
@@ -66,11 +69,26 @@ export class TimetableFactory {
         spec = parseCron(expression);
         this.crons.set(expression, spec);
       }
-      return cronTimetable(expression, spec, this.clock, stableOffset(mailboxId, MINUTE_MS / SECOND_MS) * SECOND_MS);
+      const cron = spec;
+      const search = (wall: number, direction: Direction): number | undefined => this.search(expression, cron, wall, direction);
+      return cronTimetable(expression, search, this.clock, stableOffset(mailboxId, MINUTE_MS / SECOND_MS) * SECOND_MS);
     }
     throw invalidSchedule(expression, 'must be rate(...) or cron(...)');
   }
+
+  /** searchCron, memoized by expression, direction and the minute it starts from. */
+  private search(expression: string, spec: CronSpec, wall: number, direction: Direction): number | undefined {
+    const minute = direction === 1 ? Math.ceil(wall / MINUTE_MS) : Math.floor(wall / MINUTE_MS);
+    const key = `${direction}|${minute}|${expression}`;
+    if (this.searches.has(key)) return this.searches.get(key);
+    const found = searchCron(spec, minute * MINUTE_MS, direction);
+    if (this.searches.size >= CRON_MEMO_LIMIT) this.searches.clear();
+    this.searches.set(key, found);
+    return found;
+  }
 }
+
+type CronSearch = (wall: number, direction: Direction) => number | undefined;
 
 function rateTimetable(expression: string, period: number, offsetMs: number): Timetable {
   return {
@@ -81,20 +99,20 @@ function rateTimetable(expression: string, period: number, offsetMs: number): Ti
   };
 }
 
-function cronTimetable(expression: string, spec: CronSpec, clock: WallClock, offsetMs: number): Timetable {
+function cronTimetable(expression: string, search: CronSearch, clock: WallClock, offsetMs: number): Timetable {
   // A fire minute is a wall-clock minute; the slot is its instant plus the offset.
   const slot = (wall: number | undefined): number | undefined => (wall === undefined ? undefined : clock.toInstant(wall) + offsetMs);
   return {
     expression,
     offsetMs,
     next: (t) => {
-      const found = slot(searchCron(spec, clock.toWall(t - offsetMs), 1));
+      const found = slot(search(clock.toWall(t - offsetMs), 1));
       // Near a DST change the wall clock can map back before t: look one minute further.
-      return found === undefined || found >= t ? found : slot(searchCron(spec, clock.toWall(t - offsetMs) + MINUTE_MS, 1));
+      return found === undefined || found >= t ? found : slot(search(clock.toWall(t - offsetMs) + MINUTE_MS, 1));
     },
     prev: (t) => {
-      const found = slot(searchCron(spec, clock.toWall(t - offsetMs), -1));
-      return found === undefined || found <= t ? found : slot(searchCron(spec, clock.toWall(t - offsetMs) - MINUTE_MS, -1));
+      const found = slot(search(clock.toWall(t - offsetMs), -1));
+      return found === undefined || found <= t ? found : slot(search(clock.toWall(t - offsetMs) - MINUTE_MS, -1));
     },
   };
 }
