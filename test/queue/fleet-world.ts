@@ -45,10 +45,17 @@ export interface FleetWorld {
   waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void>;
 }
 
-export function useFleetWorld(queueVisibilitySeconds: number): FleetWorld {
+/**
+ * @param queueVisibilitySeconds the run queue's visibility timeout, on the queue's clock
+ * @param sqsTimeScale the queue's clock runs this many times faster than real time, so the
+ *   dispatcher's delays (up to a minute) pass in seconds
+ */
+export function useFleetWorld(queueVisibilitySeconds: number, sqsTimeScale = 1): FleetWorld {
   const world = { lines: [] as string[], maxSessions: 0, sessionsOpened: 0 } as unknown as FleetWorld & Record<string, unknown>;
+  const origin = Date.now();
+  const sqsClock = (): number => origin + (Date.now() - origin) * sqsTimeScale;
   beforeAll(async () => {
-    const [s3, dynamo, sqs] = await Promise.all([startS3rver(), startDynamoDbLocal(), startFakeSqs()]);
+    const [s3, dynamo, sqs] = await Promise.all([startS3rver(), startDynamoDbLocal(), startFakeSqs({ now: sqsClock })]);
     const pop3 = await startFakePop3({
       password: PASSWORD,
       messages: [{ uid: 'm1', bytes: Buffer.from('Subject: one\r\n\r\nhello\r\n') }],
