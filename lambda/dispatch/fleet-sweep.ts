@@ -28,6 +28,7 @@ export interface DispatchWindow {
 
 export interface DueRun {
   readonly id: string;
+  readonly host?: string;
   /** The slot this run serves (epoch ms). */
   readonly slotMs: number;
 }
@@ -78,7 +79,7 @@ export class FleetSweep {
     }
     const { window, now } = this.options;
     const slot = timetable.next(window.from);
-    if (slot !== undefined && slot < window.to) this.due.push({ id: entry.id, slotMs: slot });
+    if (slot !== undefined && slot < window.to) this.due.push({ id: entry.id, slotMs: slot, ...(entry.host === undefined ? {} : { host: entry.host }) });
     const lag = lagMs(entry, timetable, now);
     if (lag !== undefined) this.lateLags.push({ id: entry.id, lagSeconds: Math.round(lag / 1000) });
     if (isStale(entry, timetable, now, this.options.stalePeriods)) this.stale++;

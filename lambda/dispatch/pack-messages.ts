@@ -2,7 +2,8 @@
  * From due runs to queue messages. Runs are spread over the minute by their slots (each
  * mailbox's stable offset) through SQS's per-message delay, and packed: mailboxes due within
  * the same SPREAD_BUCKET_SECONDS share one message (one worker invocation), because most
- * runs find nothing new and wait on the network.
+ * runs find nothing new and wait on the network. Within a bucket, mailboxes of one host go
+ * together: the worker reuses a host's session slot from one of them to the next.
  */
 import { MAX_BATCH_MAILBOXES } from '../handlers/worker-event';
 import type { DueRun } from './fleet-sweep';
@@ -16,7 +17,7 @@ const MINUTE_SECONDS = 60;
 export interface QueueMessage {
   /** Seconds SQS holds the message back: when its first run is due. */
   readonly delaySeconds: number;
-  /** The worker event: `{ action: 'fetch', mailboxIds, dueAt }`. */
+  /** The worker event: `{ action: 'fetch', mailboxIds, dueAt }` (dueAt: the latest of their slots). */
   readonly body: string;
   readonly mailboxIds: readonly string[];
 }
@@ -36,14 +37,16 @@ export function packMessages(runs: readonly DueRun[], now: number, mailboxesPerM
   }
   const messages: QueueMessage[] = [];
   for (const [, bucketRuns] of [...buckets].sort(([a], [b]) => a - b)) {
-    const sorted = [...bucketRuns].sort((a, b) => a.slotMs - b.slotMs || a.id.localeCompare(b.id));
+    const sorted = [...bucketRuns].sort((a, b) => (a.host ?? '').localeCompare(b.host ?? '') || a.slotMs - b.slotMs || a.id.localeCompare(b.id));
     for (let i = 0; i < sorted.length; i += perMessage) {
       const chunk = sorted.slice(i, i + perMessage);
-      const first = chunk[0] as DueRun;
       const mailboxIds = chunk.map((r) => r.id);
+      // dueAt is the latest slot: the worker skips a mailbox only when it ran after all of
+      // them (a duplicate), never one that still owes a run.
+      const lastSlot = Math.max(...chunk.map((r) => r.slotMs));
       messages.push({
-        delaySeconds: delayOf(first.slotMs, now),
-        body: JSON.stringify({ action: 'fetch', mailboxIds, dueAt: new Date(first.slotMs).toISOString() }),
+        delaySeconds: Math.min(...chunk.map((r) => delayOf(r.slotMs, now))),
+        body: JSON.stringify({ action: 'fetch', mailboxIds, dueAt: new Date(lastSlot).toISOString() }),
         mailboxIds,
       });
     }

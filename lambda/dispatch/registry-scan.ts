@@ -12,6 +12,8 @@ import { DispatchError, DispatchErrorCode } from './errors';
 /** One registry item as the dispatcher reads it; times in epoch ms. */
 export interface FleetEntry {
   readonly id: string;
+  /** The POP3 host: runs on one host are packed together (they share a session slot). */
+  readonly host?: string;
   readonly schedule: string;
   readonly enabled: boolean;
   readonly lastRunAt?: number;
@@ -21,6 +23,7 @@ export interface FleetEntry {
 
 const PROJECTED = [
   RegistryAttr.mailboxId,
+  RegistryAttr.host,
   RegistryAttr.schedule,
   RegistryAttr.enabled,
   RegistryAttr.lastRunAt,
@@ -70,8 +73,10 @@ function toEntry(item: Item): FleetEntry | undefined {
     const ms = Date.parse(item[name]?.S ?? '');
     return Number.isNaN(ms) ? {} : { [name]: ms };
   };
+  const host = item[RegistryAttr.host]?.S;
   return {
     id,
+    ...(host === undefined ? {} : { host: host.toLowerCase() }),
     schedule,
     enabled: item[RegistryAttr.enabled]?.BOOL === true,
     ...time(RegistryAttr.lastRunAt),

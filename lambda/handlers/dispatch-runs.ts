@@ -42,7 +42,9 @@ function positiveInteger(value: string | undefined): number | undefined {
 
 let cached: DispatchDeps | undefined;
 
-export const handler = async (): Promise<DispatchSummary> => {
+/** The tick's counts (not the list of due runs: the response of an async invocation is dropped anyway). */
+export const handler = async (): Promise<Omit<DispatchSummary, 'sweep'> & { dispatched: number }> => {
   cached ??= dispatchDepsFromEnvironment();
-  return runDispatchTick(cached, Date.now());
+  const { sweep, ...summary } = await runDispatchTick(cached, Date.now());
+  return { ...summary, dispatched: sweep?.due.length ?? 0 };
 };

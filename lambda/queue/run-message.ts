@@ -7,12 +7,14 @@
  *   catch-up already served. Nothing to do.
  * - `refused`: no longer registered or disabled: dropped, as the worker always has.
  * - `deferred`: its host is at its cap, or the invocation is out of time: runs later.
+ *
+ * A lane (one of `runConcurrency`) keeps its host slot from one mailbox to the next on the
+ * same host, so a message of one host's mailboxes takes and frees a slot per lane, not per run.
  * - `failed`: the registry or the slot table failed: the whole message is retried.
  */
 import type { MailboxConfig } from '../config/mailbox-config';
-import { forEachLimited } from '../dispatch/send-messages';
 import type { WorkerEvent } from '../handlers/worker-event';
-import type { HostSlots } from '../hosts/host-slots';
+import type { HostSlotLease, HostSlots } from '../hosts/host-slots';
 import type { Logger } from '../observability/logger';
 import { isRegistryError } from '../registry/errors';
 import type { MailboxRegistry, RunAction } from '../registry/mailbox-registry';
@@ -41,13 +43,49 @@ export interface RunMessageDeps {
 
 export async function runMessage(event: WorkerEvent, deadline: number, deps: RunMessageDeps): Promise<Map<string, MailboxDisposition>> {
   const outcome = new Map<string, MailboxDisposition>();
-  await forEachLimited(event.mailboxIds, deps.runConcurrency, async (id) => {
-    outcome.set(id, await runOneOf(id, event, deadline, deps));
-  });
+  const ids = [...event.mailboxIds];
+  // Each lane keeps its host slot for the next mailbox on the same host (the dispatcher
+  // packs a host's mailboxes together): one slot take and release for several runs.
+  const lane = async (): Promise<void> => {
+    const held: HeldSlot = {};
+    try {
+      for (let id = ids.shift(); id !== undefined; id = ids.shift()) outcome.set(id, await runOneOf(id, event, deadline, deps, held));
+    } finally {
+      await releaseHeld(held, deps);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(deps.runConcurrency, ids.length) }, lane));
   return outcome;
 }
 
-async function runOneOf(id: string, event: WorkerEvent, deadline: number, deps: RunMessageDeps): Promise<MailboxDisposition> {
+/** The slot a lane holds between runs. */
+interface HeldSlot {
+  lease?: HostSlotLease;
+}
+
+/** Keeps the lane's slot when it is on `host`; else frees it and takes one there. False: the host is full. */
+async function holdSlotFor(host: string, id: string, deadline: number, deps: RunMessageDeps, held: HeldSlot): Promise<boolean> {
+  if (held.lease !== undefined && held.lease.host.toLowerCase() === host.toLowerCase()) return true;
+  await releaseHeld(held, deps);
+  const lease = await deps.hostSlots.acquire(host, `${deps.owner}/${id}`, deps.now(), deadline + SLOT_LEASE_GRACE_MS);
+  if (lease === undefined) return false;
+  held.lease = lease;
+  return true;
+}
+
+/** Frees the lane's slot; a failure is only logged: the lease expires by itself. */
+async function releaseHeld(held: HeldSlot, deps: RunMessageDeps): Promise<void> {
+  const lease = held.lease;
+  delete held.lease;
+  if (lease === undefined) return;
+  try {
+    await deps.hostSlots.release(lease);
+  } catch (err) {
+    deps.logFor(lease.owner).warn('host session slot not released (it expires)', { error: err });
+  }
+}
+
+async function runOneOf(id: string, event: WorkerEvent, deadline: number, deps: RunMessageDeps, held: HeldSlot): Promise<MailboxDisposition> {
   const log = deps.logFor(id);
   if (deadline - deps.now() < deps.safetyMarginMs + MIN_RUN_MS) return 'deferred';
   let config: MailboxConfig;
@@ -64,21 +102,17 @@ async function runOneOf(id: string, event: WorkerEvent, deadline: number, deps: 
     log.error('registry read failed', { error: err });
     return 'failed';
   }
-  let lease;
   try {
-    lease = await deps.hostSlots.acquire(config.host, `${deps.owner}/${id}`, deps.now(), deadline + SLOT_LEASE_GRACE_MS);
+    if (!(await holdSlotFor(config.host, id, deadline, deps, held))) return 'deferred';
   } catch (err) {
     log.error('host session slot not taken', { error: err });
     return 'failed';
   }
-  if (lease === undefined) return 'deferred';
   try {
     await deps.run(config, event.action, deadline, log);
     return 'ran';
   } catch (err) {
     log.error('run failed', { error: err });
     return 'failed';
-  } finally {
-    await deps.hostSlots.release(lease).catch((err: unknown) => log.warn('host session slot not released (it expires)', { error: err }));
   }
 }

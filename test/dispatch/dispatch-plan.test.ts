@@ -91,7 +91,8 @@ describe('spreading and packing', () => {
           expect(event.dueAtMs).toBeDefined();
           // The message goes when its earliest run is due; the others within one bucket.
           const slots = m.mailboxIds.map((id) => due.find((d) => d.id === id)!.slotMs);
-          expect(event.dueAtMs).toBe(Math.min(...slots));
+          expect(event.dueAtMs).toBe(Math.max(...slots));
+          expect(m.delaySeconds).toBe(Math.min(...slots.map((slot) => delayOf(slot, now))));
           for (const slot of slots) expect(delayOf(slot, now) - m.delaySeconds).toBeLessThan(SPREAD_BUCKET_SECONDS);
         }
       }),
@@ -108,6 +109,15 @@ describe('spreading and packing', () => {
     expect(perBucket.size).toBe(60 / SPREAD_BUCKET_SECONDS);
     for (const n of perBucket.values()) expect(n).toBeLessThan((2 * 3_000) / perBucket.size);
     expect(messages.length).toBeLessThan(3_000 / 10 + perBucket.size);
+  });
+
+  it("packs a host's mailboxes together, so the worker reuses one session slot for them", () => {
+    const now = T0;
+    const runs = ['a', 'b', 'c', 'd', 'e', 'f'].map((id, i) => ({ id, host: i % 2 === 0 ? 'pop.one.example' : 'pop.two.example', slotMs: T0 + 1_000 }));
+    expect(packMessages(runs, now, 3).map((m) => m.mailboxIds)).toEqual([
+      ['a', 'c', 'e'],
+      ['b', 'd', 'f'],
+    ]);
   });
 
   it('slots a minute or more in the past keep their second of the minute; fresh ones go at once', () => {

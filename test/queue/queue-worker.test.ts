@@ -72,6 +72,32 @@ describe('worker on the run queue', () => {
     await setHostSessionLimit(world.dynamo.dynamodb, TABLE, '127.0.0.1', undefined);
   });
 
+  it('a lane keeps its host slot from one mailbox to the next on the same host: one take per lane, not per run', async () => {
+    const ids = Array.from({ length: 6 }, (_, i) => `lane-${i}`);
+    for (const id of ids) await world.registry.add(world.mailbox(id));
+    const real = new DynamoDbHostSlots({ client: world.dynamo.dynamodb, tableName: TABLE });
+    let taken = 0;
+    let released = 0;
+    const counting: HostSlots = {
+      acquire: async (...args) => {
+        taken++;
+        return real.acquire(...args);
+      },
+      release: async (lease) => {
+        released++;
+        return real.release(lease);
+      },
+    };
+    const deps = world.deps(counting);
+    const response = await world.invoke({ ...deps, queue: { ...deps.queue!, runConcurrency: 2 } })({
+      Records: [{ messageId: 'lanes', eventSource: 'aws:sqs', body: JSON.stringify({ action: 'fetch', mailboxIds: ids }) }],
+    });
+    expect(response.batchItemFailures).toEqual([]);
+    expect(taken).toBe(2);
+    expect(released).toBe(2);
+    for (const id of ids) expect(await world.objectsOf(id)).toBe(1);
+  });
+
   it('skips a mailbox that already ran after the slot the message serves (a duplicate)', async () => {
     await world.registry.add(world.mailbox('dup'));
     await world.registry.recordRun('dup', { action: 'fetch', status: 'ok', at: new Date().toISOString(), backlog: 0, durationMs: 1 });
