@@ -13,6 +13,18 @@ export const ENV = {
   METRICS_NAMESPACE: 'MAILFETCH_METRICS_NAMESPACE',
   /** Comma-separated mailbox ids whose metrics also get the `Mailbox` dimension (absent: none). */
   DETAILED_METRICS_MAILBOXES: 'MAILFETCH_DETAILED_METRICS_MAILBOXES',
+  /** URL of the run queue: the dispatcher sends to it, the worker re-queues deferred runs. */
+  QUEUE_URL: 'MAILFETCH_QUEUE_URL',
+  /** Dispatcher: StaleMailboxes counts mailboxes with no success in this many periods. */
+  STALE_PERIODS: 'MAILFETCH_STALE_PERIODS',
+  /** Dispatcher: mailboxes packed into one queue message. */
+  MAILBOXES_PER_MESSAGE: 'MAILFETCH_MAILBOXES_PER_MESSAGE',
+  /** Dispatcher: IANA time zone of cron(...) schedules. */
+  SCHEDULE_TIME_ZONE: 'MAILFETCH_SCHEDULE_TIME_ZONE',
+  /** Worker: concurrent POP3 sessions per host unless the host has its own cap. */
+  HOST_SESSION_LIMIT: 'MAILFETCH_HOST_SESSION_LIMIT',
+  /** Worker: per-host caps, JSON `{ "pop.example.org": 4 }`. */
+  HOST_SESSION_LIMITS: 'MAILFETCH_HOST_SESSION_LIMITS',
 } as const;
 
 export const DEFAULT_PREFIX = 'messages/';
@@ -21,6 +33,9 @@ export const DEFAULT_METRICS_NAMESPACE = 'Mailfetch';
 /** Path of the Lambda entry (relative to the repository root), used by the CDK construct. */
 export const FETCH_HANDLER_ENTRY = 'lambda/handlers/fetch-mailbox.ts';
 export const FETCH_HANDLER_EXPORT = 'handler';
+/** The dispatcher (one schedule, every minute), bundled like the fetch handler. */
+export const DISPATCH_HANDLER_ENTRY = 'lambda/handlers/dispatch-runs.ts';
+export const DISPATCH_HANDLER_EXPORT = 'handler';
 /** The deployment's registry seeding (a custom resource), bundled like the fetch handler. */
 export const SEED_HANDLER_ENTRY = 'lambda/handlers/seed-registry.ts';
 export const SEED_HANDLER_EXPORT = 'handler';

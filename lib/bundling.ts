@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 // Type imports only: the test helper loads this file without paying for aws-cdk-lib.
 import type { BundlingOptions, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { BuildOptions } from 'esbuild';
-import { FETCH_HANDLER_ENTRY, SEED_HANDLER_ENTRY } from '../lambda/env';
+import { DISPATCH_HANDLER_ENTRY, FETCH_HANDLER_ENTRY, SEED_HANDLER_ENTRY } from '../lambda/env';
 
 /** The repository root: `lib/..`. The handler entry and the lock file are found from here. */
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -18,6 +18,9 @@ export const FETCH_HANDLER_ENTRY_PATH = join(PROJECT_ROOT, FETCH_HANDLER_ENTRY);
 
 /** Absolute path of the registry seeding handler's TypeScript entry (bundled with the same options). */
 export const SEED_HANDLER_ENTRY_PATH = join(PROJECT_ROOT, SEED_HANDLER_ENTRY);
+
+/** Absolute path of the dispatcher's TypeScript entry (bundled with the same options). */
+export const DISPATCH_HANDLER_ENTRY_PATH = join(PROJECT_ROOT, DISPATCH_HANDLER_ENTRY);
 
 /** The lock file NodejsFunction needs to find the project root (no Docker, no install step). */
 export const DEPS_LOCK_FILE_PATH = join(PROJECT_ROOT, 'package-lock.json');

@@ -16,9 +16,10 @@ import { DEFAULT_METRICS_NAMESPACE, DEFAULT_PREFIX } from '../lambda/env';
 export interface MailFetcherProps {
   /**
    * The mailboxes, as returned by `parseConfig` / `loadConfigFile` (validated, defaults
-   * applied). They are put into the mailbox registry at deploy time (one custom resource),
-   * and each gets its own schedule whose input is the id-only worker event. More mailboxes
-   * can be registered without a deploy (`mailfetch mailboxes add`).
+   * applied). They are put into the mailbox registry at deploy time (one custom resource);
+   * the dispatcher runs every enabled mailbox of the registry on its own `schedule`, with no
+   * resource per mailbox. More mailboxes can be registered without a deploy
+   * (`mailfetch mailboxes add`).
    * Secrets must be Secrets Manager references (`{ "secretId": ... }`).
    * @default none: an empty fleet, managed with the CLI
    */
@@ -119,8 +120,9 @@ export interface MailFetcherProps {
    */
   readonly logRetention?: RetentionDays;
   /**
-   * Reserved concurrency of the fetch function (at least 1). Caps the POP3 connections open
-   * at once across all mailboxes; throttled scheduled invocations are retried by Lambda.
+   * Reserved concurrency of the fetch function (at least 2: the run queue's event source
+   * mapping needs 2). Guarantees the worker that much of the account's concurrency; the
+   * run queue uses at most `maxConcurrentInvocations` of it.
    * @default none (the account's unreserved pool)
    */
   readonly reservedConcurrentExecutions?: number;
@@ -157,28 +159,40 @@ export interface MailFetcherProps {
    */
   readonly fixedEgressIp?: boolean;
 
-  // ---- Schedules --------------------------------------------------------------------
+  // ---- Dispatch ---------------------------------------------------------------------
 
   /**
-   * Let EventBridge Scheduler start each run up to this long after its time (spreads load).
-   * 1 to 1440 minutes.
-   * @default no flexible time window
+   * The global cap: worker invocations the run queue starts at once (the event source
+   * mapping's `maximumConcurrency`, 2 to 1000). Each invocation runs up to 4 of its
+   * message's mailboxes at once, so at most 4 × this many POP3 sessions are open. When the
+   * fleet needs more, runs wait in the queue: late, never dropped (`LateMailboxes`,
+   * `DispatchLagSeconds`). At most `reservedConcurrentExecutions` when that is set.
+   * @default 10, or `reservedConcurrentExecutions` when that is lower (at least 2)
    */
-  readonly flexibleTimeWindow?: Duration;
+  readonly maxConcurrentInvocations?: number;
   /**
-   * How often Scheduler retries an invocation it could not deliver (0 to 185) before the
-   * event goes to the dead-letter queue.
-   * @default 3
+   * Concurrent POP3 sessions per mail server host (providers rate-limit and lock mailboxes
+   * that see too many). Enforced across all invocations with leases in the state table.
+   * A host's own setting in the table (`#HOST#<host>`, `#CONFIG`, `maxSessions`; see
+   * docs/registry.md) wins over this and `hostSessionLimits`.
+   * @default 10
    */
-  readonly scheduleRetryAttempts?: number;
+  readonly hostSessionLimit?: number;
   /**
-   * How long Scheduler keeps trying to deliver one invocation (1 minute to 24 hours).
-   * @default the mailbox's schedule period (the next run supersedes it), between 1 minute
-   *   and 24 hours; 1 hour for cron schedules
+   * Per-host caps that differ from `hostSessionLimit`, by host name (case-insensitive),
+   * e.g. `{ 'pop.gmail.com': 15, 'pop.small-isp.example': 2 }`.
+   * @default none (every host gets `hostSessionLimit`)
    */
-  readonly scheduleMaxEventAge?: Duration;
+  readonly hostSessionLimits?: Readonly<Record<string, number>>;
   /**
-   * Time zone of `cron(...)` schedules.
+   * Mailboxes packed into one queue message, run by one invocation (1 to 50). Most runs
+   * find nothing new and wait on the network, so sharing an invocation cuts Lambda cost;
+   * a larger value makes one slow mailbox delay more others.
+   * @default 10
+   */
+  readonly mailboxesPerMessage?: number;
+  /**
+   * Time zone of `cron(...)` schedules (the dispatcher evaluates them).
    * @default UTC
    */
   readonly scheduleTimeZone?: TimeZone;
@@ -238,9 +252,12 @@ export const MAIL_FETCHER_DEFAULTS = {
   logRetention: RetentionDays.ONE_MONTH,
   metricsNamespace: DEFAULT_METRICS_NAMESPACE,
   fixedEgressIp: false,
-  scheduleRetryAttempts: 3,
-  /** For cron schedules, whose period is not fixed. */
-  cronMaxEventAge: Duration.hours(1),
+  /** The global cap on concurrent worker invocations fed by the run queue. */
+  maxConcurrentInvocations: 10,
+  /** SQS event source mappings accept a maximumConcurrency from 2. */
+  minConcurrentInvocations: 2,
+  hostSessionLimit: 10,
+  mailboxesPerMessage: 10,
   missedRunPeriods: 3,
   cronAlarmPeriod: Duration.hours(1),
   failedRunAlarmPercent: 10,
@@ -263,8 +280,7 @@ type PropWithoutDefault =
   | 'secretsEncryptionKey'
   | 'vpc'
   | 'vpcSubnets'
-  | 'flexibleTimeWindow'
-  | 'scheduleMaxEventAge'
+  | 'hostSessionLimits'
   | 'scheduleTimeZone'
   | 'alarmTopic';
 
@@ -288,13 +304,22 @@ export function applyDefaults(props: MailFetcherProps): ResolvedMailFetcherProps
     logRetention: props.logRetention ?? d.logRetention,
     metricsNamespace: props.metricsNamespace ?? d.metricsNamespace,
     fixedEgressIp: props.fixedEgressIp ?? d.fixedEgressIp,
-    scheduleRetryAttempts: props.scheduleRetryAttempts ?? d.scheduleRetryAttempts,
+    maxConcurrentInvocations: props.maxConcurrentInvocations ?? defaultConcurrentInvocations(props.reservedConcurrentExecutions),
+    hostSessionLimit: props.hostSessionLimit ?? d.hostSessionLimit,
+    mailboxesPerMessage: props.mailboxesPerMessage ?? d.mailboxesPerMessage,
     missedRunPeriods: props.missedRunPeriods ?? d.missedRunPeriods,
     cronAlarmPeriod: props.cronAlarmPeriod ?? d.cronAlarmPeriod,
     failedRunAlarmPercent: props.failedRunAlarmPercent ?? d.failedRunAlarmPercent,
     detailedMetricsMailboxes: props.detailedMetricsMailboxes ?? d.detailedMetricsMailboxes,
     dashboard: props.dashboard ?? d.dashboard,
   };
+}
+
+/** 10, or the reserved concurrency when lower, but never below the mapping's minimum of 2. */
+function defaultConcurrentInvocations(reserved: number | undefined): number {
+  const d = MAIL_FETCHER_DEFAULTS;
+  if (reserved === undefined) return d.maxConcurrentInvocations;
+  return Math.max(d.minConcurrentInvocations, Math.min(d.maxConcurrentInvocations, reserved));
 }
 
 /** 10% of the timeout, clamped to [10 s, 60 s], in whole seconds. */

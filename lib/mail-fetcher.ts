@@ -1,13 +1,14 @@
 /**
  * `MailFetcher`: the whole mail-ingestion worker as one construct. A bucket for raw messages,
- * a state table, the fetch function, one EventBridge Scheduler schedule per mailbox, a
- * dead-letter queue, alarms and a dashboard.
+ * a state table (UIDL state and the mailbox registry), the fetch function, the dispatch
+ * (one schedule, a dispatcher function, the run queue; lib/run-dispatch.ts), a dead-letter
+ * queue, alarms and a dashboard. No resource is created per mailbox.
  *
- *   Scheduler (1 schedule per mailbox, input = its id) --> fetch function (Node 22, arm64) <-- config: registry
+ *   Scheduler (1 schedule, every minute) --> dispatcher --> run queue --(max concurrency)--> fetch function (Node 22, arm64)
  *   registry seeding (1 custom resource): the mailboxes prop -> registry items in the state table
- *        |  undeliverable                                       |  POP3 (TLS) -> mail server
+ *        |  undeliverable ticks, failed runs                    |  POP3 (TLS) -> mail server (per-host session cap)
  *        v                                                      |  GetSecretValue (the config's secrets only)
- *   dead-letter queue  <-- failed invocations ------------------+  PutObject   -> bucket/<prefix>
+ *   dead-letter queue  <----------------------------------------+  PutObject   -> bucket/<prefix>
  *                                                               +  Get/Put/Query -> state table
  *   bucket --(Object Created)--> EventBridge --> your rules / newMessageTarget
  */
@@ -30,11 +31,9 @@ import {
   type IBucket,
   type LifecycleRule,
 } from 'aws-cdk-lib/aws-s3';
-import { ScheduleExpression, Schedule, ScheduleGroup, ScheduleTargetInput, TimeWindow } from 'aws-cdk-lib/aws-scheduler';
-import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
-import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import type { MailboxConfig } from '../lambda/config/mailbox-config';
 import { ENV, FETCH_HANDLER_EXPORT } from '../lambda/env';
@@ -52,9 +51,9 @@ import { FixedEgressVpc } from './fixed-egress-vpc';
 import { RegistrySeed } from './registry-seed';
 import { MailFetcherAlarms } from './mail-fetcher-alarms';
 import { MailFetcherDashboard } from './mail-fetcher-dashboard';
-import { applyDefaults, MAIL_FETCHER_DEFAULTS, type MailFetcherProps, type ResolvedMailFetcherProps } from './mail-fetcher-props';
+import { RunDispatch } from './run-dispatch';
+import { applyDefaults, type MailFetcherProps, type ResolvedMailFetcherProps } from './mail-fetcher-props';
 import { validateMailFetcherProps } from './props-validation';
-import { schedulePeriod } from './schedule-period';
 import { collectMailboxSecrets, secretIdKind } from './secret-refs';
 
 export type { MailFetcherProps } from './mail-fetcher-props';
@@ -81,8 +80,6 @@ const ASYNC_RETRY_ATTEMPTS = 2;
 /** An async invocation older than this is stale: later scheduled runs have taken over. */
 const ASYNC_MAX_EVENT_AGE = Duration.hours(1);
 const DLQ_RETENTION = Duration.days(14);
-const SCHEDULE_EVENT_AGE_MIN = Duration.minutes(1);
-const SCHEDULE_EVENT_AGE_MAX = Duration.hours(24);
 /** POP3 itself (mailbox ports) plus HTTPS for AWS APIs and OAuth token endpoints. */
 const HTTPS_PORT = 443;
 
@@ -102,19 +99,15 @@ export class MailFetcher extends Construct {
   readonly table: Table;
   readonly function: NodejsFunction;
   readonly logGroup: LogGroup;
-  /** Scheduler deliveries that failed and invocations that failed after Lambda's retries. */
+  /**
+   * Runs that failed `RUN_MAX_RECEIVE_COUNT` times, dispatcher ticks that failed or could
+   * not be delivered, and direct invocations that failed after Lambda's retries.
+   */
   readonly deadLetterQueue: Queue;
-  readonly scheduleGroup: ScheduleGroup;
   /** Puts the `mailboxes` prop into the registry at deploy time (absent without mailboxes). */
   readonly registrySeed?: RegistrySeed;
-  /**
-   * By mailbox id: one schedule per mailbox of the `mailboxes` prop, whose input is the
-   * id-only worker event. (Mailboxes added with the CLI have none until the dispatcher of
-   * issue 9 replaces these.)
-   */
-  readonly schedules: ReadonlyMap<string, Schedule>;
-  /** The role EventBridge Scheduler assumes to invoke the function. */
-  readonly schedulerRole: Role;
+  /** The one schedule, the dispatcher and the run queue that run every registered mailbox. */
+  readonly dispatch: RunDispatch;
   /** Secrets the function may read, by secret id. */
   readonly secrets: ReadonlyMap<string, ISecret>;
   readonly alarms: MailFetcherAlarms;
@@ -154,9 +147,22 @@ export class MailFetcher extends Construct {
     if (p.mailboxes.length > 0) {
       this.registrySeed = new RegistrySeed(this, 'RegistrySeed', { table: this.table, mailboxes: p.mailboxes, runtime: FETCH_RUNTIME, logRetention: p.logRetention });
     }
-    this.scheduleGroup = new ScheduleGroup(this, 'ScheduleGroup');
-    this.schedulerRole = this.createSchedulerRole();
-    this.schedules = new Map(p.mailboxes.map((mailbox) => [mailbox.id, this.createSchedule(mailbox, p)]));
+    this.dispatch = new RunDispatch(this, 'Dispatch', {
+      table: this.table,
+      worker: this.function,
+      deadLetterQueue: this.deadLetterQueue,
+      workerTimeout: p.timeout,
+      runtime: FETCH_RUNTIME,
+      logRetention: p.logRetention,
+      metricsNamespace: p.metricsNamespace,
+      maxConcurrentInvocations: p.maxConcurrentInvocations,
+      mailboxesPerMessage: p.mailboxesPerMessage,
+      stalePeriods: p.missedRunPeriods,
+      ...(p.scheduleTimeZone === undefined ? {} : { timeZone: p.scheduleTimeZone.timezoneName }),
+    });
+    // The first tick after a deploy should see the deployed mailboxes.
+    if (this.registrySeed !== undefined) this.dispatch.schedule.node.addDependency(this.registrySeed.resource);
+    this.function.addEnvironment(ENV.QUEUE_URL, this.dispatch.queue.queueUrl);
 
     if (p.newMessageTarget !== undefined) this.newMessageRule = this.onNewMessage('NewMessageRule', p.newMessageTarget);
 
@@ -280,7 +286,7 @@ export class MailFetcher extends Construct {
     });
     Validations.of(queue).acknowledge({
       id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue (of the schedules and of the function\'s failed invocations).',
+      reason: 'This queue is itself the dead-letter queue (of the run queue, the dispatch schedule and the functions\' failed invocations).',
     });
     return queue;
   }
@@ -306,7 +312,7 @@ export class MailFetcher extends Construct {
     }
 
     const fn = new NodejsFunction(this, 'Function', {
-      description: 'mailfetch: fetches new mail of one POP3 mailbox (the event) into S3',
+      description: 'mailfetch: fetches new mail of the POP3 mailboxes of its event or run-queue message into S3',
       entry: FETCH_HANDLER_ENTRY_PATH,
       handler: FETCH_HANDLER_EXPORT,
       projectRoot: PROJECT_ROOT,
@@ -327,6 +333,8 @@ export class MailFetcher extends Construct {
         ...(p.detailedMetricsMailboxes.length === 0
           ? {}
           : { [ENV.DETAILED_METRICS_MAILBOXES]: formatDetailedMetricsMailboxes(p.detailedMetricsMailboxes) }),
+        [ENV.HOST_SESSION_LIMIT]: String(p.hostSessionLimit),
+        ...(p.hostSessionLimits === undefined ? {} : { [ENV.HOST_SESSION_LIMITS]: JSON.stringify(p.hostSessionLimits) }),
         // The bundle is minified: map stack traces back to the TypeScript sources.
         NODE_OPTIONS: '--enable-source-maps',
       },
@@ -419,50 +427,6 @@ export class MailFetcher extends Construct {
     return Secret.fromSecretNameV2(this, id, secretId);
   }
 
-  private createSchedulerRole(): Role {
-    const stack = Stack.of(this);
-    const role = new Role(this, 'SchedulerRole', {
-      description: 'EventBridge Scheduler: invokes the mailfetch function, sends undeliverable runs to its dead-letter queue',
-      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': stack.account },
-          ArnLike: {
-            'aws:SourceArn': stack.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${this.scheduleGroup.scheduleGroupName}/*` }),
-          },
-        },
-      }),
-    });
-    Validations.of(role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::${this.nagArn(this.function.functionArn)}:*]`,
-      reason:
-        'Written by grantInvoke, which also covers the function\'s versions and aliases (`<arn>:*`); the schedules invoke the unqualified function, which has no narrower form in that grant.',
-    });
-    return role;
-  }
-
-  private createSchedule(mailbox: MailboxConfig, p: ResolvedMailFetcherProps): Schedule {
-    const period = schedulePeriod(mailbox.schedule);
-    const schedule = new Schedule(this, `Schedule-${mailbox.id}`, {
-      description: `mailfetch: mailbox ${mailbox.id} on ${mailbox.host}`,
-      scheduleGroup: this.scheduleGroup,
-      schedule: ScheduleExpression.expression(mailbox.schedule, p.scheduleTimeZone),
-      timeWindow: p.flexibleTimeWindow === undefined ? TimeWindow.off() : TimeWindow.flexible(p.flexibleTimeWindow),
-      target: new LambdaInvoke(this.function, {
-        role: this.schedulerRole,
-        // The id only: the worker reads the configuration from the registry (lambda/handlers/worker-event.ts).
-        input: ScheduleTargetInput.fromObject({ action: 'fetch', mailboxId: mailbox.id }),
-        deadLetterQueue: this.deadLetterQueue,
-        retryAttempts: p.scheduleRetryAttempts,
-        maxEventAge: p.scheduleMaxEventAge ?? clamp(period ?? MAIL_FETCHER_DEFAULTS.cronMaxEventAge, SCHEDULE_EVENT_AGE_MIN, SCHEDULE_EVENT_AGE_MAX),
-      }),
-    });
-    // GroupName is a plain string in the template: without this, CloudFormation may create
-    // the schedule before its group. A run before the seeding would find no registry item.
-    schedule.node.addDependency(this.scheduleGroup);
-    if (this.registrySeed !== undefined) schedule.node.addDependency(this.registrySeed.resource);
-    return schedule;
-  }
-
   /** Acknowledges one cdk-nag IAM5 finding on the function role's policy. */
   private acknowledgeOnFunctionPolicy(finding: string, reason: string): void {
     const role = this.node.tryFindChild('FunctionRole');
@@ -492,11 +456,4 @@ function renderForNag(value: unknown): string {
     }
   }
   return JSON.stringify(value);
-}
-
-function clamp(value: Duration, min: Duration, max: Duration): Duration {
-  const s = value.toSeconds();
-  if (s < min.toSeconds()) return min;
-  if (s > max.toSeconds()) return max;
-  return value;
 }

@@ -14,7 +14,7 @@ import { MailFetcher } from './mail-fetcher';
 import type { MailFetcherProps } from './mail-fetcher-props';
 
 export interface MailfetchStackProps extends StackProps {
-  /** The validated configuration (`loadConfigFile`): one schedule per mailbox. */
+  /** The validated configuration (`loadConfigFile`): its mailboxes go into the registry. */
   readonly config: AppConfig;
   /**
    * Send alarm notifications to this address (creates an encrypted SNS topic; confirm the
@@ -64,9 +64,10 @@ export class MailfetchStack extends Stack {
     new CfnOutput(this, 'BucketName', { description: 'Raw messages are written here', value: this.fetcher.bucket.bucketName });
     new CfnOutput(this, 'MessagePrefix', { description: 'Key prefix of the message objects', value: this.fetcher.prefix });
     new CfnOutput(this, 'TableName', { description: 'UIDL state and the mailbox registry (mailfetch mailboxes --table)', value: this.fetcher.table.tableName });
-    new CfnOutput(this, 'FunctionName', { description: 'The fetch function (one mailbox per invocation)', value: this.fetcher.function.functionName });
-    new CfnOutput(this, 'DeadLetterQueueUrl', { description: 'Failed runs and undeliverable schedules', value: this.fetcher.deadLetterQueue.queueUrl });
-    new CfnOutput(this, 'ScheduleGroupName', { value: this.fetcher.scheduleGroup.scheduleGroupName });
+    new CfnOutput(this, 'FunctionName', { description: 'The fetch function (the worker)', value: this.fetcher.function.functionName });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { description: 'Runs that kept failing, failed dispatcher ticks', value: this.fetcher.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'RunQueueUrl', { description: 'Runs the dispatcher queued for the fetch function', value: this.fetcher.dispatch.queue.queueUrl });
+    new CfnOutput(this, 'DispatcherFunctionName', { description: 'Queues the mailboxes due each minute (its log shows what is late)', value: this.fetcher.dispatch.function.functionName });
     if (this.fetcher.dashboard !== undefined) {
       new CfnOutput(this, 'DashboardName', { description: 'The fleet dashboard', value: this.fetcher.dashboard.dashboard.dashboardName });
     }

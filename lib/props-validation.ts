@@ -7,6 +7,7 @@ import { validId } from '../lambda/config/parse-mailbox';
 import { MAX_DETAILED_METRICS_MAILBOXES } from '../lambda/observability/detailed-metrics-mailboxes';
 import type { MailFetcherProps, ResolvedMailFetcherProps } from './mail-fetcher-props';
 import { collectMailboxSecrets } from './secret-refs';
+import { MAX_BATCH_MAILBOXES } from '../lambda/handlers/worker-event';
 
 /** Lambda's limits. */
 const MIN_MEMORY_MIB = 128;
@@ -14,12 +15,12 @@ const MAX_MEMORY_MIB = 10_240;
 /** Below this a run cannot do much more than log in. */
 const MIN_TIMEOUT = Duration.seconds(30);
 const MAX_TIMEOUT = Duration.minutes(15);
-/** EventBridge Scheduler's limits (retry policy, flexible window). */
-const MAX_RETRY_ATTEMPTS = 185;
-const MIN_EVENT_AGE = Duration.minutes(1);
-const MAX_EVENT_AGE = Duration.hours(24);
-const MAX_FLEXIBLE_WINDOW = Duration.minutes(1_440);
 const MAX_PERCENT = 100;
+/** An SQS event source mapping's maximumConcurrency. */
+const MIN_CONCURRENT_INVOCATIONS = 2;
+const MAX_CONCURRENT_INVOCATIONS = 1_000;
+/** A sanity bound: no POP3 provider accepts more sessions than this from one client. */
+const MAX_HOST_SESSIONS = 1_000;
 const MAX_NAMESPACE_CHARS = 255;
 
 export const PROPS_ERROR_CODE = 'INVALID_PROPS';
@@ -48,7 +49,7 @@ export function validateMailFetcherProps(props: MailFetcherProps, resolved: Reso
     ...storageProblems(props, resolved),
     ...functionProblems(resolved),
     ...networkProblems(resolved),
-    ...scheduleProblems(resolved),
+    ...dispatchProblems(props, resolved),
     ...alarmProblems(resolved),
   ];
   if (problems.length > 0) throw new MailFetcherPropsError(problems);
@@ -129,23 +130,28 @@ function networkProblems(p: ResolvedMailFetcherProps): string[] {
   return problems;
 }
 
-function scheduleProblems(p: ResolvedMailFetcherProps): string[] {
+function dispatchProblems(given: MailFetcherProps, p: ResolvedMailFetcherProps): string[] {
   const problems: string[] = [];
-  if (p.flexibleTimeWindow !== undefined) {
-    const window = seconds(p.flexibleTimeWindow);
-    if (window === undefined || window % 60 !== 0 || window < 60 || window > MAX_FLEXIBLE_WINDOW.toSeconds()) {
-      problems.push(`flexibleTimeWindow: must be whole minutes from 1 to 1440 (got ${human(p.flexibleTimeWindow)})`);
+  const max = p.maxConcurrentInvocations;
+  if (!Number.isInteger(max) || max < MIN_CONCURRENT_INVOCATIONS || max > MAX_CONCURRENT_INVOCATIONS) {
+    problems.push(`maxConcurrentInvocations: must be a whole number from ${MIN_CONCURRENT_INVOCATIONS} to ${MAX_CONCURRENT_INVOCATIONS} (got ${max})`);
+  }
+  const reserved = p.reservedConcurrentExecutions;
+  if (reserved !== undefined && Number.isInteger(reserved) && reserved >= 1) {
+    if (reserved < MIN_CONCURRENT_INVOCATIONS) {
+      problems.push(`reservedConcurrentExecutions: must be at least ${MIN_CONCURRENT_INVOCATIONS}: the run queue's event source mapping needs that many (got ${reserved})`);
+    } else if (given.maxConcurrentInvocations !== undefined && max > reserved) {
+      problems.push(`maxConcurrentInvocations: must not exceed reservedConcurrentExecutions (${reserved}); throttled deliveries would count towards the dead-letter queue (got ${max})`);
     }
   }
-  const retries = p.scheduleRetryAttempts;
-  if (!Number.isInteger(retries) || retries < 0 || retries > MAX_RETRY_ATTEMPTS) {
-    problems.push(`scheduleRetryAttempts: must be a whole number from 0 to ${MAX_RETRY_ATTEMPTS} (got ${retries})`);
+  const limits: [string, number][] = [['hostSessionLimit', p.hostSessionLimit], ...Object.entries(p.hostSessionLimits ?? {}).map(([host, n]): [string, number] => [`hostSessionLimits["${host}"]`, n])];
+  for (const [name, n] of limits) {
+    if (!Number.isInteger(n) || n < 1 || n > MAX_HOST_SESSIONS) problems.push(`${name}: must be a whole number from 1 to ${MAX_HOST_SESSIONS} (got ${n})`);
   }
-  if (p.scheduleMaxEventAge !== undefined) {
-    const age = seconds(p.scheduleMaxEventAge);
-    if (age === undefined || age < MIN_EVENT_AGE.toSeconds() || age > MAX_EVENT_AGE.toSeconds()) {
-      problems.push(`scheduleMaxEventAge: must be from 1 minute to 24 hours (got ${human(p.scheduleMaxEventAge)})`);
-    }
+  for (const host of Object.keys(p.hostSessionLimits ?? {})) if (host.trim() === '') problems.push('hostSessionLimits: a host name must not be empty');
+  const per = p.mailboxesPerMessage;
+  if (!Number.isInteger(per) || per < 1 || per > MAX_BATCH_MAILBOXES) {
+    problems.push(`mailboxesPerMessage: must be a whole number from 1 to ${MAX_BATCH_MAILBOXES} (got ${per})`);
   }
   return problems;
 }

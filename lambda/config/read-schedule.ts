@@ -1,3 +1,5 @@
+import { parseCron } from '../schedule/cron-expression';
+import { ScheduleError } from '../schedule/schedule-error';
 import type { Field } from './field-readers';
 import type { Problems } from './problems';
 
@@ -37,8 +39,19 @@ function scheduleProblem(schedule: string): string | undefined {
   const cron = /^cron\((.*)\)$/.exec(schedule);
   if (cron) {
     const fields = cron[1]!.trim().split(/\s+/).filter(Boolean).length;
-    if (fields === CRON_FIELD_COUNT) return undefined;
-    return `cron(...) must have ${CRON_FIELD_COUNT} fields (minutes hours day-of-month month day-of-week year), not ${fields}`;
+    if (fields !== CRON_FIELD_COUNT) return cronFieldCountProblem(fields);
+    // The dispatcher evaluates the expression itself: refuse here what it could not run.
+    try {
+      parseCron(schedule);
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof ScheduleError)) throw err;
+      return `cron(...): ${err.why}`;
+    }
   }
   return 'must be "rate(<N> <unit>)" or "cron(<6 fields>)", e.g. "rate(5 minutes)"';
+}
+
+function cronFieldCountProblem(fields: number): string {
+  return `cron(...) must have ${CRON_FIELD_COUNT} fields (minutes hours day-of-month month day-of-week year), not ${fields}`;
 }

@@ -2,7 +2,9 @@
  * Lambda entry point: the worker. Wiring only: every rule lives in lambda/sync.
  *
  * Event: `{ "action": "fetch" | "baseline", "mailboxId": "support" }`, or `"mailboxIds":
- * [...]` for a batch (worker-event.ts). The configuration comes from the mailbox registry;
+ * [...]` for a batch (worker-event.ts); or a batch of such events from the run queue (the
+ * dispatcher's), through Lambda's SQS event source mapping: lambda/queue/queue-batch.ts,
+ * with a per-host cap on concurrent sessions. The configuration comes from the mailbox registry;
  * an event carrying configuration, an unregistered or a disabled mailbox is refused.
  * After each run its health goes to the registry (one UpdateItem).
  *
@@ -13,6 +15,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { MailboxConfig } from '../config/mailbox-config';
 import { OAuthTokenProvider } from '../credentials/oauth-token-provider';
 import { SecretResolver } from '../credentials/secret-resolver';
@@ -21,6 +24,8 @@ import { parseDetailedMetricsMailboxes } from '../observability/detailed-metrics
 import { runMetrics } from '../observability/emf';
 import { createLogger, type Logger } from '../observability/logger';
 import { SUMMARY_LINE, summaryLineFields } from '../observability/summary-line';
+import { DEFAULT_HOST_SESSION_LIMIT, DynamoDbHostSlots, type HostSlots } from '../hosts/host-slots';
+import { handleQueueBatch, isSqsEvent, type BatchResponse, type SqsEvent } from '../queue/queue-batch';
 import { DynamoDbMailboxRegistry } from '../registry/dynamodb-mailbox-registry';
 import { recordHealth } from '../registry/record-health';
 import type { MailboxRegistry, RunAction } from '../registry/mailbox-registry';
@@ -53,6 +58,23 @@ export interface HandlerDeps {
   /** Where mailboxes are loaded from and health goes (the state table's registry in Lambda). */
   readonly registry: MailboxRegistry;
   readonly write?: (line: string) => void;
+  /** The run queue, for SQS events; absent where the worker is only invoked directly. */
+  readonly queue?: QueueDeps;
+}
+
+/** Sessions at once within one invocation: idle runs wait on the network, not the CPU. */
+export const DEFAULT_RUN_CONCURRENCY = 4;
+
+export interface QueueDeps {
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+  readonly hostSlots: HostSlots;
+  /** @default DEFAULT_RUN_CONCURRENCY */
+  readonly runConcurrency?: number;
+  /** Delay of re-sent deferred runs. @default 30 s plus jitter */
+  readonly deferDelaySeconds?: () => number;
+  /** @default Date.now */
+  readonly now?: () => number;
 }
 
 /** Reads the environment once per container; clients and caches live across warm invocations. */
@@ -77,6 +99,18 @@ export function depsFromEnvironment(env: NodeJS.ProcessEnv = process.env): Handl
     secrets,
     oauth: new OAuthTokenProvider({ secrets }),
     registry: new DynamoDbMailboxRegistry({ client: dynamodb, tableName: table }),
+    ...queueFromEnvironment(env, dynamodb, table),
+  };
+}
+
+function queueFromEnvironment(env: NodeJS.ProcessEnv, dynamodb: DynamoDBClient, table: string): { queue?: QueueDeps } {
+  const queueUrl = env[ENV.QUEUE_URL];
+  if (!queueUrl) return {};
+  const limit = Number(env[ENV.HOST_SESSION_LIMIT]);
+  const limits = JSON.parse(env[ENV.HOST_SESSION_LIMITS] ?? '{}') as Record<string, number>;
+  const defaultLimit = Number.isInteger(limit) && limit > 0 ? limit : DEFAULT_HOST_SESSION_LIMIT;
+  return {
+    queue: { sqs: new SQSClient({}), queueUrl, hostSlots: new DynamoDbHostSlots({ client: dynamodb, tableName: table, defaultLimit, limits }) },
   };
 }
 
@@ -111,7 +145,33 @@ export async function handleEvent(event: unknown, context: LambdaContextLike, de
   return summaries;
 }
 
-async function runOne(mailbox: MailboxConfig, action: RunAction, deadline: number, log: Logger, deps: HandlerDeps): Promise<RunSummary> {
+/**
+ * The run queue's batch: each message's mailboxes run under the per-host cap; failed
+ * messages are reported for SQS to deliver again.
+ */
+export async function handleQueueEvent(event: SqsEvent, context: LambdaContextLike, deps: HandlerDeps): Promise<BatchResponse> {
+  const queue = deps.queue;
+  if (queue === undefined) throw new Error(`an SQS event needs ${ENV.QUEUE_URL}: the worker is not connected to a run queue`);
+  const requestId = context.awsRequestId ?? `local-${Date.now()}`;
+  const logFor = (mailbox: string): Logger => createLogger({ mailbox, requestId }, deps.write ? { write: deps.write } : {});
+  return handleQueueBatch(event, Date.now() + context.getRemainingTimeInMillis(), requestId, {
+    registry: deps.registry,
+    hostSlots: queue.hostSlots,
+    runConcurrency: queue.runConcurrency ?? DEFAULT_RUN_CONCURRENCY,
+    safetyMarginMs: deps.safetyMarginMs,
+    now: queue.now ?? Date.now,
+    run: (config, action, deadline, log) => runOne(config, action, deadline, log, deps),
+    logFor,
+    sqs: queue.sqs,
+    queueUrl: queue.queueUrl,
+    log: createLogger({ requestId }, deps.write ? { write: deps.write } : {}),
+    ...(queue.deferDelaySeconds === undefined ? {} : { deferDelaySeconds: queue.deferDelaySeconds }),
+    write: deps.write ?? ((line: string): void => void process.stdout.write(`${line}\n`)),
+    metricsNamespace: deps.metricsNamespace,
+  });
+}
+
+export async function runOne(mailbox: MailboxConfig, action: RunAction, deadline: number, log: Logger, deps: HandlerDeps): Promise<RunSummary> {
   const summary = await runMailbox(
     {
       state: new DynamoDbStateStore({ client: deps.dynamodb, tableName: deps.table }),
@@ -136,7 +196,7 @@ function report(summary: RunSummary, log: Logger, deps: HandlerDeps): void {
 
 let cached: HandlerDeps | undefined;
 
-export const handler = async (event: unknown, context: LambdaContextLike): Promise<RunSummary | RunSummary[]> => {
+export const handler = async (event: unknown, context: LambdaContextLike): Promise<RunSummary | RunSummary[] | BatchResponse> => {
   cached ??= depsFromEnvironment();
-  return handleEvent(event, context, cached);
+  return isSqsEvent(event) ? handleQueueEvent(event, context, cached) : handleEvent(event, context, cached);
 };

@@ -7,6 +7,10 @@
  *
  *   { "action": "fetch" | "baseline", "mailboxId": "support" }
  *   { "action": "fetch", "mailboxIds": ["support", "billing"] }
+ *   { "action": "fetch", "mailboxIds": [...], "dueAt": "2026-11-05T12:00:17.000Z" }
+ *
+ * `dueAt` (from the dispatcher) is the slot the run serves: a mailbox whose last run ended
+ * after it was served already (a duplicate or a catch-up) and is skipped.
  */
 import { isObject } from '../config/json-object';
 import { MAILBOX_KEYS, validId } from '../config/parse-mailbox';
@@ -40,9 +44,13 @@ export interface WorkerEvent {
   readonly mailboxIds: readonly string[];
   /** True for `mailboxIds` (the result is an array), false for `mailboxId`. */
   readonly batch: boolean;
+  /** The slot this run serves (epoch ms), when the dispatcher sent it. */
+  readonly dueAtMs?: number;
 }
 
-const EVENT_KEYS: ReadonlySet<string> = new Set(['action', 'mailboxId', 'mailboxIds']);
+const EVENT_KEYS: ReadonlySet<string> = new Set(['action', 'mailboxId', 'mailboxIds', 'dueAt']);
+/** `2026-11-05T12:00:17.000Z`, as Date.toISOString writes it. */
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 /** Fields that would smuggle configuration in: every mailbox field, and the old `{ mailbox }` wrapper. */
 const CONFIG_KEYS: ReadonlySet<string> = new Set<string>([...MAILBOX_KEYS, 'mailbox', 'mailboxes', 'config']);
 
@@ -59,7 +67,14 @@ export function parseWorkerEvent(event: unknown): WorkerEvent {
   }
   const unknown = keys.filter((k) => !EVENT_KEYS.has(k));
   if (unknown.length > 0) throw invalid(`unknown field${unknown.length === 1 ? '' : 's'} ${unknown.map((k) => `"${k}"`).join(', ')}`);
-  return { action: readAction(event.action), ...readIds(event) };
+  return { action: readAction(event.action), ...readIds(event), ...readDueAt(event.dueAt) };
+}
+
+function readDueAt(value: unknown): { dueAtMs?: number } {
+  if (value === undefined) return {};
+  const ms = typeof value === 'string' && ISO_UTC.test(value) ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) throw invalid('"dueAt" must be an ISO-8601 UTC time such as "2026-11-05T12:00:17.000Z"');
+  return { dueAtMs: ms };
 }
 
 function readAction(value: unknown): RunAction {

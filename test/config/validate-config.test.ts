@@ -220,6 +220,9 @@ describe('problems', () => {
     expect(problemsOfMailbox({ schedule: 'cron(*/5 * * * *)' })).toEqual([
       `${at}: cron(...) must have 6 fields (minutes hours day-of-month month day-of-week year), not 5`,
     ]);
+    // The dispatcher evaluates cron itself: what it cannot run is refused here already.
+    expect(problemsOfMailbox({ schedule: 'cron(0 * * * * *)' })).toEqual([`${at}: cron(...): exactly one of day-of-month and day-of-week must be "?"`]);
+    expect(problemsOfMailbox({ schedule: 'cron(0 25 * * ? *)' })).toEqual([`${at}: cron(...): hours: "25" is not from 0 to 23`]);
     expect(problemsOfMailbox({ schedule: 'every 5 minutes' })).toEqual([`${at}: must be "rate(<N> <unit>)" or "cron(<6 fields>)", e.g. "rate(5 minutes)"`]);
   });
 });

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Duration, Stack, Validations, type App } from 'aws-cdk-lib';
+import { Duration, Stack, TimeZone, Validations, type App } from 'aws-cdk-lib';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
@@ -75,7 +75,8 @@ describe('cdk-nag AwsSolutions', () => {
       expiration: Duration.days(365),
       serverAccessLogsBucket: logs,
       newMessageTarget: new SqsQueue(downstream),
-      flexibleTimeWindow: Duration.minutes(5),
+      hostSessionLimits: { 'pop.example.org': 4 },
+      scheduleTimeZone: TimeZone.EUROPE_BERLIN,
     });
     expectNoFindings(app);
   });

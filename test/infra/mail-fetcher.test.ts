@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, type CfnElement } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, TimeZone, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { Vpc } from 'aws-cdk-lib/aws-ec2';
@@ -71,16 +71,16 @@ function onlyId(template: Template, type: string): string {
 }
 
 describe('MailFetcher without mailboxes (an empty fleet, managed with the CLI)', () => {
-  it('synthesises with no schedule and no registry seeding, the worker and its table still there', () => {
+  it('synthesises with no registry seeding, the worker, its table and the dispatch still there', () => {
     const app = testApp();
     const stack = new Stack(app, 'Empty');
     const fetcher = new MailFetcher(stack, 'Mail');
     const template = Template.fromStack(stack);
 
     expect(fetcher.registrySeed).toBeUndefined();
-    template.resourceCountIs('AWS::Scheduler::Schedule', 0);
+    template.resourceCountIs('AWS::Scheduler::Schedule', 1);
     template.resourceCountIs('Custom::MailfetchRegistrySeed', 0);
-    template.resourceCountIs('AWS::Lambda::Function', 1);
+    template.resourceCountIs('AWS::Lambda::Function', 2);
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
   });
 });
@@ -91,6 +91,9 @@ describe('MailFetcher defaults', () => {
   const tableId = onlyId(template, 'AWS::DynamoDB::Table');
   const logicalId = (construct: IConstruct): string => stack.getLogicalId(construct.node.defaultChild as CfnElement);
   const functionId = logicalId(fetcher.function);
+  const dlqId = logicalId(fetcher.deadLetterQueue);
+  const runQueueId = logicalId(fetcher.dispatch.queue);
+  const dispatcherId = logicalId(fetcher.dispatch.function);
 
   it('creates a bucket with SSE-S3, every public access block, EventBridge notifications, retained', () => {
     template.hasResource('AWS::S3::Bucket', {
@@ -118,9 +121,9 @@ describe('MailFetcher defaults', () => {
     });
   });
 
-  it('does not need the S3 notifications custom resource: the only functions are the worker and the registry seeding (with its Provider framework)', () => {
+  it('does not need the S3 notifications custom resource: the only functions are the worker, the dispatcher and the registry seeding (with its Provider framework)', () => {
     template.resourceCountIs('Custom::S3BucketNotifications', 0);
-    template.resourceCountIs('AWS::Lambda::Function', 3);
+    template.resourceCountIs('AWS::Lambda::Function', 4);
   });
 
   it('puts the mailboxes into the registry with one custom resource, which may write only the registry partition', () => {
@@ -191,39 +194,73 @@ describe('MailFetcher defaults', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       MaximumRetryAttempts: 2,
-      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [onlyId(template, 'AWS::SQS::Queue'), 'Arn'] } } },
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [dlqId, 'Arn'] } } },
     });
   });
 
-  it('creates the schedules after their group (the group name is a literal, not a reference)', () => {
-    const groupId = onlyId(template, 'AWS::Scheduler::ScheduleGroup');
-    const schedules = template.findResources('AWS::Scheduler::Schedule');
-    for (const schedule of Object.values(schedules)) expect((schedule as { DependsOn?: string[] }).DependsOn).toContain(groupId);
+  it('runs every mailbox through one dispatch schedule: no schedule, group or fixed name per mailbox', () => {
+    template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 0);
+    template.resourceCountIs('AWS::Scheduler::Schedule', 1);
+    template.hasResource('AWS::Scheduler::Schedule', {
+      Properties: {
+        ScheduleExpression: 'rate(1 minute)',
+        Name: Match.absent(),
+        GroupName: Match.absent(),
+        FlexibleTimeWindow: { Mode: 'OFF' },
+        Target: Match.objectLike({
+          Arn: { 'Fn::GetAtt': [dispatcherId, 'Arn'] },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlqId, 'Arn'] } },
+          RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 },
+        }),
+      },
+      // The first tick after a deploy sees the deployed mailboxes.
+      DependsOn: Match.arrayWith([logicalId(fetcher.registrySeed!.resource)]),
+    });
   });
 
-  it('creates one schedule per mailbox in one group, after the registry seeding, with the id-only worker event as input', () => {
-    const mailboxes = fixtureMailboxes();
-    template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
-    template.resourceCountIs('AWS::Scheduler::Schedule', mailboxes.length);
-    const queueArn = { 'Fn::GetAtt': [onlyId(template, 'AWS::SQS::Queue'), 'Arn'] };
-    const maxEventAge: Record<string, number> = { support: 300, 'm365-invoices': 60, 'gmail-orders': 3600 };
-    for (const mailbox of mailboxes) {
-      template.hasResourceProperties('AWS::Scheduler::Schedule', {
-        ScheduleExpression: mailbox.schedule,
-        GroupName: fetcher.scheduleGroup.scheduleGroupName,
-        FlexibleTimeWindow: { Mode: 'OFF' },
-        Target: {
-          Arn: { 'Fn::GetAtt': [functionId, 'Arn'] },
-          Input: JSON.stringify({ action: 'fetch', mailboxId: mailbox.id }),
-          DeadLetterConfig: { Arn: queueArn },
-          RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: maxEventAge[mailbox.id] },
-        },
-      });
-    }
-    const seedId = logicalId(fetcher.registrySeed!.resource);
-    for (const schedule of Object.values(template.findResources('AWS::Scheduler::Schedule'))) {
-      expect((schedule as { DependsOn?: string[] }).DependsOn).toContain(seedId);
-    }
+  it('feeds the worker from the run queue: maximumConcurrency, batch item failures, redrive to the dead-letter queue', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [runQueueId, 'Arn'] },
+      FunctionName: { Ref: functionId },
+      BatchSize: 1,
+      ScalingConfig: { MaximumConcurrency: 10 },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      VisibilityTimeout: 1_800,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: 5 },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [ENV.QUEUE_URL]: { Ref: runQueueId }, [ENV.HOST_SESSION_LIMIT]: '10' }) },
+    });
+    const consume = statementWith(template, 'sqs:ReceiveMessage');
+    expect(consume.Resource).toEqual({ 'Fn::GetAtt': [runQueueId, 'Arn'] });
+    // Deferred runs go back to the run queue; failed direct invocations to the dead-letter queue.
+    expect(statementWith(template, 'sqs:SendMessage').Resource).toEqual([{ 'Fn::GetAtt': [dlqId, 'Arn'] }, { 'Fn::GetAtt': [runQueueId, 'Arn'] }]);
+  });
+
+  it('lets the dispatcher Query the registry partition, read and write its cursor, and send to the run queue: nothing else', () => {
+    const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: Match.stringLikeRegexp('^MailFetcherDispatchRole') }] } });
+    const statements = Object.values(policies).flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Record<string, unknown>[] } } }).Properties.PolicyDocument.Statement);
+    const table = { 'Fn::GetAtt': [tableId, 'Arn'] };
+    expect(statements).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Action: 'dynamodb:Query', Resource: table, Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['#REGISTRY'] } } }),
+        expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: table, Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['#DISPATCH'] } } }),
+        // The run queue; the dead-letter queue for its own failed ticks.
+        expect.objectContaining({ Action: expect.arrayContaining(['sqs:SendMessage']), Resource: [{ 'Fn::GetAtt': [dlqId, 'Arn'] }, { 'Fn::GetAtt': [runQueueId, 'Arn'] }] }),
+      ]),
+    );
+    const actions = statements.flatMap((s) => [].concat(s.Action as never) as string[]);
+    expect(actions.filter((a) => !a.startsWith('logs:')).sort()).toEqual(
+      ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'].sort(),
+    );
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Timeout: 60,
+      Environment: { Variables: Match.objectLike({ [ENV.QUEUE_URL]: { Ref: runQueueId }, [ENV.STALE_PERIODS]: '3', [ENV.MAILBOXES_PER_MESSAGE]: '10' }) },
+    });
   });
 
   it('encrypts the dead-letter queue and enforces TLS on it', () => {
@@ -284,7 +321,7 @@ describe('MailFetcher defaults', () => {
     });
   });
 
-  it('lets only Scheduler of this account and schedule group assume the scheduler role', () => {
+  it('lets only Scheduler of this account (default schedule group) assume the scheduler role', () => {
     template.hasResourceProperties('AWS::IAM::Role', {
       AssumeRolePolicyDocument: {
         Statement: [
@@ -464,15 +501,21 @@ describe('MailFetcher options', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'Mail/Prod', MetricName: METRIC.RUN_FAILED });
   });
 
-  it('applies the flexible time window, retry policy, event age and the missed-run settings to every schedule', () => {
+  it('passes the dispatch settings through: global cap, host caps, packing, time zone, stale periods', () => {
     const { template } = synthFetcher({
-      flexibleTimeWindow: Duration.minutes(2),
-      scheduleRetryAttempts: 0,
-      scheduleMaxEventAge: Duration.minutes(10),
+      maxConcurrentInvocations: 50,
+      hostSessionLimit: 4,
+      hostSessionLimits: { 'pop.gmail.com': 15 },
+      mailboxesPerMessage: 25,
+      scheduleTimeZone: TimeZone.EUROPE_BERLIN,
+      missedRunPeriods: 5,
     });
-    template.allResourcesProperties('AWS::Scheduler::Schedule', {
-      FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: 2 },
-      Target: Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 600 } }),
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 50 } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [ENV.HOST_SESSION_LIMIT]: '4', [ENV.HOST_SESSION_LIMITS]: JSON.stringify({ 'pop.gmail.com': 15 }) }) },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [ENV.MAILBOXES_PER_MESSAGE]: '25', [ENV.SCHEDULE_TIME_ZONE]: 'Europe/Berlin', [ENV.STALE_PERIODS]: '5' }) },
     });
   });
 
@@ -494,6 +537,16 @@ describe('MailFetcher options', () => {
     expect(widgets.map((w) => w.properties.title).join('\n')).toContain('Detailed mailboxes');
     expect(expressions(widgets)).toContain(`SEARCH('{"Mailfetch",Mailbox} MetricName="RunFailed"', 'Sum', 300)`);
     template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+  });
+
+  it('keeps the resource count flat in the number of mailboxes', () => {
+    const config = (n: number): ReturnType<typeof fixtureMailboxes> =>
+      Array.from({ length: n }, (_, i) => ({ ...fixtureMailboxes()[0]!, id: `mbx-${i}`, password: { secretId: 'mailfetch/shared' } }));
+    const count = (n: number): number => {
+      const resources = Object.values(synthFetcher({ mailboxes: config(n) }).template.toJSON().Resources as Record<string, { Type: string }>);
+      return resources.length;
+    };
+    expect(count(150)).toBe(count(10));
   });
 
   it('notifies the alarm topic on ALARM and OK', () => {

@@ -32,7 +32,7 @@ describe('MailFetcher props validation', () => {
       memorySize: 64,
       timeout: Duration.minutes(20),
       prefix: 'messages',
-      scheduleRetryAttempts: 200,
+      maxConcurrentInvocations: 1,
       missedRunPeriods: 0,
     });
     expect(attempt).toThrow(
@@ -40,7 +40,7 @@ describe('MailFetcher props validation', () => {
         'prefix: must be non-empty, end with "/" and not start with "/" (got "messages")',
         'memorySize: must be a whole number of MiB from 128 to 10240 (got 64)',
         'timeout: must be from 30 seconds to 15 minutes (got 20 minutes)',
-        'scheduleRetryAttempts: must be a whole number from 0 to 185 (got 200)',
+        'maxConcurrentInvocations: must be a whole number from 2 to 1000 (got 1)',
         'missedRunPeriods: must be a whole number of at least 1 (got 0)',
       ]),
     );
@@ -60,7 +60,23 @@ describe('MailFetcher props validation', () => {
     ]);
   });
 
-  it('accepts a configuration larger than a schedule input holds (8 KB): the schedule carries only the id', () => {
+  it('checks the dispatch props: caps, packing, reserved concurrency against the global cap', () => {
+    expect(problemsOf(build({ hostSessionLimit: 0, hostSessionLimits: { 'pop.example.org': 2.5, ' ': 3 }, mailboxesPerMessage: 51 }))).toEqual([
+      'hostSessionLimit: must be a whole number from 1 to 1000 (got 0)',
+      'hostSessionLimits["pop.example.org"]: must be a whole number from 1 to 1000 (got 2.5)',
+      'hostSessionLimits: a host name must not be empty',
+      'mailboxesPerMessage: must be a whole number from 1 to 50 (got 51)',
+    ]);
+    expect(problemsOf(build({ reservedConcurrentExecutions: 1 }))).toEqual([
+      "reservedConcurrentExecutions: must be at least 2: the run queue's event source mapping needs that many (got 1)",
+    ]);
+    expect(problemsOf(build({ reservedConcurrentExecutions: 4, maxConcurrentInvocations: 8 }))).toEqual([
+      'maxConcurrentInvocations: must not exceed reservedConcurrentExecutions (4); throttled deliveries would count towards the dead-letter queue (got 8)',
+    ]);
+    expect(build({ reservedConcurrentExecutions: 4 })).not.toThrow(); // the default follows it down
+  });
+
+  it('accepts a configuration larger than a schedule input holds (8 KB): the queue message carries only the id', () => {
     const big = mailbox({ id: 'big', tlsCa: `-----BEGIN CERTIFICATE-----\n${'A'.repeat(9000)}\n-----END CERTIFICATE-----` });
     expect(build({ mailboxes: [big] })).not.toThrow();
   });
@@ -91,16 +107,12 @@ describe('MailFetcher props validation', () => {
         build({
           expiration: Duration.hours(36),
           safetyMargin: Duration.minutes(6),
-          flexibleTimeWindow: Duration.seconds(90),
-          scheduleMaxEventAge: Duration.seconds(30),
           cronAlarmPeriod: Duration.seconds(90),
         }),
       ),
     ).toEqual([
       'expiration: must be a whole number of days, at least 1 (got 1 day 12 hours)',
       'safetyMargin: must be shorter than timeout (5 minutes) (got 6 minutes)',
-      'flexibleTimeWindow: must be whole minutes from 1 to 1440 (got 1 minute 30 seconds)',
-      'scheduleMaxEventAge: must be from 1 minute to 24 hours (got 30 seconds)',
       'cronAlarmPeriod: must be a whole number of minutes (got 1 minute 30 seconds)',
     ]);
   });
