@@ -41,7 +41,7 @@ export function collectMailboxSecrets(mailboxes: readonly MailboxConfig[]): Mail
       if ('secretId' in use.ref) {
         read.add(use.ref.secretId);
         if (use.writable) write.add(use.ref.secretId);
-      } else {
+      } else if ('env' in use.ref) {
         envRefs.push({ path: use.path, ref: use.ref });
       }
     }

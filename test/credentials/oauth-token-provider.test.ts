@@ -2,10 +2,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { OAuthConfig } from '../../lambda/config/mailbox-config';
-import { CredentialError, CredentialErrorCode } from '../../lambda/credentials/credential-error';
+import { CredentialErrorCode } from '../../lambda/credentials/credential-error';
 import { OAuthTokenProvider } from '../../lambda/credentials/oauth-token-provider';
 import { SecretResolver } from '../../lambda/credentials/secret-resolver';
 import { startFakeSecretsManager, type FakeSecretsManager } from '../fixtures/fake-secrets-manager';
+import { failure } from './credential-failure';
 
 const CLIENT_SECRET = 'client-secret-V8Q~do-not-leak';
 const REFRESH_TOKEN = '1//refresh-token-do-not-leak';
@@ -100,15 +101,6 @@ function refreshGrant(): OAuthConfig {
     clientSecret: { secretId: 'gmail', key: 'clientSecret' },
     refreshToken: { secretId: 'gmail', key: 'refreshToken' },
   };
-}
-
-async function failure(promise: Promise<unknown>): Promise<CredentialError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CredentialError);
-  return err as CredentialError;
 }
 
 describe('OAuthTokenProvider, client_credentials', () => {

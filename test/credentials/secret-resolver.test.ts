@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { CredentialError, CredentialErrorCode } from '../../lambda/credentials/credential-error';
+import { CredentialErrorCode } from '../../lambda/credentials/credential-error';
 import { SecretResolver } from '../../lambda/credentials/secret-resolver';
 import { startFakeSecretsManager, type FakeSecretsManager } from '../fixtures/fake-secrets-manager';
+import { failure } from './credential-failure';
 
 const TTL_MS = 60_000;
 
@@ -28,15 +29,6 @@ function resolverAt(start = 1_000_000): { resolver: SecretResolver; advance(ms: 
   let now = start;
   const resolver = new SecretResolver({ client, cacheTtlMs: TTL_MS, now: () => now, env: {} });
   return { resolver, advance: (ms) => void (now += ms) };
-}
-
-async function failure(promise: Promise<unknown>): Promise<CredentialError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CredentialError);
-  return err as CredentialError;
 }
 
 describe('SecretResolver with env references', () => {
