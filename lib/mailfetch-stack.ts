@@ -46,6 +46,10 @@ export class MailfetchStack extends Stack {
     new CfnOutput(this, 'MessagePrefix', { description: 'Key prefix of the message objects', value: this.fetcher.prefix });
     new CfnOutput(this, 'TableName', { description: 'UIDL state and the mailbox registry (mailfetch mailboxes --table)', value: this.fetcher.table.tableName });
     new CfnOutput(this, 'FunctionName', { description: 'The fetch function (one mailbox per invocation)', value: this.fetcher.function.functionName });
+    new CfnOutput(this, 'CredentialsKeyArn', {
+      description: 'Encrypts the data keys of sealed credentials (MAILFETCH_CREDENTIALS_KEY for mailfetch mailboxes add --password-stdin)',
+      value: this.fetcher.credentials.key.keyArn,
+    });
     new CfnOutput(this, 'DeadLetterQueueUrl', { description: 'Failed runs and undeliverable schedules', value: this.fetcher.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'ScheduleGroupName', { value: this.fetcher.scheduleGroup.scheduleGroupName });
     if (this.fetcher.dashboard !== undefined) {

@@ -5,6 +5,7 @@
 import { Duration } from 'aws-cdk-lib';
 import type { MailFetcherProps, ResolvedMailFetcherProps } from './mail-fetcher-props';
 import { schedulePeriod } from './schedule-period';
+import { isUnderPrefix } from '../lambda/credentials/secret-name';
 import { collectMailboxSecrets } from './secret-refs';
 
 /** Lambda's limits. */
@@ -23,6 +24,8 @@ const MAX_ALARM_RANGE_SHORT_PERIODS = Duration.days(1);
 const MAX_ALARM_RANGE = Duration.days(7);
 const ONE_HOUR = Duration.hours(1);
 const MAX_NAMESPACE_CHARS = 255;
+/** Secrets Manager's name alphabet and length; `*` and `?` would widen the IAM grant. */
+const SECRET_NAME_PREFIX_PATTERN = /^[A-Za-z0-9/_+=.@-]{1,256}$/;
 
 export const PROPS_ERROR_CODE = 'INVALID_PROPS';
 
@@ -63,8 +66,19 @@ function mailboxProblems(p: ResolvedMailFetcherProps): string[] {
     if (seen.has(mailbox.id)) problems.push(`mailboxes: id "${mailbox.id}" is used more than once`);
     seen.add(mailbox.id);
   }
-  for (const use of collectMailboxSecrets(p.mailboxes).envRefs) {
-    problems.push(`${use.path}: { "env": ... } works only for local runs; a deployed function reads Secrets Manager ({ "secretId": ... })`);
+  const { envRefs, secretRefs } = collectMailboxSecrets(p.mailboxes);
+  for (const use of envRefs) {
+    problems.push(`${use.path}: { "env": ... } works only for local runs; a deployed function reads sealed values ({ "sealed": ... }) or Secrets Manager ({ "secretId": ... })`);
+  }
+  if (!SECRET_NAME_PREFIX_PATTERN.test(p.secretNamePrefix)) {
+    problems.push(`secretNamePrefix: must be 1 to 256 of the characters Secrets Manager names allow (letters, digits, /_+=.@-), without * or ? (got "${p.secretNamePrefix}")`);
+    return problems;
+  }
+  for (const { path, ref } of secretRefs) {
+    if (isUnderPrefix(ref.secretId, p.secretNamePrefix)) continue;
+    problems.push(
+      `${path}: secret "${ref.secretId}" is not named under secretNamePrefix "${p.secretNamePrefix}", so the function may not read it; rename the secret to "${p.secretNamePrefix}..." (or set secretNamePrefix to a prefix it has), or seal the credential into the registry instead ('mailfetch mailboxes update --password-stdin')`,
+    );
   }
   return problems;
 }

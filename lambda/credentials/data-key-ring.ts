@@ -15,15 +15,9 @@ import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/clie
 import { PARTITION_KEY, SORT_KEY } from '../state/table-schema';
 import { classifyAwsError } from '../state/errors';
 import { CredentialError, CredentialErrorCode, awsErrorDetail, describeAwsError } from './credential-error';
+import { DATA_KEY_PURPOSE, DATA_KEY_SORT_PREFIX, KEYRING_PARTITION, dataKeyContext, dataKeySortKey } from './data-key-layout';
 import { DATA_KEY_BYTES, type DataKey } from './sealed-value';
 
-/** Partition of the data key items: not a mailbox partition (`MBX#...`), not the registry's. */
-export const KEYRING_PARTITION = '#KEYRING';
-export const DATA_KEY_SORT_PREFIX = 'DATAKEY#';
-/** The `purpose` of the KMS encryption context; the worker's kms:Decrypt grant requires it. */
-export const DATA_KEY_PURPOSE = 'mailfetch-credentials';
-/** Zero-padded, so the sort key orders versions numerically (Query newest first). */
-const VERSION_DIGITS = 10;
 
 const KMS_ACCESS_ERRORS: ReadonlySet<string> = new Set([
   'AccessDeniedException',
@@ -51,15 +45,6 @@ export interface DataKeyRingOptions {
   readonly kmsKeyId?: string;
   /** Clock for createdAt. @default () => new Date() */
   readonly now?: () => Date;
-}
-
-/** The KMS encryption context of one data key version. */
-export function dataKeyContext(tableName: string, version: number): Record<string, string> {
-  return { purpose: DATA_KEY_PURPOSE, table: tableName, keyVersion: String(version) };
-}
-
-export function dataKeySortKey(version: number): string {
-  return `${DATA_KEY_SORT_PREFIX}${String(version).padStart(VERSION_DIGITS, '0')}`;
 }
 
 export class DataKeyRing {

@@ -10,6 +10,7 @@ import type { SecretRef } from '../config/mailbox-config';
 import { CredentialError, CredentialErrorCode, awsErrorDetail, describeAwsError, isCredentialError } from './credential-error';
 import { describeSlot, type CredentialSlot } from './credential-slot';
 import type { SealedCredentialStore } from './sealed-credential-store';
+import { isUnderPrefix } from './secret-name';
 
 /** Long enough to save calls across a burst of scheduled runs, short enough to pick up a rotated password. */
 export const DEFAULT_SECRET_CACHE_TTL_MS = 5 * 60_000;
@@ -127,7 +128,7 @@ export class SecretResolver {
     if (err.code === CredentialErrorCode.SECRET_ACCESS_DENIED) {
       const prefix = this.secretNamePrefix;
       fix =
-        prefix !== undefined && !secretNameOf(secretId).startsWith(prefix)
+        prefix !== undefined && !isUnderPrefix(secretId, prefix)
           ? `; the function may read secrets named "${prefix}*" only: move the secret under that prefix, or deploy with secretNamePrefix matching it`
           : `; check the function role's grant on secrets${prefix === undefined ? '' : ` named "${prefix}*"`}, the secret's resource policy and its KMS key (prop secretsEncryptionKey)`;
     }
@@ -248,10 +249,4 @@ function secretsManagerError(err: unknown, secretId: string, action: 'read' | 'w
     return new CredentialError(CredentialErrorCode.SECRET_UNAVAILABLE, `could not ${action} secret "${secretId}" (${detail})`, { cause: err });
   }
   return new CredentialError(CredentialErrorCode.SECRET_INVALID, `could not ${action} secret "${secretId}" (${detail})`, { cause: err });
-}
-
-/** A secret's name: the id itself, or the part of an ARN after `:secret:` (with its random suffix). */
-export function secretNameOf(secretId: string): string {
-  const at = secretId.indexOf(':secret:');
-  return secretId.startsWith('arn:') && at >= 0 ? secretId.slice(at + ':secret:'.length) : secretId;
 }
