@@ -83,6 +83,8 @@ export async function startAwsJsonEndpoint(options: AwsJsonEndpointOptions): Pro
     server.once('error', reject);
     server.listen(0, LOOPBACK_HOST, () => resolve());
   });
+  // A forgotten close() must not keep the CLI alive: only requests in flight hold the loop.
+  server.unref();
   return {
     endpoint: `http://${LOOPBACK_HOST}:${(server.address() as AddressInfo).port}`,
     calls: (operation) => (operation === undefined ? [...counts.values()].reduce((a, b) => a + b, 0) : (counts.get(operation) ?? 0)),
