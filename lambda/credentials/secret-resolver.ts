@@ -116,7 +116,10 @@ export class SecretResolver {
   private sealedStore(slot: CredentialSlot | undefined): SealedCredentialStore {
     if (this.sealed === undefined || slot === undefined) {
       const where = slot === undefined ? 'a sealed reference' : describeSlot(slot);
-      throw new CredentialError(CredentialErrorCode.SEALED_INVALID, `${where}: sealed values are opened with the state table's data keys, which this run has no access to`);
+      throw new CredentialError(
+        CredentialErrorCode.SEALED_INVALID,
+        `${where}: a sealed value opens only with the data keys of the state table it was sealed against, and this run has none; give that table (--table NAME, or --local DIR)`,
+      );
     }
     return this.sealed;
   }
