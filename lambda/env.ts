@@ -25,10 +25,16 @@ export const ENV = {
   HOST_SESSION_LIMIT: 'MAILFETCH_HOST_SESSION_LIMIT',
   /** Worker: per-host caps, JSON `{ "pop.example.org": 4 }`. */
   HOST_SESSION_LIMITS: 'MAILFETCH_HOST_SESSION_LIMITS',
+  /** The KMS key (ARN) that encrypts the data keys of sealed credentials. */
+  CREDENTIALS_KEY: 'MAILFETCH_CREDENTIALS_KEY',
+  /** The Secrets Manager name prefix the function may read (named in access-denied errors). */
+  SECRET_PREFIX: 'MAILFETCH_SECRET_PREFIX',
 } as const;
 
 export const DEFAULT_PREFIX = 'messages/';
 export const DEFAULT_METRICS_NAMESPACE = 'Mailfetch';
+/** Secrets Manager secrets the deployed function may read and write are named under this. */
+export const DEFAULT_SECRET_NAME_PREFIX = 'mailfetch/';
 
 /** Path of the Lambda entry (relative to the repository root), used by the CDK construct. */
 export const FETCH_HANDLER_ENTRY = 'lambda/handlers/fetch-mailbox.ts';

@@ -11,7 +11,7 @@ import type { IBucket, Transition } from 'aws-cdk-lib/aws-s3';
 import type { TimeZone } from 'aws-cdk-lib';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { MailboxConfig } from '../lambda/config/mailbox-config';
-import { DEFAULT_METRICS_NAMESPACE, DEFAULT_PREFIX } from '../lambda/env';
+import { DEFAULT_METRICS_NAMESPACE, DEFAULT_PREFIX, DEFAULT_SECRET_NAME_PREFIX } from '../lambda/env';
 
 export interface MailFetcherProps {
   /**
@@ -20,7 +20,8 @@ export interface MailFetcherProps {
    * the dispatcher runs every enabled mailbox of the registry on its own `schedule`, with no
    * resource per mailbox. More mailboxes can be registered without a deploy
    * (`mailfetch mailboxes add`).
-   * Secrets must be Secrets Manager references (`{ "secretId": ... }`).
+   * Credentials must be sealed (`{ "sealed": ... }`) or Secrets Manager references named
+   * under `secretNamePrefix` (`{ "secretId": ... }`).
    * @default none: an empty fleet, managed with the CLI
    */
   readonly mailboxes?: readonly MailboxConfig[];
@@ -137,6 +138,21 @@ export interface MailFetcherProps {
    * @default the secrets use the AWS-managed `aws/secretsmanager` key (no grant needed)
    */
   readonly secretsEncryptionKey?: IKey;
+  /**
+   * Secrets Manager secrets the function may read (and write rotated refresh tokens back
+   * to) are those named `<secretNamePrefix>*`: one IAM statement, whatever the number of
+   * mailboxes, and mailboxes added later with the CLI need no deploy. A `secretId` of the
+   * `mailboxes` prop outside the prefix is refused. Letters, digits and `/_+=.@-`, at most 256.
+   * @default 'mailfetch/'
+   */
+  readonly secretNamePrefix?: string;
+  /**
+   * KMS key that encrypts the data keys of credentials sealed in the registry (`{ "sealed": ... }`,
+   * `mailfetch mailboxes add --password-stdin`). The function may only decrypt, and only
+   * data keys of its own state table. Exported as the stack output CredentialsKeyArn.
+   * @default a new key with automatic rotation, removed with `removalPolicy` (USD 1/month)
+   */
+  readonly credentialsKey?: IKey;
 
   // ---- Network ----------------------------------------------------------------------
 
@@ -263,6 +279,7 @@ export const MAIL_FETCHER_DEFAULTS = {
   failedRunAlarmPercent: 10,
   detailedMetricsMailboxes: [] as readonly string[],
   dashboard: true,
+  secretNamePrefix: DEFAULT_SECRET_NAME_PREFIX,
   /** The default safety margin: 10% of the timeout within these bounds. */
   minSafetyMargin: Duration.seconds(10),
   maxSafetyMargin: Duration.minutes(1),
@@ -278,6 +295,7 @@ type PropWithoutDefault =
   | 'newMessageTarget'
   | 'reservedConcurrentExecutions'
   | 'secretsEncryptionKey'
+  | 'credentialsKey'
   | 'vpc'
   | 'vpcSubnets'
   | 'hostSessionLimits'
@@ -312,6 +330,7 @@ export function applyDefaults(props: MailFetcherProps): ResolvedMailFetcherProps
     failedRunAlarmPercent: props.failedRunAlarmPercent ?? d.failedRunAlarmPercent,
     detailedMetricsMailboxes: props.detailedMetricsMailboxes ?? d.detailedMetricsMailboxes,
     dashboard: props.dashboard ?? d.dashboard,
+    secretNamePrefix: props.secretNamePrefix ?? d.secretNamePrefix,
   };
 }
 

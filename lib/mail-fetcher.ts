@@ -50,6 +50,7 @@ import { DEPS_LOCK_FILE_PATH, FETCH_HANDLER_ENTRY_PATH, PROJECT_ROOT, fetchBundl
 import { FixedEgressVpc } from './fixed-egress-vpc';
 import { RegistrySeed } from './registry-seed';
 import { MailFetcherAlarms } from './mail-fetcher-alarms';
+import { MailboxCredentials } from './mailbox-credentials';
 import { MailFetcherDashboard } from './mail-fetcher-dashboard';
 import { RunDispatch } from './run-dispatch';
 import { applyDefaults, type MailFetcherProps, type ResolvedMailFetcherProps } from './mail-fetcher-props';
@@ -108,8 +109,10 @@ export class MailFetcher extends Construct {
   readonly registrySeed?: RegistrySeed;
   /** The one schedule, the dispatcher and the run queue that run every registered mailbox. */
   readonly dispatch: RunDispatch;
-  /** Secrets the function may read, by secret id. */
+  /** The `mailboxes` prop's Secrets Manager secrets, imported, by secret id (the function may use every secret under the prefix). */
   readonly secrets: ReadonlyMap<string, ISecret>;
+  /** The credentials key (sealed values) and the Secrets Manager prefix grant; `grantSeal` for operator roles. */
+  readonly credentials: MailboxCredentials;
   readonly alarms: MailFetcherAlarms;
   readonly dashboard?: MailFetcherDashboard;
   /** The function's VPC, when it runs in one. */
@@ -142,7 +145,8 @@ export class MailFetcher extends Construct {
 
     this.grantMessageWrites(this.function);
     this.grantStateAccess(this.function);
-    this.secrets = this.grantSecrets(this.function, p);
+    this.credentials = this.createCredentials(this.function, p);
+    this.secrets = this.importConfigSecrets(p);
 
     if (p.mailboxes.length > 0) {
       this.registrySeed = new RegistrySeed(this, 'RegistrySeed', { table: this.table, mailboxes: p.mailboxes, runtime: FETCH_RUNTIME, logRetention: p.logRetention });
@@ -391,33 +395,30 @@ export class MailFetcher extends Construct {
     });
   }
 
-  private grantSecrets(grantee: IGrantable, p: ResolvedMailFetcherProps): ReadonlyMap<string, ISecret> {
-    const { readSecretIds, writeSecretIds } = collectMailboxSecrets(p.mailboxes);
-    const secrets = new Map<string, ISecret>();
-    readSecretIds.forEach((secretId, index) => {
-      const secret = this.importSecret(`Secret${index}`, secretId);
-      secret.grantRead(grantee);
-      secrets.set(secretId, secret);
+  /**
+   * Credentials by prefix, flat in mailbox count: the credentials key (sealed values) and
+   * the secrets named under `secretNamePrefix`, whichever mailboxes exist now or later.
+   */
+  private createCredentials(fn: NodejsFunction, p: ResolvedMailFetcherProps): MailboxCredentials {
+    const credentials = new MailboxCredentials(this, 'Credentials', {
+      table: this.table,
+      secretNamePrefix: p.secretNamePrefix,
+      removalPolicy: p.removalPolicy,
+      ...(p.credentialsKey === undefined ? {} : { key: p.credentialsKey }),
+      ...(p.secretsEncryptionKey === undefined ? {} : { secretsEncryptionKey: p.secretsEncryptionKey }),
     });
-    for (const secretId of writeSecretIds) {
-      const secret = secrets.get(secretId);
-      if (secret === undefined) continue;
-      // Rotated OAuth refresh tokens are written back: PutSecretValue only (not UpdateSecret).
-      // As grantRead does: a name or partial ARN matches the six-character suffix exactly.
-      const arn = secretIdKind(secretId) === 'completeArn' ? secret.secretArn : `${secret.secretArn}-??????`;
-      Grant.addToPrincipal({ grantee, actions: ['secretsmanager:PutSecretValue'], resourceArns: [arn] });
-    }
-    if (p.secretsEncryptionKey !== undefined && readSecretIds.length > 0) {
-      // On the principal (works for imported keys too), and only through Secrets Manager.
-      const actions = writeSecretIds.length > 0 ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'];
-      Grant.addToPrincipal({
-        grantee,
-        actions,
-        resourceArns: [p.secretsEncryptionKey.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
-      });
-    }
-    return secrets;
+    credentials.grantWorker(fn);
+    this.acknowledgeOnFunctionPolicy(
+      `Resource::${this.nagArn(credentials.secretArnPattern)}`,
+      `Secrets are granted by name prefix ("${p.secretNamePrefix}"), not one by one: mailboxes added with the CLI must not need a deploy, and the policy must not grow with the fleet. Only GetSecretValue and PutSecretValue (rotated refresh tokens).`,
+    );
+    return credentials;
+  }
+
+  /** The configuration's Secrets Manager secrets, imported (the grant is the prefix's: no statement per secret). */
+  private importConfigSecrets(p: ResolvedMailFetcherProps): ReadonlyMap<string, ISecret> {
+    const { readSecretIds } = collectMailboxSecrets(p.mailboxes);
+    return new Map(readSecretIds.map((secretId, index) => [secretId, this.importSecret(`Secret${index}`, secretId)]));
   }
 
   private importSecret(id: string, secretId: string): ISecret {

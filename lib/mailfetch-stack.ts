@@ -66,6 +66,10 @@ export class MailfetchStack extends Stack {
     new CfnOutput(this, 'TableName', { description: 'UIDL state and the mailbox registry (mailfetch mailboxes --table)', value: this.fetcher.table.tableName });
     new CfnOutput(this, 'FunctionName', { description: 'The fetch function (the worker)', value: this.fetcher.function.functionName });
     new CfnOutput(this, 'DeadLetterQueueUrl', { description: 'Runs that kept failing, failed dispatcher ticks', value: this.fetcher.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'CredentialsKeyArn', {
+      description: 'Encrypts the data keys of sealed credentials (MAILFETCH_CREDENTIALS_KEY for mailfetch mailboxes add --password-stdin)',
+      value: this.fetcher.credentials.key.keyArn,
+    });
     new CfnOutput(this, 'RunQueueUrl', { description: 'Runs the dispatcher queued for the fetch function', value: this.fetcher.dispatch.queue.queueUrl });
     new CfnOutput(this, 'DispatcherFunctionName', { description: 'Queues the mailboxes due each minute (its log shows what is late)', value: this.fetcher.dispatch.function.functionName });
     if (this.fetcher.dashboard !== undefined) {

@@ -6,6 +6,7 @@ import { Duration } from 'aws-cdk-lib';
 import { validId } from '../lambda/config/parse-mailbox';
 import { MAX_DETAILED_METRICS_MAILBOXES } from '../lambda/observability/detailed-metrics-mailboxes';
 import type { MailFetcherProps, ResolvedMailFetcherProps } from './mail-fetcher-props';
+import { isUnderPrefix } from '../lambda/credentials/secret-name';
 import { collectMailboxSecrets } from './secret-refs';
 import { MAX_BATCH_MAILBOXES } from '../lambda/handlers/worker-event';
 
@@ -22,6 +23,8 @@ const MAX_CONCURRENT_INVOCATIONS = 1_000;
 /** A sanity bound: no POP3 provider accepts more sessions than this from one client. */
 const MAX_HOST_SESSIONS = 1_000;
 const MAX_NAMESPACE_CHARS = 255;
+/** Secrets Manager's name alphabet and length; `*` and `?` would widen the IAM grant. */
+const SECRET_NAME_PREFIX_PATTERN = /^[A-Za-z0-9/_+=.@-]{1,256}$/;
 
 export const PROPS_ERROR_CODE = 'INVALID_PROPS';
 
@@ -62,8 +65,19 @@ function mailboxProblems(p: ResolvedMailFetcherProps): string[] {
     if (seen.has(mailbox.id)) problems.push(`mailboxes: id "${mailbox.id}" is used more than once`);
     seen.add(mailbox.id);
   }
-  for (const use of collectMailboxSecrets(p.mailboxes).envRefs) {
-    problems.push(`${use.path}: { "env": ... } works only for local runs; a deployed function reads Secrets Manager ({ "secretId": ... })`);
+  const { envRefs, secretRefs } = collectMailboxSecrets(p.mailboxes);
+  for (const use of envRefs) {
+    problems.push(`${use.path}: { "env": ... } works only for local runs; a deployed function reads sealed values ({ "sealed": ... }) or Secrets Manager ({ "secretId": ... })`);
+  }
+  if (!SECRET_NAME_PREFIX_PATTERN.test(p.secretNamePrefix)) {
+    problems.push(`secretNamePrefix: must be 1 to 256 of the characters Secrets Manager names allow (letters, digits, /_+=.@-), without * or ? (got "${p.secretNamePrefix}")`);
+    return problems;
+  }
+  for (const { path, ref } of secretRefs) {
+    if (isUnderPrefix(ref.secretId, p.secretNamePrefix)) continue;
+    problems.push(
+      `${path}: secret "${ref.secretId}" is not named under secretNamePrefix "${p.secretNamePrefix}", so the function may not read it; rename the secret to "${p.secretNamePrefix}..." (or set secretNamePrefix to a prefix it has), or seal the credential into the registry instead ('mailfetch mailboxes update --password-stdin')`,
+    );
   }
   return problems;
 }

@@ -1,6 +1,7 @@
 /**
- * The secrets a set of mailboxes reference, found once: the construct grants on them and the
- * validation refuses references a deployed function cannot resolve.
+ * The secrets a set of mailboxes reference, found once: the validation refuses references a
+ * deployed function cannot resolve (environment variables, secrets outside the granted
+ * name prefix), and the construct imports the secrets it was given.
  */
 import type { MailboxConfig, SecretRef } from '../lambda/config/mailbox-config';
 
@@ -14,39 +15,33 @@ export interface SecretUse {
 export interface MailboxSecrets {
   /** Secret ids (names or ARNs) the function reads, distinct, in order of first use. */
   readonly readSecretIds: readonly string[];
-  /**
-   * Secret ids of refresh tokens (OAuth `refresh_token` grant) that the worker writes back
-   * when the token endpoint rotates them.
-   */
-  readonly writeSecretIds: readonly string[];
+  /** Every `{ "secretId": ... }` reference, where it is used. */
+  readonly secretRefs: readonly (SecretUse & { readonly ref: { readonly secretId: string } })[];
   /** `{ "env": ... }` references: only usable by local runs. */
   readonly envRefs: readonly SecretUse[];
 }
 
-/** Every secret reference of the mailboxes, by use. */
+/** Every secret reference of the mailboxes, by use. Sealed values need nothing here: they live in the registry. */
 export function collectMailboxSecrets(mailboxes: readonly MailboxConfig[]): MailboxSecrets {
   const read = new Set<string>();
-  const write = new Set<string>();
+  const secretRefs: MailboxSecrets['secretRefs'][number][] = [];
   const envRefs: SecretUse[] = [];
   mailboxes.forEach((mailbox, index) => {
     const at = `mailboxes[${index}] (${mailbox.id})`;
-    const uses: (SecretUse & { readonly writable: boolean })[] = [];
-    if (mailbox.password !== undefined) uses.push({ path: `${at}.password`, ref: mailbox.password, writable: false });
-    const oauth = mailbox.oauth;
-    if (oauth?.clientSecret !== undefined) uses.push({ path: `${at}.oauth.clientSecret`, ref: oauth.clientSecret, writable: false });
-    if (oauth?.refreshToken !== undefined) {
-      uses.push({ path: `${at}.oauth.refreshToken`, ref: oauth.refreshToken, writable: oauth.grant === 'refresh_token' });
-    }
-    for (const use of uses) {
-      if ('secretId' in use.ref) {
-        read.add(use.ref.secretId);
-        if (use.writable) write.add(use.ref.secretId);
-      } else {
-        envRefs.push({ path: use.path, ref: use.ref });
+    const uses: SecretUse[] = [];
+    if (mailbox.password !== undefined) uses.push({ path: `${at}.password`, ref: mailbox.password });
+    if (mailbox.oauth?.clientSecret !== undefined) uses.push({ path: `${at}.oauth.clientSecret`, ref: mailbox.oauth.clientSecret });
+    if (mailbox.oauth?.refreshToken !== undefined) uses.push({ path: `${at}.oauth.refreshToken`, ref: mailbox.oauth.refreshToken });
+    for (const { path, ref } of uses) {
+      if ('secretId' in ref) {
+        read.add(ref.secretId);
+        secretRefs.push({ path, ref });
+      } else if ('env' in ref) {
+        envRefs.push({ path, ref });
       }
     }
   });
-  return { readSecretIds: [...read], writeSecretIds: [...write], envRefs };
+  return { readSecretIds: [...read], secretRefs, envRefs };
 }
 
 /** A complete secret ARN ends in `-` and the six random characters Secrets Manager appends. */

@@ -5,6 +5,7 @@
  * written to S3 or the state table, and the state is read only when storage is given.
  */
 import type { MailboxConfig } from '../config/mailbox-config';
+import type { SealedCredentialStore } from '../credentials/sealed-credential-store';
 import type { Logger } from '../observability/logger';
 import { Pop3Error, Pop3ErrorCode, type Pop3Client, type TlsDetails, type TlsMode, type UidlListing } from '../pop3';
 import type { MailboxRegistry } from '../registry/mailbox-registry';
@@ -66,7 +67,7 @@ export async function checkCommand(argv: readonly string[], io: CliIo): Promise<
   const fromRegistry = values.config === undefined && choice.kind !== 'none';
   const fromFile = fromRegistry ? undefined : await loadMailboxes(values.config, values.mailbox, io, 'check');
   const state = await openStateView(choice);
-  const credentials = createCredentials(io);
+  const credentials = createCredentials(io, state.sealed);
   let failed = false;
   try {
     const mailboxes = fromFile ?? (await registryMailboxes(registryOf(state), values.mailbox, 'check', { allowDisabled: true }));
@@ -160,6 +161,8 @@ export interface StateView {
   readonly nothingRecorded: boolean;
   /** The registry in the same table, when there is a store. */
   readonly registry?: MailboxRegistry;
+  /** Opens credentials sealed in the registry, when there is a store. */
+  readonly sealed?: SealedCredentialStore;
   /** Embedded storage: a missing table means nothing was fetched into this directory yet. */
   readonly local: boolean;
   close(): Promise<void>;
@@ -182,7 +185,15 @@ function registryOf(state: StateView): MailboxRegistry {
 
 /** A view of open storage; closing the view leaves the storage open. */
 export function stateViewOf(storage: Storage): StateView {
-  return { store: storage.state, registry: storage.registry, reason: undefined, nothingRecorded: false, local: storage.localDir !== undefined, close: async () => {} };
+  return {
+    store: storage.state,
+    registry: storage.registry,
+    sealed: storage.sealed,
+    reason: undefined,
+    nothingRecorded: false,
+    local: storage.localDir !== undefined,
+    close: async () => {},
+  };
 }
 
 /**

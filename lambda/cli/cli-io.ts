@@ -10,7 +10,16 @@ export interface OutputStream {
   readonly columns?: number | undefined;
 }
 
+/** Standard input: credentials for `--password-stdin` and the like. */
+export type InputStream = NodeJS.ReadableStream & {
+  /** True on a terminal: credentials are prompted for, without echo. */
+  readonly isTTY?: boolean | undefined;
+  setRawMode?(mode: boolean): unknown;
+};
+
 export interface CliIo {
+  /** Absent where nothing can be read (credentials flags then fail with a usage error). */
+  readonly stdin?: InputStream;
   readonly stdout: OutputStream;
   readonly stderr: OutputStream;
   readonly env: NodeJS.ProcessEnv;
@@ -20,6 +29,7 @@ export interface CliIo {
 
 export function processIo(): CliIo {
   return {
+    stdin: process.stdin,
     stdout: streamOf(process.stdout),
     stderr: streamOf(process.stderr),
     env: process.env,

@@ -68,7 +68,7 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<E
     out();
     out('[1/4] mailfetch check: connect, log in, count (read-only)');
     const report = await checkMailbox(mailbox, {
-      credentials: createCredentials(io),
+      credentials: createCredentials(io, storage.sealed),
       state: stateViewOf(storage),
       log: createCliLogger(io, verbose, { mailbox: mailbox.id }),
       verbose,

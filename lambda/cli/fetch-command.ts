@@ -66,7 +66,7 @@ export interface FetchAllOptions {
 
 /** Runs the mailboxes in order and prints each one's summary as soon as it is done. */
 export async function fetchAll(mailboxes: readonly MailboxConfig[], storage: Storage, io: CliIo, options: FetchAllOptions): Promise<RunSummary[]> {
-  const credentials = createCredentials(io);
+  const credentials = createCredentials(io, storage.sealed);
   const progress = createProgress(progressStream(io, options.json));
   const summaries: RunSummary[] = [];
   for (const mailbox of mailboxes) {

@@ -6,13 +6,15 @@ The mailbox registry: the mailboxes the deployed worker runs, their configuratio
 their health. The worker takes only a mailbox id; everything else comes from here.
 
 Subcommands:
-  add     --config FILE [--mailbox ID] [--disabled]
+  add     --config FILE [--mailbox ID] [--disabled] [--password-stdin]
                         register the file's mailboxes (or those named); an id that is
                         already registered is refused. --disabled: added but not run
                         until enabled (baseline it first to skip its old mail)
   update  --config FILE [--mailbox ID]
                         replace the configuration of registered mailboxes with the file's;
                         enabled and health stay
+  update  --mailbox ID --password-stdin
+                        replace only the credential of a registered mailbox (sealed)
   remove  --mailbox ID  unregister (repeatable); the mailbox's state stays ('mailfetch
                         reset' forgets it)
   enable  --mailbox ID  let the worker run it (repeatable)
@@ -26,6 +28,11 @@ Subcommands:
 Options:
   -c, --config FILE     a configuration file (the same format and validation as for fetch)
   -m, --mailbox ID      a mailbox id (repeatable)
+      --password-stdin  read the mailbox's password from standard input (prompted for,
+                        without echo, on a terminal) and seal it into its registry item:
+                        the file then needs no "password" (one --mailbox)
+      --client-secret-stdin, --refresh-token-stdin
+                        the same for OAuth; both together: two lines, in this order
       --json            one JSON line per mailbox on stdout
   -v, --verbose         debug logs on stderr
   -h, --help            this help
@@ -36,6 +43,8 @@ Registry options (where the registry is):
                         AWS SDK's standard configuration (AWS_PROFILE, AWS_REGION,
                         AWS_ENDPOINT_URL_DYNAMODB, ...)
   --create-missing      create the table when it does not exist (with --table)
+  --credentials-key KEY the KMS key sealing credentials (default: env MAILFETCH_CREDENTIALS_KEY,
+                        the stack output CredentialsKeyArn; --local has its own)
 
 A new mailbox without importing its old mail:
   mailfetch mailboxes add --config new.json --disabled

@@ -19,6 +19,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   reset: async (argv, io) => (await import('./reset-command')).resetCommand(argv, io),
   demo: async (argv, io) => (await import('./demo-command')).demoCommand(argv, io),
   mailboxes: async (argv, io) => (await import('./mailboxes-command')).mailboxesCommand(argv, io),
+  secrets: async (argv, io) => (await import('./secrets-command')).secretsCommand(argv, io),
 };
 
 /** Runs one command line; resolves to the exit code. */

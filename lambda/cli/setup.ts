@@ -7,6 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { MailboxConfig } from '../config/mailbox-config';
 import { loadConfigFile } from '../config/validate-config';
 import { OAuthTokenProvider } from '../credentials/oauth-token-provider';
+import type { SealedCredentialStore } from '../credentials/sealed-credential-store';
 import { SecretResolver } from '../credentials/secret-resolver';
 import { createLogger, type Logger, type LogLevel } from '../observability/logger';
 import type { CliIo } from './cli-io';
@@ -35,9 +36,12 @@ export interface Credentials {
   readonly oauth: OAuthTokenProvider;
 }
 
-/** As in Lambda: `{ "env": ... }` from the environment, `{ "secretId": ... }` from Secrets Manager. */
-export function createCredentials(io: CliIo): Credentials {
-  const secrets = new SecretResolver({ env: io.env });
+/**
+ * As in Lambda: `{ "env": ... }` from the environment, `{ "secretId": ... }` from Secrets
+ * Manager, `{ "sealed": ... }` with the state table's data keys (when there is a table).
+ */
+export function createCredentials(io: CliIo, sealed?: SealedCredentialStore): Credentials {
+  const secrets = new SecretResolver({ env: io.env, ...(sealed === undefined ? {} : { sealed }) });
   return { secrets, oauth: new OAuthTokenProvider({ secrets }) };
 }
 

@@ -2,13 +2,17 @@
  * Where the command line keeps messages and state: embedded S3/DynamoDB-compatible
  * servers under a local directory (`--local DIR`, the default), or a bucket and a table
  * through the AWS SDK's standard configuration (so AWS_ENDPOINT_URL_S3 /
- * AWS_ENDPOINT_URL_DYNAMODB point it at any compatible endpoint). Either way the same
- * adapters as in Lambda are used: DynamoDbStateStore and S3MessageSink.
+ * AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_KMS point it at any compatible endpoint).
+ * Either way the same adapters as in Lambda are used: DynamoDbStateStore, S3MessageSink
+ * and, for sealed credentials, the table's data keys under the credentials KMS key.
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { CreateBucketCommand, HeadBucketCommand, S3Client, type BucketLocationConstraint } from '@aws-sdk/client-s3';
+import { DataKeyRing } from '../credentials/data-key-ring';
+import { SealedCredentialStore } from '../credentials/sealed-credential-store';
 import { DEFAULT_PREFIX, ENV } from '../env';
 import { startEmbeddedAws, type EmbeddedAws } from '../local/embedded-aws';
 import { DynamoDbMailboxRegistry } from '../registry/dynamodb-mailbox-registry';
@@ -40,6 +44,8 @@ export type StorageChoice =
       readonly prefix: string;
       readonly forcePathStyle: boolean;
       readonly createMissing: boolean;
+      /** MAILFETCH_CREDENTIALS_KEY: the KMS key of sealed credentials (only creating a data key needs it). */
+      readonly credentialsKey?: string;
     };
 
 /** A choice with a store: what openStorage takes. */
@@ -74,7 +80,16 @@ export function storageChoice(flags: StorageFlags, env: NodeJS.ProcessEnv, cwd: 
   const table = flags.table ?? nonEmpty(env[ENV.TABLE]);
   if (bucket !== undefined && table !== undefined) {
     if (bucket === '' || table === '') throw new UsageError('--bucket and --table need a name', command);
-    return { kind: 'aws', bucket, table, prefix, forcePathStyle: flags['force-path-style'] === true, createMissing: flags['create-missing'] === true };
+    const credentialsKey = nonEmpty(env[ENV.CREDENTIALS_KEY]);
+    return {
+      kind: 'aws',
+      bucket,
+      table,
+      prefix,
+      forcePathStyle: flags['force-path-style'] === true,
+      createMissing: flags['create-missing'] === true,
+      ...(credentialsKey === undefined ? {} : { credentialsKey }),
+    };
   }
   if (bucket !== undefined) throw new UsageError(`--bucket needs --table (or ${ENV.TABLE}) as well`, command);
   if (table !== undefined) throw new UsageError(`--table needs --bucket (or ${ENV.BUCKET}) as well`, command);
@@ -96,6 +111,8 @@ export interface Storage {
   readonly sink: S3MessageSink;
   /** The mailbox registry in the state table. */
   readonly registry: DynamoDbMailboxRegistry;
+  /** Opens (and seals) credentials sealed in the registry items. */
+  readonly sealed: SealedCredentialStore;
   /** The --local directory (embedded servers), else undefined. */
   readonly localDir: string | undefined;
   /** One line for humans: where messages and state go. */
@@ -116,7 +133,15 @@ export async function openStorage(choice: StoreChoice, options: OpenStorageOptio
     const aws = await startLocalServers(choice.dir);
     try {
       if (!options.readOnly) await createMissing(aws.s3, aws.dynamodb, LOCAL_BUCKET, LOCAL_TABLE);
-      return assemble(aws.s3, aws.dynamodb, LOCAL_BUCKET, LOCAL_TABLE, choice.prefix, choice.dir, `embedded S3 and DynamoDB under ${choice.dir}`, () => aws.stop());
+      return assemble({
+        s3: aws.s3,
+        bucket: LOCAL_BUCKET,
+        prefix: choice.prefix,
+        sealed: sealedStore(aws.dynamodb, LOCAL_TABLE, aws.kms, aws.credentialsKeyArn),
+        localDir: choice.dir,
+        description: `embedded S3 and DynamoDB under ${choice.dir}`,
+        close: () => aws.stop(),
+      });
     } catch (err) {
       await aws.stop();
       throw err;
@@ -124,17 +149,35 @@ export async function openStorage(choice: StoreChoice, options: OpenStorageOptio
   }
   const s3 = new S3Client({ forcePathStyle: choice.forcePathStyle });
   const dynamodb = new DynamoDBClient({});
+  const kms = new KMSClient({});
   const close = async (): Promise<void> => {
     s3.destroy();
     dynamodb.destroy();
+    kms.destroy();
   };
   try {
     if (choice.createMissing && !options.readOnly) await createMissing(s3, dynamodb, choice.bucket, choice.table);
-    return assemble(s3, dynamodb, choice.bucket, choice.table, choice.prefix, undefined, `s3://${choice.bucket}/${choice.prefix}, DynamoDB table ${choice.table}`, close);
+    return assemble({
+      s3,
+      bucket: choice.bucket,
+      prefix: choice.prefix,
+      sealed: sealedStore(dynamodb, choice.table, kms, choice.credentialsKey),
+      localDir: undefined,
+      description: `s3://${choice.bucket}/${choice.prefix}, DynamoDB table ${choice.table}`,
+      close,
+    });
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+/**
+ * Sealed credentials of `table`. `kmsKeyId` (the stack output CredentialsKeyArn) is needed
+ * to create the first data key; opening existing ones works without it.
+ */
+export function sealedStore(dynamodb: DynamoDBClient, table: string, kms: KMSClient, kmsKeyId: string | undefined): SealedCredentialStore {
+  return new SealedCredentialStore(new DataKeyRing({ dynamodb, tableName: table, kms, ...(kmsKeyId === undefined ? {} : { kmsKeyId }) }));
 }
 
 /** The embedded servers for `dir`; a failure to start is a StorageSetupError. */
@@ -166,16 +209,20 @@ export class StorageSetupError extends Error {
   override readonly name = 'StorageSetupError';
 }
 
-function assemble(
-  s3: S3Client,
-  dynamodb: DynamoDBClient,
-  bucket: string,
-  table: string,
-  prefix: string,
-  localDir: string | undefined,
-  description: string,
-  close: () => Promise<void>,
-): Storage {
+interface StorageParts {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  readonly prefix: string;
+  /** Holds the DynamoDB client and the table (its ring's). */
+  readonly sealed: SealedCredentialStore;
+  readonly localDir: string | undefined;
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+function assemble(parts: StorageParts): Storage {
+  const { s3, bucket, prefix, sealed } = parts;
+  const { dynamodb, tableName: table } = sealed.ring;
   let sink: S3MessageSink;
   try {
     sink = new S3MessageSink({ client: s3, bucket, prefix });
@@ -184,7 +231,7 @@ function assemble(
   }
   const state = new DynamoDbStateStore({ client: dynamodb, tableName: table });
   const registry = new DynamoDbMailboxRegistry({ client: dynamodb, tableName: table });
-  return { s3, dynamodb, bucket, table, prefix, state, sink, registry, localDir, description, close };
+  return { s3, dynamodb, bucket, table, prefix, state, sink, registry, sealed, localDir: parts.localDir, description: parts.description, close: parts.close };
 }
 
 async function createMissing(s3: S3Client, dynamodb: DynamoDBClient, bucket: string, table: string): Promise<void> {

@@ -1,5 +1,6 @@
 /** Help texts: `mailfetch --help` and `mailfetch <command> --help`. */
 import { MAILBOXES_USAGE } from './mailboxes-usage';
+import { SECRETS_USAGE } from './secrets-usage';
 
 const STORAGE_HELP = `Storage (where messages and state go):
   --local DIR           embedded S3- and DynamoDB-compatible servers (Node only) keeping their
@@ -39,6 +40,7 @@ Commands:
   reset      forget a mailbox's state: the next fetch fetches everything again
   mailboxes  manage the mailbox registry: add, update, remove, enable, disable, list,
              status, import
+  secrets    seal a credential for a configuration file; rotate the data key
   demo       run the whole pipeline on a local POP3 server and embedded S3/DynamoDB
 
 Run 'mailfetch <command> --help' for a command's options.
@@ -158,4 +160,5 @@ export const USAGE_BY_COMMAND: Readonly<Record<string, string>> = {
   reset: RESET_USAGE,
   demo: DEMO_USAGE,
   mailboxes: MAILBOXES_USAGE,
+  secrets: SECRETS_USAGE,
 };

@@ -9,6 +9,12 @@ import type { AuthMechanismName, TlsMode } from '../pop3';
 export type SecretRef =
   /** AWS Secrets Manager secret (name or ARN). With `key`, the secret string is JSON and the value is that field. */
   | { readonly secretId: string; readonly key?: string }
+  /**
+   * Sealed into the registry item itself (`v1:<keyVersion>:<base64url>`, from `mailfetch
+   * mailboxes add --password-stdin` or `mailfetch secrets seal`): AES-256-GCM under the state
+   * table's data key, bound to this mailbox and field. No per-secret fee, no per-run call.
+   */
+  | { readonly sealed: string }
   /** An environment variable (local runs). */
   | { readonly env: string };
 
@@ -21,7 +27,7 @@ export interface OAuthConfig {
   readonly clientId: string;
   /** Client secret (optional for public clients with refresh_token). */
   readonly clientSecret?: SecretRef;
-  /** Refresh token (refresh_token grant). A rotated token is written back when it is a Secrets Manager secret. */
+  /** Refresh token (refresh_token grant). A rotated token is written back to its secret or, sealed, to the registry item. */
   readonly refreshToken?: SecretRef;
   /** Space-separated scopes, e.g. https://outlook.office365.com/.default */
   readonly scope?: string;

@@ -21,10 +21,11 @@ const TOP_LEVEL_KEYS = ['mailboxes', 'defaults'] as const;
 /**
  * Validates a whole configuration (`{ "mailboxes": [...], "defaults"?: {...} }`) and
  * returns it frozen with every default applied.
+ * @param source names the file in the error, when the JSON came from one
  * @throws ConfigError listing every problem found
  */
-export function parseConfig(json: unknown): AppConfig {
-  return parseConfigFrom(json, undefined);
+export function parseConfig(json: unknown, source?: string): AppConfig {
+  return parseConfigFrom(json, source);
 }
 
 /**
@@ -33,6 +34,14 @@ export function parseConfig(json: unknown): AppConfig {
  * @throws ConfigError when the file cannot be read, is not JSON, or is not valid
  */
 export async function loadConfigFile(path: string): Promise<AppConfig> {
+  return parseConfigFrom(await readConfigJson(path), path);
+}
+
+/**
+ * A configuration file's JSON, not yet validated (the CLI puts sealed credentials into it).
+ * @throws ConfigError when the file cannot be read or is not JSON
+ */
+export async function readConfigJson(path: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -42,14 +51,12 @@ export async function loadConfigFile(path: string): Promise<AppConfig> {
   }
   // Editors on Windows like to prepend a byte-order mark; JSON.parse rejects it.
   const json = text.replace(/^\uFEFF/, '');
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(json);
+    return JSON.parse(json) as unknown;
   } catch {
     // JSON.parse's own message is not used: on Node 20 it quotes the source text.
     throw new ConfigError([`${path}: ${describeJsonSyntaxError(json)}`]);
   }
-  return parseConfigFrom(parsed, path);
 }
 
 function parseConfigFrom(json: unknown, source: string | undefined): AppConfig {

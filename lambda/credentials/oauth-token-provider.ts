@@ -2,11 +2,12 @@
  * OAuth 2.0 access tokens for XOAUTH2/OAUTHBEARER (RFC 6749 section 4.4 client
  * credentials, section 6 refresh). Tokens are cached per mailbox, endpoint and client until
  * shortly before they expire; a refresh token the endpoint rotates is written back to its
- * Secrets Manager secret. Nothing here logs, and no message carries a token or a secret:
+ * Secrets Manager secret, or sealed into the mailbox's registry item. Nothing here logs, and no message carries a token or a secret:
  * the endpoint's error text is scrubbed of every secret sent to it.
  */
 import type { OAuthConfig, SecretRef } from '../config/mailbox-config';
 import { CredentialError, CredentialErrorCode, isCredentialError, sanitizeText } from './credential-error';
+import type { CredentialField, CredentialSlot } from './credential-slot';
 import type { SecretResolver } from './secret-resolver';
 
 /** Refresh this long before expiry, so a token never runs out in the middle of a POP3 session. */
@@ -52,10 +53,12 @@ interface CachedToken {
   readonly refreshAt: number;
 }
 
-/** A refresh token the endpoint rotated. `unsaved`: it belongs in Secrets Manager and is not there yet. */
+/** A refresh token the endpoint rotated. `unsaved`: it belongs in its store and is not there yet. */
 interface RotatedToken {
   readonly token: string;
   unsaved: boolean;
+  /** The token the store holds (a sealed value is replaced only while it still holds this one). */
+  readonly stored: string;
 }
 
 interface TokenResponse {
@@ -116,21 +119,22 @@ export class OAuthTokenProvider {
 
   private async requestAndCache(key: string, mailboxId: string, config: OAuthConfig): Promise<string> {
     const requestedAt = this.now();
-    const { body, secrets, currentRefreshToken } = await this.requestBody(key, config);
+    const { body, secrets, currentRefreshToken } = await this.requestBody(key, mailboxId, config);
     const response = await this.post(body, { mailboxId, config, secrets });
     const lifetimeMs = response.expiresInS * 1000;
     // A short-lived token (shorter than twice the margin) is still used for half its life.
     const refreshAt = requestedAt + Math.max(lifetimeMs - this.refreshMarginMs, lifetimeMs / 2);
     this.tokens.set(key, { accessToken: response.accessToken, refreshAt });
     if (config.grant === 'refresh_token' && response.refreshToken !== undefined && response.refreshToken !== currentRefreshToken) {
-      this.rememberRotatedToken(key, config.refreshToken, response.refreshToken);
+      this.rememberRotatedToken(key, config.refreshToken, response.refreshToken, currentRefreshToken!);
       await this.saveRotatedToken(key, mailboxId, config);
     }
     return response.accessToken;
   }
 
-  private async requestBody(key: string, config: OAuthConfig): Promise<{ body: URLSearchParams; secrets: string[]; currentRefreshToken?: string }> {
-    const clientSecret = config.clientSecret && (await this.secrets.resolve(config.clientSecret));
+  private async requestBody(key: string, mailboxId: string, config: OAuthConfig): Promise<{ body: URLSearchParams; secrets: string[]; currentRefreshToken?: string }> {
+    const slot = (field: CredentialField): CredentialSlot => ({ mailboxId, field });
+    const clientSecret = config.clientSecret && (await this.secrets.resolve(config.clientSecret, slot('clientSecret')));
     const body = new URLSearchParams({ grant_type: config.grant, client_id: config.clientId });
     if (config.grant === 'client_credentials') {
       if (clientSecret === undefined) throw missingSetting(config, 'clientSecret');
@@ -139,7 +143,7 @@ export class OAuthTokenProvider {
       return { body, secrets: [clientSecret] };
     }
     if (config.refreshToken === undefined) throw missingSetting(config, 'refreshToken');
-    const refreshToken = this.rotated.get(key)?.token ?? (await this.secrets.resolve(config.refreshToken));
+    const refreshToken = this.rotated.get(key)?.token ?? (await this.secrets.resolve(config.refreshToken, slot('refreshToken')));
     body.set('refresh_token', refreshToken);
     if (clientSecret !== undefined) body.set('client_secret', clientSecret);
     if (config.scope !== undefined) body.set('scope', config.scope);
@@ -148,32 +152,37 @@ export class OAuthTokenProvider {
 
   /**
    * Keeps a rotated refresh token in memory: for an `env` reference that is all we can do
-   * (this process keeps using it), for a secret it covers the time until it is written.
+   * (this process keeps using it), for a secret or a sealed value it covers the time until
+   * it is written. `replaced` is the token the request sent.
    */
-  private rememberRotatedToken(key: string, ref: SecretRef | undefined, token: string): void {
-    this.rotated.set(key, { token, unsaved: ref !== undefined && 'secretId' in ref });
+  private rememberRotatedToken(key: string, ref: SecretRef | undefined, token: string, replaced: string): void {
+    const before = this.rotated.get(key);
+    // Rotated twice before a write succeeded: the store still holds the token before both.
+    const stored = before?.unsaved ? before.stored : replaced;
+    this.rotated.set(key, { token, unsaved: ref !== undefined && !('env' in ref), stored });
   }
 
   /**
-   * Writes an unsaved rotated refresh token to its secret. Called again on every later
+   * Writes an unsaved rotated refresh token to its store. Called again on every later
    * call until it succeeds: the stored token may already be revoked, so a failure is
    * reported, not swallowed; the access token stays cached meanwhile.
    */
   private async saveRotatedToken(key: string, mailboxId: string, config: OAuthConfig): Promise<void> {
     const rotated = this.rotated.get(key);
     const ref = config.refreshToken;
-    if (!rotated?.unsaved || ref === undefined || !('secretId' in ref)) return;
+    if (!rotated?.unsaved || ref === undefined || 'env' in ref) return;
     try {
-      await this.secrets.update(ref, rotated.token);
+      await this.secrets.update(ref, rotated.token, { slot: { mailboxId, field: 'refreshToken' }, previous: rotated.stored });
     } catch (err) {
-      const message = `mailbox "${mailboxId}": the token endpoint rotated the refresh token, and writing it to secret "${ref.secretId}" failed`;
+      const where = 'secretId' in ref ? `secret "${ref.secretId}"` : 'its sealed value in the registry';
+      const message = `mailbox "${mailboxId}": the token endpoint rotated the refresh token, and writing it to ${where} failed`;
       const detail = err instanceof Error ? `: ${err.message}` : '';
       throw new CredentialError(isCredentialError(err) ? err.code : CredentialErrorCode.SECRET_UNAVAILABLE, `${message}${detail}`, {
         retryable: isCredentialError(err) ? err.retryable : true,
         cause: err,
       });
     }
-    // Saved: the resolver's cache now holds it, and Secrets Manager is the source again.
+    // Saved (or, sealed, replaced meanwhile by the operator): the store is the source again.
     this.rotated.delete(key);
   }
 

@@ -1,12 +1,16 @@
 /**
- * Turns a SecretRef into its value: an environment variable (local runs) or an AWS
- * Secrets Manager secret, optionally one field of a JSON secret. Secrets are cached per
- * secretId so warm Lambda invocations (which share one module-level resolver) do not pay
- * a GetSecretValue call per run. Errors name the secret and the key, never the value.
+ * Turns a SecretRef into its value: an environment variable (local runs), a value sealed
+ * in the registry item (sealed-credential-store.ts), or an AWS Secrets Manager secret,
+ * optionally one field of a JSON secret. Secrets are cached per secretId so warm Lambda
+ * invocations (which share one module-level resolver) do not pay a GetSecretValue call
+ * per run. Errors name the mailbox, the secret and the key, never the value.
  */
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SecretRef } from '../config/mailbox-config';
-import { CredentialError, CredentialErrorCode, sanitizeText } from './credential-error';
+import { CredentialError, CredentialErrorCode, awsErrorDetail, describeAwsError, isCredentialError } from './credential-error';
+import { describeSlot, type CredentialSlot } from './credential-slot';
+import type { SealedCredentialStore } from './sealed-credential-store';
+import { isUnderPrefix } from './secret-name';
 
 /** Long enough to save calls across a burst of scheduled runs, short enough to pick up a rotated password. */
 export const DEFAULT_SECRET_CACHE_TTL_MS = 5 * 60_000;
@@ -20,6 +24,19 @@ export interface SecretResolverOptions {
   readonly cacheTtlMs?: number;
   /** Clock, for tests. @default Date.now */
   readonly now?: () => number;
+  /** Opens `{ "sealed": ... }` references. @default none: sealed references fail with SEALED_INVALID */
+  readonly sealed?: SealedCredentialStore;
+  /**
+   * The Secrets Manager name prefix the deployed function is granted (MAILFETCH_SECRET_PREFIX),
+   * named in the fix of an access-denied error. @default unknown: the fix names no prefix
+   */
+  readonly secretNamePrefix?: string;
+}
+
+/** A rotated value's slot, and the value it replaces (a sealed value is replaced only if it still holds that). */
+export interface SecretWrite {
+  readonly slot: CredentialSlot;
+  readonly previous: string;
 }
 
 interface CacheEntry {
@@ -37,7 +54,6 @@ const ACCESS_DENIED_ERRORS: ReadonlySet<string> = new Set([
   'DecryptionFailure',
 ]);
 const THROTTLING_ERRORS: ReadonlySet<string> = new Set(['ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded']);
-const MAX_AWS_MESSAGE_CHARS = 200;
 
 export class SecretResolver {
   private clientInstance: SecretsManagerClient | undefined;
@@ -45,37 +61,81 @@ export class SecretResolver {
   private readonly cacheTtlMs: number;
   private readonly now: () => number;
   private readonly cache = new Map<string, CacheEntry>();
+  private readonly sealed: SealedCredentialStore | undefined;
+  private readonly secretNamePrefix: string | undefined;
 
   constructor(options: SecretResolverOptions = {}) {
     this.clientInstance = options.client;
+    this.sealed = options.sealed;
+    this.secretNamePrefix = options.secretNamePrefix;
     this.env = options.env ?? process.env;
     this.cacheTtlMs = options.cacheTtlMs ?? DEFAULT_SECRET_CACHE_TTL_MS;
     this.now = options.now ?? Date.now;
   }
 
-  /** The referenced value. @throws CredentialError */
-  async resolve(ref: SecretRef): Promise<string> {
+  /**
+   * The referenced value. `slot` (the mailbox and field) is required for sealed references,
+   * which are bound to it, and named in every error.
+   * @throws CredentialError
+   */
+  async resolve(ref: SecretRef, slot?: CredentialSlot): Promise<string> {
     if ('env' in ref) return this.fromEnv(ref.env);
-    const secret = await this.cachedSecretString(ref.secretId);
-    return ref.key === undefined ? requireNonEmpty(secret, `secret "${ref.secretId}"`) : readField(secret, ref.secretId, ref.key);
+    if ('sealed' in ref) return this.sealedStore(slot).open(ref.sealed, slot!);
+    try {
+      const secret = await this.cachedSecretString(ref.secretId);
+      return ref.key === undefined ? requireNonEmpty(secret, `secret "${ref.secretId}"`) : readField(secret, ref.secretId, ref.key);
+    } catch (err) {
+      throw slot === undefined ? err : this.forSlot(err, slot, ref.secretId);
+    }
   }
 
   /**
    * Writes a new value (a rotated refresh token) to a Secrets Manager reference. With
    * `key`, the secret's current JSON is read fresh (not from the cache, so fields changed
    * elsewhere are kept), the one field is replaced and the whole JSON written back.
+   * A sealed reference is replaced in its registry item (see SealedCredentialStore.replace),
+   * which needs `write`: the slot, and the value being replaced.
+   * @returns false when a sealed value was not replaced (the operator replaced it meanwhile)
    * @throws CredentialError, also for `{ "env": ... }` references, which cannot be written
    */
-  async update(ref: SecretRef, newValue: string): Promise<void> {
+  async update(ref: SecretRef, newValue: string, write?: SecretWrite): Promise<boolean> {
     if ('env' in ref) {
       throw new CredentialError(
         CredentialErrorCode.SECRET_INVALID,
-        `cannot write to environment variable ${ref.env}: only Secrets Manager secrets can be updated`,
+        `cannot write to environment variable ${ref.env}: only Secrets Manager secrets and sealed values can be updated`,
       );
     }
+    if ('sealed' in ref) return this.sealedStore(write?.slot).replace(write!.slot, write!.previous, newValue);
     const secretString = ref.key === undefined ? newValue : replaceField(await this.fetchSecretString(ref.secretId), ref.secretId, ref.key, newValue);
     await this.putSecretString(ref.secretId, secretString);
     this.cache.set(ref.secretId, { value: Promise.resolve(secretString), expiresAt: this.now() + this.cacheTtlMs });
+    return true;
+  }
+
+  /** The sealed store, for a sealed reference with its slot. */
+  private sealedStore(slot: CredentialSlot | undefined): SealedCredentialStore {
+    if (this.sealed === undefined || slot === undefined) {
+      const where = slot === undefined ? 'a sealed reference' : describeSlot(slot);
+      throw new CredentialError(
+        CredentialErrorCode.SEALED_INVALID,
+        `${where}: a sealed value opens only with the data keys of the state table it was sealed against, and this run has none; give that table (--table NAME, or --local DIR)`,
+      );
+    }
+    return this.sealed;
+  }
+
+  /** A Secrets Manager error as seen by one mailbox: its slot first, and the likely fix of a denial. */
+  private forSlot(err: unknown, slot: CredentialSlot, secretId: string): unknown {
+    if (!isCredentialError(err)) return err;
+    let fix = '';
+    if (err.code === CredentialErrorCode.SECRET_ACCESS_DENIED) {
+      const prefix = this.secretNamePrefix;
+      fix =
+        prefix !== undefined && !isUnderPrefix(secretId, prefix)
+          ? `; the function may read secrets named "${prefix}*" only: move the secret under that prefix, or deploy with secretNamePrefix matching it`
+          : `; check the function role's grant on secrets${prefix === undefined ? '' : ` named "${prefix}*"`}, the secret's resource policy and its KMS key (prop secretsEncryptionKey)`;
+    }
+    return new CredentialError(err.code, `${describeSlot(slot)}: ${err.message}${fix}`, { retryable: err.retryable, cause: err });
   }
 
   /** Forgets cached secrets (one, or all) so the next resolve reads Secrets Manager again. */
@@ -179,8 +239,8 @@ function replaceField(secret: string, secretId: string, key: string, value: stri
 
 /** Maps an SDK failure to a CredentialError: permanent (not found, denied, invalid) or retryable. */
 function secretsManagerError(err: unknown, secretId: string, action: 'read' | 'write'): CredentialError {
-  const { name, status, message } = describeAwsError(err);
-  const detail = `${name}${status === undefined ? '' : `, HTTP ${status}`}${message ? `: ${message}` : ''}`;
+  const { name, status } = describeAwsError(err);
+  const detail = awsErrorDetail(err);
   if (name === 'ResourceNotFoundException') {
     return new CredentialError(CredentialErrorCode.SECRET_NOT_FOUND, `secret "${secretId}" was not found (${detail})`, { cause: err });
   }
@@ -192,12 +252,4 @@ function secretsManagerError(err: unknown, secretId: string, action: 'read' | 'w
     return new CredentialError(CredentialErrorCode.SECRET_UNAVAILABLE, `could not ${action} secret "${secretId}" (${detail})`, { cause: err });
   }
   return new CredentialError(CredentialErrorCode.SECRET_INVALID, `could not ${action} secret "${secretId}" (${detail})`, { cause: err });
-}
-
-function describeAwsError(err: unknown): { name: string; status: number | undefined; message: string } {
-  const e = (typeof err === 'object' && err !== null ? err : {}) as { name?: unknown; message?: unknown; code?: unknown; $metadata?: { httpStatusCode?: number } };
-  // Network failures are plain Errors with a Node error code (ECONNREFUSED...) and no HTTP status.
-  const name = typeof e.name === 'string' && e.name !== 'Error' ? e.name : typeof e.code === 'string' ? e.code : 'Error';
-  const message = typeof e.message === 'string' ? sanitizeText(e.message, MAX_AWS_MESSAGE_CHARS) : '';
-  return { name, status: e.$metadata?.httpStatusCode, message };
 }

@@ -17,7 +17,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { MailboxConfig } from '../config/mailbox-config';
+import { DataKeyRing } from '../credentials/data-key-ring';
 import { OAuthTokenProvider } from '../credentials/oauth-token-provider';
+import { SealedCredentialStore } from '../credentials/sealed-credential-store';
 import { SecretResolver } from '../credentials/secret-resolver';
 import { DEFAULT_METRICS_NAMESPACE, DEFAULT_PREFIX, ENV } from '../env';
 import { parseDetailedMetricsMailboxes } from '../observability/detailed-metrics-mailboxes';
@@ -82,8 +84,12 @@ export function depsFromEnvironment(env: NodeJS.ProcessEnv = process.env): Handl
   const bucket = env[ENV.BUCKET];
   const table = env[ENV.TABLE];
   if (!bucket || !table) throw new Error(`${ENV.BUCKET} and ${ENV.TABLE} must be set`);
-  const secrets = new SecretResolver();
   const dynamodb = new DynamoDBClient({ cacheMiddleware: true });
+  const secrets = new SecretResolver({
+    // Sealed values: data keys from the state table, decrypted by KMS once per container.
+    sealed: new SealedCredentialStore(new DataKeyRing({ dynamodb, tableName: table, ...optionalEnv('kmsKeyId', env[ENV.CREDENTIALS_KEY]) })),
+    ...optionalEnv('secretNamePrefix', env[ENV.SECRET_PREFIX]),
+  });
   return {
     // cacheMiddleware: resolve each command's middleware stack once, not on every request
     // (two requests per stored message; the saving is measured in docs/benchmarks.md).
@@ -112,6 +118,11 @@ function queueFromEnvironment(env: NodeJS.ProcessEnv, dynamodb: DynamoDBClient, 
   return {
     queue: { sqs: new SQSClient({}), queueUrl, hostSlots: new DynamoDbHostSlots({ client: dynamodb, tableName: table, defaultLimit, limits }) },
   };
+}
+
+/** `{ [key]: value }` for a set, non-empty variable, else nothing. */
+function optionalEnv<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
+  return (value ? { [key]: value } : {}) as { [P in K]?: string };
 }
 
 /**

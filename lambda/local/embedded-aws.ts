@@ -1,8 +1,9 @@
 /**
- * S3- and DynamoDB-compatible servers that mailfetch starts by itself for `--local DIR`
- * and `demo`: Node only, no Java, no Docker. s3rver serves S3 from DIR/s3; dynalite
+ * S3-, DynamoDB- and KMS-compatible servers that mailfetch starts by itself for `--local
+ * DIR` and `demo`: Node only, no Java, no Docker. s3rver serves S3 from DIR/s3; dynalite
  * serves DynamoDB from a LevelDB store in DIR/dynamodb, so a second run sees the state
- * of the first.
+ * of the first; the local KMS endpoint (local-kms.ts, in this process: it needs no
+ * legacy OpenSSL) keeps its key in DIR/kms, so credentials sealed by one run open in the next.
  *
  * Both run in one child process (embedded-aws-server.ts): s3rver needs OpenSSL's legacy
  * provider for paginated ListObjectsV2, and that switch must not leak into mailfetch's
@@ -15,6 +16,7 @@ import { createRequire } from 'node:module';
 import { extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import {
   LOOPBACK_HOST,
@@ -23,6 +25,7 @@ import {
   type EmbeddedAwsServerConfig,
   type ParentMessage,
 } from './embedded-aws-protocol';
+import { startLocalKms } from './local-kms';
 
 export interface EmbeddedAws {
   readonly s3Endpoint: string; // http://127.0.0.1:PORT
@@ -30,7 +33,10 @@ export interface EmbeddedAws {
   /** Ready-made SDK clients pointed at the endpoints (region us-east-1, static dummy credentials S3RVER/S3RVER, forcePathStyle, checksum settings WHEN_REQUIRED). */
   readonly s3: S3Client;
   readonly dynamodb: DynamoDBClient;
-  stop(): Promise<void>; // stops the child, destroys the clients; idempotent
+  /** The local KMS endpoint's client, and the key that encrypts the data keys of sealed credentials. */
+  readonly kms: KMSClient;
+  readonly credentialsKeyArn: string;
+  stop(): Promise<void>; // stops the child and the KMS endpoint, destroys the clients; idempotent
 }
 
 /** The child process hosting the servers, as seen by the parent. */
@@ -47,6 +53,8 @@ export interface AwsServerProcess {
 const STARTUP_TIMEOUT_MS = 30_000;
 /** Longer than the child's own shutdown deadline (5 s), after which it is killed. */
 const STOP_TIMEOUT_MS = 10_000;
+/** The local KMS key material, under DIR/kms (mode 0600): without it, sealed credentials do not open. */
+const KMS_KEY_FILE = 'keys.json';
 /** How much of the child's stderr is kept to explain a failed start. */
 const STDERR_TAIL_CHARS = 4_000;
 
@@ -59,7 +67,14 @@ export async function startEmbeddedAws(dir: string): Promise<EmbeddedAws> {
   const dynamoPath = join(dir, 'dynamodb');
   await createDataDirectory(s3Directory);
   await createDataDirectory(dynamoPath);
-  const servers = await startAwsServerProcess({ s3: { directory: s3Directory }, dynamodb: { path: dynamoPath } });
+  const localKms = await startLocalKms({ keyFile: join(dir, 'kms', KMS_KEY_FILE), region: LOCAL_REGION });
+  let servers: AwsServerProcess;
+  try {
+    servers = await startAwsServerProcess({ s3: { directory: s3Directory }, dynamodb: { path: dynamoPath } });
+  } catch (err) {
+    await localKms.close();
+    throw err;
+  }
   const s3Endpoint = localEndpoint(servers.s3Port);
   const dynamoEndpoint = localEndpoint(servers.dynamoPort);
   const s3 = createLocalS3Client(s3Endpoint);
@@ -67,9 +82,9 @@ export async function startEmbeddedAws(dir: string): Promise<EmbeddedAws> {
   const stop = once(async () => {
     s3.destroy();
     dynamodb.destroy();
-    await servers.stop();
+    await Promise.all([servers.stop(), localKms.close()]);
   });
-  return { s3Endpoint, dynamoEndpoint, s3, dynamodb, stop };
+  return { s3Endpoint, dynamoEndpoint, s3, dynamodb, kms: localKms.createClient(), credentialsKeyArn: localKms.keyArn, stop };
 }
 
 /** An S3 client for s3rver: path-style, dummy credentials, and no flexible checksums. */

@@ -2,7 +2,19 @@ import type { RunSummary } from '../sync/run-summary';
 import { DIMENSION_ERROR_CODE, DIMENSION_MAILBOX, METRIC } from './metric-names';
 
 /** Error codes that mean "the credentials are wrong": never fixed by retrying. */
-export const AUTH_ERROR_CODES: ReadonlySet<string> = new Set(['AUTH_FAILED', 'TOKEN_INVALID', 'SECRET_NOT_FOUND', 'SECRET_INVALID', 'SECRET_ACCESS_DENIED', 'ENV_MISSING']);
+export const AUTH_ERROR_CODES: ReadonlySet<string> = new Set([
+  'AUTH_FAILED',
+  'TOKEN_INVALID',
+  'SECRET_NOT_FOUND',
+  'SECRET_INVALID',
+  'SECRET_ACCESS_DENIED',
+  'ENV_MISSING',
+  // Sealed credentials (lambda/credentials/sealed-credential-store.ts).
+  'SEALED_INVALID',
+  'SEALED_MISMATCH',
+  'DATA_KEY_NOT_FOUND',
+  'DATA_KEY_ACCESS_DENIED',
+]);
 
 /** The empty dimension set: the metric is published without dimensions (one per fleet). */
 const FLEET: readonly string[] = [];

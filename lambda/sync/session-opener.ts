@@ -22,7 +22,7 @@ export interface SessionOpenerDeps {
 export async function sessionOptions(mailbox: MailboxConfig, deps: SessionOpenerDeps, signal?: AbortSignal): Promise<Pop3SessionOptions> {
   const credentials = mailbox.oauth
     ? { accessToken: await deps.oauth.getAccessToken(mailbox.id, mailbox.oauth) }
-    : { password: await deps.secrets.resolve(mailbox.password!) };
+    : { password: await deps.secrets.resolve(mailbox.password!, { mailboxId: mailbox.id, field: 'password' }) };
   return {
     host: mailbox.host,
     port: mailbox.port,
@@ -42,7 +42,7 @@ export async function sessionOptions(mailbox: MailboxConfig, deps: SessionOpener
   };
 }
 
-/** The `openSession` dependency of runMailbox: credentials from Secrets Manager/env/OAuth. */
+/** The `openSession` dependency of runMailbox: credentials from Secrets Manager, sealed values, env or OAuth. */
 export function createSessionOpener(deps: SessionOpenerDeps): (mailbox: MailboxConfig, signal: AbortSignal) => Promise<Pop3Client> {
   return async (mailbox, signal) => openSession(await sessionOptions(mailbox, deps, signal));
 }

@@ -13,15 +13,22 @@ export interface CliResult {
 
 /**
  * Asynchronous, so servers in the test process (the fake POP3 server) keep answering.
- * LOG_LEVEL is cleared: the default (warn) applies unless `env` sets it.
+ * LOG_LEVEL is cleared: the default (warn) applies unless `env` sets it. `input` is
+ * written to the command's standard input (a pipe, as in `cmd < file`); without it,
+ * standard input is closed.
  */
-export function runMailfetch(args: readonly string[], cwd: string, env: Record<string, string | undefined> = {}): Promise<CliResult> {
+export function runMailfetch(args: readonly string[], cwd: string, env: Record<string, string | undefined> = {}, input?: string): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, LOG_LEVEL: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd,
+      env: { ...process.env, LOG_LEVEL: '', ...env },
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    if (input !== undefined) child.stdin!.end(input);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.once('error', reject);
     child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
   });

@@ -151,7 +151,7 @@ describe('problems', () => {
     ]);
     expect(problemsOfMailbox({ password: { secretID: 'x' } })).toEqual([
       'mailboxes[0] (id "box").password.secretID: unknown field (did you mean "secretId"?)',
-      'mailboxes[0] (id "box").password: must be { "secretId": ... } or { "env": ... }',
+      'mailboxes[0] (id "box").password: must be { "secretId": ... }, { "sealed": ... } or { "env": ... }',
     ]);
     expect(problemsOfMailbox({ auth: 'xoauth2', oauth: undefined })).toEqual([
       'mailboxes[0] (id "box").auth: must be one of auto, USER, APOP, PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER (did you mean "XOAUTH2"?)',
@@ -161,7 +161,7 @@ describe('problems', () => {
   it('refuses a literal password, naming the field and never the value', () => {
     const problems = problemsOfMailbox({ password: 'hunter2' });
     expect(problems).toEqual([
-      'mailboxes[0] (id "box").password: must be { "secretId": ... } or { "env": ... }; literal passwords are not allowed in the config file',
+      'mailboxes[0] (id "box").password: must be { "secretId": ... }, { "sealed": ... } or { "env": ... }; literal passwords are not allowed in the config file',
     ]);
     expect(problems.join('\n')).not.toContain('hunter2');
   });
@@ -203,8 +203,15 @@ describe('problems', () => {
     expect(problemsOfMailbox({ password: { env: '1ABC' } })).toEqual([
       'mailboxes[0] (id "box").password.env: must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)',
     ]);
-    expect(problemsOfMailbox({ password: { env: 'A', secretId: 'b' } })).toEqual(['mailboxes[0] (id "box").password: must have "secretId" or "env", not both']);
+    expect(problemsOfMailbox({ password: { env: 'A', secretId: 'b' } })).toEqual(['mailboxes[0] (id "box").password: must have one of "secretId", "sealed" and "env", not "secretId" and "env"']);
     expect(problemsOfMailbox({ password: { env: 'A', key: 'k' } })).toEqual(['mailboxes[0] (id "box").password.key: unknown field']);
+    const sealed = `v1:3:${'A'.repeat(40)}`;
+    expect(parseConfig({ mailboxes: [mailbox({ password: { sealed } })] }).mailboxes[0]!.password).toEqual({ sealed });
+    // A pasted plaintext password is refused without being quoted.
+    expect(problemsOfMailbox({ password: { sealed: 'hunter2-plain' } })).toEqual([
+      'mailboxes[0] (id "box").password.sealed: must be a sealed value ("v1:<key version>:<base64url>") from \'mailfetch secrets seal\'',
+    ]);
+    expect(problemsOfMailbox({ password: { sealed, env: 'A' } })).toEqual(['mailboxes[0] (id "box").password: must have one of "secretId", "sealed" and "env", not "sealed" and "env"']);
     expect(problemsOfMailbox({ password: undefined })).toEqual(['mailboxes[0] (id "box").password: is required (or "oauth" for XOAUTH2/OAUTHBEARER)']);
     expect(problemsOfMailbox({ tlsCa: 'not pem' })).toEqual(['mailboxes[0] (id "box").tlsCa: must be PEM text containing "-----BEGIN CERTIFICATE-----"']);
   });
@@ -256,7 +263,7 @@ describe('oauth', () => {
       `${at}.clientSecret: is required for grant client_credentials`,
     ]);
     expect(problemsOfMailbox(oauth({ clientSecret: 'abc' }))).toEqual([
-      `${at}.clientSecret: must be { "secretId": ... } or { "env": ... }; literal client secrets are not allowed in the config file`,
+      `${at}.clientSecret: must be { "secretId": ... }, { "sealed": ... } or { "env": ... }; literal client secrets are not allowed in the config file`,
     ]);
     expect(problemsOfMailbox(oauth({ grant: 'password' }))).toEqual([`${at}.grant: must be one of client_credentials, refresh_token`]);
   });

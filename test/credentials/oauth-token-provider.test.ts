@@ -2,10 +2,19 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { OAuthConfig } from '../../lambda/config/mailbox-config';
-import { CredentialError, CredentialErrorCode } from '../../lambda/credentials/credential-error';
+import { CredentialErrorCode } from '../../lambda/credentials/credential-error';
+import type { CredentialSlot } from '../../lambda/credentials/credential-slot';
+import { DataKeyRing } from '../../lambda/credentials/data-key-ring';
 import { OAuthTokenProvider } from '../../lambda/credentials/oauth-token-provider';
+import { SealedCredentialStore } from '../../lambda/credentials/sealed-credential-store';
 import { SecretResolver } from '../../lambda/credentials/secret-resolver';
+import { parseMailbox } from '../../lambda/config/validate-config';
+import { startLocalKms, type LocalKms } from '../../lambda/local/local-kms';
+import { DynamoDbMailboxRegistry } from '../../lambda/registry/dynamodb-mailbox-registry';
+import { ensureTable } from '../../lambda/state/table-schema';
+import { startDynalite, type LocalDynamo } from '../fixtures/aws-local';
 import { startFakeSecretsManager, type FakeSecretsManager } from '../fixtures/fake-secrets-manager';
+import { failure } from './credential-failure';
 
 const CLIENT_SECRET = 'client-secret-V8Q~do-not-leak';
 const REFRESH_TOKEN = '1//refresh-token-do-not-leak';
@@ -100,15 +109,6 @@ function refreshGrant(): OAuthConfig {
     clientSecret: { secretId: 'gmail', key: 'clientSecret' },
     refreshToken: { secretId: 'gmail', key: 'refreshToken' },
   };
-}
-
-async function failure(promise: Promise<unknown>): Promise<CredentialError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CredentialError);
-  return err as CredentialError;
 }
 
 describe('OAuthTokenProvider, client_credentials', () => {
@@ -315,5 +315,77 @@ describe('OAuthTokenProvider failures', () => {
 
     expect(err).toMatchObject({ code: CredentialErrorCode.TOKEN_REQUEST_FAILED, retryable: false });
     expect(err.message).toMatch(/answered with a redirect \(HTTP 307\)/);
+  });
+});
+
+describe('OAuthTokenProvider, refresh_token sealed in the registry', () => {
+  const TABLE = 'oauth-sealed';
+  let dynamo: LocalDynamo;
+  let kms: LocalKms;
+  let registry: DynamoDbMailboxRegistry;
+  /** The operator's sealing store (the CLI); each provider below gets its own, as a container would. */
+  let operator: SealedCredentialStore;
+
+  beforeAll(async () => {
+    [dynamo, kms] = await Promise.all([startDynalite(), startLocalKms()]);
+    await ensureTable(dynamo.dynamodb, TABLE);
+    registry = new DynamoDbMailboxRegistry({ client: dynamo.dynamodb, tableName: TABLE });
+    operator = store();
+  });
+  afterAll(async () => Promise.all([dynamo?.stop(), kms?.close()]));
+
+  function store(): SealedCredentialStore {
+    return new SealedCredentialStore(new DataKeyRing({ dynamodb: dynamo.dynamodb, tableName: TABLE, kms: kms.createClient(), kmsKeyId: kms.keyArn }));
+  }
+  const provider = (): OAuthTokenProvider => new OAuthTokenProvider({ secrets: new SecretResolver({ sealed: store(), env: {} }) });
+  const slot = (mailboxId: string, field: CredentialSlot['field']): CredentialSlot => ({ mailboxId, field });
+  const oauthOf = async (id: string): Promise<OAuthConfig> => (await registry.get(id))!.config.oauth!;
+  const storedToken = async (id: string): Promise<string> => {
+    const ref = (await oauthOf(id)).refreshToken as { sealed: string };
+    return operator.open(ref.sealed, slot(id, 'refreshToken'));
+  };
+
+  async function register(id: string): Promise<void> {
+    const oauth = {
+      grant: 'refresh_token',
+      tokenEndpoint: endpoint.url,
+      clientId: 'gmail-client',
+      clientSecret: { sealed: await operator.seal(CLIENT_SECRET, slot(id, 'clientSecret')) },
+      refreshToken: { sealed: await operator.seal(REFRESH_TOKEN, slot(id, 'refreshToken')) },
+    };
+    await registry.add(parseMailbox({ id, host: 'pop.gmail.com', username: 'u', auth: 'XOAUTH2', oauth }));
+  }
+
+  it('opens the sealed secrets, writes a rotated refresh token back sealed, and the next container uses it', async () => {
+    await register('gmail-sealed');
+    const before = ((await oauthOf('gmail-sealed')).refreshToken as { sealed: string }).sealed;
+    endpoint.reply = json(200, { access_token: 'access-1', expires_in: 3600, refresh_token: 'rotated-sealed-2' });
+
+    expect(await provider().getAccessToken('gmail-sealed', await oauthOf('gmail-sealed'))).toBe('access-1');
+
+    expect(endpoint.requests[0]!.form).toEqual({ grant_type: 'refresh_token', client_id: 'gmail-client', refresh_token: REFRESH_TOKEN, client_secret: CLIENT_SECRET });
+    const after = ((await oauthOf('gmail-sealed')).refreshToken as { sealed: string }).sealed;
+    expect(after).not.toBe(before);
+    expect(after).toMatch(/^v1:1:/);
+    expect(after.includes('rotated-sealed-2')).toBe(false);
+    expect(await storedToken('gmail-sealed')).toBe('rotated-sealed-2');
+    expect((await registry.get('gmail-sealed'))!.configVersion).toBe(2);
+
+    endpoint.reply = json(200, { access_token: 'access-2', expires_in: 3600 });
+    expect(await provider().getAccessToken('gmail-sealed', await oauthOf('gmail-sealed'))).toBe('access-2');
+    expect(endpoint.requests[1]!.form.refresh_token).toBe('rotated-sealed-2');
+  });
+
+  it("keeps a token the operator sealed meanwhile: the worker's rotation of the old one is not written", async () => {
+    await register('gmail-replaced');
+    const stale = await oauthOf('gmail-replaced');
+    // The operator seals a new refresh token while the worker still holds the old configuration.
+    const operatorToken = await operator.seal('operator-token-3', slot('gmail-replaced', 'refreshToken'));
+    await registry.update(parseMailbox({ id: 'gmail-replaced', host: 'pop.gmail.com', username: 'u', auth: 'XOAUTH2', oauth: { ...stale, refreshToken: { sealed: operatorToken } } }));
+    endpoint.reply = json(200, { access_token: 'access-1', expires_in: 3600, refresh_token: 'rotated-from-old' });
+
+    expect(await provider().getAccessToken('gmail-replaced', stale)).toBe('access-1');
+
+    expect(await storedToken('gmail-replaced')).toBe('operator-token-3');
   });
 });

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { CredentialError, CredentialErrorCode } from '../../lambda/credentials/credential-error';
+import { CredentialErrorCode } from '../../lambda/credentials/credential-error';
 import { SecretResolver } from '../../lambda/credentials/secret-resolver';
 import { startFakeSecretsManager, type FakeSecretsManager } from '../fixtures/fake-secrets-manager';
+import { failure } from './credential-failure';
 
 const TTL_MS = 60_000;
 
@@ -28,15 +29,6 @@ function resolverAt(start = 1_000_000): { resolver: SecretResolver; advance(ms: 
   let now = start;
   const resolver = new SecretResolver({ client, cacheTtlMs: TTL_MS, now: () => now, env: {} });
   return { resolver, advance: (ms) => void (now += ms) };
-}
-
-async function failure(promise: Promise<unknown>): Promise<CredentialError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CredentialError);
-  return err as CredentialError;
 }
 
 describe('SecretResolver with env references', () => {
@@ -150,6 +142,25 @@ describe('SecretResolver with Secrets Manager', () => {
     expect(throttled).toMatchObject({ code: CredentialErrorCode.SECRET_UNAVAILABLE, retryable: true });
     expect(broken).toMatchObject({ code: CredentialErrorCode.SECRET_UNAVAILABLE, retryable: true });
     expect(await resolver.resolve({ secretId: 's' })).toBe('v');
+  });
+
+  it('with the slot, an access denial names the mailbox, the secret (not its value) and the likely fix', async () => {
+    sm.secrets.set('team/support', 'v');
+    sm.secrets.set('mailfetch/support', 'v');
+    const resolver = new SecretResolver({ client, env: {}, secretNamePrefix: 'mailfetch/' });
+    const slot = { mailboxId: 'support', field: 'password' } as const;
+    const deny = (): void => sm.failNext('GetSecretValue', { status: 400, type: 'AccessDeniedException', message: 'not authorized' });
+
+    deny();
+    const outside = await failure(resolver.resolve({ secretId: sm.arnOf('team/support') }, slot));
+    deny();
+    const inside = await failure(resolver.resolve({ secretId: 'mailfetch/support' }, slot));
+
+    expect(outside).toMatchObject({ code: CredentialErrorCode.SECRET_ACCESS_DENIED, retryable: false });
+    expect(outside.message).toMatch(/^mailbox "support" password: access denied to read secret "arn:aws:secretsmanager:[^"]+:secret:team\/support-AbCdEf" \(AccessDeniedException/);
+    expect(outside.message).toContain('; the function may read secrets named "mailfetch/*" only: move the secret under that prefix, or deploy with secretNamePrefix matching it');
+    expect(inside.message).toMatch(/^mailbox "support" password: access denied to read secret "mailfetch\/support"/);
+    expect(inside.message).toContain("; check the function role's grant on secrets named \"mailfetch/*\", the secret's resource policy and its KMS key");
   });
 
   it('reports an unreachable Secrets Manager as retryable', async () => {

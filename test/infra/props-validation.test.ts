@@ -56,7 +56,21 @@ describe('MailFetcher props validation', () => {
   it('refuses { "env": ... } secrets, which a deployed function cannot read', () => {
     const local = mailbox({ id: 'local', password: { env: 'POP3_PASSWORD' } });
     expect(problemsOf(build({ mailboxes: [local] }))).toEqual([
-      'mailboxes[0] (local).password: { "env": ... } works only for local runs; a deployed function reads Secrets Manager ({ "secretId": ... })',
+      'mailboxes[0] (local).password: { "env": ... } works only for local runs; a deployed function reads sealed values ({ "sealed": ... }) or Secrets Manager ({ "secretId": ... })',
+    ]);
+  });
+
+  it('refuses secrets outside secretNamePrefix, naming the mailbox, the secret and the fix; accepts sealed values', () => {
+    const outside = mailbox({ id: 'support', password: { secretId: 'team/support', key: 'password' } });
+    const arn = mailbox({ id: 'billing', password: { secretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:mailfetch/billing-AbC123' } });
+    const sealed = mailbox({ id: 'sealed', password: { sealed: `v1:1:${'A'.repeat(40)}` } });
+
+    expect(problemsOf(build({ mailboxes: [outside, arn, sealed] }))).toEqual([
+      'mailboxes[0] (support).password: secret "team/support" is not named under secretNamePrefix "mailfetch/", so the function may not read it; rename the secret to "mailfetch/..." (or set secretNamePrefix to a prefix it has), or seal the credential into the registry instead (\'mailfetch mailboxes update --password-stdin\')',
+    ]);
+    expect(build({ mailboxes: [outside], secretNamePrefix: 'team/' })).not.toThrow();
+    expect(problemsOf(build({ mailboxes: [], secretNamePrefix: 'mail*' }))).toEqual([
+      'secretNamePrefix: must be 1 to 256 of the characters Secrets Manager names allow (letters, digits, /_+=.@-), without * or ? (got "mail*")',
     ]);
   });
 
