@@ -45,5 +45,11 @@ export const DISPATCH_HANDLER_EXPORT = 'handler';
 /** The deployment's registry seeding (a custom resource), bundled like the fetch handler. */
 export const SEED_HANDLER_ENTRY = 'lambda/handlers/seed-registry.ts';
 export const SEED_HANDLER_EXPORT = 'handler';
-/** The seeding custom resource's property holding the mailboxes (a JSON string). */
+/**
+ * The seeding custom resource's properties: where the mailbox list (a JSON array) lies, as
+ * an S3 asset of the deployment, so the template stays small whatever the number of
+ * mailboxes. `Mailboxes` (the list inline, as a JSON string) is still read for tests.
+ */
 export const SEED_MAILBOXES_PROPERTY = 'Mailboxes';
+export const SEED_MAILBOXES_BUCKET_PROPERTY = 'MailboxesBucket';
+export const SEED_MAILBOXES_KEY_PROPERTY = 'MailboxesKey';

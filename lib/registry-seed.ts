@@ -2,24 +2,31 @@
  * `RegistrySeed`: puts the deployed configuration's mailboxes into the mailbox registry at
  * deploy time, as one custom resource (whatever the number of mailboxes) backed by
  * `lambda/handlers/seed-registry.ts` through the CDK Provider framework. The function may
- * write the registry partition of the table and nothing else.
+ * write the registry partition of the table and read the one asset holding the list.
+ *
+ * The list travels as an S3 asset, not as a property: inline, each mailbox costs ~400
+ * bytes of template, and CloudFormation stops at 1 MB.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import type { MailboxConfig } from '../lambda/config/mailbox-config';
-import { ENV, SEED_HANDLER_EXPORT, SEED_MAILBOXES_PROPERTY } from '../lambda/env';
+import { ENV, SEED_HANDLER_EXPORT, SEED_MAILBOXES_BUCKET_PROPERTY, SEED_MAILBOXES_KEY_PROPERTY } from '../lambda/env';
 import { REGISTRY_PARTITION } from '../lambda/registry/registry-item';
 import { DEPS_LOCK_FILE_PATH, PROJECT_ROOT, SEED_HANDLER_ENTRY_PATH, fetchBundlingOptions } from './bundling';
 
 /** What seed-registry.ts sends: Query (list), PutItem (add), UpdateItem (update), DeleteItem (remove). */
 const REGISTRY_WRITE_ACTIONS = ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] as const;
-/** A few hundred single-item writes at most; DynamoDB answers each in milliseconds. */
+/** One single-item write per mailbox changed; DynamoDB answers each in milliseconds. */
 const SEED_TIMEOUT = Duration.minutes(5);
 const SEED_MEMORY_MIB = 256;
 
@@ -36,6 +43,8 @@ export interface RegistrySeedProps {
 export class RegistrySeed extends Construct {
   readonly function: NodejsFunction;
   readonly resource: CustomResource;
+  /** The mailbox list (JSON), uploaded with the deployment's other assets. */
+  readonly mailboxesAsset: Asset;
 
   constructor(scope: Construct, id: string, props: RegistrySeedProps) {
     super(scope, id);
@@ -45,6 +54,9 @@ export class RegistrySeed extends Construct {
       description: 'mailfetch registry seeding: its log group, and the registry partition of the state table',
     });
     logGroup.grantWrite(role);
+    this.mailboxesAsset = mailboxesAsset(this, props.mailboxes);
+    // That one object, not the whole assets bucket (which holds other stacks' templates).
+    Grant.addToPrincipal({ grantee: role, actions: ['s3:GetObject'], resourceArns: [this.mailboxesAsset.bucket.arnForObjects(this.mailboxesAsset.s3ObjectKey)] });
     // Only items whose partition key is the registry's: no mailbox state, no message records.
     Grant.addToPrincipal({
       grantee: role,
@@ -76,8 +88,21 @@ export class RegistrySeed extends Construct {
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::MailfetchRegistrySeed',
-      properties: { [SEED_MAILBOXES_PROPERTY]: JSON.stringify(props.mailboxes) },
+      properties: { [SEED_MAILBOXES_BUCKET_PROPERTY]: this.mailboxesAsset.s3BucketName, [SEED_MAILBOXES_KEY_PROPERTY]: this.mailboxesAsset.s3ObjectKey },
     });
+  }
+}
+
+/** Stages the list as a file asset; its key is its content's hash, so any change is an Update. */
+function mailboxesAsset(scope: Construct, mailboxes: readonly MailboxConfig[]): Asset {
+  const dir = mkdtempSync(join(tmpdir(), 'mailfetch-registry-'));
+  try {
+    const path = join(dir, 'mailboxes.json');
+    writeFileSync(path, JSON.stringify(mailboxes));
+    // The constructor copies the file into the cloud assembly: the temporary copy can go.
+    return new Asset(scope, 'Mailboxes', { path });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -18,7 +18,7 @@ import type { MailboxConfig } from '../config/mailbox-config';
 import { classifyAwsError } from '../state/errors';
 import { alreadyRegistered, notRegistered, toRegistryError, type RegistryError } from './errors';
 import { healthUpdate } from './health-update';
-import type { AddOptions, MailboxRegistry, RegisteredMailbox, RunOutcome } from './mailbox-registry';
+import type { AddOptions, MailboxRegistry, RegisteredMailbox, RunOutcome, UpdateOptions } from './mailbox-registry';
 import { REGISTRY_PARTITION, RegistryAttr, configAttributes, itemToMailbox, registryKey, type Item } from './registry-item';
 
 export interface DynamoDbMailboxRegistryOptions {
@@ -87,6 +87,7 @@ export class DynamoDbMailboxRegistry implements MailboxRegistry {
       [RegistryAttr.configUpdatedAt]: { S: at },
       [RegistryAttr.createdAt]: { S: at },
       [RegistryAttr.consecutiveFailures]: { N: '0' },
+      ...(options.deployed === true ? { [RegistryAttr.deployed]: { BOOL: true } } : {}),
     };
     await this.conditional(
       'PutItem',
@@ -96,8 +97,12 @@ export class DynamoDbMailboxRegistry implements MailboxRegistry {
     );
   }
 
-  async update(config: MailboxConfig): Promise<void> {
-    const attributes = { ...configAttributes(config), [RegistryAttr.configUpdatedAt]: { S: this.now().toISOString() } };
+  async update(config: MailboxConfig, options: UpdateOptions = {}): Promise<void> {
+    const attributes: Item = {
+      ...configAttributes(config),
+      [RegistryAttr.configUpdatedAt]: { S: this.now().toISOString() },
+      ...(options.deployed === true ? { [RegistryAttr.deployed]: { BOOL: true } } : {}),
+    };
     const names: Record<string, string> = { ...PK_NAME, [`#${RegistryAttr.configVersion}`]: RegistryAttr.configVersion };
     const values: Item = { ':one': { N: '1' } };
     for (const [name, value] of Object.entries(attributes)) {

@@ -42,6 +42,11 @@ export interface RegisteredMailbox {
   readonly configVersion: number;
   /** ISO time of the last configuration change. */
   readonly configUpdatedAt?: string;
+  /**
+   * Put in by the CDK deployment's configuration file (registry seeding): a later deploy
+   * whose file no longer names it removes it. Mailboxes added with the CLI are not.
+   */
+  readonly deployed?: boolean;
 }
 
 /** One run's outcome, as recordRun takes it (see `runOutcome` in health.ts). */
@@ -59,6 +64,13 @@ export interface RunOutcome {
 export interface AddOptions {
   /** @default true */
   readonly enabled?: boolean;
+  /** Marks the mailbox as the deployment's (see RegisteredMailbox.deployed). @default false */
+  readonly deployed?: boolean;
+}
+
+export interface UpdateOptions {
+  /** Marks the mailbox as the deployment's; false leaves the mark as it is. @default false */
+  readonly deployed?: boolean;
 }
 
 export interface MailboxRegistry {
@@ -71,7 +83,7 @@ export interface MailboxRegistry {
   /** @throws RegistryError MAILBOX_EXISTS when the id is taken */
   add(config: MailboxConfig, options?: AddOptions): Promise<void>;
   /** Replaces the configuration; `enabled` and health stay. @throws RegistryError MAILBOX_NOT_REGISTERED */
-  update(config: MailboxConfig): Promise<void>;
+  update(config: MailboxConfig, options?: UpdateOptions): Promise<void>;
   /** @throws RegistryError MAILBOX_NOT_REGISTERED */
   setEnabled(id: string, enabled: boolean): Promise<void>;
   /** Removes the mailbox (its UIDL state stays); false when it was not registered. */

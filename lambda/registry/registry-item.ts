@@ -4,7 +4,8 @@
  * | pk          | sk               | attributes                                                       |
  * |-------------|------------------|------------------------------------------------------------------|
  * | `#REGISTRY` | `MBX#<mailboxId>`| configuration: mailboxId, config (S, JSON), host, schedule,       |
- * |             |                  | enabled (BOOL), configVersion (N), configUpdatedAt, createdAt;   |
+ * |             |                  | enabled (BOOL), configVersion (N), configUpdatedAt, createdAt,   |
+ * |             |                  | deployed (BOOL: put in by the deployment's configuration file);  |
  * |             |                  | health: lastRunAt, lastRunStatus, lastAction, lastSuccessAt,      |
  * |             |                  | lastErrorAt, lastErrorCode, lastErrorMessage,                     |
  * |             |                  | consecutiveFailures (N), backlog (N), lastDurationMs (N)          |
@@ -38,6 +39,7 @@ export const RegistryAttr = {
   configVersion: 'configVersion',
   configUpdatedAt: 'configUpdatedAt',
   createdAt: 'createdAt',
+  deployed: 'deployed',
   lastRunAt: 'lastRunAt',
   lastRunStatus: 'lastRunStatus',
   lastAction: 'lastAction',
@@ -78,6 +80,7 @@ export function itemToMailbox(item: Item): RegisteredMailbox {
     health: healthOf(item),
     configVersion: num(item, RegistryAttr.configVersion) ?? 0,
     ...optional('configUpdatedAt', str(item, RegistryAttr.configUpdatedAt)),
+    ...(item[RegistryAttr.deployed]?.BOOL === true ? { deployed: true } : {}),
   };
 }
 

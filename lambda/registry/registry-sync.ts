@@ -12,7 +12,7 @@ export interface RegistryChange {
   readonly change: ChangeKind;
   /** `updated`: the configuration fields that differ. */
   readonly fields?: readonly string[];
-  /** The configuration to write (`added`, `updated`). */
+  /** The list's configuration (every change but `removed`). */
   readonly config?: MailboxConfig;
 }
 
@@ -31,7 +31,7 @@ export function planSync(wanted: readonly MailboxConfig[], registered: readonly 
     const before = current.get(config.id);
     if (before === undefined) return { mailbox: config.id, change: 'added', config };
     const fields = changedFields(before, config);
-    return fields.length === 0 ? { mailbox: config.id, change: 'unchanged' } : { mailbox: config.id, change: 'updated', fields, config };
+    return fields.length === 0 ? { mailbox: config.id, change: 'unchanged', config } : { mailbox: config.id, change: 'updated', fields, config };
   });
   if (options.removeMissing ?? true) {
     const wantedIds = new Set(wanted.map((m) => m.id));
@@ -44,13 +44,16 @@ export function planSync(wanted: readonly MailboxConfig[], registered: readonly 
 export interface ApplyOptions {
   /** Whether mailboxes added by the sync start enabled. @default true */
   readonly enableAdded?: boolean;
+  /** Mark added and updated mailboxes as the deployment's (registry seeding). @default false */
+  readonly deployed?: boolean;
 }
 
 /** Applies planned changes (`enabled` and health of updated mailboxes stay as they are). */
 export async function applySync(registry: MailboxRegistry, changes: readonly RegistryChange[], options: ApplyOptions = {}): Promise<void> {
+  const deployed = options.deployed ?? false;
   for (const change of changes) {
-    if (change.change === 'added' && change.config) await registry.add(change.config, { enabled: options.enableAdded ?? true });
-    else if (change.change === 'updated' && change.config) await registry.update(change.config);
+    if (change.change === 'added' && change.config) await registry.add(change.config, { enabled: options.enableAdded ?? true, deployed });
+    else if (change.change === 'updated' && change.config) await registry.update(change.config, { deployed });
     else if (change.change === 'removed') await registry.remove(change.mailbox);
   }
 }

@@ -3,6 +3,8 @@
  * the function's environment of a 1,000-mailbox fleet are those of a 10-mailbox one.
  * One dispatcher schedule serves every mailbox: every resource counts.
  */
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { CloudAssembly } from 'aws-cdk-lib/cx-api';
@@ -17,24 +19,25 @@ afterAll(() => CloudAssembly.cleanupTemporaryDirectories());
 const MAX_ALARMS_PER_STATUS_WIDGET = 100;
 /** The issue's bound: 1,000 mailboxes at most this many resources more than 10. */
 const MAX_EXTRA_RESOURCES = 2;
-/** Per-mailbox resources the dispatcher of issue 9 removes (not this branch's business). */
-/** The issue's bound on the whole stack (schedules aside, for now). */
+/** The issue's bound on the whole stack. */
 const MAX_RESOURCES = 120;
-const STACK_RESOURCE_LIMIT_CONTEXT = '@aws-cdk/core:stackResourceLimit';
-/** CloudFormation's resources per stack. */
-const CLOUDFORMATION_RESOURCE_LIMIT = 500;
+/** The issue's bound on the template of 1,000 mailboxes (CloudFormation stops at 1 MB). */
+const MAX_TEMPLATE_BYTES = 400 * 1024;
 
 function fleet(size: number): MailboxConfig[] {
   return Array.from({ length: size }, (_, i) => mailbox({ id: `mbx-${String(i).padStart(4, '0')}`, password: { secretId: 'mailfetch/fleet' } }));
 }
 
-function synth(size: number): { template: Template; fetcher: MailFetcher } {
+function synth(size: number): { template: Template; fetcher: MailFetcher; templateBytes: number; mailboxesAsset: unknown[] } {
   const app = testApp();
-  // Room for the 1,000 schedules that are still per mailbox until the dispatcher replaces them.
-  app.node.setContext(STACK_RESOURCE_LIMIT_CONTEXT, size + CLOUDFORMATION_RESOURCE_LIMIT);
   const stack = new Stack(app, 'Fleet');
   const fetcher = new MailFetcher(stack, 'Mail', { mailboxes: fleet(size) });
-  return { template: Template.fromStack(stack), fetcher };
+  const assembly = app.synth();
+  const artifact = assembly.getStackByName(stack.stackName);
+  const templateBytes = statSync(join(assembly.directory, artifact.templateFile)).size;
+  const assetPath = join(assembly.directory, fetcher.registrySeed!.mailboxesAsset.assetPath);
+  const mailboxesAsset = JSON.parse(readFileSync(assetPath, 'utf8')) as unknown[];
+  return { template: Template.fromStack(stack), fetcher, templateBytes, mailboxesAsset };
 }
 
 function countByType(template: Template): Map<string, number> {
@@ -70,6 +73,13 @@ describe('monitoring at 10 and 1,000 mailboxes', () => {
         .map((f) => f.Properties.Environment?.Variables)
         .filter((v) => v?.MAILFETCH_BUCKET !== undefined);
     expect(env(large.template)).toEqual(env(small.template));
+  });
+
+  it('keeps the template under 400 KB: the mailbox list travels as an asset, every mailbox in it', () => {
+    expect(large.templateBytes).toBeLessThan(MAX_TEMPLATE_BYTES);
+    expect(large.templateBytes - small.templateBytes).toBeLessThan(1024);
+    expect(large.mailboxesAsset).toHaveLength(1_000);
+    expect(large.mailboxesAsset[999]).toMatchObject({ id: 'mbx-0999', host: 'pop.example.org' });
   });
 
   it(`adds at most ${MAX_EXTRA_RESOURCES} resources, ${MAX_RESOURCES} in all`, () => {

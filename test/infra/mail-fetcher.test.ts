@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { App} from 'aws-cdk-lib';
 import { Duration, RemovalPolicy, Stack, TimeZone, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { CloudAssembly } from 'aws-cdk-lib/cx-api';
@@ -10,7 +13,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ENV } from '../../lambda/env';
+import { ENV, SEED_MAILBOXES_BUCKET_PROPERTY, SEED_MAILBOXES_KEY_PROPERTY } from '../../lambda/env';
 import { DISPATCHER_METRIC, METRIC } from '../../lambda/observability/metric-names';
 import { createTableInput } from '../../lambda/state/table-schema';
 import { MailFetcher } from '../../lib/mail-fetcher';
@@ -129,7 +132,17 @@ describe('MailFetcher defaults', () => {
   it('puts the mailboxes into the registry with one custom resource, which may write only the registry partition', () => {
     const mailboxes = fixtureMailboxes();
     template.resourceCountIs('Custom::MailfetchRegistrySeed', 1);
-    template.hasResourceProperties('Custom::MailfetchRegistrySeed', { Mailboxes: JSON.stringify(mailboxes) });
+    const asset = fetcher.registrySeed!.mailboxesAsset;
+    template.hasResourceProperties('Custom::MailfetchRegistrySeed', {
+      [SEED_MAILBOXES_BUCKET_PROPERTY]: stack.resolve(asset.s3BucketName),
+      [SEED_MAILBOXES_KEY_PROPERTY]: stack.resolve(asset.s3ObjectKey),
+    });
+    const staged = join((stack.node.root as App).outdir, asset.assetPath);
+    expect(JSON.parse(readFileSync(staged, 'utf8'))).toEqual(JSON.parse(JSON.stringify(mailboxes)));
+    const seedStatements = (Object.values(template.findResources('AWS::IAM::Policy')) as { Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } } }[])
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      .filter((st) => st.Action === 's3:GetObject');
+    expect(seedStatements.map((st) => st.Resource)).toEqual([stack.resolve(asset.bucket.arnForObjects(asset.s3ObjectKey))]);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Handler: 'index.handler',
       Environment: { Variables: { [ENV.TABLE]: { Ref: tableId }, NODE_OPTIONS: '--enable-source-maps' } },
