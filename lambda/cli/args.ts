@@ -49,7 +49,8 @@ function describeParseError(err: unknown): string {
       return `unexpected argument "${quoted ?? message}"`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
       // "Option '--config <value>' argument missing" / "Option '--json' does not take an argument"
-      if (/argument missing/.test(message)) return `option ${quoted?.split(' ')[0] ?? ''} needs a value`;
+      // The quoted part is "-c, --config <value>" for an option with a short form: name the long one.
+      if (/argument missing/.test(message)) return `option ${/--[\w-]+/.exec(quoted ?? '')?.[0] ?? quoted?.split(' ')[0] ?? ''} needs a value`;
       return message.charAt(0).toLowerCase() + message.slice(1);
     default:
       return message;

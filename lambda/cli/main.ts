@@ -13,6 +13,7 @@ type Command = (argv: readonly string[], io: CliIo) => Promise<ExitCode>;
 
 // Loaded on use: the AWS SDK takes most of a second to load, which --help need not wait for.
 const COMMANDS: Readonly<Record<string, Command>> = {
+  init: async (argv, io) => (await import('./init-command')).initCommand(argv, io),
   check: async (argv, io) => (await import('./check-command')).checkCommand(argv, io),
   fetch: async (argv, io) => (await import('./fetch-command')).fetchCommand(argv, io),
   baseline: async (argv, io) => (await import('./fetch-command')).fetchCommand(argv, io, 'baseline'),

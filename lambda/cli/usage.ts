@@ -33,6 +33,7 @@ The same code the Lambda function runs, from the command line.
 Usage: mailfetch <command> [options]
 
 Commands:
+  init       write a starter configuration file (mailfetch.config.json)
   check      connect to each mailbox and report TLS, capabilities, login and message
              counts; read-only (no DELE, no writes)
   fetch      fetch the new messages into S3 and record them in the state table
@@ -47,6 +48,7 @@ Run 'mailfetch <command> --help' for a command's options.
 
 Examples:
   mailfetch demo
+  mailfetch init --host pop.example.org --username me@example.org
   mailfetch check --config mailfetch.config.json
   mailfetch fetch --config mailfetch.config.json --mailbox support
   mailfetch fetch --config mailfetch.config.json --bucket my-mail --table mailfetch-state
@@ -137,6 +139,24 @@ ${STORAGE_HELP}
 ${EXIT_CODES}
 `;
 
+export const INIT_USAGE = `Usage: mailfetch init [--config FILE] [--id ID] [--host HOST] [--username USER] [--force]
+
+Writes a starter configuration file with one mailbox (password from the environment
+variable MAILFETCH_PASSWORD) that validates as it is, with "$schema" naming the JSON Schema
+shipped in this package (schema/mailfetch.config.schema.json) so editors complete and
+check the file. Then prints what to run next.
+
+Options:
+  -c, --config FILE     the file to write (default: mailfetch.config.json)
+      --id ID           the mailbox id (default: inbox)
+      --host HOST       the POP3 server (default: a placeholder, pop.example.com)
+      --username USER   the POP3 user name (default: a placeholder)
+      --force           overwrite FILE if it exists (without it, an existing file is an error)
+  -h, --help            this help
+
+${EXIT_CODES}
+`;
+
 export const DEMO_USAGE = `Usage: mailfetch demo [--dir DIR]
 
 Runs the whole pipeline on this machine with nothing but Node: starts a POP3 server with
@@ -159,6 +179,7 @@ export const USAGE_BY_COMMAND: Readonly<Record<string, string>> = {
   baseline: BASELINE_USAGE,
   reset: RESET_USAGE,
   demo: DEMO_USAGE,
+  init: INIT_USAGE,
   mailboxes: MAILBOXES_USAGE,
   secrets: SECRETS_USAGE,
 };

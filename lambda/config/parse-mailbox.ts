@@ -16,8 +16,8 @@ import { readSchedule } from './read-schedule';
 import { readSecretRef } from './read-secret-ref';
 
 const ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
-const TLS_MODES: readonly TlsMode[] = ['implicit', 'starttls', 'none'];
-const AUTH_CHOICES: readonly (AuthMechanismName | 'auto')[] = ['auto', ...AUTH_MECHANISMS];
+export const TLS_MODES: readonly TlsMode[] = ['implicit', 'starttls', 'none'];
+export const AUTH_CHOICES: readonly (AuthMechanismName | 'auto')[] = ['auto', ...AUTH_MECHANISMS];
 const TOKEN_MECHANISMS: readonly AuthMechanismName[] = ['XOAUTH2', 'OAUTHBEARER'];
 const MAX_PORT = 65_535;
 

@@ -6,7 +6,7 @@ import type { Problems } from './problems';
 
 /** S3's single-object PUT limit; a larger message would not fit one Lambda run anyway. */
 const MAX_MESSAGE_BYTES_LIMIT = 5 * 1024 ** 3;
-const LIMIT_KEYS = ['maxMessagesPerRun', 'maxBytesPerRun', 'maxMessageBytes'] as const satisfies readonly (keyof MailboxLimits)[];
+export const LIMIT_KEYS = ['maxMessagesPerRun', 'maxBytesPerRun', 'maxMessageBytes'] as const satisfies readonly (keyof MailboxLimits)[];
 type LimitKey = (typeof LIMIT_KEYS)[number];
 
 const readPositiveInteger: Reader<number> = (f, p) => readInteger(f, 1, Number.MAX_SAFE_INTEGER, 'must be a positive integer', p);

@@ -5,8 +5,8 @@ import type { OAuthConfig } from './mailbox-config';
 import type { Problems } from './problems';
 import { readSecretRef } from './read-secret-ref';
 
-const OAUTH_KEYS = ['grant', 'tokenEndpoint', 'clientId', 'clientSecret', 'refreshToken', 'scope'] as const;
-const OAUTH_GRANTS: readonly OAuthConfig['grant'][] = ['client_credentials', 'refresh_token'];
+export const OAUTH_KEYS = ['grant', 'tokenEndpoint', 'clientId', 'clientSecret', 'refreshToken', 'scope'] as const;
+export const OAUTH_GRANTS: readonly OAuthConfig['grant'][] = ['client_credentials', 'refresh_token'];
 /** Token endpoints over plain http are only acceptable on the local machine (tests, proxies). */
 const LOOPBACK_HOSTNAMES: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]']);
 

@@ -5,7 +5,7 @@ import type { SecretRef } from './mailbox-config';
 import type { Problems } from './problems';
 
 const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const SECRET_REF_KEYS = ['secretId', 'key', 'env', 'sealed'] as const;
+export const SECRET_REF_KEYS = ['secretId', 'key', 'env', 'sealed'] as const;
 const SECRET_REF_SHAPE = 'must be { "secretId": ... }, { "sealed": ... } or { "env": ... }';
 /** The sealed format's outline (sealed-value.ts checks it exactly when opening). */
 const SEALED_PATTERN = /^v[0-9]+:[0-9]+:[A-Za-z0-9_-]+$/;

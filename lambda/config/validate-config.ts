@@ -16,7 +16,8 @@ import { Problems } from './problems';
 
 export { parseMailbox } from './parse-mailbox';
 
-const TOP_LEVEL_KEYS = ['mailboxes', 'defaults'] as const;
+/** `$schema` lets editors find schema/mailfetch.config.schema.json; its value is not read. */
+export const TOP_LEVEL_KEYS = ['$schema', 'mailboxes', 'defaults'] as const;
 
 /**
  * Validates a whole configuration (`{ "mailboxes": [...], "defaults"?: {...} }`) and

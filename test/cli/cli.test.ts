@@ -167,12 +167,13 @@ describe.concurrent('mailfetch outcomes and exit codes', { timeout: SLOW_TEST_MS
   });
 
   it('usage errors: exit 2 naming the flag, the missing option or the unknown mailbox', async () => {
-    const [unknownFlag, noConfig, unknownMailbox, badMode, unknownCommand] = await Promise.all([
+    const [unknownFlag, noConfig, unknownMailbox, badMode, unknownCommand, configWithoutValue] = await Promise.all([
       mailfetch(['fetch', '--config', config, '--frobnicate']),
       mailfetch(['check']),
       mailfetch(['check', '--config', config, '--mailbox', 'nope']),
       mailfetch(['fetch', '--config', config, '--mode', 'sometimes']),
       mailfetch(['fletch']),
+      mailfetch(['fetch', '--config']),
     ]);
 
     expect(unknownFlag).toMatchObject({ code: 2, stdout: '' });
@@ -186,6 +187,8 @@ describe.concurrent('mailfetch outcomes and exit codes', { timeout: SLOW_TEST_MS
     expect(badMode.stderr).toContain('--mode must be fetch or baseline');
     expect(unknownCommand.code).toBe(2);
     expect(unknownCommand.stderr).toContain('unknown command "fletch"');
+    expect(configWithoutValue.code).toBe(2);
+    expect(configWithoutValue.stderr).toContain('option --config needs a value');
   });
 
   it('--help: usage for the program and for each command, exit 0', async () => {
