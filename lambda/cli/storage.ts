@@ -19,6 +19,7 @@ import { DynamoDbMailboxRegistry } from '../registry/dynamodb-mailbox-registry';
 import { DynamoDbStateStore } from '../state/dynamodb-state-store';
 import { ensureTable } from '../state/table-schema';
 import { S3MessageSink } from '../storage/s3-message-sink';
+import { checkAwsSetup } from './aws-preflight';
 import { UsageError } from './exit-codes';
 
 /** The directory `--local` defaults to, relative to the working directory. */
@@ -156,6 +157,7 @@ export async function openStorage(choice: StoreChoice, options: OpenStorageOptio
     kms.destroy();
   };
   try {
+    await checkAwsSetup(dynamodb);
     if (choice.createMissing && !options.readOnly) await createMissing(s3, dynamodb, choice.bucket, choice.table);
     return assemble({
       s3,

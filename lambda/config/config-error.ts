@@ -10,6 +10,8 @@ export interface ConfigErrorOptions {
   /** Where the configuration came from (a file path), shown first in the message. */
   readonly source?: string;
   readonly cause?: unknown;
+  /** The whole message, when the problem is not the configuration's content (a file that cannot be read). */
+  readonly message?: string;
 }
 
 export class ConfigError extends Error {
@@ -20,7 +22,7 @@ export class ConfigError extends Error {
   readonly source?: string;
 
   constructor(problems: readonly string[], options: ConfigErrorOptions = {}) {
-    super(formatProblems(problems, options.source), options.cause === undefined ? undefined : { cause: options.cause });
+    super(options.message ?? formatProblems(problems, options.source), options.cause === undefined ? undefined : { cause: options.cause });
     this.problems = Object.freeze([...problems]);
     if (options.source !== undefined) this.source = options.source;
   }

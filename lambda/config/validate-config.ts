@@ -17,6 +17,13 @@ import { Problems } from './problems';
 export { parseMailbox } from './parse-mailbox';
 
 /** `$schema` lets editors find schema/mailfetch.config.schema.json; its value is not read. */
+/** What a failed read means, and what to do about it. */
+const READ_FAILURES: Readonly<Record<string, string>> = {
+  ENOENT: "no such file; write one with 'mailfetch init', or check the path given to --config",
+  EACCES: 'not readable by this user; check its permissions',
+  EISDIR: 'is a directory; give the path of the JSON file in it',
+};
+
 export const TOP_LEVEL_KEYS = ['$schema', 'mailboxes', 'defaults'] as const;
 
 /**
@@ -48,7 +55,8 @@ export async function readConfigJson(path: string): Promise<unknown> {
     text = await readFile(path, 'utf8');
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? 'read error';
-    throw new ConfigError([`${path}: cannot be read (${reason})`], { cause: err });
+    const problem = `${path}: ${READ_FAILURES[reason] ?? 'cannot be read'} (${reason})`;
+    throw new ConfigError([problem], { cause: err, message: `cannot read the configuration: ${problem}` });
   }
   // Editors on Windows like to prepend a byte-order mark; JSON.parse rejects it.
   const json = text.replace(/^\uFEFF/, '');

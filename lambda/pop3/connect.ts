@@ -199,7 +199,29 @@ function classifyConnectError(err: NodeJS.ErrnoException, where: string, tlsStep
     return new Pop3Error(Pop3ErrorCode.CONNECT_FAILED, `cannot connect to ${where}: ${err.code}`, { cause: err });
   }
   if (tlsStep) {
-    return new Pop3Error(Pop3ErrorCode.TLS_FAILED, `TLS with ${where} failed: ${err.code ?? err.message}`, { cause: err });
+    const hint = tlsHint(err);
+    return new Pop3Error(Pop3ErrorCode.TLS_FAILED, `TLS with ${where} failed: ${err.code ?? err.message}${hint === undefined ? '' : `: ${hint}`}`, { cause: err });
   }
   return new Pop3Error(Pop3ErrorCode.CONNECT_FAILED, `cannot connect to ${where}: ${err.code ?? err.message}`, { cause: err });
+}
+
+/** OpenSSL's words for a peer that answered a ClientHello with something other than TLS. */
+const NOT_TLS = /wrong version number|packet length too long|unknown protocol|http request|record layer failure/i;
+/** Certificate chains that do not end at a trusted root. */
+const UNTRUSTED_CHAIN = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT']);
+
+/** What the usual TLS failures mean for the configuration, in its own field names. */
+function tlsHint(err: NodeJS.ErrnoException & { cert?: { subjectaltname?: string } }): string | undefined {
+  if (err.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || NOT_TLS.test(err.message)) {
+    return 'the server answered without TLS: this port speaks plain POP3 (110 usually does); use "tls": "starttls" on it, or the implicit-TLS port (995)';
+  }
+  if (err.code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    const names = err.cert?.subjectaltname;
+    return `the certificate is for ${names ? names.replaceAll('DNS:', '') : 'other names'}: connect by one of those names, or set "tlsServername" to the name the certificate carries`;
+  }
+  if (err.code !== undefined && UNTRUSTED_CHAIN.has(err.code)) {
+    return 'the certificate is not signed by a trusted CA: if the server uses a private CA, put that CA\'s certificate (PEM) in "tlsCa"';
+  }
+  if (err.code === 'CERT_HAS_EXPIRED') return 'the server\'s certificate has expired: the mail provider must renew it';
+  return undefined;
 }

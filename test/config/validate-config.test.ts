@@ -113,19 +113,40 @@ describe('problems', () => {
       'mailboxs: unknown field (did you mean "mailboxes"?)',
       'mailboxes[0] (id "support").hots: unknown field (did you mean "host"?)',
       'mailboxes[0] (id "support").tls: must be one of implicit, starttls, none',
-      'mailboxes[0] (id "support").port: must be an integer from 1 to 65535',
-      'mailboxes[0] (id "support").retention.deleteAfterDays: must be an integer from 1 to 3650',
+      'mailboxes[0] (id "support").port: must be an integer from 1 to 65535, got 0',
+      'mailboxes[0] (id "support").retention.deleteAfterDays: must be an integer from 1 to 3650, got 0',
       'mailboxes[0] (id "support").schedule: must be "rate(1 minute)": the unit is singular for 1 and plural otherwise',
       'mailboxes[1].id: is required',
       'mailboxes[1].host: must be a host name or IP address without a scheme (no "pop3s://")',
-      'mailboxes[1].port: must be an integer from 1 to 65535',
-      'mailboxes[1].username: must be a non-empty string',
-      'mailboxes[1].password.secretId: must be a non-empty string',
+      'mailboxes[1].port: must be an integer from 1 to 65535, got 70000',
+      'mailboxes[1].username: must be a non-empty string, got an empty string',
+      'mailboxes[1].password.secretId: must be a non-empty string, got an empty string',
       'mailboxes[2] (id "m365").host: must be a host name or IP address without a port (set "port" instead) or brackets',
       'mailboxes[2] (id "m365").password: auth XOAUTH2 needs "oauth", not "password"',
       'mailboxes[2] (id "m365").limits.maxMesagesPerRun: unknown field (did you mean "maxMessagesPerRun"?)',
-      'mailboxes[2] (id "m365").limits.maxMessageBytes: must be an integer from 1 to 5368709120 (5 GiB)',
+      'mailboxes[2] (id "m365").limits.maxMessageBytes: must be an integer from 1 to 5368709120 (5 GiB), got 6442450944',
       'mailboxes[3]: must be an object',
+    ]);
+  });
+
+  it('says what was given, quoting a number or boolean in quotes, never another string', () => {
+    const problems = (fields: Record<string, unknown>): readonly string[] => {
+      try {
+        parseConfig({ mailboxes: [mailbox(fields)] });
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems;
+      }
+    };
+
+    expect(problems({ port: '995' })).toEqual(['mailboxes[0] (id "box").port: must be an integer from 1 to 65535, got "995", a string: write 995 without quotes']);
+    expect(problems({ pipelining: 'false' })).toEqual(['mailboxes[0] (id "box").pipelining: must be true or false, got "false", a string: write false without quotes']);
+    expect(problems({ tls: 1 })).toEqual(['mailboxes[0] (id "box").tls: must be one of implicit, starttls, none, got 1']);
+    expect(problems({ limits: { maxMessagesPerRun: [] } })).toEqual(['mailboxes[0] (id "box").limits.maxMessagesPerRun: must be a positive integer, got an array']);
+    const secretLike = problems({ port: 'hunter2-secret', username: { pass: 'x' } });
+    expect(secretLike).toEqual([
+      'mailboxes[0] (id "box").port: must be an integer from 1 to 65535, got a string',
+      'mailboxes[0] (id "box").username: must be a non-empty string, got an object',
     ]);
   });
 
@@ -138,7 +159,7 @@ describe('problems', () => {
     }
     expect(message).toBe(
       'invalid configuration (2 problems):\n' +
-        '  - mailboxes[0] (id "box").port: must be an integer from 1 to 65535\n' +
+        '  - mailboxes[0] (id "box").port: must be an integer from 1 to 65535, got a string\n' +
         '  - mailboxes[1] (id "two").tls: must be one of implicit, starttls, none',
     );
   });
@@ -308,8 +329,8 @@ describe('defaults', () => {
     expect(problems).toEqual([
       'defaults.id: cannot be set in defaults: every mailbox needs its own id',
       'defaults.hots: unknown field (did you mean "host"?)',
-      'defaults.port: must be an integer from 1 to 65535',
-      'defaults.limits.maxBytesPerRun: must be a positive integer',
+      'defaults.port: must be an integer from 1 to 65535, got 0',
+      'defaults.limits.maxBytesPerRun: must be a positive integer, got -1',
     ]);
   });
 });
@@ -317,7 +338,7 @@ describe('defaults', () => {
 describe('parseMailbox', () => {
   it('validates one mailbox under the given path', () => {
     expect(parseMailbox(mailbox()).port).toBe(995);
-    expect(problemsOf(() => parseMailbox(mailbox({ port: -1 })))).toEqual(['mailbox (id "box").port: must be an integer from 1 to 65535']);
+    expect(problemsOf(() => parseMailbox(mailbox({ port: -1 })))).toEqual(['mailbox (id "box").port: must be an integer from 1 to 65535, got -1']);
     expect(problemsOf(() => parseMailbox({ id: 'e' }, 'event'))).toEqual([
       'event (id "e").host: is required',
       'event (id "e").username: is required',
@@ -342,7 +363,12 @@ describe('loadConfigFile', () => {
     const file = join(dir, 'truncated.json');
     await writeFile(file, '{ "mailboxes": [');
     await expect(loadConfigFile(file)).rejects.toMatchObject({ problems: [`${file}: invalid JSON at line 1, column 17: unexpected end of file`] });
-    await expect(loadConfigFile(join(dir, 'absent.json'))).rejects.toMatchObject({ problems: [`${join(dir, 'absent.json')}: cannot be read (ENOENT)`] });
+    const absent = join(dir, 'absent.json');
+    await expect(loadConfigFile(absent)).rejects.toMatchObject({
+      problems: [`${absent}: no such file; write one with 'mailfetch init', or check the path given to --config (ENOENT)`],
+      message: `cannot read the configuration: ${absent}: no such file; write one with 'mailfetch init', or check the path given to --config (ENOENT)`,
+    });
+    await expect(loadConfigFile(dir)).rejects.toMatchObject({ message: `cannot read the configuration: ${dir}: is a directory; give the path of the JSON file in it (EISDIR)` });
   });
 
   it('names the file in validation errors and accepts a byte-order mark', async () => {

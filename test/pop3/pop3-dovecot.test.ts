@@ -113,8 +113,10 @@ describe.skipIf(!requireDovecot())('POP3 engine against Dovecot', () => {
   it('fails certificate verification against an unknown CA with TLS_FAILED', async () => {
     const err = (await openSession({ ...base(), port: dovecot.tlsPort, tls: 'implicit', tlsOptions: {} }).catch((e: unknown) => e)) as Pop3Error;
     expect(err.code).toBe(Pop3ErrorCode.TLS_FAILED);
+    expect(err.message).toMatch(/not signed by a trusted CA: .* put that CA's certificate \(PEM\) in "tlsCa"/);
     const err2 = (await openSession({ ...base(), tlsOptions: { ca: dovecot.ca, servername: 'mail.example.org' } }).catch((e: unknown) => e)) as Pop3Error;
     expect(err2.code).toBe(Pop3ErrorCode.TLS_FAILED);
+    expect(err2.message).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID: the certificate is for .*localhost.*set "tlsServername" to the name the certificate carries/);
   });
 
   async function fetchEverything(pipelining: boolean): Promise<{ uids: string[]; bodies: Buffer[]; sizes: number[] }> {

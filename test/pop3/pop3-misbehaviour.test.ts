@@ -215,7 +215,9 @@ describe('aborts and deadlines', () => {
       silent.close();
     }
     const plain = await fake();
-    expect((await errorOf(Pop3Client.connect({ host: '127.0.0.1', port: plain.port, tls: 'implicit' }))).code).toBe(Pop3ErrorCode.TLS_FAILED);
+    const notTls = await errorOf(Pop3Client.connect({ host: '127.0.0.1', port: plain.port, tls: 'implicit' }));
+    expect(notTls.code).toBe(Pop3ErrorCode.TLS_FAILED);
+    expect(notTls.message).toContain('the server answered without TLS: this port speaks plain POP3 (110 usually does); use "tls": "starttls" on it');
   });
 
   it('a refused connection is CONNECT_FAILED', async () => {
