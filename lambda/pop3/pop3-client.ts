@@ -21,9 +21,9 @@ import {
 } from './constants';
 import { Pop3Error, Pop3ErrorCode } from './errors';
 import { readLine } from './line-reader';
-import { buildUidlListing, parseListLine, parseUidlLine, uidProblem, type ListEntry, type UidlListing } from './listing';
+import { parseListLine, parseUidlLine, uidProblem, UidlListingBuilder, type ListEntry, type UidlListing } from './listing';
 import { MessageStream } from './message-stream';
-import { readMultilineReply, replyBoundsFor } from './multiline-reply';
+import { forEachReplyLine, replyBoundsFor } from './multiline-reply';
 import { redactCommand } from './redact';
 import type { BoundaryProbe } from './reply-boundary';
 import { errorFromReply, parseStatusLine, statusKeywordLength, type CommandPurpose, type StatusLine } from './response';
@@ -247,7 +247,8 @@ export class Pop3Client {
 
   /** LIST: sizes of all messages. */
   list(): Promise<ListEntry[]> {
-    return observed(this.multilineRaw('LIST').then((lines) => lines.map((l) => parseListLine(l, this.show))));
+    const entries: ListEntry[] = [];
+    return observed(this.multilineEach('LIST', (bytes, start, end) => void entries.push(parseListLine(bytes, this.show, start, end))).then(() => entries));
   }
 
   /** LIST n: size of one message. */
@@ -257,7 +258,8 @@ export class Pop3Client {
 
   /** UIDL: the unique-ids, validated; duplicates and invalid ids reported, never merged. */
   uidl(): Promise<UidlListing> {
-    return observed(this.multilineRaw('UIDL').then((lines) => buildUidlListing(lines, this.show)));
+    const builder = new UidlListingBuilder(this.show, (id) => this.scrubber.holds(id));
+    return observed(this.multilineEach('UIDL', (bytes, start, end) => builder.add(bytes, start, end)).then(() => builder.finish()));
   }
 
   /** UIDL n. */
@@ -370,10 +372,17 @@ export class Pop3Client {
     });
   }
 
-  private multilineRaw(line: string): Promise<Buffer[]> {
+  private async multilineRaw(line: string): Promise<Buffer[]> {
+    const lines: Buffer[] = [];
+    await this.multilineEach(line, (bytes, start, end) => void lines.push(bytes.subarray(start, end)));
+    return lines;
+  }
+
+  /** A multi-line reply handed over line by line as it arrives (listings: no array of a million Buffers). */
+  private multilineEach(line: string, onLine: (bytes: Buffer, start: number, end: number) => void): Promise<void> {
     return this.exchange(line, async (status, shown) => {
       if (status.kind !== 'ok') throw status.kind === 'err' ? errorFromReply(status, shown, 'other') : unexpected(shown);
-      return readMultilineReply(this.channel, this.maxLine, replyBoundsFor(line, this.options.maxListingOctets), shown);
+      return forEachReplyLine(this.channel, this.maxLine, replyBoundsFor(line, this.options.maxListingOctets), shown, onLine);
     });
   }
 

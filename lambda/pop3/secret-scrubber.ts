@@ -51,6 +51,12 @@ export class SecretScrubber {
     return out;
   }
 
+  /** Whether `text` holds a registered form (a listing's ids: one test, no copy). */
+  holds(text: string): boolean {
+    for (const form of this.forms) if (text.includes(form)) return true;
+    return false;
+  }
+
   /**
    * A server line with every registered form replaced; the same Buffer when nothing matched.
    * The first `keep` octets (a status keyword such as "+OK": fixed protocol text that reveals
