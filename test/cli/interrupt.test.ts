@@ -115,15 +115,15 @@ function sigint(cli: RunningCli): void {
 describe('Ctrl-C during mailfetch fetch', { timeout: SLOW_TEST_MS }, () => {
   it('the first Ctrl-C finishes the messages in flight, QUITs, releases the lease, prints the summary and exits 130; nothing is lost', async () => {
     // Prepare: the signal goes out while the 4th RETR is being answered.
-    let cli: RunningCli | undefined;
+    const running: { cli?: RunningCli } = {};
     const s = await setup('first', (count) => {
-      if (count === SIGNAL_AT_RETR) sigint(cli!);
+      if (count === SIGNAL_AT_RETR) sigint(running.cli!);
       return false;
     });
 
     // Act
-    cli = start(s);
-    const interrupted = await cli.result;
+    running.cli = start(s);
+    const interrupted = await running.cli.result;
 
     // Assess: exit 130, the notice, the summary saying "interrupted" with what was done.
     expect(interrupted.code).toBe(130);
@@ -148,7 +148,7 @@ describe('Ctrl-C during mailfetch fetch', { timeout: SLOW_TEST_MS }, () => {
   it('a second Ctrl-C exits at once without QUIT and still releases the lease; nothing is lost', async () => {
     // Prepare: the 4th RETR sends half its message and then nothing (a stalled server), so
     // the first Ctrl-C cannot finish it; the second comes while the run waits for it.
-    let cli: RunningCli | undefined;
+    const running: { cli?: RunningCli } = {};
     let stalled = false;
     const s = await setup('second', async (count, session, n) => {
       if (count !== SIGNAL_AT_RETR || stalled) return false;
@@ -157,15 +157,15 @@ describe('Ctrl-C during mailfetch fetch', { timeout: SLOW_TEST_MS }, () => {
       await session.writeLine(`+OK ${bytes.length} octets`);
       await session.write(bytes.subarray(0, bytes.length >> 1));
       session.stall();
-      sigint(cli!);
+      sigint(running.cli!);
       await sleep(1_000);
-      sigint(cli!);
+      sigint(running.cli!);
       return true;
     });
 
     // Act
-    cli = start(s);
-    const result = await cli.result;
+    running.cli = start(s);
+    const result = await running.cli.result;
 
     // Assess: exit 130, the lease released on the way out, no summary (it did not wait).
     expect(result.code).toBe(130);
@@ -189,17 +189,17 @@ describe('Ctrl-C during mailfetch fetch', { timeout: SLOW_TEST_MS }, () => {
 describe('mailfetch unlock', { timeout: SLOW_TEST_MS }, () => {
   it('a fetch killed with SIGKILL leaves the mailbox busy, naming holder and expiry; unlock frees it and the next fetch runs', async () => {
     // Prepare: kill the fetch (no handler runs: the lease stays) while it fetches.
-    let cli: RunningCli | undefined;
+    const running: { cli?: RunningCli } = {};
     let killed: number | undefined;
     const s = await setup('killed', (count) => {
       if (count === SIGNAL_AT_RETR && killed === undefined) {
-        killed = cli!.child.pid;
-        cli!.child.kill('SIGKILL');
+        killed = running.cli!.child.pid;
+        running.cli!.child.kill('SIGKILL');
       }
       return false;
     });
-    cli = start(s);
-    await cli.result;
+    running.cli = start(s);
+    await running.cli.result;
     await waitForStore(s.local);
 
     // Act / Assess: busy, with who and until when, and the way out.
