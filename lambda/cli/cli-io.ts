@@ -25,6 +25,18 @@ export interface CliIo {
   readonly env: NodeJS.ProcessEnv;
   /** Relative paths (`--local`, the default `.mailfetch/`) are resolved against this. */
   readonly cwd: string;
+  /** Where SIGINT/SIGTERM come from (fetch stops cleanly on them). Absent: never interrupted. */
+  readonly signals?: SignalSource;
+}
+
+export type InterruptSignal = 'SIGINT' | 'SIGTERM';
+
+/** The process's signals and exit, or a stand-in in tests. */
+export interface SignalSource {
+  on(signal: InterruptSignal, listener: () => void): unknown;
+  off(signal: InterruptSignal, listener: () => void): unknown;
+  /** Ends the process at once (the second Ctrl-C). */
+  exit(code: number): void;
 }
 
 export function processIo(): CliIo {
@@ -34,6 +46,7 @@ export function processIo(): CliIo {
     stderr: streamOf(process.stderr),
     env: process.env,
     cwd: process.cwd(),
+    signals: process,
   };
 }
 

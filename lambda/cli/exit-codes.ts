@@ -6,6 +6,10 @@ export const ExitCode = {
   MAILBOX_FAILED: 1,
   /** The command line or the configuration is wrong: nothing was attempted. */
   USAGE: 2,
+  /** Interrupted by SIGINT (Ctrl-C), as shells report it (128 + 2): the run stopped early. */
+  INTERRUPTED: 130,
+  /** Interrupted by SIGTERM (128 + 15): the run stopped early. */
+  TERMINATED: 143,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

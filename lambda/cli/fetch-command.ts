@@ -1,7 +1,10 @@
 /**
  * `mailfetch fetch` and `mailfetch baseline`: one runMailbox per selected mailbox, one
  * after the other, with a progress display and a summary (or one JSON line) per mailbox.
+ * Ctrl-C stops cleanly (interrupt.ts): the running mailbox finishes what is in flight,
+ * releases its lease and prints its summary; the others are not started; exit 130.
  */
+import { randomUUID } from 'node:crypto';
 import type { MailboxConfig } from '../config/mailbox-config';
 import { recordHealth } from '../registry/record-health';
 import type { MailboxRegistry } from '../registry/mailbox-registry';
@@ -9,6 +12,7 @@ import type { RunSummary } from '../sync/run-summary';
 import { MAILBOX_OPTIONS, STORAGE_OPTIONS, parseCommand, parseSeconds } from './args';
 import type { CliIo, OutputStream } from './cli-io';
 import { ExitCode, UsageError } from './exit-codes';
+import { listenForInterrupts, type Interrupt } from './interrupt';
 import { createProgress, type Progress } from './progress-display';
 import { registryMailboxes } from './registry-selection';
 import { DEFAULT_TIME_LIMIT_MS, fetchMailbox, summaryFailed, type RunMode } from './run-fetch';
@@ -40,16 +44,21 @@ export async function fetchCommand(argv: readonly string[], io: CliIo, alias?: '
   // With --config, the file is checked before any storage starts (exit 2 on a bad file).
   const fromFile = values.config === undefined ? undefined : await loadMailboxes(values.config, values.mailbox, io, command);
 
-  const storage = await openStorage(choice, { readOnly: false });
+  const interrupt = listenForInterrupts(io);
   try {
-    // Without --config, the registry in the state table; its health is updated after each run.
-    const mailboxes = fromFile ?? (await registryMailboxes(storage.registry, values.mailbox, command, { allowDisabled: mode === 'baseline' }));
-    const registry = fromFile === undefined ? storage.registry : undefined;
-    const options = { mode, timeLimitMs, json: values.json === true, verbose: values.verbose === true, ...(registry ? { registry } : {}) };
-    const summaries = await fetchAll(mailboxes, storage, io, options);
-    return summaries.some(summaryFailed) ? ExitCode.MAILBOX_FAILED : ExitCode.OK;
+    const storage = await openStorage(choice, { readOnly: false });
+    try {
+      // Without --config, the registry in the state table; its health is updated after each run.
+      const mailboxes = fromFile ?? (await registryMailboxes(storage.registry, values.mailbox, command, { allowDisabled: mode === 'baseline' }));
+      const registry = fromFile === undefined ? storage.registry : undefined;
+      const options = { mode, timeLimitMs, json: values.json === true, verbose: values.verbose === true, interrupt, ...(registry ? { registry } : {}) };
+      const summaries = await fetchAll(mailboxes, storage, io, options);
+      return interrupt.exitCode() ?? (summaries.some(summaryFailed) ? ExitCode.MAILBOX_FAILED : ExitCode.OK);
+    } finally {
+      await storage.close();
+    }
   } finally {
-    await storage.close();
+    interrupt.dispose();
   }
 }
 
@@ -62,6 +71,8 @@ export interface FetchAllOptions {
   readonly indent?: string;
   /** Where each run's health is written. @default none (mailboxes from a file) */
   readonly registry?: MailboxRegistry;
+  /** Ctrl-C: stops the run cleanly, and starts no further mailbox. @default never interrupted */
+  readonly interrupt?: Interrupt;
 }
 
 /** Runs the mailboxes in order and prints each one's summary as soon as it is done. */
@@ -69,8 +80,13 @@ export async function fetchAll(mailboxes: readonly MailboxConfig[], storage: Sto
   const credentials = createCredentials(io, storage.sealed);
   const progress = createProgress(progressStream(io, options.json));
   const summaries: RunSummary[] = [];
+  const { interrupt } = options;
   for (const mailbox of mailboxes) {
+    if (interrupt?.signal.aborted) break;
     const log = createCliLogger(io, options.verbose, { mailbox: mailbox.id });
+    const owner = randomUUID();
+    // A forced exit (second Ctrl-C) still frees the mailbox for the next run.
+    const unregister = interrupt?.beforeForcedExit(() => releaseOnExit(storage, mailbox.id, owner, io));
     const summary = await runWithProgress(progress, mailbox, options.mode, () =>
       fetchMailbox(
         mailbox,
@@ -81,15 +97,27 @@ export async function fetchAll(mailboxes: readonly MailboxConfig[], storage: Sto
           onStored: (event) => progress.stored(event),
           ...(options.verbose ? { engine: { trace: protocolTrace(log) } } : {}),
         },
-        { mode: options.mode, timeLimitMs: options.timeLimitMs },
+        { mode: options.mode, timeLimitMs: options.timeLimitMs, owner, ...(interrupt ? { stop: interrupt.signal } : {}) },
       ),
-    );
+    ).finally(unregister);
     summaries.push(summary);
     if (options.registry) await recordHealth(options.registry, summary, options.mode, log);
     if (options.json) io.stdout.write(`${summaryJsonLine(summary, options.mode)}\n`);
     else io.stdout.write(summaryText(summary, options.mode, options.indent) + hints(summary, storage, options.indent ?? ''));
   }
+  const notRun = mailboxes.slice(summaries.length).map((m) => m.id);
+  if (notRun.length > 0) io.stderr.write(`mailfetch: interrupted: not run: ${notRun.join(', ')}\n`);
   return summaries;
+}
+
+/** The second Ctrl-C: the lease goes now rather than when it expires (conditional on our owner id). */
+async function releaseOnExit(storage: Storage, mailboxId: string, owner: string, io: CliIo): Promise<void> {
+  try {
+    await storage.state.releaseLease(mailboxId, owner);
+    io.stderr.write(`mailfetch: ${mailboxId}: lease released\n`);
+  } catch (err) {
+    io.stderr.write(`mailfetch: ${mailboxId}: lease not released (${(err as Error).message}); it expires by itself, or 'mailfetch unlock --mailbox ${mailboxId}' frees it\n`);
+  }
 }
 
 async function runWithProgress(progress: Progress, mailbox: MailboxConfig, mode: RunMode, run: () => Promise<RunSummary>): Promise<RunSummary> {
@@ -121,6 +149,7 @@ function hints(summary: RunSummary, storage: Storage, indent: string): string {
   }
   if (codes.has('PLAINTEXT_REFUSED')) out.push('hint: use tls "implicit" or "starttls"; allowPlaintextAuth exists for lab servers only');
   if (codes.has('ENV_MISSING')) out.push('hint: the mailbox\'s password is read from an environment variable that is not set');
+  if (summary.status === 'busy') out.push(`hint: if that run is gone (killed, crashed), 'mailfetch unlock --mailbox ${summary.mailbox}' with this command's storage options frees it`);
   return out.map((line) => `${indent}  ${line}\n`).join('');
 }
 

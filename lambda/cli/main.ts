@@ -1,7 +1,8 @@
 /**
  * The `mailfetch` command line (bin/mailfetch.js runs it through tsx). Dispatches to the
  * commands and turns what they throw into exit codes: usage and configuration errors 2,
- * everything else 1, with a message on stderr and never a stack trace unless --verbose.
+ * everything else 1, with a message on stderr and never a stack trace unless --verbose;
+ * fetch and baseline interrupted by Ctrl-C exit 130 (SIGTERM: 143).
  */
 import { readFileSync } from 'node:fs';
 import { isConfigError } from '../config/config-error';
@@ -18,6 +19,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   fetch: async (argv, io) => (await import('./fetch-command')).fetchCommand(argv, io),
   baseline: async (argv, io) => (await import('./fetch-command')).fetchCommand(argv, io, 'baseline'),
   reset: async (argv, io) => (await import('./reset-command')).resetCommand(argv, io),
+  unlock: async (argv, io) => (await import('./unlock-command')).unlockCommand(argv, io),
   demo: async (argv, io) => (await import('./demo-command')).demoCommand(argv, io),
   mailboxes: async (argv, io) => (await import('./mailboxes-command')).mailboxesCommand(argv, io),
   secrets: async (argv, io) => (await import('./secrets-command')).secretsCommand(argv, io),

@@ -4,9 +4,11 @@
  * sink and the session opener that resolves credentials. Only the deadline differs: the
  * CLI has a time limit instead of Lambda's remaining time.
  */
+import { hostname } from 'node:os';
 import type { MailboxConfig } from '../config/mailbox-config';
 import type { Logger } from '../observability/logger';
 import type { Pop3SessionOptions } from '../pop3';
+import type { LeaseHolder } from '../state/state-store';
 import { runMailbox, type RunMailboxDeps } from '../sync/run-mailbox';
 import { emptySummary, toRunError, type RunSummary } from '../sync/run-summary';
 import { createSessionOpener } from '../sync/session-opener';
@@ -32,6 +34,16 @@ export interface FetchRunOptions {
   readonly mode: RunMode;
   /** @default DEFAULT_TIME_LIMIT_MS */
   readonly timeLimitMs?: number;
+  /** The run's lease owner id (a forced exit releases the lease under it). @default a random UUID */
+  readonly owner?: string;
+  /** The first Ctrl-C: stop starting messages, finish those in flight (RunMailboxOptions.stop). */
+  readonly stop?: AbortSignal;
+}
+
+/** What the lease says about a command-line run: `unlock` on this host can tell whether it still runs. */
+export function cliLeaseHolder(mode: RunMode): LeaseHolder {
+  const host = hostname();
+  return { description: `mailfetch ${mode} (pid ${process.pid} on ${host})`, host, pid: process.pid };
 }
 
 /**
@@ -51,7 +63,14 @@ export async function fetchMailbox(mailbox: MailboxConfig, deps: FetchRunDeps, o
         log: (event, fields) => log.info(event, fields),
         ...(deps.onStored ? { onStored: deps.onStored } : {}),
       },
-      { mailbox, deadline: started + (options.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS), mode: options.mode },
+      {
+        mailbox,
+        deadline: started + (options.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS),
+        mode: options.mode,
+        holder: cliLeaseHolder(options.mode),
+        ...(options.owner === undefined ? {} : { owner: options.owner }),
+        ...(options.stop === undefined ? {} : { stop: options.stop }),
+      },
     );
     log.info('run summary', { summary });
     return summary;

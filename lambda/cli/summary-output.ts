@@ -4,7 +4,7 @@
  * The JSON line starts with the fields scripts rely on, in this order:
  * mailbox, listed, new, fetched, bytes, skipped, deleted, duplicates, complete, errors;
  * more fields follow them (status, mode, backlog, invalidUids, expired, sessions, durationMs,
- * skippedMessages).
+ * skippedMessages, interrupted, and heldBy when busy).
  */
 import type { RunSummary } from '../sync/run-summary';
 import { formatBytes, formatDuration, plural, printable } from './format';
@@ -30,6 +30,8 @@ export function summaryJsonLine(summary: RunSummary, mode: RunMode): string {
     sessions: summary.sessions,
     durationMs: summary.durationMs,
     skippedMessages: summary.skippedMessages,
+    interrupted: summary.interrupted === true,
+    ...(summary.heldBy ? { heldBy: summary.heldBy } : {}),
   });
 }
 
@@ -62,8 +64,16 @@ export function summaryText(summary: RunSummary, mode: RunMode, indent = ''): st
 }
 
 function headline(summary: RunSummary): string {
-  if (summary.status === 'busy') return 'busy: another run holds this mailbox (its lease expires by itself)';
+  if (summary.status === 'busy') return busy(summary);
   if (summary.status === 'error') return `FAILED (${plural(summary.errors.length, 'error')})`;
   const state = summary.complete ? 'complete' : 'incomplete, the next run continues';
-  return summary.errors.length > 0 ? `done with ${plural(summary.errors.length, 'error')}, ${state}` : `ok, ${state}`;
+  const errors = summary.errors.length > 0 ? `${plural(summary.errors.length, 'error')}, ` : '';
+  if (summary.interrupted) return `interrupted, ${errors}${summary.complete ? 'but complete' : 'the next run continues'}`;
+  return errors ? `done with ${errors}${state}` : `ok, ${state}`;
+}
+
+function busy(summary: RunSummary): string {
+  const held = summary.heldBy;
+  if (held === undefined) return 'busy: another run holds this mailbox (its lease expires by itself)';
+  return `busy: held by ${printable(held.holder ?? `run ${held.owner}`)} until ${held.until}`;
 }

@@ -27,6 +27,15 @@ health is written back to it.`;
 
 const EXIT_CODES = `Exit codes: 0 success, 1 a mailbox failed or reported errors, 2 usage or configuration error.`;
 
+const RUN_EXIT_CODES = `Exit codes: 0 success, 1 a mailbox failed, was busy or reported errors, 2 usage or
+configuration error, 130 interrupted by Ctrl-C (143: by SIGTERM).`;
+
+const INTERRUPT_HELP = `Ctrl-C (or SIGTERM) stops cleanly: no new message is started, the ones in flight are stored
+and recorded (for at most 10 s, then the session is cut off without QUIT, which loses
+nothing), the session ends, the mailbox's lease is released and its summary says
+"interrupted"; mailboxes not yet started are not run. A second Ctrl-C exits at once and
+still releases the lease (the session ends without QUIT: nothing is lost either).`;
+
 export const MAIN_USAGE = `mailfetch - fetch only-new mail from POP3 mailboxes into S3, with UIDL state in DynamoDB.
 The same code the Lambda function runs, from the command line.
 
@@ -39,6 +48,7 @@ Commands:
   fetch      fetch the new messages into S3 and record them in the state table
   baseline   record every message now on the server as seen, without fetching it
   reset      forget a mailbox's state: the next fetch fetches everything again
+  unlock     free a mailbox whose run lease is held by a run that is gone
   mailboxes  manage the mailbox registry: add, update, remove, enable, disable, list,
              status, import
   secrets    seal a credential for a configuration file; rotate the data key
@@ -53,7 +63,7 @@ Examples:
   mailfetch fetch --config mailfetch.config.json --mailbox support
   mailfetch fetch --config mailfetch.config.json --bucket my-mail --table mailfetch-state
 
-${EXIT_CODES}
+${RUN_EXIT_CODES}
 `;
 
 export const CHECK_USAGE = `Usage: mailfetch check [--config FILE] [--mailbox ID] [--json] [storage options]
@@ -96,10 +106,13 @@ exactly one JSON line per mailbox:
   {"mailbox":"support","listed":12,"new":3,"fetched":3,"bytes":18842,"skipped":0,
    "deleted":0,"duplicates":0,"complete":true,"errors":[],"status":"ok",...}
 Each error is {"code","message","retryable"[,"uid"]}; fields after "errors" may be added.
+A busy mailbox's line has "heldBy":{"owner","holder","until"}: who holds its lease, until when.
+
+${INTERRUPT_HELP}
 
 ${STORAGE_HELP}
 
-${EXIT_CODES}
+${RUN_EXIT_CODES}
 `;
 
 export const BASELINE_USAGE = `Usage: mailfetch baseline [--config FILE] [--mailbox ID] [--json] [storage options]
@@ -113,6 +126,35 @@ ${MAILBOX_HELP}
       --time-limit SEC  as for fetch (default 900)
 
 ${REGISTRY_HELP} A disabled mailbox can be baselined (then enabled).
+
+Ctrl-C stops cleanly, as for fetch.
+
+${STORAGE_HELP}
+
+${RUN_EXIT_CODES}
+`;
+
+export const UNLOCK_USAGE = `Usage: mailfetch unlock [--config FILE] --mailbox ID [--force] [--json] [storage options]
+
+Frees the run lease of one mailbox whose holder is gone (a fetch killed with SIGKILL, a
+machine that went down). Until the lease expires by itself (the run's time limit plus 60 s),
+every fetch of the mailbox ends as "busy", naming the holder and the time. Only the lease
+goes: records and summary stay, so nothing is fetched twice (unlike reset).
+
+Without --force the lease is released only when it has expired, or when its holder is a
+mailfetch run on this host whose process no longer runs. A holder elsewhere (another host,
+Lambda, or a lease that does not say) cannot be checked from here: then nothing happens
+(exit 2) unless --force is given. Never force a lease whose run may still be going: two
+runs at once on one mailbox are what the lease prevents.
+
+Options:
+  -c, --config FILE     the configuration file; without it, the mailbox is looked up in
+                        the registry of the state table
+  -m, --mailbox ID      the mailbox to unlock (required, exactly one)
+      --force           release the lease whoever holds it
+      --json            one JSON line: {"mailbox","released"[,"owner","holder","forced"]}
+  -v, --verbose         debug logs on stderr
+  -h, --help            this help
 
 ${STORAGE_HELP}
 
@@ -178,6 +220,7 @@ export const USAGE_BY_COMMAND: Readonly<Record<string, string>> = {
   fetch: FETCH_USAGE,
   baseline: BASELINE_USAGE,
   reset: RESET_USAGE,
+  unlock: UNLOCK_USAGE,
   demo: DEMO_USAGE,
   init: INIT_USAGE,
   mailboxes: MAILBOXES_USAGE,

@@ -13,7 +13,9 @@
  * |                |                   |                  | gsi1pk, expiresAt (see below)                     |
  * | summary        | `MBX#<mailboxId>` | `#SUMMARY`       | count (N), listingHash, updatedAt, lastFingerprint|
  * |                |                   |                  | fingerprintIdentities (BOOL), auditedAt           |
- * | lease          | `MBX#<mailboxId>` | `#LEASE`         | owner, leaseExpiresAtMs (N, epoch ms)             |
+ * | lease          | `MBX#<mailboxId>` | `#LEASE`         | owner, leaseExpiresAtMs (N, epoch ms), and when   |
+ * |                |                   |                  | written: leaseAcquiredAtMs (N), holder,           |
+ * |                |                   |                  | holderHost, holderPid (N) (see LeaseHolder)       |
  *
  * - Every MessageRecord field is its own attribute (strings S, size N); undefined fields
  *   are omitted. Identities and mailbox ids are untrusted: they are used verbatim as key
@@ -49,6 +51,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { StateStoreError, StateStoreErrorCode, isStateStoreError, toStateStoreError } from './errors';
 import type {
   ConsumedCapacity,
+  Lease,
+  LeaseHolder,
   MailboxSummary,
   MessageRecord,
   RecordStatus,
@@ -102,6 +106,8 @@ const UNPROCESSED_MAX_ATTEMPTS = 10;
 const UNPROCESSED_BASE_DELAY_MS = 50;
 const UNPROCESSED_MAX_DELAY_MS = 2_000;
 const SECONDS_PER_DAY = 86_400;
+/** The lease item stays small: a holder description is for a human to read, not a log. */
+const MAX_HOLDER_DESCRIPTION_CHARS = 200;
 
 // ---------------------------------------------------------------------------------------
 // Attribute names and condition fragments
@@ -127,6 +133,10 @@ const Attr = {
   auditedAt: 'auditedAt',
   owner: 'owner',
   leaseExpiresAtMs: 'leaseExpiresAtMs',
+  leaseAcquiredAtMs: 'leaseAcquiredAtMs',
+  holder: 'holder',
+  holderHost: 'holderHost',
+  holderPid: 'holderPid',
 } as const;
 
 /** The optional string fields of a record, stored as S attributes of the same name. */
@@ -189,7 +199,7 @@ export class DynamoDbStateStore implements StateStore {
   // -------------------------------------------------------------------------------------
   // Lease
 
-  async acquireLease(mailboxId: string, owner: string, nowMs: number, ttlMs: number): Promise<boolean> {
+  async acquireLease(mailboxId: string, owner: string, nowMs: number, ttlMs: number, holder?: LeaseHolder): Promise<boolean> {
     assertFiniteNumber(nowMs, 'nowMs');
     if (!(Number.isFinite(ttlMs) && ttlMs > 0)) throw invalid(`Lease ttlMs must be a positive number, got ${ttlMs}`);
     const command = new PutItemCommand({
@@ -199,6 +209,8 @@ export class DynamoDbStateStore implements StateStore {
         [Attr.sk]: { S: LEASE_SORT_KEY },
         [Attr.owner]: { S: owner },
         [Attr.leaseExpiresAtMs]: { N: String(nowMs + ttlMs) },
+        [Attr.leaseAcquiredAtMs]: { N: String(nowMs) },
+        ...holderAttributes(holder),
       },
       ConditionExpression: LEASE_FREE_OR_EXPIRED_OR_OURS,
       ExpressionAttributeNames: { '#pk': Attr.pk, '#leaseExpiresAtMs': Attr.leaseExpiresAtMs, '#owner': Attr.owner },
@@ -219,6 +231,18 @@ export class DynamoDbStateStore implements StateStore {
     });
     // Not ours (or already gone): nothing to release.
     await this.conditionalWrite('DeleteItem', () => this.client.send(command));
+  }
+
+  async getLease(mailboxId: string): Promise<Lease | undefined> {
+    const command = new GetItemCommand({
+      TableName: this.tableName,
+      Key: { [Attr.pk]: { S: mailboxKey(mailboxId) }, [Attr.sk]: { S: LEASE_SORT_KEY } },
+      ConsistentRead: true,
+      ReturnConsumedCapacity: 'TOTAL',
+    });
+    const result = await this.send('GetItem', () => this.client.send(command));
+    this.countCapacity('read', result.ConsumedCapacity);
+    return result.Item === undefined ? undefined : leaseFromItem(result.Item);
   }
 
   // -------------------------------------------------------------------------------------
@@ -598,6 +622,31 @@ function summaryFromItem(item: Item): MailboxSummary {
     ...(item[Attr.fingerprintIdentities]?.BOOL === true ? { fingerprintIdentities: true } : {}),
     ...(item[Attr.lastFingerprint]?.S ? { lastFingerprint: item[Attr.lastFingerprint]!.S } : {}),
     ...(item[Attr.auditedAt]?.S ? { auditedAt: item[Attr.auditedAt]!.S } : {}),
+  };
+}
+
+/** The holder's attributes; a description too long for a small item is cut. */
+function holderAttributes(holder: LeaseHolder | undefined): Item {
+  if (holder === undefined) return {};
+  return {
+    [Attr.holder]: { S: holder.description.slice(0, MAX_HOLDER_DESCRIPTION_CHARS) },
+    ...(holder.host ? { [Attr.holderHost]: { S: holder.host.slice(0, MAX_HOLDER_DESCRIPTION_CHARS) } } : {}),
+    ...(holder.pid !== undefined && Number.isSafeInteger(holder.pid) ? { [Attr.holderPid]: { N: String(holder.pid) } } : {}),
+  };
+}
+
+function leaseFromItem(item: Item): Lease {
+  const acquiredAtMs = Number(item[Attr.leaseAcquiredAtMs]?.N);
+  const description = item[Attr.holder]?.S;
+  const host = item[Attr.holderHost]?.S;
+  const pid = Number(item[Attr.holderPid]?.N);
+  return {
+    owner: requiredString(item, Attr.owner),
+    expiresAtMs: requiredNumber(item, Attr.leaseExpiresAtMs),
+    ...(Number.isFinite(acquiredAtMs) ? { acquiredAtMs } : {}),
+    ...(description === undefined
+      ? {}
+      : { holder: { description, ...(host === undefined ? {} : { host }), ...(Number.isSafeInteger(pid) ? { pid } : {}) } }),
   };
 }
 

@@ -85,6 +85,30 @@ export interface MailboxSummary {
   readonly auditedAt?: string;
 }
 
+/**
+ * Who holds a run lease, written with it: a run that finds the mailbox busy names the
+ * holder, and `mailfetch unlock` decides from it whether the holder can still be running.
+ */
+export interface LeaseHolder {
+  /** For humans, e.g. `mailfetch fetch (pid 4242 on build-1)`. */
+  readonly description: string;
+  /** The host a command-line run holds it from: with `pid`, its liveness can be checked there. */
+  readonly host?: string;
+  readonly pid?: number;
+}
+
+/** The run lease of a mailbox as stored. */
+export interface Lease {
+  /** The holder's run id (what releaseLease must be given). */
+  readonly owner: string;
+  /** Epoch ms after which another run may take the lease over. */
+  readonly expiresAtMs: number;
+  /** Epoch ms when it was taken (leases written by older versions lack it). */
+  readonly acquiredAtMs?: number;
+  /** Absent for leases written without one (older versions). */
+  readonly holder?: LeaseHolder;
+}
+
 /** DynamoDB capacity consumed through the store (read and write units). */
 export interface ConsumedCapacity {
   readonly readUnits: number;
@@ -92,10 +116,12 @@ export interface ConsumedCapacity {
 }
 
 export interface StateStore {
-  /** Takes the run lease: succeeds when free, expired, or already ours. */
-  acquireLease(mailboxId: string, owner: string, nowMs: number, ttlMs: number): Promise<boolean>;
-  /** Releases the lease if still ours. */
+  /** Takes the run lease: succeeds when free, expired, or already ours. `holder` is stored with it. */
+  acquireLease(mailboxId: string, owner: string, nowMs: number, ttlMs: number, holder?: LeaseHolder): Promise<boolean>;
+  /** Releases the lease if still ours (`owner` as read by getLease frees a dead holder's). */
   releaseLease(mailboxId: string, owner: string): Promise<void>;
+  /** The lease as stored, expired or not; undefined when nobody holds it. */
+  getLease(mailboxId: string): Promise<Lease | undefined>;
 
   getSummary(mailboxId: string): Promise<MailboxSummary | undefined>;
   putSummary(mailboxId: string, summary: MailboxSummary): Promise<void>;

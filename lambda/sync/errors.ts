@@ -12,10 +12,15 @@ export const SyncErrorCode = {
   QUIT_WITHHELD: 'QUIT_WITHHELD',
   /** The run's internal deadline (Lambda deadline minus the safety margin) passed. */
   DEADLINE: 'DEADLINE',
+  /**
+   * The run was interrupted (the command line's Ctrl-C) and its messages in flight did not
+   * finish within the grace period: the session was cut off as at the deadline.
+   */
+  INTERRUPTED: 'INTERRUPTED',
 } as const;
 export type SyncErrorCode = (typeof SyncErrorCode)[keyof typeof SyncErrorCode];
 
-const RETRYABLE: ReadonlySet<SyncErrorCode> = new Set<SyncErrorCode>([SyncErrorCode.UIDL_UNAVAILABLE, SyncErrorCode.QUIT_WITHHELD, SyncErrorCode.DEADLINE]);
+const RETRYABLE: ReadonlySet<SyncErrorCode> = new Set<SyncErrorCode>([SyncErrorCode.UIDL_UNAVAILABLE, SyncErrorCode.QUIT_WITHHELD, SyncErrorCode.DEADLINE, SyncErrorCode.INTERRUPTED]);
 
 export class SyncError extends MailfetchError<SyncErrorCode> {
   override readonly name = 'SyncError';

@@ -165,7 +165,7 @@ class Fetcher {
         await recordSkipped(this.f, m, 'too-large');
         continue;
       }
-      if (ctx.now() >= ctx.stopStartingAt || ctx.allowance.messages <= 0 || ctx.allowance.octets < m.size) {
+      if (ctx.now() >= ctx.stopStartingAt || ctx.stop?.aborted === true || ctx.allowance.messages <= 0 || ctx.allowance.octets < m.size) {
         this.stopped = true;
         return;
       }

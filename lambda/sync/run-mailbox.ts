@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { MailboxConfig } from '../config/mailbox-config';
 import { isMailfetchError } from '../errors';
 import { Pop3Error, Pop3ErrorCode, type Pop3Client } from '../pop3';
-import type { StateStore } from '../state/state-store';
+import type { LeaseHolder, StateStore } from '../state/state-store';
 import type { MessageSink } from '../storage/message-sink';
 import { SyncError, SyncErrorCode } from './errors';
 import { gatedState } from './gated-state';
-import { emptySummary, MAX_SKIPPED_NAMED, toRunError, type RunSummary } from './run-summary';
+import { emptySummary, MAX_SKIPPED_NAMED, toRunError, type LeaseHeld, type RunSummary } from './run-summary';
 import { runSession } from './run-session';
 import type { SessionContext, SessionResult } from './session-context';
 
@@ -44,9 +44,27 @@ export interface RunMailboxOptions {
   readonly maxSessions?: number;
   /** Lease owner id. @default a random UUID */
   readonly owner?: string;
+  /** Who the lease names as its holder (shown to a run that finds the mailbox busy). @default none */
+  readonly holder?: LeaseHolder;
+  /**
+   * An interruption (the command line's first Ctrl-C). Once aborted, no message and no
+   * session is started; the messages in flight are stored and recorded and the session ends
+   * as usual (QUIT only when every retrieved message is stored). Should that take longer
+   * than `stopGraceMs`, the session is aborted as at the deadline. The lease is released and
+   * the summary says `interrupted`. @default never
+   */
+  readonly stop?: AbortSignal;
+  /** @default DEFAULT_STOP_GRACE_MS */
+  readonly stopGraceMs?: number;
 }
 
 export const DEFAULT_SAFETY_MARGIN_MS = 30_000;
+/**
+ * How long the messages in flight get after an interruption: the look-ahead (at most 8
+ * messages, 4 MiB) and the uploads take a second or two on a working link; a stalled
+ * server or store is cut off after this.
+ */
+export const DEFAULT_STOP_GRACE_MS = 10_000;
 
 /**
  * One run for one mailbox: lease -> sessions (each: list, plan, fetch, record, delete,
@@ -68,7 +86,7 @@ export async function runMailbox(deps: RunMailboxDeps, options: RunMailboxOption
 
   let leased: boolean;
   try {
-    leased = await deps.state.acquireLease(mailbox.id, owner, started, options.deadline - started + LEASE_SLACK_MS);
+    leased = await deps.state.acquireLease(mailbox.id, owner, started, options.deadline - started + LEASE_SLACK_MS, options.holder);
   } catch (err) {
     // DynamoDB failing on the very first call is a failed run, reported like any other.
     if (!isOperational(err)) throw err;
@@ -81,7 +99,9 @@ export async function runMailbox(deps: RunMailboxDeps, options: RunMailboxOption
   if (!leased) {
     summary.status = 'busy';
     summary.complete = false;
-    log('lease-busy');
+    const heldBy = await leaseHeld(deps.state, mailbox.id);
+    if (heldBy) summary.heldBy = heldBy;
+    log('lease-busy', heldBy ? { heldBy } : {});
     return finish(summary, deps.state, now, started);
   }
   try {
@@ -89,6 +109,10 @@ export async function runMailbox(deps: RunMailboxDeps, options: RunMailboxOption
     const maxSessions = options.maxSessions ?? MAX_SESSIONS_PER_RUN;
     for (let n = 1; n <= maxSessions; n++) {
       const followUp = n > 1;
+      if (options.stop?.aborted) {
+        summary.complete = false;
+        break;
+      }
       let result: SessionResult;
       try {
         result = await boundedSession(options, { abortAt, giveUpAt: options.deadline - margin / 2, now, log }, (signal, isOpen) =>
@@ -98,6 +122,7 @@ export async function runMailbox(deps: RunMailboxDeps, options: RunMailboxOption
             sink: deps.sink,
             now,
             stopStartingAt,
+            ...(options.stop ? { stop: options.stop } : {}),
             allowance,
             mode: options.mode ?? 'fetch',
             log,
@@ -131,7 +156,19 @@ export async function runMailbox(deps: RunMailboxDeps, options: RunMailboxOption
   } finally {
     await deps.state.releaseLease(mailbox.id, owner).catch((err: unknown) => log('lease-release-failed', { error: toRunError(err) }));
   }
+  if (options.stop?.aborted) summary.interrupted = true;
   return finish(summary, deps.state, now, started);
+}
+
+/** The lease that made this run busy, for the summary; undefined if it is gone or unreadable. */
+async function leaseHeld(state: StateStore, mailboxId: string): Promise<LeaseHeld | undefined> {
+  try {
+    const lease = await state.getLease(mailboxId);
+    if (lease === undefined) return undefined;
+    return { owner: lease.owner, ...(lease.holder ? { holder: lease.holder.description } : {}), until: new Date(lease.expiresAtMs).toISOString() };
+  } catch {
+    return undefined; // the summary still says busy
+  }
 }
 
 /** Opens a session and runs it; the connection is closed whatever happens (QUIT is the session's business). */
@@ -149,6 +186,7 @@ async function openAndRun(deps: RunMailboxDeps, signal: AbortSignal, ctx: Sessio
  * connection is destroyed, so every pending read fails at once, whatever the server does),
  * and if the session has still not wound down by `giveUpAt` (a store call that hangs), the
  * run stops waiting for it, so that the summary and the lease release still happen in time.
+ * An interruption (`options.stop`) brings both forward to the end of the stop grace period.
  */
 async function boundedSession(
   options: RunMailboxOptions,
@@ -157,29 +195,59 @@ async function boundedSession(
 ): Promise<SessionResult> {
   const controller = new AbortController();
   const deadlineError = new SyncError(SyncErrorCode.DEADLINE, `the run stopped the session at its deadline (Lambda time left minus the ${options.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS} ms safety margin)`);
-  const abortTimer = setTimeout(() => controller.abort(deadlineError), Math.max(0, t.abortAt - t.now()));
-  let giveUpTimer: NodeJS.Timeout | undefined;
   let open = true;
+  let cutOff: SyncError = deadlineError;
+  const timers = { abort: undefined as NodeJS.Timeout | undefined, giveUp: undefined as NodeJS.Timeout | undefined };
+  let giveUp: (err: SyncError) => void = () => undefined;
+  const givenUp = new Promise<never>((_, reject) => {
+    giveUp = (err) => {
+      open = false;
+      t.log('session-abandoned', { reason: `still winding down at the ${err.code === SyncErrorCode.INTERRUPTED ? 'end of the stop grace period' : 'deadline'}` });
+      reject(err);
+    };
+  });
+  givenUp.catch(() => undefined);
+  const schedule = (abortInMs: number, giveUpInMs: number, err: SyncError): void => {
+    clearTimeout(timers.abort);
+    clearTimeout(timers.giveUp);
+    cutOff = err;
+    timers.abort = setTimeout(() => controller.abort(err), Math.max(0, abortInMs));
+    timers.giveUp = setTimeout(() => giveUp(err), Math.max(0, giveUpInMs));
+  };
+  schedule(t.abortAt - t.now(), t.giveUpAt - t.now(), deadlineError);
+  const onStop = (): void => interruptSession(options, t, schedule);
+  if (options.stop?.aborted) onStop();
+  else options.stop?.addEventListener('abort', onStop, { once: true });
   const session = run(controller.signal, () => open);
   // Observed at once: if the run gives up on it, its late failure must not go unhandled.
   session.catch(() => undefined);
-  const givenUp = new Promise<never>((_, reject) => {
-    giveUpTimer = setTimeout(() => {
-      open = false;
-      t.log('session-abandoned', { reason: 'still winding down at the deadline' });
-      reject(deadlineError);
-    }, Math.max(0, t.giveUpAt - t.now()));
-  });
-  givenUp.catch(() => undefined);
   try {
     const result = await Promise.race([session, givenUp]);
     // Named once, plainly: the errors the abort caused inside the session say less.
-    if (controller.signal.aborted) result.errors.push(toRunError(deadlineError));
+    if (controller.signal.aborted) result.errors.push(toRunError(cutOff));
     return result;
   } finally {
-    clearTimeout(abortTimer);
-    clearTimeout(giveUpTimer);
+    options.stop?.removeEventListener('abort', onStop);
+    clearTimeout(timers.abort);
+    clearTimeout(timers.giveUp);
   }
+}
+
+/** After an interruption the session gets the stop grace period, unless the deadline comes first. */
+function interruptSession(
+  options: RunMailboxOptions,
+  t: { abortAt: number; giveUpAt: number; now: () => number; log: (event: string, fields?: Record<string, unknown>) => void },
+  schedule: (abortInMs: number, giveUpInMs: number, err: SyncError) => void,
+): void {
+  const graceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
+  const nowMs = t.now();
+  t.log('run-interrupted', { graceMs });
+  if (nowMs + graceMs >= t.abortAt) return; // the deadline is nearer: it stays in charge
+  const err = new SyncError(
+    SyncErrorCode.INTERRUPTED,
+    `interrupted: the messages in flight did not finish within ${graceMs} ms, so the session was cut off without QUIT; nothing retrieved is lost, the next run continues`,
+  );
+  schedule(graceMs, graceMs + Math.min(graceMs / 2, t.giveUpAt - t.abortAt), err);
 }
 
 function merge(summary: RunSummary, r: SessionResult, followUp: boolean): void {

@@ -100,8 +100,11 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
     } else {
       await fetchAll(fetchContext, work.toSettle);
       const copies: CopyContext = { records: plan.records, storedNow, dele: (m) => deletions.dele(m), copyOrdinal: copyOrdinals(plan.messages) };
-      for (const m of work.copies) await settleCopy(fetchContext, copies, m);
-      for (const r of await deleteOwed(client, ctx, plan, listing, work, ledger, deletions)) {
+      // Interrupted: copies and owed deletions (each a RETR to compare) wait for the next
+      // run; unsettled, they keep the summary's prefix open, so it finds them again.
+      for (const m of work.copies) if (!interrupted(ctx)) await settleCopy(fetchContext, copies, m);
+      const replaced = interrupted(ctx) ? [] : await deleteOwed(client, ctx, plan, listing, work, ledger, deletions);
+      for (const r of replaced) {
         replacedNumbers.add(r.m.number);
         await settleCopy(fetchContext, copies, r.m, r.digest);
       }
@@ -115,6 +118,10 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
   result.backlog = work.toSettle.filter((m) => !settled.has(m.identity)).length;
   const copyNumbers = new Set([...work.copies.map((m) => m.number), ...replacedNumbers]);
   return commit(client, ctx, plan, { result, ledger, settled, settledNumbers, copyNumbers, storedNow, deleted: deletions.deleted, salt });
+}
+
+function interrupted(ctx: SessionContext): boolean {
+  return ctx.stop?.aborted === true;
 }
 
 function reportInvalid(listing: UidlListing | undefined, result: SessionResult): void {

@@ -21,6 +21,16 @@ export interface SkippedMessage {
   readonly size: number;
 }
 
+/** The lease that made a run `busy`, as read right after. */
+export interface LeaseHeld {
+  /** The holder's run id. */
+  readonly owner: string;
+  /** Who holds it, when the lease says (see LeaseHolder). */
+  readonly holder?: string;
+  /** ISO time at which it expires by itself. */
+  readonly until: string;
+}
+
 /** Skipped messages named in one summary at most (the count is always exact). */
 export const MAX_SKIPPED_NAMED = 100;
 
@@ -59,6 +69,10 @@ export interface RunSummary {
   writeUnits: number;
   durationMs: number;
   errors: RunError[];
+  /** Status `busy`: who holds the lease and until when (absent when it could not be read, or was gone). */
+  heldBy?: LeaseHeld;
+  /** The run was asked to stop (RunMailboxOptions.stop) before it ended: it started nothing more. */
+  interrupted?: boolean;
 }
 
 export function emptySummary(mailbox: string): RunSummary {

@@ -11,6 +11,8 @@ export interface SessionContext {
   readonly now: () => number;
   /** Epoch ms after which no new message is started. */
   readonly stopStartingAt: number;
+  /** Once aborted (an interruption), no new message is started either. @default never */
+  readonly stop?: AbortSignal;
   /** What this run may still fetch. */
   readonly allowance: { messages: number; octets: number };
   /** `baseline`: record everything listed as seen, fetch nothing. */

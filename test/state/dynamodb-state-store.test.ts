@@ -220,6 +220,22 @@ describe('lease', () => {
     expect(await store.acquireLease(MAILBOX, 'run-c', 2_000, 60_000)).toBe(true);
     await store.releaseLease(OTHER_MAILBOX, 'run-a'); // no lease at all: still no error
   });
+
+  it('getLease reads who holds it and until when, expired or not; a takeover replaces the holder', async () => {
+    const { store } = await freshStore();
+    expect(await store.getLease(MAILBOX)).toBeUndefined();
+    const holder = { description: 'mailfetch fetch (pid 4242 on build-1)', host: 'build-1', pid: 4242 };
+    await store.acquireLease(MAILBOX, 'run-a', 1_000, 500, holder);
+    expect(await store.getLease(MAILBOX)).toEqual({ owner: 'run-a', expiresAtMs: 1_500, acquiredAtMs: 1_000, holder });
+    // Expired, it is still there to read (unlock says so); another run then takes it over.
+    await store.acquireLease(MAILBOX, 'run-b', 2_000, 500);
+    expect(await store.getLease(MAILBOX)).toEqual({ owner: 'run-b', expiresAtMs: 2_500, acquiredAtMs: 2_000 });
+    // An over-long description is cut, not refused.
+    await store.acquireLease(OTHER_MAILBOX, 'run-c', 1_000, 500, { description: 'x'.repeat(10_000) });
+    expect((await store.getLease(OTHER_MAILBOX))?.holder?.description).toHaveLength(200);
+    await store.releaseLease(MAILBOX, 'run-b');
+    expect(await store.getLease(MAILBOX)).toBeUndefined();
+  });
 });
 
 describe('summary', () => {
