@@ -12,7 +12,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createLocalS3Client } from '../../lambda/local/embedded-aws';
+import { createLocalS3Client } from '../fixtures/s3rver-process';
 import { StorageError } from '../../lambda/storage/errors';
 import { headerFingerprint } from '../../lambda/storage/header-block';
 import type { StoreMessageInput } from '../../lambda/storage/message-sink';
