@@ -7,6 +7,7 @@
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { LOOPBACK_HOST } from './loopback';
 
@@ -40,11 +41,34 @@ export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {
   await listen(server);
   // A forgotten close() must not keep the CLI alive; requests in flight hold their own sockets.
   server.unref();
+  const endpoint = `http://${LOOPBACK_HOST}:${(server.address() as AddressInfo).port}`;
   let closing: Promise<void> | undefined;
-  return {
-    endpoint: `http://${LOOPBACK_HOST}:${(server.address() as AddressInfo).port}`,
-    close: () => (closing ??= closeHttpServer(server)),
-  };
+  const close = (): Promise<void> => (closing ??= closeHttpServer(server));
+  try {
+    await answersRequests(endpoint, options.path);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { endpoint, close };
+}
+
+/**
+ * dynalite opens LevelDB in the background and, when that fails, answers every request
+ * with "Database is closed". Two processes starting on one directory at once both pass
+ * probeLevelDb; one request here makes sure this one holds the store (the other fails).
+ */
+async function answersRequests(endpoint: string, path: string | undefined): Promise<void> {
+  // dynalite accepts any credentials; static ones so that no credential chain is consulted.
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+  try {
+    await client.send(new ListTablesCommand({ Limit: 1 }));
+  } catch (err) {
+    const where = path === undefined ? 'in memory' : `at ${path} (LOCK: is another mailfetch using it?)`;
+    throw new Error(`dynalite: cannot open the LevelDB store ${where}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    client.destroy();
+  }
 }
 
 /** The `level` package as dynalite sees it; only what the probe needs. */

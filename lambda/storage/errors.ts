@@ -119,7 +119,7 @@ export function fromS3Error(cause: unknown, operation: string): StorageError {
 /** File system error codes that mean "this process may not write there". */
 const FILE_ACCESS_DENIED_CODES: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS']);
 /** File system error codes that the same write will meet again: a human must act. */
-const FILE_PERMANENT_CODES: ReadonlySet<string> = new Set(['ENOTDIR', 'EISDIR', 'ENAMETOOLONG', 'ELOOP', 'EINVAL']);
+const FILE_PERMANENT_CODES: ReadonlySet<string> = new Set(['ENOTDIR', 'EISDIR', 'EEXIST', 'ENAMETOOLONG', 'ELOOP', 'EINVAL']);
 
 /**
  * Classifies a failed file system call of the file sink. Access problems are ACCESS_DENIED;

@@ -6,7 +6,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, GetItemCommand, PutItemCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, GetItemCommand, ListTablesCommand, PutItemCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedAws } from '../../lambda/local/embedded-aws';
 
@@ -59,5 +59,21 @@ describe('embedded AWS (--local DIR)', () => {
     // Free again once the first one stopped.
     const third = await startEmbeddedAws(dir);
     await third.stop();
+  });
+
+  it('lets exactly one of two simultaneous starts on one directory have it', async () => {
+    const starts = await Promise.allSettled([startEmbeddedAws(dir), startEmbeddedAws(dir)]);
+    const started = starts.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const refused = starts.flatMap((s) => (s.status === 'rejected' ? [s.reason as Error] : []));
+    try {
+      expect(started).toHaveLength(1);
+      expect(refused).toHaveLength(1);
+      expect(refused[0]!.message).toMatch(/dynalite: cannot open the LevelDB store .*LOCK/);
+      // The one that started serves.
+      const tables = await started[0]!.dynamodb.send(new ListTablesCommand({}));
+      expect(tables.TableNames).toEqual(['state']);
+    } finally {
+      await Promise.all(started.map((s) => s.stop()));
+    }
   });
 });
