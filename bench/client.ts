@@ -218,7 +218,7 @@ async function runWorker(job: ClientJob): Promise<Partial<ClientResult>> {
  */
 async function runRss(job: ClientJob, into: 'none' | 'discard' | 's3'): Promise<Partial<ClientResult>> {
   const { randomUUID } = await import('node:crypto');
-  const { createLocalS3Client } = await import('../lambda/local/embedded-aws');
+  const { createLocalS3Client } = await import('../test/fixtures/s3rver-process');
   const { S3MessageSink } = await import('../lambda/storage/s3-message-sink');
   await import('../lambda/pop3');
   if (into === 'none') return { messages: 0, octets: 0 };

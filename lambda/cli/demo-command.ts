@@ -1,16 +1,18 @@
 /**
  * `mailfetch demo`: the whole pipeline on this machine with nothing beyond `npm ci`. A
- * POP3 server with sample mail (in this process), the embedded S3 and DynamoDB servers,
- * and the same check and fetch code as the real commands: check, fetch, fetch again
- * (nothing new), new mail arrives, fetch. Then it shows where the objects are.
+ * POP3 server with sample mail (in this process), the local storage of `--local DIR`
+ * (messages as .eml files, state in the embedded DynamoDB), and the same check and fetch
+ * code as the real commands: check, fetch, fetch again (nothing new), new mail arrives,
+ * fetch. Then it shows the .eml files, where they are, and where the state is.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, open, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { HeadObjectCommand, ListObjectsV2Command, type _Object } from '@aws-sdk/client-s3';
 import type { MailboxConfig } from '../config/mailbox-config';
 import { parseConfig } from '../config/validate-config';
 import { DEFAULT_PREFIX } from '../env';
+import { MAX_HEADER_CAPTURE_OCTETS, captureHeaderBlock, extractHeaderFields } from '../storage/header-block';
+import { MESSAGE_OBJECT_SUFFIX } from '../storage/object-key';
 import { initialDemoMessages, laterDemoMessages } from '../local/demo-mail';
 import { startDemoPop3Server, type DemoPop3Server } from '../local/demo-pop3-server';
 import { parseCommand } from './args';
@@ -21,7 +23,7 @@ import { fetchAll } from './fetch-command';
 import { formatBytes, formatDuration, plural, printable } from './format';
 import { DEFAULT_TIME_LIMIT_MS, summaryFailed } from './run-fetch';
 import { createCliLogger, createCredentials } from './setup';
-import { LOCAL_BUCKET, LOCAL_TABLE, localObjectDirectory, localStateDirectory, openStorage, type Storage } from './storage';
+import { LOCAL_TABLE, localStateDirectory, openStorage, type Storage } from './storage';
 import { DEMO_USAGE } from './usage';
 
 const DEMO_OPTIONS = {
@@ -53,12 +55,12 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<E
   try {
     const configJson = demoConfig(pop3);
     const mailbox = parseConfig(configJson).mailboxes[0]!;
-    out('mailfetch demo: a POP3 mailbox -> mailfetch -> S3 objects + DynamoDB state, all on this machine');
+    out('mailfetch demo: a POP3 mailbox -> mailfetch -> .eml files + DynamoDB state, all on this machine');
     out();
     out(`POP3 server  ${pop3.host}:${pop3.port} (in this process), user ${pop3.username}, ${plural(pop3.messageCount, 'message')}`);
     out('             Note: the demo server speaks POP3 without TLS on 127.0.0.1; real mailboxes use TLS.');
     storage = await openStorage({ kind: 'local', dir, prefix: DEFAULT_PREFIX }, { readOnly: false });
-    out(`Storage      ${storage.description} (bucket ${LOCAL_BUCKET}, table ${LOCAL_TABLE})`);
+    out(`Storage      ${storage.description}`);
     // A --dir used before holds the previous demo's state: start from scratch, as the story needs.
     if ((await storage.state.resetMailbox(mailbox.id)) > 0) out('             (the state of an earlier demo run in this directory was reset)');
     out(`Config       ${JSON.stringify(configJson)}`);
@@ -89,7 +91,7 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<E
     await fetch(`[4/4] ${plural(later.length, 'new message')} arrive; mailfetch fetch: only those are fetched`);
 
     out();
-    await showObjects(storage, dir, mailbox, out);
+    await showMessages(storage, dir, mailbox, out);
     out();
     out(`Done in ${formatDuration(Date.now() - started)}.${temporary ? ` The data stays in ${dir}; delete it when done.` : ''}`);
     if (failed) out('The demo did NOT go as expected: see the errors above.');
@@ -119,29 +121,36 @@ function demoConfig(pop3: DemoPop3Server): { mailboxes: Record<string, unknown>[
   };
 }
 
-/** Lists the mailbox's objects (key, size, subject from the object metadata) and where they are on disk. */
-async function showObjects(storage: Storage, dir: string, mailbox: MailboxConfig, out: (text?: string) => void): Promise<void> {
-  const prefix = `${storage.prefix}${mailbox.id}/`;
-  const objects: _Object[] = [];
-  let token: string | undefined;
-  do {
-    const page = await storage.s3.send(new ListObjectsV2Command({ Bucket: storage.bucket, Prefix: prefix, ContinuationToken: token }));
-    objects.push(...(page.Contents ?? []));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  out(`Objects in s3://${storage.bucket}/${prefix} (${objects.length}):`);
-  const width = Math.max(0, ...objects.map((o) => o.Key?.length ?? 0));
-  for (const object of objects) {
-    const head = await storage.s3.send(new HeadObjectCommand({ Bucket: storage.bucket, Key: object.Key }));
-    const subject = decodeMetadata(head.Metadata?.subject);
-    out(`  ${(object.Key ?? '').padEnd(width)}  ${formatBytes(object.Size ?? 0).padStart(9)}  ${subject === undefined ? '' : printable(subject)}`);
+/** Lists the mailbox's .eml files (key, size, subject from the file's header) and where they are on disk. */
+async function showMessages(storage: Storage, dir: string, mailbox: MailboxConfig, out: (text?: string) => void): Promise<void> {
+  const directory = storage.messageLocation(mailbox.id);
+  const names = (await readdir(directory)).filter((name) => name.endsWith(MESSAGE_OBJECT_SUFFIX)).sort();
+  const keys = names.map((name) => `${storage.prefix}${mailbox.id}/${name}`);
+  out(`Messages (${names.length}), each a plain .eml file any mail client opens:`);
+  const width = Math.max(0, ...keys.map((key) => key.length));
+  for (const [i, name] of names.entries()) {
+    const { size, subject } = await messageFacts(join(directory, name));
+    out(`  ${keys[i]!.padEnd(width)}  ${formatBytes(size).padStart(9)}  ${subject === undefined ? '' : printable(subject)}`);
   }
-  out(`On disk:     ${localObjectDirectory(dir, storage.bucket, prefix)}/  (each object is a file <name>._S3rver_object)`);
-  out(`State:       ${localStateDirectory(dir)}  (DynamoDB table ${storage.table}, one record per message)`);
+  out(`On disk:     ${directory}`);
+  out(`State:       ${localStateDirectory(dir)}  (DynamoDB table ${LOCAL_TABLE}, one record per message)`);
 }
 
-/** Metadata values are percent-encoded UTF-8 (see toMetadataValue). */
-function decodeMetadata(value: string | undefined): string | undefined {
+/** The size of a message file and the Subject of its header block (read from its first bytes only). */
+async function messageFacts(path: string): Promise<{ size: number; subject: string | undefined }> {
+  const file = await open(path, 'r');
+  try {
+    const { size } = await file.stat();
+    const { buffer, bytesRead } = await file.read({ buffer: Buffer.alloc(Math.min(size, MAX_HEADER_CAPTURE_OCTETS)), position: 0 });
+    const subject = extractHeaderFields(captureHeaderBlock(buffer.subarray(0, bytesRead))).subject;
+    return { size, subject: decodeHeaderValue(subject) };
+  } finally {
+    await file.close();
+  }
+}
+
+/** Header values are percent-encoded UTF-8 (see toMetadataValue). */
+function decodeHeaderValue(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   try {
     return decodeURIComponent(value);

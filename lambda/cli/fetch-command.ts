@@ -102,8 +102,9 @@ export async function fetchAll(mailboxes: readonly MailboxConfig[], storage: Sto
     ).finally(unregister);
     summaries.push(summary);
     if (options.registry) await recordHealth(options.registry, summary, options.mode, log);
-    if (options.json) io.stdout.write(`${summaryJsonLine(summary, options.mode)}\n`);
-    else io.stdout.write(summaryText(summary, options.mode, options.indent) + hints(summary, storage, options.indent ?? ''));
+    const location = storage.messageLocation(mailbox.id);
+    if (options.json) io.stdout.write(`${summaryJsonLine(summary, options.mode, location)}\n`);
+    else io.stdout.write(summaryText(summary, options.mode, options.indent, location) + hints(summary, storage, options.indent ?? ''));
   }
   const notRun = mailboxes.slice(summaries.length).map((m) => m.id);
   if (notRun.length > 0) io.stderr.write(`mailfetch: interrupted: not run: ${notRun.join(', ')}\n`);
@@ -144,7 +145,7 @@ function hints(summary: RunSummary, storage: Storage, indent: string): string {
   const codes = new Set(summary.errors.map((e) => e.code));
   const tableMissing = summary.errors.some((e) => /ResourceNotFoundException/.test(e.message));
   const out: string[] = [];
-  if ((codes.has('BUCKET_NOT_FOUND') || tableMissing) && storage.localDir === undefined) {
+  if ((codes.has('BUCKET_NOT_FOUND') || tableMissing) && storage.bucket !== undefined) {
     out.push(`hint: bucket ${storage.bucket} or table ${storage.table} does not exist; --create-missing creates them`);
   }
   if (codes.has('PLAINTEXT_REFUSED')) out.push('hint: use tls "implicit" or "starttls"; allowPlaintextAuth exists for lab servers only');

@@ -1,36 +1,41 @@
 /**
- * Where the command line keeps messages and state: embedded S3/DynamoDB-compatible
- * servers under a local directory (`--local DIR`, the default), or a bucket and a table
- * through the AWS SDK's standard configuration (so AWS_ENDPOINT_URL_S3 /
- * AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_KMS point it at any compatible endpoint).
- * Either way the same adapters as in Lambda are used: DynamoDbStateStore, S3MessageSink
- * and, for sealed credentials, the table's data keys under the credentials KMS key.
+ * Where the command line keeps messages and state: a local directory (`--local DIR`, the
+ * default), or a bucket and a table through the AWS SDK's standard configuration (so
+ * AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_KMS point it at any
+ * compatible endpoint).
+ *
+ * `--local DIR` layout: messages as plain `.eml` files under DIR/<prefix> (FileMessageSink,
+ * `DIR/messages/<mailbox>/<name>.eml` by default), state in the embedded DynamoDB (dynalite's
+ * LevelDB store in DIR/dynamodb), the local KMS key in DIR/kms. The state store is the same
+ * DynamoDbStateStore as in Lambda; with a bucket, so is the sink (S3MessageSink).
  */
 import { existsSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, resolve, sep } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { CreateBucketCommand, HeadBucketCommand, S3Client, type BucketLocationConstraint } from '@aws-sdk/client-s3';
 import { DataKeyRing } from '../credentials/data-key-ring';
 import { SealedCredentialStore } from '../credentials/sealed-credential-store';
 import { DEFAULT_PREFIX, ENV } from '../env';
-import { startEmbeddedAws, type EmbeddedAws } from '../local/embedded-aws';
+import { EMBEDDED_DYNAMODB_SUBDIR, EMBEDDED_KMS_SUBDIR, startEmbeddedAws, type EmbeddedAws } from '../local/embedded-aws';
 import { DynamoDbMailboxRegistry } from '../registry/dynamodb-mailbox-registry';
 import { DynamoDbStateStore } from '../state/dynamodb-state-store';
 import { ensureTable } from '../state/table-schema';
+import { FileMessageSink } from '../storage/file-message-sink';
+import type { MessageSink } from '../storage/message-sink';
 import { S3MessageSink } from '../storage/s3-message-sink';
 import { checkAwsSetup } from './aws-preflight';
 import { UsageError } from './exit-codes';
 
 /** The directory `--local` defaults to, relative to the working directory. */
 export const DEFAULT_LOCAL_DIR = '.mailfetch';
-/** Bucket and table inside the embedded servers. */
-export const LOCAL_BUCKET = 'mailfetch';
+/** The state table inside the embedded DynamoDB. */
 export const LOCAL_TABLE = 'mailfetch-state';
-/** Where startEmbeddedAws keeps s3rver's files, below the --local directory. */
-const LOCAL_S3_SUBDIR = 's3';
-/** Where startEmbeddedAws keeps dynalite's LevelDB store, below the --local directory. */
-const LOCAL_DYNAMODB_SUBDIR = 'dynamodb';
+/**
+ * Directories below DIR that messages may not use: the state store's, the KMS key's, and
+ * `s3` (where mailfetch before 0.2 kept messages in s3rver's format).
+ */
+const RESERVED_LOCAL_SUBDIRS: ReadonlySet<string> = new Set([EMBEDDED_DYNAMODB_SUBDIR, EMBEDDED_KMS_SUBDIR, 's3']);
 /** The only region whose CreateBucket must not name a LocationConstraint. */
 const DEFAULT_S3_REGION = 'us-east-1';
 
@@ -103,21 +108,23 @@ export function storageChoice(flags: StorageFlags, env: NodeJS.ProcessEnv, cwd: 
 
 /** Open clients for one storage choice; close() ends them (and the embedded servers). */
 export interface Storage {
-  readonly s3: S3Client;
   readonly dynamodb: DynamoDBClient;
-  readonly bucket: string;
+  /** The S3 bucket; undefined for --local (messages are files). */
+  readonly bucket: string | undefined;
   readonly table: string;
   readonly prefix: string;
   readonly state: DynamoDbStateStore;
-  readonly sink: S3MessageSink;
+  readonly sink: MessageSink;
   /** The mailbox registry in the state table. */
   readonly registry: DynamoDbMailboxRegistry;
   /** Opens (and seals) credentials sealed in the registry items. */
   readonly sealed: SealedCredentialStore;
-  /** The --local directory (embedded servers), else undefined. */
+  /** The --local directory, else undefined. */
   readonly localDir: string | undefined;
   /** One line for humans: where messages and state go. */
   readonly description: string;
+  /** Where the messages of a mailbox are, for people to open: a directory (ending in the path separator) or an s3:// URL. */
+  messageLocation(mailboxId: string): string;
   close(): Promise<void>;
 }
 
@@ -130,24 +137,7 @@ export interface OpenStorageOptions {
 }
 
 export async function openStorage(choice: StoreChoice, options: OpenStorageOptions): Promise<Storage> {
-  if (choice.kind === 'local') {
-    const aws = await startLocalServers(choice.dir);
-    try {
-      if (!options.readOnly) await createMissing(aws.s3, aws.dynamodb, LOCAL_BUCKET, LOCAL_TABLE);
-      return assemble({
-        s3: aws.s3,
-        bucket: LOCAL_BUCKET,
-        prefix: choice.prefix,
-        sealed: sealedStore(aws.dynamodb, LOCAL_TABLE, aws.kms, aws.credentialsKeyArn),
-        localDir: choice.dir,
-        description: `embedded S3 and DynamoDB under ${choice.dir}`,
-        close: () => aws.stop(),
-      });
-    } catch (err) {
-      await aws.stop();
-      throw err;
-    }
-  }
+  if (choice.kind === 'local') return openLocalStorage(choice, options);
   const s3 = new S3Client({ forcePathStyle: choice.forcePathStyle });
   const dynamodb = new DynamoDBClient({});
   const kms = new KMSClient({});
@@ -156,22 +146,63 @@ export async function openStorage(choice: StoreChoice, options: OpenStorageOptio
     dynamodb.destroy();
     kms.destroy();
   };
+  const { bucket, prefix } = choice;
   try {
     await checkAwsSetup(dynamodb);
-    if (choice.createMissing && !options.readOnly) await createMissing(s3, dynamodb, choice.bucket, choice.table);
+    if (choice.createMissing && !options.readOnly) await createMissing(s3, dynamodb, bucket, choice.table);
     return assemble({
-      s3,
-      bucket: choice.bucket,
-      prefix: choice.prefix,
+      sink: () => new S3MessageSink({ client: s3, bucket, prefix }),
+      bucket,
+      prefix,
       sealed: sealedStore(dynamodb, choice.table, kms, choice.credentialsKey),
       localDir: undefined,
-      description: `s3://${choice.bucket}/${choice.prefix}, DynamoDB table ${choice.table}`,
+      description: `s3://${bucket}/${prefix}, DynamoDB table ${choice.table}`,
+      messageLocation: (mailboxId) => `s3://${bucket}/${prefix}${mailboxId}/`,
       close,
     });
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+/**
+ * `--local DIR`: the embedded DynamoDB (which locks DIR against a second mailfetch) and
+ * message files below DIR. Being the only writer, the sink removes every temporary file a
+ * crashed run left, not only old ones.
+ */
+async function openLocalStorage(choice: Extract<StoreChoice, { kind: 'local' }>, options: OpenStorageOptions): Promise<Storage> {
+  const { dir, prefix } = choice;
+  const problem = localPrefixProblem(prefix);
+  if (problem !== undefined) throw new UsageError(`--prefix: ${problem}`);
+  const aws = await startLocalServers(dir);
+  try {
+    if (!options.readOnly) await createTable(aws.dynamodb, LOCAL_TABLE);
+    return assemble({
+      sink: () => new FileMessageSink({ directory: dir, prefix, staleTempAgeMs: 0 }),
+      bucket: undefined,
+      prefix,
+      sealed: sealedStore(aws.dynamodb, LOCAL_TABLE, aws.kms, aws.credentialsKeyArn),
+      localDir: dir,
+      description: `${dir} (messages as .eml files under ${localMessageDirectory(dir, prefix, '')}, state in ${localStateDirectory(dir)})`,
+      messageLocation: (mailboxId) => localMessageDirectory(dir, prefix, mailboxId),
+      close: () => aws.stop(),
+    });
+  } catch (err) {
+    await aws.stop();
+    throw err;
+  }
+}
+
+/**
+ * With --local, the prefix names a directory below DIR for the messages (`messages/` by
+ * default): not the state store's or the KMS key's, so no mailbox id can reach into them.
+ */
+export function localPrefixProblem(prefix: string): string | undefined {
+  const [first, ...rest] = prefix.split('/');
+  if (rest.length === 0 || first === '') return `with --local, the prefix must start with a directory name ending in "/" (e.g. ${DEFAULT_PREFIX}), got "${prefix}"`;
+  if (RESERVED_LOCAL_SUBDIRS.has(first!)) return `"${first}/" is where --local keeps its own data; use another directory (e.g. ${DEFAULT_PREFIX})`;
+  return undefined;
 }
 
 /**
@@ -182,7 +213,7 @@ export function sealedStore(dynamodb: DynamoDBClient, table: string, kms: KMSCli
   return new SealedCredentialStore(new DataKeyRing({ dynamodb, tableName: table, kms, ...(kmsKeyId === undefined ? {} : { kmsKeyId }) }));
 }
 
-/** The embedded servers for `dir`; a failure to start is a StorageSetupError. */
+/** The embedded DynamoDB and KMS for `dir`; a failure to start is a StorageSetupError. */
 export async function startLocalServers(dir: string): Promise<EmbeddedAws> {
   return startEmbeddedAws(dir).catch((err: unknown) => {
     // dynalite's LevelDB store takes one process at a time.
@@ -198,12 +229,15 @@ export function hasLocalState(dir: string): boolean {
 
 /** Where dynalite keeps the state table's LevelDB store on disk. */
 export function localStateDirectory(dir: string): string {
-  return join(dir, LOCAL_DYNAMODB_SUBDIR);
+  return join(dir, EMBEDDED_DYNAMODB_SUBDIR);
 }
 
-/** Where s3rver keeps the objects of `bucket` under `prefix` on disk (one file per object). */
-export function localObjectDirectory(dir: string, bucket: string, prefix: string): string {
-  return join(dir, LOCAL_S3_SUBDIR, bucket, ...prefix.split('/').filter(Boolean));
+/** The directory holding a mailbox's .eml files with --local (with a separator at the end); `''`: the prefix's directory. */
+export function localMessageDirectory(dir: string, prefix: string, mailboxId: string): string {
+  const key = `${prefix}${mailboxId}`;
+  // Keys use '/' whatever the platform; the directory part of the prefix when no mailbox is given.
+  const segments = (mailboxId === '' ? key.slice(0, key.lastIndexOf('/') + 1) : key).split('/').filter(Boolean);
+  return join(dir, ...segments) + sep;
 }
 
 /** A setup failure outside any mailbox (storage unreachable, bucket not creatable). */
@@ -212,32 +246,39 @@ export class StorageSetupError extends Error {
 }
 
 interface StorageParts {
-  readonly s3: S3Client;
-  readonly bucket: string;
+  /** Builds the sink; an invalid prefix is a usage error. */
+  readonly sink: () => MessageSink;
+  readonly bucket: string | undefined;
   readonly prefix: string;
   /** Holds the DynamoDB client and the table (its ring's). */
   readonly sealed: SealedCredentialStore;
   readonly localDir: string | undefined;
   readonly description: string;
+  readonly messageLocation: (mailboxId: string) => string;
   close(): Promise<void>;
 }
 
 function assemble(parts: StorageParts): Storage {
-  const { s3, bucket, prefix, sealed } = parts;
+  const { bucket, prefix, sealed } = parts;
   const { dynamodb, tableName: table } = sealed.ring;
-  let sink: S3MessageSink;
+  let sink: MessageSink;
   try {
-    sink = new S3MessageSink({ client: s3, bucket, prefix });
+    sink = parts.sink();
   } catch (err) {
     throw new UsageError(`--prefix: ${(err as Error).message}`);
   }
   const state = new DynamoDbStateStore({ client: dynamodb, tableName: table });
   const registry = new DynamoDbMailboxRegistry({ client: dynamodb, tableName: table });
-  return { s3, dynamodb, bucket, table, prefix, state, sink, registry, sealed, localDir: parts.localDir, description: parts.description, close: parts.close };
+  const { localDir, description, messageLocation, close } = parts;
+  return { dynamodb, bucket, table, prefix, state, sink, registry, sealed, localDir, description, messageLocation, close };
 }
 
 async function createMissing(s3: S3Client, dynamodb: DynamoDBClient, bucket: string, table: string): Promise<void> {
   await ensureBucket(s3, bucket);
+  await createTable(dynamodb, table);
+}
+
+async function createTable(dynamodb: DynamoDBClient, table: string): Promise<void> {
   try {
     await ensureTable(dynamodb, table);
   } catch (err) {

@@ -4,13 +4,15 @@
  * The JSON line starts with the fields scripts rely on, in this order:
  * mailbox, listed, new, fetched, bytes, skipped, deleted, duplicates, complete, errors;
  * more fields follow them (status, mode, backlog, invalidUids, expired, sessions, durationMs,
- * skippedMessages, interrupted, and heldBy when busy).
+ * skippedMessages, interrupted, heldBy when busy, and messageLocation when the caller knows
+ * where the messages are: the directory of the mailbox's .eml files with --local, an s3://
+ * URL otherwise).
  */
 import type { RunSummary } from '../sync/run-summary';
 import { formatBytes, formatDuration, plural, printable } from './format';
 import type { RunMode } from './run-fetch';
 
-export function summaryJsonLine(summary: RunSummary, mode: RunMode): string {
+export function summaryJsonLine(summary: RunSummary, mode: RunMode, messageLocation?: string): string {
   return JSON.stringify({
     mailbox: summary.mailbox,
     listed: summary.listed,
@@ -32,6 +34,7 @@ export function summaryJsonLine(summary: RunSummary, mode: RunMode): string {
     skippedMessages: summary.skippedMessages,
     interrupted: summary.interrupted === true,
     ...(summary.heldBy ? { heldBy: summary.heldBy } : {}),
+    ...(messageLocation === undefined ? {} : { messageLocation }),
   });
 }
 
@@ -39,9 +42,11 @@ export function summaryJsonLine(summary: RunSummary, mode: RunMode): string {
  * ```
  * support: ok, complete (1.2 s)
  *   listed 12, new 3, fetched 3 (18.4 KiB), skipped 0, deleted 0, duplicates 0
+ *   messages in /home/me/.mailfetch/messages/support/
  * ```
+ * The last line only in fetch mode, when `messageLocation` is given.
  */
-export function summaryText(summary: RunSummary, mode: RunMode, indent = ''): string {
+export function summaryText(summary: RunSummary, mode: RunMode, indent = '', messageLocation?: string): string {
   const lines = [`${indent}${summary.mailbox}: ${headline(summary)} (${formatDuration(summary.durationMs)})`];
   const counts = [
     `listed ${summary.listed}`,
@@ -52,6 +57,7 @@ export function summaryText(summary: RunSummary, mode: RunMode, indent = ''): st
     `duplicates ${summary.duplicates}`,
   ];
   lines.push(`${indent}  ${counts.join(', ')}`);
+  if (mode === 'fetch' && messageLocation !== undefined) lines.push(`${indent}  messages in ${messageLocation}`);
   if (summary.invalidUids > 0) lines.push(`${indent}  ${plural(summary.invalidUids, 'message')} with an unusable UIDL (not tracked)`);
   if (summary.backlog > 0) lines.push(`${indent}  ${summary.backlog} new left for the next run`);
   for (const s of summary.skippedMessages) {

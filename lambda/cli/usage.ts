@@ -3,8 +3,9 @@ import { MAILBOXES_USAGE } from './mailboxes-usage';
 import { SECRETS_USAGE } from './secrets-usage';
 
 const STORAGE_HELP = `Storage (where messages and state go):
-  --local DIR           embedded S3- and DynamoDB-compatible servers (Node only) keeping their
-                        data under DIR; the default when no bucket and table are given,
+  --local DIR           everything under DIR (Node only): messages as .eml files in
+                        DIR/messages/<mailbox>/, state in an embedded DynamoDB in
+                        DIR/dynamodb; the default when no bucket and table are given,
                         with DIR = ./.mailfetch
   --bucket NAME         S3 bucket (default: env MAILFETCH_BUCKET); needs --table
   --table NAME          DynamoDB state table (default: env MAILFETCH_TABLE); needs --bucket
@@ -52,7 +53,7 @@ Commands:
   mailboxes  manage the mailbox registry: add, update, remove, enable, disable, list,
              status, import
   secrets    seal a credential for a configuration file; rotate the data key
-  demo       run the whole pipeline on a local POP3 server and embedded S3/DynamoDB
+  demo       run the whole pipeline on a local POP3 server into .eml files + embedded state
 
 Run 'mailfetch <command> --help' for a command's options.
 
@@ -202,12 +203,12 @@ ${EXIT_CODES}
 export const DEMO_USAGE = `Usage: mailfetch demo [--dir DIR]
 
 Runs the whole pipeline on this machine with nothing but Node: starts a POP3 server with
-sample mail on 127.0.0.1, the embedded S3 and DynamoDB servers, checks the mailbox, fetches
-twice (the second run finds nothing new), delivers more mail, fetches again, and shows
-where the objects are.
+sample mail on 127.0.0.1 and the --local storage, checks the mailbox, fetches twice (the
+second run finds nothing new), delivers more mail, fetches again, and shows the .eml files
+and where they are.
 
 Options:
-      --dir DIR         keep the embedded servers' data under DIR (default: a new
+      --dir DIR         keep the messages and the state under DIR (default: a new
                         temporary directory, kept afterwards so you can look at it)
   -v, --verbose         debug logs on stderr, including the POP3 conversation
   -h, --help            this help

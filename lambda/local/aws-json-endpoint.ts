@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LOOPBACK_HOST } from './embedded-aws-protocol';
+import { LOOPBACK_HOST } from './loopback';
 
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
 /** Requests of these services are a few KiB; a larger body is refused before it is parsed. */

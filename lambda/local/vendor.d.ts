@@ -1,45 +1,7 @@
 /**
- * Minimal type declarations for the untyped local-emulator packages. Only what mailfetch
- * calls is declared; both packages are CommonJS with a single default export.
+ * Minimal type declarations for dynalite (untyped, CommonJS with a single default export):
+ * only what mailfetch calls.
  */
-
-declare module 's3rver' {
-  import type { Server } from 'node:http';
-  import type { AddressInfo } from 'node:net';
-
-  export interface S3rverOptions {
-    address?: string;
-    port?: number;
-    silent?: boolean;
-    directory?: string;
-    resetOnClose?: boolean;
-    allowMismatchedSignatures?: boolean;
-    vhostBuckets?: boolean;
-    configureBuckets?: ReadonlyArray<{ name: string; configs?: ReadonlyArray<string | Buffer> }>;
-  }
-
-  /** A Koa middleware: s3rver is a Koa application. */
-  export type S3rverMiddleware = (ctx: S3rverContext, next: () => Promise<void>) => Promise<void>;
-
-  /** The slice of Koa's context that mailfetch's shims use. */
-  export interface S3rverContext {
-    method: string;
-    path: string;
-    query: Record<string, string | string[] | undefined>;
-    status: number;
-    body: unknown;
-  }
-
-  export default class S3rver {
-    constructor(options?: S3rverOptions);
-    /** Koa's middleware stack; composed when the server starts listening. */
-    middleware: S3rverMiddleware[];
-    /** Set by run(). */
-    httpServer?: Server;
-    run(): Promise<AddressInfo>;
-    close(): Promise<void>;
-  }
-}
 
 declare module 'dynalite' {
   import type { Server } from 'node:http';

@@ -11,12 +11,14 @@ export const StorageErrorCode = {
   SOURCE_FAILED: 'SOURCE_FAILED',
   /** S3 asked us to slow down (SlowDown, 503, 429...). */
   THROTTLED: 'THROTTLED',
-  /** The credentials may not write to the bucket (or its KMS key). */
+  /** The credentials may not write to the bucket (or its KMS key), or the process to the directory. */
   ACCESS_DENIED: 'ACCESS_DENIED',
   /** The bucket does not exist: a configuration error. */
   BUCKET_NOT_FOUND: 'BUCKET_NOT_FOUND',
   /** Any other failure talking to S3 (network, 5xx, unexpected 4xx). */
   UPLOAD_FAILED: 'UPLOAD_FAILED',
+  /** Writing a message file failed (disk full, I/O error, a file where a directory belongs...). */
+  WRITE_FAILED: 'WRITE_FAILED',
   /** The caller passed something the sink refuses (a bad mailbox id, an empty identity...). A bug. */
   INVALID_INPUT: 'INVALID_INPUT',
 } as const;
@@ -33,6 +35,7 @@ const RETRYABLE_BY_DEFAULT: ReadonlySet<StorageErrorCode> = new Set<StorageError
   StorageErrorCode.SOURCE_FAILED,
   StorageErrorCode.THROTTLED,
   StorageErrorCode.UPLOAD_FAILED,
+  StorageErrorCode.WRITE_FAILED,
 ]);
 
 /** A failure to store a message. Nothing new is left under the key when this is thrown. */
@@ -111,6 +114,26 @@ export function fromS3Error(cause: unknown, operation: string): StorageError {
   }
   const retryable = status === undefined || status >= HTTP_SERVER_ERROR_MIN || sdk.$retryable !== undefined;
   return new StorageError(StorageErrorCode.UPLOAD_FAILED, message, { cause, retryable });
+}
+
+/** File system error codes that mean "this process may not write there". */
+const FILE_ACCESS_DENIED_CODES: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EROFS']);
+/** File system error codes that the same write will meet again: a human must act. */
+const FILE_PERMANENT_CODES: ReadonlySet<string> = new Set(['ENOTDIR', 'EISDIR', 'EEXIST', 'ENAMETOOLONG', 'ELOOP', 'EINVAL']);
+
+/**
+ * Classifies a failed file system call of the file sink. Access problems are ACCESS_DENIED;
+ * a path that cannot work (a file where a directory belongs) is WRITE_FAILED, not
+ * retryable; anything else (disk full, I/O error, too many open files) may clear by itself.
+ */
+export function fromFileError(cause: unknown, operation: string, path: string): StorageError {
+  const code = (cause as { code?: unknown } | null)?.code;
+  const message = `${operation} ${path} failed: ${describe(cause)}`;
+  if (typeof code === 'string' && FILE_ACCESS_DENIED_CODES.has(code)) {
+    return new StorageError(StorageErrorCode.ACCESS_DENIED, `${message} (check the directory's owner and permissions)`, { cause });
+  }
+  const retryable = !(typeof code === 'string' && FILE_PERMANENT_CODES.has(code));
+  return new StorageError(StorageErrorCode.WRITE_FAILED, message, { cause, retryable });
 }
 
 function describe(err: unknown): string {

@@ -22,6 +22,8 @@ export const MAX_ENCODED_IDENTITY_CHARS = 200;
 /** The object name prefix of a hashed identity; '~s' never occurs in an escaped identity. */
 export const HASHED_IDENTITY_PREFIX = '~sha256-';
 export const MESSAGE_OBJECT_SUFFIX = '.eml';
+/** The key prefix of every sink unless configured otherwise. */
+export const DEFAULT_PREFIX = 'messages/';
 
 const ESCAPE_CHAR = '~';
 /** Bytes kept as they are: unreserved in URLs, safe in every file system and shell. */

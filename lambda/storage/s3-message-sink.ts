@@ -6,14 +6,15 @@
 import { Readable } from 'node:stream';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { StorageError, fromS3Error, invalidInput, sourceFailed } from './errors';
+import { StorageError, fromS3Error, invalidInput } from './errors';
 import { MAX_HEADER_VALUE_CHARS, extractHeaderFields, toMetadataValue, type HeaderFields } from './header-block';
-import { MessageDigest, type DigestResult, type HeaderDigest } from './message-digest';
+import type { DigestResult, HeaderDigest, MessageDigest } from './message-digest';
 import type { MessageSink, StoreMessageInput, StoredMessage } from './message-sink';
-import { objectKeyFor } from './object-key';
+import { MessageSource, storedMessage } from './message-source';
+import { DEFAULT_PREFIX, objectKeyFor } from './object-key';
 
 const MIB = 1024 * 1024;
-export const DEFAULT_PREFIX = 'messages/';
+export { DEFAULT_PREFIX } from './object-key';
 /** Messages up to this size are buffered and sent in one PutObject (one request, verified checksum). */
 export const DEFAULT_SINGLE_PART_MAX_OCTETS = 16 * MIB;
 export const DEFAULT_PART_SIZE_OCTETS = 8 * MIB;
@@ -94,7 +95,7 @@ export class S3MessageSink implements MessageSink {
   }
 
   async store(input: StoreMessageInput): Promise<StoredMessage> {
-    const source = new SourceReader(input.body);
+    const source = new MessageSource(input.body);
     try {
       const key = this.objectKey(input.mailboxId, input.identity);
       const prefix = await source.readUpTo(this.options.singlePartMaxOctets + 1);
@@ -148,7 +149,7 @@ export class S3MessageSink implements MessageSink {
     input: StoreMessageInput,
     key: string,
     prefix: Buffer[],
-    source: SourceReader,
+    source: MessageSource,
   ): Promise<StoredMessage> {
     const headerResult = source.digest.headerResult();
     const metadata = buildObjectMetadata(input, headerResult);
@@ -160,7 +161,7 @@ export class S3MessageSink implements MessageSink {
       // lib-storage reports a failed part only after its other uploaders have finished, and
       // one of them may be waiting for bytes from a stalled server: stopping the source
       // makes it give up at once instead of after the POP3 idle timeout.
-      source.noteUploadFailure(err);
+      source.noteBackendFailure(err);
       body.destroy();
     });
     const upload = new Upload({
@@ -186,77 +187,7 @@ export class S3MessageSink implements MessageSink {
 }
 
 // ---------------------------------------------------------------------------------------
-// Reading the source
-
-/**
- * Pulls chunks from the input stream, hashing each exactly once, and remembers which side
- * failed first: the source (SOURCE_FAILED) or S3 (a failure that made us stop the source,
- * which then looks like a source error but is not one).
- */
-class SourceReader {
-  readonly digest = new MessageDigest();
-  private readonly iterator: AsyncIterator<unknown>;
-  ended = false;
-  sourceError: { readonly error: unknown } | undefined;
-  uploadError: { readonly error: unknown } | undefined;
-
-  constructor(private readonly stream: Readable) {
-    this.iterator = stream[Symbol.asyncIterator]();
-  }
-
-  /** Reads until more than `limitOctets - 1` bytes arrived or the stream ended. */
-  async readUpTo(limitOctets: number): Promise<Buffer[]> {
-    const chunks: Buffer[] = [];
-    let octets = 0;
-    while (octets < limitOctets) {
-      const chunk = await this.next();
-      if (chunk === undefined) break;
-      chunks.push(chunk);
-      octets += chunk.length;
-    }
-    return chunks;
-  }
-
-  /** The prefix (released chunk by chunk as it is consumed), then the rest of the source. */
-  async *drain(prefix: Buffer[]): AsyncGenerator<Buffer> {
-    for (let chunk = prefix.shift(); chunk !== undefined; chunk = prefix.shift()) yield chunk;
-    for (let chunk = await this.next(); chunk !== undefined; chunk = await this.next()) yield chunk;
-  }
-
-  noteUploadFailure(error: unknown): void {
-    if (this.sourceError === undefined) this.uploadError ??= { error };
-    this.destroy();
-  }
-
-  /** Stops the producer: a pending read rejects, the POP3 side sees its consumer gone. */
-  destroy(): void {
-    if (!this.ended) this.stream.destroy();
-  }
-
-  private async next(): Promise<Buffer | undefined> {
-    let result: IteratorResult<unknown>;
-    try {
-      result = await this.iterator.next();
-    } catch (err) {
-      if (this.uploadError === undefined) this.sourceError ??= { error: err };
-      throw err;
-    }
-    if (result.done) {
-      this.ended = true;
-      return undefined;
-    }
-    const chunk = toBuffer(result.value);
-    this.digest.update(chunk);
-    return chunk;
-  }
-}
-
-function toBuffer(value: unknown): Buffer {
-  if (Buffer.isBuffer(value)) return value;
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  // A string chunk would need an encoding to become the message's bytes: refuse to guess.
-  throw new TypeError(`message stream yielded ${typeof value}, expected bytes`);
-}
+// Failures
 
 /**
  * The S3 client as lib-storage sees it, reporting every failed request to `onFailure`
@@ -279,20 +210,12 @@ function observeFailures(client: S3Client, onFailure: (err: unknown) => void): S
 }
 
 /** Maps whatever store() caught to a StorageError, the side that failed first deciding. */
-function toStorageError(err: unknown, source: SourceReader): StorageError {
-  if (source.sourceError !== undefined) {
-    const failed = sourceFailed(source.sourceError.error);
-    const fingerprint = source.digest.headerFingerprintSoFar();
-    if (fingerprint !== undefined) failed.headerFingerprint = fingerprint;
-    return failed;
-  }
+function toStorageError(err: unknown, source: MessageSource): StorageError {
+  const failed = source.sourceFailure();
+  if (failed !== undefined) return failed;
   if (err instanceof StorageError) return err;
   // lib-storage may report the abort's failure instead of the failure that caused it.
-  return fromS3Error(source.uploadError?.error ?? err, 'multipart upload');
-}
-
-function storedMessage(key: string, result: DigestResult): StoredMessage {
-  return { key, size: result.size, sha256: result.sha256, headerFingerprint: result.headerFingerprint, ...(result.bodySha256 ? { bodySha256: result.bodySha256 } : {}) };
+  return fromS3Error(source.backendError?.error ?? err, 'multipart upload');
 }
 
 // ---------------------------------------------------------------------------------------

@@ -3,9 +3,9 @@
  * against the fake POP3 server in this process and embedded storage in a temp directory:
  * what an operator types, what they see, and the exit codes scripts rely on.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakePop3, type FakeMessage, type FakePop3Server } from '../fixtures/fake-pop3-server';
 import { jsonLines, runMailfetch, type CliResult } from './cli-runner';
@@ -82,6 +82,10 @@ describe('mailfetch fetch, check and reset on one local store', () => {
     expect(Object.keys(run1!).slice(0, JSON_FIELDS.length)).toEqual(JSON_FIELDS);
     expect(run1).toMatchObject({ mailbox: 'box', listed: 3, new: 3, fetched: 3, skipped: 0, deleted: 0, duplicates: 0, complete: true, errors: [] });
     expect(run1!.bytes).toBeGreaterThan(0);
+    // Each message is a plain .eml file, byte-exact, where the summary says.
+    expect(run1!.messageLocation).toBe(`${join(local, 'messages', 'box')}${sep}`);
+    expect((await readdir(join(local, 'messages', 'box'))).sort()).toEqual(['uid-1.eml', 'uid-2.eml', 'uid-3.eml']);
+    for (const m of server.messages) expect((await readFile(join(local, 'messages', 'box', `${m.uid}.eml`))).equals(m.bytes)).toBe(true);
     expect(second.code).toBe(0);
     expect(jsonLines(second.stdout)).toEqual([expect.objectContaining({ mailbox: 'box', listed: 3, new: 0, fetched: 0, bytes: 0, complete: true, errors: [] })]);
 
@@ -213,6 +217,7 @@ describe.concurrent('mailfetch outcomes and exit codes', { timeout: SLOW_TEST_MS
     expect(result.stdout).toMatch(/listed 4, new 0, fetched 0 /);
     expect(result.stdout).toMatch(/listed 6, new 2, fetched 2 /);
     for (let n = 1; n <= 6; n++) expect(result.stdout).toContain(`messages/demo/demo-000${n}.eml`);
-    expect(result.stdout).toContain(join(workDir, 'demo', 's3', 'mailfetch', 'messages', 'demo'));
+    expect(result.stdout).toContain(`On disk:     ${join(workDir, 'demo', 'messages', 'demo')}${sep}\n`);
+    expect((await readdir(join(workDir, 'demo', 'messages', 'demo'))).sort()).toEqual([1, 2, 3, 4, 5, 6].map((n) => `demo-000${n}.eml`));
   });
 });

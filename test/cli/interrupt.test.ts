@@ -12,7 +12,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_BUCKET, localObjectDirectory, openStorage } from '../../lambda/cli/storage';
+import { localMessageDirectory, openStorage } from '../../lambda/cli/storage';
 import { DEFAULT_PREFIX } from '../../lambda/env';
 import { startFakePop3, type FakeMessage, type FakePop3Options, type FakePop3Server, type FakeSession } from '../fixtures/fake-pop3-server';
 import { gmail } from '../fixtures/pop3-profiles';
@@ -20,7 +20,7 @@ import { jsonLines, runMailfetch, startMailfetch, type CliResult, type RunningCl
 
 const PASSWORD = 'interrupt-test-pw-5521';
 const PASSWORD_ENV = 'MF_INTERRUPT_TEST_PASSWORD';
-/** Each run starts Node, tsx and the embedded S3/DynamoDB child: slow on a busy machine. */
+/** Each run starts Node, tsx and the embedded store: slow on a busy machine. */
 const SLOW_TEST_MS = 180_000;
 const MESSAGES = 30;
 /** Per RETR: long enough that a run is still going when the signal lands. */
@@ -84,11 +84,11 @@ function run(s: Setup, args: string[]): Promise<CliResult> {
   return runMailfetch([...args, '--config', s.config, '--local', s.local], workDir, { [PASSWORD_ENV]: PASSWORD });
 }
 
-/** Every object file in the embedded S3 store (s3rver keeps each as `<key>._S3rver_object`). */
+/** Every message file of the local store (`.eml`; a temporary file of an unfinished write is not one). */
 async function storedObjects(local: string): Promise<Buffer[]> {
-  const dir = localObjectDirectory(local, LOCAL_BUCKET, DEFAULT_PREFIX);
+  const dir = localMessageDirectory(local, DEFAULT_PREFIX, '');
   if (!existsSync(dir)) return [];
-  const files = (await readdir(dir, { recursive: true })).filter((f) => f.endsWith('._S3rver_object'));
+  const files = (await readdir(dir, { recursive: true })).filter((f) => f.endsWith('.eml'));
   return Promise.all(files.map((f) => readFile(join(dir, f))));
 }
 

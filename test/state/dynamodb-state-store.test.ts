@@ -1,7 +1,9 @@
 /**
- * DynamoDbStateStore against AWS's own DynamoDB Local: lease, conditional record writes,
- * batching and pagination, the sparse pending-delete index, TTL, reset, error mapping, and
- * the capacity figures behind the O(new) claim.
+ * DynamoDbStateStore against AWS's own DynamoDB Local, where it goes beyond the StateStore
+ * contract (test/contract/state-store.contract.ts, run on DynamoDB Local and the embedded
+ * dynalite): the table definition, batching and pagination, throttled batches, DynamoDB's
+ * key limits, the item layout of the sparse pending-delete index and TTL, error mapping,
+ * and the capacity figures behind the O(new) claim.
  */
 import { createServer, type AddressInfo } from 'node:net';
 import {
@@ -192,129 +194,7 @@ describe('ensureTable', () => {
   });
 });
 
-describe('lease', () => {
-  it('takes a free lease, refuses a second owner, and lets the holder renew', async () => {
-    const { store } = await freshStore();
-    expect(await store.acquireLease(MAILBOX, 'run-a', 1_000, 500)).toBe(true);
-    expect(await store.acquireLease(MAILBOX, 'run-b', 1_200, 500)).toBe(false);
-    expect(await store.acquireLease(MAILBOX, 'run-a', 1_300, 500)).toBe(true);
-    // Leases are per mailbox.
-    expect(await store.acquireLease(OTHER_MAILBOX, 'run-b', 1_300, 500)).toBe(true);
-  });
-
-  it('lets another owner take over an expired lease, not one that expires right now', async () => {
-    const { store } = await freshStore();
-    expect(await store.acquireLease(MAILBOX, 'run-a', 1_000, 500)).toBe(true);
-    expect(await store.acquireLease(MAILBOX, 'run-b', 1_500, 500)).toBe(false);
-    expect(await store.acquireLease(MAILBOX, 'run-b', 1_501, 500)).toBe(true);
-    expect(await store.acquireLease(MAILBOX, 'run-a', 1_600, 500)).toBe(false);
-  });
-
-  it('ignores a release by a non-owner; the owner frees it', async () => {
-    const { store } = await freshStore();
-    await store.acquireLease(MAILBOX, 'run-a', 1_000, 60_000);
-    await store.releaseLease(MAILBOX, 'run-b');
-    expect(await store.acquireLease(MAILBOX, 'run-c', 2_000, 60_000)).toBe(false);
-
-    await store.releaseLease(MAILBOX, 'run-a');
-    expect(await store.acquireLease(MAILBOX, 'run-c', 2_000, 60_000)).toBe(true);
-    await store.releaseLease(OTHER_MAILBOX, 'run-a'); // no lease at all: still no error
-  });
-
-  it('getLease reads who holds it and until when, expired or not; a takeover replaces the holder', async () => {
-    const { store } = await freshStore();
-    expect(await store.getLease(MAILBOX)).toBeUndefined();
-    const holder = { description: 'mailfetch fetch (pid 4242 on build-1)', host: 'build-1', pid: 4242 };
-    await store.acquireLease(MAILBOX, 'run-a', 1_000, 500, holder);
-    expect(await store.getLease(MAILBOX)).toEqual({ owner: 'run-a', expiresAtMs: 1_500, acquiredAtMs: 1_000, holder });
-    // Expired, it is still there to read (unlock says so); another run then takes it over.
-    await store.acquireLease(MAILBOX, 'run-b', 2_000, 500);
-    expect(await store.getLease(MAILBOX)).toEqual({ owner: 'run-b', expiresAtMs: 2_500, acquiredAtMs: 2_000 });
-    // An over-long description is cut, not refused.
-    await store.acquireLease(OTHER_MAILBOX, 'run-c', 1_000, 500, { description: 'x'.repeat(10_000) });
-    expect((await store.getLease(OTHER_MAILBOX))?.holder?.description).toHaveLength(200);
-    await store.releaseLease(MAILBOX, 'run-b');
-    expect(await store.getLease(MAILBOX)).toBeUndefined();
-  });
-});
-
-describe('summary', () => {
-  it('is undefined for a new mailbox and round-trips putSummary', async () => {
-    const { store } = await freshStore();
-    expect(await store.getSummary(MAILBOX)).toBeUndefined();
-    const summary = { count: 4_812, listingHash: 'f'.repeat(64), updatedAt: NOW };
-    await store.putSummary(MAILBOX, summary);
-    expect(await store.getSummary(MAILBOX)).toEqual(summary);
-    expect(await store.getSummary(OTHER_MAILBOX)).toBeUndefined();
-    await store.putSummary(MAILBOX, { ...summary, fingerprintIdentities: true });
-    expect(await store.getSummary(MAILBOX)).toEqual({ ...summary, fingerprintIdentities: true });
-  });
-});
-
-describe('records by identity prefix', () => {
-  it('lists exactly the records whose identity starts with the prefix, in this mailbox only', async () => {
-    const { store } = await freshStore();
-    for (const id of ['abc~fp~1', 'abc~fp~2', 'abc', 'abcd~fp~3', 'ab~fp~4']) await store.putRecord(MAILBOX, record(id));
-    await store.putRecord(OTHER_MAILBOX, record('abc~fp~9'));
-    const found = await store.listRecordsByIdentityPrefix(MAILBOX, 'abc~fp~');
-    expect(found.map((r) => r.identity).sort()).toEqual(['abc~fp~1', 'abc~fp~2']);
-    expect(await store.listRecordsByIdentityPrefix(MAILBOX, 'zzz~fp~')).toEqual([]);
-  });
-});
-
 describe('records', () => {
-  it('round-trips a record with every field, and one with none of the optional ones', async () => {
-    const { store } = await freshStore();
-    const full: MessageRecord = {
-      identity: 'fp:1a2b/3c+4d..e f',
-      uid: '1a2b/3c+4d..e f',
-      status: 'stored',
-      objectKey: 'mail/acme.support/2026/01/x.eml',
-      size: 0,
-      sha256: 'd'.repeat(64),
-      headerFingerprint: 'e'.repeat(64),
-      firstSeenAt: '2026-01-01T00:00:00.000Z',
-      storedAt: '2026-01-01T00:00:02.000Z',
-      skipReason: 'none',
-      deleteAfter: '2026-02-01T00:00:00.000Z',
-      deletedAt: '2026-02-01T03:00:00.000Z',
-    };
-    const bare: MessageRecord = { identity: 'bare', uid: 'bare', status: 'baseline', size: 77, firstSeenAt: NOW };
-    expect(await store.putRecord(MAILBOX, full)).toBe(true);
-    expect(await store.putRecord(MAILBOX, bare)).toBe(true);
-
-    const read = await store.getRecords(MAILBOX, [full.identity, bare.identity, 'missing']);
-    expect(Object.fromEntries(read)).toEqual({ [full.identity]: full, [bare.identity]: bare });
-    expect(await store.getRecords(OTHER_MAILBOX, [full.identity])).toEqual(new Map());
-  });
-
-  it('never overwrites a stored record, not even with another stored one', async () => {
-    const { store } = await freshStore();
-    const first = record('uid-1');
-    expect(await store.putRecord(MAILBOX, first)).toBe(true);
-
-    expect(await store.putRecord(MAILBOX, record('uid-1', { objectKey: 'other.eml', sha256: '0'.repeat(64) }))).toBe(false);
-    expect(await store.putRecord(MAILBOX, record('uid-1', { status: 'skipped', skipReason: 'too-large' }))).toBe(false);
-    expect(await store.putRecord(MAILBOX, record('uid-1', { status: 'baseline' }))).toBe(false);
-    expect((await store.getRecords(MAILBOX, ['uid-1'])).get('uid-1')).toEqual(first);
-  });
-
-  it('lets a stored record replace a skipped or a baseline one', async () => {
-    const { store } = await freshStore();
-    const skipped = record('uid-s', { status: 'skipped', skipReason: 'too-large', objectKey: undefined });
-    const baseline = record('uid-b', { status: 'baseline', objectKey: undefined, sha256: undefined, storedAt: undefined });
-    expect(await store.putRecord(MAILBOX, skipped)).toBe(true);
-    expect(await store.putRecord(MAILBOX, baseline)).toBe(true);
-    // Non-stored records may also replace each other (a skip reason can change).
-    expect(await store.putRecord(MAILBOX, { ...skipped, skipReason: 'filtered' })).toBe(true);
-
-    expect(await store.putRecord(MAILBOX, record('uid-s'))).toBe(true);
-    expect(await store.putRecord(MAILBOX, record('uid-b'))).toBe(true);
-    const read = await store.getRecords(MAILBOX, ['uid-s', 'uid-b']);
-    expect(read.get('uid-s')).toEqual(record('uid-s'));
-    expect(read.get('uid-b')).toEqual(record('uid-b'));
-  });
-
   it('getRecords batches 250 identities with awkward characters, duplicates and missing ones', async () => {
     const counter = countingClient();
     const tableName = await freshTable();
@@ -384,83 +264,36 @@ describe('records', () => {
   });
 });
 
-describe('deletions and expiry', () => {
-  it('listDueDeletions returns only due, pending, stored records; markDeleted takes them out and keeps them as tombstones (no TTL)', async () => {
+describe('deletions and expiry: item layout', () => {
+  it('indexes only pending deletions; markDeleted removes the index entry and the TTL, creates no stub', async () => {
     const { store, tableName } = await freshStore();
     const past = '2026-02-01T00:00:00.000Z';
-    const future = '2026-04-01T00:00:00.000Z';
-    await store.putRecord(MAILBOX, record('due-1', { deleteAfter: past }));
-    await store.putRecord(MAILBOX, record('due-now', { deleteAfter: NOW }));
-    await store.putRecord(MAILBOX, record('not-yet', { deleteAfter: future }));
-    await store.putRecord(MAILBOX, record('already-deleted', { deleteAfter: past, deletedAt: past }));
-    await store.putRecord(MAILBOX, record('skipped', { status: 'skipped', skipReason: 'too-large', deleteAfter: past }));
-    await store.putRecord(MAILBOX, record('kept-forever'));
-    await store.putRecord(OTHER_MAILBOX, record('other-mailbox', { deleteAfter: past }));
+    await store.putRecord(MAILBOX, record('due', { deleteAfter: past }));
+    await store.putRecord(MAILBOX, record('kept'));
+    expect((await rawRecordItem(tableName, MAILBOX, 'due'))?.gsi1pk).toBeDefined();
+    expect((await rawRecordItem(tableName, MAILBOX, 'kept'))?.gsi1pk).toBeUndefined();
 
-    const due = await store.listDueDeletions(MAILBOX, NOW);
-    expect(due.map((r) => r.identity).sort()).toEqual(['due-1', 'due-now']);
-    expect(due.find((r) => r.identity === 'due-1')).toEqual(record('due-1', { deleteAfter: past }));
-
-    const deletedAt = '2026-03-01T12:05:00.000Z';
-    // A record that was given a TTL earlier (a full diff saw it gone) loses it: a tombstone stays.
-    await store.expireRecords(MAILBOX, ['due-now'], NOW, 7);
-    await store.markDeleted(MAILBOX, ['due-1', 'due-now', 'never-existed'], deletedAt);
-    expect(await store.listDueDeletions(MAILBOX, NOW)).toEqual([]);
-    expect(await store.listDueDeletions(OTHER_MAILBOX, NOW)).toHaveLength(1);
-
-    const read = await store.getRecords(MAILBOX, ['due-1', 'never-existed']);
-    expect(read.get('due-1')).toEqual(record('due-1', { deleteAfter: past, deletedAt }));
-    // markDeleted updates only existing records: no stub for an unknown identity.
-    expect(read.has('never-existed')).toBe(false);
-    expect(await rawRecordItem(tableName, MAILBOX, 'never-existed')).toBeUndefined();
-
-    const item = await rawRecordItem(tableName, MAILBOX, 'due-1');
+    await store.expireRecords(MAILBOX, ['due'], NOW, 7);
+    await store.markDeleted(MAILBOX, ['due', 'never-existed'], NOW);
+    const item = await rawRecordItem(tableName, MAILBOX, 'due');
     expect(item?.gsi1pk).toBeUndefined();
     expect(item?.[TTL_ATTRIBUTE]).toBeUndefined();
-    expect((await rawRecordItem(tableName, MAILBOX, 'due-now'))?.[TTL_ATTRIBUTE]).toBeUndefined();
+    expect(await rawRecordItem(tableName, MAILBOX, 'never-existed')).toBeUndefined();
   });
 
-  it('expireRecords sets the TTL once, leaves the pending-delete index, and never postpones the expiry', async () => {
+  it('expireRecords writes the TTL attribute in epoch seconds and takes the record out of the index', async () => {
     const { store, tableName } = await freshStore();
     await store.putRecord(MAILBOX, record('gone', { deleteAfter: '2026-02-01T00:00:00.000Z' }));
-    await store.putRecord(MAILBOX, record('still-there'));
-
-    await store.expireRecords(MAILBOX, ['gone', 'never-existed'], NOW, 7);
-    const expected = { N: String(Date.parse(NOW) / 1000 + 7 * SECONDS_PER_DAY) };
-    expect((await rawRecordItem(tableName, MAILBOX, 'gone'))?.[TTL_ATTRIBUTE]).toEqual(expected);
-    expect(await store.listDueDeletions(MAILBOX, NOW)).toEqual([]);
-    expect((await rawRecordItem(tableName, MAILBOX, 'still-there'))?.[TTL_ATTRIBUTE]).toBeUndefined();
-    expect(await rawRecordItem(tableName, MAILBOX, 'never-existed')).toBeUndefined();
-
-    await store.expireRecords(MAILBOX, ['gone'], '2026-03-05T00:00:00.000Z', 7);
-    expect((await rawRecordItem(tableName, MAILBOX, 'gone'))?.[TTL_ATTRIBUTE]).toEqual(expected);
+    await store.expireRecords(MAILBOX, ['gone'], NOW, 7);
+    const item = await rawRecordItem(tableName, MAILBOX, 'gone');
+    expect(item?.[TTL_ATTRIBUTE]).toEqual({ N: String(Date.parse(NOW) / 1000 + 7 * SECONDS_PER_DAY) });
+    expect(item?.gsi1pk).toBeUndefined();
   });
 
   it('refuses a deleteAfter or a listing time that is not canonical ISO-8601 UTC', async () => {
     const { store } = await freshStore();
     await expect(store.putRecord(MAILBOX, record('x', { deleteAfter: '2026-02-01T00:00:00Z' }))).rejects.toMatchObject({ code: 'INVALID' });
     await expect(store.listDueDeletions(MAILBOX, '2026-03-01 12:00')).rejects.toMatchObject({ code: 'INVALID' });
-  });
-});
-
-describe('resetMailbox', () => {
-  it('removes every item of one mailbox and nothing of another', async () => {
-    const { store, tableName } = await freshStore();
-    const identities = await seedRecords(tableName, MAILBOX, 60);
-    await store.putSummary(MAILBOX, { count: 60, listingHash: 'h', updatedAt: NOW });
-    await store.acquireLease(MAILBOX, 'run-a', 0, 1_000);
-    const others = await seedRecords(tableName, OTHER_MAILBOX, 5);
-    await store.putSummary(OTHER_MAILBOX, { count: 5, listingHash: 'h', updatedAt: NOW });
-
-    expect(await store.resetMailbox(MAILBOX)).toBe(62);
-    expect(await collect(store.listRecords(MAILBOX))).toEqual([]);
-    expect(await store.getRecords(MAILBOX, identities)).toEqual(new Map());
-    expect(await store.getSummary(MAILBOX)).toBeUndefined();
-    expect(await store.acquireLease(MAILBOX, 'run-b', 0, 1_000)).toBe(true);
-
-    expect((await store.getRecords(OTHER_MAILBOX, others)).size).toBe(5);
-    expect(await store.getSummary(OTHER_MAILBOX)).toBeDefined();
-    expect(await store.resetMailbox('empty')).toBe(0);
   });
 });
 

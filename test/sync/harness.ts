@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { MailboxConfig } from '../../lambda/config/mailbox-config';
 import { DEFAULT_LIMITS } from '../../lambda/config/mailbox-config';
 import type { Readable } from 'node:stream';
-import { createLocalS3Client } from '../../lambda/local/embedded-aws';
+import { createLocalS3Client } from '../fixtures/s3rver-process';
 import { openSession, type Pop3Client, type Pop3SessionOptions } from '../../lambda/pop3';
 import { DynamoDbStateStore } from '../../lambda/state/dynamodb-state-store';
 import type { MessageRecord, StateStore } from '../../lambda/state/state-store';

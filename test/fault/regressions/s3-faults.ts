@@ -5,7 +5,7 @@
  * so one injected failure reaches the sink as one failed store.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { createLocalS3Client } from '../../../lambda/local/embedded-aws';
+import { createLocalS3Client } from '../../fixtures/s3rver-process';
 
 /** The shape of the SDK's own 500 (retryable: the sink reports UPLOAD_FAILED, retryable). */
 function internalError(): Error {

@@ -1,0 +1,94 @@
+/**
+ * The message stream as every sink reads it: chunk by chunk, each hashed exactly once, and
+ * remembering which side failed first: the source (the POP3 connection: SOURCE_FAILED) or
+ * the sink's backend (a failure that made the sink stop the source, which then looks like
+ * a source error but is not one).
+ */
+import type { Readable } from 'node:stream';
+import { sourceFailed, type StorageError } from './errors';
+import { MessageDigest, type DigestResult } from './message-digest';
+import type { StoredMessage } from './message-sink';
+
+export class MessageSource {
+  readonly digest = new MessageDigest();
+  private readonly iterator: AsyncIterator<unknown>;
+  ended = false;
+  sourceError: { readonly error: unknown } | undefined;
+  backendError: { readonly error: unknown } | undefined;
+
+  constructor(private readonly stream: Readable) {
+    this.iterator = stream[Symbol.asyncIterator]();
+  }
+
+  /** The next chunk, or undefined at the end of the message. Rejects when the source fails. */
+  async next(): Promise<Buffer | undefined> {
+    let result: IteratorResult<unknown>;
+    try {
+      result = await this.iterator.next();
+    } catch (err) {
+      if (this.backendError === undefined) this.sourceError ??= { error: err };
+      throw err;
+    }
+    if (result.done) {
+      this.ended = true;
+      return undefined;
+    }
+    const chunk = toBuffer(result.value);
+    this.digest.update(chunk);
+    return chunk;
+  }
+
+  /** Reads until more than `limitOctets - 1` bytes arrived or the stream ended. */
+  async readUpTo(limitOctets: number): Promise<Buffer[]> {
+    const chunks: Buffer[] = [];
+    let octets = 0;
+    while (octets < limitOctets) {
+      const chunk = await this.next();
+      if (chunk === undefined) break;
+      chunks.push(chunk);
+      octets += chunk.length;
+    }
+    return chunks;
+  }
+
+  /** The prefix (released chunk by chunk as it is consumed), then the rest of the source. */
+  async *drain(prefix: Buffer[]): AsyncGenerator<Buffer> {
+    for (let chunk = prefix.shift(); chunk !== undefined; chunk = prefix.shift()) yield chunk;
+    for (let chunk = await this.next(); chunk !== undefined; chunk = await this.next()) yield chunk;
+  }
+
+  /** The backend failed first: stop the source, and do not blame it for the error that follows. */
+  noteBackendFailure(error: unknown): void {
+    if (this.sourceError === undefined) this.backendError ??= { error };
+    this.destroy();
+  }
+
+  /** Stops the producer: a pending read rejects, the POP3 side sees its consumer gone. */
+  destroy(): void {
+    if (!this.ended) this.stream.destroy();
+  }
+
+  /**
+   * SOURCE_FAILED when the source failed first (with the header fingerprint when the header
+   * block had arrived whole), else undefined: then the backend's error is the one to report.
+   */
+  sourceFailure(): StorageError | undefined {
+    if (this.sourceError === undefined) return undefined;
+    const failed = sourceFailed(this.sourceError.error);
+    const fingerprint = this.digest.headerFingerprintSoFar();
+    if (fingerprint !== undefined) failed.headerFingerprint = fingerprint;
+    return failed;
+  }
+}
+
+function toBuffer(value: unknown): Buffer {
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  // A string chunk would need an encoding to become the message's bytes: refuse to guess.
+  throw new TypeError(`message stream yielded ${typeof value}, expected bytes`);
+}
+
+/** What store() returns for the bytes the digest saw, stored under `key`. */
+export function storedMessage(key: string, result: DigestResult): StoredMessage {
+  return { key, size: result.size, sha256: result.sha256, headerFingerprint: result.headerFingerprint, ...(result.bodySha256 ? { bodySha256: result.bodySha256 } : {}) };
+}
