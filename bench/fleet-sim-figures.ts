@@ -25,6 +25,8 @@ export interface PerCheck {
   /** CPU of the whole process per check, ms: worker and dispatcher, plus the in-process POP3, SQS and KMS fakes (an upper bound). */
   readonly cpuMs: number;
   readonly pop3Sessions: number;
+  /** POP3 command lines per check (pipelined ones share a round trip: an upper bound of round trips after the greeting). */
+  readonly pop3Commands: number;
   /** Bytes the worker wrote to stdout per check, by kind. */
   readonly logBytes: { readonly summary: number; readonly emf: number; readonly other: number; readonly total: number };
   readonly logLines: number;
@@ -67,6 +69,7 @@ export function perCheck(s: SweepMeasure): PerCheck {
     handlerMs: per(s.handlerMs),
     cpuMs: per(s.processCpuMs),
     pop3Sessions: per(s.pop3Sessions),
+    pop3Commands: per(s.pop3Commands),
     logBytes: { summary: per(summary.bytes), emf: per(emf.bytes), other: per(other.bytes), total: per(summary.bytes + emf.bytes + other.bytes) },
     logLines: per(summary.lines + emf.lines + other.lines),
   };

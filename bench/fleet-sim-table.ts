@@ -2,22 +2,25 @@
 import type { PerCheck } from './fleet-sim-figures';
 import type { FleetSimRecord } from './fleet-sim';
 
+/** The figures per mailbox check, as label and formatter: the console table and docs/cost.md. */
+export const PER_CHECK_ROWS: readonly (readonly [string, (p: PerCheck) => string])[] = [
+  ['mailbox checks', (p) => p.checks.toLocaleString('en-US')],
+  ['wall time of the sweep (this machine)', (p) => `${p.wallSeconds.toFixed(0)} s (${p.checksPerSecond.toFixed(0)} checks/s)`],
+  ['DynamoDB requests per check (worker)', (p) => fmtOps(p.dynamoRequests)],
+  ['DynamoDB read units per check', (p) => p.readUnits.toFixed(2)],
+  ['DynamoDB write units per check', (p) => `${p.writeUnits.toFixed(2)}${p.estimatedWriteUnits > 0 ? ` (of which ${p.estimatedWriteUnits.toFixed(3)} failed conditions)` : ''}`],
+  ['S3 requests per check', (p) => fmtOps(p.s3Requests) || 'none'],
+  ['SQS requests per check', (p) => fmtOps(p.sqsRequests)],
+  ['KMS requests per check', (p) => p.kmsRequests.toFixed(4)],
+  ['Lambda invocations per check', (p) => `${p.invocations.toFixed(3)} (${p.mailboxesPerInvocation.toFixed(1)} mailboxes each)`],
+  ['handler time per check (local endpoints)', (p) => `${p.handlerMs.toFixed(0)} ms`],
+  ['process CPU per check (worker + dispatcher + the fakes)', (p) => `${p.cpuMs.toFixed(1)} ms`],
+  ['POP3 sessions per check', (p) => `${p.pop3Sessions.toFixed(3)} (${p.pop3Commands.toFixed(1)} commands each)`],
+  ['log bytes per check (worker stdout)', (p) => `${p.logBytes.total.toFixed(0)}: summary ${p.logBytes.summary.toFixed(0)}, EMF ${p.logBytes.emf.toFixed(0)}, other ${p.logBytes.other.toFixed(0)} (${p.logLines.toFixed(2)} lines)`],
+];
+
 export function fleetSimTable(r: FleetSimRecord): string {
-  const rows: [string, (p: PerCheck) => string][] = [
-    ['mailbox checks', (p) => String(p.checks)],
-    ['wall time of the sweep', (p) => `${p.wallSeconds.toFixed(1)} s (${p.checksPerSecond.toFixed(0)} checks/s)`],
-    ['DynamoDB requests / check', (p) => fmtOps(p.dynamoRequests)],
-    ['DynamoDB read units / check', (p) => p.readUnits.toFixed(2)],
-    ['DynamoDB write units / check', (p) => `${p.writeUnits.toFixed(2)}${p.estimatedWriteUnits > 0 ? ` (${p.estimatedWriteUnits.toFixed(3)} for failed conditions)` : ''}`],
-    ['S3 requests / check', (p) => fmtOps(p.s3Requests) || '0'],
-    ['SQS requests / check', (p) => fmtOps(p.sqsRequests)],
-    ['KMS requests / check', (p) => p.kmsRequests.toFixed(4)],
-    ['Lambda invocations / check', (p) => `${p.invocations.toFixed(3)} (${p.mailboxesPerInvocation.toFixed(1)} mailboxes each)`],
-    ['handler time / check', (p) => `${p.handlerMs.toFixed(1)} ms`],
-    ['process CPU / check', (p) => `${p.cpuMs.toFixed(1)} ms`],
-    ['POP3 sessions / check', (p) => p.pop3Sessions.toFixed(3)],
-    ['log bytes / check', (p) => `${p.logBytes.total.toFixed(0)} (summary ${p.logBytes.summary.toFixed(0)}, EMF ${p.logBytes.emf.toFixed(0)}, other ${p.logBytes.other.toFixed(0)})`],
-  ];
+  const rows = PER_CHECK_ROWS;
   const width = Math.max(...rows.map(([name]) => name.length));
   const lines = [
     `fleet simulation: ${r.settings.mailboxes} mailboxes, ${r.settings.maxConcurrency} invocations at once, ${r.settings.mailboxesPerMessage} mailboxes per message (baseline sweep ${r.baselineSeconds.toFixed(1)} s)`,

@@ -7,6 +7,7 @@
  */
 import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { parseMailbox } from '../lambda/config/validate-config';
 import type { MailboxConfig } from '../lambda/config/mailbox-config';
 import { DataKeyRing } from '../lambda/credentials/data-key-ring';
@@ -15,7 +16,7 @@ import { SealedCredentialStore } from '../lambda/credentials/sealed-credential-s
 import { SecretResolver } from '../lambda/credentials/secret-resolver';
 import type { HandlerDeps } from '../lambda/handlers/fetch-mailbox';
 import { DynamoDbHostSlots } from '../lambda/hosts/host-slots';
-import { createLocalDynamoDbClient, createLocalS3Client } from '../lambda/local/embedded-aws';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, createLocalDynamoDbClient, createLocalS3Client } from '../lambda/local/embedded-aws';
 import { startLocalKms, type LocalKms } from '../lambda/local/local-kms';
 import { startFakePop3, type FakeMessage, type FakePop3Server } from '../lambda/local/pop3-server/fake-pop3-server';
 import { DynamoDbMailboxRegistry } from '../lambda/registry/dynamodb-mailbox-registry';
@@ -69,8 +70,12 @@ export interface FleetWorld {
   readonly meters: { readonly workerDynamo: RequestMeter; readonly dispatcherDynamo: RequestMeter; readonly workerS3: RequestMeter };
   readonly dispatcherDynamo: DynamoDBClient;
   readonly mailboxIds: readonly string[];
+  /** POP3 command lines the server received so far (each a round trip at most). */
+  pop3Commands(): number;
   /** The POP3 account of a mailbox. */
   userOf(mailboxId: string): string;
+  /** An SQS client with the SDK's retries (a reused connection the endpoint closed is retried, as in AWS). */
+  sqsClient(): SQSClient;
   /** A fresh container, as Lambda starts one. */
   container(): Container;
   stop(): Promise<void>;
@@ -86,6 +91,7 @@ export async function startFleetWorld(options: WorldOptions): Promise<FleetWorld
   const ids = Array.from({ length: options.mailboxes }, (_, i) => mailboxId(i + 1));
   const userOf = (id: string): string => `user-${id}`;
   const passwordOf = (id: string): string => `pw-${id}-${(origin % 100_000).toString(36)}`;
+  let commands = 0;
   const [dynamo, s3, sqs, kms, pop3] = await Promise.all([
     startDynamoDbLocal(),
     startS3rver(),
@@ -93,6 +99,10 @@ export async function startFleetWorld(options: WorldOptions): Promise<FleetWorld
     startLocalKms(),
     startFakePop3({
       recordCommands: false,
+      onCommand: () => {
+        commands++;
+        return false;
+      },
       accounts: ids.map((id) => ({ user: userOf(id), password: passwordOf(id), messages: existingMail(id, options.existingMessages) })),
     }),
   ]);
@@ -109,7 +119,13 @@ export async function startFleetWorld(options: WorldOptions): Promise<FleetWorld
   meters.dispatcherDynamo.attach(dispatcherDynamo, { dynamodb: true });
   meters.workerS3.attach(workerS3);
   const kmsClient = kms.createClient();
-  const workerSqs = sqs.createClient();
+  const sqsClients: SQSClient[] = [];
+  const sqsClient = (): SQSClient => {
+    const client = new SQSClient({ endpoint: sqs.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 3 });
+    sqsClients.push(client);
+    return client;
+  };
+  const workerSqs = sqsClient();
 
   await registerFleet(admin.dynamodb, kms, ids, (id) => ({ user: userOf(id), password: passwordOf(id) }), pop3.port);
 
@@ -138,9 +154,10 @@ export async function startFleetWorld(options: WorldOptions): Promise<FleetWorld
     workerDynamo.destroy();
     dispatcherDynamo.destroy();
     workerS3.destroy();
+    for (const client of sqsClients) client.destroy();
     await Promise.allSettled([dynamo.stop(), s3.stop(), sqs.close(), kms.close(), pop3.close()]);
   };
-  return { dynamo, s3, sqs, kms, pop3, queue, dlq, admin, meters, dispatcherDynamo, mailboxIds: ids, userOf, container, stop };
+  return { dynamo, s3, sqs, kms, pop3, queue, dlq, admin, meters, dispatcherDynamo, mailboxIds: ids, pop3Commands: () => commands, userOf, sqsClient, container, stop };
 }
 
 /** A few small messages already on the server: an idle mailbox that keeps its mail still lists it. */

@@ -57,6 +57,7 @@ export interface SweepMeasure {
   readonly sqs: Readonly<Record<string, number>>;
   readonly kms: number;
   readonly pop3Sessions: number;
+  readonly pop3Commands: number;
   readonly logs: LogTallySnapshot;
   readonly tick?: Pick<DispatchSummary, 'messages' | 'requests'> & { readonly stale: number; readonly enabled: number };
 }
@@ -83,7 +84,7 @@ export class SweepRunner {
         delaySeconds: 0,
         body: JSON.stringify({ action: 'baseline', mailboxIds: m.mailboxIds }),
       }));
-      await sendMessages(this.world.sqs.createClient(), this.world.queue.url, messages);
+      await sendMessages(this.world.sqsClient(), this.world.queue.url, messages);
       return { dispatched: due.length, messages: messages.length };
     });
   }
@@ -98,7 +99,7 @@ export class SweepRunner {
         {
           dynamodb: this.world.dispatcherDynamo,
           table: SIM_TABLE,
-          sqs: this.world.sqs.createClient(),
+          sqs: this.world.sqsClient(),
           queueUrl: this.world.queue.url,
           metricsNamespace: SIM_NAMESPACE,
           stalePeriods: this.settings.stalePeriods,
@@ -134,6 +135,7 @@ export class SweepRunner {
       sqs: Object.fromEntries(SQS_OPERATIONS.map((op) => [op, world.sqs.calls(op)])),
       kms: world.kms.calls(),
       pop3: world.pop3.sessions,
+      pop3Commands: world.pop3Commands(),
       containers: this.containers,
       cpu: process.cpuUsage(),
     };
@@ -160,7 +162,7 @@ export class SweepRunner {
         this.idle.push(container);
       }
     };
-    const stats = await runEventSource(world.sqs.createClient(), world.queue.url, handler, {
+    const stats = await runEventSource(world.sqsClient(), world.queue.url, handler, {
       batchSize: 1,
       maxConcurrency: this.settings.maxConcurrency,
       done: () => reported.size >= queued.dispatched,
@@ -185,6 +187,7 @@ export class SweepRunner {
       sqs: Object.fromEntries(SQS_OPERATIONS.map((op) => [op, world.sqs.calls(op) - (before.sqs[op] ?? 0)])),
       kms: world.kms.calls() - before.kms,
       pop3Sessions: world.pop3.sessions - before.pop3,
+      pop3Commands: world.pop3Commands() - before.pop3Commands,
       logs: tally.snapshot(),
     };
   }

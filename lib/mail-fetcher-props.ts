@@ -205,7 +205,7 @@ export interface MailFetcherProps {
    * find nothing new and wait on the network, so sharing an invocation cuts Lambda cost,
    * and each of its 4 lanes takes one host slot for all its runs on a host (docs/cost.md);
    * a larger value makes slow mailboxes delay more others.
-   * @default 20
+   * @default 40
    */
   readonly mailboxesPerMessage?: number;
   /**
@@ -274,7 +274,7 @@ export const MAIL_FETCHER_DEFAULTS = {
   /** SQS event source mappings accept a maximumConcurrency from 2. */
   minConcurrentInvocations: 2,
   hostSessionLimit: 10,
-  mailboxesPerMessage: 20,
+  mailboxesPerMessage: 40,
   missedRunPeriods: 3,
   cronAlarmPeriod: Duration.hours(1),
   failedRunAlarmPercent: 10,

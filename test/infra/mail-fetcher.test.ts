@@ -259,7 +259,7 @@ describe('MailFetcher defaults', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Handler: 'index.handler',
       Timeout: 60,
-      Environment: { Variables: Match.objectLike({ [ENV.QUEUE_URL]: { Ref: runQueueId }, [ENV.STALE_PERIODS]: '3', [ENV.MAILBOXES_PER_MESSAGE]: '20' }) },
+      Environment: { Variables: Match.objectLike({ [ENV.QUEUE_URL]: { Ref: runQueueId }, [ENV.STALE_PERIODS]: '3', [ENV.MAILBOXES_PER_MESSAGE]: '40' }) },
     });
   });
 
