@@ -95,7 +95,7 @@ export function costReport(r: FleetSimRecord): string {
     '',
     '| price | per | source |',
     '| ---: | --- | --- |',
-    ...Object.values(PRICES).map((p) => `| $${p.usd < 0.001 ? p.usd.toExponential(4) : p.usd} | ${p.unit} | ${p.source} |`),
+    ...Object.values(PRICES).map((p) => `| ${p.usd < 0.001 ? `$${Number((p.usd * 1e6).toPrecision(6))} per million` : `$${p.usd}`} | ${p.unit} | ${p.source} |`),
     '',
   ].join('\n');
 }
