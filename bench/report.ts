@@ -184,6 +184,11 @@ export function consoleReport(r: BenchReport): string {
 // ---------------------------------------------------------------------------------------
 // Markdown
 
+/** The fleet simulation has its own command and page; the benchmarks page points to it. */
+const FLEET_SIMULATION_NOTE =
+  'A fleet of 10,000 mailboxes (the real dispatcher and worker against local endpoints: requests, capacity units, log bytes and function time per mailbox check) ' +
+  'is measured by `npm run sim:fleet`; its figures and the monthly cost model built on them are in [cost.md](cost.md).';
+
 export function markdownReport(r: BenchReport): string {
   const md: string[] = [];
   const s = r.settings;
@@ -194,6 +199,8 @@ export function markdownReport(r: BenchReport): string {
       `the whole run took ${fmtMs(r.durationMs)}. Do not edit by hand: run \`scripts/install-bench-tools.sh\` once, then \`npm run bench\`. ` +
       'The bench is not part of `npm test` or CI.',
   );
+  md.push('');
+  md.push(FLEET_SIMULATION_NOTE);
   md.push('');
   md.push('![Fetch wall time per tool, and peak RSS per message size](benchmarks.svg)');
   md.push('');

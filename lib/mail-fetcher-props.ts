@@ -202,9 +202,10 @@ export interface MailFetcherProps {
   readonly hostSessionLimits?: Readonly<Record<string, number>>;
   /**
    * Mailboxes packed into one queue message, run by one invocation (1 to 50). Most runs
-   * find nothing new and wait on the network, so sharing an invocation cuts Lambda cost;
-   * a larger value makes one slow mailbox delay more others.
-   * @default 10
+   * find nothing new and wait on the network, so sharing an invocation cuts Lambda cost,
+   * and each of its 4 lanes takes one host slot for all its runs on a host (docs/cost.md);
+   * a larger value makes slow mailboxes delay more others.
+   * @default 40
    */
   readonly mailboxesPerMessage?: number;
   /**
@@ -273,7 +274,7 @@ export const MAIL_FETCHER_DEFAULTS = {
   /** SQS event source mappings accept a maximumConcurrency from 2. */
   minConcurrentInvocations: 2,
   hostSessionLimit: 10,
-  mailboxesPerMessage: 10,
+  mailboxesPerMessage: 40,
   missedRunPeriods: 3,
   cronAlarmPeriod: Duration.hours(1),
   failedRunAlarmPercent: 10,

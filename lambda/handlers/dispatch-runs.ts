@@ -15,7 +15,7 @@ import { createLogger } from '../observability/logger';
 
 /** The construct's defaults, for an environment that lacks them. */
 const DEFAULT_STALE_PERIODS = 3;
-const DEFAULT_MAILBOXES_PER_MESSAGE = 10;
+const DEFAULT_MAILBOXES_PER_MESSAGE = 40;
 
 export function dispatchDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env): DispatchDeps {
   const table = env[ENV.TABLE];

@@ -23,7 +23,7 @@ import { SealedCredentialStore } from '../credentials/sealed-credential-store';
 import { SecretResolver } from '../credentials/secret-resolver';
 import { DEFAULT_METRICS_NAMESPACE, DEFAULT_PREFIX, ENV } from '../env';
 import { parseDetailedMetricsMailboxes } from '../observability/detailed-metrics-mailboxes';
-import { runMetrics } from '../observability/emf';
+import { fleetRunMetrics, runMetrics } from '../observability/emf';
 import { createLogger, type Logger } from '../observability/logger';
 import { SUMMARY_LINE, summaryLineFields } from '../observability/summary-line';
 import { DEFAULT_HOST_SESSION_LIMIT, DynamoDbHostSlots, type HostSlots } from '../hosts/host-slots';
@@ -165,43 +165,64 @@ export async function handleQueueEvent(event: SqsEvent, context: LambdaContextLi
   if (queue === undefined) throw new Error(`an SQS event needs ${ENV.QUEUE_URL}: the worker is not connected to a run queue`);
   const requestId = context.awsRequestId ?? `local-${Date.now()}`;
   const logFor = (mailbox: string): Logger => createLogger({ mailbox, requestId }, deps.write ? { write: deps.write } : {});
-  return handleQueueBatch(event, Date.now() + context.getRemainingTimeInMillis(), requestId, {
-    registry: deps.registry,
-    hostSlots: queue.hostSlots,
-    runConcurrency: queue.runConcurrency ?? DEFAULT_RUN_CONCURRENCY,
-    safetyMarginMs: deps.safetyMarginMs,
-    now: queue.now ?? Date.now,
-    run: (config, action, deadline, log) => runOne(config, action, deadline, log, deps),
-    logFor,
-    sqs: queue.sqs,
-    queueUrl: queue.queueUrl,
-    log: createLogger({ requestId }, deps.write ? { write: deps.write } : {}),
-    ...(queue.deferDelaySeconds === undefined ? {} : { deferDelaySeconds: queue.deferDelaySeconds }),
-    write: deps.write ?? ((line: string): void => void process.stdout.write(`${line}\n`)),
-    metricsNamespace: deps.metricsNamespace,
-  });
+  const write = deps.write ?? ((line: string): void => void process.stdout.write(`${line}\n`));
+  // The fleet metrics of the invocation's runs go out as one EMF document (emf.ts).
+  const ran: RunSummary[] = [];
+  try {
+    return await handleQueueBatch(event, Date.now() + context.getRemainingTimeInMillis(), requestId, {
+      registry: deps.registry,
+      hostSlots: queue.hostSlots,
+      runConcurrency: queue.runConcurrency ?? DEFAULT_RUN_CONCURRENCY,
+      safetyMarginMs: deps.safetyMarginMs,
+      now: queue.now ?? Date.now,
+      run: (config, action, deadline, log) => runOne(config, action, deadline, log, deps, ran),
+      logFor,
+      sqs: queue.sqs,
+      queueUrl: queue.queueUrl,
+      log: createLogger({ requestId }, deps.write ? { write: deps.write } : {}),
+      ...(queue.deferDelaySeconds === undefined ? {} : { deferDelaySeconds: queue.deferDelaySeconds }),
+      write,
+      metricsNamespace: deps.metricsNamespace,
+    });
+  } finally {
+    for (const doc of fleetRunMetrics(ran, deps.metricsNamespace, Date.now())) write(JSON.stringify(doc));
+  }
 }
 
-export async function runOne(mailbox: MailboxConfig, action: RunAction, deadline: number, log: Logger, deps: HandlerDeps): Promise<RunSummary> {
+/**
+ * Runs one mailbox and reports it: the summary line, its metrics, its health. With
+ * `fleetMetrics`, the run's fleet metrics are added there for one document per invocation
+ * (a mailbox with detailed metrics still writes its own); without, written at once.
+ */
+export async function runOne(mailbox: MailboxConfig, action: RunAction, deadline: number, log: Logger, deps: HandlerDeps, fleetMetrics?: RunSummary[]): Promise<RunSummary> {
   const summary = await runMailbox(
     {
       state: new DynamoDbStateStore({ client: deps.dynamodb, tableName: deps.table }),
       sink: new S3MessageSink({ client: deps.s3, bucket: deps.bucket, prefix: deps.prefix }),
       openSession: createSessionOpener({ secrets: deps.secrets, oauth: deps.oauth }),
-      log: (event, fields) => log.info(event, fields),
+      log: (event, fields) => log[syncEventLevel(event, fields)](event, fields),
     },
     { mailbox, deadline, safetyMarginMs: deps.safetyMarginMs, mode: action },
   );
-  report(summary, log, deps);
+  report(summary, log, deps, fleetMetrics);
   await recordHealth(deps.registry, summary, action, log);
   return summary;
 }
 
-function report(summary: RunSummary, log: Logger, deps: HandlerDeps): void {
+/** A session that found nothing new says nothing the summary line does not: debug, not a billed line per idle run. */
+function syncEventLevel(event: string, fields: Record<string, unknown> | undefined): 'debug' | 'info' {
+  return event === 'session-finished' && fields?.new === 0 && fields.fetched === 0 ? 'debug' : 'info';
+}
+
+function report(summary: RunSummary, log: Logger, deps: HandlerDeps, fleetMetrics: RunSummary[] | undefined): void {
   const level = summary.status === 'error' ? 'error' : summary.errors.length > 0 ? 'warn' : 'info';
   log[level](SUMMARY_LINE.MESSAGE, summaryLineFields(summary));
   const write = deps.write ?? ((line: string): void => void process.stdout.write(`${line}\n`));
   const detailed = deps.detailedMetricsMailboxes?.has(summary.mailbox) ?? false;
+  if (fleetMetrics !== undefined && !detailed) {
+    fleetMetrics.push(summary);
+    return;
+  }
   for (const doc of runMetrics(summary, deps.metricsNamespace, Date.now(), detailed)) write(JSON.stringify(doc));
 }
 

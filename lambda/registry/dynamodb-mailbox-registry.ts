@@ -19,7 +19,7 @@ import { classifyAwsError } from '../state/errors';
 import { alreadyRegistered, notRegistered, toRegistryError, type RegistryError } from './errors';
 import { healthUpdate } from './health-update';
 import type { AddOptions, MailboxRegistry, RegisteredMailbox, RunOutcome, UpdateOptions } from './mailbox-registry';
-import { REGISTRY_PARTITION, RegistryAttr, configAttributes, itemToMailbox, registryKey, type Item } from './registry-item';
+import { REGISTRY_PARTITION, RegistryAttr, configAttributes, itemToMailbox, newRegistryItem, registryKey, type Item } from './registry-item';
 
 export interface DynamoDbMailboxRegistryOptions {
   /** Injected, so tests and the CLI point it at DynamoDB Local or dynalite. */
@@ -78,17 +78,7 @@ export class DynamoDbMailboxRegistry implements MailboxRegistry {
   }
 
   async add(config: MailboxConfig, options: AddOptions = {}): Promise<void> {
-    const at = this.now().toISOString();
-    const item: Item = {
-      ...registryKey(config.id),
-      ...configAttributes(config),
-      [RegistryAttr.enabled]: { BOOL: options.enabled ?? true },
-      [RegistryAttr.configVersion]: { N: '1' },
-      [RegistryAttr.configUpdatedAt]: { S: at },
-      [RegistryAttr.createdAt]: { S: at },
-      [RegistryAttr.consecutiveFailures]: { N: '0' },
-      ...(options.deployed === true ? { [RegistryAttr.deployed]: { BOOL: true } } : {}),
-    };
+    const item = newRegistryItem(config, this.now().toISOString(), options.enabled ?? true, options.deployed === true);
     await this.conditional(
       'PutItem',
       config.id,

@@ -71,6 +71,23 @@ export function configAttributes(config: MailboxConfig): Item {
   };
 }
 
+/**
+ * A new mailbox's whole item, as `add` writes it: its configuration, enabled or not, at
+ * version 1, created at `at` (ISO), with no health yet.
+ */
+export function newRegistryItem(config: MailboxConfig, at: string, enabled: boolean, deployed = false): Item {
+  return {
+    ...registryKey(config.id),
+    ...configAttributes(config),
+    [RegistryAttr.enabled]: { BOOL: enabled },
+    [RegistryAttr.configVersion]: { N: '1' },
+    [RegistryAttr.configUpdatedAt]: { S: at },
+    [RegistryAttr.createdAt]: { S: at },
+    [RegistryAttr.consecutiveFailures]: { N: '0' },
+    ...(deployed ? { [RegistryAttr.deployed]: { BOOL: true } } : {}),
+  };
+}
+
 /** Reads an item back; its configuration goes through the configuration file's parser again. */
 export function itemToMailbox(item: Item): RegisteredMailbox {
   const id = str(item, RegistryAttr.mailboxId) ?? str(item, RegistryAttr.sk)?.slice(REGISTRY_SORT_PREFIX.length) ?? '?';

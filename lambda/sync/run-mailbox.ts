@@ -6,6 +6,7 @@ import type { LeaseHolder, StateStore } from '../state/state-store';
 import type { MessageSink } from '../storage/message-sink';
 import { SyncError, SyncErrorCode } from './errors';
 import { gatedState } from './gated-state';
+import { skipUnchangedSummary } from './unchanged-summary';
 import { emptySummary, MAX_SKIPPED_NAMED, toRunError, type LeaseHeld, type RunSummary } from './run-summary';
 import { runSession } from './run-session';
 import type { SessionContext, SessionResult } from './session-context';
@@ -118,7 +119,7 @@ export async function runMailbox(deps: RunMailboxDeps, options: RunMailboxOption
         result = await boundedSession(options, { abortAt, giveUpAt: options.deadline - margin / 2, now, log }, (signal, isOpen) =>
           openAndRun(deps, signal, {
             mailbox,
-            state: gatedState(deps.state, isOpen),
+            state: gatedState(skipUnchangedSummary(deps.state), isOpen),
             sink: deps.sink,
             now,
             stopStartingAt,

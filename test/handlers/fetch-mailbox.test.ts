@@ -79,7 +79,7 @@ describe('fetch-mailbox handler', () => {
     expect(summaries).toHaveLength(1);
     expect(parsed.filter((p) => p.message !== undefined).every((p) => p.mailbox === 'alice-box' && p.requestId === 'req-1')).toBe(true);
     // The line the dashboard's worst-mailboxes query reads: mailbox, a numeric failed, the summary.
-    expect(summaries[0]).toMatchObject({ mailbox: 'alice-box', failed: 0, summary: { status: 'ok', backlog: 0 } });
+    expect(summaries[0]).toMatchObject({ mailbox: 'alice-box', failed: 0, backlog: 0, summary: { status: 'ok', fetched: 1 } });
     const emf = parsed.find((p) => p._aws !== undefined)!;
     expect(emf).toMatchObject({ Mailbox: 'alice-box', MessagesFetched: 1, RunSucceeded: 1, RunFailed: 0, AuthFailures: 0 });
     const directive = (emf._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] }).CloudWatchMetrics[0]!;

@@ -272,7 +272,7 @@ describe('MailFetcher defaults', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Handler: 'index.handler',
       Timeout: 60,
-      Environment: { Variables: Match.objectLike({ [ENV.QUEUE_URL]: { Ref: runQueueId }, [ENV.STALE_PERIODS]: '3', [ENV.MAILBOXES_PER_MESSAGE]: '10' }) },
+      Environment: { Variables: Match.objectLike({ [ENV.QUEUE_URL]: { Ref: runQueueId }, [ENV.STALE_PERIODS]: '3', [ENV.MAILBOXES_PER_MESSAGE]: '40' }) },
     });
   });
 

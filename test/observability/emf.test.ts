@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseDetailedMetricsMailboxes, formatDetailedMetricsMailboxes } from '../../lambda/observability/detailed-metrics-mailboxes';
-import { runMetrics } from '../../lambda/observability/emf';
+import { fleetRunMetrics, MAX_EMF_VALUES, runMetrics } from '../../lambda/observability/emf';
 import { METRIC } from '../../lambda/observability/metric-names';
 import { emptySummary, type RunSummary } from '../../lambda/sync/run-summary';
 
@@ -88,5 +88,39 @@ describe('detailed metrics mailboxes (environment variable)', () => {
     expect([...parseDetailedMetricsMailboxes(' a , ,b c,..,d')]).toEqual(['a', 'd']);
     expect(parseDetailedMetricsMailboxes(undefined).size).toBe(0);
     expect(parseDetailedMetricsMailboxes('').size).toBe(0);
+  });
+});
+
+describe('fleetRunMetrics (one document for several runs)', () => {
+  const runs: RunSummary[] = [
+    summary({ mailbox: 'a' }),
+    summary({ mailbox: 'b', fetched: 0, bytes: 0, status: 'error', errors: [{ code: 'AUTH_FAILED', message: 'no', retryable: false }] }),
+    summary({ mailbox: 'c', status: 'busy' }),
+    summary({ mailbox: 'd', errors: [{ code: 'TIMEOUT', message: 't', retryable: true }, { code: 'TIMEOUT', message: 't', retryable: true }] }),
+  ];
+
+  it('gives each metric the array of the runs\' values: the same sums and samples as per-run documents, fleet dimension only', () => {
+    const [main, ...errors] = fleetRunMetrics(runs, 'Mailfetch', NOW) as Doc[];
+    expect(main!._aws.CloudWatchMetrics).toEqual([{ Namespace: 'Mailfetch', Dimensions: [[]], Metrics: expect.any(Array) }]);
+    const perRun = runs.flatMap((r) => docs(r));
+    for (const { Name } of main!._aws.CloudWatchMetrics[0]!.Metrics) {
+      const values = main![Name] as number[];
+      const expected = perRun.filter((d) => d._aws.CloudWatchMetrics[0]!.Dimensions.length === 1 && typeof d[Name] === 'number').map((d) => d[Name] as number);
+      expect(values, Name).toEqual(expected);
+    }
+    // A busy run is neither success nor failure: three samples, one failed.
+    expect(main).toMatchObject({ RunFailed: [0, 1, 0], RunSucceeded: [1, 0, 1], AuthFailures: [0, 1, 0, 0] });
+    expect(errors).toEqual([
+      expect.objectContaining({ ErrorCode: 'AUTH_FAILED', Errors: [1] }),
+      expect.objectContaining({ ErrorCode: 'TIMEOUT', Errors: [2] }),
+    ]);
+    expect(published(errors)).toEqual(['Errors{}', 'Errors{ErrorCode}', 'Errors{}', 'Errors{ErrorCode}']);
+  });
+
+  it('splits after MAX_EMF_VALUES runs (EMF\'s limit per array) and writes nothing for no run', () => {
+    const many = Array.from({ length: MAX_EMF_VALUES + 1 }, (_, i) => summary({ mailbox: `m${i}` }));
+    const out = fleetRunMetrics(many, 'Mailfetch', NOW) as Doc[];
+    expect(out.map((d) => (d.MessagesFetched as number[]).length)).toEqual([MAX_EMF_VALUES, 1]);
+    expect(fleetRunMetrics([], 'Mailfetch', NOW)).toEqual([]);
   });
 });

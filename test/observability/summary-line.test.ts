@@ -32,6 +32,16 @@ describe('the run summary line and the worst-mailboxes query', () => {
     expect(line({ ...emptySummary('quiet') })).not.toHaveProperty(SUMMARY_LINE.ERROR_CODE);
   });
 
+  it("an idle run's summary is compact: no repeated mailbox, no field at its empty value; a richer one keeps what differs", () => {
+    const idle = line({ ...emptySummary('quiet'), listed: 3, sessions: 1, readUnits: 2, writeUnits: 2, durationMs: 40 });
+    expect(idle.summary).toEqual({ status: 'ok', listed: 3, sessions: 1, readUnits: 2, writeUnits: 2, durationMs: 40 });
+    expect(JSON.stringify(idle).length).toBeLessThan(260);
+    const rich = line(failed).summary as Record<string, unknown>;
+    expect(rich).toMatchObject({ status: 'error', backlog: 7, skipped: MAX_SKIPPED_NAMED, skippedMessages, errors: failed.errors });
+    expect(rich).not.toHaveProperty('mailbox');
+    expect(line({ ...emptySummary('stopped'), complete: false, fullDiff: true }).summary).toEqual({ status: 'ok', complete: false, fullDiff: true });
+  });
+
   it('queries exactly the fields the line has, per mailbox, worst first, a bounded number of rows', () => {
     const query = worstMailboxesQuery().join('\n');
     expect(query.split('\n')[0]).toBe('filter message = "run summary"');

@@ -142,4 +142,21 @@ describe('worker on the run queue', () => {
     expect(stats.failedRecords).toBe(3);
     expect(JSON.parse(dlq.messages[0]!.body)).toEqual({ action: 'fetch', mailboxIds: ['unlucky'] });
   });
+  it('one invocation writes one fleet EMF document for all its runs (values as arrays), and an idle run no per-session line', async () => {
+    const ids = ['emf-a', 'emf-b', 'emf-c'];
+    for (const id of ids) await world.registry.add(world.mailbox(id));
+    const invoke = world.invoke(world.deps());
+    const record = (messageId: string) => ({ messageId, eventSource: 'aws:sqs', body: JSON.stringify({ action: 'fetch', mailboxIds: ids }) });
+    await invoke({ Records: [record('emf-1')] });
+    world.lines.length = 0;
+
+    // Second pass: every mailbox idle (its one message already stored).
+    expect((await invoke({ Records: [record('emf-2')] })).batchItemFailures).toEqual([]);
+    const docs = world.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((d) => d._aws !== undefined && d.MessagesFetched !== undefined);
+    expect(docs).toHaveLength(1);
+    expect(docs[0]).toMatchObject({ MessagesFetched: [0, 0, 0], RunSucceeded: [1, 1, 1], RunFailed: [0, 0, 0] });
+    const parsed = world.lines.map((l) => JSON.parse(l) as { message?: string; mailbox?: string; level?: string });
+    expect(parsed.filter((l) => l.message === 'run summary').map((l) => l.mailbox).sort()).toEqual(ids);
+    expect(parsed.filter((l) => l.message === 'session-finished')).toEqual([]);
+  });
 });

@@ -260,4 +260,27 @@ describe('worker against the fake POP3 server', () => {
     expect(await storedBodies(bench)).toEqual([dotted.bytes.toString('latin1')]);
     expect(server.messages).toEqual([]);
   });
+  it('an idle run sends no summary write (its only writes are its lease), and the next run still takes the fast path', async () => {
+    const { bench, server } = await setup({ messages: [msg('i1', 'Subject: one'), msg('i2', 'Subject: two')] });
+    const first = ok(await bench.run());
+    expect(first.fetched).toBe(2);
+    const idle = ok(await bench.run());
+    // Lease taken and released: two write units; the unchanged summary is not sent again.
+    expect(idle).toMatchObject({ fetched: 0, fullDiff: false, writeUnits: 2 });
+    server.addMessages([msg('i3', 'Subject: three')]);
+    const withMail = ok(await bench.run());
+    expect(withMail.fetched).toBe(1);
+    expect(withMail.writeUnits).toBeGreaterThan(3);
+    expect(ok(await bench.run())).toMatchObject({ fetched: 0, fullDiff: false, writeUnits: 2 });
+  });
+
+  it('delete retention: the summary after a QUIT with deletions is written even when it equals the one read', async () => {
+    // Each run ends with an empty listing, as the run before it did; in between, the
+    // unconfirmed-deletions marker was written, so the final summary must replace it.
+    const { bench, server } = await setup({ messages: [msg('d1', 'Subject: one')] }, { retention: 'delete' });
+    expect(ok(await bench.run())).toMatchObject({ fetched: 1, deleted: 1 });
+    server.addMessages([msg('d2', 'Subject: two')]);
+    expect(ok(await bench.run())).toMatchObject({ fetched: 1, deleted: 1 });
+    expect(ok(await bench.run())).toMatchObject({ fetched: 0, fullDiff: false, writeUnits: 2 });
+  });
 });

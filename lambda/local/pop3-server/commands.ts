@@ -60,7 +60,8 @@ async function pass(s: Session, cmd: FakeCommand): Promise<void> {
   const name = s.pendingUser?.toString('utf8');
   if (name === undefined) return s.writeLine('-ERR USER first');
   s.pendingUser = null;
-  const ok = s.isAccount(name) && restOfLine(cmd.raw).equals(utf8(s.settings.password));
+  const password = s.passwordOf(name);
+  const ok = password !== undefined && restOfLine(cmd.raw).equals(utf8(password));
   return loginOrFail(s, ok, name);
 }
 
@@ -69,7 +70,8 @@ async function apop(s: Session, cmd: FakeCommand): Promise<void> {
   if (!timestamp) return s.writeLine('-ERR APOP not supported');
   const [name, digest] = cmd.args;
   if (name === undefined || digest === undefined) return s.writeLine('-ERR usage: APOP name digest');
-  const ok = s.isAccount(name) && digest.toLowerCase() === apopDigest(timestamp, s.settings.password);
+  const password = s.passwordOf(name);
+  const ok = password !== undefined && digest.toLowerCase() === apopDigest(timestamp, password);
   return loginOrFail(s, ok, name);
 }
 

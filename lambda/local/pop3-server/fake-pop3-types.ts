@@ -74,6 +74,32 @@ export interface FakePop3Options {
   onCommit?: (event: FakeCommitEvent) => void;
   /** The server's clock in ms (delivery times, Gmail's 30-day recent window). Default Date.now. */
   clock?: () => number;
+  /**
+   * More accounts on this server besides `user`, each with its own password and maildrop
+   * (one server hosting a fleet of mailboxes). Profiles apply to every account; reach an
+   * account's maildrop with `server.account(user)`. Default none.
+   */
+  accounts?: readonly FakeAccountOptions[];
+  /**
+   * Keep every received line in `commands`. Default true; a long load run turns it off so
+   * the server's memory does not grow with the sessions it served.
+   */
+  recordCommands?: boolean;
+}
+
+/** One more account of the server (FakePop3Options.accounts). */
+export interface FakeAccountOptions {
+  readonly user: string;
+  readonly password: string;
+  readonly messages?: readonly FakeMessage[];
+}
+
+/** An account's maildrop: like the server's own `messages`, `truth` and `deliver`. */
+export interface FakeAccount {
+  readonly user: string;
+  readonly messages: FakeMessage[];
+  readonly truth: FakeGroundTruth;
+  deliver(bytes: Buffer | string, options?: FakeDeliveryOptions): FakeMailRecord;
 }
 
 export interface FakeCommand {
@@ -219,6 +245,8 @@ export interface FakePop3Server {
   /** ground truth for invariant checks */
   readonly truth: FakeGroundTruth;
   addMessages(messages: FakeMessage[]): void;
+  /** The account `user` (the default one or one of `accounts`); undefined for an unknown name. */
+  account(user: string): FakeAccount | undefined;
   /** New mail arrives (a string is taken as latin1 bytes): appended, visible to sessions that log in later. */
   deliver(bytes: Buffer | string, options?: FakeDeliveryOptions): FakeMailRecord;
   /**

@@ -7,8 +7,16 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { DEFAULT_MECHANISMS, type AuthContext } from './fake-pop3-auth';
 import type { FakeMessage, FakePop3Server, FakeSession, FakeSessionState } from './fake-pop3-types';
 import { LineBuffer } from './line-buffer';
+import type { Maildrop } from './maildrop';
 import type { ProfileChain } from './profile-chain';
 import { capName, type Settings } from './settings';
+
+/** One account of the server: who may log in, with what, and its maildrop. */
+export interface SessionAccount {
+  readonly user: string;
+  readonly password: string;
+  readonly drop: Maildrop;
+}
 
 /** What a session needs from its server. */
 export interface SessionHost {
@@ -17,6 +25,10 @@ export interface SessionHost {
   /** the public handle, passed to profile hooks */
   readonly api: FakePop3Server;
   readonly messages: FakeMessage[];
+  /** The default account's maildrop (the one sessions see before login). */
+  readonly truth: Maildrop;
+  /** The account a login name refers to (after the profiles' mapping), if any. */
+  accountOf(loginName: string): SessionAccount | undefined;
   record(session: Session, line: Buffer): void;
   reportError(err: unknown): void;
   secureContext(): SecureContext;
@@ -45,6 +57,8 @@ export class Session implements FakeSession {
   /** USER given, PASS pending */
   pendingUser: Buffer | null = null;
   private snapshot: FakeMessage[] | null = null;
+  /** The logged-in account's maildrop (the default account's before login). */
+  private account: Maildrop | null = null;
   private socket: Socket;
   private readonly input = new LineBuffer();
   private detachInput: (() => void) | undefined;
@@ -84,7 +98,12 @@ export class Session implements FakeSession {
   }
 
   get mailbox(): readonly FakeMessage[] {
-    return this.snapshot ?? this.server.messages;
+    return this.snapshot ?? this.drop.messages;
+  }
+
+  /** The maildrop of the account logged in (the default account's before login). */
+  get drop(): Maildrop {
+    return this.account ?? this.server.truth;
   }
 
   /** True once our side ended or destroyed the connection. */
@@ -221,13 +240,19 @@ export class Session implements FakeSession {
     this.state = 'TRANSACTION';
     this.pendingUser = null;
     this.user = loginName;
+    this.account = this.server.accountOf(loginName)?.drop ?? null;
     this.locked = !this.gone;
     this.snapshot = this.server.listingFor(this);
   }
 
-  /** True when `loginName` names this server's account (profiles may map names, e.g. Gmail's 'recent:'). */
+  /** True when `loginName` names an account of this server (profiles may map names, e.g. Gmail's 'recent:'). */
   isAccount(loginName: string): boolean {
-    return this.server.chain.accountName(loginName) === this.settings.user;
+    return this.server.accountOf(loginName) !== undefined;
+  }
+
+  /** The password of the account `loginName` names; undefined for no account. */
+  passwordOf(loginName: string): string | undefined {
+    return this.server.accountOf(loginName)?.password;
   }
 
   capabilities(): readonly string[] | null {
@@ -255,7 +280,7 @@ export class Session implements FakeSession {
     return {
       user: this.settings.user,
       isUser: (name) => this.isAccount(name),
-      password: this.settings.password,
+      passwordOf: (name) => this.passwordOf(name),
       oauthTokens: this.settings.oauthTokens,
       xoauth2TwoStep: this.settings.xoauth2TwoStep,
       writeLine: (line) => this.writeLine(line),
