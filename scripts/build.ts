@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
 import { HANDLERS, PROJECT_ROOT, fetchEsbuildOptions } from '../lib/bundling';
 
@@ -108,8 +109,7 @@ function resolveDeclaration(from: string, specifier: string): { path: string; ba
  * the AWS SDK). The embedded-AWS child process is its own entry beside the chunks
  * (lambda/local/embedded-aws.ts forks `embedded-aws-server.mjs` next to itself).
  */
-async function buildCli(): Promise<void> {
-  const outdir = join(DIST, 'cli');
+export async function buildCli(outdir: string = join(DIST, 'cli')): Promise<void> {
   await build({
     ...COMMON,
     entryPoints: {
@@ -136,4 +136,5 @@ async function main(): Promise<void> {
   process.stderr.write(`mailfetch: built dist/ in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }
 
-await main();
+// Run as a script; imported (bench/cli-start.bench.ts), only the exports.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

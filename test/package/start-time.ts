@@ -1,7 +1,7 @@
 /**
  * How long a command takes from spawn to exit, the median of several runs: the package test
- * prints the compiled command's start next to bare node's, and bench/cli-start.bench.ts
- * reports their ratio. Never asserted (timings belong in benchmarks).
+ * prints the installed command's start next to bare node's. Never asserted: the figures
+ * belong to the benchmarks (bench/cli-start.bench.ts).
  */
 import { spawnSync } from 'node:child_process';
 
