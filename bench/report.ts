@@ -1,5 +1,6 @@
 /** The results as console tables, docs/benchmarks.md and docs/benchmarks.svg (hand-written SVG). */
 import type { BundleResult } from './bundle.bench';
+import type { CliStartResult } from './cli-start.bench';
 import { fmtMiB, fmtMs, fmtRatio, max, median, min } from './common';
 import type { DecoderBenchResult } from './decoder.bench';
 import type { MachineInfo, Versions } from './machine';
@@ -19,6 +20,7 @@ export interface BenchReport {
   cacheAb?: CacheAbResult;
   rss: RssRow[];
   bundle?: BundleResult;
+  cliStart?: CliStartResult;
   readUnits: ReadUnitsRow[];
   /** Parts that did not run, and why. */
   readonly skipped: string[];
@@ -171,6 +173,10 @@ export function consoleReport(r: BenchReport): string {
     const b = r.bundle;
     out.push(`\n[bundle] ${(b.bytes / 1024).toFixed(0)} KiB (${(b.gzipBytes / 1024).toFixed(0)} KiB gzip); cold module load ${fmtMs(b.loadMs)} (node -e 0: ${fmtMs(b.nodeMs)}, node + import: ${fmtMs(b.importMs)}; CPU +${fmtMs(b.loadCpuMs)})`);
   }
+  if (r.cliStart) {
+    const c = r.cliStart;
+    out.push(`\n[command start] mailfetch --help compiled ${fmtMs(c.compiledMs)} (${fmtRatio(c.compiledMs / c.nodeMs)} node -e 0, ${fmtMs(c.nodeMs)}); from the sources through tsx ${fmtMs(c.sourcesMs)} (${fmtRatio(c.sourcesMs / c.nodeMs)})`);
+  }
   if (r.readUnits.length > 0) {
     const t = readUnitCells(r.readUnits);
     out.push('\n[DynamoDB read units] run with no new mail');
@@ -300,6 +306,25 @@ export function markdownReport(r: BenchReport): string {
         ],
       ),
     );
+    md.push('');
+  }
+
+  if (r.cliStart) {
+    const c = r.cliStart;
+    md.push('## Command start');
+    md.push('');
+    md.push(
+      mdTable(
+        ['`mailfetch --help`', 'wall (median)', 'vs `node -e 0`'],
+        [
+          ['`node -e 0`', fmtMs(c.nodeMs), fmtRatio(1)],
+          ['compiled (the package: dist/cli/mailfetch.mjs)', fmtMs(c.compiledMs), `${fmtRatio(c.compiledMs / c.nodeMs)}, +${fmtMs(c.compiledMs - c.nodeMs)}`],
+          ['TypeScript sources through tsx (the repository)', fmtMs(c.sourcesMs), `${fmtRatio(c.sourcesMs / c.nodeMs)}, +${fmtMs(c.sourcesMs - c.nodeMs)}`],
+        ],
+      ),
+    );
+    md.push('');
+    md.push(`Median of ${c.runs} interleaved runs each, timed from spawn to exit.`);
     md.push('');
   }
 

@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { startDovecot, type DovecotInstance } from '../test/fixtures/dovecot';
 import { startDynalite, startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../test/fixtures/aws-local';
 import { runBundle } from './bundle.bench';
+import { runCliStart } from './cli-start.bench';
 import { bundleClient } from './build';
 import { benchTmpRoot, canMeasureCpu, exec, fmtMs, log, median, nowMs, QUICK, silenceNodeVersionWarning } from './common';
 import { attachmentMessage, makeCorpus, textMessage, type CorpusSpec } from './corpus';
@@ -162,6 +163,8 @@ async function main(): Promise<void> {
     report.rss = await runRss(env, rssSizes, SETTINGS.rssRepetitions);
     log('Lambda bundle');
     report.bundle = await runBundle(tmpRoot, SETTINGS.bundleRuns);
+    log('command start');
+    report.cliStart = await runCliStart(tmpRoot, ROOT, SETTINGS.bundleRuns);
     log('DynamoDB read units (dynalite)');
     report.readUnits.push(...(await runReadUnits('dynalite', dynalite, SETTINGS.readUnits)));
     if (ddbLocal) {

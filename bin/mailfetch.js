@@ -1,8 +1,15 @@
 #!/usr/bin/env node
-// The `mailfetch` command: runs the TypeScript sources through tsx, no build step.
-// The command line itself is lambda/cli/main.ts.
-import { register } from 'tsx/esm/api';
+// The `mailfetch` command. The published package (which ships no TypeScript) runs the
+// compiled dist/cli/mailfetch.mjs (scripts/build.ts). A working copy of the repository
+// runs its TypeScript sources through tsx: no build step, and never a stale build.
+import { existsSync } from 'node:fs';
+import { URL } from 'node:url';
 
-register();
-const { main } = await import('../lambda/cli/main.ts');
-await main();
+const sources = new URL('./mailfetch-cli.ts', import.meta.url);
+if (existsSync(sources)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(sources.href);
+} else {
+  await import('../dist/cli/mailfetch.mjs');
+}

@@ -1,29 +1,64 @@
 /**
- * How the fetch handler is bundled, in one place: the construct's `NodejsFunction` and the
- * test helper `test/infra/bundle.ts` (which calls esbuild's API directly) both derive their
- * options from `FETCH_BUNDLE`, so the bundle the end-to-end tests load is the one deployed.
+ * How the Lambda handlers are bundled, in one place: the constructs' `NodejsFunction` (run
+ * from the sources), the package build (`scripts/build.ts`, which bundles them once into
+ * `dist/lambda/<name>/`) and the test helper `test/infra/bundle.ts` (esbuild's API) all
+ * derive their options from `FETCH_BUNDLE`, so the bundle the tests load is the one deployed.
  */
-import { dirname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // Type imports only: the test helper loads this file without paying for aws-cdk-lib.
 import type { BundlingOptions, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { BuildOptions } from 'esbuild';
-import { DISPATCH_HANDLER_ENTRY, FETCH_HANDLER_ENTRY, SEED_HANDLER_ENTRY } from '../lambda/env';
+import {
+  DISPATCH_HANDLER_ENTRY,
+  DISPATCH_HANDLER_EXPORT,
+  FETCH_HANDLER_ENTRY,
+  FETCH_HANDLER_EXPORT,
+  SEED_HANDLER_ENTRY,
+  SEED_HANDLER_EXPORT,
+} from '../lambda/env';
 
-/** The repository root: `lib/..`. The handler entry and the lock file are found from here. */
-export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+/**
+ * This module's own file. In the published package it is the compiled library
+ * (`dist/index.cjs`, whose `import.meta.url` the build defines), one directory below the
+ * package root just as `lib/bundling.ts` is below the repository root.
+ */
+const THIS_FILE = fileURLToPath(import.meta.url);
+
+/** The repository (or installed package) root: `lib/..` or `dist/..`. */
+export const PROJECT_ROOT = join(dirname(THIS_FILE), '..');
+
+/**
+ * Running from the TypeScript sources (the repository: tests, `npm run synth`) the handlers
+ * are bundled at synth time; running from the compiled package they were bundled when the
+ * package was built. Decided by what is running, not by whether `dist/` exists: a stale
+ * build in a working copy must never be deployed instead of the sources.
+ */
+export const FROM_SOURCES = extname(THIS_FILE) === '.ts';
+
+/** Where the package build puts the pre-bundled handlers: `dist/lambda/<name>/index.mjs`. */
+export const PREBUILT_HANDLERS_DIR = join(PROJECT_ROOT, 'dist', 'lambda');
 
 /** Absolute path of the handler's TypeScript entry. */
 export const FETCH_HANDLER_ENTRY_PATH = join(PROJECT_ROOT, FETCH_HANDLER_ENTRY);
 
-/** Absolute path of the registry seeding handler's TypeScript entry (bundled with the same options). */
-export const SEED_HANDLER_ENTRY_PATH = join(PROJECT_ROOT, SEED_HANDLER_ENTRY);
-
-/** Absolute path of the dispatcher's TypeScript entry (bundled with the same options). */
-export const DISPATCH_HANDLER_ENTRY_PATH = join(PROJECT_ROOT, DISPATCH_HANDLER_ENTRY);
-
 /** The lock file NodejsFunction needs to find the project root (no Docker, no install step). */
 export const DEPS_LOCK_FILE_PATH = join(PROJECT_ROOT, 'package-lock.json');
+
+/** One Lambda handler: its TypeScript entry (relative to the root) and exported function. */
+export interface HandlerSource {
+  readonly entry: string;
+  readonly export: string;
+}
+
+/** Every handler the constructs deploy, by the name of its pre-bundled directory. */
+export const HANDLERS = {
+  fetch: { entry: FETCH_HANDLER_ENTRY, export: FETCH_HANDLER_EXPORT },
+  dispatch: { entry: DISPATCH_HANDLER_ENTRY, export: DISPATCH_HANDLER_EXPORT },
+  seed: { entry: SEED_HANDLER_ENTRY, export: SEED_HANDLER_EXPORT },
+} as const satisfies Record<string, HandlerSource>;
+
+export type HandlerName = keyof typeof HANDLERS;
 
 /** Lambda runtime of the fetch function (`Runtime.NODEJS_22_X`); the esbuild target follows it. */
 export const FETCH_RUNTIME_NAME = 'nodejs22.x';
@@ -78,10 +113,14 @@ export function fetchBundlingOptions(): BundlingOptions {
   };
 }
 
-/** The esbuild options for the same bundle, for esbuild's `build()` API (the test helper). */
-export function fetchEsbuildOptions(outDir: string): BuildOptions & { outfile: string } {
+/**
+ * The esbuild options for the same bundle, for esbuild's `build()` API (the test helper,
+ * the package build).
+ * @param entryPath the handler's TypeScript entry. @default the fetch handler
+ */
+export function fetchEsbuildOptions(outDir: string, entryPath: string = FETCH_HANDLER_ENTRY_PATH): BuildOptions & { outfile: string } {
   return {
-    entryPoints: [FETCH_HANDLER_ENTRY_PATH],
+    entryPoints: [entryPath],
     outfile: join(outDir, FETCH_BUNDLE.outFile),
     bundle: true,
     platform: 'node',

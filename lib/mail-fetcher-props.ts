@@ -10,13 +10,16 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket, Transition } from 'aws-cdk-lib/aws-s3';
 import type { TimeZone } from 'aws-cdk-lib';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
-import type { MailboxConfig } from '../lambda/config/mailbox-config';
+import type { MailboxConfig, MailboxInput } from '../lambda/config/mailbox-config';
 import { DEFAULT_METRICS_NAMESPACE, DEFAULT_PREFIX, DEFAULT_SECRET_NAME_PREFIX } from '../lambda/env';
 
 export interface MailFetcherProps {
   /**
-   * The mailboxes, as returned by `parseConfig` / `loadConfigFile` (validated, defaults
-   * applied). They are put into the mailbox registry at deploy time (one custom resource);
+   * The mailboxes, as plain objects in the configuration file's shape, e.g.
+   * `{ id: 'support', host: 'pop.example.org', username: 'support', password: { secretId: 'mailfetch/support' } }`
+   * (or as `parseConfig` / `loadConfigFile` return them). They are validated and defaulted
+   * here, with the messages the CLI gives for a configuration file; every problem is listed
+   * in one `MailFetcherPropsError`. They are put into the mailbox registry at deploy time (one custom resource);
    * the dispatcher runs every enabled mailbox of the registry on its own `schedule`, with no
    * resource per mailbox. More mailboxes can be registered without a deploy
    * (`mailfetch mailboxes add`).
@@ -24,7 +27,7 @@ export interface MailFetcherProps {
    * under `secretNamePrefix` (`{ "secretId": ... }`).
    * @default none: an empty fleet, managed with the CLI
    */
-  readonly mailboxes?: readonly MailboxConfig[];
+  readonly mailboxes?: readonly MailboxInput[];
 
   // ---- Storage ----------------------------------------------------------------------
 
@@ -303,16 +306,20 @@ type PropWithoutDefault =
   | 'scheduleTimeZone'
   | 'alarmTopic';
 
-/** Props with every default applied; what the construct and the validation read. */
-export type ResolvedMailFetcherProps = Omit<Required<MailFetcherProps>, PropWithoutDefault> & Pick<MailFetcherProps, PropWithoutDefault>;
+/** Props with every default applied and the mailboxes validated; what the construct and the validation read. */
+export type ResolvedMailFetcherProps = Omit<Required<MailFetcherProps>, PropWithoutDefault | 'mailboxes'> &
+  Pick<MailFetcherProps, PropWithoutDefault> & { readonly mailboxes: readonly MailboxConfig[] };
 
-/** Applies the defaults, once. */
-export function applyDefaults(props: MailFetcherProps): ResolvedMailFetcherProps {
+/**
+ * Applies the defaults, once.
+ * @param mailboxes the `mailboxes` prop, validated and defaulted (`parseMailboxEntries`)
+ */
+export function applyDefaults(props: MailFetcherProps, mailboxes: readonly MailboxConfig[]): ResolvedMailFetcherProps {
   const d = MAIL_FETCHER_DEFAULTS;
   const timeout = props.timeout ?? d.timeout;
   return {
     ...props,
-    mailboxes: props.mailboxes ?? [],
+    mailboxes,
     prefix: props.prefix ?? d.prefix,
     versioned: props.versioned ?? d.versioned,
     abortIncompleteMultipartUploadAfter: props.abortIncompleteMultipartUploadAfter ?? d.abortIncompleteMultipartUploadAfter,

@@ -16,9 +16,8 @@ import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Peer, Port, SecurityGroup, SubnetType, type IVpc } from 'aws-cdk-lib/aws-ec2';
 import { Match, Rule, type IRuleTarget } from 'aws-cdk-lib/aws-events';
 import { Grant, ManagedPolicy, Role, ServicePrincipal, type IGrantable } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, Runtime, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { AttributeType, BillingMode, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import {
@@ -36,7 +35,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import type { MailboxConfig } from '../lambda/config/mailbox-config';
-import { ENV, FETCH_HANDLER_EXPORT } from '../lambda/env';
+import { ENV } from '../lambda/env';
 import { formatDetailedMetricsMailboxes } from '../lambda/observability/detailed-metrics-mailboxes';
 import {
   PARTITION_KEY,
@@ -46,15 +45,15 @@ import {
   SORT_KEY,
   TTL_ATTRIBUTE,
 } from '../lambda/state/table-schema';
-import { DEPS_LOCK_FILE_PATH, FETCH_HANDLER_ENTRY_PATH, PROJECT_ROOT, fetchBundlingOptions } from './bundling';
 import { FixedEgressVpc } from './fixed-egress-vpc';
+import { handlerFunction } from './handler-function';
 import { RegistrySeed } from './registry-seed';
 import { MailFetcherAlarms } from './mail-fetcher-alarms';
 import { MailboxCredentials } from './mailbox-credentials';
 import { MailFetcherDashboard } from './mail-fetcher-dashboard';
 import { RunDispatch } from './run-dispatch';
-import { applyDefaults, type MailFetcherProps, type ResolvedMailFetcherProps } from './mail-fetcher-props';
-import { validateMailFetcherProps } from './props-validation';
+import type { MailFetcherProps, ResolvedMailFetcherProps } from './mail-fetcher-props';
+import { resolveMailFetcherProps } from './props-validation';
 import { collectMailboxSecrets, secretIdKind } from './secret-refs';
 
 export type { MailFetcherProps } from './mail-fetcher-props';
@@ -96,9 +95,11 @@ export class MailFetcher extends Construct {
   readonly encryptionKey?: IKey;
   /** The key prefix of message objects. */
   readonly prefix: string;
+  /** The `mailboxes` prop, validated and with every default applied, as deployed to the registry. */
+  readonly mailboxes: readonly MailboxConfig[];
   /** UIDL state. */
   readonly table: Table;
-  readonly function: NodejsFunction;
+  readonly function: LambdaFunction;
   readonly logGroup: LogGroup;
   /**
    * Runs that failed `RUN_MAX_RECEIVE_COUNT` times, dispatcher ticks that failed or could
@@ -124,9 +125,9 @@ export class MailFetcher extends Construct {
 
   constructor(scope: Construct, id: string, props: MailFetcherProps = {}) {
     super(scope, id);
-    const p = applyDefaults(props);
-    validateMailFetcherProps(props, p);
+    const p = resolveMailFetcherProps(props);
     this.prefix = p.prefix;
+    this.mailboxes = p.mailboxes;
 
     if (p.bucket === undefined) {
       this.createdBucket = this.createBucket(p);
@@ -295,7 +296,7 @@ export class MailFetcher extends Construct {
     return queue;
   }
 
-  private createFunction(p: ResolvedMailFetcherProps): NodejsFunction {
+  private createFunction(p: ResolvedMailFetcherProps): LambdaFunction {
     const role = new Role(this, 'FunctionRole', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
       description: 'mailfetch fetch function: its log group, message PUTs under the prefix, the state table, the configured secrets',
@@ -315,19 +316,14 @@ export class MailFetcher extends Construct {
       });
     }
 
-    const fn = new NodejsFunction(this, 'Function', {
+    const fn = handlerFunction(this, 'Function', 'fetch', {
       description: 'mailfetch: fetches new mail of the POP3 mailboxes of its event or run-queue message into S3',
-      entry: FETCH_HANDLER_ENTRY_PATH,
-      handler: FETCH_HANDLER_EXPORT,
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: DEPS_LOCK_FILE_PATH,
       runtime: FETCH_RUNTIME,
       architecture: Architecture.ARM_64,
       memorySize: p.memorySize,
       timeout: p.timeout,
       role,
       logGroup: this.logGroup,
-      bundling: fetchBundlingOptions(),
       environment: {
         [ENV.BUCKET]: this.bucket.bucketName,
         [ENV.TABLE]: this.table.tableName,
@@ -399,7 +395,7 @@ export class MailFetcher extends Construct {
    * Credentials by prefix, flat in mailbox count: the credentials key (sealed values) and
    * the secrets named under `secretNamePrefix`, whichever mailboxes exist now or later.
    */
-  private createCredentials(fn: NodejsFunction, p: ResolvedMailFetcherProps): MailboxCredentials {
+  private createCredentials(fn: LambdaFunction, p: ResolvedMailFetcherProps): MailboxCredentials {
     const credentials = new MailboxCredentials(this, 'Credentials', {
       table: this.table,
       secretNamePrefix: p.secretNamePrefix,

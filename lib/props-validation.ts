@@ -4,8 +4,10 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import { validId } from '../lambda/config/parse-mailbox';
+import { Problems } from '../lambda/config/problems';
+import { parseMailboxEntries } from '../lambda/config/validate-config';
 import { MAX_DETAILED_METRICS_MAILBOXES } from '../lambda/observability/detailed-metrics-mailboxes';
-import type { MailFetcherProps, ResolvedMailFetcherProps } from './mail-fetcher-props';
+import { applyDefaults, type MailFetcherProps, type ResolvedMailFetcherProps } from './mail-fetcher-props';
 import { isUnderPrefix } from '../lambda/credentials/secret-name';
 import { collectMailboxSecrets } from './secret-refs';
 import { MAX_BATCH_MAILBOXES } from '../lambda/handlers/worker-event';
@@ -42,12 +44,30 @@ export class MailFetcherPropsError extends Error {
 }
 
 /**
- * @param props the props as given (to tell a default from an explicit value)
- * @param resolved the same props with defaults applied
+ * The props as the construct builds from them: the mailboxes validated and defaulted (plain
+ * objects are checked like a configuration file's, with its messages), every other default
+ * applied, everything checked.
  * @throws MailFetcherPropsError listing every problem
  */
-export function validateMailFetcherProps(props: MailFetcherProps, resolved: ResolvedMailFetcherProps): void {
+export function resolveMailFetcherProps(props: MailFetcherProps): ResolvedMailFetcherProps {
+  const mailboxProblems = new Problems();
+  const given: readonly unknown[] = Array.isArray(props.mailboxes) ? props.mailboxes : [];
+  const mailboxes = parseMailboxEntries(given, undefined, mailboxProblems);
+  if (props.mailboxes !== undefined && !Array.isArray(props.mailboxes)) mailboxProblems.add('mailboxes', 'must be an array of mailboxes');
+  const resolved = applyDefaults(props, mailboxes);
+  validateMailFetcherProps(props, resolved, mailboxProblems.all);
+  return resolved;
+}
+
+/**
+ * @param props the props as given (to tell a default from an explicit value)
+ * @param resolved the same props with defaults applied
+ * @param configProblems what the validation of the `mailboxes` entries found
+ * @throws MailFetcherPropsError listing every problem
+ */
+function validateMailFetcherProps(props: MailFetcherProps, resolved: ResolvedMailFetcherProps, configProblems: readonly string[]): void {
   const problems: string[] = [
+    ...configProblems,
     ...mailboxProblems(resolved),
     ...storageProblems(props, resolved),
     ...functionProblems(resolved),
@@ -60,11 +80,6 @@ export function validateMailFetcherProps(props: MailFetcherProps, resolved: Reso
 
 function mailboxProblems(p: ResolvedMailFetcherProps): string[] {
   const problems: string[] = [];
-  const seen = new Set<string>();
-  for (const mailbox of p.mailboxes) {
-    if (seen.has(mailbox.id)) problems.push(`mailboxes: id "${mailbox.id}" is used more than once`);
-    seen.add(mailbox.id);
-  }
   const { envRefs, secretRefs } = collectMailboxSecrets(p.mailboxes);
   for (const use of envRefs) {
     problems.push(`${use.path}: { "env": ... } works only for local runs; a deployed function reads sealed values ({ "sealed": ... }) or Secrets Manager ({ "secretId": ... })`);

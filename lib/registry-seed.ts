@@ -13,16 +13,15 @@ import { join } from 'node:path';
 import { CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, type Runtime } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Architecture, type Function as LambdaFunction, type Runtime } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import type { MailboxConfig } from '../lambda/config/mailbox-config';
-import { ENV, SEED_HANDLER_EXPORT, SEED_MAILBOXES_BUCKET_PROPERTY, SEED_MAILBOXES_KEY_PROPERTY } from '../lambda/env';
+import { ENV, SEED_MAILBOXES_BUCKET_PROPERTY, SEED_MAILBOXES_KEY_PROPERTY } from '../lambda/env';
 import { REGISTRY_PARTITION } from '../lambda/registry/registry-item';
-import { DEPS_LOCK_FILE_PATH, PROJECT_ROOT, SEED_HANDLER_ENTRY_PATH, fetchBundlingOptions } from './bundling';
+import { handlerFunction } from './handler-function';
 
 /** What seed-registry.ts sends: Query (list), PutItem (add), UpdateItem (update), DeleteItem (remove). */
 const REGISTRY_WRITE_ACTIONS = ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] as const;
@@ -41,7 +40,7 @@ export interface RegistrySeedProps {
 }
 
 export class RegistrySeed extends Construct {
-  readonly function: NodejsFunction;
+  readonly function: LambdaFunction;
   readonly resource: CustomResource;
   /** The mailbox list (JSON), uploaded with the deployment's other assets. */
   readonly mailboxesAsset: Asset;
@@ -64,19 +63,14 @@ export class RegistrySeed extends Construct {
       resourceArns: [props.table.tableArn],
       conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [REGISTRY_PARTITION] } },
     });
-    this.function = new NodejsFunction(this, 'Function', {
+    this.function = handlerFunction(this, 'Function', 'seed', {
       description: 'mailfetch: puts the deployed configuration\'s mailboxes into the registry (custom resource)',
-      entry: SEED_HANDLER_ENTRY_PATH,
-      handler: SEED_HANDLER_EXPORT,
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: DEPS_LOCK_FILE_PATH,
       runtime: props.runtime,
       architecture: Architecture.ARM_64,
       memorySize: SEED_MEMORY_MIB,
       timeout: SEED_TIMEOUT,
       role,
       logGroup,
-      bundling: fetchBundlingOptions(),
       environment: { [ENV.TABLE]: props.table.tableName, NODE_OPTIONS: '--enable-source-maps' },
     });
     Validations.of(this.function).acknowledge({
@@ -107,7 +101,7 @@ function mailboxesAsset(scope: Construct, mailboxes: readonly MailboxConfig[]): 
 }
 
 /** The Provider framework's own function and role are aws-cdk-lib's code: what cdk-nag says of them, and why it is fine. */
-function acknowledgeProviderFindings(provider: Provider, seedFunction: NodejsFunction): void {
+function acknowledgeProviderFindings(provider: Provider, seedFunction: LambdaFunction): void {
   const arn = Stack.of(provider).resolve(seedFunction.functionArn) as { 'Fn::GetAtt'?: [string, string] };
   const [logicalId] = arn['Fn::GetAtt'] ?? ['?'];
   Validations.of(provider).acknowledge(

@@ -15,19 +15,18 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, type IFunction, type Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type Function as LambdaFunction, type IFunction, type Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Queue, QueueEncryption, type IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DISPATCH_PARTITION } from '../lambda/dispatch/dispatch-cursor';
-import { DISPATCH_HANDLER_EXPORT, ENV } from '../lambda/env';
+import { ENV } from '../lambda/env';
 import { REGISTRY_PARTITION } from '../lambda/registry/registry-item';
-import { DEPS_LOCK_FILE_PATH, DISPATCH_HANDLER_ENTRY_PATH, PROJECT_ROOT, fetchBundlingOptions } from './bundling';
+import { handlerFunction } from './handler-function';
 
 /** The dispatcher's tick: every minute, so a run is at most a minute late by design. */
 const DISPATCH_RATE = Duration.minutes(1);
@@ -67,7 +66,7 @@ export interface RunDispatchProps {
 
 export class RunDispatch extends Construct {
   readonly queue: Queue;
-  readonly function: NodejsFunction;
+  readonly function: LambdaFunction;
   readonly schedule: Schedule;
   readonly schedulerRole: Role;
 
@@ -105,7 +104,7 @@ export class RunDispatch extends Construct {
     });
   }
 
-  private createDispatcher(props: RunDispatchProps): NodejsFunction {
+  private createDispatcher(props: RunDispatchProps): LambdaFunction {
     const logGroup = new LogGroup(this, 'LogGroup', { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
     const role = new Role(this, 'Role', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
@@ -125,19 +124,14 @@ export class RunDispatch extends Construct {
       conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [DISPATCH_PARTITION] } },
     });
     this.queue.grantSendMessages(role);
-    const fn = new NodejsFunction(this, 'Function', {
+    const fn = handlerFunction(this, 'Function', 'dispatch', {
       description: 'mailfetch dispatcher: queues the mailboxes due this minute (one schedule for the whole fleet)',
-      entry: DISPATCH_HANDLER_ENTRY_PATH,
-      handler: DISPATCH_HANDLER_EXPORT,
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: DEPS_LOCK_FILE_PATH,
       runtime: props.runtime,
       architecture: Architecture.ARM_64,
       memorySize: DISPATCH_MEMORY_MIB,
       timeout: DISPATCH_TIMEOUT,
       role,
       logGroup,
-      bundling: fetchBundlingOptions(),
       environment: {
         [ENV.TABLE]: props.table.tableName,
         [ENV.QUEUE_URL]: this.queue.queueUrl,

@@ -83,6 +83,16 @@ export interface MailboxConfig {
   readonly schedule: string;
 }
 
+/**
+ * One mailbox as written in a configuration file, before validation: `id`, `host`,
+ * `username` and a credential (`password` or `oauth`) are needed, every other field has
+ * the default documented on `MailboxConfig`. A validated `MailboxConfig` is one too.
+ */
+export type MailboxInput = Pick<MailboxConfig, 'id' | 'host' | 'username'> &
+  Partial<Omit<MailboxConfig, 'id' | 'host' | 'username' | 'limits'>> & {
+    readonly limits?: Partial<MailboxLimits>;
+  };
+
 export interface AppConfig {
   readonly mailboxes: readonly MailboxConfig[];
 }

@@ -13,6 +13,11 @@ export class Problems {
     return this.list.length;
   }
 
+  /** Every problem so far, as `<field path>: <what is wrong>`. */
+  get all(): readonly string[] {
+    return [...this.list];
+  }
+
   /**
    * `value` when nothing was wrong.
    * @param source where the configuration came from, for the message

@@ -101,6 +101,16 @@ function parseMailboxList(json: JsonObject, defaults: JsonObject | undefined, pr
     problems.add('mailboxes', 'must be a non-empty array');
     return undefined;
   }
+  return parseMailboxEntries(raw, defaults, problems);
+}
+
+/**
+ * The entries of a `mailboxes` array (`mailboxes[<index>]` in problems), ids unique, with
+ * the configuration file's messages: the `MailFetcher` construct validates its `mailboxes`
+ * prop with it.
+ * @returns the valid mailboxes; the invalid ones left problems in `problems`
+ */
+export function parseMailboxEntries(raw: readonly unknown[], defaults: JsonObject | undefined, problems: Problems): MailboxConfig[] {
   const firstIndexById = new Map<string, number>();
   const mailboxes: MailboxConfig[] = [];
   raw.forEach((entry: unknown, index) => {

@@ -3,6 +3,8 @@ import { Vpc } from 'aws-cdk-lib/aws-ec2';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
+import { isConfigError } from '../../lambda/config/config-error';
+import { parseConfig } from '../../lambda/config/validate-config';
 import { MailFetcher } from '../../lib/mail-fetcher';
 import type { MailFetcherProps } from '../../lib/mail-fetcher-props';
 import { MailFetcherPropsError } from '../../lib/props-validation';
@@ -14,6 +16,17 @@ function build(props: Partial<MailFetcherProps> | ((stack: Stack) => Partial<Mai
     const extra = typeof props === 'function' ? props(stack) : props;
     return new MailFetcher(stack, 'MailFetcher', { mailboxes: fixtureMailboxes(), ...extra });
   };
+}
+
+/** What `parseConfig` (the CLI's validation) says of a configuration. */
+function configProblems(json: unknown): readonly string[] {
+  try {
+    parseConfig(json);
+  } catch (err) {
+    if (isConfigError(err)) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
 }
 
 function problemsOf(fn: () => unknown): readonly string[] {
@@ -50,7 +63,32 @@ describe('MailFetcher props validation', () => {
   it('accepts an empty fleet; refuses duplicate ids', () => {
     expect(build({ mailboxes: [] })).not.toThrow();
     const one = mailbox({ id: 'same' });
-    expect(problemsOf(build({ mailboxes: [one, one] }))).toEqual(['mailboxes: id "same" is used more than once']);
+    expect(problemsOf(build({ mailboxes: [one, one] }))).toEqual(['mailboxes[1] (id "same").id: duplicates the id of mailboxes[0]; ids must be unique']);
+  });
+
+  it('takes plain mailbox objects and applies the configuration file\'s defaults', () => {
+    const plain = { id: 'support', host: 'pop.example.org', username: 'support', password: { secretId: 'mailfetch/support' } };
+    const fetcher = build({ mailboxes: [plain] })();
+    expect(fetcher.mailboxes).toEqual(parseConfig({ mailboxes: [plain] }).mailboxes);
+    expect(fetcher.mailboxes[0]).toMatchObject({ port: 995, tls: 'implicit', retention: 'keep', schedule: 'rate(5 minutes)' });
+    // A validated mailbox is taken as it is.
+    expect(build({ mailboxes: fetcher.mailboxes })().mailboxes).toEqual(fetcher.mailboxes);
+  });
+
+  it('reports invalid plain mailboxes with the messages the CLI gives for a configuration file, with the other problems', () => {
+    const mailboxes = [
+      { id: 'ok', host: 'pop.example.org', username: 'ok', password: { secretId: 'mailfetch/ok' } },
+      { id: 'bad', host: 'pop.example.org', port: 0, tls: 'none', colour: 'red', password: { secretId: 'mailfetch/bad' } },
+      'not a mailbox',
+    ];
+    const cliProblems = configProblems({ mailboxes });
+    expect(cliProblems).toContain('mailboxes[1] (id "bad").username: is required');
+    expect(cliProblems).toContain('mailboxes[2]: must be an object');
+    expect(problemsOf(build({ mailboxes: mailboxes as never, memorySize: 64 }))).toEqual([
+      ...cliProblems,
+      'memorySize: must be a whole number of MiB from 128 to 10240 (got 64)',
+    ]);
+    expect(problemsOf(build({ mailboxes: 'support' as never }))).toEqual(['mailboxes: must be an array of mailboxes']);
   });
 
   it('refuses { "env": ... } secrets, which a deployed function cannot read', () => {
