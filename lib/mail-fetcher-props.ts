@@ -22,7 +22,10 @@ export interface MailFetcherProps {
    * in one `MailFetcherPropsError`. They are put into the mailbox registry at deploy time (one custom resource);
    * the dispatcher runs every enabled mailbox of the registry on its own `schedule`, with no
    * resource per mailbox. More mailboxes can be registered without a deploy
-   * (`mailfetch mailboxes add`).
+   * (`mailfetch mailboxes add`). Given, even empty, the list decides the deployment's
+   * mailboxes: those it put in and the list no longer names are removed at the next deploy
+   * (an empty list removes them all); mailboxes added with the CLI are left alone. Leaving
+   * the prop out removes nothing.
    * Credentials must be sealed (`{ "sealed": ... }`) or Secrets Manager references named
    * under `secretNamePrefix` (`{ "secretId": ... }`).
    * @default none: an empty fleet, managed with the CLI

@@ -106,7 +106,7 @@ export class MailFetcher extends Construct {
    * not be delivered, and direct invocations that failed after Lambda's retries.
    */
   readonly deadLetterQueue: Queue;
-  /** Puts the `mailboxes` prop into the registry at deploy time (absent without mailboxes). */
+  /** Puts the `mailboxes` prop into the registry at deploy time (absent without the prop). */
   readonly registrySeed?: RegistrySeed;
   /** The one schedule, the dispatcher and the run queue that run every registered mailbox. */
   readonly dispatch: RunDispatch;
@@ -149,7 +149,8 @@ export class MailFetcher extends Construct {
     this.credentials = this.createCredentials(this.function, p);
     this.secrets = this.importConfigSecrets(p);
 
-    if (p.mailboxes.length > 0) {
+    // An empty list still seeds: it is how the deployment's mailboxes are removed.
+    if (props.mailboxes !== undefined) {
       this.registrySeed = new RegistrySeed(this, 'RegistrySeed', { table: this.table, mailboxes: p.mailboxes, runtime: FETCH_RUNTIME, logRetention: p.logRetention });
     }
     this.dispatch = new RunDispatch(this, 'Dispatch', {

@@ -4,13 +4,17 @@
  * mailboxes into the registry, so `cdk deploy -c config=FILE` keeps working now that the
  * worker takes only ids. Wiring only.
  *
- * - Create / Update: each mailbox of the file is added (enabled) or its configuration
- *   updated (`enabled` and health stay: a mailbox disabled with the CLI stays disabled),
- *   and marked as the deployment's (`deployed`). Mailboxes so marked that the file no
- *   longer names are removed. Mailboxes added with the CLI are never touched. The mark,
- *   not the previous deployment's list, decides removals: a rollback, which sends the
- *   older list as an Update, puts the registry back as it was.
- * - Delete: nothing. The registry lives in the state table, which is retained by default.
+ * - Create / Update: each mailbox of the file is added (enabled, marked `added`) or its
+ *   configuration updated (`enabled` and health stay: a mailbox disabled with the CLI
+ *   stays disabled; a mailbox added with the CLI is marked `adopted`). Marked mailboxes
+ *   the file no longer names are removed (`added`) or handed back to the CLI (`adopted`:
+ *   the mark goes). Other CLI-added mailboxes are never touched. The marks, not the
+ *   previous deployment's list, decide: a rollback, which sends the older list as an
+ *   Update, leaves the mailboxes it names as they were before the failed deploy.
+ * - Delete: nothing. CloudFormation also sends Delete for a resource whose logical id
+ *   changed, after creating its successor: removing anything here could empty the
+ *   registry. To remove the deployment's mailboxes, deploy an empty list (the app does
+ *   that without `-c config`). The registry lives in the state table, retained by default.
  *
  * Properties: `MailboxesBucket` and `MailboxesKey`, the deployment asset holding the
  * validated mailbox list as JSON: an asset rather than a property, since 1,000 mailboxes
@@ -56,15 +60,37 @@ export async function handleSeedEvent(event: SeedEvent, registry: MailboxRegistr
   return { PhysicalResourceId: SEED_PHYSICAL_ID, Data: { added: count('added'), updated: count('updated'), removed: count('removed') } };
 }
 
-/** The file's mailboxes in (and marked), the deployment's other mailboxes out; CLI-added ones left alone. */
+/**
+ * The file's mailboxes in and marked; the deployment's other mailboxes out: removed when
+ * the deployment added them, handed back to the CLI (mark removed) when it adopted them.
+ */
 function deploymentChanges(wanted: readonly MailboxConfig[], registered: readonly RegisteredMailbox[]): RegistryChange[] {
-  const marked = new Set(registered.filter((m) => m.deployed === true).map((m) => m.config.id));
-  const changes = planSync(wanted, registered, { removeMissing: false }).map(
-    (c): RegistryChange => (c.change === 'unchanged' && !marked.has(c.mailbox) ? { ...c, change: 'updated', fields: ['deployed'] } : c),
-  );
-  const kept = new Set(wanted.map((m) => m.id));
-  for (const id of [...marked].sort()) if (!kept.has(id)) changes.push({ mailbox: id, change: 'removed' });
+  const byId = new Map(registered.map((m) => [m.config.id, m]));
+  const kept = keepRotatedTokens(wanted, byId);
+  const changes = planSync(kept, registered, { removeMissing: false }).map((c): RegistryChange => {
+    if (c.change === 'added' || byId.get(c.mailbox)?.deployed !== undefined) return c;
+    return { ...c, change: 'updated', fields: [...(c.fields ?? []), 'deployed'], deployed: 'adopted' };
+  });
+  const names = new Set(wanted.map((m) => m.id));
+  for (const m of [...registered].sort((a, b) => a.config.id.localeCompare(b.config.id))) {
+    if (m.deployed === undefined || names.has(m.config.id)) continue;
+    changes.push(m.deployed === 'added' ? { mailbox: m.config.id, change: 'removed' } : { mailbox: m.config.id, change: 'updated', fields: ['deployed'], config: m.config, deployed: null });
+  }
   return changes;
+}
+
+/**
+ * A sealed refresh token in the registry is the one the worker last received (providers
+ * rotate them and may revoke the old one): the file's sealed token seeds a new mailbox, it
+ * never replaces a rotated one. `mailfetch mailboxes update` replaces it on purpose.
+ */
+function keepRotatedTokens(wanted: readonly MailboxConfig[], byId: ReadonlyMap<string, RegisteredMailbox>): MailboxConfig[] {
+  return wanted.map((config) => {
+    const current = byId.get(config.id)?.config.oauth?.refreshToken;
+    const fromFile = config.oauth?.refreshToken;
+    if (config.oauth === undefined || current === undefined || fromFile === undefined || !('sealed' in current) || !('sealed' in fromFile)) return config;
+    return { ...config, oauth: { ...config.oauth, refreshToken: current } };
+  });
 }
 
 /** Validated again here: the list is only as trustworthy as whoever wrote the template. */
@@ -78,15 +104,31 @@ async function mailboxesOf(properties: Readonly<Record<string, unknown>>, readOb
   return parseConfig({ mailboxes }).mailboxes;
 }
 
-/** Reads an asset object with the function's role (s3:GetObject on that one key). */
-export function s3AssetReader(s3: S3Client): ReadAssetObject {
+/** A policy naming a new asset key may take this long to reach S3 after CloudFormation updated it. */
+const ACCESS_PROPAGATION_WAIT_MS = 60_000;
+const ACCESS_RETRY_FIRST_MS = 1_000;
+
+/**
+ * Reads an asset object with the function's role (s3:GetObject on that one key). Every list
+ * change swaps the key in the policy just before the call, and IAM is eventually consistent:
+ * AccessDenied is retried for a minute before it counts.
+ */
+export function s3AssetReader(s3: S3Client, waitMs = ACCESS_PROPAGATION_WAIT_MS, firstRetryMs = ACCESS_RETRY_FIRST_MS): ReadAssetObject {
   return async (bucket, key) => {
-    try {
-      const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return (await response.Body?.transformToString('utf8')) ?? '';
-    } catch (err) {
-      const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-      throw new Error(`the deployment's mailbox list s3://${bucket}/${key} could not be read (${why}); run 'cdk deploy' again, which uploads it`, { cause: err });
+    const started = Date.now();
+    for (let delay = firstRetryMs; ; delay *= 2) {
+      try {
+        const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return (await response.Body?.transformToString('utf8')) ?? '';
+      } catch (err) {
+        const name = err instanceof Error ? err.name : '';
+        if (name === 'AccessDenied' && Date.now() - started + delay <= waitMs) {
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          continue;
+        }
+        const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        throw new Error(`the deployment's mailbox list s3://${bucket}/${key} could not be read (${why}); run 'cdk deploy' again, which uploads it`, { cause: err });
+      }
     }
   };
 }

@@ -91,7 +91,7 @@ export class DynamoDbMailboxRegistry implements MailboxRegistry {
     const attributes: Item = {
       ...configAttributes(config),
       [RegistryAttr.configUpdatedAt]: { S: this.now().toISOString() },
-      ...(options.deployed === true ? { [RegistryAttr.deployed]: { BOOL: true } } : {}),
+      ...(options.deployed ? { [RegistryAttr.deployed]: { S: options.deployed } } : {}),
     };
     const names: Record<string, string> = { ...PK_NAME, [`#${RegistryAttr.configVersion}`]: RegistryAttr.configVersion };
     const values: Item = { ':one': { N: '1' } };
@@ -100,7 +100,12 @@ export class DynamoDbMailboxRegistry implements MailboxRegistry {
       values[`:${name}`] = value;
     }
     const sets = Object.keys(attributes).map((n) => `#${n} = :${n}`).join(', ');
-    await this.updateExisting(config.id, `SET ${sets} ADD #${RegistryAttr.configVersion} :one`, names, values);
+    let expression = `SET ${sets} ADD #${RegistryAttr.configVersion} :one`;
+    if (options.deployed === null) {
+      names[`#${RegistryAttr.deployed}`] = RegistryAttr.deployed;
+      expression += ` REMOVE #${RegistryAttr.deployed}`;
+    }
+    await this.updateExisting(config.id, expression, names, values);
   }
 
   async setEnabled(id: string, enabled: boolean): Promise<void> {

@@ -43,11 +43,15 @@ export interface RegisteredMailbox {
   /** ISO time of the last configuration change. */
   readonly configUpdatedAt?: string;
   /**
-   * Put in by the CDK deployment's configuration file (registry seeding): a later deploy
-   * whose file no longer names it removes it. Mailboxes added with the CLI are not.
+   * The CDK deployment's configuration file names it (registry seeding). `added`: the
+   * deployment put it in, and a later deploy whose file no longer names it removes it.
+   * `adopted`: it was added with the CLI before the file named it; dropped from the file,
+   * it goes back to the CLI (the mark goes, the mailbox stays). Absent: the CLI's.
    */
-  readonly deployed?: boolean;
+  readonly deployed?: DeployedMark;
 }
+
+export type DeployedMark = 'added' | 'adopted';
 
 /** One run's outcome, as recordRun takes it (see `runOutcome` in health.ts). */
 export interface RunOutcome {
@@ -69,8 +73,8 @@ export interface AddOptions {
 }
 
 export interface UpdateOptions {
-  /** Marks the mailbox as the deployment's; false leaves the mark as it is. @default false */
-  readonly deployed?: boolean;
+  /** Sets the deployment's mark; null removes it. @default the mark stays as it is */
+  readonly deployed?: DeployedMark | null;
 }
 
 export interface MailboxRegistry {

@@ -5,7 +5,7 @@
  * |-------------|------------------|------------------------------------------------------------------|
  * | `#REGISTRY` | `MBX#<mailboxId>`| configuration: mailboxId, config (S, JSON), host, schedule,       |
  * |             |                  | enabled (BOOL), configVersion (N), configUpdatedAt, createdAt,   |
- * |             |                  | deployed (BOOL: put in by the deployment's configuration file);  |
+ * |             |                  | deployed (S: added | adopted, by the deployment's file);        |
  * |             |                  | health: lastRunAt, lastRunStatus, lastAction, lastSuccessAt,      |
  * |             |                  | lastErrorAt, lastErrorCode, lastErrorMessage,                     |
  * |             |                  | consecutiveFailures (N), backlog (N), lastDurationMs (N)          |
@@ -20,7 +20,7 @@ import type { MailboxConfig } from '../config/mailbox-config';
 import { parseMailbox } from '../config/validate-config';
 import { PARTITION_KEY, SORT_KEY } from '../state/table-schema';
 import { RegistryError, RegistryErrorCode } from './errors';
-import type { MailboxHealth, RegisteredMailbox, RunAction, RunOutcomeStatus } from './mailbox-registry';
+import type { DeployedMark, MailboxHealth, RegisteredMailbox, RunAction, RunOutcomeStatus } from './mailbox-registry';
 
 /** Partition key of every registry item. */
 export const REGISTRY_PARTITION = '#REGISTRY';
@@ -84,7 +84,7 @@ export function newRegistryItem(config: MailboxConfig, at: string, enabled: bool
     [RegistryAttr.configUpdatedAt]: { S: at },
     [RegistryAttr.createdAt]: { S: at },
     [RegistryAttr.consecutiveFailures]: { N: '0' },
-    ...(deployed ? { [RegistryAttr.deployed]: { BOOL: true } } : {}),
+    ...(deployed ? { [RegistryAttr.deployed]: { S: 'added' } } : {}),
   };
 }
 
@@ -97,7 +97,7 @@ export function itemToMailbox(item: Item): RegisteredMailbox {
     health: healthOf(item),
     configVersion: num(item, RegistryAttr.configVersion) ?? 0,
     ...optional('configUpdatedAt', str(item, RegistryAttr.configUpdatedAt)),
-    ...(item[RegistryAttr.deployed]?.BOOL === true ? { deployed: true } : {}),
+    ...optional('deployed', deployedMark(item)),
   };
 }
 
@@ -132,6 +132,13 @@ function healthOf(item: Item): MailboxHealth {
     ...optional('backlog', num(item, RegistryAttr.backlog)),
     ...optional('lastDurationMs', num(item, RegistryAttr.lastDurationMs)),
   };
+}
+
+function deployedMark(item: Item): DeployedMark | undefined {
+  const value = item[RegistryAttr.deployed];
+  if (value?.S === 'added' || value?.S === 'adopted') return value.S;
+  // Marks of 0.1 development builds: a boolean, always a mailbox the deployment added.
+  return value?.BOOL === true ? 'added' : undefined;
 }
 
 function str(item: Item, name: string): string | undefined {

@@ -3,7 +3,7 @@
  * deployment's seeding): plan the changes, then apply them one item at a time.
  */
 import type { MailboxConfig } from '../config/mailbox-config';
-import type { MailboxRegistry, RegisteredMailbox } from './mailbox-registry';
+import type { DeployedMark, MailboxRegistry, RegisteredMailbox } from './mailbox-registry';
 
 export type ChangeKind = 'added' | 'updated' | 'removed' | 'unchanged';
 
@@ -12,6 +12,8 @@ export interface RegistryChange {
   readonly change: ChangeKind;
   /** `updated`: the configuration fields that differ. */
   readonly fields?: readonly string[];
+  /** The deployment's mark to set (null: remove it) with an `updated` change; undefined leaves it. */
+  readonly deployed?: DeployedMark | null;
   /** The list's configuration (every change but `removed`). */
   readonly config?: MailboxConfig;
 }
@@ -44,7 +46,7 @@ export function planSync(wanted: readonly MailboxConfig[], registered: readonly 
 export interface ApplyOptions {
   /** Whether mailboxes added by the sync start enabled. @default true */
   readonly enableAdded?: boolean;
-  /** Mark added and updated mailboxes as the deployment's (registry seeding). @default false */
+  /** Mark added mailboxes as the deployment's (registry seeding; see RegistryChange.deployed for updates). @default false */
   readonly deployed?: boolean;
 }
 
@@ -53,7 +55,7 @@ export async function applySync(registry: MailboxRegistry, changes: readonly Reg
   const deployed = options.deployed ?? false;
   for (const change of changes) {
     if (change.change === 'added' && change.config) await registry.add(change.config, { enabled: options.enableAdded ?? true, deployed });
-    else if (change.change === 'updated' && change.config) await registry.update(change.config, { deployed });
+    else if (change.change === 'updated' && change.config) await registry.update(change.config, change.deployed === undefined ? {} : { deployed: change.deployed });
     else if (change.change === 'removed') await registry.remove(change.mailbox);
   }
 }

@@ -74,6 +74,14 @@ function onlyId(template: Template, type: string): string {
 }
 
 describe('MailFetcher without mailboxes (an empty fleet, managed with the CLI)', () => {
+  it('with an empty list, still seeds: that deploy removes the mailboxes earlier deploys added', () => {
+    const stack = new Stack(testApp(), 'Emptied');
+    const fetcher = new MailFetcher(stack, 'Mail', { mailboxes: [] });
+
+    Template.fromStack(stack).resourceCountIs('Custom::MailfetchRegistrySeed', 1);
+    expect(fetcher.registrySeed).toBeDefined();
+  });
+
   it('synthesises with no registry seeding, the worker, its table and the dispatch still there', () => {
     const app = testApp();
     const stack = new Stack(app, 'Empty');
