@@ -62,9 +62,10 @@ export async function checkCommand(argv: readonly string[], io: CliIo): Promise<
     return ExitCode.OK;
   }
   if (values['create-missing']) throw new UsageError('check is read-only: --create-missing does not apply', 'check');
-  const choice = storageChoice(values, io.env, io.cwd, 'check', 'none');
-  // Without --config but with storage, the mailboxes come from the registry in the table.
-  const fromRegistry = values.config === undefined && choice.kind !== 'none';
+  // The same default as fetch (./.mailfetch), read only: check and fetch agree on what is new.
+  const choice = storageChoice(values, io.env, io.cwd, 'check', 'local');
+  // Without --config, the mailboxes come from the registry of the store (as for fetch).
+  const fromRegistry = values.config === undefined;
   const fromFile = fromRegistry ? undefined : await loadMailboxes(values.config, values.mailbox, io, 'check');
   const state = await openStateView(choice);
   const credentials = createCredentials(io, state.sealed);
@@ -72,7 +73,7 @@ export async function checkCommand(argv: readonly string[], io: CliIo): Promise<
   try {
     const mailboxes = fromFile ?? (await registryMailboxes(registryOf(state), values.mailbox, 'check', { allowDisabled: true }));
     for (const mailbox of mailboxes) {
-      const log = createCliLogger(io, values.verbose, { mailbox: mailbox.id });
+      const log = createCliLogger(io, values.verbose, { mailbox: mailbox.id }, values.json);
       const report = await checkMailbox(mailbox, { credentials, state, log, verbose: values.verbose === true });
       failed ||= !report.ok || report.stateError !== null;
       io.stdout.write(values.json ? `${JSON.stringify(report)}\n` : checkText(report));

@@ -83,7 +83,7 @@ export async function fetchAll(mailboxes: readonly MailboxConfig[], storage: Sto
   const { interrupt } = options;
   for (const mailbox of mailboxes) {
     if (interrupt?.signal.aborted) break;
-    const log = createCliLogger(io, options.verbose, { mailbox: mailbox.id });
+    const log = createCliLogger(io, options.verbose, { mailbox: mailbox.id }, options.json);
     const owner = randomUUID();
     // A forced exit (second Ctrl-C) still frees the mailbox for the next run.
     const unregister = interrupt?.beforeForcedExit(() => releaseOnExit(storage, mailbox.id, owner, io));

@@ -1,10 +1,11 @@
 /**
  * Progress of a fetch, one mailbox at a time. On a terminal: one line per mailbox, redrawn
- * in place (fetched/new, bytes, rate) and cleared before the summary is printed. Elsewhere
+ * in place (fetched/new with the percent done, bytes, rate, time left) and cleared before
+ * the summary is printed. Elsewhere
  * (a pipe, a file, CI logs): a plain line now and then, so long runs still show life.
  */
 import type { OutputStream } from './cli-io';
-import { formatBytes } from './format';
+import { formatBytes, formatDuration } from './format';
 
 /** Redraws per second on a terminal at most: smooth enough, and cheap on big mailboxes. */
 const TTY_REDRAW_INTERVAL_MS = 100;
@@ -82,8 +83,13 @@ class ProgressDisplay implements Progress {
 
   private line(t: number): string {
     const elapsed = t - this.startedAt;
-    const rate = elapsed >= MIN_RATE_WINDOW_MS ? `, ${formatBytes(Math.round((this.bytes * 1000) / elapsed))}/s` : '';
-    return `${this.mailbox}: fetched ${this.fetched} of ${this.newCount} new, ${formatBytes(this.bytes)}${rate}`;
+    const measured = elapsed >= MIN_RATE_WINDOW_MS;
+    const rate = measured ? `, ${formatBytes(Math.round((this.bytes * 1000) / elapsed))}/s` : '';
+    const percent = this.newCount > 0 ? ` (${Math.floor((this.fetched * 100) / this.newCount)} %)` : '';
+    // Time left at the message rate so far: the new count is known (the listing), sizes vary.
+    const left = this.newCount - this.fetched;
+    const eta = measured && left > 0 ? `, about ${formatDuration(Math.round((left * elapsed) / this.fetched))} left` : '';
+    return `${this.mailbox}: fetched ${this.fetched} of ${this.newCount} new${percent}, ${formatBytes(this.bytes)}${rate}${eta}`;
   }
 
   /** Draws `line` over the previous one; the last column stays free (writing into it makes some terminals wrap). */

@@ -29,7 +29,7 @@ export async function resetCommand(argv: readonly string[], io: CliIo): Promise<
   if (!values.yes) {
     throw new UsageError(`reset forgets every message recorded for mailbox "${id}", so the next fetch stores them all again; add --yes to do it`, 'reset');
   }
-  const log = createCliLogger(io, values.verbose, { mailbox: id });
+  const log = createCliLogger(io, values.verbose, { mailbox: id }, values.json);
   const storage = await openStorage(choice, { readOnly: false });
   try {
     if (values.config === undefined) await registryMailboxes(storage.registry, ids, 'reset', { allowDisabled: true });

@@ -46,12 +46,14 @@ export function createCredentials(io: CliIo, sealed?: SealedCredentialStore): Cr
 }
 
 /**
- * JSON log lines on stderr. Level: debug with --verbose, else LOG_LEVEL, else warn (the
- * command's own output already says what happened).
+ * Logs on stderr: text a person reads on a terminal, JSON lines for a pipe, a file or
+ * `--json` (machines read those). Level: debug with --verbose, else LOG_LEVEL, else warn
+ * (the command's own output already says what happened).
  */
-export function createCliLogger(io: CliIo, verbose: boolean | undefined, base: Record<string, unknown> = {}): Logger {
+export function createCliLogger(io: CliIo, verbose: boolean | undefined, base: Record<string, unknown> = {}, json = false): Logger {
   const level: LogLevel = verbose ? 'debug' : (logLevel(io.env.LOG_LEVEL) ?? 'warn');
-  return createLogger(base, { level, write: (line) => io.stderr.write(`${line}\n`) });
+  const format = io.stderr.isTTY && !json ? 'text' : 'json';
+  return createLogger(base, { level, format, write: (line) => io.stderr.write(`${line}\n`) });
 }
 
 function logLevel(value: string | undefined): LogLevel | undefined {

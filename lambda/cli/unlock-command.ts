@@ -28,7 +28,7 @@ export async function unlockCommand(argv: readonly string[], io: CliIo): Promise
   const [id] = ids as [string];
   const choice = storageChoice(values, io.env, io.cwd, 'unlock', 'local');
   if (values.config !== undefined) await loadMailboxes(values.config, ids, io, 'unlock');
-  const log = createCliLogger(io, values.verbose, { mailbox: id });
+  const log = createCliLogger(io, values.verbose, { mailbox: id }, values.json);
   const storage = await openStorage(choice, { readOnly: false });
   try {
     if (values.config === undefined) await registryMailboxes(storage.registry, ids, 'unlock', { allowDisabled: true });

@@ -1,7 +1,8 @@
 /**
  * Structured JSON logs, one object per line, for CloudWatch Logs Insights. Every line
  * carries the mailbox id given at creation. Fields whose names suggest a secret are
- * replaced before anything is written: a credential never reaches a log line.
+ * replaced before anything is written: a credential never reaches a log line. On a
+ * terminal the CLI asks for `text`: the same fields, scrubbed the same way, for a person.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -22,23 +23,35 @@ export interface LoggerOptions {
   /** @default a line to stdout */
   readonly write?: (line: string) => void;
   readonly now?: () => Date;
+  /** `json`: one object per line; `text`: `12:00:01.234 debug [mailbox] message key=value`. @default 'json' */
+  readonly format?: 'json' | 'text';
 }
 
 export function createLogger(base: Record<string, unknown> = {}, options: LoggerOptions = {}): Logger {
   const level = options.level ?? parseLevel(process.env.LOG_LEVEL) ?? 'info';
   const write = options.write ?? ((line: string): void => void process.stdout.write(`${line}\n`));
   const now = options.now ?? ((): Date => new Date());
+  const format = options.format ?? 'json';
   const emit = (lvl: LogLevel, message: string, fields?: Record<string, unknown>): void => {
     if (ORDER[lvl] < ORDER[level]) return;
-    write(JSON.stringify(scrub({ level: lvl, timestamp: now().toISOString(), message, ...base, ...fields })));
+    const entry = scrub({ level: lvl, timestamp: now().toISOString(), message, ...base, ...fields }) as Record<string, unknown>;
+    write(format === 'text' ? textLine(entry) : JSON.stringify(entry));
   };
   return {
     debug: (m, f) => emit('debug', m, f),
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
-    child: (fields) => createLogger({ ...base, ...fields }, { level, write, now }),
+    child: (fields) => createLogger({ ...base, ...fields }, { level, write, now, format }),
   };
+}
+
+/** A scrubbed entry for a person: time of day, level, [mailbox], message, then the other fields. */
+function textLine(entry: Record<string, unknown>): string {
+  const { level, timestamp, message, mailbox, ...rest } = entry;
+  const time = typeof timestamp === 'string' ? timestamp.slice(11, 23) : '';
+  const fields = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' && /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v)}`);
+  return [time, String(level).padEnd(5), ...(mailbox === undefined ? [] : [`[${String(mailbox)}]`]), String(message), ...fields].join(' ');
 }
 
 function parseLevel(s: string | undefined): LogLevel | undefined {

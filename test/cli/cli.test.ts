@@ -117,13 +117,13 @@ describe('mailfetch fetch, check and reset on one local store', () => {
 });
 
 describe.concurrent('mailfetch outcomes and exit codes', { timeout: SLOW_TEST_MS }, () => {
-  it('check without storage: reports TLS off, STAT and "new" as unknown, as JSON too', async () => {
+  it('check without storage options: reports TLS off, STAT, and "new" from the default store ./.mailfetch (empty: all new), as JSON too', async () => {
     const text = await mailfetch(['check', '--config', config]);
     const json = await mailfetch(['check', '--config', config, '--json']);
 
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/tls\s+none: this connection is not encrypted/);
-    expect(text.stdout).toMatch(/new\s+unknown \(no state store given\)/);
+    expect(text.stdout).toMatch(/new\s+3 \(nothing recorded yet under .*\.mailfetch\)/);
     expect(json.code).toBe(0);
     expect(jsonLines(json.stdout)).toEqual([
       expect.objectContaining({
@@ -133,8 +133,8 @@ describe.concurrent('mailfetch outcomes and exit codes', { timeout: SLOW_TEST_MS
         auth: { mechanism: 'CRAM-MD5', result: 'ok' },
         capabilities: expect.arrayContaining(['TOP', 'UIDL', 'PIPELINING']),
         messages: 3,
-        new: null,
-        newNote: 'no state store given',
+        new: 3,
+        newNote: expect.stringMatching(/^nothing recorded yet under .*\.mailfetch$/),
         error: null,
       }),
     ]);
@@ -184,7 +184,7 @@ describe.concurrent('mailfetch outcomes and exit codes', { timeout: SLOW_TEST_MS
     expect(unknownFlag.stderr).toContain('unknown option --frobnicate');
     expect(unknownFlag.stderr).toContain("Run 'mailfetch fetch --help'");
     expect(noConfig.code).toBe(2);
-    expect(noConfig.stderr).toContain('--config FILE is required');
+    expect(noConfig.stderr).toMatch(/no registry: nothing recorded yet under .*\.mailfetch; give --config FILE/);
     expect(unknownMailbox.code).toBe(2);
     expect(unknownMailbox.stderr).toContain('no mailbox "nope"');
     expect(badMode.code).toBe(2);
