@@ -8,6 +8,13 @@ import { PER_CHECK_ROWS, fmtOps } from './fleet-sim-table';
 
 const usd = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(2));
 
+/** Where the month's figure is a lower bound or needs a setting: said in the report, not hidden in it. */
+const MODEL_LIMITS: readonly string[] = [
+  '- **Capacity.** The default `maxConcurrentInvocations` (10) × 4 lanes = 40 sessions at once. At the "far or slow" latency (about 1.2 s of wall time per check) that serves about 34 checks a second against the 33 needed: no headroom. A fleet of distant or slow servers (a 1 s login) needs `maxConcurrentInvocations` ≈ checks per second × seconds per check ÷ 4, e.g. 20 for 10,000 mailboxes at 2 s per check; otherwise runs are late and the stale-mailboxes alarm fires. Lambda duration does not grow with it (the same work, more at once).',
+  '- **CPU.** The duration line divides CPU per check by the 4 lanes, but a 512 MiB function has about a third of a vCPU, so CPU does not overlap: about USD 12 a month more. The measured CPU also includes the in-process fakes, which makes it an overestimate, so the two partly cancel.',
+  '- **The daily header audit** (lambda/sync, one a day per mailbox: the mailbox\'s records read in full plus up to 2,000 TOP commands) never happens in the two sweeps, and the simulated mailboxes hold 3 messages. For mailboxes that keep thousands of messages on the server (retention `keep`), the month costs more: one full read of the records a day (about 0.5 read units per kept message and day) and its TOPs.',
+];
+
 export function costReport(r: FleetSimRecord): string {
   const typical = LATENCIES[1]!;
   const idle = monthlyCost(r, r.idle, r.tick, typical, false);
@@ -77,6 +84,10 @@ export function costReport(r: FleetSimRecord): string {
     '- **Registry item size.** The health write is one write unit while the item stays under 1 KB (these mailboxes: a password sealed, ~900 bytes). A sealed OAuth refresh token can push an item past 1 KB: then it is 2 units, about USD 54 a month more for the whole fleet.',
     `- **Latency.** An idle check mostly waits: on DynamoDB (${Object.values(r.idle.dynamoRequests).reduce((a, b) => a + b, 0).toFixed(1)} requests in series) and on the POP3 server (${r.idle.pop3Commands.toFixed(1)} commands after connecting and the TLS handshake). ` +
       `Four lanes per invocation overlap the waits; more lanes would cut the duration line further but not the memory an invocation needs for large messages (docs/benchmarks.md: up to ~125 MiB per session).`,
+    '',
+    '## What this model leaves out',
+    '',
+    ...MODEL_LIMITS,
     '',
     '## What was changed to make an idle check cheap',
     '',
