@@ -21,6 +21,8 @@ import { medianStartMs } from './start-time';
 
 /** Build tools the package must not pull into an app: the compiled package needs none of them. */
 const BUILD_TOOLS = ['tsx', 'esbuild', 'typescript'];
+/** The configuration file's JSON Schema, which `mailfetch init` names in "$schema". */
+const CONFIG_SCHEMA = 'schema/mailfetch.config.schema.json';
 /** s3rver and what it pulled in (koa 2, busboy/dicer with CVE-2022-24434, fast-xml-parser 3). */
 const TEST_SERVERS = ['s3rver', 'koa', 'busboy', 'dicer'];
 /** The Lambda deployment package (the zip CDK uploads) of each handler stays under this. */
@@ -64,10 +66,10 @@ describe('npm pack', () => {
   it('ships the compiled package: handlers, library, types, command; no sources, tests or benchmarks', () => {
     const paths = packed.files.map((f) => f.path);
     console.log(`package: ${packed.filename}, ${paths.length} files, ${kib(packed.size)} packed, ${kib(packed.unpackedSize)} unpacked`);
-    expect(paths.filter((p) => !p.startsWith('dist/') && !['package.json', 'README.md', 'bin/mailfetch.js'].includes(p))).toEqual([]);
+    expect(paths.filter((p) => !p.startsWith('dist/') && !['package.json', 'README.md', 'bin/mailfetch.js', CONFIG_SCHEMA].includes(p))).toEqual([]);
     expect(paths.filter((p) => p.endsWith('.ts') && !/\.d\.[cm]ts$/.test(p))).toEqual([]);
     for (const name of Object.keys(HANDLERS)) expect(paths).toContain(`dist/lambda/${name}/${FETCH_BUNDLE.outFile}`);
-    expect(paths).toEqual(expect.arrayContaining(['dist/index.cjs', 'dist/index.mjs', 'dist/types/lib/index.d.cts', 'dist/types/lib/index.d.mts', 'dist/cli/mailfetch.mjs', 'bin/mailfetch.js']));
+    expect(paths).toEqual(expect.arrayContaining(['dist/index.cjs', 'dist/index.mjs', 'dist/types/lib/index.d.cts', 'dist/types/lib/index.d.mts', 'dist/cli/mailfetch.mjs', 'bin/mailfetch.js', CONFIG_SCHEMA]));
   });
 
   it('is accepted by npm publish --dry-run', () => {
