@@ -20,7 +20,7 @@ import { ExitCode, UsageError } from './exit-codes';
 import { formatBytes, formatDuration, printable } from './format';
 import { registryMailboxes } from './registry-selection';
 import { createCliLogger, createCredentials, loadMailboxes, type Credentials } from './setup';
-import { hasLocalState, openStorage, storageChoice, type Storage, type StorageChoice } from './storage';
+import { hasLocalState, openStorage, storageChoice, type Storage, type StoreChoice } from './storage';
 import { AuthObserver, protocolTrace, type AuthOutcome } from './trace';
 import { CHECK_USAGE } from './usage';
 
@@ -63,7 +63,7 @@ export async function checkCommand(argv: readonly string[], io: CliIo): Promise<
   }
   if (values['create-missing']) throw new UsageError('check is read-only: --create-missing does not apply', 'check');
   // The same default as fetch (./.mailfetch), read only: check and fetch agree on what is new.
-  const choice = storageChoice(values, io.env, io.cwd, 'check', 'local');
+  const choice = storageChoice(values, io.env, io.cwd, 'check');
   // Without --config, the mailboxes come from the registry of the store (as for fetch).
   const fromRegistry = values.config === undefined;
   const fromFile = fromRegistry ? undefined : await loadMailboxes(values.config, values.mailbox, io, 'check');
@@ -169,9 +169,8 @@ export interface StateView {
   close(): Promise<void>;
 }
 
-async function openStateView(choice: StorageChoice): Promise<StateView> {
+async function openStateView(choice: StoreChoice): Promise<StateView> {
   const none = (reason: string, nothingRecorded: boolean): StateView => ({ store: undefined, reason, nothingRecorded, local: choice.kind === 'local', close: async () => {} });
-  if (choice.kind === 'none') return none('no state store given', false);
   // Starting the embedded servers on an empty directory would only create it.
   if (choice.kind === 'local' && !hasLocalState(choice.dir)) return none(`nothing recorded yet under ${choice.dir}`, true);
   const storage = await openStorage(choice, { readOnly: true });

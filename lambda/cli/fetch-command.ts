@@ -40,7 +40,7 @@ export async function fetchCommand(argv: readonly string[], io: CliIo, alias?: '
   }
   const mode = runMode(values.mode);
   const timeLimitMs = parseSeconds(values['time-limit'], '--time-limit', command, DEFAULT_TIME_LIMIT_MS);
-  const choice = storageChoice(values, io.env, io.cwd, command, 'local');
+  const choice = storageChoice(values, io.env, io.cwd, command);
   // With --config, the file is checked before any storage starts (exit 2 on a bad file).
   const fromFile = values.config === undefined ? undefined : await loadMailboxes(values.config, values.mailbox, io, command);
 

@@ -22,7 +22,7 @@ export async function resetCommand(argv: readonly string[], io: CliIo): Promise<
   }
   const ids = values.mailbox ?? [];
   if (ids.length !== 1) throw new UsageError('reset needs exactly one --mailbox ID', 'reset');
-  const choice = storageChoice(values, io.env, io.cwd, 'reset', 'local');
+  const choice = storageChoice(values, io.env, io.cwd, 'reset');
   const [id] = ids as [string];
   // With --config the id must be in the file; without, in the registry (checked below).
   if (values.config !== undefined) await loadMailboxes(values.config, ids, io, 'reset');

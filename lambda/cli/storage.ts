@@ -39,9 +39,7 @@ const RESERVED_LOCAL_SUBDIRS: ReadonlySet<string> = new Set([EMBEDDED_DYNAMODB_S
 /** The only region whose CreateBucket must not name a LocationConstraint. */
 const DEFAULT_S3_REGION = 'us-east-1';
 
-export type StorageChoice =
-  /** No state store (check without storage options). */
-  | { readonly kind: 'none' }
+export type StoreChoice =
   | { readonly kind: 'local'; readonly dir: string; readonly prefix: string }
   | {
       readonly kind: 'aws';
@@ -53,9 +51,6 @@ export type StorageChoice =
       /** MAILFETCH_CREDENTIALS_KEY: the KMS key of sealed credentials (only creating a data key needs it). */
       readonly credentialsKey?: string;
     };
-
-/** A choice with a store: what openStorage takes. */
-export type StoreChoice = Exclude<StorageChoice, { kind: 'none' }>;
 
 /** The storage options as parsed (see STORAGE_OPTIONS). */
 export interface StorageFlags {
@@ -69,12 +64,10 @@ export interface StorageFlags {
 
 /**
  * Decides the storage from the flags and the environment. Without --local, --bucket or
- * --table (flag or MAILFETCH_BUCKET/MAILFETCH_TABLE), `fallback` applies: embedded storage
- * under ./.mailfetch for commands that write, none for check.
+ * --table (flag or MAILFETCH_BUCKET/MAILFETCH_TABLE): embedded storage under ./.mailfetch,
+ * for every command (check reads it without creating it).
  */
-export function storageChoice(flags: StorageFlags, env: NodeJS.ProcessEnv, cwd: string, command: string, fallback: 'local'): StoreChoice;
-export function storageChoice(flags: StorageFlags, env: NodeJS.ProcessEnv, cwd: string, command: string, fallback: 'none'): StorageChoice;
-export function storageChoice(flags: StorageFlags, env: NodeJS.ProcessEnv, cwd: string, command: string, fallback: 'local' | 'none'): StorageChoice {
+export function storageChoice(flags: StorageFlags, env: NodeJS.ProcessEnv, cwd: string, command: string): StoreChoice {
   const prefix = flags.prefix ?? env[ENV.PREFIX] ?? DEFAULT_PREFIX;
   if (flags.local !== undefined) {
     const clash = (['bucket', 'table', 'force-path-style', 'create-missing'] as const).filter((f) => flags[f] !== undefined);
@@ -102,7 +95,6 @@ export function storageChoice(flags: StorageFlags, env: NodeJS.ProcessEnv, cwd: 
   for (const flag of ['force-path-style', 'create-missing'] as const) {
     if (flags[flag] !== undefined) throw new UsageError(`--${flag} only applies with --bucket and --table`, command);
   }
-  if (fallback === 'none') return { kind: 'none' };
   return { kind: 'local', dir: absolute(DEFAULT_LOCAL_DIR, cwd), prefix };
 }
 

@@ -26,7 +26,7 @@ export async function unlockCommand(argv: readonly string[], io: CliIo): Promise
   const ids = values.mailbox ?? [];
   if (ids.length !== 1) throw new UsageError('unlock needs exactly one --mailbox ID', 'unlock');
   const [id] = ids as [string];
-  const choice = storageChoice(values, io.env, io.cwd, 'unlock', 'local');
+  const choice = storageChoice(values, io.env, io.cwd, 'unlock');
   if (values.config !== undefined) await loadMailboxes(values.config, ids, io, 'unlock');
   const log = createCliLogger(io, values.verbose, { mailbox: id }, values.json);
   const storage = await openStorage(choice, { readOnly: false });
