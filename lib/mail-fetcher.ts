@@ -336,8 +336,6 @@ export class MailFetcher extends Construct {
           : { [ENV.DETAILED_METRICS_MAILBOXES]: formatDetailedMetricsMailboxes(p.detailedMetricsMailboxes) }),
         [ENV.HOST_SESSION_LIMIT]: String(p.hostSessionLimit),
         ...(p.hostSessionLimits === undefined ? {} : { [ENV.HOST_SESSION_LIMITS]: JSON.stringify(p.hostSessionLimits) }),
-        // The bundle is minified: map stack traces back to the TypeScript sources.
-        NODE_OPTIONS: '--enable-source-maps',
       },
       retryAttempts: ASYNC_RETRY_ATTEMPTS,
       maxEventAge: ASYNC_MAX_EVENT_AGE,

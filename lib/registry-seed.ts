@@ -71,7 +71,7 @@ export class RegistrySeed extends Construct {
       timeout: SEED_TIMEOUT,
       role,
       logGroup,
-      environment: { [ENV.TABLE]: props.table.tableName, NODE_OPTIONS: '--enable-source-maps' },
+      environment: { [ENV.TABLE]: props.table.tableName },
     });
     Validations.of(this.function).acknowledge({
       id: 'AwsSolutions-L1',

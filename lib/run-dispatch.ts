@@ -139,7 +139,6 @@ export class RunDispatch extends Construct {
         [ENV.STALE_PERIODS]: String(props.stalePeriods),
         [ENV.MAILBOXES_PER_MESSAGE]: String(props.mailboxesPerMessage),
         ...(props.timeZone === undefined ? {} : { [ENV.SCHEDULE_TIME_ZONE]: props.timeZone }),
-        NODE_OPTIONS: '--enable-source-maps',
       },
       // A failed tick is redone by the next one (the cursor has not moved); it is also
       // recorded in the dead-letter queue, whose alarm makes a broken dispatcher visible.

@@ -75,7 +75,7 @@ describe('bundled handler', () => {
       MF_BUNDLE_PASSWORD: 'bundle-pw',
     };
     const run = async (): Promise<Record<string, unknown>> => {
-      const { stdout } = await promisify(execFile)(process.execPath, ['--enable-source-maps', runner, JSON.stringify(event)], { env, cwd: dir });
+      const { stdout } = await promisify(execFile)(process.execPath, [runner, JSON.stringify(event)], { env, cwd: dir });
       const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
       expect(stdout).not.toContain('bundle-pw');
       return JSON.parse(line!.slice('RESULT '.length)) as Record<string, unknown>;

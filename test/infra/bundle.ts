@@ -10,15 +10,18 @@ import { build } from 'esbuild';
 import { fetchEsbuildOptions } from '../../lib/bundling';
 
 export interface HandlerBundle {
-  /** Absolute path of `index.mjs` (its source map is beside it). */
+  /** Absolute path of `index.mjs`. */
   readonly file: string;
   readonly sizeBytes: number;
+  /** The input files esbuild put in the bundle (relative to the working directory). */
+  readonly inputs: readonly string[];
 }
 
 export async function bundleHandler(outDir: string): Promise<HandlerBundle> {
   await mkdir(outDir, { recursive: true });
   const options = fetchEsbuildOptions(outDir);
-  await build(options);
+  const { metafile } = await build({ ...options, metafile: true });
   const { size } = await stat(options.outfile);
-  return { file: options.outfile, sizeBytes: size };
+  const inputs = Object.values(metafile.outputs).flatMap((output) => Object.keys(output.inputs));
+  return { file: options.outfile, sizeBytes: size, inputs };
 }

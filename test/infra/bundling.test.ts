@@ -26,7 +26,14 @@ describe('the fetch handler bundle', () => {
   it(`stays under ${MAX_BUNDLE_BYTES} bytes`, () => {
     expect(bundle.sizeBytes).toBeGreaterThan(0);
     expect(bundle.sizeBytes).toBeLessThan(MAX_BUNDLE_BYTES);
-    expect(existsSync(`${bundle.file}.map`)).toBe(true);
+    // No source map ships: Node would parse it on every cold start (lib/bundling.ts).
+    expect(existsSync(`${bundle.file}.map`)).toBe(false);
+  });
+
+  it('carries only the credential provider Lambda uses (the environment), not the SDK default chain', () => {
+    expect(bundle.inputs.some((path) => path.endsWith('lambda/credentials/lambda-environment-credentials.ts'))).toBe(true);
+    const chain = bundle.inputs.filter((path) => /@aws-sdk\/(credential-provider-|nested-clients|token-providers)/.test(path));
+    expect(chain).toEqual([]);
   });
 
   it('loads as an ES module on plain Node and exports the handler', () => {

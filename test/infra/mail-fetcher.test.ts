@@ -153,7 +153,7 @@ describe('MailFetcher defaults', () => {
     expect(seedStatements.map((st) => st.Resource)).toEqual([stack.resolve(asset.bucket.arnForObjects(asset.s3ObjectKey))]);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Handler: 'index.handler',
-      Environment: { Variables: { [ENV.TABLE]: { Ref: tableId }, NODE_OPTIONS: '--enable-source-maps' } },
+      Environment: { Variables: { [ENV.TABLE]: { Ref: tableId } } },
     });
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
@@ -205,7 +205,6 @@ describe('MailFetcher defaults', () => {
           [ENV.PREFIX]: 'messages/',
           [ENV.SAFETY_MARGIN_MS]: '30000',
           [ENV.METRICS_NAMESPACE]: 'Mailfetch',
-          NODE_OPTIONS: '--enable-source-maps',
         },
       },
       LoggingConfig: { LogGroup: { Ref: logicalId(fetcher.logGroup) } },
