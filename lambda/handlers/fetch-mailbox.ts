@@ -33,6 +33,7 @@ import { recordHealth } from '../registry/record-health';
 import type { MailboxRegistry, RunAction } from '../registry/mailbox-registry';
 import { runnableMailbox } from '../registry/runnable-mailbox';
 import { DynamoDbStateStore } from '../state/dynamodb-state-store';
+import type { LeaseHolder } from '../state/state-store';
 import { S3MessageSink } from '../storage/s3-message-sink';
 import { runMailbox, DEFAULT_SAFETY_MARGIN_MS } from '../sync/run-mailbox';
 import { emptySummary, toRunError, type RunSummary } from '../sync/run-summary';
@@ -139,14 +140,14 @@ export async function handleEvent(event: unknown, context: LambdaContextLike, de
   if (!request.batch) {
     const [id] = request.mailboxIds as [string];
     const { config } = await runnableMailbox(deps.registry, id);
-    return runOne(config, request.action, deadline, logFor(id), deps);
+    return runOne(config, request.action, deadline, logFor(id), deps, { requestId: context.awsRequestId });
   }
   const summaries: RunSummary[] = [];
   for (const id of request.mailboxIds) {
     const log = logFor(id);
     try {
       const { config } = await runnableMailbox(deps.registry, id);
-      summaries.push(await runOne(config, request.action, deadline, log, deps));
+      summaries.push(await runOne(config, request.action, deadline, log, deps, { requestId: context.awsRequestId }));
     } catch (err) {
       // Refused (or the registry failed): no run, no metrics for an id that may not exist.
       log.error('mailbox refused', { error: err });
@@ -175,7 +176,7 @@ export async function handleQueueEvent(event: SqsEvent, context: LambdaContextLi
       runConcurrency: queue.runConcurrency ?? DEFAULT_RUN_CONCURRENCY,
       safetyMarginMs: deps.safetyMarginMs,
       now: queue.now ?? Date.now,
-      run: (config, action, deadline, log) => runOne(config, action, deadline, log, deps, ran),
+      run: (config, action, deadline, log) => runOne(config, action, deadline, log, deps, { fleetMetrics: ran, requestId }),
       logFor,
       sqs: queue.sqs,
       queueUrl: queue.queueUrl,
@@ -189,12 +190,16 @@ export async function handleQueueEvent(event: SqsEvent, context: LambdaContextLi
   }
 }
 
-/**
- * Runs one mailbox and reports it: the summary line, its metrics, its health. With
- * `fleetMetrics`, the run's fleet metrics are added there for one document per invocation
- * (a mailbox with detailed metrics still writes its own); without, written at once.
- */
-export async function runOne(mailbox: MailboxConfig, action: RunAction, deadline: number, log: Logger, deps: HandlerDeps, fleetMetrics?: RunSummary[]): Promise<RunSummary> {
+/** What one invocation adds to each run it makes. */
+export interface RunOneContext {
+  /** The run's fleet metrics go here for one document per invocation (a mailbox with detailed metrics still writes its own). @default written at once */
+  readonly fleetMetrics?: RunSummary[];
+  /** The Lambda request id: the lease names it, so a run that finds the mailbox busy can say who holds it. @default none */
+  readonly requestId?: string | undefined;
+}
+
+/** Runs one mailbox and reports it: the summary line, its metrics, its health. */
+export async function runOne(mailbox: MailboxConfig, action: RunAction, deadline: number, log: Logger, deps: HandlerDeps, context: RunOneContext = {}): Promise<RunSummary> {
   const summary = await runMailbox(
     {
       state: new DynamoDbStateStore({ client: deps.dynamodb, tableName: deps.table }),
@@ -202,11 +207,16 @@ export async function runOne(mailbox: MailboxConfig, action: RunAction, deadline
       openSession: createSessionOpener({ secrets: deps.secrets, oauth: deps.oauth }),
       log: (event, fields) => log[syncEventLevel(event, fields)](event, fields),
     },
-    { mailbox, deadline, safetyMarginMs: deps.safetyMarginMs, mode: action },
+    { mailbox, deadline, safetyMarginMs: deps.safetyMarginMs, mode: action, ...(context.requestId ? { holder: lambdaLeaseHolder(context.requestId) } : {}) },
   );
-  report(summary, log, deps, fleetMetrics);
+  report(summary, log, deps, context.fleetMetrics);
   await recordHealth(deps.registry, summary, action, log);
   return summary;
+}
+
+/** `Lambda mailfetch-Worker request 1f0c…`: the function (from the runtime's environment) and the request, for the CloudWatch search. */
+export function lambdaLeaseHolder(requestId: string, functionName = process.env.AWS_LAMBDA_FUNCTION_NAME): LeaseHolder {
+  return { description: `Lambda ${functionName ? `${functionName} ` : ''}request ${requestId}` };
 }
 
 /** A session that found nothing new says nothing the summary line does not: debug, not a billed line per idle run. */

@@ -246,4 +246,39 @@ describe('fetch-mailbox handler', () => {
       expect.objectContaining({ mailbox: 'batch-off', status: 'error', errors: [expect.objectContaining({ code: 'MAILBOX_DISABLED' })] }),
     ]);
   });
+
+  it('a run that finds the mailbox busy names the Lambda request holding it', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let held!: () => void;
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    // The first invocation's session waits at CAPA (then gets no capabilities) while the second one runs.
+    const slow = await startFakePop3({
+      password: 'pop-secret-4711',
+      messages: [],
+      onCommand: async (cmd, session) => {
+        if (cmd.verb !== 'CAPA') return false;
+        held();
+        await gate;
+        await session.writeLine('-ERR no capabilities');
+        return true;
+      },
+    });
+    const previous = process.env.AWS_LAMBDA_FUNCTION_NAME;
+    process.env.AWS_LAMBDA_FUNCTION_NAME = 'mailfetch-Worker';
+    try {
+      await registry.add(mailbox('held-box', undefined, slow.port));
+      const first = handleEvent({ action: 'fetch', mailboxId: 'held-box' }, { ...context, awsRequestId: 'req-holding' }, deps);
+      await holding;
+      const second = await run({ action: 'fetch', mailboxId: 'held-box' });
+      expect(second).toMatchObject({ status: 'busy', heldBy: { holder: 'Lambda mailfetch-Worker request req-holding' } });
+      release();
+      expect(await first).toMatchObject({ mailbox: 'held-box', status: 'ok' });
+    } finally {
+      release();
+      if (previous === undefined) delete process.env.AWS_LAMBDA_FUNCTION_NAME;
+      else process.env.AWS_LAMBDA_FUNCTION_NAME = previous;
+      await slow.close();
+    }
+  });
 });
