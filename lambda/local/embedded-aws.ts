@@ -12,7 +12,6 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KMSClient } from '@aws-sdk/client-kms';
-import { startEmbeddedDynamoDb } from './embedded-dynamodb';
 import { startLocalKms } from './local-kms';
 
 export interface EmbeddedAws {
@@ -42,6 +41,9 @@ export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RV
 export async function startEmbeddedAws(dir: string): Promise<EmbeddedAws> {
   const dynamoPath = join(dir, EMBEDDED_DYNAMODB_SUBDIR);
   await createDataDirectory(dynamoPath);
+  // Loaded when local mode starts: dynalite (with its LevelDB addon) stays out of everything
+  // that only needs this module's constants (the benchmark's client, the command's other paths).
+  const { startEmbeddedDynamoDb } = await import('./embedded-dynamodb');
   const dynamo = await startEmbeddedDynamoDb({ path: dynamoPath });
   let localKms: Awaited<ReturnType<typeof startLocalKms>>;
   try {
