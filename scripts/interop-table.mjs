@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 // Renders the interoperability results (test/interop/results.json, written by
-// `INTEROP_WRITE_RESULTS=1 npm run test:interop`) as the README's Markdown table.
-//   node scripts/interop-table.mjs            print the table
-//   node scripts/interop-table.mjs --readme   replace the table in README.md (between markers)
+// `INTEROP_WRITE_RESULTS=1 npm run test:interop`) as the Markdown table of docs/testing.md.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = join(ROOT, 'test', 'interop', 'results.json');
-const README = join(ROOT, 'README.md');
+const RESULTS_NAME = 'test/interop/results.json';
+const DOC = join(ROOT, 'docs', 'testing.md');
+const DOC_NAME = 'docs/testing.md';
 const START = '<!-- interop-table:start (scripts/interop-table.mjs) -->';
 const END = '<!-- interop-table:end -->';
 // Same order as FEATURES in test/interop/combinations.ts.
@@ -44,18 +44,45 @@ export function renderTable(results) {
   return [header, rule, ...rows, '', legend].join('\n');
 }
 
-const results = JSON.parse(readFileSync(RESULTS, 'utf8'));
-const table = renderTable(results);
-if (process.argv.includes('--readme')) {
-  const readme = readFileSync(README, 'utf8');
-  const start = readme.indexOf(START);
-  const end = readme.indexOf(END);
+const USAGE = `Usage: node scripts/interop-table.mjs [--write | --check | --help]
+
+Renders test/interop/results.json (INTEROP_WRITE_RESULTS=1 npm run test:interop) as the
+interoperability table of ${DOC_NAME}.
+  (no option)  print the table
+  --write      replace the table in ${DOC_NAME}, between its markers (--readme: the old name)
+  --check      change nothing; exit 1 when ${DOC_NAME} does not hold this table
+  --help       this help
+`;
+
+/** The document with its table replaced by `table`; exits when the markers are missing. */
+function withTable(doc, table) {
+  const start = doc.indexOf(START);
+  const end = doc.indexOf(END);
   if (start < 0 || end < start) {
-    console.error(`README.md has no ${START} ... ${END} markers`);
+    console.error(`${DOC_NAME} has no ${START} ... ${END} markers`);
     process.exit(1);
   }
-  writeFileSync(README, `${readme.slice(0, start + START.length)}\n${table}\n${readme.slice(end)}`);
-  console.log('README.md: interoperability table updated');
+  return `${doc.slice(0, start + START.length)}\n${table}\n${doc.slice(end)}`;
+}
+
+const args = process.argv.slice(2);
+const unknown = args.filter((a) => !['--write', '--readme', '--check', '--help', '-h'].includes(a));
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(USAGE);
+} else if (unknown.length > 0) {
+  console.error(`unknown option ${unknown[0]}\n\n${USAGE}`);
+  process.exit(2);
 } else {
-  console.log(table);
+  const table = renderTable(JSON.parse(readFileSync(RESULTS, 'utf8')));
+  if (args.includes('--check')) {
+    const doc = readFileSync(DOC, 'utf8');
+    const current = withTable(doc, table) === doc;
+    console.log(current ? `${DOC_NAME}: the interoperability table matches ${RESULTS_NAME}` : `${DOC_NAME}: the interoperability table differs from ${RESULTS_NAME}; run with --write`);
+    process.exit(current ? 0 : 1);
+  } else if (args.includes('--write') || args.includes('--readme')) {
+    writeFileSync(DOC, withTable(readFileSync(DOC, 'utf8'), table));
+    console.log(`${DOC_NAME}: interoperability table updated`);
+  } else {
+    console.log(table);
+  }
 }

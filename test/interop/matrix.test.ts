@@ -3,7 +3,7 @@
  * and Cyrus, each started privately on 127.0.0.1 (test/interop/servers). Every cell is its
  * own test: server | security mode | mechanism | pipelined or lock-step | keep or delete.
  * Then each server's quirks (test/interop/quirks). `npm run test:interop`; with
- * INTEROP_WRITE_RESULTS=1 the outcome goes to test/interop/results.json for the README table.
+ * INTEROP_WRITE_RESULTS=1 the outcome goes to test/interop/results.json for the docs/testing.md table.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../fixtures/aws-local';

@@ -1,7 +1,7 @@
 /**
  * Collects the matrix's outcomes per server and feature, and writes them to
  * test/interop/results.json when INTEROP_WRITE_RESULTS=1 (scripts/interop-table.mjs renders
- * the README table from that file). Without the variable nothing is written, so a partial
+ * the docs/testing.md table from that file). Without the variable nothing is written, so a partial
  * or local run never overwrites the published results by accident.
  */
 import { writeFileSync } from 'node:fs';
