@@ -2,7 +2,7 @@
  * `mailfetch check`: for each selected mailbox, open a session exactly as a fetch does
  * (the same session opener, so the same TLS settings, credentials and mechanism choice),
  * then report what an operator needs to know and QUIT without DELE. Read-only: nothing is
- * written to S3 or the state table, and the state is read only when storage is given.
+ * written to S3 or the state table; the state is read from the store fetch uses (./.mailfetch by default).
  */
 import type { MailboxConfig } from '../config/mailbox-config';
 import type { SealedCredentialStore } from '../credentials/sealed-credential-store';

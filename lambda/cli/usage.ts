@@ -78,9 +78,10 @@ and no DELE, writes nothing to S3 or the state table.
 Options:
 ${MAILBOX_HELP}
 
-The state table is read only when storage options (or MAILFETCH_BUCKET/MAILFETCH_TABLE)
-are given; otherwise "new" is reported as unknown. Without --config, storage options are
-needed: the mailboxes come from the registry in the state table (disabled ones included).
+"New" is counted against the same store fetch uses: ./.mailfetch unless storage options
+(or MAILFETCH_BUCKET/MAILFETCH_TABLE) say otherwise; a store where nothing was fetched yet
+counts every message as new. Without --config, the mailboxes come from the registry in
+that store (disabled ones included).
 
 ${STORAGE_HELP}
 
