@@ -58,6 +58,7 @@ import type {
   RecordStatus,
   StateStore,
 } from './state-store';
+import { MAX_STORED_RECORDS_PER_CALL } from './state-store';
 import {
   LEASE_SORT_KEY,
   MESSAGE_KEY_PREFIX,
@@ -331,6 +332,16 @@ export class DynamoDbStateStore implements StateStore {
       ReturnConsumedCapacity: 'TOTAL',
     });
     return this.conditionalWrite('PutItem', () => this.client.send(command));
+  }
+
+  async putStoredRecords(mailboxId: string, records: readonly MessageRecord[]): Promise<void> {
+    if (records.length > MAX_STORED_RECORDS_PER_CALL) throw invalid(`putStoredRecords takes at most ${MAX_STORED_RECORDS_PER_CALL} records, got ${records.length}`);
+    const notStored = records.find((r) => r.status !== 'stored');
+    if (notStored) throw invalid(`putStoredRecords takes stored records only, got ${notStored.status} for ${JSON.stringify(notStored.identity)}`);
+    if (new Set(records.map((r) => r.identity)).size !== records.length) throw invalid('putStoredRecords takes each identity once per call (BatchWriteItem refuses duplicate keys)');
+    if (records.length === 0) return;
+    const pk = mailboxKey(mailboxId);
+    await this.batchWrite(records.map((record) => ({ PutRequest: { Item: recordItem(pk, record) } })));
   }
 
   async markDeleted(mailboxId: string, identities: readonly string[], deletedAt: string): Promise<void> {

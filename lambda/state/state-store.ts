@@ -12,6 +12,9 @@
  * a record that the next run resolves the message to (the same key), whatever the listing
  * looks like by then.
  */
+/** What one putStoredRecords call takes: DynamoDB's BatchWriteItem limit. */
+export const MAX_STORED_RECORDS_PER_CALL = 25;
+
 export type RecordStatus = 'stored' | 'skipped' | 'baseline' | 'failed' | 'pending';
 
 export interface MessageRecord {
@@ -137,6 +140,15 @@ export interface StateStore {
    * one (conditional write); returns false when a `stored` record already existed.
    */
   putRecord(mailboxId: string, record: MessageRecord): Promise<boolean>;
+  /**
+   * Records messages that were just stored (status `stored`), up to
+   * {@link MAX_STORED_RECORDS_PER_CALL} in one request: resolves once every one is durable,
+   * or rejects and none may be relied on. Unconditional, unlike putRecord: the run holds
+   * the lease and found no `stored` record for these identities, and overwriting one that a
+   * concurrent writer made meanwhile writes the same object key and bytes (only its
+   * timestamps and deletion marks can go, and the next run's diff restores those).
+   */
+  putStoredRecords(mailboxId: string, records: readonly MessageRecord[]): Promise<void>;
   /**
    * Marks messages as gone from the server (our DELE, confirmed by QUIT, or another
    * client's). Their records stay as tombstones, without expiry: the object key is derived

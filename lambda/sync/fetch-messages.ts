@@ -6,13 +6,20 @@ import { isFingerprintIdentity, type ListedMessage } from './identities';
 import type { RetrievalLedger } from './retrieval-ledger';
 import { MAX_SKIPPED_NAMED, toRunError } from './run-summary';
 import type { SessionContext, SessionResult } from './session-context';
+import { StoredRecordBatch } from './stored-record-batch';
 
-/** Uploads (store + record + DELE) running at once. */
-export const MAX_UPLOADS_IN_FLIGHT = 4;
+/**
+ * Messages between RETR and their durable record at once (stored, waiting for their batch
+ * write, or being recorded). Deep for small mail: against real S3 a PUT takes tens of
+ * milliseconds, and only many in flight keep the POP3 connection busy; a record batch
+ * (25) fills from them.
+ */
+export const MAX_UPLOADS_IN_FLIGHT = 64;
 /**
  * Announced octets of uploads running at once (a single larger message still goes alone):
- * a multipart upload holds tens of MiB of buffers, so large messages go up one at a time
- * and a 512 MB Lambda is never at risk, while small ones still overlap.
+ * the bound that adapts the overlap to message size. Small messages are held whole until
+ * their PUT is done, so 64 of 10 KB hold 640 KB; a multipart upload holds its part
+ * buffers, so large messages go up one or two at a time and a 512 MB Lambda is never at risk.
  */
 export const MAX_UPLOAD_OCTETS_IN_FLIGHT = 32 * 1024 * 1024;
 /** RETR commands sent ahead of the message being read (hides the round trip). */
@@ -110,6 +117,7 @@ export async function fetchAll(f: FetchContext, queue: readonly ListedMessage[])
 /** One pass over a queue of messages; see fetchAll. */
 class Fetcher {
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly batch: StoredRecordBatch;
   private inFlightOctets = 0;
   private readonly issued: Issued[] = [];
   private next = 0;
@@ -122,6 +130,7 @@ class Fetcher {
     private readonly queue: readonly ListedMessage[],
   ) {
     this.report = new FailureReport(f.result);
+    this.batch = new StoredRecordBatch({ state: f.ctx.state, mailboxId: f.ctx.mailbox.id, inFlight: () => this.inFlight.size });
   }
 
   async run(): Promise<void> {
@@ -184,9 +193,11 @@ class Fetcher {
     this.inFlightOctets += m.size;
     const stop = (): void => void (this.stopped = true);
     // settle() never rejects: every failure is reported inside it.
-    const tracked = settle(this.f, m, stream, this.queue.length, stop, this.report).finally(() => {
+    const tracked = settle(this.f, m, stream, { queued: this.queue.length, stop, report: this.report, batch: this.batch }).finally(() => {
       this.inFlight.delete(tracked);
       this.inFlightOctets -= m.size;
+      // The ones left may all be waiting for the record batch now.
+      this.batch.poke();
     });
     this.inFlight.add(tracked);
   }
@@ -203,20 +214,28 @@ function retrieve(f: FetchContext, m: ListedMessage): Promise<MessageStream> {
   return f.ledger.track(m.number, m.uid, f.client.retr(m.number, { maxOctets: retrCapOctets(f.ctx.mailbox.limits.maxMessageBytes), expectedOctets: m.size }));
 }
 
+/** What settle needs from the fetch pass. */
+interface SettleOptions {
+  /** Messages queued in this session (for progress). */
+  readonly queued: number;
+  /** Start nothing new (storage or state failing). */
+  readonly stop: () => void;
+  readonly report: FailureReport;
+  readonly batch: StoredRecordBatch;
+}
+
 /** One message: store -> record -> retention. Never rejects: failures are classified and reported. */
-async function settle(f: FetchContext, m: ListedMessage, stream: MessageStream, queued: number, stop: () => void, report: FailureReport): Promise<void> {
+async function settle(f: FetchContext, m: ListedMessage, stream: MessageStream, o: SettleOptions): Promise<void> {
+  const { report, stop } = o;
   try {
-    const { stored, fresh } = await storeAndRecord(f.ctx, m, stream, f.records.get(m.identity));
+    const stored = await storeAndRecord(f.ctx, m, stream, f.records.get(m.identity), o.batch);
     f.settled.add(m.identity);
     f.settledNumbers.add(m.number);
     f.ledger.stored(m.number);
-    if (fresh) {
-      f.result.fetched++;
-      f.result.bytes += stored.size;
-      f.ctx.onStored?.({ uid: m.uid, size: stored.size, newInSession: queued });
-    }
-    // Stored and recorded either way: by this call, or already (another run; or this run's
-    // own write, retried by the SDK after its response was lost). Retention applies now.
+    f.result.fetched++;
+    f.result.bytes += stored.size;
+    f.ctx.onStored?.({ uid: m.uid, size: stored.size, newInSession: o.queued });
+    // Stored and recorded: retention applies now.
     f.afterRecorded(m, stored);
   } catch (err) {
     report.ofMessage(err, m);
@@ -235,11 +254,11 @@ async function settle(f: FetchContext, m: ListedMessage, stream: MessageStream, 
 }
 
 /**
- * (pending record ->) store -> record. `fresh` is false when the record already existed
- * (another run stored it meanwhile, or the SDK retried our own write): the same key was
- * overwritten with the same bytes.
+ * (pending record ->) store -> record, the record in a batch write: resolves once it is
+ * durable. A record that another run wrote meanwhile is overwritten: it named the same key,
+ * which was overwritten with the same bytes.
  */
-async function storeAndRecord(ctx: SessionContext, m: ListedMessage, body: MessageStream, previous: MessageRecord | undefined): Promise<{ stored: StoredMessage; fresh: boolean }> {
+async function storeAndRecord(ctx: SessionContext, m: ListedMessage, body: MessageStream, previous: MessageRecord | undefined, batch: StoredRecordBatch): Promise<StoredMessage> {
   const { mailbox } = ctx;
   const firstSeenAt = new Date(ctx.now()).toISOString();
   let stored: StoredMessage;
@@ -254,7 +273,7 @@ async function storeAndRecord(ctx: SessionContext, m: ListedMessage, body: Messa
   }
   // The object is in S3: from here on the record must be written even if the session fails.
   const deleteAfter = typeof mailbox.retention === 'object' ? new Date(Date.parse(firstSeenAt) + mailbox.retention.deleteAfterDays * DAY_MS).toISOString() : undefined;
-  const fresh = await ctx.state.putRecord(mailbox.id, {
+  await batch.write({
     identity: m.identity,
     uid: m.uid,
     status: 'stored',
@@ -268,7 +287,7 @@ async function storeAndRecord(ctx: SessionContext, m: ListedMessage, body: Messa
     storedAt: new Date(ctx.now()).toISOString(),
     ...(deleteAfter ? { deleteAfter } : {}),
   });
-  return { stored, fresh };
+  return stored;
 }
 
 /**

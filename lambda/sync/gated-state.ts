@@ -2,7 +2,7 @@ import type { StateStore } from '../state/state-store';
 import { SyncError, SyncErrorCode } from './errors';
 
 /** StateStore methods that change the state. */
-const WRITES: ReadonlySet<string> = new Set(['putSummary', 'putRecord', 'markDeleted', 'expireRecords']);
+const WRITES: ReadonlySet<string> = new Set(['putSummary', 'putRecord', 'putStoredRecords', 'markDeleted', 'expireRecords', 'noteListSize']);
 
 /**
  * The state as one session sees it: once the run has given up waiting for that session

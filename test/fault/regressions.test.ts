@@ -23,18 +23,23 @@ function ok(r: RunSummary | SimulatedCrash): RunSummary {
   return r;
 }
 
+type Item = Record<string, { S?: string }>;
+
 /**
- * The SDK's retry meets the worker's own earlier write: the first PutItem of the `stored`
- * record for `uid` takes effect, but its response is "lost" (500), so the SDK sends it
- * again and the conditional write now fails: putRecord returns false.
+ * The SDK's retry meets the worker's own earlier write: the first write of the `stored`
+ * record for `uid` (a PutItem, or the BatchWriteItem that holds it) takes effect, but its
+ * response is "lost" (500), so the SDK sends it again over the record it already wrote.
  */
 function loseFirstRecordResponse(client: DynamoDBClient, uid: string): { lost: number } {
   const state = { lost: 0 };
+  const isStoredRecord = (item: Item | undefined): boolean => item?.uid?.S === uid && item.status?.S === 'stored';
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const out = await next(args);
-      const input = (args as { input?: { Item?: Record<string, { S?: string }> } }).input;
-      if (context.commandName === 'PutItemCommand' && state.lost === 0 && input?.Item?.uid?.S === uid && input.Item.status?.S === 'stored') {
+      const input = (args as { input?: { Item?: Item; RequestItems?: Record<string, { PutRequest?: { Item?: Item } }[]> } }).input;
+      const batched = Object.values(input?.RequestItems ?? {}).flat().some((r) => isStoredRecord(r.PutRequest?.Item));
+      const single = context.commandName === 'PutItemCommand' && isStoredRecord(input?.Item);
+      if (state.lost === 0 && (single || (context.commandName === 'BatchWriteItemCommand' && batched))) {
         state.lost++;
         throw Object.assign(new Error('Internal server error'), { name: 'InternalServerError', $fault: 'server', $metadata: { httpStatusCode: 500 } });
       }

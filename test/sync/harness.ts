@@ -208,10 +208,15 @@ class Crash {
         return (...args: unknown[]) => {
           if (prop !== 'consumedCapacity' && prop !== 'resetCapacity') this.guard();
           const result = (value as (...a: unknown[]) => unknown).apply(target, args);
-          if (prop === 'putRecord') {
-            return (result as Promise<boolean>).then((r) => {
+          // A batch of stored records counts as one record each: the crash comes after
+          // the write that made the n-th record durable.
+          const records = prop === 'putRecord' ? 1 : prop === 'putStoredRecords' ? (args[1] as unknown[]).length : 0;
+          if (records > 0) {
+            return (result as Promise<unknown>).then((r) => {
               this.guard();
-              if (this.hit('after-record')) this.trip('after-record');
+              let hit = false;
+              for (let i = 0; i < records; i++) hit = this.hit('after-record') || hit;
+              if (hit) this.trip('after-record');
               return r;
             });
           }

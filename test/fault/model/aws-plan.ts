@@ -63,7 +63,7 @@ export class AwsPlan {
         const operation = String(context.commandName ?? '').replace(/Command$/, '');
         if (fault?.when === 'before') throw this.fire(fault, operation);
         const output = await next(args);
-        this.mirror(service, operation, args.input as Record<string, unknown>);
+        this.mirror(service, operation, args.input as Record<string, unknown>, ((output as unknown as { output?: Record<string, unknown> }).output ?? {}));
         if (fault?.when === 'after') throw this.fire(fault, operation);
         return output;
       },
@@ -77,15 +77,28 @@ export class AwsPlan {
   }
 
   /** The request took effect: note what it stored. */
-  private mirror(service: Service, operation: string, input: Record<string, unknown>): void {
+  private mirror(service: Service, operation: string, input: Record<string, unknown>, output: Record<string, unknown>): void {
     if (service === 's3' && operation === 'PutObject') {
       const body = input.Body;
       if (!(body instanceof Uint8Array) && typeof body !== 'string') throw new Error(`model: PutObject with a streamed body (${typeof body}); the mirror needs the bytes`);
       this.objects.set(String(input.Key), sha256(body));
     }
-    if (service === 'dynamodb' && operation === 'PutItem') {
-      const item = input.Item as Record<string, { S?: string }> | undefined;
-      if (item?.status?.S === 'stored' && item.sha256?.S && item.identity?.S) this.records.set(item.identity.S, item.sha256.S);
+    if (service === 'dynamodb' && operation === 'PutItem') this.mirrorItem(input.Item as StoredItem | undefined);
+    if (service === 'dynamodb' && operation === 'BatchWriteItem') {
+      // What came back unprocessed did not take effect.
+      const unprocessed = new Set(Object.values((output.UnprocessedItems ?? {}) as Record<string, BatchRequest[]>).flat().map((r) => JSON.stringify(r)));
+      for (const request of Object.values(input.RequestItems as Record<string, BatchRequest[]>).flat()) {
+        if (!unprocessed.has(JSON.stringify(request))) this.mirrorItem(request.PutRequest?.Item);
+      }
     }
   }
+
+  private mirrorItem(item: StoredItem | undefined): void {
+    if (item?.status?.S === 'stored' && item.sha256?.S && item.identity?.S) this.records.set(item.identity.S, item.sha256.S);
+  }
+}
+
+type StoredItem = Record<string, { S?: string }>;
+interface BatchRequest {
+  readonly PutRequest?: { readonly Item?: StoredItem };
 }
