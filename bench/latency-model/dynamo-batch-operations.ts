@@ -4,8 +4,9 @@
  * deletes per batch write, 100 actions per transaction, no item twice in one request),
  * every request validated before any item changes, nothing ever left unprocessed (the
  * model does not throttle), and capacity per table: each item rounded on its own, a
- * transaction at twice the units. A missing item read in a batch costs the minimum, as a
- * GetItem of it would. Conditions hold (see dynamo-operations.ts).
+ * transaction at twice the units. A missing item read in a batch costs nothing (as
+ * DynamoDB Local reports it; a GetItem of it costs the minimum). Conditions hold (see
+ * dynamo-operations.ts).
  */
 import { applyUpdate, checkPlaceholders, project, ValidationError, type ExpressionContext } from './dynamo-expressions';
 import { itemSize, readUnits, TRANSACTION_FACTOR, writeUnits, type Item } from './dynamo-item-size';
@@ -62,7 +63,7 @@ export function batchGetItem(body: Body, ctx: OperationContext): Body {
     responses[name] = [];
     for (const key of r.Keys ?? []) {
       const item = table.get(key);
-      units += readUnits(item ? itemSize(item) : 0, r.ConsistentRead === true);
+      if (item) units += readUnits(itemSize(item), r.ConsistentRead === true);
       if (item) responses[name].push(project(item, r.ProjectionExpression, ec));
     }
     const c: Capacity = { table: name, tableUnits: units, indexUnits: {} };

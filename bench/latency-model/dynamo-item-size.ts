@@ -8,7 +8,8 @@
  * - a write costs 1 unit per started 1 KB of the larger of the item before and after;
  * - a read costs 1 unit per started 4 KB strongly consistent, half that eventually
  *   consistent; a Query adds up the items it reads before rounding, a batch read rounds
- *   each item; reading a missing item still costs the minimum.
+ *   each item; a GetItem of a missing item still costs the minimum, an empty Query or a
+ *   missing item in a batch nothing (as DynamoDB Local, AWS's own emulator, reports).
  */
 
 /** DynamoDB's attribute value, as the JSON protocol carries it. */

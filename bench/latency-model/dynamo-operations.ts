@@ -143,7 +143,8 @@ export function query(body: Body, ctx: OperationContext): Body {
     limit: typeof body.Limit === 'number' ? body.Limit : undefined,
     exclusiveStart: body.ExclusiveStartKey as Item | undefined,
   });
-  const units = readUnits(page.bytes, index === undefined && body.ConsistentRead === true);
+  // A Query that reads nothing costs nothing (DynamoDB Local reports 0; a GetItem of a missing item costs the minimum).
+  const units = page.bytes === 0 ? 0 : readUnits(page.bytes, index === undefined && body.ConsistentRead === true);
   const c: Capacity = index ? { table: table.schema.name, tableUnits: 0, indexUnits: { [index.name]: units } } : { table: table.schema.name, tableUnits: units, indexUnits: {} };
   countUnits(ctx.tally, 'read', c);
   return {

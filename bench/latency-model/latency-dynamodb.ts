@@ -73,6 +73,7 @@ function answer(op: DynamoDbOperation, body: Body, state: { tables: Map<string, 
   const ctx: OperationContext = {
     tally: state.tally,
     table: (name) => {
+      checkTableName(name);
       const t = state.tables.get(String(name));
       if (t === undefined) throw new AwsServiceError(400, 'ResourceNotFoundException', 'Requested resource not found');
       return t.table;
@@ -88,10 +89,20 @@ function answer(op: DynamoDbOperation, body: Body, state: { tables: Map<string, 
   }
 }
 
+/** DynamoDB's rule for table and index names. */
+const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
+
+function checkTableName(name: unknown): void {
+  if (typeof name !== 'string' || !TABLE_NAME.test(name)) {
+    throw new ValidationError("Invalid table/index name.  Table/index names must be between 3 and 255 characters long, and may contain only the characters a-z, A-Z, 0-9, '_', '-', and '.'");
+  }
+}
+
 function tableOperation(op: DynamoDbOperation, body: Body, tables: Map<string, StoredTable>): Body {
+  if (op === 'ListTables') return { TableNames: [...tables.keys()].sort() };
+  checkTableName(body.TableName);
   const name = String(body.TableName);
   const stored = tables.get(name);
-  if (op === 'ListTables') return { TableNames: [...tables.keys()].sort() };
   if (op === 'CreateTable') {
     if (stored) throw new AwsServiceError(400, 'ResourceInUseException', `Table already exists: ${name}`);
     const created: StoredTable = { table: new DynamoTable(tableSchema(body)), definition: body, createdAt: Date.now() / 1000 };

@@ -8,6 +8,7 @@
  */
 import { Readable } from 'node:stream';
 import {
+  BatchGetItemCommand,
   BatchWriteItemCommand,
   DynamoDBClient,
   GetItemCommand,
@@ -251,6 +252,21 @@ describe('latency model: DynamoDB', () => {
     expect(first.ConsumedCapacity?.CapacityUnits).toBe(Math.ceil((10 + 3 * bigItem) / 4096));
     expect(second.Items?.map((i) => i.sk!.S)).toEqual(['q6']);
     expect(second.LastEvaluatedKey).toBeUndefined();
+  });
+
+  it('charges reads as DynamoDB Local does: a missing GetItem the minimum, an empty Query or a missing batch key nothing, an index write extra', async () => {
+    const table = await freshTable();
+    const key = { pk: { S: 'P' }, sk: { S: 'k' } };
+
+    const get = await dynamodb.send(new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true, ReturnConsumedCapacity: 'TOTAL' }));
+    const getEventual = await dynamodb.send(new GetItemCommand({ TableName: table, Key: key, ReturnConsumedCapacity: 'TOTAL' }));
+    const empty = await dynamodb.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'P' } }, ReturnConsumedCapacity: 'TOTAL' }));
+    const batch = await dynamodb.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: [key], ConsistentRead: true } }, ReturnConsumedCapacity: 'TOTAL' }));
+    const indexed = await dynamodb.send(new PutItemCommand({ TableName: table, Item: { ...key, gsi1pk: { S: 'P' }, deleteAfter: { S: '2026-01-01T00:00:00.000Z' } }, ReturnConsumedCapacity: 'INDEXES' }));
+
+    expect([get, getEventual, empty].map((r) => r.ConsumedCapacity?.CapacityUnits)).toEqual([1, 0.5, 0]);
+    expect(batch.ConsumedCapacity).toEqual([{ TableName: table, CapacityUnits: 0 }]);
+    expect(indexed.ConsumedCapacity).toEqual({ TableName: table, CapacityUnits: 2, Table: { CapacityUnits: 1 }, GlobalSecondaryIndexes: { pendingDelete: { CapacityUnits: 1 } } });
   });
 
   it('refuses what DynamoDB refuses: a missing table, a GSI read asked to be consistent', async () => {
