@@ -85,21 +85,22 @@ export function getItem(body: Body, ctx: OperationContext): Body {
   return { ...(item ? { Item: project(item, body.ProjectionExpression as string | undefined, ec) } : {}), ConsumedCapacity: consumed(body.ReturnConsumedCapacity, c) };
 }
 
-export function putItem(body: Body, ctx: OperationContext): Body {
-  checkPlaceholders(expressionContext(body), [body.ConditionExpression as string | undefined]);
+/** One item written: what `change` did, with its write units and the ReturnValues asked for. */
+function singleWrite(body: Body, ctx: OperationContext, change: (table: DynamoTable) => { old: Item | undefined; next?: Item; cost: WriteCost }): Body {
   const table = ctx.table(body.TableName);
-  const { old, cost } = table.put(body.Item as Item);
-  const c = writeCapacity(table.schema.name, cost);
-  countUnits(ctx.tally, 'write', c);
-  return { ...withReturnValues(body.ReturnValues, old, undefined), ConsumedCapacity: consumed(body.ReturnConsumedCapacity, c) };
-}
-
-export function updateItem(body: Body, ctx: OperationContext): Body {
-  const table = ctx.table(body.TableName);
-  const { old, next, cost } = applyUpdateAction(table, body);
+  const { old, next, cost } = change(table);
   const c = writeCapacity(table.schema.name, cost);
   countUnits(ctx.tally, 'write', c);
   return { ...withReturnValues(body.ReturnValues, old, next), ConsumedCapacity: consumed(body.ReturnConsumedCapacity, c) };
+}
+
+export function putItem(body: Body, ctx: OperationContext): Body {
+  checkPlaceholders(expressionContext(body), [body.ConditionExpression as string | undefined]);
+  return singleWrite(body, ctx, (table) => table.put(body.Item as Item));
+}
+
+export function updateItem(body: Body, ctx: OperationContext): Body {
+  return singleWrite(body, ctx, (table) => applyUpdateAction(table, body));
 }
 
 function applyUpdateAction(table: DynamoTable, body: Body): { old: Item | undefined; next: Item; cost: WriteCost } {
@@ -119,11 +120,7 @@ function applyUpdateAction(table: DynamoTable, body: Body): { old: Item | undefi
 
 export function deleteItem(body: Body, ctx: OperationContext): Body {
   checkPlaceholders(expressionContext(body), [body.ConditionExpression as string | undefined]);
-  const table = ctx.table(body.TableName);
-  const { old, cost } = table.delete(body.Key as Item);
-  const c = writeCapacity(table.schema.name, cost);
-  countUnits(ctx.tally, 'write', c);
-  return { ...withReturnValues(body.ReturnValues, old, undefined), ConsumedCapacity: consumed(body.ReturnConsumedCapacity, c) };
+  return singleWrite(body, ctx, (table) => table.delete(body.Key as Item));
 }
 
 export function query(body: Body, ctx: OperationContext): Body {
