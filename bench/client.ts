@@ -10,7 +10,8 @@
  * - engine-maildir: the same, each message written to a Maildir (tmp/ then rename to new/),
  *   as mpop and getmail6 deliver.
  * - worker: the worker end to end (runMailbox: lease, plan, fetch, S3 object, DynamoDB
- *   record, summary) against the local S3 and DynamoDB endpoints.
+ *   record, summary) against the local S3 and DynamoDB endpoints (s3rver and dynalite or
+ *   DynamoDB Local, or the AWS latency model).
  * - rss-baseline / rss-discard / rss-s3: message 1 through the engine into a discarding
  *   Writable or the S3 sink, reporting the peak RSS (baseline: start-up only).
  */
@@ -38,6 +39,12 @@ export interface ClientJob {
   readonly table?: string;
   /** Worker: SDK clients with cacheMiddleware, as the handler builds them. @default true */
   readonly cacheMiddleware?: boolean;
+  /**
+   * Worker: the S3 client keeps the SDK's default checksum settings, as the handler's does
+   * (the latency model answers them; s3rver stores an aws-chunked body's framing as data).
+   * @default false
+   */
+  readonly sdkDefaultChecksums?: boolean;
 }
 
 export interface ClientResult {
@@ -66,6 +73,13 @@ export function vmHwmKb(): number {
 }
 
 const MAX_MESSAGE_OCTETS = 256 * 1024 * 1024;
+/**
+ * lambda/local/embedded-aws.ts's LOCAL_REGION and LOCAL_CREDENTIALS (the ones s3rver
+ * accepts). Not imported from there: that module loads dynalite, whose native LevelDB
+ * binding looks itself up by __dirname at load and cannot run from this bundle.
+ */
+const LOCAL_REGION = 'us-east-1';
+const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
 async function session(job: ClientJob): Promise<Pop3Client> {
   const { openSession } = await import('../lambda/pop3');
@@ -137,27 +151,26 @@ function maildirDelivery(dir: string): (stream: MessageStream, n: number) => Pro
 }
 
 /**
- * SDK clients for the local endpoints with createLocalS3Client's settings (path style, the
- * dummy credentials, checksums only when required), plus `cacheMiddleware` when asked:
- * the handler's production clients resolve their middleware stack once per command class.
+ * The S3 client for the local endpoints with createLocalS3Client's settings (path style,
+ * the dummy credentials, checksums only when required unless `sdkDefaultChecksums`), plus
+ * `cacheMiddleware` when asked: the handler's production clients resolve their middleware
+ * stack once per command class.
  */
-async function awsClients(job: ClientJob): Promise<{ s3: S3Client; dynamodb: DynamoDBClient }> {
+async function s3Client(job: ClientJob): Promise<S3Client> {
   const { S3Client } = await import('@aws-sdk/client-s3');
+  return new S3Client({
+    endpoint: job.s3Endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    forcePathStyle: true,
+    ...(job.sdkDefaultChecksums === true ? {} : { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }),
+    cacheMiddleware: job.cacheMiddleware ?? true,
+  });
+}
+
+async function dynamoDbClient(job: ClientJob): Promise<DynamoDBClient> {
   const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-  const { LOCAL_CREDENTIALS, LOCAL_REGION } = await import('../lambda/local/embedded-aws');
-  const cacheMiddleware = job.cacheMiddleware ?? true;
-  return {
-    s3: new S3Client({
-      endpoint: job.s3Endpoint,
-      region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      cacheMiddleware,
-    }),
-    dynamodb: new DynamoDBClient({ endpoint: job.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, cacheMiddleware }),
-  };
+  return new DynamoDBClient({ endpoint: job.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, cacheMiddleware: job.cacheMiddleware ?? true });
 }
 
 async function runWorker(job: ClientJob): Promise<Partial<ClientResult>> {
@@ -167,7 +180,7 @@ async function runWorker(job: ClientJob): Promise<Partial<ClientResult>> {
   const { DynamoDbStateStore } = await import('../lambda/state/dynamodb-state-store');
   const { S3MessageSink } = await import('../lambda/storage/s3-message-sink');
   const { runMailbox } = await import('../lambda/sync/run-mailbox');
-  const { s3, dynamodb } = await awsClients(job);
+  const [s3, dynamodb] = await Promise.all([s3Client(job), dynamoDbClient(job)]);
   const ca = readFileSync(job.caFile);
   const mailbox: MailboxConfig = {
     id: 'bench',
@@ -218,11 +231,10 @@ async function runWorker(job: ClientJob): Promise<Partial<ClientResult>> {
  */
 async function runRss(job: ClientJob, into: 'none' | 'discard' | 's3'): Promise<Partial<ClientResult>> {
   const { randomUUID } = await import('node:crypto');
-  const { createLocalS3Client } = await import('../test/fixtures/s3rver-process');
   const { S3MessageSink } = await import('../lambda/storage/s3-message-sink');
   await import('../lambda/pop3');
   if (into === 'none') return { messages: 0, octets: 0 };
-  const s3 = into === 's3' ? createLocalS3Client(job.s3Endpoint!) : undefined;
+  const s3 = into === 's3' ? await s3Client({ ...job, cacheMiddleware: false }) : undefined;
   const client = await session(job);
   try {
     const stream = await client.retr(1);

@@ -16,6 +16,7 @@ import { DEFAULT_LIMITS, type MailboxConfig } from '../lambda/config/mailbox-con
 import { openSession } from '../lambda/pop3';
 import { DynamoDbStateStore } from '../lambda/state/dynamodb-state-store';
 import { ensureTable, mailboxKey, messageKey, SUMMARY_SORT_KEY } from '../lambda/state/table-schema';
+import { headerFingerprint } from '../lambda/storage/header-block';
 import type { MessageSink } from '../lambda/storage/message-sink';
 import { runMailbox } from '../lambda/sync/run-mailbox';
 import type { RunSummary } from '../lambda/sync/run-summary';
@@ -25,6 +26,9 @@ import { log, nowMs } from './common';
 
 const MAILBOX_ID = 'rcu-box';
 const SEED_CONCURRENCY = 8;
+/** Every listed message: the records must match its LIST size and header fingerprint, or the run's audit refetches it. */
+const MESSAGE = Buffer.from('Subject: x\r\n\r\nx\r\n', 'latin1');
+const MESSAGE_FINGERPRINT = headerFingerprint(MESSAGE);
 
 export interface ReadUnitsRow {
   readonly backend: string;
@@ -49,12 +53,12 @@ function recordItem(i: number, stamp: string): WriteRequest {
         identity: { S: uid },
         uid: { S: uid },
         status: { S: 'stored' },
-        size: { N: String(10_240 + (i % 997)) },
+        size: { N: String(MESSAGE.length) },
         firstSeenAt: { S: stamp },
         storedAt: { S: stamp },
         objectKey: { S: `messages/${MAILBOX_ID}/${uid}.eml` },
         sha256: { S: hex('s') },
-        headerFingerprint: { S: hex('h') },
+        headerFingerprint: { S: MESSAGE_FINGERPRINT },
       },
     },
   };
@@ -87,7 +91,6 @@ const noSink: MessageSink = {
 export async function runReadUnits(backend: string, dynamo: LocalDynamo, sizes: readonly number[]): Promise<ReadUnitsRow[]> {
   const table = `rcu-${Date.now()}`;
   await ensureTable(dynamo.dynamodb, table);
-  const message = Buffer.from('Subject: x\r\n\r\nx\r\n', 'latin1');
   const server = await startFakePop3({ user: 'alice', password: 'secret' });
   const state = new DynamoDbStateStore({ client: dynamo.dynamodb, tableName: table });
   const mailbox: MailboxConfig = {
@@ -127,7 +130,7 @@ export async function runReadUnits(backend: string, dynamo: LocalDynamo, sizes: 
       const t = nowMs();
       await seed(dynamo.dynamodb, table, seeded, n);
       const fresh: FakeMessage[] = [];
-      for (let i = seeded; i < n; i++) fresh.push({ uid: uidOf(i), bytes: message });
+      for (let i = seeded; i < n; i++) fresh.push({ uid: uidOf(i), bytes: MESSAGE });
       server.addMessages(fresh);
       seeded = n;
       const seedMs = nowMs() - t;

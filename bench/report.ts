@@ -3,9 +3,12 @@ import type { BundleResult } from './bundle.bench';
 import type { CliStartResult } from './cli-start.bench';
 import { fmtMiB, fmtMs, fmtRatio, max, median, min } from './common';
 import type { DecoderBenchResult } from './decoder.bench';
+import { latencyRows, LATENCY_HEADERS } from './latency-report';
+import type { ListingFigures } from './listing-run';
 import type { MachineInfo, Versions } from './machine';
 import type { ReadUnitsRow } from './read-units.bench';
 import type { RssRow } from './rss.bench';
+import { targetCells, targetHeaders, type TargetRow } from './targets';
 import { TOOLS, type CacheAbResult, type CorpusResult, type ToolId, type ToolInfo, type ToolSamples } from './throughput.bench';
 
 export interface BenchReport {
@@ -22,6 +25,11 @@ export interface BenchReport {
   bundle?: BundleResult;
   cliStart?: CliStartResult;
   readUnits: ReadUnitsRow[];
+  listing?: ListingFigures;
+  /** The targets table (targets.ts), filled once every figure is in. */
+  targets: TargetRow[];
+  /** Where the "before" column of the targets comes from. */
+  baseline?: { readonly label: string; readonly note: string };
   /** Parts that did not run, and why. */
   readonly skipped: string[];
   /** Performance findings to show with the figures. */
@@ -83,6 +91,7 @@ function throughputRows(c: CorpusResult): ThroughputRow[] {
         t.ms.length > 1 ? `${fmtMs(min(t.ms))} – ${fmtMs(max(t.ms))}` : 'one run',
         String(t.ms.length),
         Number.isFinite(cpu) ? fmtMs(cpu) : 'n/a',
+        Number.isFinite(cpu) ? `${(cpu / c.corpus.count).toFixed(2)} ms` : 'n/a',
         Number.isFinite(inner) ? fmtMs(inner) : '',
         fmtRatio(m / mpop),
         fmtRatio(m / ceiling),
@@ -93,7 +102,7 @@ function throughputRows(c: CorpusResult): ThroughputRow[] {
   });
 }
 
-const THROUGHPUT_HEADERS = ['tool', 'median wall', 'min – max', 'runs', 'CPU (median)', 'in-process', 'vs mpop', 'vs ceiling', 'msg/s', 'MB/s'];
+const THROUGHPUT_HEADERS = ['tool', 'median wall', 'min – max', 'runs', 'CPU (median)', 'CPU/msg', 'in-process', 'vs mpop', 'vs ceiling', 'msg/s', 'MB/s'];
 
 function corpusList(r: BenchReport): string {
   return r.throughput.map((c) => `one mailbox of ${c.corpus.count.toLocaleString('en-US')} messages of ~${sizeText(c.corpus.octets)}`).join(' and ');
@@ -138,6 +147,13 @@ function readUnitCells(rows: ReadUnitsRow[]): { headers: string[]; rows: string[
   };
 }
 
+function listingText(l: ListingFigures): string {
+  return (
+    `${l.entries.toLocaleString('en-US')}-entry UIDL + LIST through the real client: ${fmtMs(l.cpuMs)} CPU, ${fmtMs(l.wallMs)} wall, ` +
+    `peak RSS ${l.peakRssMb.toFixed(0)} MB (${l.baselineRssMb.toFixed(0)} MB before the session)`
+  );
+}
+
 function cacheAbText(ab: CacheAbResult): string {
   const n = ab.corpus.count;
   const on = median(ab.cached.cpuMs);
@@ -163,6 +179,11 @@ export function consoleReport(r: BenchReport): string {
     out.push(`\n[fetch] ${corpusTitle(c)}`);
     out.push(textTable(THROUGHPUT_HEADERS, throughputRows(c).map((x) => x.cells)));
   }
+  const latency = latencyRows(r.throughput);
+  if (latency.length > 0) {
+    out.push('\n[worker, AWS latency model] per message');
+    out.push(textTable(LATENCY_HEADERS, latency));
+  }
   if (r.cacheAb) out.push(`\n[worker] ${cacheAbText(r.cacheAb)}`);
   if (r.rss.length > 0) {
     const t = rssCells(r.rss);
@@ -182,7 +203,12 @@ export function consoleReport(r: BenchReport): string {
     out.push('\n[DynamoDB read units] run with no new mail');
     out.push(textTable(t.headers, t.rows));
   }
+  if (r.listing) out.push(`\n[listing] ${listingText(r.listing)}`);
   for (const s of r.skipped) out.push(`\nskipped: ${s}`);
+  if (r.targets.length > 0) {
+    out.push(`\n[targets]${r.quick ? ' BENCH_QUICK: smaller workloads, the verdicts mean nothing' : ''}`);
+    out.push(textTable(targetHeaders(r.baseline?.label), targetCells(r.targets)));
+  }
   out.push(`\ntotal bench time ${fmtMs(r.durationMs)}`);
   return out.join('\n');
 }
@@ -208,6 +234,20 @@ export function markdownReport(r: BenchReport): string {
   md.push('');
   md.push(FLEET_SIMULATION_NOTE);
   md.push('');
+  if (r.targets.length > 0) {
+    md.push('## Targets');
+    md.push('');
+    md.push(
+      'Each target with this run\'s figure and the previous run\'s. The wall-time targets are ratios of median wall times to mpop\'s (delivering into a Maildir) on the small corpus; ' +
+        'CPU per message is the worker process\'s user + system time, start-up included, divided by the messages. ' +
+        '"not measured": a tool was not installed or a step did not run in that run (see the end of the page).' +
+        (r.baseline ? ` Before: ${r.baseline.note}` : '') +
+        (r.quick ? ' **BENCH_QUICK: smaller workloads; the verdicts mean nothing.**' : ''),
+    );
+    md.push('');
+    md.push(mdTable(targetHeaders(r.baseline?.label), targetCells(r.targets), ['l', 'l', 'r', 'r', 'r', 'l']));
+    md.push('');
+  }
   md.push('![Fetch wall time per tool, and peak RSS per message size](benchmarks.svg)');
   md.push('');
   md.push('## Machine and versions');
@@ -242,15 +282,17 @@ export function markdownReport(r: BenchReport): string {
       `the median of ${s.repetitions} runs is reported (${s.slowRepetitions} for a tool whose first run took over ${s.slowAfterMs / 1000} s, ${s.ddbLocalRepetitions} for the worker on DynamoDB Local: the time budget). ` +
       '"CPU" is user + system time of the tool and every process it waited for (GNU time), the figure machine noise disturbs least. ' +
       '"in-process" (our processes only) is the median time from before connecting to after QUIT, without Node\'s start-up and module loading. ' +
-      '"vs mpop" and "vs ceiling" are ratios of median wall times (below 1.00x is faster). The worker rows store into s3rver and a DynamoDB emulator, ' +
-      'which run on the same two cores: they show the cost of the whole pipeline, not a like-for-like fetch. ' +
+      '"CPU/msg" is that CPU divided by the messages, start-up included. ' +
+      '"vs mpop" and "vs ceiling" are ratios of median wall times (below 1.00x is faster). Two worker rows store into s3rver and a DynamoDB emulator, ' +
+      'which run on the same two cores: they show the cost of the whole pipeline, not a like-for-like fetch. The third stores into the AWS latency model ' +
+      '(below): in-memory endpoints in another process that answer after the delays of S3 and DynamoDB in a region, so its wall time is what the network waits cost. ' +
       'The ceiling is the least a Node process can do; a C client that starts faster (mpop) can beat it on a short run.',
   );
   md.push('');
   for (const c of r.throughput) {
     md.push(`### ${corpusTitle(c)}`);
     md.push('');
-    md.push(mdTable(THROUGHPUT_HEADERS, throughputRows(c).map((x) => x.cells), ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+    md.push(mdTable(THROUGHPUT_HEADERS, throughputRows(c).map((x) => x.cells), ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
     md.push('');
   }
   md.push('What each tool does with a message:');
@@ -268,6 +310,27 @@ export function markdownReport(r: BenchReport): string {
     md.push(`DynamoDB capacity of one worker run (first fetch of the mailbox): ${workers.join('; ')}.`);
     md.push('');
   }
+
+  const latency = latencyRows(r.throughput);
+  if (latency.length > 0) {
+    md.push('### The worker under the AWS latency model');
+    md.push('');
+    md.push(
+      'The latency model (bench/latency-model/) runs in its own process, so none of its CPU is in the worker\'s figure. It keeps objects and items in memory, drains bodies without ' +
+        'parsing them, and holds each answer for the configured delay (20 ms per S3 PutObject, UploadPart, CreateMultipartUpload and CompleteMultipartUpload; 8 ms per DynamoDB write: ' +
+        'PutItem, UpdateItem, DeleteItem, BatchWriteItem, TransactWriteItems; 5 ms per read: GetItem, Query, BatchGetItem). It counts every request and computes capacity units from item ' +
+        'sizes as DynamoDB bills them (1 write unit per started KB, the larger of the item before and after, index writes included; 1 read unit per started 4 KB strongly consistent, half ' +
+        'eventually consistent). Condition expressions are taken as holding: one worker on a fresh table. "service wait" adds up every delay the run waited for; ' +
+        'divided by the in-process time it says how many requests were in flight on average.',
+    );
+    md.push('');
+    md.push(mdTable(LATENCY_HEADERS, latency, ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'r']));
+    md.push('');
+  }
+  md.push(
+    'Every worker run is checked afterwards: the objects under the mailbox\'s prefix (ListObjectsV2) and its records in state `stored` (Query) must each equal the corpus, or the bench stops.',
+  );
+  md.push('');
 
   if (r.cacheAb) {
     md.push('### The worker and the SDK\'s middleware cache');
@@ -340,6 +403,16 @@ export function markdownReport(r: BenchReport): string {
     md.push('');
     const t = readUnitCells(r.readUnits);
     md.push(mdTable(t.headers, t.rows, ['l', 'r', 'r', 'r', 'r', 'r']));
+    md.push('');
+  }
+
+  if (r.listing) {
+    md.push('## A 1,000,000-entry listing');
+    md.push('');
+    md.push(
+      `bench/listing.bench.ts, run as its own process: ${listingText(r.listing)}. The server answers from two prebuilt buffers in a child process; ` +
+        'CPU and peak RSS are those of the client process only.',
+    );
     md.push('');
   }
 

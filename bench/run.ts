@@ -12,17 +12,22 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { startDovecot, type DovecotInstance } from '../test/fixtures/dovecot';
-import { startDynalite, startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../test/fixtures/aws-local';
+import { createLocalDynamoDbClient } from '../lambda/local/embedded-aws';
+import { createLocalS3Client, startDynalite, startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../test/fixtures/aws-local';
 import { runBundle } from './bundle.bench';
 import { runCliStart } from './cli-start.bench';
 import { bundleClient } from './build';
 import { benchTmpRoot, canMeasureCpu, exec, fmtMs, log, median, nowMs, QUICK, silenceNodeVersionWarning } from './common';
 import { attachmentMessage, makeCorpus, textMessage, type CorpusSpec } from './corpus';
 import { runDecoderBench } from './decoder.bench';
+import { latencyFigures } from './latency-report';
+import { startLatencyModel, type LatencyModel } from './latency-model/start-latency-model';
+import { runListing } from './listing-run';
 import { machineInfo, versions } from './machine';
 import { runReadUnits } from './read-units.bench';
 import { consoleReport, markdownReport, svgReport, type BenchReport } from './report';
 import { runRss, type RssSize } from './rss.bench';
+import { loadBaseline, targetRows } from './targets';
 import { runThroughput, runWorkerCacheAb, writeCaFile, type CorpusResult, type Environment, type ToolId } from './throughput.bench';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -43,6 +48,7 @@ const SETTINGS = QUICK
       readUnits: [100, 1_000],
       readUnitsDdbLocal: [100],
       cacheAbRepetitions: 1,
+      listingEntries: 100_000,
     }
   : {
       corpora: [
@@ -59,11 +65,12 @@ const SETTINGS = QUICK
       readUnits: [1_000, 10_000, 100_000],
       readUnitsDdbLocal: [1_000, 10_000],
       cacheAbRepetitions: 2,
+      listingEntries: 1_000_000,
     };
 /** A tool whose first run takes longer than this gets `slowRepetitions` runs (time budget). */
 const SLOW_AFTER_MS = 8_000;
 
-const ALL_TOOLS: readonly ToolId[] = ['reference', 'engine', 'engine-maildir', 'worker-dynalite', 'worker-ddblocal', 'mpop', 'fetchmail', 'getmail6'];
+const ALL_TOOLS: readonly ToolId[] = ['reference', 'engine', 'engine-maildir', 'worker-dynalite', 'worker-ddblocal', 'worker-latency', 'mpop', 'fetchmail', 'getmail6'];
 
 async function installed(cmd: string): Promise<boolean> {
   try {
@@ -110,6 +117,7 @@ async function main(): Promise<void> {
     throughput: [],
     rss: [],
     readUnits: [],
+    targets: [],
     skipped,
     findings: [],
   };
@@ -121,10 +129,11 @@ async function main(): Promise<void> {
   let s3: LocalS3 | undefined;
   let dynalite: LocalDynamo | undefined;
   let ddbLocal: LocalDynamo | undefined;
+  let latency: Environment['latency'];
   try {
     const rssSizes: RssSize[] = SETTINGS.rssSizes.map((mb) => ({ user: `rss${mb}`, octets: mb * 1_000_000 }));
     const users = [...SETTINGS.corpora.map((c) => c.user), ...rssSizes.map((r) => r.user)];
-    log('starting Dovecot, s3rver, dynalite' + (tools.includes('worker-ddblocal') ? ', DynamoDB Local' : ''));
+    log('starting Dovecot, s3rver, dynalite, the AWS latency model' + (tools.includes('worker-ddblocal') ? ', DynamoDB Local' : ''));
     dovecot = await startDovecot({
       users: users.map((name) => ({ name, password: `${name}-pw` })),
       oauth: false,
@@ -136,7 +145,9 @@ async function main(): Promise<void> {
         'login_log_format_elements = user=<%u> method=%m rip=%r lip=%l mpid=%e %c %k',
       ].join('\n'),
     });
-    [s3, dynalite] = await Promise.all([startS3rver(), startDynalite()]);
+    let model: LatencyModel;
+    [s3, dynalite, model] = await Promise.all([startS3rver(), startDynalite(), startLatencyModel()]);
+    latency = { model, s3: createLocalS3Client(model.s3Endpoint), dynamodb: createLocalDynamoDbClient(model.dynamoEndpoint) };
     if (tools.includes('worker-ddblocal')) ddbLocal = await startDynamoDbLocal();
 
     log('writing the corpus');
@@ -150,6 +161,7 @@ async function main(): Promise<void> {
       s3,
       dynalite,
       ddbLocal,
+      latency,
       scratch: tmpRoot,
       password: (user) => `${user}-pw`,
     };
@@ -159,25 +171,37 @@ async function main(): Promise<void> {
       log('worker: SDK cacheMiddleware A/B');
       report.cacheAb = await runWorkerCacheAb(env, SETTINGS.corpora[0]!, SETTINGS.cacheAbRepetitions);
     }
-    log('peak RSS');
-    report.rss = await runRss(env, rssSizes, SETTINGS.rssRepetitions);
-    log('Lambda bundle');
-    report.bundle = await runBundle(tmpRoot, SETTINGS.bundleRuns);
-    log('command start');
-    report.cliStart = await runCliStart(tmpRoot, ROOT, SETTINGS.bundleRuns);
-    log('DynamoDB read units (dynalite)');
-    report.readUnits.push(...(await runReadUnits('dynalite', dynalite, SETTINGS.readUnits)));
+    // A step that fails is reported as not measured (with its error) instead of losing the run.
+    const step = async (name: string, run: () => Promise<void>): Promise<void> => {
+      log(name);
+      try {
+        await run();
+      } catch (err) {
+        log(`${name} failed: ${(err as Error).stack ?? String(err)}`);
+        skipped.push(`${name}: failed: ${(err as Error).message.split('\n')[0]}`);
+      }
+    };
+    await step('peak RSS', async () => void (report.rss = await runRss(env, rssSizes, SETTINGS.rssRepetitions)));
+    await step('Lambda bundle', async () => void (report.bundle = await runBundle(tmpRoot, SETTINGS.bundleRuns)));
+    await step('command start', async () => void (report.cliStart = await runCliStart(tmpRoot, ROOT, SETTINGS.bundleRuns)));
+    await step('DynamoDB read units (dynalite)', async () => void report.readUnits.push(...(await runReadUnits('dynalite', dynalite!, SETTINGS.readUnits))));
     if (ddbLocal) {
-      log('DynamoDB read units (DynamoDB Local)');
-      report.readUnits.push(...(await runReadUnits('DynamoDB Local', ddbLocal, SETTINGS.readUnitsDdbLocal)));
+      const local = ddbLocal;
+      await step('DynamoDB read units (DynamoDB Local)', async () => void report.readUnits.push(...(await runReadUnits('DynamoDB Local', local, SETTINGS.readUnitsDdbLocal))));
     }
+    await step(`listing (${SETTINGS.listingEntries.toLocaleString('en-US')} entries)`, async () => void (report.listing = await runListing(SETTINGS.listingEntries)));
   } finally {
-    await Promise.allSettled([dovecot?.stop(), s3?.stop(), dynalite?.stop(), ddbLocal?.stop()]);
+    latency?.s3.destroy();
+    latency?.dynamodb.destroy();
+    await Promise.allSettled([dovecot?.stop(), s3?.stop(), dynalite?.stop(), ddbLocal?.stop(), latency?.model.stop()]);
     await rm(tmpRoot, { recursive: true, force: true });
   }
 
   machine.loadEnd = os.loadavg()[0]!;
   report.findings.push(...findings(report));
+  const baseline = await loadBaseline();
+  if (baseline) report.baseline = { label: baseline.label, note: baseline.note };
+  report.targets = targetRows(report, baseline);
   report.durationMs = nowMs() - started;
   await mkdir(DOCS, { recursive: true });
   await writeFile(join(DOCS, 'benchmarks.md'), markdownReport(report));
@@ -212,6 +236,7 @@ async function runThroughputBudgeted(env: Environment, corpora: readonly CorpusS
         into.ms.push(...t.ms);
         into.innerMs.push(...t.innerMs);
         into.cpuMs.push(...t.cpuMs);
+        into.latency.push(...t.latency);
       }
     }
     results.push(first);
@@ -238,6 +263,14 @@ function findings(r: BenchReport): string[] {
           'middleware resolution, SigV4 signing, serialisation, HTTP), not in the POP3 engine.',
       );
     }
+  }
+  const underLatency = small ? latencyFigures(small) : undefined;
+  if (underLatency) {
+    const f = underLatency;
+    out.push(
+      `Under the AWS latency model the worker spends ${f.innerPerMessageMs.toFixed(1)} ms of in-process time per small message for ${(f.s3PerMessage + f.dynamoPerMessage).toFixed(2)} requests ` +
+        `(${f.s3PerMessage.toFixed(2)} S3, ${f.dynamoPerMessage.toFixed(2)} DynamoDB) that wait ${f.waitPerMessageMs.toFixed(1)} ms in all: ${(f.waitPerMessageMs / f.innerPerMessageMs).toFixed(1)} requests in flight on average.`,
+    );
   }
   if (large) {
     const e = median(large.tools.find((t) => t.id === 'engine')?.ms ?? []);

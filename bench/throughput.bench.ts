@@ -6,7 +6,7 @@
  * is reported, with ratios to mpop and to the pipelined reference client (the ceiling).
  */
 import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { randomUUID } from 'node:crypto';
 import { readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,8 +17,14 @@ import { CLASSIC_TOOLS, type MailboxTarget } from './classic-tools';
 import type { ClientJob, ClientMode, ClientResult } from './client';
 import { execMeasured, freshDir, log, makeMaildir, rotate } from './common';
 import type { CorpusSpec } from './corpus';
+import type { LatencyTallies } from './latency-model/latency-tally';
+import type { LatencyModel } from './latency-model/start-latency-model';
+import { countStored, type StoredCount } from './worker-stored';
 
-export type ToolId = 'reference' | 'engine' | 'engine-maildir' | 'worker-dynalite' | 'worker-ddblocal' | 'mpop' | 'fetchmail' | 'getmail6';
+export type ToolId = 'reference' | 'engine' | 'engine-maildir' | 'worker-dynalite' | 'worker-ddblocal' | 'worker-latency' | 'mpop' | 'fetchmail' | 'getmail6';
+
+/** The worker rows: each run's stored objects and records are counted afterwards. */
+export const WORKER_TOOLS: readonly ToolId[] = ['worker-dynalite', 'worker-ddblocal', 'worker-latency'];
 
 export interface ToolInfo {
   readonly id: ToolId;
@@ -33,6 +39,13 @@ export const TOOLS: readonly ToolInfo[] = [
   { id: 'engine-maildir', label: 'mailfetch engine -> Maildir', does: 'the same, each message written to Maildir/tmp then renamed into new/ (as mpop does)' },
   { id: 'worker-dynalite', label: 'mailfetch worker (s3rver + dynalite)', does: 'runMailbox end to end, SDK clients as the handler builds them: lease, UIDL + LIST, plan, RETR look-ahead, S3 object per message, conditional DynamoDB record, summary' },
   { id: 'worker-ddblocal', label: 'mailfetch worker (s3rver + DynamoDB Local)', does: 'the same, state in DynamoDB Local (Java)' },
+  {
+    id: 'worker-latency',
+    label: 'mailfetch worker (AWS latency model)',
+    does:
+      'the same, against the AWS latency model (bench/latency-model/: S3 and DynamoDB in memory in another process, answering after 20 ms per S3 PUT-class request, ' +
+      '8 ms per DynamoDB write, 5 ms per read); the S3 client keeps the SDK\'s default checksums, as the handler\'s does',
+  },
   { id: 'mpop', label: 'mpop', does: 'pipelined RETR; native Maildir delivery (tmp, rename into new/); no Received header' },
   { id: 'fetchmail', label: 'fetchmail', does: 'RETR one at a time; MDA `exec cat > Maildir/new/<pid>` via /bin/sh per message; adds Received' },
   { id: 'getmail6', label: 'getmail6', does: 'RETR one at a time (Python poplib); native Maildir delivery; no added headers' },
@@ -46,6 +59,8 @@ export interface Environment {
   readonly dynalite: LocalDynamo;
   /** DynamoDB Local, when Java is there. */
   readonly ddbLocal: LocalDynamo | undefined;
+  /** The AWS latency model, with clients for the bench's own set-up and counting. */
+  readonly latency: { readonly model: LatencyModel; readonly s3: S3Client; readonly dynamodb: DynamoDBClient } | undefined;
   readonly scratch: string;
   readonly password: (user: string) => string;
 }
@@ -62,6 +77,8 @@ export interface ToolSamples {
   tls: string | undefined;
   readUnits?: number;
   writeUnits?: number;
+  /** The latency model's counts, one per run (worker-latency only). */
+  readonly latency: LatencyTallies[];
 }
 
 export interface CorpusResult {
@@ -87,17 +104,73 @@ function job(env: Environment, mode: ClientMode, user: string, extra: Partial<Cl
   return { mode, host: env.dovecot.host, port: env.dovecot.tlsPort, user, password: env.password(user), caFile: env.caFile, ...extra };
 }
 
-async function runWorker(env: Environment, user: string, dynamo: LocalDynamo, cacheMiddleware = true): Promise<ClientRun> {
+/** Where a worker run stores: S3 and DynamoDB endpoints, clients for set-up and counting. */
+interface WorkerBackend {
+  readonly s3Endpoint: string;
+  readonly s3: S3Client;
+  readonly dynamoEndpoint: string;
+  readonly dynamodb: DynamoDBClient;
+  /** The worker's S3 client keeps the SDK's default checksums (s3rver stores aws-chunked framing as data). */
+  readonly sdkDefaultChecksums: boolean;
+  readonly latency?: LatencyModel;
+  /** Frees what one run stored. */
+  drop(bucket: string, table: string): Promise<void>;
+}
+
+function workerBackend(env: Environment, id: ToolId): WorkerBackend {
+  if (id === 'worker-latency') {
+    const l = env.latency!;
+    return {
+      s3Endpoint: l.model.s3Endpoint,
+      s3: l.s3,
+      dynamoEndpoint: l.model.dynamoEndpoint,
+      dynamodb: l.dynamodb,
+      sdkDefaultChecksums: true,
+      latency: l.model,
+      drop: () => l.model.clear(),
+    };
+  }
+  const dynamo = id === 'worker-ddblocal' ? env.ddbLocal! : env.dynalite;
+  return {
+    s3Endpoint: env.s3.endpoint,
+    s3: env.s3.s3,
+    dynamoEndpoint: dynamo.endpoint,
+    dynamodb: dynamo.dynamodb,
+    sdkDefaultChecksums: false,
+    drop: async (bucket, table) => {
+      // Behind s3rver's back (it keeps no index): a rerun never reads these buckets again.
+      await rm(join(env.s3.dir, bucket), { recursive: true, force: true });
+      await dropTable(dynamo.dynamodb, table);
+    },
+  };
+}
+
+/** The mailbox id the bench client's worker runs under (bench/client.ts). */
+const WORKER_MAILBOX_ID = 'bench';
+
+export interface WorkerRun extends ClientRun {
+  /** Objects and stored records counted after the run. */
+  readonly stored: StoredCount;
+  /** The latency model's counts for this run alone. */
+  readonly latency?: LatencyTallies;
+}
+
+async function runWorker(env: Environment, user: string, backend: WorkerBackend, cacheMiddleware = true): Promise<WorkerRun> {
   const bucket = `bench-${randomUUID().slice(0, 8)}`;
   const table = `bench-${randomUUID().slice(0, 8)}`;
-  await env.s3.s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  await ensureTable(dynamo.dynamodb, table);
+  await backend.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await ensureTable(backend.dynamodb, table);
   try {
-    return await runClient(env, job(env, 'worker', user, { s3Endpoint: env.s3.endpoint, dynamoEndpoint: dynamo.endpoint, bucket, table, cacheMiddleware }));
+    await backend.latency?.resetTallies();
+    const run = await runClient(
+      env,
+      job(env, 'worker', user, { s3Endpoint: backend.s3Endpoint, dynamoEndpoint: backend.dynamoEndpoint, bucket, table, cacheMiddleware, sdkDefaultChecksums: backend.sdkDefaultChecksums }),
+    );
+    const latency = await backend.latency?.tallies();
+    const stored = await countStored(backend.s3, bucket, backend.dynamodb, table, WORKER_MAILBOX_ID);
+    return { ...run, stored, ...(latency ? { latency } : {}) };
   } finally {
-    // Behind s3rver's back (it keeps no index): a rerun never reads these buckets again.
-    await rm(join(env.s3.dir, bucket), { recursive: true, force: true });
-    await dropTable(dynamo.dynamodb, table);
+    await backend.drop(bucket, table);
   }
 }
 
@@ -111,10 +184,13 @@ interface ToolRun {
   readonly messages: number;
   /** Our own processes: what they reported. */
   readonly result?: ClientResult;
+  /** Worker rows: what was found stored afterwards. */
+  readonly stored?: StoredCount;
+  readonly latency?: LatencyTallies;
 }
 
-function fromClient(r: ClientRun): ToolRun {
-  return { ms: r.ms, cpuMs: r.cpuMs, messages: r.result.messages, result: r.result };
+function fromClient(r: ClientRun | WorkerRun): ToolRun {
+  return { ms: r.ms, cpuMs: r.cpuMs, messages: r.result.messages, result: r.result, ...('stored' in r ? { stored: r.stored, latency: r.latency } : {}) };
 }
 
 /** One run of one tool on one mailbox. */
@@ -131,7 +207,8 @@ async function runTool(env: Environment, id: ToolId, corpus: CorpusSpec): Promis
       }
       case 'worker-dynalite':
       case 'worker-ddblocal':
-        return fromClient(await runWorker(env, corpus.user, id === 'worker-dynalite' ? env.dynalite : env.ddbLocal!));
+      case 'worker-latency':
+        return fromClient(await runWorker(env, corpus.user, workerBackend(env, id)));
       default: {
         const tool = CLASSIC_TOOLS.find((t) => t.id === id)!;
         const target: MailboxTarget = { host: env.dovecot.host, tlsPort: env.dovecot.tlsPort, user: corpus.user, password: env.password(corpus.user), caFile: env.caFile };
@@ -163,7 +240,7 @@ export interface ThroughputOptions {
 export async function runThroughput(env: Environment, o: ThroughputOptions): Promise<CorpusResult[]> {
   const results: CorpusResult[] = [];
   for (const corpus of o.corpora) {
-    const samples = new Map<ToolId, ToolSamples>(o.tools.map((id) => [id, { id, ms: [], innerMs: [], cpuMs: [], tls: undefined }]));
+    const samples = new Map<ToolId, ToolSamples>(o.tools.map((id) => [id, { id, ms: [], innerMs: [], cpuMs: [], tls: undefined, latency: [] }]));
     // Untimed warm-up: Dovecot indexes the fresh Maildir in the first session.
     if (o.warmUp ?? true) await runTool(env, 'reference', corpus);
     for (let rep = 0; rep < o.repetitions; rep++) {
@@ -174,6 +251,10 @@ export async function runThroughput(env: Environment, o: ThroughputOptions): Pro
         if (r.messages !== corpus.count) {
           throw new Error(`${id} fetched ${r.messages} of ${corpus.count} messages of ${corpus.name}`);
         }
+        if (r.stored && (r.stored.objects !== corpus.count || r.stored.records !== corpus.count)) {
+          throw new Error(`${id} left ${r.stored.objects} objects and ${r.stored.records} stored records for the ${corpus.count} messages of ${corpus.name}`);
+        }
+        if (r.latency) s.latency.push(r.latency);
         s.ms.push(r.ms);
         if (r.result) s.innerMs.push(r.result.ms);
         if (r.cpuMs !== undefined) s.cpuMs.push(r.cpuMs);
@@ -221,8 +302,10 @@ export async function runWorkerCacheAb(env: Environment, corpus: CorpusSpec, rep
   const result: CacheAbResult = { corpus, cached: { ms: [], cpuMs: [] }, uncached: { ms: [], cpuMs: [] } };
   for (let rep = 0; rep < repetitions; rep++) {
     for (const cached of rep % 2 === 0 ? [false, true] : [true, false]) {
-      const r = await runWorker(env, corpus.user, env.dynalite, cached);
-      if (r.result.messages !== corpus.count) throw new Error(`worker fetched ${r.result.messages} of ${corpus.count}`);
+      const r = await runWorker(env, corpus.user, workerBackend(env, 'worker-dynalite'), cached);
+      if (r.result.messages !== corpus.count || r.stored.objects !== corpus.count || r.stored.records !== corpus.count) {
+        throw new Error(`worker fetched ${r.result.messages} of ${corpus.count}, left ${r.stored.objects} objects and ${r.stored.records} records`);
+      }
       const into = cached ? result.cached : result.uncached;
       into.ms.push(r.ms);
       if (r.cpuMs !== undefined) into.cpuMs.push(r.cpuMs);

@@ -1,0 +1,26 @@
+/**
+ * bench/listing.bench.ts (a 1,000,000-entry UIDL + LIST through the real client) as a
+ * step of `npm run bench`: run as its own command, `node --import tsx
+ * bench/listing.bench.ts <entries>`, so its peak RSS is that of a fresh process and not
+ * the bench runner's (maxRSS only ever grows). Its measurement stays in that file; this
+ * only reads the JSON line it prints.
+ */
+import { join, resolve } from 'node:path';
+import { exec } from './common';
+import type { ListingFigures } from './listing.bench';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const LISTING_BENCH = join(ROOT, 'bench', 'listing.bench.ts');
+/** A million entries take ~3 s of CPU on the bench machine; ten minutes means stuck. */
+const LISTING_TIMEOUT_MS = 10 * 60_000;
+
+export type { ListingFigures } from './listing.bench';
+
+export async function runListing(entries: number): Promise<ListingFigures> {
+  const r = await exec(process.execPath, ['--import', 'tsx', LISTING_BENCH, String(entries)], { cwd: ROOT, timeoutMs: LISTING_TIMEOUT_MS });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.code !== 0 || !line.startsWith('{')) {
+    throw new Error(`bench/listing.bench.ts ${entries} failed with ${r.code ?? r.signal}:\n${r.stderr.trim().slice(-2000)}`);
+  }
+  return JSON.parse(line) as ListingFigures;
+}
