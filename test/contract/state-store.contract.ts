@@ -1,13 +1,13 @@
 /**
  * What every StateStore promises (lambda/state/state-store.ts), run against each backend:
  * the run lease (acquire, renew, release, expiry, contention), the summary, conditional
- * record writes (a `stored` record is final), reads by identity and prefix, deletions,
+ * record writes (a `stored` record is final, except to a batch of stored records), reads by identity and prefix, deletions,
  * expiry, list sizes and reset. A seeded randomized sequence checks every write against a
  * model of those rules. Backend-specific behaviour (item layout, batching, capacity
  * figures, error mapping) is tested next to each adapter.
  */
 import { describe, expect, it } from 'vitest';
-import type { MessageRecord, StateStore } from '../../lambda/state/state-store';
+import { MAX_STORED_RECORDS_PER_CALL, type MessageRecord, type StateStore } from '../../lambda/state/state-store';
 import { Prng } from '../fault/prng';
 
 export interface StateStoreFixture {
@@ -181,6 +181,29 @@ export function stateStoreContract(name: string, fixture: () => StateStoreFixtur
         expect((await store.getRecords(MAILBOX, ['contended'])).get('contended')).toEqual(candidates[results.indexOf(true)]);
       });
 
+      it('putStoredRecords writes up to 25 stored records at once, replacing pending ones, in this mailbox only', async () => {
+        const store = await fresh();
+        await store.putRecord(MAILBOX, record('was-pending', { status: 'pending', objectKey: undefined }));
+        const batch = [record('was-pending'), ...Array.from({ length: MAX_STORED_RECORDS_PER_CALL - 1 }, (_, i) => record(`batch-${i}`, { size: i, deleteAfter: NOW }))];
+        await store.putStoredRecords(MAILBOX, batch);
+        const read = await store.getRecords(MAILBOX, batch.map((r) => r.identity));
+        expect(identitiesOf([...read.values()])).toEqual(identitiesOf(batch));
+        for (const r of batch) expect(read.get(r.identity)).toEqual(r);
+        expect(await store.getRecords(OTHER_MAILBOX, ['batch-0'])).toEqual(new Map());
+        // A batch record due for deletion is listed as due, as putRecord's would be.
+        expect(identitiesOf(await store.listDueDeletions(MAILBOX, NOW))).toContain('batch-0');
+        await store.putStoredRecords(MAILBOX, []);
+      });
+
+      it('putStoredRecords refuses what a batch cannot hold: non-stored records, repeated identities, more than 25', async () => {
+        const store = await fresh();
+        await expect(store.putStoredRecords(MAILBOX, [record('a', { status: 'skipped', objectKey: undefined })])).rejects.toThrow(/stored records only/);
+        await expect(store.putStoredRecords(MAILBOX, [record('a'), record('a')])).rejects.toThrow(/each identity once/);
+        const tooMany = Array.from({ length: MAX_STORED_RECORDS_PER_CALL + 1 }, (_, i) => record(`many-${i}`));
+        await expect(store.putStoredRecords(MAILBOX, tooMany)).rejects.toThrow(/at most 25/);
+        expect(await store.getRecords(MAILBOX, ['a', 'many-0'])).toEqual(new Map());
+      });
+
       it(`reads ${MANY_RECORDS} records with awkward identities, duplicates and missing ones; lists exactly the mailbox's records`, async () => {
         const store = await fresh();
         const awkward = ['a/b', 'a+b', '..', '../..', 'with space', ' ', 'x'.repeat(300), 'ü'.repeat(300), 'MSG#nested', '#SUMMARY', '#LEASE', '日本語', '~7E'];
@@ -309,12 +332,16 @@ export function stateStoreContract(name: string, fixture: () => StateStoreFixtur
       const days = ['2026-02-01T00:00:00.000Z', NOW, '2026-04-01T00:00:00.000Z'];
       for (let step = 0; step < MODEL_STEPS; step++) {
         const identity = pick(identities);
-        const action = pick(['put', 'put', 'put', 'delete', 'expire', 'size'] as const);
+        const action = pick(['put', 'put', 'put', 'batch', 'delete', 'expire', 'size'] as const);
         const context = `seed ${seed}, step ${step}: ${action} ${identity}`;
         if (action === 'put') {
           const status = pick(['stored', 'skipped', 'baseline', 'failed', 'pending'] as const);
           const next = record(identity, { status, size: step, ...(status === 'stored' && random.chance(0.5) ? { deleteAfter: pick(days) } : {}) });
           expect(await store.putRecord(MAILBOX, next), context).toBe(model.put(next));
+        } else if (action === 'batch') {
+          const batch = identities.filter((i) => i === identity || random.chance(0.5)).map((i) => record(i, { size: step, ...(random.chance(0.5) ? { deleteAfter: pick(days) } : {}) }));
+          await store.putStoredRecords(MAILBOX, batch);
+          for (const r of batch) model.putUnconditionally(r);
         } else if (action === 'delete') {
           await store.markDeleted(MAILBOX, [identity], days[step % days.length]!);
           model.markDeleted(identity, days[step % days.length]!);
@@ -338,9 +365,14 @@ class RecordModel {
 
   put(record: MessageRecord): boolean {
     if (this.byIdentity.get(record.identity)?.record.status === 'stored') return false;
+    this.putUnconditionally(record);
+    return true;
+  }
+
+  /** putStoredRecords: replaces whatever was there, marks included. */
+  putUnconditionally(record: MessageRecord): void {
     const indexed = record.status === 'stored' && record.deleteAfter !== undefined && record.deletedAt === undefined;
     this.byIdentity.set(record.identity, { record, indexedForDeletion: indexed });
-    return true;
   }
 
   markDeleted(identity: string, deletedAt: string): void {
