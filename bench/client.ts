@@ -144,7 +144,7 @@ function maildirDelivery(dir: string): (stream: MessageStream, n: number) => Pro
 async function awsClients(job: ClientJob): Promise<{ s3: S3Client; dynamodb: DynamoDBClient }> {
   const { S3Client } = await import('@aws-sdk/client-s3');
   const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-  const { LOCAL_CREDENTIALS, LOCAL_REGION } = await import('../lambda/local/embedded-aws');
+  const { LOCAL_CREDENTIALS, LOCAL_REGION } = await import('../lambda/local/local-credentials');
   const cacheMiddleware = job.cacheMiddleware ?? true;
   return {
     s3: new S3Client({
