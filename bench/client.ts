@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { MailboxConfig } from '../lambda/config/mailbox-config';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lambda/local/local-credentials';
 import type { MessageStream, Pop3Client } from '../lambda/pop3';
 
 export type ClientMode = 'reference' | 'engine' | 'engine-maildir' | 'worker' | 'rss-baseline' | 'rss-discard' | 'rss-s3';
@@ -73,13 +74,6 @@ export function vmHwmKb(): number {
 }
 
 const MAX_MESSAGE_OCTETS = 256 * 1024 * 1024;
-/**
- * lambda/local/embedded-aws.ts's LOCAL_REGION and LOCAL_CREDENTIALS (the ones s3rver
- * accepts). Not imported from there: that module loads dynalite, whose native LevelDB
- * binding looks itself up by __dirname at load and cannot run from this bundle.
- */
-const LOCAL_REGION = 'us-east-1';
-const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
 async function session(job: ClientJob): Promise<Pop3Client> {
   const { openSession } = await import('../lambda/pop3');

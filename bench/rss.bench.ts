@@ -1,9 +1,11 @@
 /**
  * Peak RSS of one process that fetches one large message through the engine, into a
- * discarding Writable or into the S3 sink (s3rver), at 10, 50 and 100 MB; plus a baseline
- * process that loads the same modules and fetches nothing. A streaming engine's peak
- * stays flat as the message grows; the S3 sink is bounded by its buffers (one PutObject up
- * to 16 MiB, then multipart parts), not by the message.
+ * discarding Writable or into the S3 sink, at the sizes bench/run.ts asks for (`rssSizes`);
+ * plus a baseline process that loads the same modules and fetches nothing. A streaming
+ * engine's peak stays flat as the message grows; the S3 sink is bounded by its buffers (one
+ * PutObject up to 16 MiB, then (queueSize + 1) reused part buffers), not by the message.
+ * VmHWM is the fetching process's own (bench/client.ts): s3rver, Dovecot and this
+ * process are not counted.
  */
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import type { ClientMode } from './client';

@@ -12,6 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KMSClient } from '@aws-sdk/client-kms';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './local-credentials';
 import { startLocalKms } from './local-kms';
 
 export interface EmbeddedAws {
@@ -31,12 +32,7 @@ export const EMBEDDED_DYNAMODB_SUBDIR = 'dynamodb';
 /** Where the local KMS keeps its key, below DIR. */
 export const EMBEDDED_KMS_SUBDIR = 'kms';
 
-export const LOCAL_REGION = 'us-east-1';
-/**
- * Static, so no credential chain is consulted. dynalite and the local KMS accept anything;
- * these particular values are the only ones the tests' local S3 (s3rver) accepts.
- */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+export { LOCAL_CREDENTIALS, LOCAL_REGION };
 
 export async function startEmbeddedAws(dir: string): Promise<EmbeddedAws> {
   const dynamoPath = join(dir, EMBEDDED_DYNAMODB_SUBDIR);

@@ -3,24 +3,28 @@
  * deterministic key, as one PutObject when it is small and as a multipart upload when it
  * is not, hashing it on the way. Memory stays bounded by the options, not by message size.
  */
-import { Readable } from 'node:stream';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { StorageError, fromS3Error, invalidInput } from './errors';
 import { MAX_HEADER_VALUE_CHARS, extractHeaderFields, toMetadataValue, type HeaderFields } from './header-block';
-import type { DigestResult, HeaderDigest, MessageDigest } from './message-digest';
+import type { DigestResult, HeaderDigest } from './message-digest';
+import { MessageParts } from './message-parts';
 import type { MessageSink, StoreMessageInput, StoredMessage } from './message-sink';
 import { MessageSource, storedMessage } from './message-source';
+import { uploadMultipart } from './multipart-upload';
 import { DEFAULT_PREFIX, objectKeyFor } from './object-key';
 
 const MIB = 1024 * 1024;
 export { DEFAULT_PREFIX } from './object-key';
 /** Messages up to this size are buffered and sent in one PutObject (one request, verified checksum). */
 export const DEFAULT_SINGLE_PART_MAX_OCTETS = 16 * MIB;
+/**
+ * Part size of multipart uploads. S3's 10,000 parts then make 78 GiB, beyond any mail; each
+ * upload holds (queueSize + 1) part buffers of this size (see maxPartBuffers).
+ */
 export const DEFAULT_PART_SIZE_OCTETS = 8 * MIB;
-/** Parts in flight per upload: overlaps the network with reading the source, memory ~ queueSize parts. */
+/** Parts in flight per upload: overlaps the network with reading the source, which fills one more part meanwhile. */
 export const DEFAULT_QUEUE_SIZE = 2;
-/** S3's minimum part size (except the last part); lib-storage refuses smaller. */
+/** S3's minimum part size (except the last part). */
 export const MIN_PART_SIZE_OCTETS = 5 * MIB;
 /** S3 allows 10,000 parts: with 5 GiB parts that is far beyond any mail; keep parts sane. */
 export const MAX_PART_SIZE_OCTETS = 5 * 1024 * MIB;
@@ -28,8 +32,6 @@ export const MAX_PART_SIZE_OCTETS = 5 * 1024 * MIB;
 export const METADATA_BUDGET_OCTETS = 2_000;
 /** Largest uidl/identity metadata value: RFC 1939 UIDLs are at most 70 chars, so this rarely cuts. */
 const MAX_ID_METADATA_CHARS = 256;
-/** Readable buffer between the source and lib-storage's part assembler. */
-const BODY_HIGH_WATER_MARK_OCTETS = 64 * 1024;
 export const MESSAGE_CONTENT_TYPE = 'message/rfc822';
 
 /** Header-derived metadata keys, in the order they give up space when over budget. */
@@ -65,8 +67,8 @@ export interface S3MessageSinkOptions {
    */
   readonly queueSize?: number;
   /**
-   * Send the SHA-256 of single-part objects (`x-amz-checksum-sha256`) so S3 rejects a
-   * corrupted upload. s3rver accepts and ignores it.
+   * Send the SHA-256 of single-part objects and of every part of a multipart upload
+   * (`x-amz-checksum-sha256`) so S3 rejects a corrupted upload. s3rver accepts and ignores it.
    * @default true
    */
   readonly sendChecksums?: boolean;
@@ -76,12 +78,15 @@ export interface S3MessageSinkOptions {
 type ResolvedOptions = Required<S3MessageSinkOptions>;
 
 /**
- * Stores messages in S3. Memory per store() is at most `singlePartMaxOctets` (small
- * messages) or about `singlePartMaxOctets + (queueSize + 2) * partSizeOctets` (large ones:
- * the buffered prefix drains while lib-storage assembles and sends parts). That is the
- * live data; measured peak RSS (bench/rss.bench.ts, with defaults) levels off at about
- * +125 MiB for messages of 100 to 400 MB, because freed part buffers wait for the GC.
- * Size the Lambda's memory with that per upload in flight in mind (default 512 MB).
+ * Stores messages in S3. Memory per store(): a small message is held whole (below
+ * MAX_HEAD_OCTETS in the chunks it came in, above in part buffers) and copied once more into
+ * the body sent when it spans several chunks or parts: at most about twice
+ * `singlePartMaxOctets`. A large one holds maxPartBuffers() part buffers, filled in place
+ * and reused for every part (message-parts.ts, multipart-upload.ts): 24 MiB with the
+ * defaults, whatever its size. Measured peak RSS of a 200 MB message (bench/rss.bench.ts,
+ * defaults): +43 MiB over the process's baseline, of which 18 are the POP3 engine's own
+ * (lib-storage, which copied every part into a fresh buffer, peaked at +110 MiB). Size the
+ * Lambda's memory with that per upload in flight in mind (default 512 MB).
  */
 export class S3MessageSink implements MessageSink {
   private readonly options: ResolvedOptions;
@@ -96,12 +101,17 @@ export class S3MessageSink implements MessageSink {
 
   async store(input: StoreMessageInput): Promise<StoredMessage> {
     const source = new MessageSource(input.body);
+    const parts = new MessageParts({
+      partSizeOctets: this.options.partSizeOctets,
+      maxBuffers: maxPartBuffers(this.options),
+      checksums: this.options.sendChecksums,
+    });
     try {
       const key = this.objectKey(input.mailboxId, input.identity);
-      const prefix = await source.readUpTo(this.options.singlePartMaxOctets + 1);
+      const rest = await this.readHead(source, parts);
       const stored = source.ended
-        ? await this.putSinglePart(input, key, prefix, source.digest)
-        : await this.uploadMultipart(input, key, prefix, source);
+        ? await this.putSinglePart(input, key, parts.contiguous(), source)
+        : await this.uploadMultipart(input, key, parts, source.drain(rest === undefined ? [] : [rest]), source);
       return stored;
     } catch (err) {
       // Whatever failed, the producer (the POP3 connection) must stop sending.
@@ -110,15 +120,27 @@ export class S3MessageSink implements MessageSink {
     }
   }
 
+  /**
+   * Reads into `parts` until the message ended (it is small) or is known to be longer than
+   * singlePartMaxOctets (it is not); returns what the last chunk held beyond that point.
+   */
+  private async readHead(source: MessageSource, parts: MessageParts): Promise<Buffer | undefined> {
+    const limit = this.options.singlePartMaxOctets + 1;
+    while (parts.octets < limit) {
+      const chunk = await source.next();
+      if (chunk === undefined) return undefined;
+      let offset = 0;
+      while (offset < chunk.length && parts.octets < limit) {
+        offset += parts.write(chunk, offset, Math.min(chunk.length, offset + limit - parts.octets));
+      }
+      if (offset < chunk.length) return chunk.subarray(offset);
+    }
+    return undefined;
+  }
+
   /** The whole message is in memory: one request, with a checksum S3 verifies. */
-  private async putSinglePart(
-    input: StoreMessageInput,
-    key: string,
-    chunks: Buffer[],
-    digest: MessageDigest,
-  ): Promise<StoredMessage> {
-    const body = Buffer.concat(chunks);
-    const result = digest.result();
+  private async putSinglePart(input: StoreMessageInput, key: string, body: Buffer, source: MessageSource): Promise<StoredMessage> {
+    const result = source.digest.result();
     const metadata = buildObjectMetadata(input, result);
     try {
       await this.options.client.send(
@@ -139,49 +161,36 @@ export class S3MessageSink implements MessageSink {
   }
 
   /**
-   * Streams the buffered prefix and then the rest of the source through lib-storage.
+   * Sends the parts read so far, then `rest` (the rest of the source), as a multipart upload.
    * The object's metadata has no `sha256`: it is only known after the last byte, when the
    * upload has long started (S3 metadata is fixed at CreateMultipartUpload). The state
    * record carries it. Only CompleteMultipartUpload creates the object, so a failure
-   * leaves nothing under the key; lib-storage aborts the upload (leavePartsOnError false).
+   * leaves nothing under the key: the upload is aborted.
    */
   private async uploadMultipart(
     input: StoreMessageInput,
     key: string,
-    prefix: Buffer[],
+    parts: MessageParts,
+    rest: AsyncIterable<Buffer>,
     source: MessageSource,
   ): Promise<StoredMessage> {
     const headerResult = source.digest.headerResult();
-    const metadata = buildObjectMetadata(input, headerResult);
-    const body = Readable.from(source.drain(prefix), {
-      objectMode: false,
-      highWaterMark: BODY_HIGH_WATER_MARK_OCTETS,
-    });
-    const client = observeFailures(this.options.client, (err) => {
-      // lib-storage reports a failed part only after its other uploaders have finished, and
-      // one of them may be waiting for bytes from a stalled server: stopping the source
-      // makes it give up at once instead of after the POP3 idle timeout.
-      source.noteBackendFailure(err);
-      body.destroy();
-    });
-    const upload = new Upload({
-      client,
-      params: {
-        Bucket: this.options.bucket,
-        Key: key,
-        Body: body,
-        ContentType: MESSAGE_CONTENT_TYPE,
-        Metadata: metadata,
+    await uploadMultipart(
+      {
+        client: this.options.client,
+        bucket: this.options.bucket,
+        key,
+        contentType: MESSAGE_CONTENT_TYPE,
+        metadata: buildObjectMetadata(input, headerResult),
+        queueSize: this.options.queueSize,
+        sendChecksums: this.options.sendChecksums,
+        // A part may fail while the source is stalled (a silent server): stopping the
+        // source makes the upload give up at once instead of after the POP3 idle timeout.
+        onFailure: (err) => source.noteBackendFailure(err),
       },
-      partSize: this.options.partSizeOctets,
-      queueSize: this.options.queueSize,
-      leavePartsOnError: false,
-    });
-    try {
-      await upload.done();
-    } finally {
-      body.destroy();
-    }
+      parts,
+      rest,
+    );
     return storedMessage(key, source.digest.result());
   }
 }
@@ -189,32 +198,11 @@ export class S3MessageSink implements MessageSink {
 // ---------------------------------------------------------------------------------------
 // Failures
 
-/**
- * The S3 client as lib-storage sees it, reporting every failed request to `onFailure`
- * (after the SDK's own retries). Needed because lib-storage exposes no failure event, and
- * it also keeps the first failure when lib-storage rejects with a later one (a failed abort).
- */
-function observeFailures(client: S3Client, onFailure: (err: unknown) => void): S3Client {
-  const realSend = client.send.bind(client) as (...args: unknown[]) => Promise<unknown>;
-  const send = async (...args: unknown[]): Promise<unknown> => {
-    try {
-      return await realSend(...args);
-    } catch (err) {
-      onFailure(err);
-      throw err;
-    }
-  };
-  return new Proxy(client, {
-    get: (target, property) => (property === 'send' ? send : Reflect.get(target, property, target)),
-  });
-}
-
 /** Maps whatever store() caught to a StorageError, the side that failed first deciding. */
 function toStorageError(err: unknown, source: MessageSource): StorageError {
   const failed = source.sourceFailure();
   if (failed !== undefined) return failed;
   if (err instanceof StorageError) return err;
-  // lib-storage may report the abort's failure instead of the failure that caused it.
   return fromS3Error(source.backendError?.error ?? err, 'multipart upload');
 }
 
@@ -289,6 +277,15 @@ function fitMetadataBudget(metadata: Record<string, string>): void {
 
 // ---------------------------------------------------------------------------------------
 // Options
+
+/**
+ * Part buffers one store() may hold: the parts read before a message is known to be large
+ * (singlePartMaxOctets + 1 octets) or the parts in flight, plus the one being filled. 3 (24
+ * MiB) with the defaults.
+ */
+function maxPartBuffers(o: Pick<ResolvedOptions, 'singlePartMaxOctets' | 'partSizeOctets' | 'queueSize'>): number {
+  return Math.max(o.queueSize, Math.floor((o.singlePartMaxOctets + 1) / o.partSizeOctets)) + 1;
+}
 
 function resolveOptions(options: S3MessageSinkOptions): ResolvedOptions {
   const resolved: ResolvedOptions = {

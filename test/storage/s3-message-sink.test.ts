@@ -10,6 +10,7 @@ import {
   GetObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -95,6 +96,40 @@ function messageSource(totalOctets: number, options: SourceOptions = {}): TestSo
     },
   });
   return { stream, produced: () => produced, sha256: () => hash.digest('hex'), stalled: () => stalled };
+}
+
+const sha256Base64 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('base64');
+
+interface ObservedPart {
+  readonly partNumber: number;
+  /** The ArrayBuffer the part's Body lives in. */
+  readonly memory: ArrayBufferLike;
+  /** ChecksumSHA256 as sent, and the SHA-256 of the Body before and after the request. */
+  readonly sent: string | undefined;
+  readonly before: string;
+  readonly after: string;
+}
+
+/** Records every UploadPart's body, and what CreateMultipartUpload and CompleteMultipartUpload sent. */
+function observeMultipart(client: S3Client): { parts: ObservedPart[]; algorithm(): unknown; completed(): CompletedPart[] } {
+  const parts: ObservedPart[] = [];
+  let algorithm: unknown;
+  let completed: CompletedPart[] = [];
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { Body?: Uint8Array; PartNumber?: number; ChecksumSHA256?: string; ChecksumAlgorithm?: string; MultipartUpload?: { Parts?: CompletedPart[] } };
+      if (context.commandName === 'CreateMultipartUploadCommand') algorithm = input.ChecksumAlgorithm;
+      if (context.commandName === 'CompleteMultipartUploadCommand') completed = input.MultipartUpload?.Parts ?? [];
+      if (context.commandName !== 'UploadPartCommand') return next(args);
+      const body = input.Body!;
+      const before = sha256Base64(body);
+      const result = await next(args);
+      parts.push({ partNumber: input.PartNumber!, memory: body.buffer, sent: input.ChecksumSHA256, before, after: sha256Base64(body) });
+      return result;
+    },
+    { step: 'initialize', name: 'observeMultipart' },
+  );
+  return { parts, algorithm: () => algorithm, completed: () => completed };
 }
 
 function slowDownError(): Error {
@@ -290,6 +325,56 @@ describe('S3MessageSink', () => {
       from: 'Al%C3%AFce <alice@example.org>',
       subject: '%C3%9Cbergr%C3%B6%C3%9Fe and a fold',
     });
+  });
+
+  it('reuses queueSize + 1 part buffers over a 7-part upload, byte-exact where chunks straddle parts, each part with its SHA-256', async () => {
+    const client = newClient();
+    const counter = countS3Requests(client);
+    const observed = observeMultipart(client);
+    const message = Buffer.concat([Buffer.from(`${HEADERS}\r\n`, 'latin1'), randomBytes(30 * MIB + 12_345)]);
+    // Chunks that straddle part boundaries, and one larger than two parts.
+    const sizes = [100_003, 12 * MIB, 777_777];
+    const chunks: Buffer[] = [];
+    for (let offset = 0; offset < message.length; offset += chunks.at(-1)!.length) {
+      chunks.push(message.subarray(offset, offset + sizes[chunks.length % sizes.length]!));
+    }
+    const sink = new S3MessageSink({ client, bucket: BUCKET, ...MULTIPART_OPTIONS });
+
+    const stored = await sink.store(storeInput('reused', Readable.from(chunks)));
+
+    const expectedParts = Math.ceil(message.length / MULTIPART_OPTIONS.partSizeOctets);
+    expect(expectedParts).toBe(7);
+    expect(counter.counts()).toEqual({ CreateMultipartUpload: 1, UploadPart: expectedParts, CompleteMultipartUpload: 1 });
+    // Each part is filled in place in one of the buffers in flight or being filled.
+    expect(new Set(observed.parts.map((p) => p.memory)).size).toBeLessThanOrEqual(MULTIPART_OPTIONS.queueSize + 1);
+    for (const part of observed.parts) {
+      // The checksum is the part's, and its buffer was not refilled while the request was in flight.
+      expect({ sent: part.sent, after: part.after }, `part ${part.partNumber}`).toEqual({ sent: part.before, after: part.before });
+    }
+    expect(observed.algorithm()).toBe('SHA256');
+    const sentChecksums = Object.fromEntries(observed.parts.map((p) => [p.partNumber, p.sent]));
+    expect(observed.completed().map((p) => [p.PartNumber, p.ChecksumSHA256])).toEqual(
+      Array.from({ length: expectedParts }, (_, i) => [i + 1, sentChecksums[i + 1]]),
+    );
+    expect(stored).toMatchObject({ size: message.length, sha256: createHash('sha256').update(message).digest('hex') });
+    expect((await getObject(local.s3, stored.key)).bytes.equals(message)).toBe(true);
+  });
+
+  it('stores a message longer than the head kept as chunks but within singlePartMaxOctets in one PutObject, byte-exact', async () => {
+    const client = newClient();
+    const counter = countS3Requests(client);
+    const putHeaders = captureHeaders(client, 'PutObjectCommand');
+    const source = messageSource(3 * MIB + 7);
+    const sink = new S3MessageSink({ client, bucket: BUCKET });
+
+    const stored = await sink.store(storeInput('middle', source.stream));
+
+    expect(counter.counts()).toEqual({ PutObject: 1 });
+    expect(stored.sha256).toBe(source.sha256());
+    const object = await getObject(local.s3, stored.key);
+    expect(object.bytes.length).toBe(3 * MIB + 7);
+    expect(createHash('sha256').update(object.bytes).digest('hex')).toBe(stored.sha256);
+    expect(putHeaders[0]?.['x-amz-checksum-sha256']).toBe(Buffer.from(stored.sha256, 'hex').toString('base64'));
   });
 
   it('drops the connection mid-multipart: SOURCE_FAILED with the cause, upload aborted, no object', async () => {
