@@ -24,6 +24,7 @@ import { ensureTable } from '../state/table-schema';
 import { FileMessageSink } from '../storage/file-message-sink';
 import type { MessageSink } from '../storage/message-sink';
 import { S3MessageSink } from '../storage/s3-message-sink';
+import { MAX_UPLOADS_IN_FLIGHT } from '../sync/run-session';
 import { checkAwsSetup } from './aws-preflight';
 import { UsageError } from './exit-codes';
 
@@ -130,7 +131,8 @@ export interface OpenStorageOptions {
 
 export async function openStorage(choice: StoreChoice, options: OpenStorageOptions): Promise<Storage> {
   if (choice.kind === 'local') return openLocalStorage(choice, options);
-  const s3 = new S3Client({ forcePathStyle: choice.forcePathStyle });
+  // As many kept-alive sockets as a mailbox keeps uploads in flight (mailboxes run one at a time here).
+  const s3 = new S3Client({ forcePathStyle: choice.forcePathStyle, requestHandler: { httpsAgent: { keepAlive: true, maxSockets: MAX_UPLOADS_IN_FLIGHT } } });
   const dynamodb = new DynamoDBClient({});
   const kms = new KMSClient({});
   const close = async (): Promise<void> => {

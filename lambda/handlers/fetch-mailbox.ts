@@ -36,6 +36,7 @@ import { DynamoDbStateStore } from '../state/dynamodb-state-store';
 import type { LeaseHolder } from '../state/state-store';
 import { S3MessageSink } from '../storage/s3-message-sink';
 import { runMailbox, DEFAULT_SAFETY_MARGIN_MS } from '../sync/run-mailbox';
+import { MAX_UPLOADS_IN_FLIGHT } from '../sync/run-session';
 import { emptySummary, toRunError, type RunSummary } from '../sync/run-summary';
 import { createSessionOpener } from '../sync/session-opener';
 import { parseWorkerEvent } from './worker-event';
@@ -95,7 +96,8 @@ export function depsFromEnvironment(env: NodeJS.ProcessEnv = process.env): Handl
     // cacheMiddleware: resolve each command's middleware stack once, not on every request
     // (two requests per stored message; the saving is measured in docs/benchmarks.md).
     // Safe here: nothing adds middleware to these clients after they are created.
-    s3: new S3Client({ cacheMiddleware: true }),
+    // As many kept-alive sockets as one mailbox keeps uploads in flight (the SDK's default is 50).
+    s3: new S3Client({ cacheMiddleware: true, requestHandler: { httpsAgent: { keepAlive: true, maxSockets: MAX_UPLOADS_IN_FLIGHT } } }),
     dynamodb,
     bucket,
     table,
