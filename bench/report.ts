@@ -4,6 +4,7 @@ import type { CliStartResult } from './cli-start.bench';
 import { fmtMiB, fmtMs, fmtRatio, max, median, min } from './common';
 import type { DecoderBenchResult } from './decoder.bench';
 import { latencyRows, LATENCY_HEADERS } from './latency-report';
+import type { SdkFloorFigures } from './sdk-floor.bench';
 import type { ListingFigures } from './listing-run';
 import type { MachineInfo, Versions } from './machine';
 import type { ReadUnitsRow } from './read-units.bench';
@@ -26,6 +27,8 @@ export interface BenchReport {
   cliStart?: CliStartResult;
   readUnits: ReadUnitsRow[];
   listing?: ListingFigures;
+  /** The AWS SDK's own CPU per request: the floor under the worker's CPU per message. */
+  sdkFloor?: SdkFloorFigures;
   /** The targets table (targets.ts), filled once every figure is in. */
   targets: TargetRow[];
   /** Where the "before" column of the targets comes from. */

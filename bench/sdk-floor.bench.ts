@@ -1,0 +1,91 @@
+/**
+ * What the AWS SDK alone costs per request, the floor under the worker's CPU per message:
+ * every stored message is one PutObject, whatever the worker does around it. The real
+ * clients (configured as the handler builds them) send to the latency model's endpoints
+ * with no delay, 16 requests at a time, in a process of their own; the figure is this
+ * process's CPU (user + sys) over the measured requests, after a warm-up.
+ *
+ *   node --import tsx bench/sdk-floor.bench.ts [requests]   prints one JSON line
+ *
+ * The endpoints run in a child process (bench/latency-model), so their CPU is not counted.
+ */
+import { createHash } from 'node:crypto';
+import { BatchWriteItemCommand, DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ensureTable } from '../lambda/state/table-schema';
+import { exec } from './common';
+import { startLatencyModel } from './latency-model/start-latency-model';
+
+export interface SdkFloorFigures {
+  readonly requests: number;
+  readonly messageOctets: number;
+  /** CPU per PutObject of one message (precomputed SHA-256 checksum, as the sink sends it). */
+  readonly putObjectCpuMs: number;
+  /** CPU per record written in BatchWriteItem requests of 25. */
+  readonly batchedRecordCpuMs: number;
+}
+
+const MESSAGE_OCTETS = 10_000;
+const CONCURRENCY = 16;
+const WARM_UP_REQUESTS = 100;
+const RECORDS_PER_BATCH = 25;
+/** A few seconds of requests; minutes means stuck. */
+const SDK_FLOOR_TIMEOUT_MS = 5 * 60_000;
+const CREDENTIALS = { accessKeyId: 'bench', secretAccessKey: 'bench' };
+
+async function cpuPerCall(count: number, call: (i: number) => Promise<unknown>): Promise<number> {
+  for (let i = 0; i < WARM_UP_REQUESTS; i++) await call(-1 - i);
+  const start = process.cpuUsage();
+  let next = 0;
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < count) await call(next++);
+  }));
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1000 / count;
+}
+
+export async function measureSdkFloor(requests: number): Promise<SdkFloorFigures> {
+  const zero = { PutObject: 0, CreateBucket: 0 };
+  const model = await startLatencyModel({ s3DelaysMs: zero, dynamoDbDelaysMs: { BatchWriteItem: 0 } });
+  const s3 = new S3Client({ endpoint: model.s3Endpoint, region: 'us-east-1', credentials: CREDENTIALS, forcePathStyle: true, cacheMiddleware: true });
+  const dynamodb = new DynamoDBClient({ endpoint: model.dynamoEndpoint, region: 'us-east-1', credentials: CREDENTIALS, cacheMiddleware: true });
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: 'floor' }));
+    await ensureTable(dynamodb, 'floor');
+    const body = Buffer.alloc(MESSAGE_OCTETS, 'x');
+    const checksum = createHash('sha256').update(body).digest('base64');
+    const putObjectCpuMs = await cpuPerCall(requests, (i) =>
+      s3.send(new PutObjectCommand({ Bucket: 'floor', Key: `m/${i}.eml`, Body: body, ChecksumSHA256: checksum, ContentType: 'message/rfc822' })),
+    );
+    const batch = (i: number): WriteRequest[] =>
+      Array.from({ length: RECORDS_PER_BATCH }, (_, j) => ({ PutRequest: { Item: { pk: { S: 'MAILBOX#floor' }, sk: { S: `MSG#${i}-${j}` }, status: { S: 'stored' }, size: { N: '10000' } } } }));
+    const batches = Math.ceil(requests / RECORDS_PER_BATCH);
+    const perBatch = await cpuPerCall(batches, (i) => dynamodb.send(new BatchWriteItemCommand({ RequestItems: { floor: batch(i) } })));
+    return { requests, messageOctets: MESSAGE_OCTETS, putObjectCpuMs, batchedRecordCpuMs: perBatch / RECORDS_PER_BATCH };
+  } finally {
+    s3.destroy();
+    dynamodb.destroy();
+    await model.stop();
+  }
+}
+
+/** Runs the measurement as its own process (the bench runner's CPU stays out of it). */
+export async function runSdkFloor(requests: number): Promise<SdkFloorFigures> {
+  const r = await exec(process.execPath, ['--import', 'tsx', import.meta.filename, String(requests)], { timeoutMs: SDK_FLOOR_TIMEOUT_MS });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.code !== 0 || !line.startsWith('{')) throw new Error(`bench/sdk-floor.bench.ts failed with ${r.code ?? r.signal}:\n${r.stderr.trim().slice(-2000)}`);
+  return JSON.parse(line) as SdkFloorFigures;
+}
+
+if (import.meta.filename === process.argv[1]) {
+  measureSdkFloor(Number(process.argv[2] ?? 2000)).then(
+    (figures) => {
+      process.stdout.write(`${JSON.stringify(figures)}\n`);
+      process.exit(0);
+    },
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
