@@ -96,7 +96,7 @@ interface SdkErrorLike {
 }
 
 /**
- * Classifies an error thrown by the S3 client (or lib-storage) into a StorageError.
+ * Classifies an error thrown by the S3 client (or the multipart upload) into a StorageError.
  * A failure without an HTTP status (connection reset, timeout) is retryable; so is a 5xx.
  * Other 4xx are not: retrying the same request gives the same answer.
  */

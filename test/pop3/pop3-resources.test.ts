@@ -103,7 +103,7 @@ describe('message streams under real consumers', () => {
         s.on('error', reject);
       }),
     // The S3 sink's shape: an async generator over the stream's iterator, wrapped in
-    // Readable.from, read by lib-storage in parts.
+    // Readable.from, read by the multipart upload in parts.
     'Readable.from(generator) read in parts': async (s) => {
       const it = s[Symbol.asyncIterator]();
       async function* relay(): AsyncGenerator<Buffer> {
