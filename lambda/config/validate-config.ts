@@ -16,7 +16,6 @@ import { Problems } from './problems';
 
 export { parseMailbox } from './parse-mailbox';
 
-/** `$schema` lets editors find schema/mailfetch.config.schema.json; its value is not read. */
 /** What a failed read means, and what to do about it. */
 const READ_FAILURES: Readonly<Record<string, string>> = {
   ENOENT: "no such file; write one with 'mailfetch init', or check the path given to --config",
@@ -73,6 +72,8 @@ function parseConfigFrom(json: unknown, source: string | undefined): AppConfig {
   let mailboxes: MailboxConfig[] | undefined;
   if (isObject(json)) {
     checkKeys(json, TOP_LEVEL_KEYS, '', problems);
+    // `$schema` lets editors find schema/mailfetch.config.schema.json; only its type is checked.
+    if (has(json, '$schema') && typeof json.$schema !== 'string') problems.add('$schema', `must be a string (the schema's path or URL), got ${typeof json.$schema}`);
     const defaults = has(json, 'defaults') ? parseDefaults(json.defaults, problems) : undefined;
     mailboxes = parseMailboxList(json, defaults, problems);
   } else {

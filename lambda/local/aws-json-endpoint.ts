@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { requireLocalAccessKey, type LocalAccessKey } from './local-access-key';
 import { LOOPBACK_HOST } from './loopback';
 
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -41,6 +42,8 @@ export interface AwsJsonEndpointOptions {
   /** The part of X-Amz-Target before the dot, e.g. `TrentService` (KMS), `secretsmanager`. */
   readonly targetPrefix: string;
   readonly handle: AwsJsonHandler;
+  /** Answer only requests signed with this key (local mode: see local-access-key.ts). @default any request */
+  readonly accessKey?: LocalAccessKey;
 }
 
 export interface AwsJsonEndpoint {
@@ -79,6 +82,7 @@ export async function startAwsJsonEndpoint(options: AwsJsonEndpointOptions): Pro
     }
   }
 
+  if (options.accessKey) requireLocalAccessKey(server, options.accessKey);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, LOOPBACK_HOST, () => resolve());

@@ -8,11 +8,12 @@
  * LevelDB takes one process at a time, so a DIR in use by another mailfetch is refused at
  * start (with the cause), and whoever holds it is the only writer below DIR.
  */
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './local-credentials';
+import { newLocalAccessKey } from './local-access-key';
 import { startLocalKms } from './local-kms';
 
 export interface EmbeddedAws {
@@ -40,15 +41,17 @@ export async function startEmbeddedAws(dir: string): Promise<EmbeddedAws> {
   // Loaded when local mode starts: dynalite (with its LevelDB addon) stays out of everything
   // that only needs this module's constants (the benchmark's client, the command's other paths).
   const { startEmbeddedDynamoDb } = await import('./embedded-dynamodb');
-  const dynamo = await startEmbeddedDynamoDb({ path: dynamoPath });
+  // Other users of the machine reach 127.0.0.1 too: the endpoints answer this process only.
+  const accessKey = newLocalAccessKey();
+  const dynamo = await startEmbeddedDynamoDb({ path: dynamoPath, accessKey });
   let localKms: Awaited<ReturnType<typeof startLocalKms>>;
   try {
-    localKms = await startLocalKms({ keyFile: join(dir, EMBEDDED_KMS_SUBDIR, KMS_KEY_FILE), region: LOCAL_REGION });
+    localKms = await startLocalKms({ keyFile: join(dir, EMBEDDED_KMS_SUBDIR, KMS_KEY_FILE), region: LOCAL_REGION, accessKey });
   } catch (err) {
     await dynamo.close();
     throw err;
   }
-  const dynamodb = createLocalDynamoDbClient(dynamo.endpoint);
+  const dynamodb = createLocalDynamoDbClient(dynamo.endpoint, accessKey.credentials);
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
@@ -58,13 +61,19 @@ export async function startEmbeddedAws(dir: string): Promise<EmbeddedAws> {
   return { dynamoEndpoint: dynamo.endpoint, dynamodb, kms: localKms.createClient(), credentialsKeyArn: localKms.keyArn, stop };
 }
 
-export function createLocalDynamoDbClient(endpoint: string): DynamoDBClient {
-  return new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+/** A client for a local DynamoDB endpoint. @param credentials what it signs with @default LOCAL_CREDENTIALS */
+export function createLocalDynamoDbClient(endpoint: string, credentials: { readonly accessKeyId: string; readonly secretAccessKey: string } = LOCAL_CREDENTIALS): DynamoDBClient {
+  return new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials });
 }
+
+/** The store holds the registry and sealed credentials: its directory is its owner's only. */
+const DATA_DIRECTORY_MODE = 0o700;
 
 async function createDataDirectory(path: string): Promise<void> {
   try {
-    await mkdir(path, { recursive: true });
+    await mkdir(path, { recursive: true, mode: DATA_DIRECTORY_MODE });
+    // Also when it existed (made by an earlier version, or by hand); LevelDB's own files follow the umask.
+    await chmod(path, DATA_DIRECTORY_MODE);
   } catch (err) {
     throw new Error(`embedded AWS: cannot create data directory ${path}: ${(err as Error).message}`, { cause: err });
   }

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
+import { requireLocalAccessKey, type LocalAccessKey } from './local-access-key';
 import { LOOPBACK_HOST } from './loopback';
 
 /**
@@ -21,6 +22,8 @@ const DYNALITE_TABLE_STATE_MS = 0;
 export interface EmbeddedDynamoDbOptions {
   /** LevelDB directory (created when missing); one process at a time. @default in memory */
   readonly path?: string;
+  /** Answer only requests signed with this key (local-access-key.ts). @default any request */
+  readonly accessKey?: LocalAccessKey;
 }
 
 export interface EmbeddedDynamoDb {
@@ -38,6 +41,7 @@ export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {
     deleteTableMs: DYNALITE_TABLE_STATE_MS,
     updateTableMs: DYNALITE_TABLE_STATE_MS,
   });
+  if (options.accessKey) requireLocalAccessKey(server, options.accessKey);
   await listen(server);
   // A forgotten close() must not keep the CLI alive; requests in flight hold their own sockets.
   server.unref();
@@ -45,7 +49,7 @@ export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= closeHttpServer(server));
   try {
-    await answersRequests(endpoint, options.path);
+    await answersRequests(endpoint, options.path, options.accessKey?.credentials);
   } catch (err) {
     await close();
     throw err;
@@ -58,9 +62,9 @@ export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {
  * with "Database is closed". Two processes starting on one directory at once both pass
  * probeLevelDb; one request here makes sure this one holds the store (the other fails).
  */
-async function answersRequests(endpoint: string, path: string | undefined): Promise<void> {
-  // dynalite accepts any credentials; static ones so that no credential chain is consulted.
-  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+async function answersRequests(endpoint: string, path: string | undefined, credentials = { accessKeyId: 'local', secretAccessKey: 'local' }): Promise<void> {
+  // Static credentials, so that no credential chain is consulted.
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials, maxAttempts: 1 });
   try {
     await client.send(new ListTablesCommand({ Limit: 1 }));
   } catch (err) {

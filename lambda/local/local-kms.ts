@@ -13,6 +13,7 @@ import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { KMSClient } from '@aws-sdk/client-kms';
+import type { LocalAccessKey } from './local-access-key';
 import { AwsServiceError, startAwsJsonEndpoint, unknownOperation, type AwsErrorReply } from './aws-json-endpoint';
 
 export type KmsOperation = 'GenerateDataKey' | 'Decrypt' | 'Encrypt';
@@ -22,6 +23,8 @@ export interface LocalKmsOptions {
   readonly keyFile?: string;
   /** Region in the key ARNs. @default 'us-east-1' */
   readonly region?: string;
+  /** Answer only requests signed with this key; createClient() signs with it. @default any request, clients sign with dummy credentials */
+  readonly accessKey?: LocalAccessKey;
 }
 
 export interface LocalKms {
@@ -62,7 +65,8 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
   const region = options.region ?? DEFAULT_REGION;
   const keys = new KeyStore(await loadKeys(options.keyFile), options.keyFile, region);
   const keyArn = keys.firstArn() ?? (await keys.create());
-  const server = await startAwsJsonEndpoint({ targetPrefix: 'TrentService', handle: (operation, body) => keys.handle(operation, body) });
+  const server = await startAwsJsonEndpoint({ targetPrefix: 'TrentService', handle: (operation, body) => keys.handle(operation, body), ...(options.accessKey ? { accessKey: options.accessKey } : {}) });
+  const credentials = options.accessKey?.credentials ?? { accessKeyId: 'local', secretAccessKey: 'local' };
   const clients: KMSClient[] = [];
   return {
     endpoint: server.endpoint,
@@ -72,7 +76,7 @@ export async function startLocalKms(options: LocalKmsOptions = {}): Promise<Loca
     resetCalls: () => server.resetCalls(),
     failNext: (operation, error) => server.failNext(operation, error),
     createClient: () => {
-      const client = new KMSClient({ endpoint: server.endpoint, region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+      const client = new KMSClient({ endpoint: server.endpoint, region, credentials, maxAttempts: 1 });
       clients.push(client);
       return client;
     },
@@ -209,6 +213,7 @@ async function loadKeys(path: string | undefined): Promise<Map<string, Buffer>> 
 async function saveKeys(path: string | undefined, keys: ReadonlyMap<string, Buffer>): Promise<void> {
   if (path === undefined) return;
   const file: KeyFile = { keys: [...keys].map(([keyId, material]) => ({ keyId, material: material.toString('base64') })) };
-  await mkdir(dirname(path), { recursive: true });
+  // The key opens every sealed credential: its directory is its owner's only.
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   await writeFile(path, `${JSON.stringify(file, null, 2)}\n`, { mode: FILE_MODE });
 }

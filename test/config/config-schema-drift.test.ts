@@ -40,4 +40,10 @@ describe('the schema accepts what the validator accepts', () => {
     // Either both accept it or both refuse it.
     expect(schemaAccepts(config), ajv.errorsText(schemaAccepts.errors)).toBe(byValidator);
   });
+
+  it('a $schema that is not a string: both refuse it', () => {
+    const config = { $schema: 5, mailboxes: [{ id: 'a', host: 'pop.example.org', username: 'u', password: { secretId: 'mailfetch/a' } }] };
+    expect(schemaAccepts(config)).toBe(false);
+    expect(() => parseConfig(config)).toThrow(/\$schema: must be a string/);
+  });
 });
