@@ -22,6 +22,7 @@ import {
 import { Pop3Error, Pop3ErrorCode } from './errors';
 import { readLine } from './line-reader';
 import { parseListLine, parseUidlLine, uidProblem, UidlListingBuilder, type ListEntry, type UidlListing } from './listing';
+import { MessageSizes } from './message-sizes';
 import { MessageStream } from './message-stream';
 import { forEachReplyLine, replyBoundsFor } from './multiline-reply';
 import { redactCommand } from './redact';
@@ -251,6 +252,21 @@ export class Pop3Client {
     return observed(this.multilineEach('LIST', (bytes, start, end) => void entries.push(parseListLine(bytes, this.show, start, end))).then(() => entries));
   }
 
+  /**
+   * LIST as message number -> size, held compactly (see MessageSizes): what a sync needs of
+   * a listing of any length, without an object per message.
+   */
+  listSizes(): Promise<MessageSizes> {
+    const sizes = new MessageSizes();
+    const entry = { number: 0, size: 0 };
+    return observed(
+      this.multilineEach('LIST', (bytes, start, end) => {
+        parseListLine(bytes, this.show, start, end, entry);
+        sizes.add(entry.number, entry.size);
+      }).then(() => sizes),
+    );
+  }
+
   /** LIST n: size of one message. */
   listOne(n: number): Promise<ListEntry> {
     return observed(this.command(`LIST ${messageNumber(n)}`).then((status) => parseListLine(Buffer.from(status.text, 'latin1'))));
@@ -258,7 +274,7 @@ export class Pop3Client {
 
   /** UIDL: the unique-ids, validated; duplicates and invalid ids reported, never merged. */
   uidl(): Promise<UidlListing> {
-    const builder = new UidlListingBuilder(this.show, (id) => this.scrubber.holds(id));
+    const builder = new UidlListingBuilder(this.show, (bytes, start, end) => this.scrubber.holdsBytes(bytes, start, end));
     return observed(this.multilineEach('UIDL', (bytes, start, end) => builder.add(bytes, start, end)).then(() => builder.finish()));
   }
 
