@@ -90,6 +90,14 @@ export class ByteChannel {
     });
   }
 
+  /**
+   * The next chunk already received, without waiting (undefined when none is buffered):
+   * a reader drains what is there synchronously and awaits {@link read} only when it must.
+   */
+  readBuffered(): Buffer | undefined {
+    return this.take();
+  }
+
   /** Puts bytes back in front (the start of the next reply after a terminator). */
   unshift(chunk: Buffer): void {
     if (chunk.length === 0) return;

@@ -20,12 +20,13 @@ import {
   SESSION_TIMEOUT_MS,
 } from './constants';
 import { Pop3Error, Pop3ErrorCode } from './errors';
-import { readLine } from './line-reader';
+import { readBufferedLine, readLine } from './line-reader';
 import { parseListLine, parseUidlLine, uidProblem, UidlListingBuilder, type ListEntry, type UidlListing } from './listing';
 import { MessageSizes } from './message-sizes';
 import { MessageStream } from './message-stream';
 import { forEachReplyLine, replyBoundsFor } from './multiline-reply';
 import { redactCommand } from './redact';
+import { ReplyQueue } from './reply-queue';
 import type { BoundaryProbe } from './reply-boundary';
 import { errorFromReply, parseStatusLine, statusKeywordLength, type CommandPurpose, type StatusLine } from './response';
 import type { SaslMechanism } from './sasl';
@@ -43,6 +44,9 @@ interface Slot {
   sent: boolean;
 }
 
+/** Reads a command's reply from its status line on; may call `keepOpen` to hold the reply slot past its return. */
+type ReplyHandler<T> = (status: StatusLine, shown: string, keepOpen: () => () => void) => T | Promise<T>;
+
 /** What {@link Pop3Client.connect} hands to the constructor. */
 interface Session {
   readonly socket: net.Socket;
@@ -53,7 +57,6 @@ interface Session {
   readonly scrubber: SecretScrubber;
 }
 
-const CRLF = Buffer.from('\r\n', 'latin1');
 /** Sent outside the command queue to prove an ambiguous message end (see reply-boundary.ts). */
 const NOOP_LINE = Buffer.from('NOOP\r\n', 'latin1');
 
@@ -84,9 +87,8 @@ export class Pop3Client {
   private state: 'AUTHORIZATION' | 'TRANSACTION' | 'CLOSED' = 'AUTHORIZATION';
   private readonly queue: Slot[] = [];
   private outstanding = 0;
-  private replyTail: Promise<void> = Promise.resolve();
-  /** Commands waiting for their turn to read; all woken when the connection fails. */
-  private readonly turnWaiters = new Set<() => void>();
+  /** Whose turn it is to read a reply; every waiting command is woken when the connection fails. */
+  private readonly replies = new ReplyQueue();
   private usePipelining = false;
   /** The message stream whose reply is being read, if any. */
   private activeStream: MessageStream | undefined;
@@ -347,7 +349,7 @@ export class Pop3Client {
 
   /** Sends a command and reads its single-line reply; -ERR becomes a typed error. */
   command(line: string, purpose: CommandPurpose = 'other'): Promise<StatusLine> {
-    return this.exchange(line, async (status, shown) => {
+    return this.exchange(line, (status, shown) => {
       if (status.kind === 'ok') return status;
       if (status.kind === 'err') throw errorFromReply(status, shown, purpose);
       throw unexpected(shown);
@@ -365,7 +367,7 @@ export class Pop3Client {
   /** Sends a command whose multi-line reply is a message; resolves once +OK arrived. */
   stream(line: string, options?: number | MessageOptions): Promise<MessageStream> {
     const o: MessageOptions = typeof options === 'number' ? { maxOctets: options } : (options ?? {});
-    return this.exchange(line, async (status, shown, keepOpen) => {
+    return this.exchange(line, (status, shown, keepOpen) => {
       if (status.kind !== 'ok') throw status.kind === 'err' ? errorFromReply(status, shown, 'other') : unexpected(shown);
       const release = keepOpen();
       const stream = new MessageStream(this.channel, {
@@ -396,7 +398,7 @@ export class Pop3Client {
 
   /** A multi-line reply handed over line by line as it arrives (listings: no array of a million Buffers). */
   private multilineEach(line: string, onLine: (bytes: Buffer, start: number, end: number) => void): Promise<void> {
-    return this.exchange(line, async (status, shown) => {
+    return this.exchange(line, (status, shown) => {
       if (status.kind !== 'ok') throw status.kind === 'err' ? errorFromReply(status, shown, 'other') : unexpected(shown);
       return forEachReplyLine(this.channel, this.maxLine, replyBoundsFor(line, this.options.maxListingOctets), shown, onLine);
     });
@@ -408,69 +410,74 @@ export class Pop3Client {
    * `keepOpen()`: then the function it returned releases it (a message stream does, once
    * the message was read to its end).
    */
-  private exchange<T>(line: string, handle: (status: StatusLine, shown: string, keepOpen: () => () => void) => Promise<T>): Promise<T> {
+  private exchange<T>(line: string, handle: ReplyHandler<T>): Promise<T> {
     if (this.state === 'CLOSED') return rejected(new Pop3Error(Pop3ErrorCode.USAGE, 'the session is closed'));
     const shown = this.scrubber.scrub(redactCommand(line));
     if (/[\r\n]/.test(line)) return rejected(new Pop3Error(Pop3ErrorCode.USAGE, `command holds a line break: ${shown}`));
-    const slot: Slot = { bytes: Buffer.concat([Buffer.from(line, 'utf8'), CRLF]), shown, sent: false };
-    const previous = this.replyTail;
-    let release!: () => void;
-    this.replyTail = new Promise<void>((resolve) => {
-      let released = false;
-      release = (): void => {
-        if (released) return;
-        released = true;
-        if (slot.sent) this.outstanding--;
-        this.pump();
-        resolve();
-      };
-    });
+    const slot: Slot = { bytes: Buffer.from(`${line}\r\n`, 'utf8'), shown, sent: false };
     this.queue.push(slot);
     this.pump();
-    // Once the connection has failed, an earlier reply's unconsumed stream must not hold up
-    // this command: it fails at once with the connection's error.
     return observed(
-      this.turnAfter(previous).then(async () => {
-        let kept = false;
-        const keepOpen = (): (() => void) => {
-          kept = true;
-          return release;
+      new Promise<T>((resolve, reject) => {
+        let holds = false;
+        let released = false;
+        const release = (): void => {
+          if (released) return;
+          released = true;
+          if (slot.sent) this.outstanding--;
+          this.pump();
+          if (holds) this.replies.leave();
         };
-        try {
-          if (this.channel.failed) throw this.channel.failed;
-          if (this.closedAhead !== undefined) throw closedBeforeReply(shown, this.closedAhead);
-          return await handle(await this.readStatus(), shown, keepOpen);
-        } catch (err) {
-          kept = false;
-          if (err instanceof Pop3Error && isFatal(err)) this.fail(err);
-          throw err;
-        } finally {
-          if (!kept) release();
-        }
+        const start = (): void => {
+          try {
+            resolve(this.answer(shown, handle, release));
+          } catch (err) {
+            reject(err);
+          }
+        };
+        // Once the connection has failed, an earlier reply's unconsumed stream must not hold
+        // up this command: it fails at once with the connection's error.
+        holds = this.replies.enter(start, this.channel.failed !== undefined || this.closedAhead !== undefined);
       }),
     );
   }
 
   /**
-   * Resolves when `previous` has, or when the connection fails (or no reply can come any
-   * more). Waiters live in a set that one hook drains, so a long healthy session retains
-   * nothing per command (a race against one never-settling promise would keep every
-   * command's closure alive).
+   * This command's turn: reads its status line (without waiting when it was received
+   * already) and hands it to `handle`. The slot is released when `handle` is done,
+   * synchronously or once its promise settles, unless it called `keepOpen()`.
    */
-  private turnAfter(previous: Promise<void>): Promise<void> {
-    if (this.channel.failed || this.closedAhead !== undefined) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const wake = (): void => {
-        this.turnWaiters.delete(wake);
-        resolve();
-      };
-      this.turnWaiters.add(wake);
-      void previous.then(wake);
-    });
+  private answer<T>(shown: string, handle: ReplyHandler<T>, release: () => void): T | Promise<T> {
+    let kept = false;
+    const keepOpen = (): (() => void) => {
+      kept = true;
+      return release;
+    };
+    const failed = (err: unknown): never => {
+      if (err instanceof Pop3Error && isFatal(err)) this.fail(err);
+      release();
+      throw err;
+    };
+    try {
+      if (this.channel.failed) throw this.channel.failed;
+      if (this.closedAhead !== undefined) throw closedBeforeReply(shown, this.closedAhead);
+      const status = this.readStatusNow();
+      const result = status === undefined ? this.readStatus().then((s) => handle(s, shown, keepOpen)) : handle(status, shown, keepOpen);
+      if (!(result instanceof Promise)) {
+        if (!kept) release();
+        return result;
+      }
+      return result.then((value) => {
+        if (!kept) release();
+        return value;
+      }, failed);
+    } catch (err) {
+      return failed(err);
+    }
   }
 
   private wakeAll(): void {
-    for (const wake of [...this.turnWaiters]) wake();
+    this.replies.wakeAll();
   }
 
   /**
@@ -517,7 +524,16 @@ export class Pop3Client {
 
   /** Reads a status line, scrubbed of secrets before it is parsed, traced or shown. */
   private async readStatus(): Promise<StatusLine> {
-    const raw = await readLine(this.channel, this.maxLine);
+    return this.statusOf(await readLine(this.channel, this.maxLine));
+  }
+
+  /** The status line, when the channel holds it whole already (else undefined, nothing consumed). */
+  private readStatusNow(): StatusLine | undefined {
+    const raw = readBufferedLine(this.channel, this.maxLine);
+    return raw === undefined ? undefined : this.statusOf(raw);
+  }
+
+  private statusOf(raw: Buffer): StatusLine {
     const line = this.scrubber.scrubLine(raw, statusKeywordLength(raw));
     const parsed = parseStatusLine(line);
     const status: StatusLine = line === raw ? parsed : { ...parsed, scrubbed: true };

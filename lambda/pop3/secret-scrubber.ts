@@ -75,7 +75,8 @@ export class SecretScrubber {
    * only a secret that runs across them makes the whole line scrubbed.
    */
   scrubLine(line: Buffer, keep = 0): Buffer {
-    if (this.forms.length === 0) return line;
+    // Most lines hold no form: found out on the bytes, without a string per line.
+    if (this.forms.length === 0 || !this.holdsBytes(line, 0, line.length)) return line;
     const text = line.toString('latin1');
     const head = text.slice(0, keep);
     let clean = head + this.scrub(text.slice(keep));
