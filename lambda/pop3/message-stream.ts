@@ -44,10 +44,16 @@ export class MessageStream extends Readable {
   /** The command whose reply this is (`RETR 3`). */
   readonly command: string;
   private readonly decoder = new DotDecoder();
-  /** A wait in progress (a read on the channel, or the check of an ambiguous end), if any: reads must never overlap. */
+  /** The check of an ambiguous end in progress, if any (it reads on the channel): reads must never overlap. */
   private pulling: Promise<void> | undefined;
   /** Inside {@link pump}: a _read() from a consumer called by push() only records the demand. */
   private pumping = false;
+  /** Waiting for the channel to receive bytes (see ByteChannel#whenReadable). */
+  private waitingForBytes = false;
+  private readonly onReadable = (): void => {
+    this.waitingForBytes = false;
+    if (!this.destroyed) this.pump();
+  };
   /** The consumer asked for data (via _read) that has not been pushed yet. */
   private wanted = false;
   private settled = false;
@@ -83,21 +89,22 @@ export class MessageStream extends Readable {
     // finishing must not be lost, or the stream would wait forever for a push that never
     // comes (Node calls _read() again only after a push).
     this.wanted = true;
-    if (!this.pulling && !this.pumping) this.pump();
+    if (!this.pulling && !this.pumping && !this.waitingForBytes) this.pump();
   }
 
   /**
    * Decodes and pushes while the consumer wants more. Chunks already received are taken
-   * synchronously (pipelined replies are usually all there: no promise per chunk); the
-   * stream waits on the channel only when nothing is buffered.
+   * synchronously, and when none is, the channel calls back once one arrives: no promise
+   * per chunk.
    */
   private pump(): void {
     this.pumping = true;
     try {
       while (this.wanted && !this.destroyed && !this.decoder.done) {
-        this.wanted = false;
         const chunk = this.channel.readBuffered();
-        const wait = chunk === undefined ? this.channel.read().then((c) => this.consume(c)) : this.consume(chunk);
+        if (chunk === undefined) return this.waitForBytes();
+        this.wanted = false;
+        const wait = this.consume(chunk);
         if (wait) return this.waitFor(wait);
       }
     } catch (err) {
@@ -105,6 +112,18 @@ export class MessageStream extends Readable {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** Nothing is buffered: waits for bytes, or fails when none can come. */
+  private waitForBytes(): void {
+    if (this.channel.failed) throw this.channel.failed;
+    if (this.channel.inputEnded) {
+      throw new Pop3Error(Pop3ErrorCode.CONNECTION_CLOSED, `${this.command}: the server closed the connection after ${this.octets} octets of the message`, {
+        command: this.command,
+      });
+    }
+    this.waitingForBytes = true;
+    this.channel.whenReadable(this.onReadable);
   }
 
   /** Pumps on once `wait` is over (or fails the stream with its error). */
@@ -125,12 +144,7 @@ export class MessageStream extends Readable {
    * Decodes one chunk and pushes its message bytes.
    * @returns a promise when the end needs an asynchronous check (see finish)
    */
-  private consume(chunk: Buffer | null): Promise<void> | undefined {
-    if (chunk === null) {
-      throw new Pop3Error(Pop3ErrorCode.CONNECTION_CLOSED, `${this.command}: the server closed the connection after ${this.octets} octets of the message`, {
-        command: this.command,
-      });
-    }
+  private consume(chunk: Buffer): Promise<void> | undefined {
     const { output, done, rest } = this.decoder.decode(chunk);
     // Hand back the next reply's bytes first, whatever happens to this message.
     if (rest) this.channel.unshift(rest);
@@ -201,6 +215,10 @@ export class MessageStream extends Readable {
     if ((this.decoder.done && !this.pulling) || this.channel.failed) {
       this.settle();
       return;
+    }
+    if (this.waitingForBytes) {
+      this.channel.cancelWhenReadable(this.onReadable);
+      this.waitingForBytes = false;
     }
     // Wait for a read in flight (or the check of an ambiguous end, which reads on) to finish
     // first, so reads never overlap and no later reply is read before the check's NOOP reply.
