@@ -38,7 +38,8 @@ export type { MessageOptions, Pop3ConnectOptions, TraceEvent } from './client-op
 
 /** One command waiting to be sent or answered. */
 interface Slot {
-  readonly bytes: Buffer;
+  /** The command line without its CRLF (encoded when sent, one buffer per batch). */
+  readonly line: string;
   /** Redacted form for errors and traces. */
   readonly shown: string;
   sent: boolean;
@@ -414,7 +415,7 @@ export class Pop3Client {
     if (this.state === 'CLOSED') return rejected(new Pop3Error(Pop3ErrorCode.USAGE, 'the session is closed'));
     const shown = this.scrubber.scrub(redactCommand(line));
     if (/[\r\n]/.test(line)) return rejected(new Pop3Error(Pop3ErrorCode.USAGE, `command holds a line break: ${shown}`));
-    const slot: Slot = { bytes: Buffer.from(`${line}\r\n`, 'utf8'), shown, sent: false };
+    const slot: Slot = { line, shown, sent: false };
     this.queue.push(slot);
     this.pump();
     return observed(
@@ -505,16 +506,16 @@ export class Pop3Client {
     // channel while a stream still has buffered bytes to read).
     if (!this.socket.writable) return;
     const limit = this.usePipelining ? PIPELINE_MAX_OUTSTANDING : 1;
-    const batch: Buffer[] = [];
+    let batch = '';
     while (this.outstanding < limit && this.queue.length > 0) {
       const slot = this.queue.shift()!;
       slot.sent = true;
       this.outstanding++;
-      batch.push(slot.bytes);
+      batch += `${slot.line}\r\n`;
       this.options.trace?.({ direction: 'client', line: slot.shown });
     }
     // One write per batch: pipelined commands go out in as few TCP segments as possible.
-    if (batch.length > 0) this.socket.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
+    if (batch.length > 0) this.socket.write(Buffer.from(batch, 'utf8'));
   }
 
   private writeRaw(bytes: Buffer, shown: string): void {
@@ -534,7 +535,7 @@ export class Pop3Client {
   }
 
   private statusOf(raw: Buffer): StatusLine {
-    const line = this.scrubber.scrubLine(raw, statusKeywordLength(raw));
+    const line = this.scrubber.holdsBytes(raw, 0, raw.length) ? this.scrubber.scrubLine(raw, statusKeywordLength(raw)) : raw;
     const parsed = parseStatusLine(line);
     const status: StatusLine = line === raw ? parsed : { ...parsed, scrubbed: true };
     this.options.trace?.({ direction: 'server', line: `${status.kind === 'ok' ? '+OK' : status.kind === 'err' ? '-ERR' : '+'}${status.responseCode ? ` [${status.responseCode}]` : ''} ${status.text}`.trimEnd() });
