@@ -381,7 +381,7 @@ export class Pop3Client {
           if (this.activeStream === stream) this.activeStream = undefined;
           release();
         },
-        failSession: (err) => this.fail(err),
+        failSession: this.failSession,
         boundary: this.boundaryProbe,
       });
       this.activeStream = stream;
@@ -454,11 +454,7 @@ export class Pop3Client {
       kept = true;
       return release;
     };
-    const failed = (err: unknown): never => {
-      if (err instanceof Pop3Error && isFatal(err)) this.fail(err);
-      release();
-      throw err;
-    };
+    const failed = (err: unknown): never => this.replyFailed(err, release);
     try {
       if (this.channel.failed) throw this.channel.failed;
       if (this.closedAhead !== undefined) throw closedBeforeReply(shown, this.closedAhead);
@@ -475,6 +471,13 @@ export class Pop3Client {
     } catch (err) {
       return failed(err);
     }
+  }
+
+  /** A reply that failed: a fatal error ends the session; the slot is released either way. */
+  private replyFailed(err: unknown, release: () => void): never {
+    if (err instanceof Pop3Error && isFatal(err)) this.fail(err);
+    release();
+    throw err;
   }
 
   private wakeAll(): void {
@@ -616,6 +619,9 @@ export class Pop3Client {
     this.socket.destroy();
   }
 
+  /** What a message stream calls to end the session (one function for every stream). */
+  private readonly failSession = (err: Pop3Error): void => this.fail(err);
+
   private get maxLine(): number {
     return this.options.maxLineOctets ?? MAX_LINE_OCTETS;
   }
@@ -630,8 +636,12 @@ const MAX_SASL_ROUNDS = 10;
  * an unhandledRejection when the connection drops meanwhile.
  */
 function observed<T>(p: Promise<T>): Promise<T> {
-  p.catch(() => undefined);
+  p.catch(ignore);
   return p;
+}
+
+function ignore(): void {
+  // the rejection is handled by whoever awaits the promise
 }
 
 function rejected<T>(err: Error): Promise<T> {
