@@ -1,6 +1,7 @@
 /**
- * A 1,000,000-entry UIDL + LIST through the real client over loopback: CPU and peak RSS of
- * the process that parses it. The server is a few lines of raw TCP answering from two
+ * A 1,000,000-entry UIDL + LIST through the real client over loopback, read as the sync
+ * reads them (client.uidl() and client.listSizes(), see lambda/sync/read-listing.ts): CPU
+ * and peak RSS of the process that parses them. The server is a few lines of raw TCP answering from two
  * prebuilt buffers (it runs in a child process, so its memory and CPU are not counted).
  *
  * Run alone: node --import tsx bench/listing.bench.ts [entries]
