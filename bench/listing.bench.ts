@@ -1,6 +1,7 @@
 /**
- * A 1,000,000-entry UIDL + LIST through the real client over loopback: CPU and peak RSS of
- * the process that parses it. The server is a few lines of raw TCP answering from two
+ * A 1,000,000-entry UIDL + LIST through the real client over loopback, read as the sync
+ * reads them (client.uidl() and client.listSizes(), see lambda/sync/read-listing.ts): CPU
+ * and peak RSS of the process that parses them. The server is a few lines of raw TCP answering from two
  * prebuilt buffers (it runs in a child process, so its memory and CPU are not counted).
  *
  * Run alone: node --import tsx bench/listing.bench.ts [entries]
@@ -58,11 +59,12 @@ export async function measureListing(entries = DEFAULT_ENTRIES): Promise<Listing
     const cpu = process.cpuUsage();
     const started = performance.now();
     const session = await openSession({ host: '127.0.0.1', port, tls: 'none', allowPlaintextAuth: true, username: 'u', password: 'p', auth: 'USER' });
-    const [uidl, list] = await Promise.all([session.uidl(), session.list()]);
+    // What the sync reads (lambda/sync/read-listing.ts): the compact listing and sizes.
+    const [uidl, sizes] = await Promise.all([session.uidl(), session.listSizes()]);
     await session.quit();
     const wallMs = performance.now() - started;
     const used = process.cpuUsage(cpu);
-    if (uidl.entries.length !== entries || list.length !== entries) throw new Error(`listed ${uidl.entries.length}/${list.length} of ${entries}`);
+    if (uidl.length !== entries || sizes.size !== entries) throw new Error(`listed ${uidl.length}/${sizes.size} of ${entries}`);
     return { entries, cpuMs: (used.user + used.system) / 1000, wallMs, peakRssMb: process.resourceUsage().maxRSS / 1024, baselineRssMb };
   } finally {
     child.kill();

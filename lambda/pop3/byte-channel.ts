@@ -19,6 +19,10 @@ export class ByteChannel {
   /** Resolves once the channel has failed: waiters on earlier replies need not wait any longer. */
   readonly whenFailed: Promise<void> = new Promise((resolve) => (this.signalFailure = resolve));
   private waiter: { resolve: (b: Buffer | null) => void; reject: (e: Error) => void } | undefined;
+  /** A reader waiting through {@link whenReadable} (no promise). */
+  private wake: (() => void) | undefined;
+  /** performance.now() when the current wait began: the idle timer checks it when it fires. */
+  private waitStartedAt = 0;
   private endListener: (() => void) | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly onData = (chunk: Buffer): void => this.receive(chunk);
@@ -39,11 +43,8 @@ export class ByteChannel {
   /** Changes the idle timeout (the greeting has a longer allowance than later replies). */
   setIdleTimeout(ms: number): void {
     this.idleTimeoutMs = ms;
-    if (this.idleTimer) {
-      clearTimeout(this.idleTimer);
-      this.idleTimer = undefined;
-      if (this.waiter) this.armIdleTimer();
-    }
+    this.clearIdleTimer();
+    if (this.waiting) this.armIdleTimer();
   }
 
   /** Starts reading from `socket` (again, after a TLS upgrade). */
@@ -83,11 +84,37 @@ export class ByteChannel {
     if (chunk) return Promise.resolve(chunk);
     if (this.failure) return Promise.reject(this.failure);
     if (this.ended) return Promise.resolve(null);
-    if (this.waiter) return Promise.reject(new Pop3Error(Pop3ErrorCode.USAGE, 'two concurrent reads on one POP3 connection'));
+    if (this.waiting) return Promise.reject(concurrentReads());
     return new Promise((resolve, reject) => {
       this.waiter = { resolve, reject };
       this.armIdleTimer();
     });
+  }
+
+  /**
+   * Calls `wake` once bytes arrive, or the channel ends or fails, synchronously from the
+   * socket's event: a reader that takes chunks with {@link readBuffered} waits for more
+   * without a promise. For a channel that is failed or ended already, or holds bytes,
+   * `wake` runs in a microtask. The idle timeout runs meanwhile, as for {@link read}.
+   */
+  whenReadable(wake: () => void): void {
+    if (this.queue.length > 0 || this.failure || this.ended) return queueMicrotask(wake);
+    if (this.waiting) throw concurrentReads();
+    this.wake = wake;
+    this.armIdleTimer();
+  }
+
+  /** Withdraws a {@link whenReadable} wait that has not woken yet. */
+  cancelWhenReadable(wake: () => void): void {
+    if (this.wake === wake) this.wake = undefined;
+  }
+
+  /**
+   * The next chunk already received, without waiting (undefined when none is buffered):
+   * a reader drains what is there synchronously and awaits {@link read} only when it must.
+   */
+  readBuffered(): Buffer | undefined {
+    return this.take();
   }
 
   /** Puts bytes back in front (the start of the next reply after a terminator). */
@@ -106,6 +133,7 @@ export class ByteChannel {
     const w = this.waiter;
     this.waiter = undefined;
     w?.reject(err);
+    this.wakeReader();
   }
 
   get failed(): Error | undefined {
@@ -135,44 +163,66 @@ export class ByteChannel {
     return chunk;
   }
 
+  /** A read is waiting for bytes (by promise or by {@link whenReadable}). */
+  private get waiting(): boolean {
+    return this.waiter !== undefined || this.wake !== undefined;
+  }
+
   private receive(chunk: Buffer): void {
+    // The idle timer is left running: it checks, when it fires, whether a wait is that old.
     const w = this.waiter;
     if (w && this.queue.length === 0) {
       this.waiter = undefined;
-      this.clearIdleTimer();
       w.resolve(chunk);
       return;
     }
     this.queue.push(chunk);
     this.queuedOctets += chunk.length;
     if (this.queuedOctets >= this.highWaterOctets) this.socket?.pause();
+    this.wakeReader();
+  }
+
+  private wakeReader(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
   }
 
   private finishInput(): void {
     if (this.ended) return;
     this.ended = true;
+    // No byte can come any more: a wait ends now, never in a timeout.
+    this.clearIdleTimer();
     const w = this.waiter;
     if (w && this.queue.length === 0) {
       this.waiter = undefined;
-      this.clearIdleTimer();
       w.resolve(null);
     }
+    this.wakeReader();
     this.endListener?.();
   }
 
+  /**
+   * Starts the idle clock of a wait. One timer serves every wait: it is not cleared when
+   * bytes arrive (a busy stream waits thousands of times), only checked when it fires.
+   */
   private armIdleTimer(): void {
-    if (this.idleTimer) {
-      this.idleTimer.refresh();
+    this.waitStartedAt = performance.now();
+    this.idleTimer ??= setTimeout(this.onIdleTimer, this.idleTimeoutMs);
+  }
+
+  private readonly onIdleTimer = (): void => {
+    this.idleTimer = undefined;
+    if (!this.waiting) return;
+    const left = this.waitStartedAt + this.idleTimeoutMs - performance.now();
+    if (left > 0) {
+      this.idleTimer = setTimeout(this.onIdleTimer, Math.ceil(left));
       return;
     }
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = undefined;
-      if (!this.waiter) return;
-      const err = new Pop3Error(Pop3ErrorCode.IDLE_TIMEOUT, `no data from the server for ${this.idleTimeoutMs} ms while a reply was pending`);
-      this.fail(err);
-      this.socket?.destroy();
-    }, this.idleTimeoutMs);
-  }
+    const err = new Pop3Error(Pop3ErrorCode.IDLE_TIMEOUT, `no data from the server for ${this.idleTimeoutMs} ms while a reply was pending`);
+    this.fail(err);
+    this.socket?.destroy();
+  };
 
   private clearIdleTimer(): void {
     if (this.idleTimer) {
@@ -180,4 +230,8 @@ export class ByteChannel {
       this.idleTimer = undefined;
     }
   }
+}
+
+function concurrentReads(): Pop3Error {
+  return new Pop3Error(Pop3ErrorCode.USAGE, 'two concurrent reads on one POP3 connection');
 }

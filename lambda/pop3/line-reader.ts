@@ -34,6 +34,21 @@ export async function readLine(channel: ByteChannel, maxOctets: number): Promise
   }
 }
 
+/**
+ * The next line when the first chunk the channel holds has it whole (taken from the
+ * channel, as {@link readLine} would return it); undefined, consuming nothing, otherwise.
+ * A reply that was received already is then read without waiting (no promise).
+ */
+export function readBufferedLine(channel: ByteChannel, maxOctets: number): Buffer | undefined {
+  const chunk = channel.buffered()[0];
+  const nl = chunk === undefined ? -1 : chunk.indexOf(LF);
+  if (nl === -1) return undefined;
+  if (nl + 1 > maxOctets) throw tooLong(maxOctets);
+  channel.readBuffered();
+  if (nl + 1 < chunk!.length) channel.unshift(chunk!.subarray(nl + 1));
+  return chunk!.subarray(0, nl > 0 && chunk![nl - 1] === CR ? nl - 1 : nl);
+}
+
 function tooLong(maxOctets: number): Pop3Error {
   return new Pop3Error(Pop3ErrorCode.LINE_TOO_LONG, `the server sent a line longer than ${maxOctets} octets`);
 }

@@ -1,5 +1,7 @@
 import { MAX_UID_OCTETS, RFC_MAX_UID_OCTETS } from './constants';
 import { Pop3Error, Pop3ErrorCode, sanitizeServerText } from './errors';
+import { IdIndex } from './id-index';
+import { NumberColumn } from './number-column';
 
 /** One line of a UIDL listing. `uid` holds only bytes 0x21..0x7E, so it is plain ASCII. */
 export interface UidlEntry {
@@ -13,8 +15,21 @@ export interface InvalidUidlEntry {
   readonly reason: string;
 }
 
+/**
+ * A UIDL listing. Entries are held compactly (their ids as bytes, see IdIndex): read them
+ * with `length`, `numberAt` and `uidAt`, which make a string only for the entry asked for.
+ */
 export interface UidlListing {
-  /** Valid entries in server order, including every occurrence of a duplicated uid. */
+  /** Valid entries, in server order, including every occurrence of a duplicated uid. */
+  readonly length: number;
+  /** The message number of valid entry `i` (0-based, server order). */
+  numberAt(i: number): number;
+  /** The uid of valid entry `i` (made on first use and kept: entries not read cost no string). */
+  uidAt(i: number): string;
+  /**
+   * Every valid entry as an object, in server order: made on first use and kept (a million
+   * entries make a million objects; the sync reads entries with numberAt/uidAt instead).
+   */
   readonly entries: readonly UidlEntry[];
   /** uid -> message numbers, for every uid listed more than once (never merged silently). */
   readonly duplicates: ReadonlyMap<string, readonly number[]>;
@@ -44,6 +59,9 @@ const DIGIT_9 = 0x39;
 const MAX_NUMBER_DIGITS = 10;
 const MAX_SIZE_DIGITS = 15;
 
+/** Reasons an id is set aside for, besides its bytes (see uidRangeProblem). */
+const SECRET_REASON = 'unique-id holds a credential of this session';
+
 const isBlank = (b: number | undefined): boolean => b === SPACE || b === TAB;
 const isDigit = (b: number | undefined): boolean => b !== undefined && b >= DIGIT_0 && b <= DIGIT_9;
 
@@ -53,34 +71,43 @@ function skipBlanks(line: Buffer, i: number, end: number): number {
   return i;
 }
 
-/** A run of at most `maxDigits` digits at `i` (before `limit`), or undefined when there is none or it is longer. */
-function digitsAt(line: Buffer, i: number, limit: number, maxDigits: number): { value: number; end: number } | undefined {
-  let value = 0;
+/** The end of a run of 1..`maxDigits` digits at `i` (before `limit`), or -1 when there is none or it is longer. */
+function digitsEnd(line: Buffer, i: number, limit: number, maxDigits: number): number {
   let end = i;
   while (end < limit && isDigit(line[end])) {
-    if (end - i === maxDigits) return undefined;
-    value = value * 10 + (line[end]! - DIGIT_0);
+    if (end - i === maxDigits) return -1;
     end++;
   }
-  return end === i ? undefined : { value, end };
+  return end === i ? -1 : end;
 }
 
-/** Where a UIDL line's fields are: its message number, and its id as [uidStart, uidEnd). */
+/** The value of the digits `line[i, end)` (at most 15: exact as a double). */
+function digitsValue(line: Buffer, i: number, end: number): number {
+  let value = 0;
+  for (; i < end; i++) value = value * 10 + (line[i]! - DIGIT_0);
+  return value;
+}
+
+/** Where a UIDL line's fields are: reused from line to line, so a listing allocates nothing per line. */
 interface UidlFields {
-  readonly number: number;
-  readonly uidStart: number;
-  readonly uidEnd: number;
+  number: number;
+  /** The id is [uidStart, uidEnd) of the scanned bytes. */
+  uidStart: number;
+  uidEnd: number;
 }
 
-/** The line is `bytes[start, end)`: listings are parsed in the received chunk, without a Buffer per line. */
-function uidlFields(bytes: Buffer, start: number, end: number, show: ShowLine): UidlFields {
-  const number = digitsAt(bytes, skipBlanks(bytes, start, end), end, MAX_NUMBER_DIGITS);
+/** Scans the line `bytes[start, end)` into `out`: listings are parsed in the received chunk, without a Buffer per line. */
+function scanUidlLine(bytes: Buffer, start: number, end: number, show: ShowLine, out: UidlFields): void {
+  const numberStart = skipBlanks(bytes, start, end);
+  const numberEnd = digitsEnd(bytes, numberStart, end, MAX_NUMBER_DIGITS);
   // After the number: a blank or the end of the line ("12abc" and 11 digits are malformed).
-  if (number === undefined || (number.end < end && !isBlank(bytes[number.end]))) throw malformed('UIDL', show(bytes.subarray(start, end)));
-  const uidStart = skipBlanks(bytes, number.end, end);
+  if (numberEnd === -1 || (numberEnd < end && !isBlank(bytes[numberEnd]))) throw malformed('UIDL', show(bytes.subarray(start, end)));
+  out.number = toMessageNumber(digitsValue(bytes, numberStart, numberEnd), 'UIDL', bytes, start, end, show);
+  const uidStart = skipBlanks(bytes, numberEnd, end);
   let uidEnd = end;
   while (uidEnd > uidStart && isBlank(bytes[uidEnd - 1])) uidEnd--;
-  return { number: toMessageNumber(number.value, 'UIDL', bytes.subarray(start, end), show), uidStart, uidEnd };
+  out.uidStart = uidStart;
+  out.uidEnd = uidEnd;
 }
 
 /** Validates a unique-id: 1..MAX_UID_OCTETS bytes, each 0x21..0x7E (RFC 1939 section 7). */
@@ -106,45 +133,54 @@ function uidRangeProblem(bytes: Buffer, start: number, end: number): string | un
 export type ShowLine = (line: Buffer) => Buffer;
 const asIs: ShowLine = (line) => line;
 
+/** Whether the id `bytes[start, end)` holds a secret of the session. */
+export type HoldsSecret = (bytes: Buffer, start: number, end: number) => boolean;
+
 /**
  * Parses `n uid` (one UIDL line, multi-line listing or the single-message reply text). The
  * uid is empty when the line has none; {@link uidProblem} reports that.
  */
 export function parseUidlLine(line: Buffer, show: ShowLine = asIs): { number: number; uid: Buffer } {
-  const { number, uidStart, uidEnd } = uidlFields(line, 0, line.length, show);
-  return { number, uid: Buffer.from(line.subarray(uidStart, uidEnd)) };
+  const f: UidlFields = { number: 0, uidStart: 0, uidEnd: 0 };
+  scanUidlLine(line, 0, line.length, show, f);
+  return { number: f.number, uid: Buffer.from(line.subarray(f.uidStart, f.uidEnd)) };
 }
 
 /**
  * Parses `n size` in `line[start, end)`. Lines are parsed as sent (a numeric secret must not
- * break a size); errors show them through `show`.
+ * break a size); errors show them through `show`. The fields are written to `into` when
+ * given (a listing reuses one object for all its lines).
  */
-export function parseListLine(line: Buffer, show: ShowLine = asIs, start = 0, end = line.length): ListEntry {
-  const number = digitsAt(line, skipBlanks(line, start, end), end, MAX_NUMBER_DIGITS);
-  const sizeStart = number === undefined ? -1 : skipBlanks(line, number.end, end);
+export function parseListLine(line: Buffer, show: ShowLine = asIs, start = 0, end = line.length, into: { number: number; size: number } = { number: 0, size: 0 }): ListEntry {
+  const numberStart = skipBlanks(line, start, end);
+  const numberEnd = digitsEnd(line, numberStart, end, MAX_NUMBER_DIGITS);
+  const sizeStart = numberEnd === -1 ? -1 : skipBlanks(line, numberEnd, end);
   // "n size", then nothing or a blank and anything (RFC 2449 allows more fields).
-  const size = number === undefined || sizeStart === number.end ? undefined : digitsAt(line, sizeStart, end, MAX_SIZE_DIGITS);
-  if (number === undefined || size === undefined || (size.end < end && !isBlank(line[size.end]))) throw malformed('LIST', show(line.subarray(start, end)));
-  return { number: toMessageNumber(number.value, 'LIST', line.subarray(start, end), show), size: size.value };
+  const sizeEnd = numberEnd === -1 || sizeStart === numberEnd ? -1 : digitsEnd(line, sizeStart, end, MAX_SIZE_DIGITS);
+  if (sizeEnd === -1 || (sizeEnd < end && !isBlank(line[sizeEnd]))) throw malformed('LIST', show(line.subarray(start, end)));
+  into.number = toMessageNumber(digitsValue(line, numberStart, numberEnd), 'LIST', line, start, end, show);
+  into.size = digitsValue(line, sizeStart, sizeEnd);
+  return into;
 }
 
 /**
  * Builds a UIDL listing line by line, as the reply arrives: keeps server order, reports
- * duplicates and invalid uids separately, never holds a line. Lines are parsed as the server
- * sent them; a uid that `show` would alter holds a secret of the session and is set aside
+ * duplicates and invalid uids separately, never holds a line. Ids are kept as bytes in an
+ * IdIndex (no string or object per entry; duplicates found by their bytes). Lines are
+ * parsed as the server sent them; a uid that holds a secret of the session is set aside
  * (never stored, logged or used as a key); errors show lines through `show`.
  */
 export class UidlListingBuilder {
-  private readonly entries: UidlEntry[] = [];
+  private readonly ids = new IdIndex();
+  /** The message number of each valid entry. */
+  private readonly numbers = new NumberColumn();
   private readonly invalid: InvalidUidlEntry[] = [];
-  /** uid -> the first message number listing it. */
-  private readonly firstNumber = new Map<string, number>();
-  /** uid -> every number, for uids listed more than once only. */
-  private readonly repeated = new Map<string, number[]>();
   /** Numbers seen, kept only once a listing goes out of order (servers list 1..n ascending). */
   private numbersSeen: Set<number> | undefined;
   private highestNumber = 0;
   private overlong = 0;
+  private readonly fields: UidlFields = { number: 0, uidStart: 0, uidEnd: 0 };
+  private readonly holdsSecret: HoldsSecret | undefined;
 
   /**
    * @param show how a line may appear in an error
@@ -152,35 +188,40 @@ export class UidlListingBuilder {
    */
   constructor(
     private readonly show: ShowLine = asIs,
-    private readonly holdsSecret: (id: string) => boolean = (id) => {
-      const bytes = Buffer.from(id, 'latin1');
-      return show(bytes) !== bytes;
-    },
-  ) {}
+    holdsSecret?: HoldsSecret,
+  ) {
+    this.holdsSecret = holdsSecret ?? (show === asIs ? undefined : (bytes, start, end) => wouldAlter(show, bytes.subarray(start, end)));
+  }
 
   /** The line `bytes[start, end)` (default: all of `bytes`). */
   add(bytes: Buffer, start = 0, end = bytes.length): void {
-    const { number, uidStart, uidEnd } = uidlFields(bytes, start, end, this.show);
+    const f = this.fields;
+    scanUidlLine(bytes, start, end, this.show, f);
+    const number = f.number;
     this.checkNumber(number, bytes, start, end);
-    const problem = uidRangeProblem(bytes, uidStart, uidEnd);
-    const id = problem === undefined ? bytes.toString('latin1', uidStart, uidEnd) : '';
-    if (problem !== undefined || this.holdsSecret(id)) {
-      this.invalid.push({ number, reason: problem ?? 'unique-id holds a credential of this session' });
+    const problem = uidRangeProblem(bytes, f.uidStart, f.uidEnd) ?? (this.holdsSecret?.(bytes, f.uidStart, f.uidEnd) ? SECRET_REASON : undefined);
+    if (problem !== undefined) {
+      this.invalid.push({ number, reason: problem });
       return;
     }
-    if (uidEnd - uidStart > RFC_MAX_UID_OCTETS) this.overlong++;
-    this.entries.push({ number, uid: id });
-    const first = this.firstNumber.get(id);
-    if (first === undefined) this.firstNumber.set(id, number);
-    else {
-      const numbers = this.repeated.get(id);
-      if (numbers) numbers.push(number);
-      else this.repeated.set(id, [first, number]);
-    }
+    if (f.uidEnd - f.uidStart > RFC_MAX_UID_OCTETS) this.overlong++;
+    this.ids.add(bytes, f.uidStart, f.uidEnd);
+    this.numbers.push(number);
   }
 
+  /** The listing; duplicates are found here, in one pass over the ids (in server order). */
   finish(): UidlListing {
-    return { entries: this.entries, duplicates: this.repeated, invalid: this.invalid, overlong: this.overlong };
+    const repeated = new Map<string, number[]>();
+    for (let i = 0; i < this.ids.length; i++) {
+      const first = this.ids.firstOf(i);
+      if (first === i) continue;
+      // Duplicates are rare: only they get a string key.
+      const uid = this.ids.stringAt(first);
+      const numbers = repeated.get(uid);
+      if (numbers) numbers.push(this.numbers.at(i));
+      else repeated.set(uid, [this.numbers.at(first), this.numbers.at(i)]);
+    }
+    return new CompactUidlListing(this.ids, this.numbers, repeated, this.invalid, this.overlong);
   }
 
   private checkNumber(number: number, bytes: Buffer, start: number, end: number): void {
@@ -189,10 +230,50 @@ export class UidlListingBuilder {
       return;
     }
     if (this.numbersSeen === undefined) {
-      this.numbersSeen = new Set([...this.entries.map((e) => e.number), ...this.invalid.map((e) => e.number)]);
+      this.numbersSeen = new Set(this.invalid.map((e) => e.number));
+      for (let i = 0; i < this.numbers.length; i++) this.numbersSeen.add(this.numbers.at(i));
     }
     if (this.numbersSeen.has(number)) throw malformed('UIDL', this.show(bytes.subarray(start, end)), `message number ${number} listed twice`);
     this.numbersSeen.add(number);
+  }
+}
+
+/** A finished listing over the builder's arrays. */
+class CompactUidlListing implements UidlListing {
+  private materialised: UidlEntry[] | undefined;
+  /** Uids made so far: a sync reads each uid more than once (keys, identities), one string serves all. */
+  private uids: (string | undefined)[] | undefined;
+
+  constructor(
+    private readonly ids: IdIndex,
+    private readonly numbers: NumberColumn,
+    readonly duplicates: ReadonlyMap<string, readonly number[]>,
+    readonly invalid: readonly InvalidUidlEntry[],
+    readonly overlong: number,
+  ) {}
+
+  get length(): number {
+    return this.ids.length;
+  }
+
+  numberAt(i: number): number {
+    return this.numbers.at(this.checked(i));
+  }
+
+  uidAt(i: number): string {
+    this.checked(i);
+    this.uids ??= new Array<string | undefined>(this.length);
+    return (this.uids[i] ??= this.ids.stringAt(i));
+  }
+
+  get entries(): readonly UidlEntry[] {
+    this.materialised ??= Array.from({ length: this.length }, (_, i) => ({ number: this.numbers.at(i), uid: this.uidAt(i) }));
+    return this.materialised;
+  }
+
+  private checked(i: number): number {
+    if (!(i >= 0 && i < this.ids.length && Number.isInteger(i))) throw new RangeError(`listing entry ${i} out of range 0..${this.ids.length - 1}`);
+    return i;
   }
 }
 
@@ -203,8 +284,12 @@ export function buildUidlListing(lines: readonly Buffer[], show: ShowLine = asIs
   return builder.finish();
 }
 
-function toMessageNumber(n: number, verb: string, line: Buffer, show: ShowLine): number {
-  if (n < 1) throw malformed(verb, show(line), 'message number out of range');
+function wouldAlter(show: ShowLine, bytes: Buffer): boolean {
+  return show(bytes) !== bytes;
+}
+
+function toMessageNumber(n: number, verb: string, bytes: Buffer, start: number, end: number, show: ShowLine): number {
+  if (n < 1) throw malformed(verb, show(bytes.subarray(start, end)), 'message number out of range');
   return n;
 }
 

@@ -44,8 +44,16 @@ export class MessageStream extends Readable {
   /** The command whose reply this is (`RETR 3`). */
   readonly command: string;
   private readonly decoder = new DotDecoder();
-  /** The read loop in progress, if any: reads on the channel must never overlap. */
+  /** The check of an ambiguous end in progress, if any (it reads on the channel): reads must never overlap. */
   private pulling: Promise<void> | undefined;
+  /** Inside {@link pump}: a _read() from a consumer called by push() only records the demand. */
+  private pumping = false;
+  /** Waiting for the channel to receive bytes (see ByteChannel#whenReadable). */
+  private waitingForBytes = false;
+  private readonly onReadable = (): void => {
+    this.waitingForBytes = false;
+    if (!this.destroyed) this.pump();
+  };
   /** The consumer asked for data (via _read) that has not been pushed yet. */
   private wanted = false;
   private settled = false;
@@ -77,18 +85,53 @@ export class MessageStream extends Readable {
   }
 
   override _read(): void {
-    // Record the demand before anything else: a _read() that arrives while a pull is
+    // Record the demand before anything else: a _read() that arrives while a wait is
     // finishing must not be lost, or the stream would wait forever for a push that never
     // comes (Node calls _read() again only after a push).
     this.wanted = true;
-    if (!this.pulling) this.startPulling();
+    if (!this.pulling && !this.pumping && !this.waitingForBytes) this.pump();
   }
 
-  private startPulling(): void {
-    this.pulling = this.pull().then(
+  /**
+   * Decodes and pushes while the consumer wants more. Chunks already received are taken
+   * synchronously, and when none is, the channel calls back once one arrives: no promise
+   * per chunk.
+   */
+  private pump(): void {
+    this.pumping = true;
+    try {
+      while (this.wanted && !this.destroyed && !this.decoder.done) {
+        const chunk = this.channel.readBuffered();
+        if (chunk === undefined) return this.waitForBytes();
+        this.wanted = false;
+        const wait = this.consume(chunk);
+        if (wait) return this.waitFor(wait);
+      }
+    } catch (err) {
+      this.destroy(err as Error);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Nothing is buffered: waits for bytes, or fails when none can come. */
+  private waitForBytes(): void {
+    if (this.channel.failed) throw this.channel.failed;
+    if (this.channel.inputEnded) {
+      throw new Pop3Error(Pop3ErrorCode.CONNECTION_CLOSED, `${this.command}: the server closed the connection after ${this.octets} octets of the message`, {
+        command: this.command,
+      });
+    }
+    this.waitingForBytes = true;
+    this.channel.whenReadable(this.onReadable);
+  }
+
+  /** Pumps on once `wait` is over (or fails the stream with its error). */
+  private waitFor(wait: Promise<void>): void {
+    this.pulling = wait.then(
       () => {
         this.pulling = undefined;
-        if (this.wanted && !this.destroyed && !this.decoder.done) this.startPulling();
+        if (this.wanted && !this.destroyed && !this.decoder.done) this.pump();
       },
       (err: unknown) => {
         this.pulling = undefined;
@@ -97,40 +140,37 @@ export class MessageStream extends Readable {
     );
   }
 
-  /** Reads and pushes chunks while the consumer wants more. */
-  private async pull(): Promise<void> {
-    while (this.wanted) {
-      this.wanted = false;
-      const chunk = await this.channel.read();
-      if (chunk === null) {
-        throw new Pop3Error(Pop3ErrorCode.CONNECTION_CLOSED, `${this.command}: the server closed the connection after ${this.octets} octets of the message`, {
+  /**
+   * Decodes one chunk and pushes its message bytes.
+   * @returns a promise when the end needs an asynchronous check (see finish)
+   */
+  private consume(chunk: Buffer): Promise<void> | undefined {
+    const { output, done, rest } = this.decoder.decode(chunk);
+    // Hand back the next reply's bytes first, whatever happens to this message.
+    if (rest) this.channel.unshift(rest);
+    let wantMore = true;
+    for (const part of output) {
+      this.octets += part.length;
+      if (this.octets > this.options.maxOctets) {
+        this.tooLarge = new Pop3Error(Pop3ErrorCode.MESSAGE_TOO_LARGE, `${this.command}: the message exceeds the limit of ${this.options.maxOctets} octets`, {
           command: this.command,
         });
+        throw this.tooLarge;
       }
-      const { output, done, rest } = this.decoder.decode(chunk);
-      // Hand back the next reply's bytes first, whatever happens to this message.
-      if (rest) this.channel.unshift(rest);
-      let wantMore = true;
-      for (const part of output) {
-        this.octets += part.length;
-        if (this.octets > this.options.maxOctets) {
-          this.tooLarge = new Pop3Error(Pop3ErrorCode.MESSAGE_TOO_LARGE, `${this.command}: the message exceeds the limit of ${this.options.maxOctets} octets`, {
-            command: this.command,
-          });
-          throw this.tooLarge;
-        }
-        wantMore = this.push(part);
-      }
-      if (done) return await this.finish();
-      if (this.destroyed) return;
-      // push() returning true means the consumer wants more; a false one leaves it to the
-      // consumer's next _read() (which may already have set `wanted` meanwhile).
-      if (wantMore) this.wanted = true;
+      wantMore = this.push(part);
     }
+    if (done) return this.finish();
+    // push() returning true means the consumer wants more; a false one leaves it to the
+    // consumer's next _read() (which may already have set `wanted` meanwhile).
+    if (wantMore && !this.destroyed) this.wanted = true;
+    return undefined;
   }
 
-  /** The terminator arrived: end the stream, or fail it (before any 'end') when the message is not whole. */
-  private async finish(): Promise<void> {
+  /**
+   * The terminator arrived: end the stream, or fail it (before any 'end') when the message
+   * is not whole. Synchronous unless an ambiguous end must be proven first (a promise then).
+   */
+  private finish(): Promise<void> | undefined {
     const end: MessageEnd = {
       command: this.command,
       received: this.octets,
@@ -145,7 +185,12 @@ export class MessageStream extends Readable {
       else this.settle();
       throw incomplete.error;
     }
-    if (endNeedsBoundaryProof(end)) await this.confirmBoundary(end);
+    if (endNeedsBoundaryProof(end)) return this.confirmBoundary(end).then(() => this.end());
+    this.end();
+    return undefined;
+  }
+
+  private end(): void {
     this.settle();
     this.push(null);
   }
@@ -170,6 +215,10 @@ export class MessageStream extends Readable {
     if ((this.decoder.done && !this.pulling) || this.channel.failed) {
       this.settle();
       return;
+    }
+    if (this.waitingForBytes) {
+      this.channel.cancelWhenReadable(this.onReadable);
+      this.waitingForBytes = false;
     }
     // Wait for a read in flight (or the check of an ambiguous end, which reads on) to finish
     // first, so reads never overlap and no later reply is read before the check's NOOP reply.

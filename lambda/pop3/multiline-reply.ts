@@ -31,8 +31,10 @@ const LINE_END_OCTETS = 2;
  * leading stuffed dot removed, bounded per line by `maxLineOctets` and as a whole by
  * `bounds` (memory stays bounded whatever the server sends). Each received chunk is split
  * synchronously (one await per chunk, none per line), and `onLine` gets each line as the
- * range [start, end) of a buffer it must not keep (usually the received chunk itself). Should `onLine` throw, the rest of the reply is still read, so the session stays
- * in step with the server, and the first error is thrown at its end.
+ * range [start, end) of a buffer: the received chunk itself, or a line joined across chunks.
+ * Neither changes afterwards, so `onLine` may keep a reference (a listing keeps its ids
+ * where they were received). Should `onLine` throw, the rest of the reply is still read, so
+ * the session stays in step with the server, and the first error is thrown at its end.
  */
 export async function forEachReplyLine(
   channel: ByteChannel,

@@ -20,11 +20,13 @@ import {
   SESSION_TIMEOUT_MS,
 } from './constants';
 import { Pop3Error, Pop3ErrorCode } from './errors';
-import { readLine } from './line-reader';
+import { readBufferedLine, readLine } from './line-reader';
 import { parseListLine, parseUidlLine, uidProblem, UidlListingBuilder, type ListEntry, type UidlListing } from './listing';
+import { MessageSizes } from './message-sizes';
 import { MessageStream } from './message-stream';
 import { forEachReplyLine, replyBoundsFor } from './multiline-reply';
 import { redactCommand } from './redact';
+import { ReplyQueue } from './reply-queue';
 import type { BoundaryProbe } from './reply-boundary';
 import { errorFromReply, parseStatusLine, statusKeywordLength, type CommandPurpose, type StatusLine } from './response';
 import type { SaslMechanism } from './sasl';
@@ -36,11 +38,15 @@ export type { MessageOptions, Pop3ConnectOptions, TraceEvent } from './client-op
 
 /** One command waiting to be sent or answered. */
 interface Slot {
-  readonly bytes: Buffer;
+  /** The command line without its CRLF (encoded when sent, one buffer per batch). */
+  readonly line: string;
   /** Redacted form for errors and traces. */
   readonly shown: string;
   sent: boolean;
 }
+
+/** Reads a command's reply from its status line on; may call `keepOpen` to hold the reply slot past its return. */
+type ReplyHandler<T> = (status: StatusLine, shown: string, keepOpen: () => () => void) => T | Promise<T>;
 
 /** What {@link Pop3Client.connect} hands to the constructor. */
 interface Session {
@@ -52,7 +58,6 @@ interface Session {
   readonly scrubber: SecretScrubber;
 }
 
-const CRLF = Buffer.from('\r\n', 'latin1');
 /** Sent outside the command queue to prove an ambiguous message end (see reply-boundary.ts). */
 const NOOP_LINE = Buffer.from('NOOP\r\n', 'latin1');
 
@@ -83,9 +88,8 @@ export class Pop3Client {
   private state: 'AUTHORIZATION' | 'TRANSACTION' | 'CLOSED' = 'AUTHORIZATION';
   private readonly queue: Slot[] = [];
   private outstanding = 0;
-  private replyTail: Promise<void> = Promise.resolve();
-  /** Commands waiting for their turn to read; all woken when the connection fails. */
-  private readonly turnWaiters = new Set<() => void>();
+  /** Whose turn it is to read a reply; every waiting command is woken when the connection fails. */
+  private readonly replies = new ReplyQueue();
   private usePipelining = false;
   /** The message stream whose reply is being read, if any. */
   private activeStream: MessageStream | undefined;
@@ -251,6 +255,21 @@ export class Pop3Client {
     return observed(this.multilineEach('LIST', (bytes, start, end) => void entries.push(parseListLine(bytes, this.show, start, end))).then(() => entries));
   }
 
+  /**
+   * LIST as message number -> size, held compactly (see MessageSizes): what a sync needs of
+   * a listing of any length, without an object per message.
+   */
+  listSizes(): Promise<MessageSizes> {
+    const sizes = new MessageSizes();
+    const entry = { number: 0, size: 0 };
+    return observed(
+      this.multilineEach('LIST', (bytes, start, end) => {
+        parseListLine(bytes, this.show, start, end, entry);
+        sizes.add(entry.number, entry.size);
+      }).then(() => sizes),
+    );
+  }
+
   /** LIST n: size of one message. */
   listOne(n: number): Promise<ListEntry> {
     return observed(this.command(`LIST ${messageNumber(n)}`).then((status) => parseListLine(Buffer.from(status.text, 'latin1'))));
@@ -258,7 +277,7 @@ export class Pop3Client {
 
   /** UIDL: the unique-ids, validated; duplicates and invalid ids reported, never merged. */
   uidl(): Promise<UidlListing> {
-    const builder = new UidlListingBuilder(this.show, (id) => this.scrubber.holds(id));
+    const builder = new UidlListingBuilder(this.show, (bytes, start, end) => this.scrubber.holdsBytes(bytes, start, end));
     return observed(this.multilineEach('UIDL', (bytes, start, end) => builder.add(bytes, start, end)).then(() => builder.finish()));
   }
 
@@ -331,7 +350,7 @@ export class Pop3Client {
 
   /** Sends a command and reads its single-line reply; -ERR becomes a typed error. */
   command(line: string, purpose: CommandPurpose = 'other'): Promise<StatusLine> {
-    return this.exchange(line, async (status, shown) => {
+    return this.exchange(line, (status, shown) => {
       if (status.kind === 'ok') return status;
       if (status.kind === 'err') throw errorFromReply(status, shown, purpose);
       throw unexpected(shown);
@@ -349,7 +368,7 @@ export class Pop3Client {
   /** Sends a command whose multi-line reply is a message; resolves once +OK arrived. */
   stream(line: string, options?: number | MessageOptions): Promise<MessageStream> {
     const o: MessageOptions = typeof options === 'number' ? { maxOctets: options } : (options ?? {});
-    return this.exchange(line, async (status, shown, keepOpen) => {
+    return this.exchange(line, (status, shown, keepOpen) => {
       if (status.kind !== 'ok') throw status.kind === 'err' ? errorFromReply(status, shown, 'other') : unexpected(shown);
       const release = keepOpen();
       const stream = new MessageStream(this.channel, {
@@ -362,7 +381,7 @@ export class Pop3Client {
           if (this.activeStream === stream) this.activeStream = undefined;
           release();
         },
-        failSession: (err) => this.fail(err),
+        failSession: this.failSession,
         boundary: this.boundaryProbe,
       });
       this.activeStream = stream;
@@ -380,7 +399,7 @@ export class Pop3Client {
 
   /** A multi-line reply handed over line by line as it arrives (listings: no array of a million Buffers). */
   private multilineEach(line: string, onLine: (bytes: Buffer, start: number, end: number) => void): Promise<void> {
-    return this.exchange(line, async (status, shown) => {
+    return this.exchange(line, (status, shown) => {
       if (status.kind !== 'ok') throw status.kind === 'err' ? errorFromReply(status, shown, 'other') : unexpected(shown);
       return forEachReplyLine(this.channel, this.maxLine, replyBoundsFor(line, this.options.maxListingOctets), shown, onLine);
     });
@@ -392,69 +411,77 @@ export class Pop3Client {
    * `keepOpen()`: then the function it returned releases it (a message stream does, once
    * the message was read to its end).
    */
-  private exchange<T>(line: string, handle: (status: StatusLine, shown: string, keepOpen: () => () => void) => Promise<T>): Promise<T> {
+  private exchange<T>(line: string, handle: ReplyHandler<T>): Promise<T> {
     if (this.state === 'CLOSED') return rejected(new Pop3Error(Pop3ErrorCode.USAGE, 'the session is closed'));
     const shown = this.scrubber.scrub(redactCommand(line));
     if (/[\r\n]/.test(line)) return rejected(new Pop3Error(Pop3ErrorCode.USAGE, `command holds a line break: ${shown}`));
-    const slot: Slot = { bytes: Buffer.concat([Buffer.from(line, 'utf8'), CRLF]), shown, sent: false };
-    const previous = this.replyTail;
-    let release!: () => void;
-    this.replyTail = new Promise<void>((resolve) => {
-      let released = false;
-      release = (): void => {
-        if (released) return;
-        released = true;
-        if (slot.sent) this.outstanding--;
-        this.pump();
-        resolve();
-      };
-    });
+    const slot: Slot = { line, shown, sent: false };
     this.queue.push(slot);
     this.pump();
-    // Once the connection has failed, an earlier reply's unconsumed stream must not hold up
-    // this command: it fails at once with the connection's error.
     return observed(
-      this.turnAfter(previous).then(async () => {
-        let kept = false;
-        const keepOpen = (): (() => void) => {
-          kept = true;
-          return release;
+      new Promise<T>((resolve, reject) => {
+        let holds = false;
+        let released = false;
+        const release = (): void => {
+          if (released) return;
+          released = true;
+          if (slot.sent) this.outstanding--;
+          this.pump();
+          if (holds) this.replies.leave();
         };
-        try {
-          if (this.channel.failed) throw this.channel.failed;
-          if (this.closedAhead !== undefined) throw closedBeforeReply(shown, this.closedAhead);
-          return await handle(await this.readStatus(), shown, keepOpen);
-        } catch (err) {
-          kept = false;
-          if (err instanceof Pop3Error && isFatal(err)) this.fail(err);
-          throw err;
-        } finally {
-          if (!kept) release();
-        }
+        const start = (): void => {
+          try {
+            resolve(this.answer(shown, handle, release));
+          } catch (err) {
+            reject(err);
+          }
+        };
+        // Once the connection has failed, an earlier reply's unconsumed stream must not hold
+        // up this command: it fails at once with the connection's error.
+        holds = this.replies.enter(start, this.channel.failed !== undefined || this.closedAhead !== undefined);
       }),
     );
   }
 
   /**
-   * Resolves when `previous` has, or when the connection fails (or no reply can come any
-   * more). Waiters live in a set that one hook drains, so a long healthy session retains
-   * nothing per command (a race against one never-settling promise would keep every
-   * command's closure alive).
+   * This command's turn: reads its status line (without waiting when it was received
+   * already) and hands it to `handle`. The slot is released when `handle` is done,
+   * synchronously or once its promise settles, unless it called `keepOpen()`.
    */
-  private turnAfter(previous: Promise<void>): Promise<void> {
-    if (this.channel.failed || this.closedAhead !== undefined) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const wake = (): void => {
-        this.turnWaiters.delete(wake);
-        resolve();
-      };
-      this.turnWaiters.add(wake);
-      void previous.then(wake);
-    });
+  private answer<T>(shown: string, handle: ReplyHandler<T>, release: () => void): T | Promise<T> {
+    let kept = false;
+    const keepOpen = (): (() => void) => {
+      kept = true;
+      return release;
+    };
+    const failed = (err: unknown): never => this.replyFailed(err, release);
+    try {
+      if (this.channel.failed) throw this.channel.failed;
+      if (this.closedAhead !== undefined) throw closedBeforeReply(shown, this.closedAhead);
+      const status = this.readStatusNow();
+      const result = status === undefined ? this.readStatus().then((s) => handle(s, shown, keepOpen)) : handle(status, shown, keepOpen);
+      if (!(result instanceof Promise)) {
+        if (!kept) release();
+        return result;
+      }
+      return result.then((value) => {
+        if (!kept) release();
+        return value;
+      }, failed);
+    } catch (err) {
+      return failed(err);
+    }
+  }
+
+  /** A reply that failed: a fatal error ends the session; the slot is released either way. */
+  private replyFailed(err: unknown, release: () => void): never {
+    if (err instanceof Pop3Error && isFatal(err)) this.fail(err);
+    release();
+    throw err;
   }
 
   private wakeAll(): void {
-    for (const wake of [...this.turnWaiters]) wake();
+    this.replies.wakeAll();
   }
 
   /**
@@ -482,16 +509,16 @@ export class Pop3Client {
     // channel while a stream still has buffered bytes to read).
     if (!this.socket.writable) return;
     const limit = this.usePipelining ? PIPELINE_MAX_OUTSTANDING : 1;
-    const batch: Buffer[] = [];
+    let batch = '';
     while (this.outstanding < limit && this.queue.length > 0) {
       const slot = this.queue.shift()!;
       slot.sent = true;
       this.outstanding++;
-      batch.push(slot.bytes);
+      batch += `${slot.line}\r\n`;
       this.options.trace?.({ direction: 'client', line: slot.shown });
     }
     // One write per batch: pipelined commands go out in as few TCP segments as possible.
-    if (batch.length > 0) this.socket.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
+    if (batch.length > 0) this.socket.write(Buffer.from(batch, 'utf8'));
   }
 
   private writeRaw(bytes: Buffer, shown: string): void {
@@ -501,8 +528,17 @@ export class Pop3Client {
 
   /** Reads a status line, scrubbed of secrets before it is parsed, traced or shown. */
   private async readStatus(): Promise<StatusLine> {
-    const raw = await readLine(this.channel, this.maxLine);
-    const line = this.scrubber.scrubLine(raw, statusKeywordLength(raw));
+    return this.statusOf(await readLine(this.channel, this.maxLine));
+  }
+
+  /** The status line, when the channel holds it whole already (else undefined, nothing consumed). */
+  private readStatusNow(): StatusLine | undefined {
+    const raw = readBufferedLine(this.channel, this.maxLine);
+    return raw === undefined ? undefined : this.statusOf(raw);
+  }
+
+  private statusOf(raw: Buffer): StatusLine {
+    const line = this.scrubber.holdsBytes(raw, 0, raw.length) ? this.scrubber.scrubLine(raw, statusKeywordLength(raw)) : raw;
     const parsed = parseStatusLine(line);
     const status: StatusLine = line === raw ? parsed : { ...parsed, scrubbed: true };
     this.options.trace?.({ direction: 'server', line: `${status.kind === 'ok' ? '+OK' : status.kind === 'err' ? '-ERR' : '+'}${status.responseCode ? ` [${status.responseCode}]` : ''} ${status.text}`.trimEnd() });
@@ -583,6 +619,9 @@ export class Pop3Client {
     this.socket.destroy();
   }
 
+  /** What a message stream calls to end the session (one function for every stream). */
+  private readonly failSession = (err: Pop3Error): void => this.fail(err);
+
   private get maxLine(): number {
     return this.options.maxLineOctets ?? MAX_LINE_OCTETS;
   }
@@ -597,8 +636,12 @@ const MAX_SASL_ROUNDS = 10;
  * an unhandledRejection when the connection drops meanwhile.
  */
 function observed<T>(p: Promise<T>): Promise<T> {
-  p.catch(() => undefined);
+  p.catch(ignore);
   return p;
+}
+
+function ignore(): void {
+  // the rejection is handled by whoever awaits the promise
 }
 
 function rejected<T>(err: Error): Promise<T> {

@@ -25,6 +25,35 @@ const WORD_CONTINUES = /^[A-Za-z0-9]/;
  * the line with leading blanks removed (a punctuation separator stays part of it).
  */
 export function parseStatusLine(line: Buffer): StatusLine {
+  return plainOk(line) ?? parseAnyStatusLine(line);
+}
+
+const PLUS = 0x2b;
+const LOWER_O = 0x6f;
+const LOWER_K = 0x6b;
+const CASE_BIT = 0x20;
+const SPACE = 0x20;
+const TAB = 0x09;
+const OPEN_BRACKET = 0x5b;
+
+/**
+ * The usual reply, "+OK" and a text without a response code, parsed on its bytes (one
+ * string per line); undefined for anything else, which {@link parseAnyStatusLine} parses.
+ */
+function plainOk(line: Buffer): StatusLine | undefined {
+  if (line.length < 3 || line[0] !== PLUS || (line[1]! | CASE_BIT) !== LOWER_O || (line[2]! | CASE_BIT) !== LOWER_K) return undefined;
+  let i = 3;
+  if (i < line.length && isAsciiAlnum(line[i]!)) return undefined;
+  while (i < line.length && (line[i] === SPACE || line[i] === TAB)) i++;
+  if (line[i] === OPEN_BRACKET) return undefined;
+  return { kind: 'ok', responseCode: undefined, text: line.toString('latin1', i) };
+}
+
+function isAsciiAlnum(b: number): boolean {
+  return (b >= 0x30 && b <= 0x39) || ((b | CASE_BIT) >= 0x61 && (b | CASE_BIT) <= 0x7a);
+}
+
+function parseAnyStatusLine(line: Buffer): StatusLine {
   const s = line.toString('latin1');
   const head = s.slice(0, 4).toUpperCase();
   let kind: StatusLine['kind'];

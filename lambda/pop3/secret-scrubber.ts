@@ -29,6 +29,8 @@ const MIN_SENT_FORM_CHARS = 4;
 export class SecretScrubber {
   /** Longest first, so a blob is replaced whole before a secret inside it is looked for. */
   private forms: string[] = [];
+  /** First byte -> the latin1 forms starting with it, as bytes (see holdsBytes). */
+  private readonly byFirstByte: (Buffer[] | undefined)[] = new Array<Buffer[] | undefined>(256);
 
   /** Registers a secret (password, token) in all its forms. Secrets of any length count. */
   addSecret(secret: string): void {
@@ -51,9 +53,18 @@ export class SecretScrubber {
     return out;
   }
 
-  /** Whether `text` holds a registered form (a listing's ids: one test, no copy). */
-  holds(text: string): boolean {
-    for (const form of this.forms) if (text.includes(form)) return true;
+  /**
+   * Whether `bytes[start, end)`, read as latin1, holds a registered form: a listing's ids,
+   * tested where they were received (no string per id). Each byte is looked up in a table
+   * of the forms' first bytes; only a hit compares forms.
+   */
+  holdsBytes(bytes: Uint8Array, start: number, end: number): boolean {
+    const byFirst = this.byFirstByte;
+    for (let i = start; i < end; i++) {
+      const candidates = byFirst[bytes[i]!];
+      if (candidates === undefined) continue;
+      for (const form of candidates) if (form.length <= end - i && startsWith(bytes, i, form)) return true;
+    }
     return false;
   }
 
@@ -64,7 +75,8 @@ export class SecretScrubber {
    * only a secret that runs across them makes the whole line scrubbed.
    */
   scrubLine(line: Buffer, keep = 0): Buffer {
-    if (this.forms.length === 0) return line;
+    // Most lines hold no form: found out on the bytes, without a string per line.
+    if (this.forms.length === 0 || !this.holdsBytes(line, 0, line.length)) return line;
     const text = line.toString('latin1');
     const head = text.slice(0, keep);
     let clean = head + this.scrub(text.slice(keep));
@@ -76,7 +88,19 @@ export class SecretScrubber {
     if (form.length === 0 || form === SECRET_MASK || this.forms.includes(form)) return;
     this.forms.push(form);
     this.forms.sort((a, b) => b.length - a.length);
+    // A form with a character beyond latin1 matches no byte string read as latin1.
+    if (isLatin1(form)) (this.byFirstByte[form.charCodeAt(0)] ??= []).push(Buffer.from(form, 'latin1'));
   }
+}
+
+function isLatin1(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0xff) return false;
+  return true;
+}
+
+function startsWith(bytes: Uint8Array, at: number, form: Buffer): boolean {
+  for (let k = 0; k < form.length; k++) if (bytes[at + k] !== form[k]) return false;
+  return true;
 }
 
 /**

@@ -136,15 +136,18 @@ export async function resolveIdentities(
     numbers.forEach((n, i) => fingerprints.set(n, fps[i]!));
     plain.set(uid, await plainFingerprint(uid, fps, lookups));
   }
-  return listing.entries.map((e) => {
-    const fingerprint = fingerprints.get(e.number);
-    const size = sizes.get(e.number) ?? 0;
-    if (fingerprint === undefined) return { number: e.number, uid: e.uid, identity: e.uid, size };
+  const out = new Array<ListedMessage>(listing.length);
+  for (let i = 0; i < listing.length; i++) {
+    const number = listing.numberAt(i);
+    const uid = listing.uidAt(i);
+    const fingerprint = fingerprints.get(number);
+    const size = sizes.get(number) ?? 0;
     // Every copy of the message under the plain UIDL maps to it (and is then a copy to
     // check, not a second object); other messages sharing the UIDL get their own identity.
-    const identity = fingerprint === plain.get(e.uid) ? e.uid : fingerprintIdentity(e.uid, fingerprint);
-    return { number: e.number, uid: e.uid, identity, size, fingerprint };
-  });
+    if (fingerprint === undefined) out[i] = { number, uid, identity: uid, size };
+    else out[i] = { number, uid, identity: fingerprint === plain.get(uid) ? uid : fingerprintIdentity(uid, fingerprint), size, fingerprint };
+  }
+  return out;
 }
 
 /**

@@ -1,11 +1,11 @@
-import { Pop3Error, Pop3ErrorCode, type ListEntry, type Pop3Client, type UidlListing } from '../pop3';
+import { Pop3Error, Pop3ErrorCode, type Pop3Client, type UidlListing } from '../pop3';
 import { SyncError, SyncErrorCode } from './errors';
 
 export interface SessionListing {
   /** The UIDL listing; undefined when the server has no UIDL at all. */
   readonly listing: UidlListing | undefined;
-  /** Message number -> size announced by LIST. */
-  readonly sizes: Map<number, number>;
+  /** Message number -> size announced by LIST (held compactly, see MessageSizes). */
+  readonly sizes: ReadonlyMap<number, number>;
 }
 
 /**
@@ -24,9 +24,8 @@ export async function readListing(client: Pop3Client, hadUidl: () => Promise<boo
     (listing) => ({ listing, error: undefined }),
     (error: unknown) => ({ listing: undefined, error }),
   );
-  const list = client.list();
-  const [{ listing, error }, entries] = await Promise.all([uidl, list]);
-  const sizes = new Map(entries.map((e: ListEntry) => [e.number, e.size]));
+  const list = client.listSizes();
+  const [{ listing, error }, sizes] = await Promise.all([uidl, list]);
   if (error === undefined) return { listing, sizes };
   if (!(error instanceof Pop3Error) || !isErrReply(error)) throw error;
   if (!(await uidlMissing(client, error, hadUidl))) {

@@ -56,7 +56,7 @@ export const AUDIT_MAX_MESSAGES = 2000;
  * last run (reads O(new)), else a full diff against every record (reads O(mailbox)).
  */
 export async function planSession(client: Pop3Client, ctx: PlanContext, listing: UidlListing | undefined, sizes: ReadonlyMap<number, number>): Promise<SessionPlan> {
-  const keys = listing?.entries.map((e) => listingKey(e.uid, sizes.get(e.number) ?? 0));
+  const keys = listing && listingKeys(listing, sizes);
   const summary = keys ? await ctx.state.getSummary(ctx.mailbox.id) : undefined;
   if (keys !== undefined && auditDue(summary, ctx.now())) {
     // Noted before it starts: an audit that dies (a broken server, the deadline) is not
@@ -69,14 +69,21 @@ export async function planSession(client: Pop3Client, ctx: PlanContext, listing:
   let prefix = keys ? settledPrefix(keys, summary, ctx.salt) : undefined;
   if (listing && prefix !== undefined && prefix > 0 && summary?.lastFingerprint !== undefined) {
     // Same keys, but is it the same mail? If the last settled message is, all before it are.
-    const fp = await tryTopFingerprint(client, listing.entries[prefix - 1]!.number);
+    const fp = await tryTopFingerprint(client, listing.numberAt(prefix - 1));
     if (fp !== undefined && fp !== summary.lastFingerprint) {
-      ctx.log('listing-prefix-replaced', { at: prefix, uid: listing.entries[prefix - 1]!.uid });
+      ctx.log('listing-prefix-replaced', { at: prefix, uid: listing.uidAt(prefix - 1) });
       prefix = undefined;
     }
   }
   if (listing && keys && prefix !== undefined) return fastPath(client, ctx, listing, sizes, { summary, prefix, keys });
   return fullDiff(client, ctx, listing, sizes, { summary, keys, audit: undefined });
+}
+
+/** The listing key of every valid entry, in listing order. */
+function listingKeys(listing: UidlListing, sizes: ReadonlyMap<number, number>): string[] {
+  const keys = new Array<string>(listing.length);
+  for (let i = 0; i < listing.length; i++) keys[i] = listingKey(listing.uidAt(i), sizes.get(listing.numberAt(i)) ?? 0);
+  return keys;
 }
 
 function auditDue(summary: MailboxSummary | undefined, nowMs: number): boolean {
@@ -94,7 +101,8 @@ async function fastPath(
 ): Promise<SessionPlan> {
   const { state, mailbox } = ctx;
   const sharedUids = new Set(listing.duplicates.keys());
-  const tailUids = new Set(listing.entries.slice(p.prefix).map((e) => e.uid));
+  const tailUids = new Set<string>();
+  for (let i = p.prefix; i < listing.length; i++) tailUids.add(listing.uidAt(i));
   const relevant = new Set([...sharedUids].filter((u) => tailUids.has(u)));
   const lookup = async (id: string): Promise<MessageRecord | undefined> => (await state.getRecords(mailbox.id, [id])).get(id);
   let messages = await resolveIdentities(client, listing, sizes, relevant, {

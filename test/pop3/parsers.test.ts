@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseCapabilities } from '../../lambda/pop3/capabilities';
 import { Pop3ErrorCode } from '../../lambda/pop3/errors';
@@ -32,6 +33,42 @@ describe('parseStatusLine', () => {
     for (const s of ['HTTP/1.1 200 OK', '+OKAY', '+OK1', '-ERRor', '-ERR2', '', '* OK IMAP']) {
       expect(() => parseStatusLine(b(s)), s).toThrow(expect.objectContaining({ code: Pop3ErrorCode.PROTOCOL_ERROR }));
     }
+  });
+});
+
+/** The status line parser as it was before its byte-level fast path for "+OK" (the reference). */
+function referenceStatus(line: Buffer): unknown {
+  const s = line.toString('latin1');
+  const head = s.slice(0, 4).toUpperCase();
+  let kind: string;
+  let rest: string;
+  if (head.startsWith('+OK')) [kind, rest] = ['ok', s.slice(3)];
+  else if (head === '-ERR') [kind, rest] = ['err', s.slice(4)];
+  else if (s === '+' || s.startsWith('+ ')) return { kind: 'continue', responseCode: undefined, text: s.slice(2) };
+  else return 'malformed';
+  if (/^[A-Za-z0-9]/.test(rest)) return 'malformed';
+  rest = rest.replace(/^[ \t]+/, '');
+  const m = /^\[([^\]\s]{1,64})\]\s*/.exec(rest);
+  return m ? { kind, responseCode: m[1]!.toUpperCase(), text: rest.slice(m[0].length) } : { kind, responseCode: undefined, text: rest };
+}
+
+describe('parseStatusLine against the reference parser', () => {
+  it('gives the same status, or PROTOCOL_ERROR where it found the line malformed', () => {
+    const piece = fc.constantFrom('+OK', '+ok', '+oK', '-ERR', '+', ' ', '\t', '[SYS/TEMP]', '[', ']', 'a', '0', '.', ':', '\xdf', '\xff', 'text');
+    const line = fc.array(piece, { maxLength: 6 }).map((parts) => b(parts.join('')));
+    fc.assert(
+      fc.property(line, (input) => {
+        let actual: unknown;
+        try {
+          actual = parseStatusLine(input);
+        } catch (err) {
+          expect(err).toMatchObject({ code: Pop3ErrorCode.PROTOCOL_ERROR });
+          actual = 'malformed';
+        }
+        expect(actual, input.toString('latin1')).toEqual(referenceStatus(input));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 

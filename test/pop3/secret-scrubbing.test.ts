@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openSession, Pop3Client, Pop3Error, Pop3ErrorCode, type AuthMechanismName, type Pop3SessionOptions } from '../../lambda/pop3';
 import { base64Cores, SecretScrubber } from '../../lambda/pop3/secret-scrubber';
 import { startFakePop3, type FakeCommand, type FakePop3Server, type FakeSession } from '../fixtures/fake-pop3-server';
+import { fuzzParams } from '../fuzz/fuzz-support';
 
 const servers: FakePop3Server[] = [];
 afterEach(async () => {
@@ -230,5 +231,22 @@ describe('SecretScrubber', () => {
     expect(scrubber.scrubLine(line).toString('latin1')).toBe('-ERR *** and *** \xff');
     const clean = b('+OK nothing here');
     expect(scrubber.scrubLine(clean)).toBe(clean);
+  });
+
+  it('holdsBytes finds a form inside a byte range exactly when scrubbing that range would change it', () => {
+    const word = fc.stringMatching(/^[a-c€\xe9]{1,5}$/);
+    fc.assert(
+      fc.property(fc.array(word, { minLength: 1, maxLength: 3 }), fc.uint8Array({ maxLength: 24 }), fc.nat(), fc.nat(), (secrets, raw, x, y) => {
+        const scrubber = new SecretScrubber();
+        for (const secret of secrets) scrubber.addSecret(secret);
+        // Bytes mostly from the secrets' own letters (in both encodings), so forms do occur.
+        const alphabet = Buffer.concat([b('abc'), Buffer.from('€\xe9', 'utf8'), b('\xe9')]);
+        const bytes = Buffer.from(raw.map((v) => alphabet[v % alphabet.length]!));
+        const [start, end] = [x % (bytes.length + 1), y % (bytes.length + 1)].sort((p, q) => p - q) as [number, number];
+        const range = Buffer.from(bytes.subarray(start, end));
+        expect(scrubber.holdsBytes(bytes, start, end), range.toString('latin1')).toBe(scrubber.scrubLine(range) !== range);
+      }),
+      fuzzParams(500),
+    );
   });
 });
