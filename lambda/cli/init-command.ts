@@ -100,7 +100,8 @@ function nextSteps(file: string, placeholders: boolean): string {
     `  ${placeholders ? 2 : 1}. Try it, read-only:  ${STARTER_PASSWORD_ENV}='...' mailfetch check --config ${file}`,
     `  ${placeholders ? 3 : 2}. Fetch new mail into ./.mailfetch/:  ${STARTER_PASSWORD_ENV}='...' mailfetch fetch --config ${file}`,
     '  To deploy, replace "password": { "env": ... } with { "secretId": "mailfetch/<id>" } (a Secrets',
-    "  Manager secret) or a value from 'mailfetch secrets seal', then: cdk deploy -c config=" + file,
+    "  Manager secret) or a value from 'mailfetch secrets seal', and pass the file's mailboxes to the",
+    '  MailFetcher construct in your CDK app (README "The construct in ten lines").',
     '',
   ].join('\n');
 }

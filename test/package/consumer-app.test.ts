@@ -66,7 +66,7 @@ describe('npm pack', () => {
   it('ships the compiled package: handlers, library, types, command; no sources, tests or benchmarks', () => {
     const paths = packed.files.map((f) => f.path);
     console.log(`package: ${packed.filename}, ${paths.length} files, ${kib(packed.size)} packed, ${kib(packed.unpackedSize)} unpacked`);
-    expect(paths.filter((p) => !p.startsWith('dist/') && !['package.json', 'README.md', 'bin/mailfetch.js', CONFIG_SCHEMA].includes(p))).toEqual([]);
+    expect(paths.filter((p) => !p.startsWith('dist/') && !['package.json', 'README.md', 'LICENSE', 'bin/mailfetch.js', CONFIG_SCHEMA].includes(p))).toEqual([]);
     expect(paths.filter((p) => p.endsWith('.ts') && !/\.d\.[cm]ts$/.test(p))).toEqual([]);
     for (const name of Object.keys(HANDLERS)) expect(paths).toContain(`dist/lambda/${name}/${FETCH_BUNDLE.outFile}`);
     expect(paths).toEqual(expect.arrayContaining(['dist/index.cjs', 'dist/index.mjs', 'dist/types/lib/index.d.cts', 'dist/types/lib/index.d.mts', 'dist/cli/mailfetch.mjs', 'bin/mailfetch.js', CONFIG_SCHEMA]));
