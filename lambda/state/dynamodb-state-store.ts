@@ -334,14 +334,14 @@ export class DynamoDbStateStore implements StateStore {
     return this.conditionalWrite('PutItem', () => this.client.send(command));
   }
 
-  async putStoredRecords(mailboxId: string, records: readonly MessageRecord[]): Promise<void> {
+  async putStoredRecords(mailboxId: string, records: readonly MessageRecord[], options: { readonly signal?: AbortSignal } = {}): Promise<void> {
     if (records.length > MAX_STORED_RECORDS_PER_CALL) throw invalid(`putStoredRecords takes at most ${MAX_STORED_RECORDS_PER_CALL} records, got ${records.length}`);
     const notStored = records.find((r) => r.status !== 'stored');
     if (notStored) throw invalid(`putStoredRecords takes stored records only, got ${notStored.status} for ${JSON.stringify(notStored.identity)}`);
     if (new Set(records.map((r) => r.identity)).size !== records.length) throw invalid('putStoredRecords takes each identity once per call (BatchWriteItem refuses duplicate keys)');
     if (records.length === 0) return;
     const pk = mailboxKey(mailboxId);
-    await this.batchWrite(records.map((record) => ({ PutRequest: { Item: recordItem(pk, record) } })));
+    await this.batchWrite(records.map((record) => ({ PutRequest: { Item: recordItem(pk, record) } })), options.signal);
   }
 
   async markDeleted(mailboxId: string, identities: readonly string[], deletedAt: string): Promise<void> {
@@ -510,14 +510,18 @@ export class DynamoDbStateStore implements StateStore {
     return items;
   }
 
-  /** One BatchWriteItem of at most 25 requests, retrying unprocessed items. */
-  private async batchWrite(requests: WriteRequest[]): Promise<void> {
+  /**
+   * One BatchWriteItem of at most 25 requests, retrying unprocessed items. With `signal`,
+   * nothing is sent once it aborted (the SDK's own retries included).
+   */
+  private async batchWrite(requests: WriteRequest[], signal?: AbortSignal): Promise<void> {
     await this.drainUnprocessed('BatchWriteItem', requests, async (pending) => {
+      if (signal?.aborted) throw new StateStoreError(StateStoreErrorCode.ABORTED, `DynamoDB BatchWriteItem on table ${this.tableName} not sent: the caller stopped (${pending.length} records unwritten)`, { operation: 'BatchWriteItem' });
       const command = new BatchWriteItemCommand({
         RequestItems: { [this.tableName]: pending },
         ReturnConsumedCapacity: 'TOTAL',
       });
-      const result = await this.send('BatchWriteItem', () => this.client.send(command));
+      const result = await this.send('BatchWriteItem', () => this.client.send(command, signal ? { abortSignal: signal } : {}));
       this.countCapacity('write', result.ConsumedCapacity);
       return result.UnprocessedItems?.[this.tableName] ?? [];
     });

@@ -14,6 +14,8 @@ export const StateStoreErrorCode = {
   CONDITION_FAILED: 'CONDITION_FAILED',
   /** DynamoDB answered 5xx or could not be reached. */
   UNAVAILABLE: 'UNAVAILABLE',
+  /** The caller aborted the write (its session was stopped at the deadline): it was not sent again. */
+  ABORTED: 'ABORTED',
   /** The request was rejected as malformed: a key too long, a missing table, a bad timestamp... */
   INVALID: 'INVALID',
   UNKNOWN: 'UNKNOWN',
@@ -113,7 +115,8 @@ export function classifyAwsError(err: unknown): StateStoreErrorCode {
 /** Wraps anything thrown by the SDK; a StateStoreError passes through unchanged. */
 export function toStateStoreError(err: unknown, operation: string, tableName: string): StateStoreError {
   if (err instanceof StateStoreError) return err;
-  const code = classifyAwsError(err);
+  // The caller's abortSignal (the SDK throws AbortError): not DynamoDB's doing.
+  const code = (err as { name?: unknown })?.name === 'AbortError' ? StateStoreErrorCode.ABORTED : classifyAwsError(err);
   const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   return new StateStoreError(code, `DynamoDB ${operation} on table ${tableName} failed (${code}): ${reason}`, {
     operation,

@@ -144,11 +144,12 @@ export interface StateStore {
    * Records messages that were just stored (status `stored`), up to
    * {@link MAX_STORED_RECORDS_PER_CALL} in one request: resolves once every one is durable,
    * or rejects and none may be relied on. Unconditional, unlike putRecord: the run holds
-   * the lease and found no `stored` record for these identities, and overwriting one that a
-   * concurrent writer made meanwhile writes the same object key and bytes (only its
-   * timestamps and deletion marks can go, and the next run's diff restores those).
+   * the lease and found no `stored` record for these identities. That holds only while the
+   * run does: once `signal` aborts (the session stopped at its deadline, before the lease
+   * goes to a successor) nothing more is sent, no retry either, and the request in flight is
+   * abandoned, so a late write cannot land over a successor's records (its deletion marks).
    */
-  putStoredRecords(mailboxId: string, records: readonly MessageRecord[]): Promise<void>;
+  putStoredRecords(mailboxId: string, records: readonly MessageRecord[], options?: { readonly signal?: AbortSignal }): Promise<void>;
   /**
    * Marks messages as gone from the server (our DELE, confirmed by QUIT, or another
    * client's). Their records stay as tombstones, without expiry: the object key is derived

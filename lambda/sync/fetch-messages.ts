@@ -130,7 +130,12 @@ class Fetcher {
     private readonly queue: readonly ListedMessage[],
   ) {
     this.report = new FailureReport(f.result);
-    this.batch = new StoredRecordBatch({ state: f.ctx.state, mailboxId: f.ctx.mailbox.id, inFlight: () => this.inFlight.size });
+    this.batch = new StoredRecordBatch({
+      state: f.ctx.state,
+      mailboxId: f.ctx.mailbox.id,
+      inFlight: () => this.inFlight.size,
+      ...(f.ctx.sessionAborted ? { signal: f.ctx.sessionAborted } : {}),
+    });
   }
 
   async run(): Promise<void> {

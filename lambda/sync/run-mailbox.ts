@@ -119,6 +119,7 @@ export async function runMailbox(deps: RunMailboxDeps, options: RunMailboxOption
         result = await boundedSession(options, { abortAt, giveUpAt: options.deadline - margin / 2, now, log }, (signal, isOpen) =>
           openAndRun(deps, signal, {
             mailbox,
+            sessionAborted: signal,
             state: gatedState(skipUnchangedSummary(deps.state), isOpen),
             sink: deps.sink,
             now,

@@ -13,6 +13,12 @@ export interface SessionContext {
   readonly stopStartingAt: number;
   /** Once aborted (an interruption), no new message is started either. @default never */
   readonly stop?: AbortSignal;
+  /**
+   * Aborted when the run stops the session (its deadline, or the end of a stop's grace
+   * period): writes that are only safe while the run holds the lease are not sent after it.
+   * @default never
+   */
+  readonly sessionAborted?: AbortSignal;
   /** What this run may still fetch. */
   readonly allowance: { messages: number; octets: number };
   /** `baseline`: record everything listed as seen, fetch nothing. */

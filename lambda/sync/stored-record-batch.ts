@@ -24,6 +24,8 @@ interface Waiting {
 export interface StoredRecordBatchOptions {
   readonly state: Pick<StateStore, 'putStoredRecords'>;
   readonly mailboxId: string;
+  /** Once aborted, batches are no longer sent (they fail with the store's ABORTED). @default never */
+  readonly signal?: AbortSignal;
   /** How many uploads are in flight now, each of which may still add a record. */
   readonly inFlight: () => number;
   /** @default MAX_STORED_RECORDS_PER_CALL (25) */
@@ -76,7 +78,8 @@ export class StoredRecordBatch {
     this.writing += batch.length;
     this.chain = this.chain.then(async () => {
       try {
-        await this.options.state.putStoredRecords(this.options.mailboxId, batch.map((w) => w.record));
+        const signal = this.options.signal;
+        await this.options.state.putStoredRecords(this.options.mailboxId, batch.map((w) => w.record), signal ? { signal } : {});
         for (const w of batch) w.resolve();
       } catch (err) {
         for (const w of batch) w.reject(err);
