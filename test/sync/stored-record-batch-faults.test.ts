@@ -59,8 +59,10 @@ function throttleBatch(client: DynamoDBClient, nth: number): { armed: boolean; t
   return state;
 }
 
+const STORED_RECORD_WRITES: ReadonlySet<string> = new Set(['BatchWriteItemCommand', 'PutItemCommand', 'TransactWriteItemsCommand']);
+
 /**
- * Holds the first BatchWriteItem of stored records before it is sent, until `release()`;
+ * Holds the first write of stored records before it is sent, until `release()`;
  * `landed` resolves once it has been written after all.
  */
 function stallFirstBatch(client: DynamoDBClient): { stalled: Promise<void>; release: () => void; landed: Promise<void> } {
@@ -73,9 +75,11 @@ function stallFirstBatch(client: DynamoDBClient): { stalled: Promise<void>; rele
   let first = true;
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const input = (args as { input?: { RequestItems?: Record<string, PutRequest[]> } }).input;
-      const stored = Object.values(input?.RequestItems ?? {}).flat().some((r) => r.PutRequest?.Item?.status?.S === 'stored');
-      if (!first || context.commandName !== 'BatchWriteItemCommand' || !stored) return next(args);
+      // Whichever write carries the stored records (a batch today; a single or transactional write after a fix).
+      const input = (args as { input?: { Item?: Item; RequestItems?: Record<string, PutRequest[]>; TransactItems?: { Put?: { Item?: Item } }[] } }).input;
+      const items = [input?.Item, ...Object.values(input?.RequestItems ?? {}).flat().map((r) => r.PutRequest?.Item), ...(input?.TransactItems ?? []).map((t) => t.Put?.Item)];
+      const stored = items.some((item) => item?.status?.S === 'stored');
+      if (!first || !STORED_RECORD_WRITES.has(String(context.commandName)) || !stored) return next(args);
       first = false;
       onStalled();
       await gate;
