@@ -185,4 +185,35 @@ describe('stored-record batches under throttling (review of issue 11)', () => {
     const after = await bench.records();
     expect(after.filter((r) => r.deletedAt === undefined).map((r) => r.uid)).toEqual([]);
   });
+
+  // The model's mailboxes hold a handful of messages; here dozens are between RETR and their
+  // record when the process dies (objects stored, batches pending or just durable, DELEs sent).
+  for (const crash of [{ at: 'after-store', n: 40 }, { at: 'after-record', n: 30 }, { at: 'before-quit' }] as const) {
+    it(`deep overlap, ${MESSAGES} messages, a crash ${crash.at}${'n' in crash ? ` #${crash.n}` : ''}: nothing leaves unstored, then each message is stored once and gone`, { timeout: 120_000 }, async () => {
+      const left: FakeMailRecord[] = [];
+      const server = await startFakePop3({ profiles: [gmail()], onCommit: (e) => left.push(...e.removed, ...e.hidden) });
+      servers.push(server);
+      for (let n = 1; n <= MESSAGES; n++) server.deliver(mail(n));
+      const bench = await WorkerBench.create({
+        s3,
+        dynamo,
+        pop3: { host: '127.0.0.1', port: server.port, tls: 'none', allowPlaintextAuth: true, username: 'alice', password: 'secret' },
+        mailbox: { hidesRetrievedMail: true, retention: 'delete' },
+      });
+      expect(await bench.run({ crash })).toBeInstanceOf(SimulatedCrash);
+      expect(left).toEqual([]);
+      const later = Date.now() + 10 * 60_000; // past the dead run's lease
+      for (let i = 0; i < 4 && server.truth.onServer().length > 0; i++) ok(await bench.run({ now: () => later + i * 60_000 }));
+      expect(server.truth.onServer()).toEqual([]);
+      const objects = await bench.objects();
+      const records = new Map((await bench.records()).map((r) => [r.identity, r]));
+      expect(objects.size).toBe(MESSAGES);
+      for (const m of left) {
+        const rec = records.get(m.uid);
+        expect(rec?.sha256, `record of ${m.uid}`).toBe(sha(m.bytes));
+        expect(objects.get(rec!.objectKey!)?.equals(m.bytes), `object of ${m.uid}`).toBe(true);
+      }
+      expect(left).toHaveLength(MESSAGES);
+    });
+  }
 });
