@@ -195,6 +195,14 @@ export function stateStoreContract(name: string, fixture: () => StateStoreFixtur
         await store.putStoredRecords(MAILBOX, []);
       });
 
+      it('putStoredRecords sends nothing once its signal aborted (the run stopped the session)', async () => {
+        const store = await fresh();
+        const controller = new AbortController();
+        controller.abort();
+        await expect(store.putStoredRecords(MAILBOX, [record('late')], { signal: controller.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+        expect(await store.getRecords(MAILBOX, ['late'])).toEqual(new Map());
+      });
+
       it('putStoredRecords refuses what a batch cannot hold: non-stored records, repeated identities, more than 25', async () => {
         const store = await fresh();
         await expect(store.putStoredRecords(MAILBOX, [record('a', { status: 'skipped', objectKey: undefined })])).rejects.toThrow(/stored records only/);
