@@ -118,7 +118,8 @@ export async function fetchAll(f: FetchContext, queue: readonly ListedMessage[])
 class Fetcher {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly batch: StoredRecordBatch;
-  private inFlightOctets = 0;
+  /** What each message in flight holds: LIST's figure until more arrived (a server may announce less than it sends). */
+  private readonly holding = new Map<Promise<void>, { readonly announced: number; readonly stream: MessageStream }>();
   private readonly issued: Issued[] = [];
   private next = 0;
   private aheadOctets = 0;
@@ -194,17 +195,27 @@ class Fetcher {
   /** Starts storing one message; large uploads wait until those in flight leave room. */
   private async start(m: ListedMessage, stream: MessageStream): Promise<void> {
     // Large uploads hold buffers (the server waits meanwhile, held back by TCP flow control).
-    while (this.inFlight.size > 0 && this.inFlightOctets + m.size > MAX_UPLOAD_OCTETS_IN_FLIGHT) await Promise.race(this.inFlight);
-    this.inFlightOctets += m.size;
+    while (this.inFlight.size > 0 && this.heldOctets() + m.size > MAX_UPLOAD_OCTETS_IN_FLIGHT) await Promise.race(this.inFlight);
     const stop = (): void => void (this.stopped = true);
     // settle() never rejects: every failure is reported inside it.
     const tracked = settle(this.f, m, stream, { queued: this.queue.length, stop, report: this.report, batch: this.batch }).finally(() => {
       this.inFlight.delete(tracked);
-      this.inFlightOctets -= m.size;
+      this.holding.delete(tracked);
       // The ones left may all be waiting for the record batch now.
       this.batch.poke();
     });
     this.inFlight.add(tracked);
+    this.holding.set(tracked, { announced: m.size, stream });
+  }
+
+  /**
+   * Octets the messages in flight hold, counted by what arrived where that is more than
+   * LIST announced: memory stays bounded by what the server sends, not by what it claims.
+   */
+  private heldOctets(): number {
+    let held = 0;
+    for (const { announced, stream } of this.holding.values()) held += Math.max(announced, stream.octets);
+    return held;
   }
 }
 
