@@ -118,7 +118,7 @@ export async function startFleetWorld(options: WorldOptions): Promise<FleetWorld
   const dispatcherDynamo = createLocalDynamoDbClient(dynamo.endpoint);
   meters.workerDynamo.attach(workerDynamo, { dynamodb: true });
   meters.dispatcherDynamo.attach(dispatcherDynamo, { dynamodb: true });
-  meters.workerS3.attach(workerS3);
+  meters.workerS3.attachS3(workerS3);
   const kmsClient = kms.createClient();
   const sqsClients: SQSClient[] = [];
   const sqsClient = (): SQSClient => {

@@ -9,6 +9,9 @@
  * Counted once per call (the `initialize` step runs before the SDK's retries): against
  * local endpoints retries do not happen in practice.
  */
+import type { S3Client } from '@aws-sdk/client-s3';
+import { directPutObjectFor } from '../lambda/storage/direct-put-object';
+
 /** The part of an AWS SDK v3 client the meter needs. */
 interface MeterableClient {
   readonly middlewareStack: {
@@ -80,6 +83,15 @@ export class RequestMeter {
       },
       { step: 'initialize', name: 'fleetSimRequestMeter', override: true },
     );
+  }
+
+  /** Meters an S3 client: its SDK calls and the sink's direct PutObjects, which bypass the SDK. */
+  attachS3(client: S3Client): void {
+    this.attach(client as unknown as MeterableClient);
+    directPutObjectFor(client).intercept((request, send) => {
+      this.tally(request.operation).calls++;
+      return send();
+    });
   }
 
   snapshot(): MeterSnapshot {

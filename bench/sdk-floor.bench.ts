@@ -1,6 +1,7 @@
 /**
  * What the AWS SDK alone costs per request, the floor under the worker's CPU per message:
- * every stored message is one PutObject, whatever the worker does around it. The real
+ * every stored message is one PutObject, whatever the worker does around it; beside it the
+ * same PutObject through the sink's direct path, which the worker uses. The real
  * clients (configured as the handler builds them) send to the latency model's endpoints
  * with no delay, 16 requests at a time, in a process of their own; the figure is this
  * process's CPU (user + sys) over the measured requests, after a warm-up.
@@ -13,14 +14,17 @@ import { createHash } from 'node:crypto';
 import { BatchWriteItemCommand, DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ensureTable } from '../lambda/state/table-schema';
+import { DirectPutObject } from '../lambda/storage/direct-put-object';
 import { exec } from './common';
 import { startLatencyModel } from './latency-model/start-latency-model';
 
 export interface SdkFloorFigures {
   readonly requests: number;
   readonly messageOctets: number;
-  /** CPU per PutObject of one message (precomputed SHA-256 checksum, as the sink sends it). */
+  /** CPU per PutObject of one message through the SDK (precomputed SHA-256 checksum, as the sink sent it before the direct path). */
   readonly putObjectCpuMs: number;
+  /** CPU per PutObject of the same message through the sink's direct path (lambda/storage/direct-put-object.ts). */
+  readonly directPutObjectCpuMs: number;
   /** CPU per record written in BatchWriteItem requests of 25. */
   readonly batchedRecordCpuMs: number;
 }
@@ -57,11 +61,17 @@ export async function measureSdkFloor(requests: number): Promise<SdkFloorFigures
     const putObjectCpuMs = await cpuPerCall(requests, (i) =>
       s3.send(new PutObjectCommand({ Bucket: 'floor', Key: `m/${i}.eml`, Body: body, ChecksumSHA256: checksum, ContentType: 'message/rfc822' })),
     );
+    const sha256 = createHash('sha256').update(body).digest();
+    const direct = new DirectPutObject(s3);
+    const directPutObjectCpuMs = await cpuPerCall(requests, async (i) => {
+      const outcome = await direct.put({ bucket: 'floor', key: `d/${i}.eml`, body, contentType: 'message/rfc822', metadata: {}, sha256Hex: sha256.toString('hex'), checksumSha256Base64: checksum });
+      if (outcome.kind !== 'stored') throw new Error(`direct PutObject not stored: ${outcome.reason}`);
+    });
     const batch = (i: number): WriteRequest[] =>
       Array.from({ length: RECORDS_PER_BATCH }, (_, j) => ({ PutRequest: { Item: { pk: { S: 'MAILBOX#floor' }, sk: { S: `MSG#${i}-${j}` }, status: { S: 'stored' }, size: { N: '10000' } } } }));
     const batches = Math.ceil(requests / RECORDS_PER_BATCH);
     const perBatch = await cpuPerCall(batches, (i) => dynamodb.send(new BatchWriteItemCommand({ RequestItems: { floor: batch(i) } })));
-    return { requests, messageOctets: MESSAGE_OCTETS, putObjectCpuMs, batchedRecordCpuMs: perBatch / RECORDS_PER_BATCH };
+    return { requests, messageOctets: MESSAGE_OCTETS, putObjectCpuMs, directPutObjectCpuMs, batchedRecordCpuMs: perBatch / RECORDS_PER_BATCH };
   } finally {
     s3.destroy();
     dynamodb.destroy();

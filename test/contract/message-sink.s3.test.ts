@@ -11,6 +11,7 @@ import {
 import { afterAll, beforeAll } from 'vitest';
 import { S3MessageSink } from '../../lambda/storage/s3-message-sink';
 import { createLocalS3Client, startS3rver, type LocalS3 } from '../fixtures/aws-local';
+import { hookRequests } from '../fixtures/request-hooks';
 import { messageSinkContract } from './message-sink.contract';
 
 const BUCKET = 'contract';
@@ -37,15 +38,16 @@ function countingClient(): { client: S3Client; acknowledged: () => number } {
   const client = createLocalS3Client(local.endpoint);
   clients.push(client);
   let octets = 0;
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const result = await next(args);
-      if (context.commandName === 'UploadPartCommand' || context.commandName === 'PutObjectCommand') {
-        octets += ((args.input as { Body?: Uint8Array }).Body?.byteLength ?? 0);
-      }
-      return result;
+  hookRequests(
+    client,
+    {
+      name: 'countAcknowledgedOctets',
+      step: 'initialize',
+      after: ({ operation, input }) => {
+        if (operation === 'UploadPart' || operation === 'PutObject') octets += (input.Body as Uint8Array | undefined)?.byteLength ?? 0;
+      },
     },
-    { step: 'initialize', name: 'countAcknowledgedOctets' },
+    's3',
   );
   return { client, acknowledged: () => octets };
 }

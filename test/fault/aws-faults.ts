@@ -14,6 +14,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lambda/local/embedded-aws';
+import { hookRequests } from '../fixtures/request-hooks';
 import type { Prng } from './prng';
 
 /**
@@ -102,17 +103,22 @@ export class AwsFaults {
   }
 
   install(client: S3Client | DynamoDBClient, service: Service): void {
-    const stack = (client as S3Client).middlewareStack as S3Client['middlewareStack'];
-    stack.add(
-      (next, context) => async (args) => {
-        const operation = String(context.commandName ?? 'Unknown').replace(/Command$/, '');
-        const decision = this.decide(service, operation);
-        if (decision?.when === 'before') throw this.record(service, operation, decision);
-        const output = await next(args);
-        if (decision?.when === 'after') throw this.record(service, operation, decision);
-        return output;
+    const decisions = new WeakMap<object, ReturnType<AwsFaults['decide']>>();
+    hookRequests(
+      client,
+      {
+        name: `mailfetchFaults-${service}`,
+        before: (request) => {
+          const decision = this.decide(service, request.operation);
+          if (decision?.when === 'before') throw this.record(service, request.operation, decision);
+          decisions.set(request, decision);
+        },
+        after: (request) => {
+          const decision = decisions.get(request);
+          if (decision?.when === 'after') throw this.record(service, request.operation, decision);
+        },
       },
-      { step: 'finalizeRequest', priority: 'low', name: `mailfetchFaults-${service}` },
+      service,
     );
   }
 

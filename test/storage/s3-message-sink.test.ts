@@ -24,6 +24,7 @@ import {
   buildObjectMetadata,
 } from '../../lambda/storage/s3-message-sink';
 import { countS3Requests, startS3rver, type LocalS3 } from '../fixtures/aws-local';
+import { hookRequests } from '../fixtures/request-hooks';
 
 const BUCKET = 'mail-sink';
 const MIB = 1024 * 1024;
@@ -195,15 +196,17 @@ async function storeError(promise: Promise<unknown>): Promise<StorageError> {
 }
 
 /** Records the request headers of every request of one operation. */
-function captureHeaders(client: S3Client, commandName: string): Array<Record<string, string>> {
+function captureHeaders(client: S3Client, operation: string): Array<Record<string, string>> {
   const seen: Array<Record<string, string>> = [];
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const request = args.request as { headers?: Record<string, string> };
-      if (context.commandName === commandName && request.headers) seen.push({ ...request.headers });
-      return next(args);
+  hookRequests(
+    client,
+    {
+      name: `captureHeaders${operation}`,
+      before: (request) => {
+        if (request.operation === operation && request.headers) seen.push({ ...request.headers });
+      },
     },
-    { step: 'finalizeRequest', priority: 'low', name: `captureHeaders${commandName}` },
+    's3',
   );
   return seen;
 }
@@ -234,7 +237,7 @@ describe('S3MessageSink', () => {
   it('stores a small message byte-exact in one PutObject with a checksum, ContentType and metadata', async () => {
     const client = newClient();
     const counter = countS3Requests(client);
-    const putHeaders = captureHeaders(client, 'PutObjectCommand');
+    const putHeaders = captureHeaders(client, 'PutObject');
     const every8BitByte = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
     const body = Buffer.concat([
       Buffer.from(`${HEADERS}\r\nline one\r\n.\r\nbare LF\nbare CR\r`, 'latin1'),
@@ -363,7 +366,7 @@ describe('S3MessageSink', () => {
   it('stores a message longer than the head kept as chunks but within singlePartMaxOctets in one PutObject, byte-exact', async () => {
     const client = newClient();
     const counter = countS3Requests(client);
-    const putHeaders = captureHeaders(client, 'PutObjectCommand');
+    const putHeaders = captureHeaders(client, 'PutObject');
     const source = messageSource(3 * MIB + 7);
     const sink = new S3MessageSink({ client, bucket: BUCKET });
 

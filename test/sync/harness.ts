@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { MailboxConfig } from '../../lambda/config/mailbox-config';
 import { DEFAULT_LIMITS } from '../../lambda/config/mailbox-config';
 import type { Readable } from 'node:stream';
+import { hookRequests } from '../fixtures/request-hooks';
 import { createLocalS3Client } from '../fixtures/s3rver-process';
 import { openSession, type Pop3Client, type Pop3SessionOptions } from '../../lambda/pop3';
 import { DynamoDbStateStore } from '../../lambda/state/dynamodb-state-store';
@@ -105,14 +106,19 @@ export class WorkerBench {
   /** A sink whose S3 client dies after the first UploadPart of a multipart upload. */
   private crashingSink(crash: Crash): S3MessageSink {
     const client = createLocalS3Client(this.opts.s3.endpoint);
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (crash.crashed) throw crash.crashed;
-        const out = await next(args);
-        if (context.commandName === 'UploadPartCommand' && crash.hitOnce('mid-multipart')) crash.trip('mid-multipart');
-        return out;
+    hookRequests(
+      client,
+      {
+        name: 'simulatedCrash',
+        step: 'initialize',
+        before: () => {
+          if (crash.crashed) throw crash.crashed;
+        },
+        after: ({ operation }) => {
+          if (operation === 'UploadPart' && crash.hitOnce('mid-multipart')) crash.trip('mid-multipart');
+        },
       },
-      { step: 'initialize', name: 'simulatedCrash' },
+      's3',
     );
     return new S3MessageSink({ client, bucket: this.bucket, ...this.opts.sink });
   }

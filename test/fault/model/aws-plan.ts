@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { hookRequests } from '../../fixtures/request-hooks';
 import type { Fault } from './types';
 
 export type AwsFault = Extract<Fault, { kind: 'aws' }>;
@@ -55,19 +56,24 @@ export class AwsPlan {
   }
 
   install(client: S3Client | DynamoDBClient, service: Service): void {
-    const stack = (client as S3Client).middlewareStack as S3Client['middlewareStack'];
-    stack.add(
-      (next, context) => async (args) => {
-        const n = ++this.counts[service];
-        const fault = this.faults.find((f) => f.service === service && f.nth === n);
-        const operation = String(context.commandName ?? '').replace(/Command$/, '');
-        if (fault?.when === 'before') throw this.fire(fault, operation);
-        const output = await next(args);
-        this.mirror(service, operation, args.input as Record<string, unknown>, ((output as unknown as { output?: Record<string, unknown> }).output ?? {}));
-        if (fault?.when === 'after') throw this.fire(fault, operation);
-        return output;
+    const planned = new WeakMap<object, AwsFault | undefined>();
+    hookRequests(
+      client,
+      {
+        name: `mailfetchModelPlan-${service}`,
+        before: (request) => {
+          const n = ++this.counts[service];
+          const fault = this.faults.find((f) => f.service === service && f.nth === n);
+          if (fault?.when === 'before') throw this.fire(fault, request.operation);
+          planned.set(request, fault);
+        },
+        after: (request, output) => {
+          this.mirror(service, request.operation, request.input, output);
+          const fault = planned.get(request);
+          if (fault?.when === 'after') throw this.fire(fault, request.operation);
+        },
       },
-      { step: 'finalizeRequest', priority: 'low', name: `mailfetchModelPlan-${service}` },
+      service,
     );
   }
 

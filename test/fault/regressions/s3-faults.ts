@@ -5,6 +5,7 @@
  * so one injected failure reaches the sink as one failed store.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
+import { hookRequests } from '../../fixtures/request-hooks';
 import { createLocalS3Client } from '../../fixtures/s3rver-process';
 
 /** The shape of the SDK's own 500 (retryable: the sink reports UPLOAD_FAILED, retryable). */
@@ -25,20 +26,25 @@ export function failFirstPutOf(endpoint: string, shouldFail: (key: string) => bo
   const client = createLocalS3Client(endpoint);
   const failedOnce = new Set<string>();
   const out: FailingPuts = { client, stored: new Set(), failures: 0 };
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const key = (args.input as { Key?: string }).Key ?? '';
-      const put = context.commandName === 'PutObjectCommand';
-      if (put && shouldFail(key) && !failedOnce.has(key)) {
+  // A direct PutObject fails too (unrecorded), so the SDK's attempt that follows is the one failure.
+  hookRequests(
+    client,
+    {
+      name: 'failFirstPutOf',
+      step: 'initialize',
+      before: ({ operation, input, via }) => {
+        const key = String(input.Key ?? '');
+        if (operation !== 'PutObject' || !shouldFail(key) || failedOnce.has(key)) return;
+        if (via === 'direct') throw internalError();
         failedOnce.add(key);
         out.failures++;
         throw internalError();
-      }
-      const result = await next(args);
-      if (put) out.stored.add(key);
-      return result;
+      },
+      after: ({ operation, input }) => {
+        if (operation === 'PutObject') out.stored.add(String(input.Key ?? ''));
+      },
     },
-    { step: 'initialize', name: 'failFirstPutOf' },
+    's3',
   );
   return out;
 }
@@ -46,12 +52,16 @@ export function failFirstPutOf(endpoint: string, shouldFail: (key: string) => bo
 /** Every PutObject takes `delayMs` longer (a slow or distant S3). */
 export function slowPuts(endpoint: string, delayMs: number): S3Client {
   const client = createLocalS3Client(endpoint);
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (context.commandName === 'PutObjectCommand') await new Promise((resolve) => setTimeout(resolve, delayMs));
-      return next(args);
+  hookRequests(
+    client,
+    {
+      name: 'slowPuts',
+      step: 'initialize',
+      before: async ({ operation }) => {
+        if (operation === 'PutObject') await new Promise((resolve) => setTimeout(resolve, delayMs));
+      },
     },
-    { step: 'initialize', name: 'slowPuts' },
+    's3',
   );
   return client;
 }

@@ -1,0 +1,235 @@
+/**
+ * The sink's direct PutObject (lambda/storage/direct-put-object.ts) against a real s3rver,
+ * which checks SigV4 signatures: what it stores, the signature against the SDK's own signer,
+ * the endpoints the client's rules give, and what happens when S3 (here a proxy in front
+ * of s3rver) refuses or fails the direct request but not the SDK's.
+ */
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DirectPutObject, directPutObjectFor, type DirectPutRequest } from '../../lambda/storage/direct-put-object';
+import { S3MessageSink } from '../../lambda/storage/s3-message-sink';
+import { encodeS3Path, signRequest } from '../../lambda/storage/sigv4';
+import { LOCAL_REGION } from '../../lambda/local/local-credentials';
+import { countS3Requests, createLocalS3Client, startS3rver, type LocalS3 } from '../fixtures/aws-local';
+
+const BUCKET = 'direct-put';
+const MESSAGE = Buffer.from('From: a@example.org\r\nSubject: direct\r\n\r\nbody\r\n.\r\n\x00\xff bytes kept\r\n', 'latin1');
+
+/** The SDK signer's hash interface over node:crypto (an HMAC when given a secret). */
+class Sha256 {
+  private readonly hash: Hash | Hmac;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
+  }
+  update(data: string | ArrayBuffer | ArrayBufferView): void {
+    this.hash.update(bytes(data));
+  }
+  digest(): Promise<Uint8Array> {
+    return Promise.resolve(this.hash.digest());
+  }
+}
+
+function bytes(data: string | ArrayBuffer | ArrayBufferView): string | Buffer {
+  if (typeof data === 'string') return data;
+  return data instanceof ArrayBuffer ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function putRequest(key: string, body = MESSAGE): DirectPutRequest {
+  const sha = createHash('sha256').update(body).digest();
+  return { bucket: BUCKET, key, body, contentType: 'message/rfc822', metadata: { mailbox: 'acme', subject: 'two  spaces ' }, sha256Hex: sha.toString('hex'), checksumSha256Base64: sha.toString('base64') };
+}
+
+async function objectBytes(s3: S3Client, key: string): Promise<Buffer> {
+  const object = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+  return Buffer.from(await object.Body!.transformToByteArray());
+}
+
+type Refusal = { status: number; code: string } | undefined;
+
+/**
+ * A proxy in front of s3rver (which does not check SigV4 signatures): `refuse` may answer a
+ * request itself; with `secret`, every direct request's signature is recomputed from what
+ * arrived on the wire with the SDK's signer, and a mismatch is S3's 403.
+ */
+async function startProxy(target: string, options: { refuse?: (direct: boolean) => Refusal; secret?: string }): Promise<{ endpoint: string; direct: number; verified: number; server: Server }> {
+  const upstream = new URL(target);
+  const state = { endpoint: '', direct: 0, verified: 0, server: undefined as unknown as Server };
+  state.server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    void (async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks);
+      // Only the SDK sends an invocation id.
+      const isDirect = req.headers['amz-sdk-invocation-id'] === undefined;
+      if (isDirect) state.direct++;
+      let refusal = options.refuse?.(isDirect);
+      if (!refusal && isDirect && options.secret !== undefined) {
+        if (await signatureMatches(req, body, options.secret)) state.verified++;
+        else refusal = { status: 403, code: 'SignatureDoesNotMatch' };
+      }
+      if (refusal) {
+        res.writeHead(refusal.status, { 'content-type': 'application/xml' });
+        res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${refusal.code}</Code><Message>refused by the test</Message></Error>`);
+        return;
+      }
+      const forward = httpRequest({ hostname: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      forward.end(body);
+    })();
+  });
+  await new Promise<void>((resolve) => state.server.listen(0, '127.0.0.1', resolve));
+  state.endpoint = `http://127.0.0.1:${(state.server.address() as AddressInfo).port}`;
+  return state;
+}
+
+/** What S3 does: the signature over the headers the request names, its path and its payload hash, which must be the body's. */
+async function signatureMatches(req: IncomingMessage, body: Buffer, secret: string): Promise<boolean> {
+  const authorization = String(req.headers.authorization ?? '');
+  const match = /Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(authorization);
+  if (!match) return false;
+  const [, accessKeyId, , region, service, signedHeaders] = match;
+  const payloadHash = String(req.headers['x-amz-content-sha256']);
+  if (payloadHash !== createHash('sha256').update(body).digest('hex')) return false;
+  const headers = Object.fromEntries(signedHeaders!.split(';').map((name) => [name, String(req.headers[name] ?? '')]));
+  const date = String(req.headers['x-amz-date']);
+  const signingDate = new Date(`${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`);
+  const signer = new SignatureV4({ service: service!, region: region!, credentials: { accessKeyId: accessKeyId!, secretAccessKey: secret, sessionToken: headers['x-amz-security-token'] }, sha256: Sha256, uriEscapePath: false, applyChecksum: false });
+  const { 'x-amz-security-token': _token, ...unsigned } = headers;
+  const signed = await signer.sign({ method: req.method!, protocol: 'http:', hostname: headers.host!, path: req.url!, query: {}, headers: unsigned, body }, { signingDate });
+  return signed.headers.authorization === authorization;
+}
+
+function storeInput(identity: string, body: Buffer = MESSAGE) {
+  return { mailboxId: 'acme', identity, uid: identity, body: Readable.from([body]), sizeHint: body.length, firstSeenAt: '2024-05-01T10:00:00.000Z' };
+}
+
+describe('direct PutObject', () => {
+  let local: LocalS3;
+  const servers: Server[] = [];
+
+  beforeAll(async () => {
+    local = await startS3rver();
+    await local.createBucket(BUCKET);
+  });
+
+  afterAll(async () => {
+    for (const server of servers) server.close();
+    await local?.stop();
+  });
+
+  it('stores the bytes under the key with its metadata, with a signature S3 would accept', async () => {
+    const proxy = await startProxy(local.endpoint, { secret: 'S3RVER' });
+    servers.push(proxy.server);
+    const direct = new DirectPutObject(createLocalS3Client(proxy.endpoint));
+
+    expect(await direct.put(putRequest('messages/acme/a b+c~1(2)*.eml'))).toEqual({ kind: 'stored' });
+
+    expect(proxy.verified).toBe(1);
+    expect((await objectBytes(local.s3, 'messages/acme/a b+c~1(2)*.eml')).equals(MESSAGE)).toBe(true);
+    const head = await local.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'messages/acme/a b+c~1(2)*.eml' }));
+    expect(head.ContentType).toBe('message/rfc822');
+    expect(head.Metadata).toMatchObject({ mailbox: 'acme', subject: 'two  spaces' });
+  });
+
+  it('signed with the wrong secret: refused (the check above can fail)', async () => {
+    const proxy = await startProxy(local.endpoint, { secret: 'S3RVER' });
+    servers.push(proxy.server);
+    const client = new S3Client({ endpoint: proxy.endpoint, region: LOCAL_REGION, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'not-the-secret' } });
+    const outcome = await new DirectPutObject(client).put(putRequest('messages/acme/wrong-secret.eml'));
+    expect(outcome).toEqual({ kind: 'refused', reason: 'HTTP 403 SignatureDoesNotMatch' });
+    expect(proxy.verified).toBe(0);
+    client.destroy();
+  });
+
+  it('signs as the SDK signs: the same Authorization for the same request, session token and blanks in values included', async () => {
+    const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', sessionToken: 'token/with+chars=' };
+    const now = new Date('2026-12-06T10:11:12.000Z');
+    const body = Buffer.from('hello');
+    const sha = createHash('sha256').update(body).digest('hex');
+    const headers = { host: 'bucket.s3.eu-west-1.amazonaws.com', 'content-length': '5', 'content-type': 'message/rfc822', 'x-amz-meta-subject': '  a   b ', 'x-amz-checksum-sha256': 'abc=' };
+    const path = encodeS3Path('/messages/acme/x (1)*!.eml');
+    const ours = signRequest({ method: 'PUT', path, headers, payloadSha256Hex: sha }, { region: 'eu-west-1', service: 's3', credentials, now });
+
+    const sdk = new SignatureV4({ service: 's3', region: 'eu-west-1', credentials, sha256: Sha256, uriEscapePath: false, applyChecksum: false });
+    const signed = await sdk.sign(
+      { method: 'PUT', protocol: 'https:', hostname: headers.host, path, query: {}, headers: { ...headers, 'x-amz-content-sha256': sha }, body },
+      { signingDate: now },
+    );
+    expect(path).toBe('/messages/acme/x%20%281%29%2A%21.eml');
+    expect(ours.authorization).toBe(signed.headers.authorization);
+    expect(ours['x-amz-security-token']).toBe(credentials.sessionToken);
+  });
+
+  it('sends where the client’s endpoint rules say: virtual-hosted on AWS, path-style on a custom endpoint, not at all for S3 Express', async () => {
+    const aws = new S3Client({ region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    const direct = new DirectPutObject(aws);
+    expect(await direct.available('my-bucket')).toBe(true);
+    expect(await direct.available('mybucket--usw2-az1--x-s3')).toBe(false);
+    expect(await new DirectPutObject(createLocalS3Client(local.endpoint)).available(BUCKET)).toBe(true);
+    aws.destroy();
+  });
+
+  it('a 503 on the direct request: the SDK stores the message, the direct path stays on', async () => {
+    let refusals = 1;
+    const proxy = await startProxy(local.endpoint, { refuse: (isDirect) => (isDirect && refusals-- > 0 ? { status: 503, code: 'SlowDown' } : undefined) });
+    servers.push(proxy.server);
+    const client = createLocalS3Client(proxy.endpoint);
+    const counter = countS3Requests(client);
+    const sink = new S3MessageSink({ client, bucket: BUCKET });
+
+    const first = await sink.store(storeInput('after-503'));
+    const second = await sink.store(storeInput('next'));
+
+    expect((await objectBytes(local.s3, first.key)).equals(MESSAGE)).toBe(true);
+    expect((await objectBytes(local.s3, second.key)).equals(MESSAGE)).toBe(true);
+    // direct (503), SDK; then direct again.
+    expect(counter.count('PutObject')).toBe(3);
+    expect(proxy.direct).toBe(2);
+    expect(directPutObjectFor(client).disabledReason).toBeUndefined();
+  });
+
+  it('a refusal the SDK gets past turns the direct path off for the client, with one warning', async () => {
+    const proxy = await startProxy(local.endpoint, { refuse: (isDirect) => (isDirect ? { status: 400, code: 'InvalidRequest' } : undefined) });
+    servers.push(proxy.server);
+    const client = createLocalS3Client(proxy.endpoint);
+    const warnings: unknown[] = [];
+    const sink = (): S3MessageSink => new S3MessageSink({ client, bucket: BUCKET, onWarning: (event, fields) => warnings.push({ event, fields }) });
+
+    await sink().store(storeInput('refused-1'));
+    await sink().store(storeInput('refused-2'));
+
+    expect((await objectBytes(local.s3, sink().objectKey('acme', 'refused-2'))).equals(MESSAGE)).toBe(true);
+    expect(proxy.direct).toBe(1);
+    expect(warnings).toEqual([{ event: 'direct-put-disabled', fields: { bucket: BUCKET, refusal: 'HTTP 400 InvalidRequest' } }]);
+  });
+
+  it('a refusal the SDK gets too is the store’s error, and the direct path stays on', async () => {
+    const proxy = await startProxy(local.endpoint, { refuse: () => ({ status: 403, code: 'AccessDenied' }) });
+    servers.push(proxy.server);
+    const client = createLocalS3Client(proxy.endpoint);
+    const sink = new S3MessageSink({ client, bucket: BUCKET });
+
+    await expect(sink.store(storeInput('denied'))).rejects.toMatchObject({ name: 'StorageError', code: 'ACCESS_DENIED' });
+    expect(proxy.direct).toBe(1);
+    expect(directPutObjectFor(client).disabledReason).toBeUndefined();
+  });
+
+  it('directPutObject: false sends through the SDK only', async () => {
+    const client = createLocalS3Client(local.endpoint);
+    let direct = 0;
+    directPutObjectFor(client).intercept((request, send) => {
+      direct++;
+      return send();
+    });
+    const counter = countS3Requests(client);
+    await new S3MessageSink({ client, bucket: BUCKET, directPutObject: false }).store(storeInput('sdk-only'));
+    expect({ direct, puts: counter.count('PutObject') }).toEqual({ direct: 0, puts: 1 });
+  });
+});
