@@ -1,7 +1,7 @@
 /** esbuild bundles: the benchmark's client processes, and the Lambda handler. */
 import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
@@ -32,6 +32,24 @@ export async function bundleClient(outDir: string): Promise<string> {
     logLevel: 'error',
   });
   return join(dir, 'client.mjs');
+}
+
+/** One bench script bundled alone (ESM, minified, for this Node), so it runs without a TypeScript loader. */
+export async function bundleScript(entry: string, outDir: string): Promise<string> {
+  const outfile = join(outDir, `${basename(entry, '.ts')}.mjs`);
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: `node${process.versions.node.split('.')[0]}`,
+    format: 'esm',
+    minify: true,
+    mainFields: ['module', 'main'],
+    banner: { js: CREATE_REQUIRE_BANNER },
+    logLevel: 'error',
+  });
+  return outfile;
 }
 
 export interface HandlerBundle {

@@ -1,11 +1,14 @@
 /**
  * bench/listing.bench.ts (a 1,000,000-entry UIDL + LIST through the real client) as a
- * step of `npm run bench`: run as its own command, `node --import tsx
- * bench/listing.bench.ts <entries>`, so its peak RSS is that of a fresh process and not
- * the bench runner's (maxRSS only ever grows). Its measurement stays in that file; this
- * only reads the JSON line it prints.
+ * step of `npm run bench`: bundled as the Lambda code is (esbuild, no TypeScript loader in
+ * the process: tsx alone adds ~40 MB of RSS) and run as its own command, so its peak RSS is
+ * that of a fresh process running what production runs, not the bench runner's (maxRSS
+ * only ever grows). Its measurement stays in that file; this only reads the JSON line it prints.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { bundleScript } from './build';
 import { exec } from './common';
 import type { ListingFigures } from './listing.bench';
 
@@ -17,7 +20,17 @@ const LISTING_TIMEOUT_MS = 10 * 60_000;
 export type { ListingFigures } from './listing.bench';
 
 export async function runListing(entries: number): Promise<ListingFigures> {
-  const r = await exec(process.execPath, ['--import', 'tsx', LISTING_BENCH, String(entries)], { cwd: ROOT, timeoutMs: LISTING_TIMEOUT_MS });
+  const dir = await mkdtemp(join(tmpdir(), 'mailfetch-listing-'));
+  try {
+    const script = await bundleScript(LISTING_BENCH, dir);
+    return await runBundled(script, entries);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function runBundled(script: string, entries: number): Promise<ListingFigures> {
+  const r = await exec(process.execPath, [script, String(entries)], { cwd: ROOT, timeoutMs: LISTING_TIMEOUT_MS });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   if (r.code !== 0 || !line.startsWith('{')) {
     throw new Error(`bench/listing.bench.ts ${entries} failed with ${r.code ?? r.signal}:\n${r.stderr.trim().slice(-2000)}`);

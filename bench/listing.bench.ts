@@ -51,7 +51,9 @@ function serve(entries: number): void {
 }
 
 export async function measureListing(entries = DEFAULT_ENTRIES): Promise<ListingFigures> {
-  const child = fork(import.meta.filename, ['--serve', String(entries)], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+  // The server is this file again: TypeScript when run with tsx, the bundle when bundled.
+  const execArgv = import.meta.filename.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child = fork(import.meta.filename, ['--serve', String(entries)], { execArgv, stdio: 'inherit' });
   try {
     const port = await new Promise<number>((resolve) => child.once('message', (m) => resolve(m as number)));
     global.gc?.();
