@@ -32,7 +32,9 @@ export interface SigningScope {
 const ALGORITHM = 'AWS4-HMAC-SHA256';
 /** Signing keys change per day, region and secret: a handful at most per process. */
 const SIGNING_KEY_CACHE_ENTRIES = 8;
-const signingKeys = new Map<string, Buffer>();
+const signingKeys = new Map<string, { readonly secret: string; readonly key: Buffer }>();
+/** A value that needs no trimming or collapsing (the usual case) is used as it is. */
+const NEEDS_CANONICAL = /^\s|\s$|\s\s|[\t\n\r\f\v]/;
 
 /**
  * The headers to send: the given ones plus `x-amz-date`, `x-amz-content-sha256`,
@@ -75,7 +77,7 @@ function encodeSegment(segment: string): string {
 }
 
 function canonicalValue(value: string): string {
-  return value.trim().replace(/\s+/g, ' ');
+  return NEEDS_CANONICAL.test(value) ? value.trim().replace(/\s+/g, ' ') : value;
 }
 
 function sha256Hex(text: string): string {
@@ -83,12 +85,14 @@ function sha256Hex(text: string): string {
 }
 
 function signingKey(scope: SigningScope, day: string): Buffer {
-  const id = `${day}/${scope.region}/${scope.service}/${scope.credentials.accessKeyId}/${sha256Hex(scope.credentials.secretAccessKey)}`;
+  const secret = scope.credentials.secretAccessKey;
+  const id = `${day}/${scope.region}/${scope.service}/${scope.credentials.accessKeyId}`;
   const cached = signingKeys.get(id);
-  if (cached) return cached;
-  let key = createHmac('sha256', `AWS4${scope.credentials.secretAccessKey}`).update(day).digest();
+  if (cached?.secret === secret) return cached.key;
+  let key = createHmac('sha256', `AWS4${secret}`).update(day).digest();
   for (const part of [scope.region, scope.service, 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
+  signingKeys.delete(id);
   if (signingKeys.size >= SIGNING_KEY_CACHE_ENTRIES) signingKeys.delete(signingKeys.keys().next().value!);
-  signingKeys.set(id, key);
+  signingKeys.set(id, { secret, key });
   return key;
 }
