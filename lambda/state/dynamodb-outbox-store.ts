@@ -1,0 +1,105 @@
+/**
+ * DynamoDB adapter of {@link OutboxStore}, in the state table: one item per batch in the
+ * mailbox's partition, `sk = #OUTBOX#<createdAt>#<random>` (outside the `MSG#` range, so
+ * record queries never meet it; resetMailbox removes it with the rest), `identities` a
+ * string list. 25 identities are a few hundred bytes: one write unit to add, one to remove.
+ */
+import { randomBytes } from 'node:crypto';
+import { DeleteItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { StateStoreError, StateStoreErrorCode, toStateStoreError } from './errors';
+import { MAX_OUTBOX_IDENTITIES, type OutboxBatch, type OutboxStore } from './outbox-store';
+import { MAX_SORT_KEY_BYTES, PARTITION_KEY, SORT_KEY, mailboxKey } from './table-schema';
+
+export const OUTBOX_SORT_KEY_PREFIX = '#OUTBOX#';
+const BATCH_ID_RANDOM_BYTES = 8;
+
+export interface DynamoDbOutboxStoreOptions {
+  readonly client: DynamoDBClient;
+  readonly tableName: string;
+}
+
+export class DynamoDbOutboxStore implements OutboxStore {
+  constructor(private readonly options: DynamoDbOutboxStoreOptions) {}
+
+  async add(mailboxId: string, identities: readonly string[], nowIso: string, options: { readonly signal?: AbortSignal } = {}): Promise<OutboxBatch> {
+    if (identities.length < 1 || identities.length > MAX_OUTBOX_IDENTITIES) {
+      throw new StateStoreError(StateStoreErrorCode.INVALID, `an outbox batch holds 1 to ${MAX_OUTBOX_IDENTITIES} identities, not ${identities.length}`, { operation: 'PutItem' });
+    }
+    const id = `${nowIso}#${randomBytes(BATCH_ID_RANDOM_BYTES).toString('hex')}`;
+    const sk = sortKeyOf(id);
+    if (options.signal?.aborted) throw new StateStoreError(StateStoreErrorCode.ABORTED, `outbox batch of ${identities.length} not written: the caller stopped`, { operation: 'PutItem' });
+    const command = new PutItemCommand({
+      TableName: this.options.tableName,
+      Item: {
+        [PARTITION_KEY]: { S: mailboxKey(mailboxId) },
+        [SORT_KEY]: { S: sk },
+        identities: { L: identities.map((identity) => ({ S: identity })) },
+        createdAt: { S: nowIso },
+      },
+    });
+    await this.send('PutItem', () => this.options.client.send(command, options.signal ? { abortSignal: options.signal } : {}));
+    return { id, identities: [...identities], createdAt: nowIso };
+  }
+
+  async list(mailboxId: string, limit: number): Promise<OutboxBatch[]> {
+    const batches: OutboxBatch[] = [];
+    let startKey: QueryCommand['input']['ExclusiveStartKey'];
+    do {
+      const command = new QueryCommand({
+        TableName: this.options.tableName,
+        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+        ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#sk': SORT_KEY },
+        ExpressionAttributeValues: { ':pk': { S: mailboxKey(mailboxId) }, ':prefix': { S: OUTBOX_SORT_KEY_PREFIX } },
+        ConsistentRead: true,
+        Limit: limit - batches.length,
+        ExclusiveStartKey: startKey,
+      });
+      const page = await this.send('Query', () => this.options.client.send(command));
+      for (const item of page.Items ?? []) {
+        batches.push({
+          id: (item[SORT_KEY]?.S ?? '').slice(OUTBOX_SORT_KEY_PREFIX.length),
+          identities: (item.identities?.L ?? []).map((v) => v.S ?? '').filter((s) => s !== ''),
+          createdAt: item.createdAt?.S ?? '',
+        });
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined && batches.length < limit);
+    return batches;
+  }
+
+  async settle(mailboxId: string, batch: OutboxBatch, remaining: readonly string[]): Promise<void> {
+    const key = { [PARTITION_KEY]: { S: mailboxKey(mailboxId) }, [SORT_KEY]: { S: sortKeyOf(batch.id) } };
+    if (remaining.length === 0) {
+      await this.send('DeleteItem', () => this.options.client.send(new DeleteItemCommand({ TableName: this.options.tableName, Key: key })));
+      return;
+    }
+    const command = new UpdateItemCommand({
+      TableName: this.options.tableName,
+      Key: key,
+      UpdateExpression: 'SET identities = :remaining',
+      // A batch another run already settled stays settled.
+      ConditionExpression: 'attribute_exists(#pk)',
+      ExpressionAttributeNames: { '#pk': PARTITION_KEY },
+      ExpressionAttributeValues: { ':remaining': { L: remaining.map((identity) => ({ S: identity })) } },
+    });
+    try {
+      await this.send('UpdateItem', () => this.options.client.send(command));
+    } catch (err) {
+      if (!(err instanceof StateStoreError && err.code === StateStoreErrorCode.CONDITION_FAILED)) throw err;
+    }
+  }
+
+  private async send<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      throw toStateStoreError(err, operation, this.options.tableName);
+    }
+  }
+}
+
+function sortKeyOf(batchId: string): string {
+  const sk = `${OUTBOX_SORT_KEY_PREFIX}${batchId}`;
+  if (Buffer.byteLength(sk) > MAX_SORT_KEY_BYTES) throw new StateStoreError(StateStoreErrorCode.INVALID, 'outbox batch id too long', { operation: 'outbox' });
+  return sk;
+}
