@@ -146,7 +146,9 @@ export class DirectPutObject {
     );
     const secure = target.url.protocol === 'https:';
     this.agent ??= secure ? new HttpsAgent({ keepAlive: true, maxSockets: DIRECT_PUT_MAX_SOCKETS }) : new PlainAgent({ keepAlive: true, maxSockets: DIRECT_PUT_MAX_SOCKETS });
-    const options = { method: 'PUT', hostname: target.url.hostname, port: target.url.port || undefined, path, headers, agent: this.agent };
+    // URL keeps an IPv6 literal's brackets ([::1]), which node:http would look up as a name.
+    const hostname = target.url.hostname.replace(/^\[(.*)\]$/, '$1');
+    const options = { method: 'PUT', hostname, port: target.url.port || undefined, path, headers, agent: this.agent };
     return new Promise<DirectResponse>((resolve, reject) => {
       const req = (secure ? httpsRequest : httpRequest)(options, (res) => readResponse(res).then(resolve, reject));
       req.setTimeout(DIRECT_PUT_IDLE_TIMEOUT_MS, () => req.destroy(new Error(`no progress for ${DIRECT_PUT_IDLE_TIMEOUT_MS} ms`)));
