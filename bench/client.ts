@@ -196,7 +196,7 @@ async function runWorker(job: ClientJob): Promise<Partial<ClientResult>> {
     const summary = await runMailbox(
       {
         state: new DynamoDbStateStore({ client: dynamodb, tableName: job.table! }),
-        sink: new S3MessageSink({ client: s3, bucket: job.bucket! }),
+        sink: new S3MessageSink({ client: s3, bucket: job.bucket!, directPutObject: true }),
         openSession: (_m, signal) =>
           openSession({
             host: job.host,
@@ -234,7 +234,7 @@ async function runRss(job: ClientJob, into: 'none' | 'discard' | 's3'): Promise<
     const stream = await client.retr(1);
     let octets: number;
     if (s3) {
-      const sink = new S3MessageSink({ client: s3, bucket: job.bucket! });
+      const sink = new S3MessageSink({ client: s3, bucket: job.bucket!, directPutObject: true });
       const stored = await sink.store({ mailboxId: 'rss', identity: `m-${randomUUID()}`, uid: 'u1', body: stream, sizeHint: 0, firstSeenAt: new Date().toISOString() });
       octets = stored.size;
     } else {

@@ -145,7 +145,8 @@ export async function openStorage(choice: StoreChoice, options: OpenStorageOptio
     await checkAwsSetup(dynamodb);
     if (choice.createMissing && !options.readOnly) await createMissing(s3, dynamodb, bucket, choice.table);
     return assemble({
-      sink: () => new S3MessageSink({ client: s3, bucket, prefix }),
+      // The client is built above: nothing in its middleware a PutObject must carry.
+      sink: () => new S3MessageSink({ client: s3, bucket, prefix, directPutObject: true }),
       bucket,
       prefix,
       sealed: sealedStore(dynamodb, choice.table, kms, choice.credentialsKey),

@@ -205,7 +205,8 @@ export async function runOne(mailbox: MailboxConfig, action: RunAction, deadline
   const summary = await runMailbox(
     {
       state: new DynamoDbStateStore({ client: deps.dynamodb, tableName: deps.table }),
-      sink: new S3MessageSink({ client: deps.s3, bucket: deps.bucket, prefix: deps.prefix, onWarning: (event, fields) => log.warn(event, fields) }),
+      // The client is ours (depsFromEnvironment): nothing in its middleware a PutObject must carry.
+      sink: new S3MessageSink({ client: deps.s3, bucket: deps.bucket, prefix: deps.prefix, directPutObject: true, onWarning: (event, fields) => log.warn(event, fields) }),
       openSession: createSessionOpener({ secrets: deps.secrets, oauth: deps.oauth }),
       log: (event, fields) => log[syncEventLevel(event, fields)](event, fields),
     },

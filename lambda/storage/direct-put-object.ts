@@ -17,7 +17,8 @@
 import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Agent as PlainAgent, request as httpRequest } from 'node:http';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { getEndpointFromInstructions } from '@smithy/core/endpoints';
 import { encodeS3Path, signRequest } from './sigv4';
 
 /** A request that made no progress for this long is given up (and goes through the SDK). */
@@ -26,8 +27,27 @@ export const DIRECT_PUT_IDLE_TIMEOUT_MS = 30_000;
 const DIRECT_PUT_MAX_SOCKETS = 64;
 /** An error answer is a small XML document; more is not read. */
 const MAX_ERROR_BODY_OCTETS = 64 * 1024;
-/** S3's refusal that the SDK corrects by itself (its clock offset), after which this path works again. */
-const CLOCK_SKEW_CODES = new Set(['RequestTimeTooSkewed', 'RequestExpired']);
+/**
+ * S3's 4xx answers that say nothing against this request's form: the SDK retries them or
+ * corrects itself (its clock offset, fresh credentials), after which this path works again.
+ */
+const TRANSIENT_REFUSAL_CODES = new Set([
+  'RequestTimeTooSkewed',
+  'RequestExpired',
+  'RequestTimeout',
+  'IncompleteBody',
+  'BadDigest',
+  'XAmzContentSHA256Mismatch',
+  'ExpiredToken',
+  'TokenRefreshRequired',
+  'OperationAborted',
+  'SlowDown',
+]);
+/** After a failure the path rests for this long, doubled per failure in a row, up to the maximum... */
+export const DIRECT_PUT_BACKOFF_BASE_MS = 1_000;
+export const DIRECT_PUT_BACKOFF_MAX_MS = 60_000;
+/** ...and turns itself off after this many failures in a row (the SDK sends everything then). */
+export const DIRECT_PUT_MAX_FAILURES_IN_A_ROW = 8;
 
 export interface DirectPutRequest {
   readonly bucket: string;
@@ -81,6 +101,8 @@ export class DirectPutObject {
   private readonly interceptors: DirectRequestInterceptor[] = [];
   private agent: HttpAgent | undefined;
   private offReason: string | undefined;
+  private failuresInARow = 0;
+  private restUntilMs = 0;
 
   constructor(private readonly client: S3Client) {}
 
@@ -105,12 +127,34 @@ export class DirectPutObject {
 
   /** Whether this client's requests to `bucket` can go this way (resolves the endpoint once). */
   async available(bucket: string): Promise<boolean> {
-    return this.offReason === undefined && (await this.target(bucket)) !== undefined;
+    return this.offReason === undefined && (await this.target(bucket, 'probe')) !== undefined;
   }
 
   async put(request: DirectPutRequest): Promise<DirectPutOutcome> {
-    const target = await this.target(request.bucket);
+    if (Date.now() < this.restUntilMs) return { kind: 'retry-sdk', reason: 'resting after a failure' };
+    const target = await this.target(request.bucket, request.key);
     if (target === undefined || this.offReason !== undefined) return { kind: 'retry-sdk', reason: 'not available' };
+    const result = await this.attempt(target, request);
+    if (result.kind === 'stored') this.failuresInARow = 0;
+    else this.noteFailure(result.reason);
+    return result;
+  }
+
+  /**
+   * A failure makes the path rest (the SDK sends meanwhile), longer for each one in a row, so
+   * an endpoint this path cannot reach costs one failed attempt per rest, not one per
+   * message; after DIRECT_PUT_MAX_FAILURES_IN_A_ROW it turns off.
+   */
+  private noteFailure(reason: string): void {
+    this.failuresInARow++;
+    if (this.failuresInARow >= DIRECT_PUT_MAX_FAILURES_IN_A_ROW) {
+      this.disable(`${this.failuresInARow} failures in a row, the last: ${reason}`);
+      return;
+    }
+    this.restUntilMs = Date.now() + Math.min(DIRECT_PUT_BACKOFF_BASE_MS * 2 ** (this.failuresInARow - 1), DIRECT_PUT_BACKOFF_MAX_MS);
+  }
+
+  private async attempt(target: Target, request: DirectPutRequest): Promise<DirectPutOutcome> {
     const headers = requestHeaders(target, request);
     const seen: DirectRequest = { operation: 'PutObject', bucket: request.bucket, key: request.key, body: request.body, headers };
     let response: DirectResponse;
@@ -127,10 +171,14 @@ export class DirectPutObject {
     return interceptor ? interceptor(request, () => this.through(at + 1, request, send)) : send();
   }
 
-  private target(bucket: string): Promise<Target | undefined> {
+  /** Resolved once per bucket; a resolution that failed (not one that said no) is tried again next time. */
+  private target(bucket: string, key: string): Promise<Target | undefined> {
     let target = this.targets.get(bucket);
     if (!target) {
-      target = resolveTarget(this.client, bucket).catch(() => undefined);
+      target = resolveTarget(this.client, bucket, key).catch(() => {
+        this.targets.delete(bucket);
+        return undefined;
+      });
       this.targets.set(bucket, target);
     }
     return target;
@@ -185,7 +233,7 @@ function outcome(response: DirectResponse): DirectPutOutcome {
   const { statusCode, errorCode } = response;
   if (statusCode === 200) return { kind: 'stored' };
   const reason = `HTTP ${statusCode}${errorCode ? ` ${errorCode}` : ''}`;
-  const transient = statusCode >= 500 || statusCode === 429 || statusCode === 408 || CLOCK_SKEW_CODES.has(errorCode ?? '');
+  const transient = statusCode >= 500 || statusCode === 429 || statusCode === 408 || TRANSIENT_REFUSAL_CODES.has(errorCode ?? '');
   return transient ? { kind: 'retry-sdk', reason } : { kind: 'refused', reason };
 }
 
@@ -204,25 +252,14 @@ async function readResponse(res: IncomingMessage): Promise<DirectResponse> {
 }
 
 /**
- * Where PutObject requests to `bucket` go, per the client's own endpoint rules; undefined
- * when they need more than plain SigV4 (S3 Express, SigV4A) or a custom endpoint function.
+ * Where PutObject requests to `bucket` go, decided by the SDK's own endpoint resolution on
+ * the client's configuration (custom endpoints, AWS_ENDPOINT_URL_S3 and the shared config
+ * included, ARN and region checks applied); undefined when they need more than plain SigV4
+ * (S3 Express, SigV4A) or when the client sends to a bucket endpoint of its own.
  */
-async function resolveTarget(client: S3Client, bucket: string): Promise<Target | undefined> {
-  const config = client.config;
-  const custom = config.endpoint ? await config.endpoint() : undefined;
-  const customUrl = custom === undefined ? undefined : 'url' in custom ? String((custom as { url: URL }).url) : `${custom.protocol}//${custom.hostname}${custom.port ? `:${custom.port}` : ''}${custom.path}`;
-  const endpoint = config.endpointProvider(
-    {
-      Bucket: bucket,
-      Region: await config.region(),
-      UseFIPS: await config.useFipsEndpoint(),
-      UseDualStack: await config.useDualstackEndpoint(),
-      ForcePathStyle: config.forcePathStyle,
-      Accelerate: config.useAccelerateEndpoint,
-      ...(customUrl ? { Endpoint: customUrl } : {}),
-    },
-    {},
-  );
+async function resolveTarget(client: S3Client, bucket: string, key: string): Promise<Target | undefined> {
+  if (client.config.bucketEndpoint) return undefined;
+  const endpoint = await getEndpointFromInstructions({ Bucket: bucket, Key: key }, PutObjectCommand, client.config);
   const scheme = (endpoint.properties?.authSchemes as Array<Record<string, unknown>> | undefined)?.[0];
   if (scheme?.name !== 'sigv4' || typeof scheme.signingRegion !== 'string') return undefined;
   if (endpoint.url.search !== '' || (endpoint.headers && Object.keys(endpoint.headers).length > 0)) return undefined;

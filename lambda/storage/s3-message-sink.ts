@@ -74,15 +74,18 @@ export interface S3MessageSinkOptions {
    */
   readonly sendChecksums?: boolean;
   /**
-   * Send single-part PutObjects signed here, over the sink's own kept-alive sockets, at a
+   * Send single-part PutObjects signed here, over kept-alive sockets of their own, at a
    * fifth of the SDK's CPU per request; anything but a 200 is sent again through the SDK
-   * (see direct-put-object.ts). False: every request goes through the SDK.
-   * @default true
+   * (see direct-put-object.ts). Only for a client whose middleware and request handler add
+   * nothing a PutObject must carry (an SSE key, an ACL, a proxy): the direct request runs
+   * neither. mailfetch's handler and command line, which build their clients, turn it on.
+   * @default false
    */
   readonly directPutObject?: boolean;
   /**
    * Told when the direct path turns itself off for the client (S3 refused its request and
-   * then took the SDK's): `direct-put-disabled` with the bucket and the refusal.
+   * then took the SDK's, or it failed too often in a row): `direct-put-disabled` with the
+   * bucket and why.
    * @default nothing is told
    */
   readonly onWarning?: (event: string, fields: Record<string, unknown>) => void;
@@ -157,6 +160,7 @@ export class S3MessageSink implements MessageSink {
     const result = source.digest.result();
     const metadata = buildObjectMetadata(input, result);
     const direct = this.options.directPutObject ? directPutObjectFor(this.options.client) : undefined;
+    const wasOff = direct?.disabledReason !== undefined;
     const directOutcome = await direct?.put({
       bucket: this.options.bucket,
       key,
@@ -166,6 +170,7 @@ export class S3MessageSink implements MessageSink {
       sha256Hex: result.sha256,
       checksumSha256Base64: this.options.sendChecksums ? result.sha256Base64 : undefined,
     });
+    if (direct && !wasOff && direct.disabledReason !== undefined) this.warnDisabled(direct.disabledReason);
     if (directOutcome?.kind === 'stored') return storedMessage(key, result);
     try {
       await this.options.client.send(
@@ -190,8 +195,12 @@ export class S3MessageSink implements MessageSink {
   private directRefused(outcome: Extract<DirectPutOutcome, { kind: 'refused' }>): void {
     const direct = directPutObjectFor(this.options.client);
     if (direct.disabledReason !== undefined) return;
-    direct.disable(outcome.reason);
-    this.options.onWarning?.('direct-put-disabled', { bucket: this.options.bucket, refusal: outcome.reason });
+    direct.disable(`refused (${outcome.reason}) where the SDK's request was taken`);
+    this.warnDisabled(direct.disabledReason!);
+  }
+
+  private warnDisabled(reason: string): void {
+    this.options.onWarning?.('direct-put-disabled', { bucket: this.options.bucket, reason });
   }
 
   /**
@@ -330,7 +339,7 @@ function resolveOptions(options: S3MessageSinkOptions): ResolvedOptions {
     partSizeOctets: options.partSizeOctets ?? DEFAULT_PART_SIZE_OCTETS,
     queueSize: options.queueSize ?? DEFAULT_QUEUE_SIZE,
     sendChecksums: options.sendChecksums ?? true,
-    directPutObject: options.directPutObject ?? true,
+    directPutObject: options.directPutObject ?? false,
     onWarning: options.onWarning,
   };
   const problems = optionProblems(resolved);

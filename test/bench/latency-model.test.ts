@@ -109,7 +109,7 @@ describe('latency model: S3', () => {
 
   it('stores through S3MessageSink as one PutObject or as a multipart upload, and lists what it stored', async () => {
     const bucket = await freshBucket();
-    const sink = new S3MessageSink({ client: s3, bucket, singlePartMaxOctets: MIB, partSizeOctets: 5 * MIB, queueSize: 2 });
+    const sink = new S3MessageSink({ client: s3, bucket, singlePartMaxOctets: MIB, partSizeOctets: 5 * MIB, queueSize: 2, directPutObject: true });
     const input = (identity: string, octets: number) => ({ mailboxId: MAILBOX, identity, uid: identity, body: Readable.from([message(octets)]), sizeHint: octets, firstSeenAt: '2026-01-01T00:00:00.000Z' });
     await model.resetTallies();
 

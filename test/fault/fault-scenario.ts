@@ -47,7 +47,8 @@ const IDLE_TIMEOUT_MS = 1_500;
 const CONNECT_TIMEOUT_MS = 3_000;
 /** A worker process that outlives its deadline by this much is hung. */
 const HUNG_AFTER_MS = RUN_MS + 30_000;
-const SINK = { singlePartMaxOctets: 256 * 1024, partSizeOctets: 5 * 1024 * 1024 };
+/** As the handler configures it (directPutObject), with small thresholds so multipart uploads happen. */
+const SINK = { singlePartMaxOctets: 256 * 1024, partSizeOctets: 5 * 1024 * 1024, directPutObject: true };
 /** A "big" message: over one part, so it goes up as a real multipart upload. */
 const BIG_MESSAGE_OCTETS = 5 * 1024 * 1024 + 300 * 1024;
 const MAILDIR_POLL_MS = 150;

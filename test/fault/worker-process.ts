@@ -31,7 +31,7 @@ export interface WorkerProcessConfig {
   readonly runMs: number;
   readonly safetyMarginMs: number;
   readonly maxAttempts: { readonly s3: number; readonly dynamodb: number };
-  readonly sink: { readonly singlePartMaxOctets: number; readonly partSizeOctets: number };
+  readonly sink: { readonly singlePartMaxOctets: number; readonly partSizeOctets: number; readonly directPutObject?: boolean };
   readonly faults?: { readonly seed: number; readonly rate: number; readonly afterShare: number };
 }
 

@@ -10,8 +10,15 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DirectPutObject, directPutObjectFor, type DirectPutRequest } from '../../lambda/storage/direct-put-object';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  DIRECT_PUT_BACKOFF_BASE_MS,
+  DIRECT_PUT_BACKOFF_MAX_MS,
+  DIRECT_PUT_MAX_FAILURES_IN_A_ROW,
+  DirectPutObject,
+  directPutObjectFor,
+  type DirectPutRequest,
+} from '../../lambda/storage/direct-put-object';
 import { S3MessageSink } from '../../lambda/storage/s3-message-sink';
 import { encodeS3Path, signRequest } from '../../lambda/storage/sigv4';
 import { LOCAL_REGION } from '../../lambda/local/local-credentials';
@@ -176,23 +183,51 @@ describe('direct PutObject', () => {
     aws.destroy();
   });
 
-  it('a 503 on the direct request: the SDK stores the message, the direct path stays on', async () => {
+  it('a 503 on the direct request: the SDK stores the message; the direct path rests, then is used again', async () => {
     let refusals = 1;
     const proxy = await startProxy(local.endpoint, { refuse: (isDirect) => (isDirect && refusals-- > 0 ? { status: 503, code: 'SlowDown' } : undefined) });
     servers.push(proxy.server);
     const client = createLocalS3Client(proxy.endpoint);
     const counter = countS3Requests(client);
-    const sink = new S3MessageSink({ client, bucket: BUCKET });
+    const sink = new S3MessageSink({ client, bucket: BUCKET, directPutObject: true });
 
     const first = await sink.store(storeInput('after-503'));
-    const second = await sink.store(storeInput('next'));
+    const resting = await sink.store(storeInput('resting'));
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + DIRECT_PUT_BACKOFF_BASE_MS + 1 });
+    let rested;
+    try {
+      rested = await sink.store(storeInput('rested'));
+    } finally {
+      vi.useRealTimers();
+    }
 
-    expect((await objectBytes(local.s3, first.key)).equals(MESSAGE)).toBe(true);
-    expect((await objectBytes(local.s3, second.key)).equals(MESSAGE)).toBe(true);
-    // direct (503), SDK; then direct again.
-    expect(counter.count('PutObject')).toBe(3);
+    for (const stored of [first, resting, rested]) expect((await objectBytes(local.s3, stored.key)).equals(MESSAGE)).toBe(true);
+    // direct (503) and SDK; SDK (resting); direct.
+    expect(counter.count('PutObject')).toBe(4);
     expect(proxy.direct).toBe(2);
     expect(directPutObjectFor(client).disabledReason).toBeUndefined();
+  });
+
+  it('turns itself off after failing DIRECT_PUT_MAX_FAILURES_IN_A_ROW times in a row, with one warning; every message is stored', async () => {
+    const proxy = await startProxy(local.endpoint, { refuse: (isDirect) => (isDirect ? { status: 500, code: 'InternalError' } : undefined) });
+    servers.push(proxy.server);
+    const client = createLocalS3Client(proxy.endpoint);
+    const warnings: unknown[] = [];
+    const sink = new S3MessageSink({ client, bucket: BUCKET, directPutObject: true, onWarning: (event, fields) => warnings.push({ event, fields }) });
+    let now = Date.now();
+    vi.useFakeTimers({ toFake: ['Date'], now });
+    try {
+      for (let i = 0; i < DIRECT_PUT_MAX_FAILURES_IN_A_ROW + 2; i++) {
+        const stored = await sink.store(storeInput(`failing-${i}`));
+        expect((await objectBytes(local.s3, stored.key)).equals(MESSAGE)).toBe(true);
+        now += DIRECT_PUT_BACKOFF_MAX_MS + 1;
+        vi.setSystemTime(now);
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(proxy.direct).toBe(DIRECT_PUT_MAX_FAILURES_IN_A_ROW);
+    expect(warnings).toEqual([{ event: 'direct-put-disabled', fields: { bucket: BUCKET, reason: `${DIRECT_PUT_MAX_FAILURES_IN_A_ROW} failures in a row, the last: HTTP 500 InternalError` } }]);
   });
 
   it('a refusal the SDK gets past turns the direct path off for the client, with one warning', async () => {
@@ -200,28 +235,28 @@ describe('direct PutObject', () => {
     servers.push(proxy.server);
     const client = createLocalS3Client(proxy.endpoint);
     const warnings: unknown[] = [];
-    const sink = (): S3MessageSink => new S3MessageSink({ client, bucket: BUCKET, onWarning: (event, fields) => warnings.push({ event, fields }) });
+    const sink = (): S3MessageSink => new S3MessageSink({ client, bucket: BUCKET, directPutObject: true, onWarning: (event, fields) => warnings.push({ event, fields }) });
 
     await sink().store(storeInput('refused-1'));
     await sink().store(storeInput('refused-2'));
 
     expect((await objectBytes(local.s3, sink().objectKey('acme', 'refused-2'))).equals(MESSAGE)).toBe(true);
     expect(proxy.direct).toBe(1);
-    expect(warnings).toEqual([{ event: 'direct-put-disabled', fields: { bucket: BUCKET, refusal: 'HTTP 400 InvalidRequest' } }]);
+    expect(warnings).toEqual([{ event: 'direct-put-disabled', fields: { bucket: BUCKET, reason: "refused (HTTP 400 InvalidRequest) where the SDK's request was taken" } }]);
   });
 
   it('a refusal the SDK gets too is the store’s error, and the direct path stays on', async () => {
     const proxy = await startProxy(local.endpoint, { refuse: () => ({ status: 403, code: 'AccessDenied' }) });
     servers.push(proxy.server);
     const client = createLocalS3Client(proxy.endpoint);
-    const sink = new S3MessageSink({ client, bucket: BUCKET });
+    const sink = new S3MessageSink({ client, bucket: BUCKET, directPutObject: true });
 
     await expect(sink.store(storeInput('denied'))).rejects.toMatchObject({ name: 'StorageError', code: 'ACCESS_DENIED' });
     expect(proxy.direct).toBe(1);
     expect(directPutObjectFor(client).disabledReason).toBeUndefined();
   });
 
-  it('directPutObject: false sends through the SDK only', async () => {
+  it('by default (directPutObject: false) the sink sends through the SDK only', async () => {
     const client = createLocalS3Client(local.endpoint);
     let direct = 0;
     directPutObjectFor(client).intercept((request, send) => {
@@ -229,7 +264,7 @@ describe('direct PutObject', () => {
       return send();
     });
     const counter = countS3Requests(client);
-    await new S3MessageSink({ client, bucket: BUCKET, directPutObject: false }).store(storeInput('sdk-only'));
+    await new S3MessageSink({ client, bucket: BUCKET }).store(storeInput('sdk-only'));
     expect({ direct, puts: counter.count('PutObject') }).toEqual({ direct: 0, puts: 1 });
   });
 });

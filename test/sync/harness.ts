@@ -54,7 +54,8 @@ export class WorkerBench {
 
   private constructor(private readonly opts: BenchOptions) {
     this.state = new DynamoDbStateStore({ client: opts.dynamo.dynamodb, tableName: this.table });
-    this.sink = new S3MessageSink({ client: opts.s3.s3, bucket: this.bucket, ...opts.sink });
+    // The handler's sink (directPutObject) unless a test says otherwise.
+    this.sink = new S3MessageSink({ client: opts.s3.s3, bucket: this.bucket, directPutObject: true, ...opts.sink });
     this.mailbox = {
       id: 'box-1',
       host: opts.pop3.host,
@@ -120,7 +121,7 @@ export class WorkerBench {
       },
       's3',
     );
-    return new S3MessageSink({ client, bucket: this.bucket, ...this.opts.sink });
+    return new S3MessageSink({ client, bucket: this.bucket, directPutObject: true, ...this.opts.sink });
   }
 
   /** Every object under the bucket: key -> bytes. */
