@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { bundleScript } from './build';
-import { exec } from './common';
+import { exec, median } from './common';
 import type { ListingFigures } from './listing.bench';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -19,11 +19,25 @@ const LISTING_TIMEOUT_MS = 10 * 60_000;
 
 export type { ListingFigures } from './listing.bench';
 
-export async function runListing(entries: number): Promise<ListingFigures> {
+/** Runs per measurement: a garbage collection that comes late can add tens of MB to one run's peak. */
+const LISTING_RUNS = 3;
+
+/** The medians of LISTING_RUNS fresh processes, each figure on its own; `peakRssMbRuns` has every run's peak. */
+export async function runListing(entries: number): Promise<ListingFigures & { readonly peakRssMbRuns: number[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'mailfetch-listing-'));
   try {
     const script = await bundleScript(LISTING_BENCH, dir);
-    return await runBundled(script, entries);
+    const runs: ListingFigures[] = [];
+    for (let i = 0; i < LISTING_RUNS; i++) runs.push(await runBundled(script, entries));
+    const mid = (pick: (f: ListingFigures) => number): number => median(runs.map(pick));
+    return {
+      entries,
+      cpuMs: mid((f) => f.cpuMs),
+      wallMs: mid((f) => f.wallMs),
+      peakRssMb: mid((f) => f.peakRssMb),
+      baselineRssMb: mid((f) => f.baselineRssMb),
+      peakRssMbRuns: runs.map((f) => f.peakRssMb),
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

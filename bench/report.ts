@@ -26,7 +26,7 @@ export interface BenchReport {
   bundle?: BundleResult;
   cliStart?: CliStartResult;
   readUnits: ReadUnitsRow[];
-  listing?: ListingFigures;
+  listing?: ListingFigures & { readonly peakRssMbRuns?: readonly number[] };
   /** The AWS SDK's own CPU per request: the floor under the worker's CPU per message. */
   sdkFloor?: SdkFloorFigures;
   /** The targets table (targets.ts), filled once every figure is in. */
@@ -150,10 +150,11 @@ function readUnitCells(rows: ReadUnitsRow[]): { headers: string[]; rows: string[
   };
 }
 
-function listingText(l: ListingFigures): string {
+function listingText(l: ListingFigures & { readonly peakRssMbRuns?: readonly number[] }): string {
+  const runs = l.peakRssMbRuns ? `; medians of ${l.peakRssMbRuns.length} runs, bundled as the Lambda code is, peaks ${l.peakRssMbRuns.map((mb) => mb.toFixed(0)).join(', ')} MB` : '';
   return (
     `${l.entries.toLocaleString('en-US')}-entry UIDL + LIST through the real client: ${fmtMs(l.cpuMs)} CPU, ${fmtMs(l.wallMs)} wall, ` +
-    `peak RSS ${l.peakRssMb.toFixed(0)} MB (${l.baselineRssMb.toFixed(0)} MB before the session)`
+    `peak RSS ${l.peakRssMb.toFixed(0)} MB (${l.baselineRssMb.toFixed(0)} MB before the session${runs})`
   );
 }
 
