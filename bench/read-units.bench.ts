@@ -86,6 +86,7 @@ async function seed(dynamodb: DynamoDBClient, table: string, from: number, to: n
 const noSink: MessageSink = {
   objectKey: (m, i) => `${m}/${i}`,
   store: () => Promise.reject(new Error('read-units bench: no message should be fetched')),
+  readHeaderBlock: () => Promise.reject(new Error('read-units bench: no object should be read')),
 };
 
 export async function runReadUnits(backend: string, dynamo: LocalDynamo, sizes: readonly number[]): Promise<ReadUnitsRow[]> {

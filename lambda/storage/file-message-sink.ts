@@ -9,10 +9,11 @@
  * at most a temporary file, removed by the first store into that directory later on.
  * Memory stays flat: one batch of WRITE_BATCH_OCTETS at a time, whatever the message size.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { AtomicFile, removeStaleTemporaryFiles, syncDirectory } from './atomic-file';
 import { StorageError, fromFileError, invalidInput } from './errors';
+import { MAX_HEADER_CAPTURE_OCTETS, captureHeaderBlock } from './header-block';
 import type { MessageSink, StoreMessageInput, StoredMessage } from './message-sink';
 import { MessageSource, storedMessage } from './message-source';
 import { DEFAULT_PREFIX, objectKeyFor } from './object-key';
@@ -92,6 +93,26 @@ export class FileMessageSink implements MessageSink {
       source.destroy();
       await file?.discard();
       throw source.sourceFailure() ?? (err instanceof StorageError ? err : fromFileError(err, 'store', this.options.directory));
+    }
+  }
+
+  async readHeaderBlock(key: string): Promise<Buffer | undefined> {
+    const path = this.pathOf(key);
+    let file;
+    try {
+      file = await open(path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw fromFileError(err, 'readHeaderBlock', path);
+    }
+    try {
+      const head = Buffer.alloc(MAX_HEADER_CAPTURE_OCTETS);
+      const { bytesRead } = await file.read(head, 0, head.length, 0);
+      return captureHeaderBlock(head.subarray(0, bytesRead));
+    } catch (err) {
+      throw fromFileError(err, 'readHeaderBlock', path);
+    } finally {
+      await file.close();
     }
   }
 

@@ -26,6 +26,8 @@ export interface StoredMessage {
   readonly headerFingerprint: string;
   /** SHA-256 (hex) of the body after the header block (absent when no header end was found). */
   readonly bodySha256?: string;
+  /** The header block (at most MAX_HEADER_CAPTURE_OCTETS): what events are made from. */
+  readonly headerBlock: Buffer;
 }
 
 export interface MessageSink {
@@ -37,4 +39,10 @@ export interface MessageSink {
    * object with the same key (a re-fetch after a crash).
    */
   store(input: StoreMessageInput): Promise<StoredMessage>;
+  /**
+   * The header block of the object stored under `key` (read from its first
+   * MAX_HEADER_CAPTURE_OCTETS only), or undefined when there is no such object: how an
+   * event that could not be published is made again in a later run.
+   */
+  readHeaderBlock(key: string): Promise<Buffer | undefined>;
 }

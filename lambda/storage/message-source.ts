@@ -90,5 +90,12 @@ function toBuffer(value: unknown): Buffer {
 
 /** What store() returns for the bytes the digest saw, stored under `key`. */
 export function storedMessage(key: string, result: DigestResult): StoredMessage {
-  return { key, size: result.size, sha256: result.sha256, headerFingerprint: result.headerFingerprint, ...(result.bodySha256 ? { bodySha256: result.bodySha256 } : {}) };
+  return {
+    key,
+    size: result.size,
+    sha256: result.sha256,
+    headerFingerprint: result.headerFingerprint,
+    ...(result.bodySha256 ? { bodySha256: result.bodySha256 } : {}),
+    headerBlock: result.headerBlock,
+  };
 }

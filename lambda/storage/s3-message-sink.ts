@@ -3,10 +3,10 @@
  * deterministic key, as one PutObject when it is small and as a multipart upload when it
  * is not, hashing it on the way. Memory stays bounded by the options, not by message size.
  */
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { directPutObjectFor, type DirectPutOutcome } from './direct-put-object';
 import { StorageError, fromS3Error, invalidInput } from './errors';
-import { MAX_HEADER_VALUE_CHARS, extractHeaderFields, toMetadataValue, type HeaderFields } from './header-block';
+import { MAX_HEADER_CAPTURE_OCTETS, MAX_HEADER_VALUE_CHARS, captureHeaderBlock, extractHeaderFields, toMetadataValue, type HeaderFields } from './header-block';
 import type { DigestResult, HeaderDigest } from './message-digest';
 import { MessageParts } from './message-parts';
 import type { MessageSink, StoreMessageInput, StoredMessage } from './message-sink';
@@ -134,6 +134,21 @@ export class S3MessageSink implements MessageSink {
       // Whatever failed, the producer (the POP3 connection) must stop sending.
       source.destroy();
       throw toStorageError(err, source);
+    }
+  }
+
+  async readHeaderBlock(key: string): Promise<Buffer | undefined> {
+    try {
+      const object = await this.options.client.send(
+        new GetObjectCommand({ Bucket: this.options.bucket, Key: key, Range: `bytes=0-${MAX_HEADER_CAPTURE_OCTETS - 1}` }),
+      );
+      return captureHeaderBlock(Buffer.from((await object.Body?.transformToByteArray()) ?? []));
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name === 'NoSuchKey') return undefined;
+      // A range of an empty object is unsatisfiable: its header block is empty.
+      if (name === 'InvalidRange' || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 416) return Buffer.alloc(0);
+      throw fromS3Error(err, 'GetObject');
     }
   }
 

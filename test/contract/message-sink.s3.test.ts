@@ -90,6 +90,7 @@ messageSinkContract('S3MessageSink on s3rver', () => ({
       readAheadBoundOctets: READ_AHEAD_BOUND_OCTETS,
       // s3rver streams a PUT into its final file: overlapping PUTs of one key can interleave.
       atomicOverlappingWrites: false,
+      readsEmptyObjectHead: false,
     };
   },
 }));

@@ -163,7 +163,7 @@ describe('regressions found by fault injection, without servers', () => {
       retention: 'keep', limits: DEFAULT_LIMITS, pipelining: true, schedule: 'rate(5 minutes)',
     };
     const summary = await runMailbox(
-      { state, sink: { objectKey: () => 'k', store: () => Promise.reject(new Error('unexpected')) }, openSession: () => Promise.reject(new Error('unexpected')) },
+      { state, sink: { objectKey: () => 'k', store: () => Promise.reject(new Error('unexpected')), readHeaderBlock: () => Promise.reject(new Error('unexpected')) }, openSession: () => Promise.reject(new Error('unexpected')) },
       { mailbox, deadline: Date.now() + 60_000 },
     );
     expect(summary).toMatchObject({ status: 'error', complete: false, fetched: 0, errors: [{ code: 'UNAVAILABLE', retryable: true }] });

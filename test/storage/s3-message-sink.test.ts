@@ -16,7 +16,7 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLocalS3Client } from '../fixtures/s3rver-process';
 import { StorageError } from '../../lambda/storage/errors';
-import { headerFingerprint } from '../../lambda/storage/header-block';
+import { captureHeaderBlock, headerFingerprint } from '../../lambda/storage/header-block';
 import type { StoreMessageInput } from '../../lambda/storage/message-sink';
 import {
   METADATA_BUDGET_OCTETS,
@@ -258,6 +258,7 @@ describe('S3MessageSink', () => {
       headerFingerprint: headerFingerprint(body),
       // The body starts after the header block's empty line (HEADERS ends with one line end).
       bodySha256: createHash('sha256').update(body.subarray(body.indexOf('\r\n\r\n') + 4)).digest('hex'),
+      headerBlock: captureHeaderBlock(body),
     });
     expect(counter.counts()).toEqual({ PutObject: 1 });
     expect(putHeaders[0]?.['x-amz-checksum-sha256']).toBe(sha256.toString('base64'));

@@ -236,6 +236,7 @@ class Crash {
   wrapSink(inner: MessageSink): MessageSink {
     return {
       objectKey: (m, i) => inner.objectKey(m, i),
+      readHeaderBlock: (key) => inner.readHeaderBlock(key),
       store: async (input: StoreMessageInput) => {
         this.guard();
         if (this.point?.at === 'mid-retr' && this.hit('mid-retr')) {

@@ -50,6 +50,7 @@ describe('deep overlap under a server that announces less than it sends', () => 
     let peak = 0;
     const sink: MessageSink = {
       objectKey: (mailbox, identity) => files.objectKey(mailbox, identity),
+      readHeaderBlock: (key) => files.readHeaderBlock(key),
       store: async (input) => {
         active++;
         peak = Math.max(peak, active);
