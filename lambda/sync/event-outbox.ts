@@ -1,0 +1,152 @@
+/**
+ * The ordering of `Mail Stored` events, at least once and never for a message that is not
+ * stored:
+ *
+ * 1. `open`: the identities of a batch of stored records go into the outbox, durably,
+ *    BEFORE those records are written. A durable record therefore always has its outbox
+ *    entry until its event was published, whatever crashes when.
+ * 2. `publish`: once the records are durable, their events are published (from the header
+ *    blocks the run still holds) and the outbox keeps only what failed.
+ * 3. `drain`: a later run re-sends what is left: for each identity whose record is
+ *    `stored`, the event is made again from the object's header block; an identity without
+ *    a stored record never became durable (its message is fetched again, with a new entry).
+ *
+ * Publishing never fails a message nor holds back a deletion: a failure is logged and left
+ * in the outbox. An event can go out twice (a crash between publish and settle); its
+ * `eventId` is the same each time, which is what consumers deduplicate on.
+ */
+import type { EventPublisher, PublishResult } from '../events/event-publisher';
+import { mailStoredDetail, type MailStoredDetail } from '../events/mail-stored-detail';
+import type { OutboxBatch, OutboxStore } from '../state/outbox-store';
+import type { MessageRecord, StateStore } from '../state/state-store';
+import type { MessageSink } from '../storage/message-sink';
+
+/** Outbox batches one run re-sends at most (25 events each): the rest waits for the next run. */
+export const MAX_OUTBOX_BATCHES_PER_RUN = 40;
+
+export interface EventOutboxOptions {
+  readonly outbox: OutboxStore;
+  readonly publisher: EventPublisher;
+  readonly state: Pick<StateStore, 'getRecords'>;
+  readonly sink: Pick<MessageSink, 'readHeaderBlock'>;
+  readonly mailboxId: string;
+  /** The bucket the sink stores into (the events name it). */
+  readonly bucket: string;
+  readonly now: () => number;
+  readonly log: (event: string, fields?: Record<string, unknown>) => void;
+}
+
+/** One message's event, with the identity its outbox entry names. */
+export interface PendingEvent {
+  readonly identity: string;
+  readonly detail: MailStoredDetail;
+}
+
+export interface EventTally {
+  published: number;
+  failed: number;
+  /** Outbox entries without a stored record: their message was never durably stored. */
+  dropped: number;
+}
+
+export class EventOutbox {
+  constructor(private readonly options: EventOutboxOptions) {}
+
+  /** Step 1: the outbox entry of records about to be written. Throws when it is not durable (then neither may they be written). */
+  open(identities: readonly string[], signal?: AbortSignal): Promise<OutboxBatch> {
+    return this.options.outbox.add(this.options.mailboxId, identities, new Date(this.options.now()).toISOString(), signal ? { signal } : {});
+  }
+
+  /** Step 2: the records of `batch` are durable; publish their events and settle. Never throws. */
+  async publish(batch: OutboxBatch, events: readonly PendingEvent[]): Promise<EventTally> {
+    const tally: EventTally = { published: 0, failed: 0, dropped: 0 };
+    await this.publishAndSettle(batch, events, [], tally);
+    return tally;
+  }
+
+  /** Step 3: re-sends what earlier runs left, oldest first, until `deadline` (epoch ms). Never throws. */
+  async drain(deadline: number, maxBatches = MAX_OUTBOX_BATCHES_PER_RUN): Promise<EventTally> {
+    const tally: EventTally = { published: 0, failed: 0, dropped: 0 };
+    let batches: OutboxBatch[];
+    try {
+      batches = await this.options.outbox.list(this.options.mailboxId, maxBatches);
+    } catch (err) {
+      this.options.log('events-outbox-unreadable', { error: describe(err) });
+      return tally;
+    }
+    for (const batch of batches) {
+      if (this.options.now() >= deadline) break;
+      try {
+        const { events, missing } = await this.remake(batch);
+        tally.dropped += missing.length;
+        await this.publishAndSettle(batch, events, missing, tally);
+      } catch (err) {
+        // Left as it is: the next run tries again.
+        this.options.log('events-resend-failed', { batch: batch.id, error: describe(err) });
+      }
+    }
+    return tally;
+  }
+
+  /** The events of a batch made again from the records and the objects' header blocks. */
+  private async remake(batch: OutboxBatch): Promise<{ events: PendingEvent[]; missing: string[] }> {
+    const records = await this.options.state.getRecords(this.options.mailboxId, batch.identities);
+    const events: PendingEvent[] = [];
+    const missing: string[] = [];
+    for (const identity of batch.identities) {
+      const record = records.get(identity);
+      const headerBlock = isStored(record) ? await this.options.sink.readHeaderBlock(record.objectKey) : undefined;
+      if (!isStored(record) || headerBlock === undefined) {
+        missing.push(identity);
+        continue;
+      }
+      events.push({ identity, detail: await mailStoredDetail(factsOf(this.options, record), headerBlock) });
+    }
+    return { events, missing };
+  }
+
+  private async publishAndSettle(batch: OutboxBatch, events: readonly PendingEvent[], missing: readonly string[], tally: EventTally): Promise<void> {
+    const result = events.length > 0 ? await this.options.publisher.publish(events.map((e) => e.detail)) : { published: [], failed: [] };
+    tally.published += result.published.length;
+    tally.failed += result.failed.length;
+    if (result.failed.length > 0) this.options.log('events-not-published', { count: result.failed.length, first: result.failed[0] });
+    const remaining = remainingIdentities(batch, events, result, missing);
+    try {
+      await this.options.outbox.settle(this.options.mailboxId, batch, remaining);
+    } catch (err) {
+      // Published but not settled: the next run sends them again (same eventIds).
+      this.options.log('events-outbox-not-settled', { batch: batch.id, error: describe(err) });
+    }
+  }
+}
+
+/** Identities of the batch still to publish: all but those published and those without a stored message. */
+function remainingIdentities(batch: OutboxBatch, events: readonly PendingEvent[], result: PublishResult, missing: readonly string[]): string[] {
+  const published = new Set(result.published);
+  const done = new Set([...missing, ...events.filter((e) => published.has(e.detail.eventId)).map((e) => e.identity)]);
+  return batch.identities.filter((identity) => !done.has(identity));
+}
+
+type StoredRecord = MessageRecord & { readonly objectKey: string; readonly sha256: string; readonly storedAt: string };
+
+function isStored(record: MessageRecord | undefined): record is StoredRecord {
+  return record?.status === 'stored' && record.objectKey !== undefined && record.sha256 !== undefined && record.storedAt !== undefined;
+}
+
+function factsOf(o: Pick<EventOutboxOptions, 'mailboxId' | 'bucket'>, record: StoredRecord) {
+  return {
+    mailbox: o.mailboxId,
+    bucket: o.bucket,
+    key: record.objectKey,
+    size: record.size,
+    sha256: record.sha256,
+    uidl: record.uid,
+    identity: record.identity,
+    firstSeenAt: record.firstSeenAt,
+    storedAt: record.storedAt,
+  };
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
