@@ -3,12 +3,24 @@ import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
 /** ESM output of CommonJS dependencies (the AWS SDK) needs a `require`. */
 const CREATE_REQUIRE_BANNER = "import { createRequire as __mfCreateRequire } from 'node:module'; const require = __mfCreateRequire(import.meta.url);";
+
+/** What every bench bundle shares: ESM for this Node, minified, the SDK's ESM entry points. */
+const BENCH_BUNDLE_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  target: `node${process.versions.node.split('.')[0]}`,
+  format: 'esm',
+  minify: true,
+  mainFields: ['module', 'main'],
+  banner: { js: CREATE_REQUIRE_BANNER },
+  logLevel: 'error',
+} as const satisfies BuildOptions;
 
 /**
  * bench/client.ts bundled the way the Lambda bundle is built, but for this Node, and split
@@ -18,18 +30,11 @@ const CREATE_REQUIRE_BANNER = "import { createRequire as __mfCreateRequire } fro
 export async function bundleClient(outDir: string): Promise<string> {
   const dir = join(outDir, 'client');
   await build({
+    ...BENCH_BUNDLE_OPTIONS,
     entryPoints: { client: join(ROOT, 'bench', 'client.ts') },
     outdir: dir,
     outExtension: { '.js': '.mjs' },
     splitting: true,
-    bundle: true,
-    platform: 'node',
-    target: `node${process.versions.node.split('.')[0]}`,
-    format: 'esm',
-    minify: true,
-    mainFields: ['module', 'main'],
-    banner: { js: CREATE_REQUIRE_BANNER },
-    logLevel: 'error',
   });
   return join(dir, 'client.mjs');
 }
@@ -37,18 +42,7 @@ export async function bundleClient(outDir: string): Promise<string> {
 /** One bench script bundled alone (ESM, minified, for this Node), so it runs without a TypeScript loader. */
 export async function bundleScript(entry: string, outDir: string): Promise<string> {
   const outfile = join(outDir, `${basename(entry, '.ts')}.mjs`);
-  await build({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    target: `node${process.versions.node.split('.')[0]}`,
-    format: 'esm',
-    minify: true,
-    mainFields: ['module', 'main'],
-    banner: { js: CREATE_REQUIRE_BANNER },
-    logLevel: 'error',
-  });
+  await build({ ...BENCH_BUNDLE_OPTIONS, entryPoints: [entry], outfile });
   return outfile;
 }
 

@@ -30,22 +30,13 @@ export interface MailAddress {
   readonly address: string;
 }
 
-export interface MailStoredDetail {
+export interface MailStoredDetail extends Omit<StoredMessageFacts, 'identity'> {
   readonly version: typeof MAIL_STORED_DETAIL_VERSION;
   /**
    * The same for the same message whatever the run that stored it or sent the event:
    * SHA-256 over mailbox, message identity and content. Consumers deduplicate on it.
    */
   readonly eventId: string;
-  readonly mailbox: string;
-  readonly bucket: string;
-  readonly key: string;
-  readonly size: number;
-  /** SHA-256 (hex) of the stored bytes. */
-  readonly sha256: string;
-  readonly uidl: string;
-  readonly firstSeenAt: string;
-  readonly storedAt: string;
   readonly from?: MailAddress;
   readonly to: MailAddress[];
   readonly cc: MailAddress[];
@@ -75,9 +66,10 @@ export interface StoredMessageFacts {
   readonly bucket: string;
   readonly key: string;
   readonly size: number;
+  /** SHA-256 (hex) of the stored bytes. */
   readonly sha256: string;
   readonly uidl: string;
-  /** The message's state key (its UIDL or a fingerprint identity). */
+  /** The message's state key (its UIDL or a fingerprint identity); in the eventId, not in the detail. */
   readonly identity: string;
   readonly firstSeenAt: string;
   readonly storedAt: string;
@@ -107,14 +99,7 @@ export async function mailStoredDetail(facts: StoredMessageFacts, headerBlock: U
   const detail: MailStoredDetail = {
     version: MAIL_STORED_DETAIL_VERSION,
     eventId: eventIdFor(facts),
-    mailbox: facts.mailbox,
-    bucket: facts.bucket,
-    key: facts.key,
-    size: facts.size,
-    sha256: facts.sha256,
-    uidl: facts.uidl,
-    firstSeenAt: facts.firstSeenAt,
-    storedAt: facts.storedAt,
+    ...withoutIdentity(facts),
     ...optional('from', list('from', email.from ? [email.from] : undefined)[0]),
     to: list('to', email.to),
     cc: list('cc', email.cc),
@@ -133,6 +118,10 @@ export async function mailStoredDetail(facts: StoredMessageFacts, headerBlock: U
     truncated: [],
   };
   return fitDetail({ ...detail, truncated: [...truncated] });
+}
+
+function withoutIdentity({ identity: _identity, ...rest }: StoredMessageFacts): Omit<StoredMessageFacts, 'identity'> {
+  return rest;
 }
 
 /** The idempotency id of a message's event: the same across re-fetches (same identity and bytes) and re-sends. */
