@@ -611,9 +611,9 @@ class Scenario {
     };
   }
 
-  /** In-process crashes are counted as deaths; a crash mid-multipart may leave its upload. */
-  noteCrash(point: CrashPoint | undefined): void {
-    if (point) this.allowedOrphans++;
+  /** An in-process crash leaves the multipart uploads its dead S3 client had open. */
+  noteCrash(crash: SimulatedCrash): void {
+    this.allowedOrphans += crash.openUploads;
   }
 
   reportViolation(what: string): void {
@@ -678,7 +678,7 @@ class InProcessBench {
       this.scenario.noteAwsFaults(this.faults.injected.slice(before));
     }
     if (result instanceof SimulatedCrash) {
-      this.scenario.noteCrash(crash);
+      this.scenario.noteCrash(result);
       return { summary: undefined, death: `crash ${JSON.stringify(crash)}`, label: 'crashed' };
     }
     return { summary: result, death: undefined, label: summaryLabel(result) };

@@ -23,6 +23,15 @@ import type { RunSummary } from '../../lambda/sync/run-summary';
 import type { LocalDynamo, LocalS3 } from '../fixtures/aws-local';
 
 export class SimulatedCrash extends Error {
+  /**
+   * Multipart uploads the dead process had open (created, or being created, and neither
+   * completed nor aborted): nothing can abort them any more, so each is left to the
+   * bucket's lifecycle rule, as after a real death. Counted only by the mid-multipart
+   * crash, whose S3 client dies with the process; other crash points keep a live client,
+   * whose uploads still complete or abort.
+   */
+  openUploads = 0;
+
   constructor(point: string) {
     super(`simulated crash at ${point}`);
   }
@@ -104,7 +113,10 @@ export class WorkerBench {
     }
   }
 
-  /** A sink whose S3 client dies after the first UploadPart of a multipart upload. */
+  /**
+   * A sink whose S3 client dies after the first UploadPart of a multipart upload: with
+   * every upload open at that moment (two large messages may be in flight).
+   */
   private crashingSink(crash: Crash): S3MessageSink {
     const client = createLocalS3Client(this.opts.s3.endpoint);
     hookRequests(
@@ -112,10 +124,13 @@ export class WorkerBench {
       {
         name: 'simulatedCrash',
         step: 'initialize',
-        before: () => {
+        before: ({ operation }) => {
           if (crash.crashed) throw crash.crashed;
+          // Counted once sent: S3 may create the upload even if the answer comes too late.
+          if (operation === 'CreateMultipartUpload') crash.openUploads++;
         },
         after: ({ operation }) => {
+          if (operation === 'CompleteMultipartUpload' || operation === 'AbortMultipartUpload') crash.openUploads--;
           if (operation === 'UploadPart' && crash.hitOnce('mid-multipart')) crash.trip('mid-multipart');
         },
       },
@@ -193,8 +208,14 @@ class Crash {
     return this.hit(at);
   }
 
+  /** Multipart uploads open on the crashing S3 client (see SimulatedCrash.openUploads). */
+  openUploads = 0;
+
   trip(point: string): never {
-    this.crashed ??= new SimulatedCrash(point);
+    if (this.crashed === undefined) {
+      this.crashed = new SimulatedCrash(point);
+      this.crashed.openUploads = this.openUploads;
+    }
     for (const c of this.clients) c.close(); // dropped without QUIT: the server rolls back
     throw this.crashed;
   }
