@@ -29,6 +29,11 @@ export const ENV = {
   CREDENTIALS_KEY: 'MAILFETCH_CREDENTIALS_KEY',
   /** The Secrets Manager name prefix the function may read (named in access-denied errors). */
   SECRET_PREFIX: 'MAILFETCH_SECRET_PREFIX',
+  /**
+   * Worker: the EventBridge bus (name or ARN) that gets a `Mail Stored` event per newly
+   * stored message. Absent: no events (and no outbox).
+   */
+  EVENT_BUS: 'MAILFETCH_EVENT_BUS',
 } as const;
 
 export const DEFAULT_PREFIX = 'messages/';
