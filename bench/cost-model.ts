@@ -47,7 +47,7 @@ export const FLEET = {
   /** Sessions one invocation runs at once (DEFAULT_RUN_CONCURRENCY). */
   lanes: 4,
   /** Worker custom metrics (no dimension) + Errors by a few codes + queue + dispatcher metrics. */
-  metrics: { worker: 12, errors: 1 + 3, queue: 2, dispatcher: 7 },
+  metrics: { worker: 14, errors: 1 + 3, queue: 2, dispatcher: 7 },
   alarms: 5,
   dashboards: 1,
   /** Lambda writes START, END and REPORT per invocation (~100, ~80 and ~200 bytes). */

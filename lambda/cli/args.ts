@@ -24,6 +24,7 @@ export const STORAGE_OPTIONS = {
   prefix: { type: 'string' },
   'force-path-style': { type: 'boolean' },
   'create-missing': { type: 'boolean' },
+  'event-bus': { type: 'string' },
 } as const;
 
 /**

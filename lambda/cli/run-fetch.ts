@@ -62,6 +62,7 @@ export async function fetchMailbox(mailbox: MailboxConfig, deps: FetchRunDeps, o
         openSession: createSessionOpener({ secrets: credentials.secrets, oauth: credentials.oauth, ...(deps.engine ? { engine: deps.engine } : {}) }),
         log: (event, fields) => log.info(event, fields),
         ...(deps.onStored ? { onStored: deps.onStored } : {}),
+        ...(storage.events ? { events: storage.events } : {}),
       },
       {
         mailbox,

@@ -12,18 +12,22 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve, sep } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { CreateBucketCommand, HeadBucketCommand, S3Client, type BucketLocationConstraint } from '@aws-sdk/client-s3';
 import { DataKeyRing } from '../credentials/data-key-ring';
 import { SealedCredentialStore } from '../credentials/sealed-credential-store';
 import { DEFAULT_PREFIX, ENV } from '../env';
+import { EventBridgePublisher } from '../events/eventbridge-publisher';
 import { EMBEDDED_DYNAMODB_SUBDIR, EMBEDDED_KMS_SUBDIR, startEmbeddedAws, type EmbeddedAws } from '../local/embedded-aws';
 import { DynamoDbMailboxRegistry } from '../registry/dynamodb-mailbox-registry';
+import { DynamoDbOutboxStore } from '../state/dynamodb-outbox-store';
 import { DynamoDbStateStore } from '../state/dynamodb-state-store';
 import { ensureTable } from '../state/table-schema';
 import { FileMessageSink } from '../storage/file-message-sink';
 import type { MessageSink } from '../storage/message-sink';
 import { S3MessageSink } from '../storage/s3-message-sink';
+import type { RunMailboxEvents } from '../sync/run-mailbox';
 import { MAX_UPLOADS_IN_FLIGHT } from '../sync/run-session';
 import { checkAwsSetup } from './aws-preflight';
 import { UsageError } from './exit-codes';
@@ -51,6 +55,8 @@ export type StoreChoice =
       readonly createMissing: boolean;
       /** MAILFETCH_CREDENTIALS_KEY: the KMS key of sealed credentials (only creating a data key needs it). */
       readonly credentialsKey?: string;
+      /** --event-bus or MAILFETCH_EVENT_BUS: where `Mail Stored` events go (none without it). */
+      readonly eventBus?: string;
     };
 
 /** The storage options as parsed (see STORAGE_OPTIONS). */
@@ -61,6 +67,7 @@ export interface StorageFlags {
   readonly prefix?: string | undefined;
   readonly 'force-path-style'?: boolean | undefined;
   readonly 'create-missing'?: boolean | undefined;
+  readonly 'event-bus'?: string | undefined;
 }
 
 /**
@@ -71,7 +78,7 @@ export interface StorageFlags {
 export function storageChoice(flags: StorageFlags, env: NodeJS.ProcessEnv, cwd: string, command: string): StoreChoice {
   const prefix = flags.prefix ?? env[ENV.PREFIX] ?? DEFAULT_PREFIX;
   if (flags.local !== undefined) {
-    const clash = (['bucket', 'table', 'force-path-style', 'create-missing'] as const).filter((f) => flags[f] !== undefined);
+    const clash = (['bucket', 'table', 'force-path-style', 'create-missing', 'event-bus'] as const).filter((f) => flags[f] !== undefined);
     if (clash.length > 0) throw new UsageError(`--local cannot be combined with ${clash.map((f) => `--${f}`).join(', ')}`, command);
     if (flags.local === '') throw new UsageError('--local needs a directory', command);
     return { kind: 'local', dir: absolute(flags.local, cwd), prefix };
@@ -81,6 +88,8 @@ export function storageChoice(flags: StorageFlags, env: NodeJS.ProcessEnv, cwd: 
   if (bucket !== undefined && table !== undefined) {
     if (bucket === '' || table === '') throw new UsageError('--bucket and --table need a name', command);
     const credentialsKey = nonEmpty(env[ENV.CREDENTIALS_KEY]);
+    const eventBus = flags['event-bus'] ?? nonEmpty(env[ENV.EVENT_BUS]);
+    if (eventBus === '') throw new UsageError('--event-bus needs a bus name or ARN', command);
     return {
       kind: 'aws',
       bucket,
@@ -89,11 +98,12 @@ export function storageChoice(flags: StorageFlags, env: NodeJS.ProcessEnv, cwd: 
       forcePathStyle: flags['force-path-style'] === true,
       createMissing: flags['create-missing'] === true,
       ...(credentialsKey === undefined ? {} : { credentialsKey }),
+      ...(eventBus === undefined ? {} : { eventBus }),
     };
   }
   if (bucket !== undefined) throw new UsageError(`--bucket needs --table (or ${ENV.TABLE}) as well`, command);
   if (table !== undefined) throw new UsageError(`--table needs --bucket (or ${ENV.BUCKET}) as well`, command);
-  for (const flag of ['force-path-style', 'create-missing'] as const) {
+  for (const flag of ['force-path-style', 'create-missing', 'event-bus'] as const) {
     if (flags[flag] !== undefined) throw new UsageError(`--${flag} only applies with --bucket and --table`, command);
   }
   return { kind: 'local', dir: absolute(DEFAULT_LOCAL_DIR, cwd), prefix };
@@ -114,6 +124,8 @@ export interface Storage {
   readonly sealed: SealedCredentialStore;
   /** The --local directory, else undefined. */
   readonly localDir: string | undefined;
+  /** `Mail Stored` events (--event-bus), else undefined. */
+  readonly events: RunMailboxEvents | undefined;
   /** One line for humans: where messages and state go. */
   readonly description: string;
   /** Where the messages of a mailbox are, for people to open: a directory (ending in the path separator) or an s3:// URL. */
@@ -135,10 +147,12 @@ export async function openStorage(choice: StoreChoice, options: OpenStorageOptio
   const s3 = new S3Client({ forcePathStyle: choice.forcePathStyle, requestHandler: { httpsAgent: { keepAlive: true, maxSockets: MAX_UPLOADS_IN_FLIGHT } } });
   const dynamodb = new DynamoDBClient({});
   const kms = new KMSClient({});
+  const eventBridge = choice.eventBus === undefined ? undefined : new EventBridgeClient({});
   const close = async (): Promise<void> => {
     s3.destroy();
     dynamodb.destroy();
     kms.destroy();
+    eventBridge?.destroy();
   };
   const { bucket, prefix } = choice;
   try {
@@ -151,7 +165,12 @@ export async function openStorage(choice: StoreChoice, options: OpenStorageOptio
       prefix,
       sealed: sealedStore(dynamodb, choice.table, kms, choice.credentialsKey),
       localDir: undefined,
-      description: `s3://${bucket}/${prefix}, DynamoDB table ${choice.table}`,
+      events: eventBridge && {
+        outbox: new DynamoDbOutboxStore({ client: dynamodb, tableName: choice.table }),
+        publisher: new EventBridgePublisher({ client: eventBridge, eventBusName: choice.eventBus }),
+        bucket,
+      },
+      description: `s3://${bucket}/${prefix}, DynamoDB table ${choice.table}${choice.eventBus === undefined ? '' : `, events to ${choice.eventBus}`}`,
       messageLocation: (mailboxId) => `s3://${bucket}/${prefix}${mailboxId}/`,
       close,
     });
@@ -179,6 +198,7 @@ async function openLocalStorage(choice: Extract<StoreChoice, { kind: 'local' }>,
       prefix,
       sealed: sealedStore(aws.dynamodb, LOCAL_TABLE, aws.kms, aws.credentialsKeyArn),
       localDir: dir,
+      events: undefined,
       description: `${dir} (messages as .eml files under ${localMessageDirectory(dir, prefix, '')}, state in ${localStateDirectory(dir)})`,
       messageLocation: (mailboxId) => localMessageDirectory(dir, prefix, mailboxId),
       close: () => aws.stop(),
@@ -248,6 +268,7 @@ interface StorageParts {
   /** Holds the DynamoDB client and the table (its ring's). */
   readonly sealed: SealedCredentialStore;
   readonly localDir: string | undefined;
+  readonly events: RunMailboxEvents | undefined;
   readonly description: string;
   readonly messageLocation: (mailboxId: string) => string;
   close(): Promise<void>;
@@ -264,8 +285,8 @@ function assemble(parts: StorageParts): Storage {
   }
   const state = new DynamoDbStateStore({ client: dynamodb, tableName: table });
   const registry = new DynamoDbMailboxRegistry({ client: dynamodb, tableName: table });
-  const { localDir, description, messageLocation, close } = parts;
-  return { dynamodb, bucket, table, prefix, state, sink, registry, sealed, localDir, description, messageLocation, close };
+  const { localDir, events, description, messageLocation, close } = parts;
+  return { dynamodb, bucket, table, prefix, state, sink, registry, sealed, localDir, events, description, messageLocation, close };
 }
 
 async function createMissing(s3: S3Client, dynamodb: DynamoDBClient, bucket: string, table: string): Promise<void> {

@@ -4,7 +4,7 @@
  * The JSON line starts with the fields scripts rely on, in this order:
  * mailbox, listed, new, fetched, bytes, skipped, deleted, duplicates, complete, errors;
  * more fields follow them (status, mode, backlog, invalidUids, expired, sessions, durationMs,
- * skippedMessages, interrupted, heldBy when busy, and messageLocation when the caller knows
+ * skippedMessages, interrupted, eventsPublished/eventsFailed (0 without --event-bus), heldBy when busy, and messageLocation when the caller knows
  * where the messages are: the directory of the mailbox's .eml files with --local, an s3://
  * URL otherwise).
  */
@@ -33,6 +33,8 @@ export function summaryJsonLine(summary: RunSummary, mode: RunMode, messageLocat
     durationMs: summary.durationMs,
     skippedMessages: summary.skippedMessages,
     interrupted: summary.interrupted === true,
+    eventsPublished: summary.eventsPublished,
+    eventsFailed: summary.eventsFailed,
     ...(summary.heldBy ? { heldBy: summary.heldBy } : {}),
     ...(messageLocation === undefined ? {} : { messageLocation }),
   });
@@ -60,6 +62,7 @@ export function summaryText(summary: RunSummary, mode: RunMode, indent = '', mes
   if (mode === 'fetch' && messageLocation !== undefined) lines.push(`${indent}  messages in ${messageLocation}`);
   if (summary.invalidUids > 0) lines.push(`${indent}  ${plural(summary.invalidUids, 'message')} with an unusable UIDL (not tracked)`);
   if (summary.backlog > 0) lines.push(`${indent}  ${summary.backlog} new left for the next run`);
+  if (summary.eventsPublished + summary.eventsFailed > 0) lines.push(`${indent}  ${eventsLine(summary)}`);
   for (const s of summary.skippedMessages) {
     lines.push(`${indent}  skipped message ${printable(s.uid || '(no UIDL)')} (#${s.number}, ${formatBytes(s.size)}): ${s.reason}, left on the server`);
   }
@@ -67,6 +70,11 @@ export function summaryText(summary: RunSummary, mode: RunMode, indent = '', mes
     lines.push(`${indent}  error ${error.code}${error.uid === undefined ? '' : ` (message ${printable(error.uid)})`}: ${printable(error.message)}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+function eventsLine(summary: RunSummary): string {
+  const kept = summary.eventsFailed > 0 ? `; ${summary.eventsFailed} not taken by EventBridge, kept for the next run` : '';
+  return `${plural(summary.eventsPublished, 'Mail Stored event')} published${kept}`;
 }
 
 function headline(summary: RunSummary): string {

@@ -12,9 +12,13 @@ const STORAGE_HELP = `Storage (where messages and state go):
   --prefix PREFIX       object key prefix (default: env MAILFETCH_PREFIX, else "messages/")
   --force-path-style    path-style S3 requests (local S3 endpoints: s3rver, MinIO, ...)
   --create-missing      create the bucket and the table when they do not exist
+  --event-bus BUS       publish a "Mail Stored" event per stored message to this
+                        EventBridge bus, name or ARN (default: env MAILFETCH_EVENT_BUS;
+                        none); give it when fetching into a deployment whose pipelines
+                        start from these events (with --bucket/--table only)
   With --bucket/--table the AWS SDK's standard configuration applies (AWS_PROFILE,
-  AWS_REGION, ...); AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL_DYNAMODB point it at any
-  compatible endpoint.`;
+  AWS_REGION, ...); AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB and
+  AWS_ENDPOINT_URL_EVENTBRIDGE point it at any compatible endpoint.`;
 
 const MAILBOX_HELP = `  -c, --config FILE     the configuration file (JSON, as for the Lambda deployment)
   -m, --mailbox ID      only this mailbox (repeatable); default: every mailbox in FILE

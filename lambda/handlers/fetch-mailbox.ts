@@ -14,6 +14,7 @@
  * bug throws, so Lambda's retry and the dead-letter queue see it.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { MailboxConfig } from '../config/mailbox-config';
@@ -22,6 +23,7 @@ import { OAuthTokenProvider } from '../credentials/oauth-token-provider';
 import { SealedCredentialStore } from '../credentials/sealed-credential-store';
 import { SecretResolver } from '../credentials/secret-resolver';
 import { DEFAULT_METRICS_NAMESPACE, DEFAULT_PREFIX, ENV } from '../env';
+import { EventBridgePublisher } from '../events/eventbridge-publisher';
 import { parseDetailedMetricsMailboxes } from '../observability/detailed-metrics-mailboxes';
 import { fleetRunMetrics, runMetrics } from '../observability/emf';
 import { createLogger, type Logger } from '../observability/logger';
@@ -32,10 +34,11 @@ import { DynamoDbMailboxRegistry } from '../registry/dynamodb-mailbox-registry';
 import { recordHealth } from '../registry/record-health';
 import type { MailboxRegistry, RunAction } from '../registry/mailbox-registry';
 import { runnableMailbox } from '../registry/runnable-mailbox';
+import { DynamoDbOutboxStore } from '../state/dynamodb-outbox-store';
 import { DynamoDbStateStore } from '../state/dynamodb-state-store';
 import type { LeaseHolder } from '../state/state-store';
 import { S3MessageSink } from '../storage/s3-message-sink';
-import { runMailbox, DEFAULT_SAFETY_MARGIN_MS } from '../sync/run-mailbox';
+import { runMailbox, DEFAULT_SAFETY_MARGIN_MS, type RunMailboxDeps } from '../sync/run-mailbox';
 import { MAX_UPLOADS_IN_FLIGHT } from '../sync/run-session';
 import { emptySummary, toRunError, type RunSummary } from '../sync/run-summary';
 import { createSessionOpener } from '../sync/session-opener';
@@ -64,6 +67,14 @@ export interface HandlerDeps {
   readonly write?: (line: string) => void;
   /** The run queue, for SQS events; absent where the worker is only invoked directly. */
   readonly queue?: QueueDeps;
+  /** Where `Mail Stored` events go. @default no events */
+  readonly events?: EventDeps;
+}
+
+export interface EventDeps {
+  readonly eventBridge: EventBridgeClient;
+  /** Name or ARN of the bus. */
+  readonly eventBusName: string;
 }
 
 /** Sessions at once within one invocation: idle runs wait on the network, not the CPU. */
@@ -109,6 +120,7 @@ export function depsFromEnvironment(env: NodeJS.ProcessEnv = process.env): Handl
     oauth: new OAuthTokenProvider({ secrets }),
     registry: new DynamoDbMailboxRegistry({ client: dynamodb, tableName: table }),
     ...queueFromEnvironment(env, dynamodb, table),
+    ...eventsFromEnvironment(env[ENV.EVENT_BUS]),
   };
 }
 
@@ -121,6 +133,14 @@ function queueFromEnvironment(env: NodeJS.ProcessEnv, dynamodb: DynamoDBClient, 
   return {
     queue: { sqs: new SQSClient({}), queueUrl, hostSlots: new DynamoDbHostSlots({ client: dynamodb, tableName: table, defaultLimit, limits }) },
   };
+}
+
+/** A PutEvents that has not answered by then is given up: its events stay in the outbox. */
+export const EVENTS_REQUEST_TIMEOUT_MS = 10_000;
+
+function eventsFromEnvironment(eventBusName: string | undefined): { events?: EventDeps } {
+  if (!eventBusName) return {};
+  return { events: { eventBridge: new EventBridgeClient({ requestHandler: { requestTimeout: EVENTS_REQUEST_TIMEOUT_MS } }), eventBusName } };
 }
 
 /** `{ [key]: value }` for a set, non-empty variable, else nothing. */
@@ -209,6 +229,7 @@ export async function runOne(mailbox: MailboxConfig, action: RunAction, deadline
       sink: new S3MessageSink({ client: deps.s3, bucket: deps.bucket, prefix: deps.prefix, directPutObject: true, onWarning: (event, fields) => log.warn(event, fields) }),
       openSession: createSessionOpener({ secrets: deps.secrets, oauth: deps.oauth }),
       log: (event, fields) => log[syncEventLevel(event, fields)](event, fields),
+      ...(deps.events ? { events: runEvents(deps, deps.events) } : {}),
     },
     { mailbox, deadline, safetyMarginMs: deps.safetyMarginMs, mode: action, ...(context.requestId ? { holder: lambdaLeaseHolder(context.requestId) } : {}) },
   );
@@ -217,13 +238,25 @@ export async function runOne(mailbox: MailboxConfig, action: RunAction, deadline
   return summary;
 }
 
+function runEvents(deps: HandlerDeps, events: EventDeps): NonNullable<RunMailboxDeps['events']> {
+  return {
+    outbox: new DynamoDbOutboxStore({ client: deps.dynamodb, tableName: deps.table }),
+    publisher: new EventBridgePublisher({ client: events.eventBridge, eventBusName: events.eventBusName }),
+    bucket: deps.bucket,
+  };
+}
+
 /** `Lambda mailfetch-Worker request 1f0c…`: the function (from the runtime's environment) and the request, for the CloudWatch search. */
 export function lambdaLeaseHolder(requestId: string, functionName = process.env.AWS_LAMBDA_FUNCTION_NAME): LeaseHolder {
   return { description: `Lambda ${functionName ? `${functionName} ` : ''}request ${requestId}` };
 }
 
-/** A session that found nothing new says nothing the summary line does not: debug, not a billed line per idle run. */
-function syncEventLevel(event: string, fields: Record<string, unknown> | undefined): 'debug' | 'info' {
+/**
+ * A session that found nothing new says nothing the summary line does not: debug, not a
+ * billed line per idle run. The `events-…` lines all tell of events kept for a later run.
+ */
+function syncEventLevel(event: string, fields: Record<string, unknown> | undefined): 'debug' | 'info' | 'warn' {
+  if (event.startsWith('events-')) return 'warn';
   return event === 'session-finished' && fields?.new === 0 && fields.fetched === 0 ? 'debug' : 'info';
 }
 

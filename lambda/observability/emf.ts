@@ -109,6 +109,8 @@ function runValues(summary: RunSummary): MetricValue[] {
     [METRIC.AUTH_FAILURES, authFailures, 'Count'],
     [METRIC.DYNAMODB_READ_UNITS, summary.readUnits, 'Count'],
     [METRIC.DYNAMODB_WRITE_UNITS, summary.writeUnits, 'Count'],
+    [METRIC.EVENTS_PUBLISHED, summary.eventsPublished, 'Count'],
+    [METRIC.EVENTS_FAILED, summary.eventsFailed, 'Count'],
   ];
   // A busy run (another run held the lease) is neither. Both are emitted as 0/1 so that the
   // average of RunFailed is the share of runs that failed (the error-rate alarm).

@@ -26,6 +26,10 @@ export const METRIC = {
   ERRORS: 'Errors',
   DYNAMODB_READ_UNITS: 'StateReadUnits',
   DYNAMODB_WRITE_UNITS: 'StateWriteUnits',
+  /** `Mail Stored` events published (re-sends of earlier runs' included). */
+  EVENTS_PUBLISHED: 'EventsPublished',
+  /** Events EventBridge did not take: kept in the outbox for a later run. */
+  EVENTS_FAILED: 'EventsFailed',
 } as const;
 
 /**

@@ -50,7 +50,10 @@ export class DynamoDbOutboxStore implements OutboxStore {
         KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
         ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#sk': SORT_KEY },
         ExpressionAttributeValues: { ':pk': { S: mailboxKey(mailboxId) }, ':prefix': { S: OUTBOX_SORT_KEY_PREFIX } },
-        ConsistentRead: true,
+        // Every run asks, so half a read unit matters at fleet scale. A stale answer is
+        // harmless: a batch already settled is sent again (same eventIds) and its settle is
+        // conditional; one written a moment ago waits for the next run.
+        ConsistentRead: false,
         Limit: limit - batches.length,
         ExclusiveStartKey: startKey,
       });

@@ -16,13 +16,16 @@
  * `eventId` is the same each time, which is what consumers deduplicate on.
  */
 import type { EventPublisher, PublishResult } from '../events/event-publisher';
-import { mailStoredDetail, type MailStoredDetail } from '../events/mail-stored-detail';
+import { mailStoredDetail, type MailStoredDetail, type StoredMessageFacts } from '../events/mail-stored-detail';
 import type { OutboxBatch, OutboxStore } from '../state/outbox-store';
 import type { MessageRecord, StateStore } from '../state/state-store';
 import type { MessageSink } from '../storage/message-sink';
+import { forEachLimited } from './for-each-limited';
 
 /** Outbox batches one run re-sends at most (25 events each): the rest waits for the next run. */
 export const MAX_OUTBOX_BATCHES_PER_RUN = 40;
+/** Header blocks read at once while re-sending a batch (one ranged GetObject each). */
+export const RESEND_READS_IN_FLIGHT = 8;
 
 export interface EventOutboxOptions {
   readonly outbox: OutboxStore;
@@ -49,7 +52,17 @@ export interface EventTally {
   dropped: number;
 }
 
+/** A record just made durable, with the header block its upload captured. */
+export interface StoredForEvent {
+  readonly record: MessageRecord;
+  readonly headerBlock: Buffer;
+}
+
 export class EventOutbox {
+  /** Everything this run published, failed to publish, or dropped (drain included). */
+  readonly tally: EventTally = { published: 0, failed: 0, dropped: 0 };
+  private readonly publishing = new Set<Promise<void>>();
+
   constructor(private readonly options: EventOutboxOptions) {}
 
   /** Step 1: the outbox entry of records about to be written. Throws when it is not durable (then neither may they be written). */
@@ -64,15 +77,51 @@ export class EventOutbox {
     return tally;
   }
 
+  /**
+   * Step 2 for a batch of records the run just wrote: the events are made from the header
+   * blocks it still holds and published in the background, so that neither the session nor
+   * its deletions wait for EventBridge; `idle()` waits for them. Never throws.
+   */
+  publishStored(batch: OutboxBatch, stored: readonly StoredForEvent[]): void {
+    const publishing: Promise<void> = (async () => {
+      const events = await Promise.all(
+        stored.filter(({ record }) => isStored(record)).map(async ({ record, headerBlock }) => ({
+          identity: record.identity,
+          detail: await detailOf(this.options, factsOf(this.options, record as StoredRecord), headerBlock),
+        })),
+      );
+      await this.publishAndSettle(batch, events, [], this.tally);
+    })()
+      .catch((err: unknown) => this.options.log('events-not-published', { batch: batch.id, error: describe(err) }))
+      .finally(() => this.publishing.delete(publishing));
+    this.publishing.add(publishing);
+  }
+
+  /** Resolves once every publishStored() of this run has settled. */
+  async idle(): Promise<void> {
+    while (this.publishing.size > 0) await Promise.all(this.publishing);
+  }
+
   /** Step 3: re-sends what earlier runs left, oldest first, until `deadline` (epoch ms). Never throws. */
   async drain(deadline: number, maxBatches = MAX_OUTBOX_BATCHES_PER_RUN): Promise<EventTally> {
     const tally: EventTally = { published: 0, failed: 0, dropped: 0 };
+    try {
+      await this.drainInto(tally, deadline, maxBatches);
+    } finally {
+      this.tally.published += tally.published;
+      this.tally.failed += tally.failed;
+      this.tally.dropped += tally.dropped;
+    }
+    return tally;
+  }
+
+  private async drainInto(tally: EventTally, deadline: number, maxBatches: number): Promise<void> {
     let batches: OutboxBatch[];
     try {
       batches = await this.options.outbox.list(this.options.mailboxId, maxBatches);
     } catch (err) {
       this.options.log('events-outbox-unreadable', { error: describe(err) });
-      return tally;
+      return;
     }
     for (const batch of batches) {
       if (this.options.now() >= deadline) break;
@@ -85,24 +134,20 @@ export class EventOutbox {
         this.options.log('events-resend-failed', { batch: batch.id, error: describe(err) });
       }
     }
-    return tally;
   }
 
   /** The events of a batch made again from the records and the objects' header blocks. */
   private async remake(batch: OutboxBatch): Promise<{ events: PendingEvent[]; missing: string[] }> {
     const records = await this.options.state.getRecords(this.options.mailboxId, batch.identities);
-    const events: PendingEvent[] = [];
-    const missing: string[] = [];
-    for (const identity of batch.identities) {
+    const made = new Map<string, PendingEvent>();
+    await forEachLimited(batch.identities, RESEND_READS_IN_FLIGHT, async (identity) => {
       const record = records.get(identity);
       const headerBlock = isStored(record) ? await this.options.sink.readHeaderBlock(record.objectKey) : undefined;
-      if (!isStored(record) || headerBlock === undefined) {
-        missing.push(identity);
-        continue;
-      }
-      events.push({ identity, detail: await mailStoredDetail(factsOf(this.options, record), headerBlock) });
-    }
-    return { events, missing };
+      if (isStored(record) && headerBlock !== undefined) made.set(identity, { identity, detail: await detailOf(this.options, factsOf(this.options, record), headerBlock) });
+    });
+    // In the batch's order, so a re-send goes out as the first send did.
+    const events = batch.identities.flatMap((identity) => made.get(identity) ?? []);
+    return { events, missing: batch.identities.filter((identity) => !made.has(identity)) };
   }
 
   private async publishAndSettle(batch: OutboxBatch, events: readonly PendingEvent[], missing: readonly string[], tally: EventTally): Promise<void> {
@@ -133,7 +178,22 @@ function isStored(record: MessageRecord | undefined): record is StoredRecord {
   return record?.status === 'stored' && record.objectKey !== undefined && record.sha256 !== undefined && record.storedAt !== undefined;
 }
 
-function factsOf(o: Pick<EventOutboxOptions, 'mailboxId' | 'bucket'>, record: StoredRecord) {
+/**
+ * The detail from the header block; should decoding ever fail, the event still goes out
+ * with where the message is (its header fields empty, `truncated: ['headers']`): an entry
+ * that could never be made would otherwise stay in the outbox for good.
+ */
+async function detailOf(o: Pick<EventOutboxOptions, 'log'>, facts: StoredMessageFacts, headerBlock: Buffer): Promise<MailStoredDetail> {
+  try {
+    return await mailStoredDetail(facts, headerBlock);
+  } catch (err) {
+    o.log('events-headers-undecodable', { key: facts.key, error: describe(err) });
+    const bare = await mailStoredDetail(facts, Buffer.alloc(0));
+    return { ...bare, truncated: ['headers'] };
+  }
+}
+
+function factsOf(o: Pick<EventOutboxOptions, 'mailboxId' | 'bucket'>, record: StoredRecord): StoredMessageFacts {
   return {
     mailbox: o.mailboxId,
     bucket: o.bucket,

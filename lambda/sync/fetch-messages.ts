@@ -136,6 +136,7 @@ class Fetcher {
       mailboxId: f.ctx.mailbox.id,
       inFlight: () => this.inFlight.size,
       ...(f.ctx.sessionAborted ? { signal: f.ctx.sessionAborted } : {}),
+      ...(f.ctx.events ? { events: f.ctx.events } : {}),
     });
   }
 
@@ -302,7 +303,7 @@ async function storeAndRecord(ctx: SessionContext, m: ListedMessage, body: Messa
     firstSeenAt,
     storedAt: new Date(ctx.now()).toISOString(),
     ...(deleteAfter ? { deleteAfter } : {}),
-  });
+  }, stored.headerBlock);
   return stored;
 }
 

@@ -2,9 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { MailboxConfig } from '../config/mailbox-config';
 import { isMailfetchError } from '../errors';
 import { Pop3Error, Pop3ErrorCode, type Pop3Client } from '../pop3';
+import type { EventPublisher } from '../events/event-publisher';
+import type { OutboxStore } from '../state/outbox-store';
 import type { LeaseHolder, StateStore } from '../state/state-store';
 import type { MessageSink } from '../storage/message-sink';
 import { SyncError, SyncErrorCode } from './errors';
+import { EventOutbox } from './event-outbox';
 import { gatedState } from './gated-state';
 import { skipUnchangedSummary } from './unchanged-summary';
 import { emptySummary, MAX_SKIPPED_NAMED, toRunError, type LeaseHeld, type RunSummary } from './run-summary';
@@ -15,6 +18,16 @@ import type { SessionContext, SessionResult } from './session-context';
 export const MAX_SESSIONS_PER_RUN = 20;
 /** The lease outlives the longest run by this much, so a crashed run's lease expires soon after. */
 export const LEASE_SLACK_MS = 60_000;
+/** Re-sending earlier runs' events gets at most this share of the time before stopStartingAt. */
+export const EVENT_DRAIN_SHARE = 0.25;
+
+/** Where `Mail Stored` events go, and where those not yet published are kept. */
+export interface RunMailboxEvents {
+  readonly outbox: OutboxStore;
+  readonly publisher: EventPublisher;
+  /** The bucket the sink stores into (the events name it). */
+  readonly bucket: string;
+}
 
 export interface RunMailboxDeps {
   readonly state: StateStore;
@@ -27,6 +40,8 @@ export interface RunMailboxDeps {
   readonly log?: (event: string, fields?: Record<string, unknown>) => void;
   /** Called after each message is stored and recorded (progress displays). */
   readonly onStored?: (progress: { uid: string; size: number; newInSession: number }) => void;
+  /** A `Mail Stored` event per stored message, at least once (event-outbox.ts). @default no events */
+  readonly events?: RunMailboxEvents;
 }
 
 export interface RunMailboxOptions {
@@ -105,7 +120,9 @@ export async function runMailbox(deps: RunMailboxDeps, options: RunMailboxOption
     log('lease-busy', heldBy ? { heldBy } : {});
     return finish(summary, deps.state, now, started);
   }
+  const events = deps.events ? eventOutbox(deps, deps.events, mailbox.id, now, log) : undefined;
   try {
+    if (events) await events.drain(started + (stopStartingAt - started) * EVENT_DRAIN_SHARE);
     const allowance = { messages: mailbox.limits.maxMessagesPerRun, octets: mailbox.limits.maxBytesPerRun };
     const maxSessions = options.maxSessions ?? MAX_SESSIONS_PER_RUN;
     for (let n = 1; n <= maxSessions; n++) {
@@ -129,6 +146,7 @@ export async function runMailbox(deps: RunMailboxDeps, options: RunMailboxOption
             mode: options.mode ?? 'fetch',
             log,
             ...(deps.onStored ? { onStored: deps.onStored } : {}),
+            ...(events ? { events } : {}),
           }),
         );
       } catch (err) {
@@ -156,10 +174,33 @@ export async function runMailbox(deps: RunMailboxDeps, options: RunMailboxOption
       }
     }
   } finally {
+    if (events) await eventsPublished(events, options.deadline - margin / 2 - now(), summary, log);
     await deps.state.releaseLease(mailbox.id, owner).catch((err: unknown) => log('lease-release-failed', { error: toRunError(err) }));
   }
   if (options.stop?.aborted) summary.interrupted = true;
   return finish(summary, deps.state, now, started);
+}
+
+function eventOutbox(deps: RunMailboxDeps, events: RunMailboxEvents, mailboxId: string, now: () => number, log: (event: string, fields?: Record<string, unknown>) => void): EventOutbox {
+  return new EventOutbox({ ...events, state: deps.state, sink: deps.sink, mailboxId, now, log });
+}
+
+/**
+ * Waits for the events still being published (while the lease keeps other runs off the
+ * outbox), at most `withinMs`: what is not settled by then stays in the outbox, so a later
+ * run sends it (again). Counts them into the summary.
+ */
+async function eventsPublished(events: EventOutbox, withinMs: number, summary: RunSummary, log: (event: string, fields?: Record<string, unknown>) => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), Math.max(0, withinMs))));
+  try {
+    if ((await Promise.race([events.idle(), late])) === 'late') log('events-still-publishing', { withinMs });
+  } finally {
+    clearTimeout(timer);
+  }
+  summary.eventsPublished = events.tally.published;
+  summary.eventsFailed = events.tally.failed;
+  summary.eventsDropped = events.tally.dropped;
 }
 
 /** The lease that made this run busy, for the summary; undefined if it is gone or unreadable. */

@@ -67,6 +67,12 @@ export interface RunSummary {
   expired: number;
   readUnits: number;
   writeUnits: number;
+  /** `Mail Stored` events published by this run (re-sent ones of earlier runs included). */
+  eventsPublished: number;
+  /** Events EventBridge did not take: kept in the outbox, re-sent by a later run. */
+  eventsFailed: number;
+  /** Outbox entries of messages that were never durably stored (fetched again, with a new entry). */
+  eventsDropped: number;
   durationMs: number;
   errors: RunError[];
   /** Status `busy`: who holds the lease and until when (absent when it could not be read, or was gone). */
@@ -95,6 +101,9 @@ export function emptySummary(mailbox: string): RunSummary {
     expired: 0,
     readUnits: 0,
     writeUnits: 0,
+    eventsPublished: 0,
+    eventsFailed: 0,
+    eventsDropped: 0,
     durationMs: 0,
     errors: [],
   };

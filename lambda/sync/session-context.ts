@@ -1,6 +1,7 @@
 import type { MailboxConfig } from '../config/mailbox-config';
 import type { StateStore } from '../state/state-store';
 import type { MessageSink } from '../storage/message-sink';
+import type { EventOutbox } from './event-outbox';
 import type { RunError, SkippedMessage } from './run-summary';
 
 /** What one session of a run works with. */
@@ -26,6 +27,8 @@ export interface SessionContext {
   readonly log: (event: string, fields?: Record<string, unknown>) => void;
   /** Called after each message is stored and recorded (progress displays). */
   readonly onStored?: (progress: { uid: string; size: number; newInSession: number }) => void;
+  /** The run's `Mail Stored` events, when they are on. @default none */
+  readonly events?: EventOutbox;
 }
 
 export interface SessionResult {

@@ -10,12 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OAuthTokenProvider } from '../../lambda/credentials/oauth-token-provider';
 import { SecretResolver } from '../../lambda/credentials/secret-resolver';
 import { parseMailbox } from '../../lambda/config/validate-config';
-import { handleEvent, type HandlerDeps } from '../../lambda/handlers/fetch-mailbox';
+import { ENV } from '../../lambda/env';
+import { depsFromEnvironment, handleEvent, type HandlerDeps } from '../../lambda/handlers/fetch-mailbox';
 import { DynamoDbMailboxRegistry } from '../../lambda/registry/dynamodb-mailbox-registry';
 import type { RunSummary } from '../../lambda/sync/run-summary';
 import { ensureTable } from '../../lambda/state/table-schema';
 import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../fixtures/aws-local';
 import { startFakePop3, type FakePop3Server } from '../fixtures/fake-pop3-server';
+import { startFakeEventBridge } from '../fixtures/fake-eventbridge';
 import { startFakeSecretsManager } from '../fixtures/fake-secrets-manager';
 
 describe('fetch-mailbox handler', () => {
@@ -280,5 +282,37 @@ describe('fetch-mailbox handler', () => {
       else process.env.AWS_LAMBDA_FUNCTION_NAME = previous;
       await slow.close();
     }
+  });
+
+  it('with an event bus: a Mail Stored event per stored message on that bus; a bus refusing them fails no run, warns, and counts them', async () => {
+    const bus = await startFakeEventBridge();
+    try {
+      const withEvents: HandlerDeps = { ...deps, events: { eventBridge: bus.createClient(), eventBusName: 'mail-bus' } };
+      await registry.add(mailbox('events-box'));
+      lines.length = 0;
+      const summary = await handleEvent({ action: 'fetch', mailboxId: 'events-box' }, context, withEvents);
+      expect(summary).toMatchObject({ status: 'ok', fetched: 1, eventsPublished: 1, eventsFailed: 0 });
+      expect(bus.events).toEqual([expect.objectContaining({ bus: 'mail-bus', source: 'mailfetch', detailType: 'Mail Stored', detail: expect.objectContaining({ mailbox: 'events-box', bucket: 'mail', subject: 'a', key: expect.stringMatching(/^messages\/events-box\//) }) })]);
+      expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((p) => p._aws !== undefined)).toMatchObject({ EventsPublished: 1, EventsFailed: 0 });
+
+      await registry.add(mailbox('refused-box'));
+      bus.failEntries(() => 'InternalFailure');
+      lines.length = 0;
+      const refused = await handleEvent({ action: 'fetch', mailboxId: 'refused-box' }, context, withEvents);
+      expect(refused).toMatchObject({ status: 'ok', fetched: 1, eventsPublished: 0, eventsFailed: 1, errors: [] });
+      const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(parsed.find((p) => p.message === 'events-not-published')).toMatchObject({ level: 'warn', mailbox: 'refused-box' });
+      expect(parsed.find((p) => p._aws !== undefined)).toMatchObject({ EventsFailed: 1, RunFailed: 0 });
+      expect((await registry.get('refused-box'))?.health).toMatchObject({ lastRunStatus: 'ok', consecutiveFailures: 0 });
+    } finally {
+      bus.failEntries(undefined);
+      await bus.close();
+    }
+  });
+
+  it(`${ENV.EVENT_BUS} turns events on, naming the bus; without it there are none`, () => {
+    const on = depsFromEnvironment({ [ENV.BUCKET]: 'b', [ENV.TABLE]: 't', [ENV.EVENT_BUS]: 'arn:aws:events:eu-west-1:123456789012:event-bus/mail' });
+    expect(on.events?.eventBusName).toBe('arn:aws:events:eu-west-1:123456789012:event-bus/mail');
+    expect(depsFromEnvironment({ [ENV.BUCKET]: 'b', [ENV.TABLE]: 't' }).events).toBeUndefined();
   });
 });

@@ -76,7 +76,7 @@ describe('runMetrics (embedded metric format)', () => {
     const fleet = new Set<string>();
     for (let i = 0; i < 1_000; i++) for (const m of published(docs(summary({ mailbox: `mbx-${i}` })))) fleet.add(m);
     expect([...fleet].sort()).toEqual(published(docs(summary())).sort());
-    expect(fleet.size).toBe(12);
+    expect(fleet.size).toBe(14);
     // A detailed mailbox's values are published a second time, under its own dimension.
     expect(published(docs(summary(), true))).toHaveLength(2 * fleet.size);
   });

@@ -21,6 +21,11 @@ import { S3MessageSink, type S3MessageSinkOptions } from '../../lambda/storage/s
 import { runMailbox, type RunMailboxOptions } from '../../lambda/sync/run-mailbox';
 import type { RunSummary } from '../../lambda/sync/run-summary';
 import type { LocalDynamo, LocalS3 } from '../fixtures/aws-local';
+import type { FakeEventBridge } from '../fixtures/fake-eventbridge';
+import { EventBridgePublisher } from '../../lambda/events/eventbridge-publisher';
+import type { EventPublisher } from '../../lambda/events/event-publisher';
+import { DynamoDbOutboxStore } from '../../lambda/state/dynamodb-outbox-store';
+import type { OutboxStore } from '../../lambda/state/outbox-store';
 
 export class SimulatedCrash extends Error {
   /**
@@ -52,6 +57,16 @@ export interface BenchOptions {
   readonly pop3: Pick<Pop3SessionOptions, 'host' | 'port' | 'tls' | 'tlsOptions' | 'username' | 'password' | 'allowPlaintextAuth' | 'auth' | 'trace'>;
   readonly mailbox?: Partial<MailboxConfig>;
   readonly sink?: Partial<S3MessageSinkOptions>;
+  /** `Mail Stored` events to a local PutEvents endpoint, with the outbox in the bench's table. @default no events */
+  readonly events?: BenchEvents;
+}
+
+export interface BenchEvents {
+  readonly bus: FakeEventBridge;
+  /** Wraps the publisher (to watch or fail what is published). */
+  readonly wrapPublisher?: (publisher: EventPublisher) => EventPublisher;
+  /** Wraps the outbox store (to fail its writes). */
+  readonly wrapOutbox?: (outbox: OutboxStore) => OutboxStore;
 }
 
 export class WorkerBench {
@@ -59,12 +74,20 @@ export class WorkerBench {
   readonly table = `mf-${randomUUID().slice(0, 8)}`;
   readonly state: DynamoDbStateStore;
   readonly sink: S3MessageSink;
+  readonly outbox: DynamoDbOutboxStore;
+  private readonly events: { readonly publisher: EventPublisher; readonly outbox: OutboxStore } | undefined;
   mailbox: MailboxConfig;
 
   private constructor(private readonly opts: BenchOptions) {
     this.state = new DynamoDbStateStore({ client: opts.dynamo.dynamodb, tableName: this.table });
     // The handler's sink (directPutObject) unless a test says otherwise.
     this.sink = new S3MessageSink({ client: opts.s3.s3, bucket: this.bucket, directPutObject: true, ...opts.sink });
+    this.outbox = new DynamoDbOutboxStore({ client: opts.dynamo.dynamodb, tableName: this.table });
+    const e = opts.events;
+    if (e) {
+      const publisher = new EventBridgePublisher({ client: e.bus.createClient() });
+      this.events = { publisher: e.wrapPublisher?.(publisher) ?? publisher, outbox: e.wrapOutbox?.(this.outbox) ?? this.outbox };
+    }
     this.mailbox = {
       id: 'box-1',
       host: opts.pop3.host,
@@ -100,6 +123,7 @@ export class WorkerBench {
           sink: crash.wrapSink(options.crash?.at === 'mid-multipart' ? this.crashingSink(crash) : this.sink),
           openSession: async (_mailbox, signal) => crash.wrapClient(await openSession({ ...this.opts.pop3, signal, pipelining: this.mailbox.pipelining })),
           now,
+          ...(this.events ? { events: { outbox: crash.guarded(this.events.outbox), publisher: crash.guarded(this.events.publisher), bucket: this.bucket } } : {}),
           // MF_DEBUG=1 prints the run's events: the first thing to look at when a run misbehaves.
           ...(process.env.MF_DEBUG ? { log: (event: string, fields?: Record<string, unknown>) => console.log('run:', event, JSON.stringify(fields ?? {})) } : {}),
         },
@@ -226,6 +250,22 @@ class Crash {
 
   async settle(): Promise<void> {
     await Promise.allSettled(this.pending);
+  }
+
+  /** `inner` whose every call fails once the run crashed (before it starts, and when it returns). */
+  guarded<T extends object>(inner: T): T {
+    return new Proxy(inner, {
+      get: (target, prop, receiver) => {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          this.guard();
+          const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          this.guard();
+          return result;
+        };
+      },
+    });
   }
 
   wrapState(inner: StateStore): StateStore {
