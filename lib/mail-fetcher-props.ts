@@ -4,13 +4,14 @@
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
-import type { IRuleTarget } from 'aws-cdk-lib/aws-events';
+import type { IEventBus, IRuleTarget } from 'aws-cdk-lib/aws-events';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket, Transition } from 'aws-cdk-lib/aws-s3';
 import type { TimeZone } from 'aws-cdk-lib';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { MailboxConfig, MailboxInput } from '../lambda/config/mailbox-config';
+import type { MailEventsProps } from './mail-events';
 import { DEFAULT_METRICS_NAMESPACE, DEFAULT_PREFIX, DEFAULT_SECRET_NAME_PREFIX } from '../lambda/env';
 
 export interface MailFetcherProps {
@@ -93,6 +94,13 @@ export interface MailFetcherProps {
    * @default no rule (subscribe your own rules to the bucket's events)
    */
   readonly newMessageTarget?: IRuleTarget;
+  /**
+   * `Mail Stored` events: one per newly stored message, with the routing headers decoded
+   * (from, to, subject, sizes...), on `eventBus`; `onMail(id, filter, target)` adds rules
+   * for them. `{ enabled: false }` turns them off (no PutEvents grant, no S3 reads).
+   * @default on, to the account's default bus
+   */
+  readonly events?: MailEventsProps;
   /**
    * What happens to the new bucket and the state table when the stack is deleted. With
    * `RETAIN` the table also has deletion protection on. `DESTROY` fails on a non-empty bucket.
@@ -286,6 +294,7 @@ export const MAIL_FETCHER_DEFAULTS = {
   failedRunAlarmPercent: 10,
   detailedMetricsMailboxes: [] as readonly string[],
   dashboard: true,
+  events: { enabled: true },
   secretNamePrefix: DEFAULT_SECRET_NAME_PREFIX,
   /** The default safety margin: 10% of the timeout within these bounds. */
   minSafetyMargin: Duration.seconds(10),
@@ -309,9 +318,15 @@ type PropWithoutDefault =
   | 'scheduleTimeZone'
   | 'alarmTopic';
 
+/** `events` with its default applied; `eventBus` stays optional (the default bus is imported by the construct). */
+export interface ResolvedMailEventsProps {
+  readonly enabled: boolean;
+  readonly eventBus?: IEventBus;
+}
+
 /** Props with every default applied and the mailboxes validated; what the construct and the validation read. */
-export type ResolvedMailFetcherProps = Omit<Required<MailFetcherProps>, PropWithoutDefault | 'mailboxes'> &
-  Pick<MailFetcherProps, PropWithoutDefault> & { readonly mailboxes: readonly MailboxConfig[] };
+export type ResolvedMailFetcherProps = Omit<Required<MailFetcherProps>, PropWithoutDefault | 'mailboxes' | 'events'> &
+  Pick<MailFetcherProps, PropWithoutDefault> & { readonly mailboxes: readonly MailboxConfig[]; readonly events: ResolvedMailEventsProps };
 
 /**
  * Applies the defaults, once.
@@ -341,6 +356,7 @@ export function applyDefaults(props: MailFetcherProps, mailboxes: readonly Mailb
     failedRunAlarmPercent: props.failedRunAlarmPercent ?? d.failedRunAlarmPercent,
     detailedMetricsMailboxes: props.detailedMetricsMailboxes ?? d.detailedMetricsMailboxes,
     dashboard: props.dashboard ?? d.dashboard,
+    events: { ...props.events, enabled: props.events?.enabled ?? d.events.enabled },
     secretNamePrefix: props.secretNamePrefix ?? d.secretNamePrefix,
   };
 }

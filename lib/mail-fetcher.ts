@@ -10,11 +10,12 @@
  *        v                                                      |  GetSecretValue (the config's secrets only)
  *   dead-letter queue  <----------------------------------------+  PutObject   -> bucket/<prefix>
  *                                                               +  Get/Put/Query -> state table
+ *                                                               +  PutEvents -> event bus ("Mail Stored") --> onMail rules
  *   bucket --(Object Created)--> EventBridge --> your rules / newMessageTarget
  */
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { Peer, Port, SecurityGroup, SubnetType, type IVpc } from 'aws-cdk-lib/aws-ec2';
-import { Match, Rule, type IRuleTarget } from 'aws-cdk-lib/aws-events';
+import { Match, Rule, type IEventBus, type IRuleTarget } from 'aws-cdk-lib/aws-events';
 import { Grant, ManagedPolicy, Role, ServicePrincipal, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, type Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
@@ -46,6 +47,9 @@ import {
   TTL_ATTRIBUTE,
 } from '../lambda/state/table-schema';
 import { FixedEgressVpc } from './fixed-egress-vpc';
+import { mailEventBus, mailRule, ruleEventBus, type MailEventBus, type OnMailOptions } from './mail-events';
+import type { MailFilter } from './mail-filter';
+import { nagArn } from './nag-arn';
 import { handlerFunction } from './handler-function';
 import { RegistrySeed } from './registry-seed';
 import { MailFetcherAlarms } from './mail-fetcher-alarms';
@@ -73,6 +77,8 @@ const STATE_TABLE_ACTIONS = [
 ] as const;
 /** PutObject covers single PUTs and multipart create/part/complete; Abort cleans up a failed one. */
 const MESSAGE_OBJECT_ACTIONS = ['s3:PutObject', 's3:AbortMultipartUpload'] as const;
+/** Events: a later run re-sends an unpublished event from the stored object's first 64 KiB (a ranged GET). */
+const EVENT_RESEND_OBJECT_ACTIONS = ['s3:GetObject'] as const;
 /** SSE-KMS: a PUT needs GenerateDataKey; multipart uploads also Decrypt (to complete the parts). */
 const MESSAGE_KEY_ACTIONS = ['kms:GenerateDataKey', 'kms:Decrypt'] as const;
 /** A failed invocation (bug, invalid event, timeout) goes to the dead-letter queue after these. */
@@ -122,6 +128,8 @@ export class MailFetcher extends Construct {
   readonly egress?: FixedEgressVpc;
   /** The rule created for `newMessageTarget`. */
   readonly newMessageRule?: Rule;
+  /** The bus that gets the `Mail Stored` events; undefined when `events.enabled` is false. */
+  readonly eventBus?: IEventBus;
 
   constructor(scope: Construct, id: string, props: MailFetcherProps = {}) {
     super(scope, id);
@@ -142,9 +150,12 @@ export class MailFetcher extends Construct {
     if (p.fixedEgressIp) this.egress = new FixedEgressVpc(this, 'Egress');
     this.vpc = p.vpc ?? this.egress?.vpc;
     this.logGroup = new LogGroup(this, 'LogGroup', { retention: p.logRetention, removalPolicy: RemovalPolicy.DESTROY });
-    this.function = this.createFunction(p);
+    const events = p.events.enabled ? mailEventBus(this, p.events.eventBus) : undefined;
+    this.eventBus = events?.bus;
+    this.function = this.createFunction(p, events);
 
     this.grantMessageWrites(this.function);
+    this.eventBus?.grantPutEventsTo(this.function);
     this.grantStateAccess(this.function);
     this.credentials = this.createCredentials(this.function, p);
     this.secrets = this.importConfigSecrets(p);
@@ -207,6 +218,25 @@ export class MailFetcher extends Construct {
         detail: { bucket: { name: [this.bucket.bucketName] }, object: { key: Match.prefix(this.prefix) } },
       },
       targets: [target],
+    });
+  }
+
+  /**
+   * Adds an EventBridge rule on `eventBus` sending the `Mail Stored` events that match
+   * `filter` to `target` (fields AND, the values of a field OR; `{}` matches all), e.g.
+   * `fetcher.onMail('Invoices', { mailbox: 'billing', subjectPrefix: 'Invoice' }, new LambdaFunction(fn), { grantRead: fn })`.
+   * @throws MailFilterError for a bad filter; MailFetcherPropsError when events are off
+   */
+  onMail(id: string, filter: MailFilter, target: IRuleTarget, options: OnMailOptions = {}): Rule {
+    const bus = ruleEventBus(this, id, this.eventBus);
+    return mailRule(this, id, {
+      bus,
+      bucket: this.bucket,
+      prefix: this.prefix,
+      ...(this.encryptionKey === undefined ? {} : { encryptionKey: this.encryptionKey }),
+      filter,
+      target,
+      options,
     });
   }
 
@@ -297,7 +327,7 @@ export class MailFetcher extends Construct {
     return queue;
   }
 
-  private createFunction(p: ResolvedMailFetcherProps): LambdaFunction {
+  private createFunction(p: ResolvedMailFetcherProps, events: MailEventBus | undefined): LambdaFunction {
     const role = new Role(this, 'FunctionRole', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
       description: 'mailfetch fetch function: its log group, message PUTs under the prefix, the state table, the configured secrets',
@@ -336,6 +366,7 @@ export class MailFetcher extends Construct {
           : { [ENV.DETAILED_METRICS_MAILBOXES]: formatDetailedMetricsMailboxes(p.detailedMetricsMailboxes) }),
         [ENV.HOST_SESSION_LIMIT]: String(p.hostSessionLimit),
         ...(p.hostSessionLimits === undefined ? {} : { [ENV.HOST_SESSION_LIMITS]: JSON.stringify(p.hostSessionLimits) }),
+        ...(events === undefined ? {} : { [ENV.EVENT_BUS]: events.reference }),
       },
       retryAttempts: ASYNC_RETRY_ATTEMPTS,
       maxEventAge: ASYNC_MAX_EVENT_AGE,
@@ -370,14 +401,16 @@ export class MailFetcher extends Construct {
     return group;
   }
 
+  /** Writes under the prefix; with events, also reads there (re-sends). The key's Decrypt covers those reads. */
   private grantMessageWrites(grantee: IGrantable): void {
     const objects = `${this.prefix}*`;
-    BucketGrants.fromBucket(this.bucket).actionsOnObjectKeys(grantee, objects, ...MESSAGE_OBJECT_ACTIONS);
+    const actions = [...MESSAGE_OBJECT_ACTIONS, ...(this.eventBus === undefined ? [] : EVENT_RESEND_OBJECT_ACTIONS)];
+    BucketGrants.fromBucket(this.bucket).actionsOnObjectKeys(grantee, objects, ...actions);
     // On the key itself, not through the bucket: an existing bucket does not know its key.
     this.encryptionKey?.grant(grantee, ...MESSAGE_KEY_ACTIONS);
     this.acknowledgeOnFunctionPolicy(
-      `Resource::${this.nagArn(this.bucket.bucketArn)}/${objects}`,
-      `Writes are limited to the message prefix "${this.prefix}"; object keys are derived per message at run time, so the prefix is the narrowest resource.`,
+      `Resource::${nagArn(this, this.bucket.bucketArn)}/${objects}`,
+      `Writes (and, with events, the reads that re-send an unpublished event) are limited to the message prefix "${this.prefix}"; object keys are derived per message at run time, so the prefix is the narrowest resource.`,
     );
   }
 
@@ -404,7 +437,7 @@ export class MailFetcher extends Construct {
     });
     credentials.grantWorker(fn);
     this.acknowledgeOnFunctionPolicy(
-      `Resource::${this.nagArn(credentials.secretArnPattern)}`,
+      `Resource::${nagArn(this, credentials.secretArnPattern)}`,
       `Secrets are granted by name prefix ("${p.secretNamePrefix}"), not one by one: mailboxes added with the CLI must not need a deploy, and the policy must not grow with the fleet. Only GetSecretValue and PutSecretValue (rotated refresh tokens).`,
     );
     return credentials;
@@ -429,27 +462,4 @@ export class MailFetcher extends Construct {
     if (role === undefined) return;
     Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[${finding}]`, reason });
   }
-
-  /** An ARN as cdk-nag prints it: `<LogicalId.Arn>`, pseudo parameters as `<AWS::...>`. */
-  private nagArn(arn: string): string {
-    const resolved = Stack.of(this).resolve(arn) as unknown;
-    return renderForNag(resolved);
-  }
-}
-
-/** Renders a resolved CloudFormation value the way cdk-nag names resources in findings. */
-function renderForNag(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value !== null && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    if (typeof obj.Ref === 'string') return `<${obj.Ref}>`;
-    const getAtt = obj['Fn::GetAtt'];
-    if (Array.isArray(getAtt)) return `<${getAtt.join('.')}>`;
-    const join = obj['Fn::Join'];
-    if (Array.isArray(join)) {
-      const [separator, parts] = join as [string, unknown[]];
-      return parts.map(renderForNag).join(separator);
-    }
-  }
-  return JSON.stringify(value);
 }

@@ -74,6 +74,7 @@ function validateMailFetcherProps(props: MailFetcherProps, resolved: ResolvedMai
     ...networkProblems(resolved),
     ...dispatchProblems(props, resolved),
     ...alarmProblems(resolved),
+    ...eventsProblems(resolved),
   ];
   if (problems.length > 0) throw new MailFetcherPropsError(problems);
 }
@@ -210,6 +211,11 @@ function detailedMetricsProblems(ids: readonly string[]): string[] {
     seen.add(id);
   });
   return problems;
+}
+
+function eventsProblems(p: ResolvedMailFetcherProps): string[] {
+  if (typeof p.events.enabled !== 'boolean') return [`events.enabled: must be true or false (got ${String(p.events.enabled)})`];
+  return !p.events.enabled && p.events.eventBus !== undefined ? ['events.eventBus: only applies with events enabled'] : [];
 }
 
 function requireWholeDays(problems: string[], name: string, value: Duration): void {

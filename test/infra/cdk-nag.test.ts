@@ -2,8 +2,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duration, Stack, TimeZone, Validations, type App } from 'aws-cdk-lib';
-import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { LambdaFunction, SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { Key } from 'aws-cdk-lib/aws-kms';
+import { Code, Function as LambdaFn, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -53,7 +54,7 @@ describe('cdk-nag AwsSolutions', () => {
     expectNoFindings(app);
   });
 
-  it('finds nothing unacknowledged with every option on (VPC, KMS keys, access logs, downstream rule)', () => {
+  it('finds nothing unacknowledged with every option on (VPC, KMS keys, access logs, downstream rules, onMail rules with read grants)', () => {
     const app = nagApp();
     const stack = new Stack(app, 'Options');
     const logs = new Bucket(stack, 'AccessLogs', { encryption: BucketEncryption.S3_MANAGED, enforceSSL: true });
@@ -65,7 +66,7 @@ describe('cdk-nag AwsSolutions', () => {
       enforceSSL: true,
       deadLetterQueue: { queue: downstreamDlq, maxReceiveCount: 3 },
     });
-    new MailFetcher(stack, 'MailFetcher', {
+    const fetcher = new MailFetcher(stack, 'MailFetcher', {
       mailboxes: fixtureConfig().mailboxes,
       fixedEgressIp: true,
       reservedConcurrentExecutions: 2,
@@ -78,6 +79,14 @@ describe('cdk-nag AwsSolutions', () => {
       hostSessionLimits: { 'pop.example.org': 4 },
       scheduleTimeZone: TimeZone.EUROPE_BERLIN,
     });
+    const consumer = new LambdaFn(stack, 'Consumer', { runtime: Runtime.NODEJS_22_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async () => {}') });
+    Validations.of(consumer).acknowledge(
+      { id: 'AwsSolutions-L1', reason: 'Test fixture: the consumer runs on the runtime the worker is pinned to.' },
+      { id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason: 'Test fixture: a consumer function with the default execution role.' },
+    );
+    const [first] = fixtureConfig().mailboxes;
+    fetcher.onMail('OneMailbox', { mailbox: first!.id, subjectPrefix: 'Invoice' }, new LambdaFunction(consumer), { grantRead: consumer });
+    fetcher.onMail('AllMail', { hasAttachments: true }, new LambdaFunction(consumer), { grantRead: consumer });
     expectNoFindings(app);
   });
 

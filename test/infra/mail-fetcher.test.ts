@@ -290,9 +290,9 @@ describe('MailFetcher defaults', () => {
     });
   });
 
-  it('limits S3 writes to the message prefix', () => {
+  it('limits S3 access to the message prefix: writes, and the reads that re-send events (on by default)', () => {
     const s3 = statementWith(template, 's3:PutObject');
-    expect(s3.Action).toEqual(['s3:AbortMultipartUpload', 's3:PutObject']);
+    expect(s3.Action).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject']);
     expect(s3.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/messages/*']] });
   });
 
