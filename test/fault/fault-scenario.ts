@@ -24,7 +24,11 @@ import { DynamoDbStateStore } from '../../lambda/state/dynamodb-state-store';
 import type { MessageRecord } from '../../lambda/state/state-store';
 import { MESSAGE_KEY_PREFIX, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, ensureTable, mailboxKey } from '../../lambda/state/table-schema';
 import type { RunSummary } from '../../lambda/sync/run-summary';
+import { eventIdFor, type MailStoredDetail } from '../../lambda/events/mail-stored-detail';
+import type { EventPublisher } from '../../lambda/events/event-publisher';
+import { DynamoDbOutboxStore } from '../../lambda/state/dynamodb-outbox-store';
 import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../fixtures/aws-local';
+import { startFakeEventBridge, type EntryFault, type FakeEventBridge } from '../fixtures/fake-eventbridge';
 import { dovecotWireForm, startDovecot, type DovecotInstance } from '../fixtures/dovecot';
 import { SimulatedCrash, WorkerBench, type CrashPoint } from '../sync/harness';
 import { AwsFaults, workerClients, type InjectedFault } from './aws-faults';
@@ -62,6 +66,10 @@ export interface FaultWorld {
   readonly dovecot: DovecotInstance;
   readonly s3: LocalS3;
   readonly dynamo: LocalDynamo;
+  /** Where Mail Stored events go (PutEvents), for every scenario. */
+  readonly bus: FakeEventBridge;
+  /** The PutEvents faults of one scenario (its bucket); undefined: none. */
+  setEventFaults(bucket: string, fault: EntryFault | undefined): void;
   /** A fresh Dovecot user (own Maildir) for one scenario. */
   takeUser(): { name: string; password: string };
   stop(): Promise<void>;
@@ -69,19 +77,23 @@ export interface FaultWorld {
 
 export async function startFaultWorld(users: number): Promise<FaultWorld> {
   const accounts = Array.from({ length: users }, (_, i) => ({ name: `f${i}`, password: `pw-f${i}` }));
-  const [dovecot, s3, dynamo] = await Promise.all([startDovecot({ users: accounts, oauth: false }), startS3rver(), startDynamoDbLocal()]);
+  const [dovecot, s3, dynamo, bus] = await Promise.all([startDovecot({ users: accounts, oauth: false }), startS3rver(), startDynamoDbLocal(), startFakeEventBridge()]);
+  const eventFaults = new Map<string, EntryFault>();
+  bus.failEntries((entry) => eventFaults.get(String(entry.detail.bucket))?.(entry));
   let next = 0;
   return {
     dovecot,
     s3,
     dynamo,
+    bus,
+    setEventFaults: (bucket, fault) => (fault ? eventFaults.set(bucket, fault) : eventFaults.delete(bucket)),
     takeUser: () => {
       const account = accounts[next++];
       if (!account) throw new Error(`fault world: all ${users} Dovecot users are taken`);
       return account;
     },
     stop: async () => {
-      await Promise.all([dovecot.stop(), s3.stop(), dynamo.stop()]);
+      await Promise.all([dovecot.stop(), s3.stop(), dynamo.stop(), bus.close()]);
     },
   };
 }
@@ -130,6 +142,8 @@ export interface ScenarioReport {
     orphanedUploads: number;
     allowedOrphans: number;
     objects: number;
+    /** Mail Stored events received (repeats included) and distinct eventIds. */
+    events: { events: number; distinct: number };
   };
   readonly durationMs: number;
 }
@@ -140,7 +154,7 @@ export function describeReport(r: ScenarioReport): string {
   return [
     `seed=${c.seed} mode=${c.mode} tls=${c.tls} retention=${c.retention} messages=${c.messages}${c.big ? '+big' : ''}`,
     `runs=${r.runs.length} converged=${r.converged} ms=${r.durationMs}`,
-    `deaths=${r.stats.deaths} deles=${r.stats.deles} orphans=${r.stats.orphanedUploads}/${r.stats.allowedOrphans}`,
+    `deaths=${r.stats.deaths} deles=${r.stats.deles} orphans=${r.stats.orphanedUploads}/${r.stats.allowedOrphans} events=${r.stats.events.events}/${r.stats.events.distinct}`,
     `connections=${JSON.stringify(r.stats.connections)} aws=${JSON.stringify(r.stats.awsFaults)}`,
   ].join(' ');
 }
@@ -173,6 +187,8 @@ class Scenario {
   private readonly awsFaultLog: InjectedFault[] = [];
   private deaths = 0;
   private allowedOrphans = 0;
+  /** Events published for the scenario's bucket (with repeats) and distinct eventIds: for the report. */
+  private eventsSent = { events: 0, distinct: 0 };
   private faultsOn = false;
   private estimatedDown = 0;
   private estimatedUp = 0;
@@ -344,6 +360,7 @@ class Scenario {
     const firstConnection = this.proxy.connections.length;
     const started = Date.now();
     const poller = this.pollMaildir();
+    this.world.setEventFaults(this.bucket, faulty ? eventFault(this.prng.fork(`events-${run}`)) : undefined);
     let outcome: { summary: RunSummary | undefined; death: string | undefined; label: string };
     try {
       outcome = bench
@@ -351,6 +368,7 @@ class Scenario {
         : await this.childRun(p, { faulty, awsFaultRate, clockOffsetMs, run });
     } finally {
       await poller.stop();
+      this.world.setEventFaults(this.bucket, undefined);
     }
     if (outcome.death) this.deaths++;
     // Learn the size of a whole session, so cut offsets cover all of it.
@@ -385,6 +403,7 @@ class Scenario {
     const config: WorkerProcessConfig = {
       s3Endpoint: this.world.s3.endpoint,
       dynamoEndpoint: this.world.dynamo.endpoint,
+      eventsEndpoint: this.world.bus.endpoint,
       bucket: this.bucket,
       table: this.table,
       mailbox: this.mailbox,
@@ -567,6 +586,7 @@ class Scenario {
       this.violation(`final: the bucket holds ${got.length} objects for ${wanted.length} messages; missing messages ${JSON.stringify(missing)}`);
     }
     const records = await this.records();
+    await this.eventChecks(records, objects);
     const recordedKeys = records.filter((r) => r.status === 'stored').map((r) => r.objectKey!).sort();
     if (JSON.stringify(recordedKeys) !== JSON.stringify([...objects.keys()].sort())) {
       this.violation(`final: stored records name ${recordedKeys.length} objects, the bucket holds ${objects.size}: state and bucket disagree`);
@@ -606,6 +626,7 @@ class Scenario {
         orphanedUploads: await this.orphanedUploads().catch(() => -1),
         allowedOrphans: this.allowedOrphans,
         objects: (await this.objects().catch(() => new Map())).size,
+        events: this.eventsSent,
       },
       durationMs: Date.now() - this.started,
     };
@@ -618,6 +639,39 @@ class Scenario {
 
   reportViolation(what: string): void {
     this.violation(what);
+  }
+
+  /** `inner`, checking that every event it is asked to publish names a durably stored message. */
+  checkedPublisher(inner: EventPublisher): EventPublisher {
+    return {
+      publish: async (details) => {
+        const stored = new Set((await this.records()).filter((r) => r.status === 'stored').map((r) => `${r.objectKey}|${r.sha256}`));
+        for (const d of details) if (!stored.has(`${d.key}|${d.sha256}`)) this.violation(`an event was published for ${d.key} (uidl ${d.uidl}) before its record was durable`);
+        return inner.publish(details);
+      },
+    };
+  }
+
+  /**
+   * At least once, never for nothing: every stored record has had an event with its
+   * eventId, made from the object now under its key; every event names a stored record;
+   * and once the mailbox settled, the outbox is empty.
+   */
+  private async eventChecks(records: readonly MessageRecord[], objects: ReadonlyMap<string, StoredObject>): Promise<void> {
+    const events = this.world.bus.events.filter((e) => e.detail.bucket === this.bucket).map((e) => e.detail as unknown as MailStoredDetail);
+    const published = new Map(events.map((d) => [d.eventId, d]));
+    const stored = records.filter((r) => r.status === 'stored');
+    const wanted = new Set(stored.map((r) => eventIdFor({ mailbox: MAILBOX_ID, identity: r.identity, sha256: r.sha256! })));
+    const unannounced = stored.filter((r) => !published.has(eventIdFor({ mailbox: MAILBOX_ID, identity: r.identity, sha256: r.sha256! })));
+    if (unannounced.length > 0) this.violation(`final: ${unannounced.length} stored message(s) never had a Mail Stored event: ${JSON.stringify(unannounced.map((r) => r.uid))}`);
+    for (const d of published.values()) {
+      if (!wanted.has(d.eventId)) this.violation(`final: an event (${d.key}, uidl ${d.uidl}) names no stored record`);
+      const object = objects.get(d.key);
+      if (object === undefined || object.sha256 !== d.sha256 || object.size !== d.size) this.violation(`final: the event of ${d.key} does not describe the object under its key`);
+    }
+    const left = await new DynamoDbOutboxStore({ client: this.world.dynamo.dynamodb, tableName: this.table }).list(MAILBOX_ID, 100);
+    if (left.length > 0) this.violation(`final: ${left.length} outbox batch(es) left after the mailbox settled: ${JSON.stringify(left.map((b) => b.identities))}`);
+    this.eventsSent = { events: events.length, distinct: published.size };
   }
 
   get messageCount(): number {
@@ -656,6 +710,7 @@ class InProcessBench {
       pop3,
       mailbox: scenario.mailbox,
       sink: SINK,
+      events: { bus: world.bus, wrapPublisher: (inner) => scenario.checkedPublisher(inner) },
     });
     scenario.useNames({ bucket: bench.bucket, table: bench.table });
     return new InProcessBench(scenario, bench, faults, clients);
@@ -781,7 +836,22 @@ export function runWorkerProcess(config: WorkerProcessConfig, kill?: KillPlan): 
 
 /** A run that found nothing to do and nothing wrong: the mailbox is settled. */
 function isQuiet(s: RunSummary): boolean {
-  return s.status === 'ok' && s.complete && s.new === 0 && s.fetched === 0 && s.deleted === 0 && s.errors.length === 0;
+  return s.status === 'ok' && s.complete && s.new === 0 && s.fetched === 0 && s.deleted === 0 && s.errors.length === 0 && s.eventsPublished === 0 && s.eventsFailed === 0;
+}
+
+/**
+ * PutEvents faults of one faulty run: EventBridge refusing everything for the whole run,
+ * or some entries (throttled), or nothing.
+ */
+function eventFault(p: Prng): EntryFault | undefined {
+  return p.weighted<() => EntryFault | undefined>([
+    [3, () => () => 'InternalFailure'],
+    [3, () => {
+      const entries = p.fork('entries');
+      return () => (entries.chance(0.2) ? 'ThrottlingException' : undefined);
+    }],
+    [4, () => undefined],
+  ])();
 }
 
 function summaryLabel(s: RunSummary): string {

@@ -10,7 +10,10 @@
  * {"event":"stored","uid":...} after each message is stored and recorded, and finally
  * {"event":"summary","summary":...,"faults":[...]}.
  */
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { MailboxConfig } from '../../lambda/config/mailbox-config';
+import { EventBridgePublisher } from '../../lambda/events/eventbridge-publisher';
+import { DynamoDbOutboxStore } from '../../lambda/state/dynamodb-outbox-store';
 import { openSession, type Pop3SessionOptions } from '../../lambda/pop3';
 import { DynamoDbStateStore } from '../../lambda/state/dynamodb-state-store';
 import { S3MessageSink } from '../../lambda/storage/s3-message-sink';
@@ -21,6 +24,8 @@ import { Prng } from './prng';
 export interface WorkerProcessConfig {
   readonly s3Endpoint: string;
   readonly dynamoEndpoint: string;
+  /** The local PutEvents endpoint: Mail Stored events on, the outbox in `table`. */
+  readonly eventsEndpoint: string;
   readonly bucket: string;
   readonly table: string;
   readonly mailbox: MailboxConfig;
@@ -51,6 +56,8 @@ async function main(): Promise<void> {
   const sink = new S3MessageSink({ client: s3, bucket: config.bucket, ...config.sink });
   const now = (): number => Date.now() + config.clockOffsetMs;
   const { ca, ...pop3 } = config.pop3;
+  const eventBridge = new EventBridgeClient({ endpoint: config.eventsEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
+  const events = { outbox: new DynamoDbOutboxStore({ client: dynamodb, tableName: config.table }), publisher: new EventBridgePublisher({ client: eventBridge }), bucket: config.bucket };
   emit({ event: 'ready' });
   const summary = await runMailbox(
     {
@@ -59,12 +66,14 @@ async function main(): Promise<void> {
       now,
       openSession: (_mailbox, signal) => openSession({ ...pop3, ...(ca ? { tlsOptions: { ca } } : {}), signal }),
       onStored: ({ uid }) => emit({ event: 'stored', uid }),
+      events,
     },
     { mailbox: config.mailbox, deadline: now() + config.runMs, safetyMarginMs: config.safetyMarginMs },
   );
   emit({ event: 'summary', summary, faults: faults?.injected ?? [] });
   s3.destroy();
   dynamodb.destroy();
+  eventBridge.destroy();
 }
 
 main().then(
