@@ -71,6 +71,9 @@ export class MailfetchStack extends Stack {
       value: this.fetcher.credentials.key.keyArn,
     });
     new CfnOutput(this, 'RunQueueUrl', { description: 'Runs the dispatcher queued for the fetch function', value: this.fetcher.dispatch.queue.queueUrl });
+    if (this.fetcher.eventBus) {
+      new CfnOutput(this, 'EventBusName', { description: 'Where Mail Stored events go (mailfetch fetch --event-bus)', value: this.fetcher.eventBus.eventBusName });
+    }
     new CfnOutput(this, 'DispatcherFunctionName', { description: 'Queues the mailboxes due each minute (its log shows what is late)', value: this.fetcher.dispatch.function.functionName });
     if (this.fetcher.dashboard !== undefined) {
       new CfnOutput(this, 'DashboardName', { description: 'The fleet dashboard', value: this.fetcher.dashboard.dashboard.dashboardName });
