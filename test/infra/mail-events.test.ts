@@ -129,7 +129,7 @@ describe('Mail Stored events: the worker', () => {
     ]);
   });
 
-  it('with events disabled: no MAILFETCH_EVENT_BUS, no PutEvents, no object reads, no bus', () => {
+  it('with events disabled: no MAILFETCH_EVENT_BUS, no PutEvents, no object reads, no bus, no events alarm', () => {
     const { stack, fetcher } = build({ events: { enabled: false } });
     const template = Template.fromStack(stack);
     const statements = roleStatements(template, stack, fetcher.function.role!);
@@ -139,6 +139,8 @@ describe('Mail Stored events: the worker', () => {
     expect(withAction(statements, 's3:GetObject')).toEqual([]);
     expect(withAction(statements, 's3:PutObject')).toHaveLength(1);
     expect(fetcher.eventBus).toBeUndefined();
+    expect(fetcher.alarms.eventsNotPublished).toBeUndefined();
+    expect(fetcher.alarms.all).toHaveLength(5);
   });
 
   it('refuses a bus with events disabled, and an enabled flag that is not a boolean', () => {
