@@ -48,7 +48,7 @@ export const FLEET = {
   lanes: 4,
   /** Worker custom metrics (no dimension) + Errors by a few codes + queue + dispatcher metrics. */
   metrics: { worker: 14, errors: 1 + 3, queue: 2, dispatcher: 7 },
-  alarms: 5,
+  alarms: 6,
   dashboards: 1,
   /** Lambda writes START, END and REPORT per invocation (~100, ~80 and ~200 bytes). */
   platformLogBytesPerInvocation: 380,

@@ -1,7 +1,7 @@
 /**
  * The alarms of a MailFetcher, fixed in number whatever the size of the fleet: function
- * errors, dead-letter messages, authentication failures, the share of failed runs and stale
- * mailboxes. Which mailbox is in trouble is the registry's business
+ * errors, dead-letter messages, authentication failures, the share of failed runs, stale
+ * mailboxes, and (with events) Mail Stored events EventBridge keeps refusing. Which mailbox is in trouble is the registry's business
  * (`mailfetch mailboxes status`) and the dashboard's worst-mailboxes table, not one alarm
  * per mailbox (CloudWatch bills each alarm, and an alarm-status widget shows 100 at most).
  */
@@ -23,6 +23,8 @@ export interface MailFetcherAlarmsProps {
   readonly missedRunPeriods: number;
   /** FailedRuns fires at this percentage of failed runs (0 to 100). */
   readonly failedRunAlarmPercent: number;
+  /** The worker publishes Mail Stored events: alarm when EventBridge keeps refusing them. @default false */
+  readonly events?: boolean;
   /** @default alarms without actions */
   readonly topic?: ITopic;
 }
@@ -42,6 +44,11 @@ const STALE_PERIOD = Duration.minutes(5);
  */
 const STALE_EVALUATION_PERIODS = 2;
 const PERCENT = 100;
+/**
+ * Events refused this many periods in a row: a throttled burst is re-sent by the next runs
+ * by itself; a bus that refuses for 15 minutes (a missing permission, a deleted bus) does not.
+ */
+const EVENTS_FAILED_PERIODS = 3;
 
 export class MailFetcherAlarms extends Construct {
   readonly functionErrors: Alarm;
@@ -52,7 +59,9 @@ export class MailFetcherAlarms extends Construct {
   readonly failedRuns: Alarm;
   /** Enabled mailboxes without a successful run for `missedRunPeriods` periods (reported by the dispatcher). */
   readonly staleMailboxes: Alarm;
-  /** Every alarm above: always five. */
+  /** Mail Stored events refused for EVENTS_FAILED_PERIODS periods in a row (only with `events`). */
+  readonly eventsNotPublished: Alarm | undefined;
+  /** Every alarm above: five, six with events. */
   readonly all: readonly Alarm[];
 
   constructor(scope: Construct, id: string, props: MailFetcherAlarmsProps) {
@@ -100,7 +109,8 @@ export class MailFetcherAlarms extends Construct {
       // The dispatcher reports every sweep, 0 included: silence means nothing runs at all.
       treatMissingData: TreatMissingData.BREACHING,
     });
-    this.all = [this.functionErrors, this.deadLetterMessages, this.authFailures, this.failedRuns, this.staleMailboxes];
+    this.eventsNotPublished = props.events ? eventsAlarm(this, props.namespace) : undefined;
+    this.all = [this.functionErrors, this.deadLetterMessages, this.authFailures, this.failedRuns, this.staleMailboxes, ...(this.eventsNotPublished ? [this.eventsNotPublished] : [])];
 
     if (props.topic !== undefined) this.addActions(new SnsAction(props.topic));
   }
@@ -112,4 +122,16 @@ export class MailFetcherAlarms extends Construct {
       alarm.addOkAction(...actions);
     }
   }
+}
+
+function eventsAlarm(scope: Construct, namespace: string): Alarm {
+  return new Alarm(scope, 'EventsNotPublished', {
+    alarmDescription: `EventBridge refused Mail Stored events for ${EVENTS_FAILED_PERIODS} periods of ${ERROR_PERIOD.toHumanString()} in a row. Nothing is lost: they wait in the outbox and go out once it takes them. Check the function's events:PutEvents permission and the bus (log lines "events-not-published")`,
+    metric: workerMetric(METRIC.EVENTS_FAILED, { namespace, period: ERROR_PERIOD }),
+    threshold: 1,
+    comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    evaluationPeriods: EVENTS_FAILED_PERIODS,
+    datapointsToAlarm: EVENTS_FAILED_PERIODS,
+    treatMissingData: TreatMissingData.NOT_BREACHING,
+  });
 }

@@ -85,6 +85,8 @@ export class MailFetcherDashboard extends Construct {
           graph('Errors by code', [errorsByCode(props.namespace, period)], HALF),
           graph('Authentication failures', [fleet(METRIC.AUTH_FAILURES, 'auth failures')], HALF),
         ],
+        // Refused events wait in the outbox: "refused" staying above 0 is EventsNotPublished's business.
+        ...(props.alarms.eventsNotPublished ? [[graph('Mail Stored events published / refused', [fleet(METRIC.EVENTS_PUBLISHED, 'published'), fleet(METRIC.EVENTS_FAILED, 'refused')], WIDTH)]] : []),
         [
           new LogQueryWidget({
             title: 'Worst mailboxes (failed runs, then backlog; from the run summary lines)',

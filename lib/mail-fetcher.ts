@@ -190,6 +190,7 @@ export class MailFetcher extends Construct {
       namespace: p.metricsNamespace,
       missedRunPeriods: p.missedRunPeriods,
       failedRunAlarmPercent: p.failedRunAlarmPercent,
+      events: this.eventBus !== undefined,
       ...(p.alarmTopic === undefined ? {} : { topic: p.alarmTopic }),
     });
     if (p.dashboard) {

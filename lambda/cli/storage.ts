@@ -165,11 +165,7 @@ export async function openStorage(choice: StoreChoice, options: OpenStorageOptio
       prefix,
       sealed: sealedStore(dynamodb, choice.table, kms, choice.credentialsKey),
       localDir: undefined,
-      events: eventBridge && {
-        outbox: new DynamoDbOutboxStore({ client: dynamodb, tableName: choice.table }),
-        publisher: new EventBridgePublisher({ client: eventBridge, eventBusName: choice.eventBus }),
-        bucket,
-      },
+      ...(eventBridge && choice.eventBus !== undefined ? { eventsTo: { client: eventBridge, bus: choice.eventBus } } : {}),
       description: `s3://${bucket}/${prefix}, DynamoDB table ${choice.table}${choice.eventBus === undefined ? '' : `, events to ${choice.eventBus}`}`,
       messageLocation: (mailboxId) => `s3://${bucket}/${prefix}${mailboxId}/`,
       close,
@@ -198,7 +194,6 @@ async function openLocalStorage(choice: Extract<StoreChoice, { kind: 'local' }>,
       prefix,
       sealed: sealedStore(aws.dynamodb, LOCAL_TABLE, aws.kms, aws.credentialsKeyArn),
       localDir: dir,
-      events: undefined,
       description: `${dir} (messages as .eml files under ${localMessageDirectory(dir, prefix, '')}, state in ${localStateDirectory(dir)})`,
       messageLocation: (mailboxId) => localMessageDirectory(dir, prefix, mailboxId),
       close: () => aws.stop(),
@@ -268,7 +263,8 @@ interface StorageParts {
   /** Holds the DynamoDB client and the table (its ring's). */
   readonly sealed: SealedCredentialStore;
   readonly localDir: string | undefined;
-  readonly events: RunMailboxEvents | undefined;
+  /** Where Mail Stored events go (--event-bus). @default none */
+  readonly eventsTo?: { readonly client: EventBridgeClient; readonly bus: string };
   readonly description: string;
   readonly messageLocation: (mailboxId: string) => string;
   close(): Promise<void>;
@@ -285,7 +281,11 @@ function assemble(parts: StorageParts): Storage {
   }
   const state = new DynamoDbStateStore({ client: dynamodb, tableName: table });
   const registry = new DynamoDbMailboxRegistry({ client: dynamodb, tableName: table });
-  const { localDir, events, description, messageLocation, close } = parts;
+  const { localDir, eventsTo, description, messageLocation, close } = parts;
+  // The outbox's capacity counts into the run's, as in Lambda.
+  const events: RunMailboxEvents | undefined = eventsTo && bucket !== undefined
+    ? { outbox: new DynamoDbOutboxStore({ client: dynamodb, tableName: table, capacity: state }), publisher: new EventBridgePublisher({ client: eventsTo.client, eventBusName: eventsTo.bus }), bucket }
+    : undefined;
   return { dynamodb, bucket, table, prefix, state, sink, registry, sealed, localDir, events, description, messageLocation, close };
 }
 

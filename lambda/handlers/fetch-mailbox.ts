@@ -222,14 +222,15 @@ export interface RunOneContext {
 
 /** Runs one mailbox and reports it: the summary line, its metrics, its health. */
 export async function runOne(mailbox: MailboxConfig, action: RunAction, deadline: number, log: Logger, deps: HandlerDeps, context: RunOneContext = {}): Promise<RunSummary> {
+  const state = new DynamoDbStateStore({ client: deps.dynamodb, tableName: deps.table });
   const summary = await runMailbox(
     {
-      state: new DynamoDbStateStore({ client: deps.dynamodb, tableName: deps.table }),
+      state,
       // The client is ours (depsFromEnvironment): nothing in its middleware a PutObject must carry.
       sink: new S3MessageSink({ client: deps.s3, bucket: deps.bucket, prefix: deps.prefix, directPutObject: true, onWarning: (event, fields) => log.warn(event, fields) }),
       openSession: createSessionOpener({ secrets: deps.secrets, oauth: deps.oauth }),
       log: (event, fields) => log[syncEventLevel(event, fields)](event, fields),
-      ...(deps.events ? { events: runEvents(deps, deps.events) } : {}),
+      ...(deps.events ? { events: runEvents(deps, deps.events, state) } : {}),
     },
     { mailbox, deadline, safetyMarginMs: deps.safetyMarginMs, mode: action, ...(context.requestId ? { holder: lambdaLeaseHolder(context.requestId) } : {}) },
   );
@@ -238,9 +239,10 @@ export async function runOne(mailbox: MailboxConfig, action: RunAction, deadline
   return summary;
 }
 
-function runEvents(deps: HandlerDeps, events: EventDeps): NonNullable<RunMailboxDeps['events']> {
+/** The run's events; the outbox's capacity counts into the run's (`state`'s). */
+function runEvents(deps: HandlerDeps, events: EventDeps, state: DynamoDbStateStore): NonNullable<RunMailboxDeps['events']> {
   return {
-    outbox: new DynamoDbOutboxStore({ client: deps.dynamodb, tableName: deps.table }),
+    outbox: new DynamoDbOutboxStore({ client: deps.dynamodb, tableName: deps.table, capacity: state }),
     publisher: new EventBridgePublisher({ client: events.eventBridge, eventBusName: events.eventBusName }),
     bucket: deps.bucket,
   };

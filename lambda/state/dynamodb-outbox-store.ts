@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { DeleteItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { StateStoreError, StateStoreErrorCode, toStateStoreError } from './errors';
 import { MAX_OUTBOX_IDENTITIES, type OutboxBatch, type OutboxStore } from './outbox-store';
+import type { DynamoDbStateStore } from './dynamodb-state-store';
 import { MAX_SORT_KEY_BYTES, PARTITION_KEY, SORT_KEY, mailboxKey } from './table-schema';
 
 export const OUTBOX_SORT_KEY_PREFIX = '#OUTBOX#';
@@ -16,6 +17,8 @@ const BATCH_ID_RANDOM_BYTES = 8;
 export interface DynamoDbOutboxStoreOptions {
   readonly client: DynamoDBClient;
   readonly tableName: string;
+  /** Counts the capacity the outbox consumes into the run's (the state store's). @default not counted */
+  readonly capacity?: Pick<DynamoDbStateStore, 'countCapacity'>;
 }
 
 export class DynamoDbOutboxStore implements OutboxStore {
@@ -30,6 +33,7 @@ export class DynamoDbOutboxStore implements OutboxStore {
     if (options.signal?.aborted) throw new StateStoreError(StateStoreErrorCode.ABORTED, `outbox batch of ${identities.length} not written: the caller stopped`, { operation: 'PutItem' });
     const command = new PutItemCommand({
       TableName: this.options.tableName,
+      ReturnConsumedCapacity: 'TOTAL',
       Item: {
         [PARTITION_KEY]: { S: mailboxKey(mailboxId) },
         [SORT_KEY]: { S: sk },
@@ -37,7 +41,8 @@ export class DynamoDbOutboxStore implements OutboxStore {
         createdAt: { S: nowIso },
       },
     });
-    await this.send('PutItem', () => this.options.client.send(command, options.signal ? { abortSignal: options.signal } : {}));
+    const written = await this.send('PutItem', () => this.options.client.send(command, options.signal ? { abortSignal: options.signal } : {}));
+    this.options.capacity?.countCapacity('write', written.ConsumedCapacity);
     return { id, identities: [...identities], createdAt: nowIso };
   }
 
@@ -47,6 +52,7 @@ export class DynamoDbOutboxStore implements OutboxStore {
     do {
       const command = new QueryCommand({
         TableName: this.options.tableName,
+        ReturnConsumedCapacity: 'TOTAL',
         KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
         ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#sk': SORT_KEY },
         ExpressionAttributeValues: { ':pk': { S: mailboxKey(mailboxId) }, ':prefix': { S: OUTBOX_SORT_KEY_PREFIX } },
@@ -58,6 +64,7 @@ export class DynamoDbOutboxStore implements OutboxStore {
         ExclusiveStartKey: startKey,
       });
       const page = await this.send('Query', () => this.options.client.send(command));
+      this.options.capacity?.countCapacity('read', page.ConsumedCapacity);
       for (const item of page.Items ?? []) {
         batches.push({
           id: (item[SORT_KEY]?.S ?? '').slice(OUTBOX_SORT_KEY_PREFIX.length),
@@ -73,11 +80,13 @@ export class DynamoDbOutboxStore implements OutboxStore {
   async settle(mailboxId: string, batch: OutboxBatch, remaining: readonly string[]): Promise<void> {
     const key = { [PARTITION_KEY]: { S: mailboxKey(mailboxId) }, [SORT_KEY]: { S: sortKeyOf(batch.id) } };
     if (remaining.length === 0) {
-      await this.send('DeleteItem', () => this.options.client.send(new DeleteItemCommand({ TableName: this.options.tableName, Key: key })));
+      const deleted = await this.send('DeleteItem', () => this.options.client.send(new DeleteItemCommand({ TableName: this.options.tableName, Key: key, ReturnConsumedCapacity: 'TOTAL' })));
+      this.options.capacity?.countCapacity('write', deleted.ConsumedCapacity);
       return;
     }
     const command = new UpdateItemCommand({
       TableName: this.options.tableName,
+      ReturnConsumedCapacity: 'TOTAL',
       Key: key,
       UpdateExpression: 'SET identities = :remaining',
       // A batch another run already settled stays settled.
@@ -86,7 +95,8 @@ export class DynamoDbOutboxStore implements OutboxStore {
       ExpressionAttributeValues: { ':remaining': { L: remaining.map((identity) => ({ S: identity })) } },
     });
     try {
-      await this.send('UpdateItem', () => this.options.client.send(command));
+      const updated = await this.send('UpdateItem', () => this.options.client.send(command));
+      this.options.capacity?.countCapacity('write', updated.ConsumedCapacity);
     } catch (err) {
       if (!(err instanceof StateStoreError && err.code === StateStoreErrorCode.CONDITION_FAILED)) throw err;
     }

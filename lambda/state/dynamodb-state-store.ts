@@ -180,7 +180,7 @@ const SET_LIST_SIZE = 'SET #listSize = :listSize';
 
 type Item = Record<string, AttributeValue>;
 type Key = Record<string, AttributeValue>;
-type CapacityKind = 'read' | 'write';
+export type CapacityKind = 'read' | 'write';
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** StateStore on one DynamoDB table; see the item layout at the top of this file. */
@@ -550,9 +550,10 @@ export class DynamoDbStateStore implements StateStore {
   /**
    * Adds reported capacity. Responses carry one object (single-item calls, Query) or an
    * array (batch and transact calls); the Read/Write split is used when present, else the
-   * total counts as the kind of the call.
+   * total counts as the kind of the call. Public for the stores that share this table and
+   * the run's tally (the events outbox).
    */
-  private countCapacity(kind: CapacityKind, reported: DynamoDbConsumedCapacity | DynamoDbConsumedCapacity[] | undefined): void {
+  countCapacity(kind: CapacityKind, reported: DynamoDbConsumedCapacity | DynamoDbConsumedCapacity[] | undefined): void {
     const entries = reported === undefined ? [] : Array.isArray(reported) ? reported : [reported];
     for (const entry of entries) {
       if (entry.ReadCapacityUnits !== undefined || entry.WriteCapacityUnits !== undefined) {

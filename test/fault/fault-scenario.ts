@@ -79,7 +79,7 @@ export async function startFaultWorld(users: number): Promise<FaultWorld> {
   const accounts = Array.from({ length: users }, (_, i) => ({ name: `f${i}`, password: `pw-f${i}` }));
   const [dovecot, s3, dynamo, bus] = await Promise.all([startDovecot({ users: accounts, oauth: false }), startS3rver(), startDynamoDbLocal(), startFakeEventBridge()]);
   const eventFaults = new Map<string, EntryFault>();
-  bus.failEntries((entry) => eventFaults.get(String(entry.detail.bucket))?.(entry));
+  bus.addEntryFault((entry) => eventFaults.get(String(entry.detail.bucket))?.(entry));
   let next = 0;
   return {
     dovecot,

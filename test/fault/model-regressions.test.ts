@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../fixtures/aws-local';
+import { startFakeEventBridge, type FakeEventBridge } from '../fixtures/fake-eventbridge';
 import { describeConfig } from './model/format';
 import { generateSequence } from './model/generate';
 import { runSequence } from './model/sequence-runner';
@@ -27,16 +28,17 @@ const FOUND: ReadonlyArray<readonly [seed: number, what: string]> = [
 describe('model-based test: sequences that once failed', () => {
   let s3: LocalS3;
   let dynamo: LocalDynamo;
+  let bus: FakeEventBridge;
   beforeAll(async () => {
-    [s3, dynamo] = await Promise.all([startS3rver(), startDynamoDbLocal()]);
+    [s3, dynamo, bus] = await Promise.all([startS3rver(), startDynamoDbLocal(), startFakeEventBridge()]);
   }, 120_000);
   afterAll(async () => {
-    await Promise.all([s3?.stop(), dynamo?.stop()]);
+    await Promise.all([s3?.stop(), dynamo?.stop(), bus?.close()]);
   });
 
   it.each(FOUND)('seed %i: %s', async (seed) => {
     const sequence = generateSequence(seed);
-    const outcome = await runSequence({ s3, dynamo }, sequence, { tolerateKnownIssues: false });
+    const outcome = await runSequence({ s3, dynamo, bus }, sequence, { tolerateKnownIssues: false });
     const found = outcome.violations.map((v) => `[${v.invariant}] at ${v.at}: ${v.detail}`);
     expect(found, `${describeConfig(sequence.config)}\n${outcome.trace.join('\n')}`).toEqual([]);
   }, 120_000);

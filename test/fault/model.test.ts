@@ -29,6 +29,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../fixtures/aws-local';
+import { startFakeEventBridge, type FakeEventBridge } from '../fixtures/fake-eventbridge';
 import { failureReport, knownIssueSeeds, parseCase, runCampaign, totals } from './model/campaign';
 import { describeConfig } from './model/format';
 import { generateSequence } from './model/generate';
@@ -64,11 +65,12 @@ function line(o: SequenceOutcome, index?: number): string {
 describe('model-based invariant test: no message lost or duplicated, on every modelled server semantics', () => {
   let s3: LocalS3;
   let dynamo: LocalDynamo;
+  let bus: FakeEventBridge;
   beforeAll(async () => {
-    [s3, dynamo] = await Promise.all([startS3rver(), startDynamoDbLocal()]);
+    [s3, dynamo, bus] = await Promise.all([startS3rver(), startDynamoDbLocal(), startFakeEventBridge()]);
   }, 120_000);
   afterAll(async () => {
-    await Promise.all([s3?.stop(), dynamo?.stop()]);
+    await Promise.all([s3?.stop(), dynamo?.stop(), bus?.close()]);
   });
 
   const replaying = SEED !== undefined || CASE !== undefined;
@@ -76,7 +78,7 @@ describe('model-based invariant test: no message lost or duplicated, on every mo
     ? `replays ${CASE !== undefined ? 'the printed case (MODEL_CASE)' : `sequence ${SEED} (MODEL_SEED)`}: every invariant holds`
     : `${SEQUENCES} seeded sequences of mail, other clients, clock and faulty worker runs keep every invariant`;
 
-  it(title, () => (replaying ? replay({ s3, dynamo }) : campaign({ s3, dynamo })), TEST_TIMEOUT_MS);
+  it(title, () => (replaying ? replay({ s3, dynamo, bus }) : campaign({ s3, dynamo, bus })), TEST_TIMEOUT_MS);
 });
 
 async function campaign(world: ModelWorld): Promise<void> {

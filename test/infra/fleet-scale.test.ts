@@ -56,9 +56,9 @@ describe('monitoring at 10 and 1,000 mailboxes', () => {
   const small = synth(10);
   const large = synth(1_000);
 
-  it('has the same five alarms, none per mailbox', () => {
-    expect(large.fetcher.alarms.all).toHaveLength(5);
-    expect(countByType(large.template).get('AWS::CloudWatch::Alarm')).toBe(5);
+  it('has the same six alarms (five, and the events one), none per mailbox', () => {
+    expect(large.fetcher.alarms.all).toHaveLength(6);
+    expect(countByType(large.template).get('AWS::CloudWatch::Alarm')).toBe(6);
     expect(large.template.findResources('AWS::CloudWatch::Alarm')).toEqual(small.template.findResources('AWS::CloudWatch::Alarm'));
     expect(large.fetcher.alarms.all.length).toBeLessThanOrEqual(MAX_ALARMS_PER_STATUS_WIDGET);
   });

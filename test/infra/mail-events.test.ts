@@ -97,6 +97,15 @@ describe('Mail Stored events: the worker', () => {
     expect(fetcher.eventBus?.eventBusName).toBe('default');
   });
 
+  it('watches the events: the EventsNotPublished alarm and a published/refused graph on the dashboard; neither without events', () => {
+    const dashboardOf = (stack: Stack): string => JSON.stringify(Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard'));
+    const on = build({});
+    expect(on.fetcher.alarms.eventsNotPublished).toBeDefined();
+    expect(dashboardOf(on.stack)).toContain('Mail Stored events published / refused');
+    const off = build({ events: { enabled: false } });
+    expect(dashboardOf(off.stack)).not.toContain('Mail Stored events');
+  });
+
   it('may read message objects (to re-send an event from the stored header block) under the prefix only', () => {
     const { stack, fetcher } = build({ prefix: 'mail/' });
     const statements = roleStatements(Template.fromStack(stack), stack, fetcher.function.role!);
@@ -129,7 +138,7 @@ describe('Mail Stored events: the worker', () => {
     ]);
   });
 
-  it('with events disabled: no MAILFETCH_EVENT_BUS, no PutEvents, no object reads, no bus', () => {
+  it('with events disabled: no MAILFETCH_EVENT_BUS, no PutEvents, no object reads, no bus, no events alarm', () => {
     const { stack, fetcher } = build({ events: { enabled: false } });
     const template = Template.fromStack(stack);
     const statements = roleStatements(template, stack, fetcher.function.role!);
@@ -139,6 +148,8 @@ describe('Mail Stored events: the worker', () => {
     expect(withAction(statements, 's3:GetObject')).toEqual([]);
     expect(withAction(statements, 's3:PutObject')).toHaveLength(1);
     expect(fetcher.eventBus).toBeUndefined();
+    expect(fetcher.alarms.eventsNotPublished).toBeUndefined();
+    expect(fetcher.alarms.all).toHaveLength(5);
   });
 
   it('refuses a bus with events disabled, and an enabled flag that is not a boolean', () => {

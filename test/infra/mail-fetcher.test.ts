@@ -343,9 +343,20 @@ describe('MailFetcher defaults', () => {
     });
   });
 
-  it('has five fleet alarms: function errors, dead letters, authentication failures, failed-run share, stale mailboxes', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
-    expect(fetcher.alarms.all).toHaveLength(5);
+  it('has six fleet alarms: function errors, dead letters, authentication failures, failed-run share, stale mailboxes, events refused', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+    expect(fetcher.alarms.all).toHaveLength(6);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'Mailfetch',
+      MetricName: METRIC.EVENTS_FAILED,
+      Dimensions: Match.absent(),
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 1,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      TreatMissingData: 'notBreaching',
+    });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Namespace: 'AWS/Lambda', Threshold: 1 });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Namespace: 'AWS/SQS' });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -397,7 +408,7 @@ describe('MailFetcher defaults', () => {
     expect(table!.properties.query).toMatch(new RegExp(`^SOURCE '<${logicalId(fetcher.logGroup)}>' \\| filter message = "run summary"\n`));
     expect(table!.properties.query).toContain('by mailbox');
     const [alarms] = widgets.filter((w) => w.type === 'alarm');
-    expect(alarms!.properties.alarms).toHaveLength(5);
+    expect(alarms!.properties.alarms).toHaveLength(6);
     expect(titles).not.toContain('Detailed mailboxes');
     // No per-mailbox dimension, neither in a metric nor in a search.
     for (const w of widgets) for (const metric of w.properties.metrics ?? []) expect(metric).not.toContain('Mailbox');
@@ -545,7 +556,7 @@ describe('MailFetcher options', () => {
     const widgets = dashboardWidgets(template);
     expect(widgets.map((w) => w.properties.title).join('\n')).toContain('Detailed mailboxes');
     expect(expressions(widgets)).toContain(`SEARCH('{"Mailfetch",Mailbox} MetricName="RunFailed"', 'Sum', 300)`);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
   });
 
   it('keeps the resource count flat in the number of mailboxes', () => {

@@ -82,7 +82,7 @@ export class WorkerBench {
     this.state = new DynamoDbStateStore({ client: opts.dynamo.dynamodb, tableName: this.table });
     // The handler's sink (directPutObject) unless a test says otherwise.
     this.sink = new S3MessageSink({ client: opts.s3.s3, bucket: this.bucket, directPutObject: true, ...opts.sink });
-    this.outbox = new DynamoDbOutboxStore({ client: opts.dynamo.dynamodb, tableName: this.table });
+    this.outbox = new DynamoDbOutboxStore({ client: opts.dynamo.dynamodb, tableName: this.table, capacity: this.state });
     const e = opts.events;
     if (e) {
       const publisher = new EventBridgePublisher({ client: e.bus.createClient() });

@@ -14,6 +14,10 @@ import { DynamoDbStateStore } from '../../../lambda/state/dynamodb-state-store';
 import type { MessageRecord } from '../../../lambda/state/state-store';
 import type { RunSummary } from '../../../lambda/sync/run-summary';
 import type { LocalDynamo, LocalS3 } from '../../fixtures/aws-local';
+import type { FakeEventBridge } from '../../fixtures/fake-eventbridge';
+import type { EventPublisher } from '../../../lambda/events/event-publisher';
+import { eventIdFor, type MailStoredDetail } from '../../../lambda/events/mail-stored-detail';
+import { DynamoDbOutboxStore } from '../../../lambda/state/dynamodb-outbox-store';
 import { startFakePop3, type FakeCommand, type FakeCommitEvent, type FakeMailRecord, type FakePop3Server, type FakeSession } from '../../fixtures/fake-pop3-server';
 import { multilineWire } from '../../fixtures/fake-pop3-wire';
 import { SimulatedCrash, WorkerBench } from '../../sync/harness';
@@ -29,6 +33,8 @@ import type { Fault, Sequence, Step, Violation } from './types';
 export interface ModelWorld {
   readonly s3: LocalS3;
   readonly dynamo: LocalDynamo;
+  /** Where Mail Stored events go, shared by all sequences (each refuses only its bucket's). */
+  readonly bus: FakeEventBridge;
 }
 
 export interface SequenceStats {
@@ -112,6 +118,7 @@ class SequenceRun {
   private readonly objects = new Map<string, Buffer>();
   private readonly etags = new Map<string, string>();
   private serverErrorsSeen = 0;
+  private removeEventFault: () => void = () => undefined;
   private readonly started = Date.now();
 
   constructor(
@@ -177,13 +184,60 @@ class SequenceRun {
         // What the configuration defaults to for pop.gmail.com (the fake listens on 127.0.0.1).
         ...(config.profiles.includes('gmail') ? { hidesRetrievedMail: true } : {}),
       },
+      events: { bus: this.world.bus, wrapPublisher: (inner) => this.checkedPublisher(inner) },
     });
+    this.refuseEvents();
+  }
+
+  /**
+   * While the steps run (faults on), EventBridge refuses this sequence's events: all of
+   * them, or those whose content hash starts low (about a third), or none, by seed; from
+   * the content, not at random, so a replay and a shrunk sequence refuse the same ones.
+   */
+  private refuseEvents(): void {
+    const { seed } = this.sequence.config;
+    const bucket = this.bench.bucket;
+    const some = (detail: Record<string, unknown>): boolean => String(detail.sha256 ?? '') < '5';
+    this.removeEventFault = this.world.bus.addEntryFault((entry) => {
+      if (entry.detail.bucket !== bucket || !this.flaky.on) return undefined;
+      return seed % 3 === 0 || (seed % 3 === 1 && some(entry.detail)) ? 'InternalFailure' : undefined;
+    });
+  }
+
+  /** `inner`, checking that every event it is asked to publish names a durably stored message. */
+  private checkedPublisher(inner: EventPublisher): EventPublisher {
+    return {
+      publish: async (details) => {
+        const stored = new Set((await this.bench.records()).filter((r) => r.status === 'stored').map((r) => `${r.objectKey}|${r.sha256}`));
+        for (const d of details) if (!stored.has(`${d.key}|${d.sha256}`)) this.violation('event-before-record', `an event was published for ${d.key} (uidl ${d.uidl}) before its record was durable`);
+        return inner.publish(details);
+      },
+    };
+  }
+
+  /** At least once, never for nothing, outbox empty once settled (see README, "Delivery"). */
+  private async checkEvents(): Promise<void> {
+    const events = this.world.bus.events.filter((e) => e.detail.bucket === this.bench.bucket).map((e) => e.detail as unknown as MailStoredDetail);
+    const published = new Map(events.map((d) => [d.eventId, d]));
+    const stored = this.records.filter((r) => r.status === 'stored');
+    const idOf = (r: MessageRecord): string => eventIdFor({ mailbox: MAILBOX_ID, identity: r.identity, sha256: r.sha256! });
+    const unannounced = stored.filter((r) => !published.has(idOf(r)));
+    if (unannounced.length > 0) this.violation('event-missing', `stored message(s) without a Mail Stored event: ${JSON.stringify(unannounced.map((r) => r.identity))}`);
+    const wanted = new Set(stored.map(idOf));
+    for (const d of published.values()) {
+      const object = this.objects.get(d.key);
+      if (!wanted.has(d.eventId)) this.violation('event-for-nothing', `an event (${d.key}, uidl ${d.uidl}) names no stored record`);
+      else if (object === undefined || sha256Of(object) !== d.sha256) this.violation('event-for-nothing', `the event of ${d.key} does not describe the object under its key`);
+    }
+    const left = await new DynamoDbOutboxStore({ client: this.world.dynamo.dynamodb, tableName: this.bench.table }).list(MAILBOX_ID, 100);
+    if (left.length > 0) this.violation('event-missing', `${left.length} outbox batch(es) left after the mailbox settled`);
   }
 
   private async tearDown(): Promise<void> {
     const server = this.server as FakePop3Server | undefined;
     const clients = this.clients as typeof this.clients | undefined;
     const bench = this.bench as WorkerBench | undefined;
+    this.removeEventFault();
     await server?.close();
     clients?.s3.destroy();
     clients?.dynamodb.destroy();
@@ -283,6 +337,7 @@ class SequenceRun {
     if (!settled) this.violation('not-settled', `the mailbox did not settle within ${allowed} clean runs; the last one: ${last}`);
     this.where = 'final';
     this.report(checkFinal(this.view(), this.sequence.config, 'after the clean runs'));
+    await this.checkEvents();
   }
 
   // ---- fake server hooks ----------------------------------------------------------------
@@ -396,7 +451,7 @@ class SequenceRun {
 
 /** A run that found nothing to do and nothing wrong. */
 function isQuiet(s: RunSummary): boolean {
-  return s.status === 'ok' && s.complete && s.new === 0 && s.fetched === 0 && s.deleted === 0 && s.errors.length === 0;
+  return s.status === 'ok' && s.complete && s.new === 0 && s.fetched === 0 && s.deleted === 0 && s.errors.length === 0 && s.eventsPublished === 0 && s.eventsFailed === 0;
 }
 
 function label(s: RunSummary): string {

@@ -97,7 +97,11 @@ export type InvariantName =
   | 'not-settled'
   | 'worker-threw'
   | 'untyped-error'
-  | 'fake-server-error';
+  | 'fake-server-error'
+  /** Mail Stored events: published before the record was durable; a stored message never announced (or the outbox not drained); an event naming no stored message. */
+  | 'event-before-record'
+  | 'event-missing'
+  | 'event-for-nothing';
 
 export interface Violation {
   readonly invariant: InvariantName;
