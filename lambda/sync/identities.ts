@@ -259,9 +259,11 @@ async function checkRecorded(m: ListedMessage, rec: MessageRecord, o: ReconcileO
   const wasShared = async (): Promise<boolean> => o.hasFingerprintIdentities && (await o.derivedOf(m.uid)).length > 0;
   if (!sizeChanged && !o.suspect(m, rec) && !(await wasShared())) return m;
   if (!sizeChanged && rec.headerFingerprint === undefined) return m;
-  // Without TOP nothing more can be learned: the record stands.
+  // Without TOP (none, refused, or it would condemn the message: EXPIRE 0) the headers stay
+  // unknown: a changed size is settled by content, as when the headers match (a RETR in
+  // this session); an unchanged one leaves the record standing.
   const fp = await tryTopFingerprint(o.client, m.number);
-  if (fp === undefined) return m;
+  if (fp === undefined) return sizeChanged ? { ...m, verify: true } : m;
   // The same headers: the same message, or one with the same header block (its content decides).
   // Skipped and baselined messages have no content to compare: another size makes it another message.
   const check = rec.status === 'stored' || (sizeChanged && (rec.status === 'skipped' || rec.status === 'baseline'));

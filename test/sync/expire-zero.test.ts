@@ -11,7 +11,7 @@ import { RETENTION_OVERRULED } from '../../lambda/sync/retrieval-rule';
 import type { RunSummary } from '../../lambda/sync/run-summary';
 import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../fixtures/aws-local';
 import { startFakePop3, type FakePop3Profile, type FakePop3Server } from '../fixtures/fake-pop3-server';
-import { expireZero, sharedUidl, type ExpireAnnouncement } from '../fixtures/pop3-profiles';
+import { expireZero, recycledUidl, sharedUidl, type ExpireAnnouncement } from '../fixtures/pop3-profiles';
 import { failFirstPutOf } from '../fault/regressions/s3-faults';
 import { SimulatedCrash, WorkerBench, type BenchOptions } from './harness';
 
@@ -80,6 +80,19 @@ describe('EXPIRE 0: what a session read is deleted at its QUIT', () => {
     expect(server.commands.filter((c) => /^TOP /i.test(c.line))).toEqual([]);
     expect(server.truth.onServer()).toEqual([large]);
     expect((await bench.objects()).size).toBe(2);
+  });
+
+  it('a recycled UIDL of a message skipped as too large, with another size, is new mail: read and stored (no TOP to tell)', async () => {
+    const { server, bench } = await setUp([recycledUidl(), expireZero()], { limits: { ...DEFAULT_LIMITS, maxMessageBytes: 200 } });
+    const large = server.deliver(mail(1, `${'x'.repeat(400)}\r\n`));
+    expect(ok(await bench.run())).toMatchObject({ skipped: 1, errors: [] });
+    server.deleteByOtherClient(large);
+    const small = server.deliver(mail(2));
+    expect(small.uid).toBe(large.uid);
+    expect(ok(await bench.run({ now: () => Date.now() + LATER_MS }))).toMatchObject({ fetched: 1, errors: [] });
+    expect([...(await bench.objects()).values()].map((b) => b.toString('latin1'))).toEqual([mail(2)]);
+    expect(server.truth.onServer()).toEqual([]);
+    expect(server.commands.filter((c) => /^TOP /i.test(c.line))).toEqual([]);
   });
 
   it('baseline reads no header and removes nothing', async () => {
