@@ -11,7 +11,9 @@ import { parseMailbox } from '../../lambda/config/validate-config';
 import type { MailboxConfig } from '../../lambda/config/mailbox-config';
 import { OAuthTokenProvider } from '../../lambda/credentials/oauth-token-provider';
 import { SecretResolver } from '../../lambda/credentials/secret-resolver';
+import type { DispatchDeps } from '../../lambda/dispatch/dispatch-tick';
 import { handleQueueEvent, type HandlerDeps } from '../../lambda/handlers/fetch-mailbox';
+import { createLogger } from '../../lambda/observability/logger';
 import { DynamoDbHostSlots, type HostSlots } from '../../lambda/hosts/host-slots';
 import type { BatchResponse, SqsEvent } from '../../lambda/queue/queue-batch';
 import { DynamoDbMailboxRegistry } from '../../lambda/registry/dynamodb-mailbox-registry';
@@ -42,6 +44,8 @@ export interface FleetWorld {
   /** `now`: the clock of the worker's queue decisions (deadline, login delays). @default Date.now */
   deps(hostSlots?: HostSlots, options?: { limits?: Record<string, number>; now?: () => number }): HandlerDeps;
   invoke(deps: HandlerDeps): (event: SqsEvent) => Promise<BatchResponse>;
+  /** The dispatcher's dependencies on this world (its lines go to `lines`). */
+  dispatchDeps(mailboxesPerMessage: number): DispatchDeps;
   objectsOf(mailboxId: string): Promise<number>;
   waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void>;
 }
@@ -106,6 +110,17 @@ export function useFleetWorld(queueVisibilitySeconds: number, sqsTimeScale = 1, 
   };
   let invocation = 0;
   world.invoke = (deps) => (event) => handleQueueEvent(event, { getRemainingTimeInMillis: () => 60_000, awsRequestId: `req-${++invocation}` }, deps);
+  world.dispatchDeps = (mailboxesPerMessage) => ({
+    dynamodb: world.dynamo.dynamodb,
+    table: TABLE,
+    sqs: world.sqs.createClient(),
+    queueUrl: world.queue.url,
+    metricsNamespace: 'MailfetchTest',
+    stalePeriods: 3,
+    mailboxesPerMessage,
+    log: createLogger({}, { write: (line) => world.lines.push(line) }),
+    write: (line) => world.lines.push(line),
+  });
   world.objectsOf = async (mailboxId) => {
     const out = await world.s3.s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `messages/${mailboxId}/` }));
     return out.KeyCount ?? 0;

@@ -10,11 +10,10 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { runDispatchTick, type DispatchSummary } from '../../lambda/dispatch/dispatch-tick';
 import { handleQueueEvent } from '../../lambda/handlers/fetch-mailbox';
-import { createLogger } from '../../lambda/observability/logger';
 import type { BatchResponse, SqsEvent } from '../../lambda/queue/queue-batch';
 import { loginDelay } from '../fixtures/pop3-profiles';
 import { runEventSource } from '../fixtures/sqs-event-source';
-import { TABLE, useFleetWorld } from './fleet-world';
+import { useFleetWorld } from './fleet-world';
 
 const SQS_TIME_SCALE = 30;
 const DELAY_SECONDS = 900;
@@ -27,21 +26,7 @@ describe('LOGIN-DELAY: runs wait for the delay, and nothing fails', () => {
   const clock = (): number => Date.now() + offsetMs;
   const world = useFleetWorld(600, SQS_TIME_SCALE, { profiles: [loginDelay({ seconds: DELAY_SECONDS })], clock });
 
-  const tick = (at: number): Promise<DispatchSummary> =>
-    runDispatchTick(
-      {
-        dynamodb: world.dynamo.dynamodb,
-        table: TABLE,
-        sqs: world.sqs.createClient(),
-        queueUrl: world.queue.url,
-        metricsNamespace: 'MailfetchTest',
-        stalePeriods: 3,
-        mailboxesPerMessage: 10,
-        log: createLogger({}, { write: (line) => world.lines.push(line) }),
-        write: (line) => world.lines.push(line),
-      },
-      at,
-    );
+  const tick = (at: number): Promise<DispatchSummary> => runDispatchTick(world.dispatchDeps(10), at);
 
   /** Runs the queue until `until` holds; what the event source saw. */
   const drain = async (until: () => Promise<boolean>): Promise<{ failedRecords: number }> => {

@@ -5,14 +5,15 @@
  * (no QUIT while a read message is not stored), sends no TOP it can do without, and says
  * that `keep` cannot be honoured.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../lambda/config/mailbox-config';
 import { RETENTION_OVERRULED } from '../../lambda/sync/retrieval-rule';
 import type { RunSummary } from '../../lambda/sync/run-summary';
-import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../fixtures/aws-local';
-import { startFakePop3, type FakePop3Profile, type FakePop3Server } from '../fixtures/fake-pop3-server';
+import type { FakePop3Profile, FakePop3Server } from '../fixtures/fake-pop3-server';
 import { expireZero, recycledUidl, sharedUidl, type ExpireAnnouncement } from '../fixtures/pop3-profiles';
 import { failFirstPutOf } from '../fault/regressions/s3-faults';
+import { useLocalWorld } from '../fault/review/common';
 import { SimulatedCrash, WorkerBench, type BenchOptions } from './harness';
 
 function ok(r: RunSummary | SimulatedCrash): RunSummary {
@@ -25,22 +26,13 @@ const mail = (n: number, body = `body ${n}\r\n`): string => `Message-ID: <e${n}@
 const LATER_MS = 10 * 60_000;
 
 describe('EXPIRE 0: what a session read is deleted at its QUIT', () => {
-  let s3: LocalS3;
-  let dynamo: LocalDynamo;
-  const servers: FakePop3Server[] = [];
-  beforeAll(async () => {
-    [s3, dynamo] = await Promise.all([startS3rver(), startDynamoDbLocal()]);
-  }, 120_000);
-  afterAll(async () => {
-    await Promise.all([...servers.map((s) => s.close()), s3?.stop(), dynamo?.stop()]);
-  });
+  const world = useLocalWorld();
 
-  async function setUp(profiles: FakePop3Profile[], mailbox: BenchOptions['mailbox'] = {}, s3Client = s3.s3): Promise<{ server: FakePop3Server; bench: WorkerBench }> {
-    const server = await startFakePop3({ profiles });
-    servers.push(server);
+  async function setUp(profiles: FakePop3Profile[], mailbox: BenchOptions['mailbox'] = {}, s3Client?: S3Client): Promise<{ server: FakePop3Server; bench: WorkerBench }> {
+    const server = await world.fake({ profiles });
     const bench = await WorkerBench.create({
-      s3: { ...s3, s3: s3Client },
-      dynamo,
+      s3: { ...world.s3, s3: s3Client ?? world.s3.s3 },
+      dynamo: world.dynamo,
       pop3: { host: '127.0.0.1', port: server.port, tls: 'none', allowPlaintextAuth: true, username: 'alice', password: 'secret' },
       mailbox: { retention: 'keep', ...mailbox },
     });
@@ -50,7 +42,7 @@ describe('EXPIRE 0: what a session read is deleted at its QUIT', () => {
   it.each<ExpireAnnouncement>(['glued', 'per-user', 'after-login'])(
     'a store that fails mid-session loses nothing (announced %s): no QUIT, the next run stores the rest; keep is reported as overruled',
     async (announce) => {
-      const failing = failFirstPutOf(s3.endpoint, (key) => key.includes('fake-3'));
+      const failing = failFirstPutOf(world.s3.endpoint, (key) => key.includes('fake-3'));
       const { server, bench } = await setUp([expireZero({ announce })], {}, failing.client);
       for (let n = 1; n <= 8; n++) server.deliver(mail(n));
 
