@@ -12,7 +12,8 @@ import type { MailboxRegistry } from '../registry/mailbox-registry';
 import { isStateStoreError } from '../state/errors';
 import type { StateStore } from '../state/state-store';
 import { settledPrefix } from '../sync/listing-hash';
-import { toRunError, type RunError } from '../sync/run-summary';
+import { retentionConflict } from '../sync/retrieval-rule';
+import { toRunError, type RunError, type RunWarning } from '../sync/run-summary';
 import { createSessionOpener } from '../sync/session-opener';
 import { MAILBOX_OPTIONS, STORAGE_OPTIONS, parseCommand } from './args';
 import type { CliIo } from './cli-io';
@@ -42,6 +43,12 @@ export interface CheckReport {
   auth: { mechanism: string | null; result: AuthOutcome };
   /** CAPA after login, as the server sent it. */
   capabilities: string[] | null;
+  /** What the server announced about itself (RFC 2449 EXPIRE, LOGIN-DELAY; per user after login). */
+  policy: { expireDays: number | 'never' | null; loginDelaySeconds: number | null } | null;
+  /** Configuration the server overrules (a `keep` retention against EXPIRE 0). */
+  warnings: RunWarning[];
+  /** When scheduled runs log in next, as the last run recorded the server's LOGIN-DELAY (ISO). */
+  nextLoginAt: string | null;
   messages: number | null;
   /** Octets, from STAT. */
   size: number | null;
@@ -101,6 +108,9 @@ export async function checkMailbox(mailbox: MailboxConfig, deps: CheckDeps): Pro
     tls: null,
     auth: { mechanism: null, result: 'not attempted' },
     capabilities: null,
+    policy: null,
+    warnings: [],
+    nextLoginAt: null,
     messages: null,
     size: null,
     new: null,
@@ -123,6 +133,7 @@ export async function checkMailbox(mailbox: MailboxConfig, deps: CheckDeps): Pro
     report.loginMs = Date.now() - started;
     report.tls = client.tls ?? null;
     report.capabilities = [...(client.capabilities?.lines ?? [])];
+    notePolicy(report, mailbox, client);
     const stat = await client.stat();
     report.messages = stat.count;
     report.size = stat.size;
@@ -137,7 +148,25 @@ export async function checkMailbox(mailbox: MailboxConfig, deps: CheckDeps): Pro
     client?.close();
     report.auth = { mechanism: auth.mechanism ?? null, result: auth.outcome };
   }
+  report.nextLoginAt = await recordedNextLogin(mailbox.id, deps.state);
   return report;
+}
+
+function notePolicy(report: CheckReport, mailbox: MailboxConfig, client: Pop3Client): void {
+  const policy = client.serverPolicy;
+  report.policy = { expireDays: policy.expireDays ?? null, loginDelaySeconds: policy.loginDelaySeconds ?? null };
+  const conflict = retentionConflict(mailbox.retention, policy);
+  if (conflict) report.warnings.push(conflict);
+}
+
+/** The registry's record of the server's login delay, while it has not passed; null otherwise (or unreadable). */
+async function recordedNextLogin(mailboxId: string, state: StateView): Promise<string | null> {
+  try {
+    const next = (await state.registry?.get(mailboxId))?.health.nextLoginAt;
+    return next !== undefined && Date.parse(next) > Date.now() ? next : null;
+  } catch {
+    return null; // health is bookkeeping: the check's own findings stand
+  }
 }
 
 /** UIDL, or undefined when the server has none (-ERR). */
@@ -247,12 +276,26 @@ export function checkText(r: CheckReport): string {
   if (r.auth.mechanism !== null) row('login', `${r.auth.mechanism}: ${r.auth.result}${r.loginMs !== null ? ` (${formatDuration(r.loginMs)} from connect)` : ''}`);
   else if (r.error) row('login', 'not attempted');
   if (r.capabilities) row('capabilities', r.capabilities.length > 0 ? printable(r.capabilities.join(', ')) : '(none: the server does not support CAPA)');
+  if (r.policy) for (const line of policyLines(r.policy)) row('policy', line);
+  if (r.nextLoginAt !== null) row('next login', `${r.nextLoginAt}: scheduled runs wait for the server's LOGIN-DELAY (this check's login counts too)`);
+  for (const w of r.warnings) row('warning', `${w.code}: ${printable(w.message)}`);
   if (r.messages !== null) row('messages', `${r.messages} (${formatBytes(r.size ?? 0)})`);
   if (r.ok) row('new', r.new === null ? `unknown (${r.newNote ?? 'no state'})` : `${r.new}${r.newNote ? ` (${r.newNote})` : ''}`);
   if (r.stateError) row('state error', `${r.stateError.code}: ${printable(r.stateError.message)}`);
   if (r.error) row('error', `${r.error.code}: ${printable(r.error.message)}`);
   row('result', r.ok && !r.stateError ? 'ok' : 'FAILED');
   return `${lines.join('\n')}\n`;
+}
+
+/** The server's announced policy in words; nothing when it announced none. */
+function policyLines(policy: NonNullable<CheckReport['policy']>): string[] {
+  const lines: string[] = [];
+  const days = policy.expireDays;
+  if (days === 0) lines.push('EXPIRE 0: every message a session reads (RETR or TOP) is deleted when it ends; runs QUIT only once all of them are stored');
+  else if (days === 'never') lines.push('EXPIRE NEVER: mail read stays on the server');
+  else if (days !== null) lines.push(`EXPIRE ${days}: mail read may be deleted ${days} day${days === 1 ? '' : 's'} later`);
+  if (policy.loginDelaySeconds !== null && policy.loginDelaySeconds > 0) lines.push(`LOGIN-DELAY ${policy.loginDelaySeconds} s: scheduled runs are no more frequent than that`);
+  return lines;
 }
 
 function daysLeft(validTo: string): string {

@@ -4,7 +4,8 @@
  * The JSON line starts with the fields scripts rely on, in this order:
  * mailbox, listed, new, fetched, bytes, skipped, deleted, duplicates, complete, errors;
  * more fields follow them (status, mode, backlog, invalidUids, expired, sessions, durationMs,
- * skippedMessages, interrupted, eventsPublished/eventsFailed (0 without --event-bus), heldBy when busy, and messageLocation when the caller knows
+ * skippedMessages, interrupted, eventsPublished/eventsFailed (0 without --event-bus), warnings
+ * and loginDelay when there are, heldBy when busy, and messageLocation when the caller knows
  * where the messages are: the directory of the mailbox's .eml files with --local, an s3://
  * URL otherwise).
  */
@@ -35,6 +36,8 @@ export function summaryJsonLine(summary: RunSummary, mode: RunMode, messageLocat
     interrupted: summary.interrupted === true,
     eventsPublished: summary.eventsPublished,
     eventsFailed: summary.eventsFailed,
+    ...(summary.warnings ? { warnings: summary.warnings } : {}),
+    ...(summary.loginDelay ? { loginDelay: summary.loginDelay } : {}),
     ...(summary.heldBy ? { heldBy: summary.heldBy } : {}),
     ...(messageLocation === undefined ? {} : { messageLocation }),
   });
@@ -66,6 +69,8 @@ export function summaryText(summary: RunSummary, mode: RunMode, indent = '', mes
   for (const s of summary.skippedMessages) {
     lines.push(`${indent}  skipped message ${printable(s.uid || '(no UIDL)')} (#${s.number}, ${formatBytes(s.size)}): ${s.reason}, left on the server`);
   }
+  for (const w of summary.warnings ?? []) lines.push(`${indent}  warning ${w.code}: ${printable(w.message)}`);
+  if (summary.loginDelay) lines.push(`${indent}  the server asks for ${formatDuration(summary.loginDelay.seconds * 1000)} between logins (LOGIN-DELAY): scheduled runs wait until ${summary.loginDelay.nextLoginAt}`);
   for (const error of summary.errors) {
     lines.push(`${indent}  error ${error.code}${error.uid === undefined ? '' : ` (message ${printable(error.uid)})`}: ${printable(error.message)}`);
   }

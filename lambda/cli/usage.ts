@@ -75,9 +75,11 @@ export const CHECK_USAGE = `Usage: mailfetch check [--config FILE] [--mailbox ID
 
 Connects to each selected mailbox and reports: the TLS protocol, cipher and certificate
 (subject, issuer, expiry, verified), the authentication mechanism used and its result,
-the capabilities (CAPA after login), the message count and size (STAT), and how many
-messages are new (UIDL minus what the state table records). Read-only: ends with QUIT
-and no DELE, writes nothing to S3 or the state table.
+the capabilities (CAPA after login), the server's policy (EXPIRE, LOGIN-DELAY; a
+retention it overrules is a warning) and, under a LOGIN-DELAY, when scheduled runs log in
+next, the message count and size (STAT), and how many messages are new (UIDL minus what
+the state table records). Read-only: ends with QUIT and no DELE, writes nothing to S3 or
+the state table.
 
 Options:
 ${MAILBOX_HELP}

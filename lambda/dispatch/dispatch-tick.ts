@@ -72,6 +72,7 @@ export async function runDispatchTick(deps: DispatchDeps, now: number): Promise<
     enabled: result.enabled,
     disabled: result.disabled,
     late: result.late,
+    waitingForLoginDelay: result.waitingForLoginDelay,
     maxLagSeconds: result.maxLagSeconds,
     stale: result.stale,
     worstLate: result.worstLate,

@@ -8,6 +8,11 @@
  *   LATE_GRACE_MS in the past: it was due and has not run. Lag = now - that slot.
  * - stale: no successful run since the N-th last slot (N = stalePeriods), i.e. no success
  *   in N periods of its own schedule.
+ *
+ * A server that announced LOGIN-DELAY (RFC 2449) refuses logins more frequent than that: a
+ * mailbox scheduled more often is not dispatched before the `nextLoginAt` its last run
+ * recorded (those slots are "waiting", not late, and no failure), and is run when the delay
+ * ends; lateness and staleness are counted against that pace, not against the schedule's.
  */
 import type { Timetable, TimetableFactory } from '../schedule/timetable';
 import type { FleetEntry } from './registry-scan';
@@ -40,6 +45,8 @@ export interface SweepResult {
   /** Ids whose schedule cannot be evaluated (fix with `mailfetch mailboxes update`). */
   readonly unschedulable: readonly string[];
   readonly late: number;
+  /** Mailboxes with a slot in the window that is held back, not run, until their server's LOGIN-DELAY ends. */
+  readonly waitingForLoginDelay: number;
   /** The largest lag of a late mailbox, in seconds (0 when none is late). */
   readonly maxLagSeconds: number;
   readonly stale: number;
@@ -61,6 +68,7 @@ export class FleetSweep {
   private enabled = 0;
   private disabled = 0;
   private stale = 0;
+  private waiting = 0;
 
   constructor(private readonly options: FleetSweepOptions) {}
 
@@ -78,8 +86,9 @@ export class FleetSweep {
       return;
     }
     const { window, now } = this.options;
-    const slot = timetable.next(window.from);
-    if (slot !== undefined && slot < window.to) this.due.push({ id: entry.id, slotMs: slot, ...(entry.host === undefined ? {} : { host: entry.host }) });
+    const { run, waiting } = dueRun(entry, timetable, window);
+    if (run !== undefined) this.due.push({ id: entry.id, slotMs: run, ...(entry.host === undefined ? {} : { host: entry.host }) });
+    if (waiting) this.waiting++;
     const lag = lagMs(entry, timetable, now);
     if (lag !== undefined) this.lateLags.push({ id: entry.id, lagSeconds: Math.round(lag / 1000) });
     if (isStale(entry, timetable, now, this.options.stalePeriods)) this.stale++;
@@ -93,6 +102,7 @@ export class FleetSweep {
       disabled: this.disabled,
       unschedulable: this.unschedulable,
       late: this.lateLags.length,
+      waitingForLoginDelay: this.waiting,
       maxLagSeconds: worst[0]?.lagSeconds ?? 0,
       stale: this.stale,
       worstLate: worst.slice(0, WORST_LATE_LISTED),
@@ -100,11 +110,33 @@ export class FleetSweep {
   }
 }
 
+/**
+ * The run this window owes the mailbox (epoch ms), if any: its first slot in the window,
+ * unless the server's login delay has not passed by then (`waiting`). A slot skipped for
+ * the delay is served when the delay ends, if that is in this window: a mailbox scheduled
+ * more often than its server allows then runs as often as allowed, not at some later slot.
+ */
+export function dueRun(entry: FleetEntry, timetable: Timetable, window: DispatchWindow): { run: number | undefined; waiting: boolean } {
+  const inWindow = (t: number | undefined): number | undefined => (t !== undefined && t >= window.from && t < window.to ? t : undefined);
+  const first = timetable.next(window.from);
+  const notBefore = entry.nextLoginAt;
+  if (notBefore === undefined) return { run: inWindow(first), waiting: false };
+  // The first slot after the last run fell before the delay's end: it is served at that end.
+  const skipped = timetable.next((entry.lastRunAt ?? notBefore) + 1);
+  const owed = inWindow(skipped !== undefined && skipped < notBefore ? notBefore : undefined);
+  if (owed !== undefined) return { run: owed, waiting: false };
+  if (first === undefined || first >= notBefore) return { run: inWindow(first), waiting: false };
+  const run = inWindow(timetable.next(notBefore));
+  return { run, waiting: run === undefined && inWindow(first) !== undefined };
+}
+
 /** How long the mailbox's oldest unserved slot is overdue; undefined when it is not late. */
 export function lagMs(entry: FleetEntry, timetable: Timetable, now: number): number | undefined {
   const reference = entry.lastRunAt ?? entry.createdAt;
   if (reference === undefined) return undefined;
-  const firstDue = timetable.next(reference + 1);
+  const slot = timetable.next(reference + 1);
+  // Held back by the server's login delay: due when it ends (see dueRun).
+  const firstDue = slot !== undefined && entry.nextLoginAt !== undefined ? Math.max(slot, entry.nextLoginAt) : slot;
   if (firstDue === undefined || firstDue > now - LATE_GRACE_MS) return undefined;
   return now - firstDue;
 }
@@ -112,10 +144,13 @@ export function lagMs(entry: FleetEntry, timetable: Timetable, now: number): num
 /**
  * No success since the N-th last slot (counted from LATE_GRACE_MS ago, so the run of the
  * slot that just passed may still finish). A mailbox created after that slot is not stale.
+ * Under a server's login delay the slots counted are at least that delay apart: the runs
+ * it allows, not the schedule's.
  */
 export function isStale(entry: FleetEntry, timetable: Timetable, now: number, periods: number): boolean {
+  const spacing = Math.max(1, entry.loginDelayMs ?? 0);
   let slot = timetable.prev(now - LATE_GRACE_MS);
-  for (let i = 1; i < periods && slot !== undefined; i++) slot = timetable.prev(slot - 1);
+  for (let i = 1; i < periods && slot !== undefined; i++) slot = timetable.prev(slot - spacing);
   if (slot === undefined) return false;
   const since = entry.lastSuccessAt ?? entry.createdAt ?? Number.NEGATIVE_INFINITY;
   return since < slot;

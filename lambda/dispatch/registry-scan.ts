@@ -19,6 +19,9 @@ export interface FleetEntry {
   readonly lastRunAt?: number;
   readonly lastSuccessAt?: number;
   readonly createdAt?: number;
+  /** The server's LOGIN-DELAY as the last run learnt it: no run is dispatched before `nextLoginAt`. */
+  readonly nextLoginAt?: number;
+  readonly loginDelayMs?: number;
 }
 
 const PROJECTED = [
@@ -29,6 +32,8 @@ const PROJECTED = [
   RegistryAttr.lastRunAt,
   RegistryAttr.lastSuccessAt,
   RegistryAttr.createdAt,
+  RegistryAttr.nextLoginAt,
+  RegistryAttr.loginDelaySeconds,
 ] as const;
 
 /**
@@ -74,6 +79,7 @@ function toEntry(item: Item): FleetEntry | undefined {
     return Number.isNaN(ms) ? {} : { [name]: ms };
   };
   const host = item[RegistryAttr.host]?.S;
+  const delaySeconds = Number(item[RegistryAttr.loginDelaySeconds]?.N ?? NaN);
   return {
     id,
     ...(host === undefined ? {} : { host: host.toLowerCase() }),
@@ -82,5 +88,7 @@ function toEntry(item: Item): FleetEntry | undefined {
     ...time(RegistryAttr.lastRunAt),
     ...time(RegistryAttr.lastSuccessAt),
     ...time(RegistryAttr.createdAt),
+    ...time(RegistryAttr.nextLoginAt),
+    ...(delaySeconds > 0 ? { loginDelayMs: delaySeconds * 1000 } : {}),
   };
 }

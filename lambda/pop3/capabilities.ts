@@ -15,8 +15,12 @@ export interface Capabilities {
   readonly sasl: readonly string[];
   /** LOGIN-DELAY in seconds, when announced. */
   readonly loginDelaySeconds: number | undefined;
+  /** `LOGIN-DELAY <n> USER` (before login): the value may differ per user; CAPA after login tells. */
+  readonly loginDelayPerUser: boolean;
   /** EXPIRE in days; `'never'` for EXPIRE NEVER; undefined when not announced. */
   readonly expire: number | 'never' | undefined;
+  /** `EXPIRE <n> USER` (before login): the value may differ per user; CAPA after login tells. */
+  readonly expirePerUser: boolean;
   readonly implementation: string | undefined;
 }
 
@@ -31,16 +35,25 @@ export const NO_CAPABILITIES: Capabilities = {
   respCodes: false,
   sasl: [],
   loginDelaySeconds: undefined,
+  loginDelayPerUser: false,
   expire: undefined,
+  expirePerUser: false,
   implementation: undefined,
 };
+
+/**
+ * GNU mailutils writes EXPIRE without the space: `EXPIRE0`, `EXPIRE30`, `EXPIRENEVER`.
+ * Split into the RFC 2449 form, so both spellings read the same.
+ */
+const GLUED_EXPIRE = /^EXPIRE(\d+|NEVER)$/i;
 
 export function parseCapabilities(lines: readonly Buffer[]): Capabilities {
   const raw = lines.map((l) => l.toString('latin1'));
   const names = new Map<string, string[]>();
   for (const line of raw) {
     const words = line.trim().split(/\s+/).filter(Boolean);
-    const [name, ...args] = words;
+    const glued = GLUED_EXPIRE.exec(words[0] ?? '');
+    const [name, ...args] = glued ? ['EXPIRE', glued[1]!, ...words.slice(1)] : words;
     if (!name) continue;
     const key = name.toUpperCase();
     const known = names.get(key);
@@ -51,13 +64,8 @@ export function parseCapabilities(lines: readonly Buffer[]): Capabilities {
   }
   const loginDelay = names.get('LOGIN-DELAY')?.[0];
   const expireArg = names.get('EXPIRE')?.[0];
-  // GNU mailutils writes "EXPIRENEVER" without the space.
-  const expire =
-    names.has('EXPIRENEVER') || expireArg?.toUpperCase() === 'NEVER'
-      ? ('never' as const)
-      : expireArg !== undefined && /^\d+$/.test(expireArg)
-        ? Number(expireArg)
-        : undefined;
+  const expire = expireArg?.toUpperCase() === 'NEVER' ? ('never' as const) : expireArg !== undefined && /^\d+$/.test(expireArg) ? Number(expireArg) : undefined;
+  const perUser = (key: string): boolean => names.get(key)?.[1]?.toUpperCase() === 'USER';
   const implementation = raw.find((l) => /^IMPLEMENTATION(\s|$)/i.test(l.trim()));
   return {
     lines: raw,
@@ -69,7 +77,9 @@ export function parseCapabilities(lines: readonly Buffer[]): Capabilities {
     respCodes: names.has('RESP-CODES'),
     sasl: [...new Set((names.get('SASL') ?? []).map((m) => m.toUpperCase()))],
     loginDelaySeconds: loginDelay !== undefined && /^\d+$/.test(loginDelay) ? Number(loginDelay) : undefined,
+    loginDelayPerUser: perUser('LOGIN-DELAY'),
     expire,
+    expirePerUser: perUser('EXPIRE'),
     implementation: implementation?.trim().slice('IMPLEMENTATION'.length).trim() || undefined,
   };
 }

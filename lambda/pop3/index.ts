@@ -5,6 +5,7 @@ export { MessageStream } from './message-stream';
 export { MessageSizes } from './message-sizes';
 export { Pop3Error, Pop3ErrorCode, isPop3Error } from './errors';
 export type { Capabilities } from './capabilities';
+export type { ServerPolicy } from './server-policy';
 export type { UidlEntry, UidlListing, ListEntry, InvalidUidlEntry } from './listing';
 export type { TlsMode, TlsOptions, TlsDetails } from './connect';
 export { DotDecoder, encodeMultiline } from './dot-decoder';

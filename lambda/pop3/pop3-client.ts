@@ -2,6 +2,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import { ByteChannel } from './byte-channel';
 import { NO_CAPABILITIES, parseCapabilities, type Capabilities } from './capabilities';
+import { serverPolicy, type ServerPolicy } from './server-policy';
 import type { MessageOptions, Pop3ConnectOptions } from './client-options';
 import { connectTcp, connectTls, tlsDetails, upgradeToTls, type TlsDetails } from './connect';
 import {
@@ -84,6 +85,8 @@ export class Pop3Client {
   private readonly session: SessionSignal;
   private readonly scrubber: SecretScrubber;
   private caps: Capabilities | undefined;
+  /** The last CAPA read before login: its EXPIRE/LOGIN-DELAY stand when CAPA after login is silent. */
+  private capsBeforeLogin: Capabilities | undefined;
   private tlsInfo: TlsDetails | undefined;
   private state: 'AUTHORIZATION' | 'TRANSACTION' | 'CLOSED' = 'AUTHORIZATION';
   private readonly queue: Slot[] = [];
@@ -173,6 +176,11 @@ export class Pop3Client {
     return this.caps;
   }
 
+  /** The server's announced policy (EXPIRE, LOGIN-DELAY), from CAPA before and after login. */
+  get serverPolicy(): ServerPolicy {
+    return serverPolicy(this.capsBeforeLogin, this.caps);
+  }
+
   /** TLS details of the link, or undefined while it is plaintext. */
   get tls(): TlsDetails | undefined {
     return this.tlsInfo;
@@ -203,6 +211,7 @@ export class Pop3Client {
           if (!(err instanceof Pop3Error) || err.code !== Pop3ErrorCode.SERVER_ERROR) throw err;
           this.caps = NO_CAPABILITIES;
         }
+        if (this.state === 'AUTHORIZATION') this.capsBeforeLogin = this.caps;
         this.updatePipelining();
         return this.caps;
       })(),
@@ -569,6 +578,7 @@ export class Pop3Client {
     this.channel.attach(secure);
     this.tlsInfo = tlsDetails(secure);
     this.caps = undefined;
+    this.capsBeforeLogin = undefined;
     this.usePipelining = false;
   }
 

@@ -72,7 +72,7 @@ async function handleRecord(record: SqsRecord, deadline: number, deps: QueueBatc
   }
   const outcome = await runMessage(event, deadline, deps);
   const ids = (d: MailboxDisposition): string[] => [...outcome].filter(([, v]) => v === d).map(([id]) => id);
-  const counts = Object.fromEntries((['ran', 'superseded', 'refused', 'deferred', 'failed'] as const).map((d) => [d, ids(d).length]));
+  const counts = Object.fromEntries((['ran', 'superseded', 'not-due', 'refused', 'deferred', 'failed'] as const).map((d) => [d, ids(d).length]));
   deps.write(JSON.stringify(queueMetrics(counts.deferred ?? 0, counts.superseded ?? 0, deps.metricsNamespace, deps.now())));
   if (ids('failed').length > 0) {
     log.warn('queue message failed; it is retried whole', { ...counts, failed: ids('failed') });

@@ -5,6 +5,8 @@
  * - `ran`: loaded from the registry, run, health recorded (by the caller's runOne).
  * - `superseded`: it ran after the slot this message serves (`dueAt`): a duplicate or a
  *   catch-up already served. Nothing to do.
+ * - `not-due`: its server's LOGIN-DELAY, as its last run recorded it, has not passed: the
+ *   dispatcher runs it when it has (a run queued before that run ended). No failure.
  * - `refused`: no longer registered or disabled: dropped, as the worker always has.
  * - `deferred`: its host is at its cap, or the invocation is out of time: runs later.
  *
@@ -20,7 +22,7 @@ import { isRegistryError } from '../registry/errors';
 import type { MailboxRegistry, RunAction } from '../registry/mailbox-registry';
 import { runnableMailbox } from '../registry/runnable-mailbox';
 
-export type MailboxDisposition = 'ran' | 'superseded' | 'refused' | 'deferred' | 'failed';
+export type MailboxDisposition = 'ran' | 'superseded' | 'not-due' | 'refused' | 'deferred' | 'failed';
 
 /** After its slot lease expires a crashed worker's slot is free again: its deadline plus this. */
 export const SLOT_LEASE_GRACE_MS = 5_000;
@@ -93,6 +95,11 @@ async function runOneOf(id: string, event: WorkerEvent, deadline: number, deps: 
     const mailbox = await runnableMailbox(deps.registry, id);
     const lastRunAt = Date.parse(mailbox.health.lastRunAt ?? '');
     if (event.dueAtMs !== undefined && lastRunAt >= event.dueAtMs) return 'superseded';
+    const nextLoginAt = Date.parse(mailbox.health.nextLoginAt ?? '');
+    if (nextLoginAt > deps.now()) {
+      log.info('run not due: the server asks for a delay between logins', { nextLoginAt: mailbox.health.nextLoginAt, loginDelaySeconds: mailbox.health.loginDelaySeconds });
+      return 'not-due';
+    }
     config = mailbox.config;
   } catch (err) {
     if (isRegistryError(err, 'MAILBOX_NOT_REGISTERED') || isRegistryError(err, 'MAILBOX_DISABLED')) {

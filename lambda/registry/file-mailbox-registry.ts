@@ -61,6 +61,7 @@ export class FileMailboxRegistry implements MailboxRegistry {
       lastRunStatus: outcome.status,
       lastAction: outcome.action,
       ...(outcome.status === 'busy' ? {} : { backlog: outcome.backlog, lastDurationMs: outcome.durationMs }),
+      ...(outcome.loginDelay ? { loginDelaySeconds: outcome.loginDelay.seconds, nextLoginAt: outcome.loginDelay.nextLoginAt } : {}),
       ...(outcome.status === 'ok' ? { lastSuccessAt: outcome.at, consecutiveFailures: 0 } : {}),
       ...(outcome.status === 'error'
         ? {

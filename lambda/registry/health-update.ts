@@ -20,6 +20,11 @@ export function healthUpdate(table: string, id: string, outcome: RunOutcome): Up
     sets[RegistryAttr.backlog] = { N: String(outcome.backlog) };
     sets[RegistryAttr.lastDurationMs] = { N: String(outcome.durationMs) };
   }
+  if (outcome.loginDelay) {
+    // Kept until a run learns another: the dispatcher holds runs back until nextLoginAt.
+    sets[RegistryAttr.loginDelaySeconds] = { N: String(outcome.loginDelay.seconds) };
+    sets[RegistryAttr.nextLoginAt] = { S: outcome.loginDelay.nextLoginAt };
+  }
   if (outcome.status === 'ok') {
     sets[RegistryAttr.lastSuccessAt] = { S: outcome.at };
     sets[RegistryAttr.consecutiveFailures] = { N: '0' };

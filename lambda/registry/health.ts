@@ -19,6 +19,7 @@ export function runOutcome(summary: RunSummary, action: RunAction, at: Date = ne
     at: at.toISOString(),
     backlog: summary.backlog,
     durationMs: summary.durationMs,
+    ...(summary.loginDelay ? { loginDelay: summary.loginDelay } : {}),
     ...(status === 'error' && first !== undefined
       ? { error: { code: first.code, message: first.message.slice(0, MAX_HEALTH_ERROR_MESSAGE_CHARS) } }
       : {}),

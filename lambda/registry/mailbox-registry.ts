@@ -31,6 +31,10 @@ export interface MailboxHealth {
   /** New messages the last finished run left for the next one. */
   readonly backlog?: number;
   readonly lastDurationMs?: number;
+  /** The server's LOGIN-DELAY, in seconds, as a run last learnt it (RFC 2449). */
+  readonly loginDelaySeconds?: number;
+  /** ISO time before which the server refuses (or penalises) a login: scheduled runs wait until then. */
+  readonly nextLoginAt?: string;
 }
 
 export interface RegisteredMailbox {
@@ -63,6 +67,8 @@ export interface RunOutcome {
   readonly durationMs: number;
   /** The first error of a failed run. */
   readonly error?: { readonly code: string; readonly message: string };
+  /** The server's LOGIN-DELAY as the run learnt it (absent: not announced, or no session). */
+  readonly loginDelay?: { readonly seconds: number; readonly nextLoginAt: string };
 }
 
 export interface AddOptions {

@@ -8,7 +8,8 @@
  * |             |                  | deployed (S: added | adopted, by the deployment's file);        |
  * |             |                  | health: lastRunAt, lastRunStatus, lastAction, lastSuccessAt,      |
  * |             |                  | lastErrorAt, lastErrorCode, lastErrorMessage,                     |
- * |             |                  | consecutiveFailures (N), backlog (N), lastDurationMs (N)          |
+ * |             |                  | consecutiveFailures (N), backlog (N), lastDurationMs (N),         |
+ * |             |                  | loginDelaySeconds (N), nextLoginAt (the server's LOGIN-DELAY)     |
  *
  * One partition holds the whole registry, so listing it is one Query, never a Scan of the
  * state table. `#REGISTRY` cannot collide with a mailbox's partition (`MBX#<id>`), and
@@ -50,6 +51,8 @@ export const RegistryAttr = {
   consecutiveFailures: 'consecutiveFailures',
   backlog: 'backlog',
   lastDurationMs: 'lastDurationMs',
+  loginDelaySeconds: 'loginDelaySeconds',
+  nextLoginAt: 'nextLoginAt',
 } as const;
 
 export type Item = Record<string, AttributeValue>;
@@ -131,6 +134,8 @@ function healthOf(item: Item): MailboxHealth {
     ...optional('lastErrorMessage', str(item, RegistryAttr.lastErrorMessage)),
     ...optional('backlog', num(item, RegistryAttr.backlog)),
     ...optional('lastDurationMs', num(item, RegistryAttr.lastDurationMs)),
+    ...optional('loginDelaySeconds', num(item, RegistryAttr.loginDelaySeconds)),
+    ...optional('nextLoginAt', str(item, RegistryAttr.nextLoginAt)),
   };
 }
 

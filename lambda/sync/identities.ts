@@ -72,12 +72,25 @@ export function baseIdentity(identity: string): string {
 
 /** Sessions whose server answered TOP with -ERR (it announced no capabilities, so we tried). */
 const topRefused = new WeakSet<Pop3Client>();
+/** Sessions whose server removes messages read by TOP at QUIT, and who is told of each TOP. */
+const topWatchers = new WeakMap<Pop3Client, (n: number, reply: Promise<unknown>) => void>();
+
+/**
+ * For a server that removes messages read by TOP at QUIT (RFC 2449 `EXPIRE 0`): optional
+ * TOPs (checks that can do without the headers) are not sent at all, and every TOP an
+ * identity needs is reported to `onTop` as it is sent, so the session counts it as a retrieval.
+ */
+export function watchTops(client: Pop3Client, onTop: (n: number, reply: Promise<unknown>) => void): void {
+  topWatchers.set(client, onTop);
+}
 
 /**
  * Whether TOP may be used: announced in CAPA, or worth a try when the server has no CAPA
- * (popa3d answers TOP without announcing anything) and has not refused it yet.
+ * (popa3d answers TOP without announcing anything) and has not refused it yet; never where
+ * a TOP would condemn the message (see watchTops).
  */
 export function mayTop(client: Pop3Client): boolean {
+  if (topWatchers.has(client)) return false;
   const caps = client.capabilities;
   if (caps?.top) return true;
   return (caps === undefined || caps.lines.length === 0) && !topRefused.has(client);
@@ -100,7 +113,9 @@ export async function tryTopFingerprint(client: Pop3Client, n: number): Promise<
 
 /** Fingerprint of message `n`'s header block, read with TOP n 0. */
 export async function topFingerprint(client: Pop3Client, n: number): Promise<string> {
-  const stream = await client.top(n, 0, MAX_TOP_OCTETS);
+  const reply = client.top(n, 0, MAX_TOP_OCTETS);
+  topWatchers.get(client)?.(n, reply);
+  const stream = await reply;
   const parts: Buffer[] = [];
   for await (const chunk of stream) parts.push(chunk as Buffer);
   return headerFingerprint(Buffer.concat(parts));
@@ -244,9 +259,11 @@ async function checkRecorded(m: ListedMessage, rec: MessageRecord, o: ReconcileO
   const wasShared = async (): Promise<boolean> => o.hasFingerprintIdentities && (await o.derivedOf(m.uid)).length > 0;
   if (!sizeChanged && !o.suspect(m, rec) && !(await wasShared())) return m;
   if (!sizeChanged && rec.headerFingerprint === undefined) return m;
-  // Without TOP nothing more can be learned: the record stands.
+  // Without TOP (none, refused, or it would condemn the message: EXPIRE 0) the headers stay
+  // unknown: a changed size is settled by content, as when the headers match (a RETR in
+  // this session); an unchanged one leaves the record standing.
   const fp = await tryTopFingerprint(o.client, m.number);
-  if (fp === undefined) return m;
+  if (fp === undefined) return sizeChanged ? { ...m, verify: true } : m;
   // The same headers: the same message, or one with the same header block (its content decides).
   // Skipped and baselined messages have no content to compare: another size makes it another message.
   const check = rec.status === 'stored' || (sizeChanged && (rec.status === 'skipped' || rec.status === 'baseline'));

@@ -10,7 +10,7 @@ import { SyncError, SyncErrorCode } from './errors';
 import { EventOutbox } from './event-outbox';
 import { gatedState } from './gated-state';
 import { skipUnchangedSummary } from './unchanged-summary';
-import { emptySummary, MAX_SKIPPED_NAMED, toRunError, type LeaseHeld, type RunSummary } from './run-summary';
+import { emptySummary, MAX_SKIPPED_NAMED, noteServerPolicy, toRunError, type LeaseHeld, type RunSummary } from './run-summary';
 import { runSession } from './run-session';
 import type { SessionContext, SessionResult } from './session-context';
 
@@ -317,6 +317,7 @@ function merge(summary: RunSummary, r: SessionResult, followUp: boolean): void {
   // A follow-up session lists the same unusable UIDLs again: name each once.
   const known = new Set(summary.errors.filter((e) => e.code === Pop3ErrorCode.INVALID_UID).map((e) => e.message));
   summary.errors.push(...r.errors.filter((e) => e.code !== Pop3ErrorCode.INVALID_UID || !known.has(e.message)));
+  noteServerPolicy(summary, r);
 }
 
 function finish(summary: RunSummary, state: StateStore, now: () => number, started: number): RunSummary {

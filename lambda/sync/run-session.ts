@@ -5,11 +5,12 @@ import type { MessageRecord } from '../state/state-store';
 import type { StoredMessage } from '../storage/message-sink';
 import { SyncError, SyncErrorCode } from './errors';
 import { fetchAll, hasCode, isOwnFailure, isSessionFatal, type FetchContext } from './fetch-messages';
-import { isFingerprintIdentity, tryTopFingerprint, type ListedMessage } from './identities';
+import { isFingerprintIdentity, tryTopFingerprint, watchTops, type ListedMessage } from './identities';
 import { forEachLimited } from './for-each-limited';
 import { listingHash } from './listing-hash';
 import { readListing } from './read-listing';
 import { RetrievalLedger } from './retrieval-ledger';
+import { retentionConflict, retrievalRule, type RetrievalRule } from './retrieval-rule';
 import { toRunError } from './run-summary';
 import { emptySessionResult, type SessionContext, type SessionResult } from './session-context';
 import { planSession, type SessionPlan } from './session-plan';
@@ -56,22 +57,28 @@ interface Work {
 }
 
 export async function runSession(client: Pop3Client, ctx: SessionContext): Promise<SessionResult> {
-  const result = emptySessionResult(client.capabilities?.loginDelaySeconds);
+  const policy = client.serverPolicy;
+  const result = emptySessionResult(policy, ctx.now());
   const { mailbox, state } = ctx;
+  const rule = retrievalRule(mailbox, policy);
+  const conflict = retentionConflict(mailbox.retention, policy);
+  if (conflict) result.warnings.push(conflict);
   const salt = retentionSalt(mailbox);
   const { listing, sizes } = await readListing(client, () => hadUidl(ctx));
   reportInvalid(listing, result);
+  // From the first TOP on (planning reads headers): a message read by TOP counts as retrieved where TOP condemns it.
+  const ledger = new RetrievalLedger();
+  if (rule.topRemoves) watchTops(client, (n, reply) => void ledger.track(n, uidOf(listing, n), reply));
   const plan = await planSession(client, { mailbox, state, log: ctx.log, salt, now: ctx.now }, listing, sizes);
   result.fullDiff = plan.fullDiff;
   if (plan.fullDiff) result.expired = await expireGone(ctx, plan.messages, plan.records);
   result.listed = plan.messages.length + result.invalidUids;
   for (const numbers of listing?.duplicates.values() ?? []) result.duplicates += numbers.length - 1;
   if (result.duplicates > 0) ctx.log('duplicate-uidls', { duplicates: result.duplicates, uids: [...listing!.duplicates.keys()].slice(0, 20) });
-  const work = sortWork(ctx, plan);
+  const work = sortWork(ctx, plan, rule);
   result.newCount = work.toSettle.length;
   await flagFingerprintIdentities(ctx, plan, salt);
 
-  const ledger = new RetrievalLedger();
   const settled = new Set<string>();
   const settledNumbers = new Set<number>();
   const storedNow = new Map<string, StoredMessage>();
@@ -117,7 +124,13 @@ export async function runSession(client: Pop3Client, ctx: SessionContext): Promi
   await deletions.settled();
   result.backlog = work.toSettle.filter((m) => !settled.has(m.identity)).length;
   const copyNumbers = new Set([...work.copies.map((m) => m.number), ...replacedNumbers]);
-  return commit(client, ctx, plan, { result, ledger, settled, settledNumbers, copyNumbers, storedNow, deleted: deletions.deleted, salt });
+  return commit(client, ctx, plan, { result, ledger, settled, settledNumbers, copyNumbers, storedNow, deleted: deletions.deleted, salt, rule });
+}
+
+/** The UIDL of message `n` (for messages named in errors); '' without UIDL. */
+function uidOf(listing: UidlListing | undefined, n: number): string {
+  for (let i = 0; i < (listing?.length ?? 0); i++) if (listing!.numberAt(i) === n) return listing!.uidAt(i);
+  return '';
 }
 
 function interrupted(ctx: SessionContext): boolean {
@@ -132,7 +145,7 @@ function reportInvalid(listing: UidlListing | undefined, result: SessionResult):
 }
 
 /** New (or failed earlier, to retry), owed a deletion, or a further copy of a message. */
-function sortWork(ctx: SessionContext, plan: SessionPlan): Work {
+function sortWork(ctx: SessionContext, plan: SessionPlan, rule: RetrievalRule): Work {
   const work: Work = { toSettle: [], toDelete: [], copies: [] };
   // An entry whose identity was seen earlier in this listing is not fetched twice.
   // On the fast path the settled prefix holds identities too: a tail message resolved to
@@ -151,9 +164,9 @@ function sortWork(ctx: SessionContext, plan: SessionPlan): Work {
     // Taken for a stored message by its headers alone: the content decides.
     else if (m.verify) work.copies.push(m);
     else if (deletionDue(ctx.mailbox, rec, ctx.now())) work.toDelete.push(m);
-    // Stored, but still listed by a server that hides retrieved mail: its session never
-    // QUIT. Retrieved again and checked against the stored bytes, so this QUIT hides it.
-    else if (ctx.mailbox.hidesRetrievedMail && rec.status === 'stored') work.copies.push(m);
+    // Stored, but still listed by a server that removes retrieved mail at QUIT: its session
+    // never QUIT. Retrieved again and checked against the stored bytes, so this QUIT removes it.
+    else if (rule.removedAtQuit && rec.status === 'stored') work.copies.push(m);
   }
   return work;
 }
@@ -298,6 +311,7 @@ interface Outcome {
   readonly storedNow: ReadonlyMap<string, StoredMessage>;
   readonly deleted: readonly ListedMessage[];
   readonly salt: string;
+  readonly rule: RetrievalRule;
 }
 
 /**
@@ -462,8 +476,8 @@ async function writeSummary(ctx: SessionContext, plan: SessionPlan, o: Outcome, 
  */
 function isDone(ctx: SessionContext, plan: SessionPlan, o: Outcome, m: ListedMessage, index: number): boolean {
   const rec = plan.records.get(m.identity);
-  // Still listed by a server that hides retrieved mail: not hidden yet (see sortWork).
-  const owesHiding = ctx.mailbox.hidesRetrievedMail === true && (rec?.status === 'stored' || o.storedNow.has(m.identity));
+  // Still listed by a server that removes retrieved mail at QUIT: not removed yet (see sortWork).
+  const owesHiding = o.rule.removedAtQuit && (rec?.status === 'stored' || o.storedNow.has(m.identity));
   const retention = ctx.mailbox.retention;
   // A further copy: its identity's record belongs to the message it was compared with. Still
   // listed under retention `delete`, its DELE did not take (or it was left): checked again.

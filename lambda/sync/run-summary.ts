@@ -10,6 +10,19 @@ export interface RunError {
   readonly number?: number;
 }
 
+/** Nothing failed, but the user does not get what they configured (the server overrules it). */
+export interface RunWarning {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** The server's LOGIN-DELAY (RFC 2449) as the run's last session learnt it. */
+export interface LoginDelay {
+  readonly seconds: number;
+  /** ISO time before which the server refuses (or penalises) the next login. */
+  readonly nextLoginAt: string;
+}
+
 /** A message this run decided not to fetch (it stays on the server). */
 export interface SkippedMessage {
   readonly uid: string;
@@ -79,6 +92,10 @@ export interface RunSummary {
   heldBy?: LeaseHeld;
   /** The run was asked to stop (RunMailboxOptions.stop) before it ended: it started nothing more. */
   interrupted?: boolean;
+  /** Each kind once; absent when there are none (see RunWarning). */
+  warnings?: RunWarning[];
+  /** The server announced a LOGIN-DELAY: no run should log in before `nextLoginAt` (the dispatcher waits). */
+  loginDelay?: LoginDelay;
 }
 
 export function emptySummary(mailbox: string): RunSummary {
@@ -107,6 +124,19 @@ export function emptySummary(mailbox: string): RunSummary {
     durationMs: 0,
     errors: [],
   };
+}
+
+/**
+ * What a session learnt about the server, added to the run's summary (merged after each
+ * session): its warnings once per code, and the login delay counted from its login.
+ */
+export function noteServerPolicy(summary: RunSummary, session: { readonly warnings: readonly RunWarning[]; readonly loginDelaySeconds: number | undefined; readonly loggedInAt: number }): void {
+  for (const w of session.warnings) {
+    if (summary.warnings?.some((known) => known.code === w.code)) continue;
+    (summary.warnings ??= []).push(w);
+  }
+  const seconds = session.loginDelaySeconds;
+  if (seconds !== undefined && seconds > 0) summary.loginDelay = { seconds, nextLoginAt: new Date(session.loggedInAt + seconds * 1000).toISOString() };
 }
 
 /** Turns any thrown value into a RunError without leaking anything but code and message. */

@@ -1,8 +1,9 @@
 import type { MailboxConfig } from '../config/mailbox-config';
 import type { StateStore } from '../state/state-store';
 import type { MessageSink } from '../storage/message-sink';
+import type { ServerPolicy } from '../pop3';
 import type { EventOutbox } from './event-outbox';
-import type { RunError, SkippedMessage } from './run-summary';
+import type { RunError, RunWarning, SkippedMessage } from './run-summary';
 
 /** What one session of a run works with. */
 export interface SessionContext {
@@ -48,10 +49,15 @@ export interface SessionResult {
   /** True when every new message was settled and QUIT succeeded. */
   complete: boolean;
   loginDelaySeconds: number | undefined;
+  /** What the server announced about itself (EXPIRE, LOGIN-DELAY). */
+  policy: ServerPolicy;
+  /** Epoch ms when the session was logged in (at the latest): LOGIN-DELAY counts from it. */
+  loggedInAt: number;
   errors: RunError[];
+  warnings: RunWarning[];
 }
 
-export function emptySessionResult(loginDelaySeconds: number | undefined): SessionResult {
+export function emptySessionResult(policy: ServerPolicy, loggedInAt: number): SessionResult {
   return {
     listed: 0,
     newCount: 0,
@@ -66,7 +72,10 @@ export function emptySessionResult(loginDelaySeconds: number | undefined): Sessi
     fullDiff: false,
     backlog: 0,
     complete: true,
-    loginDelaySeconds,
+    loginDelaySeconds: policy.loginDelaySeconds,
+    policy,
+    loggedInAt,
     errors: [],
+    warnings: [],
   };
 }

@@ -170,3 +170,76 @@ describe('lateness and staleness', () => {
     expect(result.maxLagSeconds).toBe(result.worstLate[0]!.lagSeconds);
   });
 });
+
+describe("a server's LOGIN-DELAY (RFC 2449)", () => {
+  /** A run logs in this long after it is dispatched, and ends this long after that. */
+  const LOGIN_AFTER_MS = 2_000;
+  const RUN_MS = 3_000;
+
+  /**
+   * Ticks every minute for `minutes`; each dispatched run logs in and records the delay as
+   * the worker does (nextLoginAt = its login + the delay). Returns the runs' login times and
+   * the ticks' late/stale/waiting counts.
+   */
+  function simulate(schedule: string, delayMs: number, minutes: number, start: number): { logins: number[]; late: number; stale: number; waiting: number } {
+    let box = entry('slow-server', schedule, { createdAt: start - 1 });
+    let cursor: number | undefined;
+    const logins: number[] = [];
+    const totals = { late: 0, stale: 0, waiting: 0 };
+    for (let tick = 0; tick < minutes; tick++) {
+      const now = start + tick * MINUTE + 1_500;
+      const window = dispatchWindow(cursor, now);
+      cursor = window.to;
+      const result = sweep([box], window.from, window.to, now);
+      totals.late += result.late;
+      totals.stale += result.stale;
+      totals.waiting += result.waitingForLoginDelay;
+      for (const run of result.due) {
+        const login = run.slotMs + LOGIN_AFTER_MS;
+        logins.push(login);
+        const ended = login + RUN_MS;
+        box = { ...box, lastRunAt: ended, lastSuccessAt: ended, nextLoginAt: login + delayMs, loginDelayMs: delayMs };
+      }
+    }
+    return { logins, ...totals };
+  }
+
+  it('no login comes before the delay the last run recorded; the mailbox runs as often as the server allows; never late nor stale', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('rate(1 minute)', 'rate(2 minutes)', 'rate(5 minutes)', 'cron(0/10 * * * ? *)'),
+        fc.integer({ min: 1_000, max: 60 * MINUTE }),
+        fc.integer({ min: 0, max: 7 * 24 * 60 }),
+        (schedule, delayMs, startMinute) => {
+          const { logins, late, stale } = simulate(schedule, delayMs, 4 * 60, T0 + startMinute * MINUTE);
+          const period = ratePeriodMs(schedule) ?? 10 * MINUTE;
+          for (let i = 1; i < logins.length; i++) {
+            const gap = logins[i]! - logins[i - 1]!;
+            expect(gap).toBeGreaterThanOrEqual(delayMs);
+            // As soon as allowed: at the delay's end when a slot waited for it, else at the next slot.
+            expect(gap).toBeLessThanOrEqual(Math.max(delayMs, period + RUN_MS) + LOGIN_AFTER_MS);
+          }
+          expect(logins.length).toBeGreaterThanOrEqual(Math.floor((4 * 60 * MINUTE) / (Math.max(delayMs, period + RUN_MS) + LOGIN_AFTER_MS)));
+          expect(late).toBe(0);
+          expect(stale).toBe(0);
+        },
+      ),
+      { seed: SEED, numRuns: 40 },
+    );
+  });
+
+  it('every 5 minutes against LOGIN-DELAY 900: one run per 15 minutes (at the delay\'s end), the slots between waiting', () => {
+    const { logins, waiting, late, stale } = simulate('rate(5 minutes)', 900_000, 2 * 60, T0);
+    const gaps = logins.slice(1).map((t, i) => t - logins[i]!);
+    for (const gap of gaps) expect(gap).toBe(900_000 + LOGIN_AFTER_MS);
+    // Two slots between runs wait (three when the delay ends just past the minute of the third).
+    expect(waiting).toBeGreaterThanOrEqual(2 * (logins.length - 1));
+    expect(waiting).toBeLessThanOrEqual(3 * (logins.length - 1));
+    expect({ late, stale }).toEqual({ late: 0, stale: 0 });
+  });
+
+  it('a delay shorter than the period changes nothing: every slot runs', () => {
+    const { logins } = simulate('rate(5 minutes)', 10_000, 60, T0);
+    expect(logins).toHaveLength(12);
+  });
+});

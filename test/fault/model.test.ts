@@ -1,7 +1,8 @@
 /**
  * Model-based randomized invariant test: the real fetch worker (runMailbox through the
  * worker bench) against the fake POP3 server's server-semantics profiles (Gmail, shared
- * and recycled UIDLs, flaky UIDL, bare LF, estimated sizes, slow QUIT and combinations),
+ * and recycled UIDLs, flaky UIDL, bare LF, estimated sizes, slow QUIT, EXPIRE 0 and
+ * combinations),
  * s3rver and DynamoDB Local. Each seeded sequence delivers mail, lets another client
  * delete or hide some, advances the clock and runs the worker with faults (S3/DynamoDB
  * requests failing before or after taking effect, connections cut at a command or mid-

@@ -44,8 +44,8 @@ export async function benchFor(aws: Aws, server: InteropServer, setup: BenchSetu
   return { bench, trace };
 }
 
-export async function run(bench: WorkerBench): Promise<RunSummary> {
-  const r = await bench.run();
+export async function run(bench: WorkerBench, options: Parameters<WorkerBench['run']>[0] = {}): Promise<RunSummary> {
+  const r = await bench.run(options);
   if (r instanceof SimulatedCrash) throw r;
   return r;
 }

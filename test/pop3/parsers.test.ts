@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseCapabilities } from '../../lambda/pop3/capabilities';
+import { NO_CAPABILITIES, parseCapabilities, type Capabilities } from '../../lambda/pop3/capabilities';
+import { serverPolicy } from '../../lambda/pop3/server-policy';
 import { Pop3ErrorCode } from '../../lambda/pop3/errors';
 import { buildUidlListing, parseListLine } from '../../lambda/pop3/listing';
 import { redactCommand } from '../../lambda/pop3/redact';
@@ -177,6 +178,35 @@ describe('parseCapabilities', () => {
     expect(c.sasl).toEqual(['PLAIN', 'XOAUTH2']);
     expect(c.loginDelaySeconds).toBe(10);
     expect(c.expire).toBe(5);
+  });
+
+  it('reads EXPIRE in the RFC 2449 form and in mailutils\' glued form (EXPIRE0, EXPIRE30), and the USER tag', () => {
+    expect(parseCapabilities([b('EXPIRE0')])).toMatchObject({ expire: 0, expirePerUser: false });
+    expect(parseCapabilities([b('expire30')]).expire).toBe(30);
+    expect(parseCapabilities([b('EXPIRE 0')]).expire).toBe(0);
+    expect(parseCapabilities([b('EXPIRE 0 USER')])).toMatchObject({ expire: 0, expirePerUser: true });
+    expect(parseCapabilities([b('LOGIN-DELAY 900 USER')])).toMatchObject({ loginDelaySeconds: 900, loginDelayPerUser: true });
+    expect(parseCapabilities([b('LOGIN-DELAY 900')])).toMatchObject({ loginDelaySeconds: 900, loginDelayPerUser: false });
+    // Not EXPIRE: another capability that starts with the word, and a value that is no number.
+    expect(parseCapabilities([b('EXPIRED')]).expire).toBeUndefined();
+    expect(parseCapabilities([b('EXPIRE soon')]).expire).toBeUndefined();
+    // mailutils 3.15 with login-delay writes the value alone on a line: no LOGIN-DELAY is read from it.
+    expect(parseCapabilities([b('2')]).loginDelaySeconds).toBeUndefined();
+  });
+});
+
+describe('serverPolicy', () => {
+  const caps = (...lines: string[]): Capabilities => parseCapabilities(lines.map(b));
+
+  it('takes the values announced after login (per user) over those before', () => {
+    expect(serverPolicy(caps('EXPIRE 0 USER', 'LOGIN-DELAY 900 USER'), caps('EXPIRE NEVER', 'LOGIN-DELAY 60'))).toEqual({ expireDays: 'never', loginDelaySeconds: 60 });
+    expect(serverPolicy(caps('EXPIRE 30 USER'), caps('EXPIRE0'))).toEqual({ expireDays: 0, loginDelaySeconds: undefined });
+  });
+
+  it('keeps the values announced before login when CAPA after login is silent or refused', () => {
+    expect(serverPolicy(caps('EXPIRE 0 USER', 'LOGIN-DELAY 900'), caps('TOP', 'UIDL'))).toEqual({ expireDays: 0, loginDelaySeconds: 900 });
+    expect(serverPolicy(caps('EXPIRE0'), NO_CAPABILITIES)).toEqual({ expireDays: 0, loginDelaySeconds: undefined });
+    expect(serverPolicy(undefined, undefined)).toEqual({ expireDays: undefined, loginDelaySeconds: undefined });
   });
 });
 

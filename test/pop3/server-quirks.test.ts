@@ -1,7 +1,8 @@
 /**
  * Quirks of real servers the engine accepts end to end: status lines with punctuation
  * after the keyword, SASL mechanisms spread over several CAPA lines, and a UIDL line
- * without an id (that message is set aside, the rest of the listing is used).
+ * without an id (that message is set aside, the rest of the listing is used); EXPIRE and
+ * LOGIN-DELAY announced before and after login.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSession, Pop3Client, Pop3ErrorCode, type Pop3SessionOptions } from '../../lambda/pop3';
@@ -66,6 +67,15 @@ describe('SASL mechanisms on several CAPA lines', () => {
     const again = await Pop3Client.connect({ host: '127.0.0.1', port: server.port, tls: 'none' });
     expect((await again.capa()).sasl).toEqual(['PLAIN', 'XOAUTH2']);
     again.close();
+  });
+});
+
+describe('EXPIRE and LOGIN-DELAY announced per user', () => {
+  it('the session policy is what CAPA after login says; what CAPA said before stands where it is silent', async () => {
+    const server = await fake({ capabilities: ['USER', 'UIDL', 'EXPIRE 30 USER', 'LOGIN-DELAY 900 USER'], capabilitiesAfterLogin: ['UIDL', 'EXPIRE0'] });
+    const c = await openSession(opts(server));
+    expect(c.serverPolicy).toEqual({ expireDays: 0, loginDelaySeconds: 900 });
+    await c.quit();
   });
 });
 

@@ -6,9 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runDispatchTick } from '../../lambda/dispatch/dispatch-tick';
-import { createLogger } from '../../lambda/observability/logger';
 import { runEventSource } from '../fixtures/sqs-event-source';
-import { TABLE, useFleetWorld } from './fleet-world';
+import { useFleetWorld } from './fleet-world';
 
 const SQS_TIME_SCALE = 30;
 
@@ -22,20 +21,7 @@ describe('registry -> dispatcher -> queue -> worker -> S3', () => {
     await world.registry.add(world.mailbox('off', { schedule: 'rate(1 minute)' }), { enabled: false });
     const start = Date.now();
 
-    const tick = await runDispatchTick(
-      {
-        dynamodb: world.dynamo.dynamodb,
-        table: TABLE,
-        sqs: world.sqs.createClient(),
-        queueUrl: world.queue.url,
-        metricsNamespace: 'MailfetchTest',
-        stalePeriods: 3,
-        mailboxesPerMessage: 2,
-        log: createLogger({}, { write: (line) => world.lines.push(line) }),
-        write: (line) => world.lines.push(line),
-      },
-      start,
-    );
+    const tick = await runDispatchTick(world.dispatchDeps(2), start);
     const dispatched = tick.sweep!.due.map((d) => d.id);
     expect(dispatched).toEqual(expect.arrayContaining(enabled));
     expect(dispatched).not.toContain('off');

@@ -11,13 +11,15 @@ import { parseMailbox } from '../../lambda/config/validate-config';
 import type { MailboxConfig } from '../../lambda/config/mailbox-config';
 import { OAuthTokenProvider } from '../../lambda/credentials/oauth-token-provider';
 import { SecretResolver } from '../../lambda/credentials/secret-resolver';
+import type { DispatchDeps } from '../../lambda/dispatch/dispatch-tick';
 import { handleQueueEvent, type HandlerDeps } from '../../lambda/handlers/fetch-mailbox';
+import { createLogger } from '../../lambda/observability/logger';
 import { DynamoDbHostSlots, type HostSlots } from '../../lambda/hosts/host-slots';
 import type { BatchResponse, SqsEvent } from '../../lambda/queue/queue-batch';
 import { DynamoDbMailboxRegistry } from '../../lambda/registry/dynamodb-mailbox-registry';
 import { ensureTable } from '../../lambda/state/table-schema';
 import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../fixtures/aws-local';
-import { startFakePop3, type FakePop3Server } from '../fixtures/fake-pop3-server';
+import { startFakePop3, type FakePop3Options, type FakePop3Server } from '../fixtures/fake-pop3-server';
 import { startFakeSqs, type FakeQueue, type FakeSqs } from '../fixtures/fake-sqs';
 
 export const TABLE = 'state';
@@ -39,8 +41,11 @@ export interface FleetWorld {
   maxSessions: number;
   sessionsOpened: number;
   mailbox(id: string, fields?: Record<string, unknown>): MailboxConfig;
-  deps(hostSlots?: HostSlots, options?: { limits?: Record<string, number> }): HandlerDeps;
+  /** `now`: the clock of the worker's queue decisions (deadline, login delays). @default Date.now */
+  deps(hostSlots?: HostSlots, options?: { limits?: Record<string, number>; now?: () => number }): HandlerDeps;
   invoke(deps: HandlerDeps): (event: SqsEvent) => Promise<BatchResponse>;
+  /** The dispatcher's dependencies on this world (its lines go to `lines`). */
+  dispatchDeps(mailboxesPerMessage: number): DispatchDeps;
   objectsOf(mailboxId: string): Promise<number>;
   waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void>;
 }
@@ -49,19 +54,21 @@ export interface FleetWorld {
  * @param queueVisibilitySeconds the run queue's visibility timeout, on the queue's clock
  * @param sqsTimeScale the queue's clock runs this many times faster than real time, so the
  *   dispatcher's delays (up to a minute) pass in seconds
+ * @param pop3 more options of the fake POP3 server (profiles, its clock)
  */
-export function useFleetWorld(queueVisibilitySeconds: number, sqsTimeScale = 1): FleetWorld {
+export function useFleetWorld(queueVisibilitySeconds: number, sqsTimeScale = 1, pop3: Pick<FakePop3Options, 'profiles' | 'clock'> = {}): FleetWorld {
   const world = { lines: [] as string[], maxSessions: 0, sessionsOpened: 0 } as unknown as FleetWorld & Record<string, unknown>;
   const origin = Date.now();
   const sqsClock = (): number => origin + (Date.now() - origin) * sqsTimeScale;
   beforeAll(async () => {
     const [s3, dynamo, sqs] = await Promise.all([startS3rver(), startDynamoDbLocal(), startFakeSqs({ now: sqsClock })]);
-    const pop3 = await startFakePop3({
+    const server = await startFakePop3({
+      ...pop3,
       password: PASSWORD,
       messages: [{ uid: 'm1', bytes: Buffer.from('Subject: one\r\n\r\nhello\r\n') }],
       onConnect: () => {
         world.sessionsOpened++;
-        world.maxSessions = Math.max(world.maxSessions, pop3.openSessions().length);
+        world.maxSessions = Math.max(world.maxSessions, server.openSessions().length);
       },
       onCommand: async () => {
         await sleep(SESSION_COMMAND_DELAY_MS);
@@ -71,7 +78,7 @@ export function useFleetWorld(queueVisibilitySeconds: number, sqsTimeScale = 1):
     await ensureTable(dynamo.dynamodb, TABLE);
     const dlq = sqs.createQueue('runs-dlq');
     const queue = sqs.createQueue('runs', { visibilityTimeoutSeconds: queueVisibilitySeconds, redrive: { deadLetterQueue: dlq, maxReceiveCount: 3 } });
-    Object.assign(world, { s3, dynamo, sqs, pop3, queue, dlq, registry: new DynamoDbMailboxRegistry({ client: dynamo.dynamodb, tableName: TABLE }) });
+    Object.assign(world, { s3, dynamo, sqs, pop3: server, queue, dlq, registry: new DynamoDbMailboxRegistry({ client: dynamo.dynamodb, tableName: TABLE }) });
   }, 120_000);
   afterAll(async () => {
     await Promise.all([world.s3?.stop(), world.dynamo?.stop(), world.sqs?.close(), world.pop3?.close()]);
@@ -97,11 +104,23 @@ export function useFleetWorld(queueVisibilitySeconds: number, sqsTimeScale = 1):
         queueUrl: world.queue.url,
         hostSlots: hostSlots ?? new DynamoDbHostSlots({ client: world.dynamo.dynamodb, tableName: TABLE, ...(options.limits ? { limits: options.limits } : {}) }),
         deferDelaySeconds: () => 0,
+        ...(options.now ? { now: options.now } : {}),
       },
     };
   };
   let invocation = 0;
   world.invoke = (deps) => (event) => handleQueueEvent(event, { getRemainingTimeInMillis: () => 60_000, awsRequestId: `req-${++invocation}` }, deps);
+  world.dispatchDeps = (mailboxesPerMessage) => ({
+    dynamodb: world.dynamo.dynamodb,
+    table: TABLE,
+    sqs: world.sqs.createClient(),
+    queueUrl: world.queue.url,
+    metricsNamespace: 'MailfetchTest',
+    stalePeriods: 3,
+    mailboxesPerMessage,
+    log: createLogger({}, { write: (line) => world.lines.push(line) }),
+    write: (line) => world.lines.push(line),
+  });
   world.objectsOf = async (mailboxId) => {
     const out = await world.s3.s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `messages/${mailboxId}/` }));
     return out.KeyCount ?? 0;

@@ -83,6 +83,16 @@ describe('DynamoDbMailboxRegistry', () => {
     });
   });
 
+  it("health keeps the server's LOGIN-DELAY a run learnt until a run learns another (the dispatcher waits for nextLoginAt)", async () => {
+    await registry.add(config('delayed'));
+    const loginDelay = { seconds: 900, nextLoginAt: '2026-01-01T00:15:02.000Z' };
+    await registry.recordRun('delayed', { ...succeeded('2026-01-01T00:00:05.000Z'), loginDelay });
+    await registry.recordRun('delayed', { action: 'fetch', status: 'busy', at: '2026-01-01T00:05:00.000Z', backlog: 0, durationMs: 3 });
+    expect((await registry.get('delayed'))!.health).toMatchObject({ loginDelaySeconds: 900, nextLoginAt: loginDelay.nextLoginAt, lastRunStatus: 'busy' });
+    await registry.recordRun('delayed', { ...succeeded('2026-01-01T00:15:10.000Z'), loginDelay: { seconds: 60, nextLoginAt: '2026-01-01T00:16:05.000Z' } });
+    expect((await registry.get('delayed'))!.health).toMatchObject({ loginDelaySeconds: 60, nextLoginAt: '2026-01-01T00:16:05.000Z', consecutiveFailures: 0 });
+  });
+
   it('health writes and configuration changes racing each other lose nothing of either', async () => {
     await registry.add(config('race'));
     const ports = Array.from({ length: 15 }, (_, i) => 2000 + i);

@@ -66,6 +66,9 @@ describe('health', () => {
     expect(outcome.error!.message).toHaveLength(MAX_HEALTH_ERROR_MESSAGE_CHARS);
     expect(runOutcome({ ...emptySummary('m'), status: 'busy' }, 'baseline').status).toBe('busy');
     expect(runOutcome(emptySummary('m'), 'fetch').status).toBe('ok');
+    // A server's LOGIN-DELAY is no failure; it goes to the health for the dispatcher.
+    const loginDelay = { seconds: 900, nextLoginAt: '2026-02-03T04:20:06.000Z' };
+    expect(runOutcome({ ...emptySummary('m'), loginDelay }, 'fetch')).toMatchObject({ status: 'ok', loginDelay });
   });
 
   it('sorts by trouble: failing (most failures first), never succeeded, backlog, ok (stalest first), disabled', () => {

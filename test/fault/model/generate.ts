@@ -6,8 +6,8 @@
 import type { CrashPoint } from '../../sync/harness';
 import { Prng } from '../prng';
 import { MIN_MAIL_OCTETS } from './mail';
-import { COMBINATIONS } from './profiles';
-import type { Fault, MailFlavor, MailSpec, Sequence, SequenceConfig, Step } from './types';
+import { COMBINATIONS, COMPOSES_WITH_EXPIRE_ZERO, EXPIRE_ZERO_SHARE } from './profiles';
+import type { Fault, MailFlavor, MailSpec, ProfileName, Sequence, SequenceConfig, Step } from './types';
 
 const SECOND_MS = 1_000;
 const MINUTE_MS = 60 * SECOND_MS;
@@ -28,7 +28,11 @@ const LONG_CLOCK_MS = 45 * 24 * HOUR_MS;
 
 export function generateSequence(seed: number): Sequence {
   const p = new Prng(seed);
-  const picked = p.weighted(COMBINATIONS);
+  const combination = p.weighted(COMBINATIONS);
+  // Drawn from a stream of its own: a seed that does not get EXPIRE 0 keeps the sequence it
+  // had before EXPIRE 0 was modelled (the regression seeds among them).
+  const expiring = combination.every((name) => COMPOSES_WITH_EXPIRE_ZERO.has(name)) && p.fork('EXPIRE 0').chance(EXPIRE_ZERO_SHARE);
+  const picked: readonly ProfileName[] = expiring ? [...combination, 'expire-zero'] : combination;
   // Review: MODEL_PROFILES=a+b|c+d forces one of these combinations (the case printed replays as is).
   const forced = process.env.MODEL_PROFILES?.split('|').map((c) => c.split('+').filter(Boolean) as never[]);
   const profiles = forced ? forced[seed % forced.length]! : picked;

@@ -3,7 +3,7 @@
  * for a configuration. Every decision a profile makes derives from the sequence's seed.
  */
 import type { FakePop3Profile, FakePop3Server } from '../../fixtures/fake-pop3-server';
-import { bareLf, estimatedSizes, flakyUidl, gmail, headerHash, recycledUidl, SHARED_UIDL_HEADERS, sharedUidl, slowQuit } from '../../fixtures/pop3-profiles';
+import { bareLf, estimatedSizes, expireZero, flakyUidl, gmail, headerHash, recycledUidl, SHARED_UIDL_HEADERS, sharedUidl, slowQuit } from '../../fixtures/pop3-profiles';
 import { Prng } from '../prng';
 import type { ProfileName, SequenceConfig } from './types';
 
@@ -32,9 +32,21 @@ export const COMBINATIONS: readonly (readonly [number, readonly ProfileName[]])[
   [2, ['recycled-uidl', 'slow-quit']],
 ];
 
+/**
+ * The semantics a server announcing EXPIRE 0 is modelled with: a drawn combination of only
+ * these may get expire-zero added (see generate.ts). Not gmail (its own rule for retrieved
+ * mail); not shared-uidl: the identities of a shared UIDL need TOP, which condemns a
+ * message there, so a twin the worker skips (too large) withholds every QUIT: nothing is
+ * lost, but nothing settles (test/sync/expire-zero.test.ts shows it).
+ */
+export const COMPOSES_WITH_EXPIRE_ZERO: ReadonlySet<ProfileName> = new Set<ProfileName>(['recycled-uidl', 'flaky-uidl', 'bare-lf', 'estimated-sizes', 'slow-quit']);
+/** Share of those combinations that get expire-zero. */
+export const EXPIRE_ZERO_SHARE = 0.3;
+
 /** Share of sessions whose UIDL fails while flaky-uidl is on. */
 const FLAKY_SESSION_SHARE = 0.4;
 const SLOW_QUIT_MS = 15;
+const EXPIRE_ANNOUNCEMENTS = ['glued', 'per-user', 'after-login'] as const;
 
 /** `flaky.on` is switched off for the clean runs at the end (the server recovered). */
 export function buildProfiles(config: SequenceConfig, flaky: { on: boolean }): FakePop3Profile[] {
@@ -54,6 +66,8 @@ export function buildProfiles(config: SequenceConfig, flaky: { on: boolean }): F
         return estimatedSizes({ seed: config.seed });
       case 'slow-quit':
         return slowQuit({ delayMs: SLOW_QUIT_MS });
+      case 'expire-zero':
+        return expireZero({ announce: new Prng(config.seed).fork('expire-zero').pick(EXPIRE_ANNOUNCEMENTS) });
     }
   });
 }

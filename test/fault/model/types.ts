@@ -6,7 +6,7 @@
 import type { CrashPoint } from '../../sync/harness';
 
 /** Server-semantics profiles of the fake POP3 server (test/fixtures/pop3-profiles). */
-export type ProfileName = 'gmail' | 'shared-uidl' | 'recycled-uidl' | 'flaky-uidl' | 'bare-lf' | 'estimated-sizes' | 'slow-quit';
+export type ProfileName = 'gmail' | 'shared-uidl' | 'recycled-uidl' | 'flaky-uidl' | 'bare-lf' | 'estimated-sizes' | 'slow-quit' | 'expire-zero';
 
 export type Retention = 'keep' | 'delete' | 'after-days';
 
