@@ -32,6 +32,11 @@ export const PRICES = {
   dashboard: { usd: 3, unit: 'dashboard-month (3 free)', source: 'factualminds.com "Amazon CloudWatch Pricing" (June 2026)' },
   logIngest: { usd: 0.5, unit: 'GB ingested (standard log class)', source: 'the same' },
   logStorage: { usd: 0.03, unit: 'GB-month archived', source: 'cloudburn.io "Amazon CloudWatch Pricing" (February 2026)' },
+  eventBridgeEvent: {
+    usd: 1 / 1e6,
+    unit: 'custom event published (per 64 KB chunk; up to 10 events per PutEvents request)',
+    source: 'cloudburn.io "Amazon EventBridge Pricing" (March 2026): custom events on any bus, us-east-1; delivery to targets in the same account free',
+  },
   s3Put: { usd: 0.005 / 1000, unit: 'PUT request', source: 'README "Costs" (S3 Standard list price)' },
   s3Storage: { usd: 0.023, unit: 'GB-month (S3 Standard, first 50 TB)', source: 'aws.amazon.com/s3/pricing (date not shown)' },
 } as const satisfies Record<string, Price>;
@@ -171,6 +176,11 @@ export function monthlyCost(r: FleetSimRecord, p: PerCheck, tick: PerTick, laten
       quantity: `1 key × $1 + ~${M(FLEET.kmsDecryptsPerMonth)} Decrypts (one per container start; measured ${p.kmsRequests.toFixed(4)}/check), inside 20,000 free`,
       usd: PRICES.kmsKey.usd,
     },
+    {
+      item: 'EventBridge PutEvents (Mail Stored events)',
+      quantity: `${p.putEvents.events.toFixed(4)} events/check × ${M(checks)} = ${M(p.putEvents.events * checks)} (in ${M(p.putEvents.requests * checks)} requests) × $1.00/M`,
+      usd: p.putEvents.events * checks * PRICES.eventBridgeEvent.usd,
+    },
     { item: 'CloudWatch custom metrics (EMF)', quantity: `${metrics} metrics (no mailbox dimension) × $0.30`, usd: metrics * PRICES.metric.usd },
     { item: 'CloudWatch alarms', quantity: `${FLEET.alarms} × $0.10`, usd: FLEET.alarms * PRICES.alarm.usd },
     { item: 'CloudWatch dashboard', quantity: `${FLEET.dashboards} × $3 (3 a month are free: then $0)`, usd: FLEET.dashboards * PRICES.dashboard.usd },
@@ -191,6 +201,32 @@ export function monthlyCost(r: FleetSimRecord, p: PerCheck, tick: PerTick, laten
 
 export function total(lines: readonly CostLine[]): number {
   return lines.reduce((a, l) => a + l.usd, 0);
+}
+
+/** Half a read unit: the eventually consistent Query of an empty outbox, once per run. */
+const OUTBOX_QUERY_READ_UNITS = 0.5;
+/** One write to add a batch of stored records to the outbox, one to settle it. */
+const OUTBOX_WRITES_PER_BATCH = 2;
+
+/**
+ * What `events: { enabled: false }` saves in the month with new mail: the PutEvents line and
+ * the outbox's DynamoDB units (counted in the worker's measured units). Each receiving
+ * mailbox of the simulation stores its 1-3 messages in one batch (up to 25).
+ */
+export function eventsCost(r: FleetSimRecord): { putEvents: number; outboxReads: number; outboxWrites: number; batchesPerCheck: number; explain: string } {
+  const batchesPerCheck = r.delivered.mailboxes / Math.max(1, r.mail.checks);
+  const putEvents = r.mail.putEvents.events * CHECKS_PER_MONTH * PRICES.eventBridgeEvent.usd;
+  const outboxReads = OUTBOX_QUERY_READ_UNITS * CHECKS_PER_MONTH * PRICES.dynamoRead.usd;
+  const outboxWrites = OUTBOX_WRITES_PER_BATCH * batchesPerCheck * CHECKS_PER_MONTH * PRICES.dynamoWrite.usd;
+  return {
+    putEvents,
+    outboxReads,
+    outboxWrites,
+    batchesPerCheck,
+    explain:
+      `${OUTBOX_QUERY_READ_UNITS} RRU/check (the outbox Query) × ${M(CHECKS_PER_MONTH)} × $0.125/M = USD ${outboxReads.toFixed(2)}, ` +
+      `${OUTBOX_WRITES_PER_BATCH} WRU per batch of stored records × ${batchesPerCheck.toFixed(4)} batches/check × ${M(CHECKS_PER_MONTH)} × $0.625/M = USD ${outboxWrites.toFixed(2)}`,
+  };
 }
 
 /** Secrets Manager instead of sealed values: one secret per mailbox, read once per container and 5 minutes. */

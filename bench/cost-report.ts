@@ -2,7 +2,7 @@
  * docs/cost.md: the 10,000-mailbox cost model, generated from the simulation's figures
  * (bench/results/fleet-sim-10000.json) by `npm run sim:fleet`.
  */
-import { CHECKS_PER_MONTH, FLEET, LATENCIES, PRICES, TICKS_PER_MONTH, billedPerCheck, monthlyCost, provisionedInstead, secretsManagerInstead, total, type CostLine, type Latency } from './cost-model';
+import { CHECKS_PER_MONTH, FLEET, LATENCIES, PRICES, TICKS_PER_MONTH, billedPerCheck, eventsCost, monthlyCost, provisionedInstead, secretsManagerInstead, total, type CostLine, type Latency } from './cost-model';
 import type { FleetSimRecord } from './fleet-sim';
 import { PER_CHECK_ROWS, fmtOps } from './fleet-sim-table';
 
@@ -12,6 +12,7 @@ const usd = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(2));
 const MODEL_LIMITS: readonly string[] = [
   '- **Capacity.** The default `maxConcurrentInvocations` (10) × 4 lanes = 40 sessions at once. At the "far or slow" latency (about 1.2 s of wall time per check) that serves about 34 checks a second against the 33 needed: no headroom. A fleet of distant or slow servers (a 1 s login) needs `maxConcurrentInvocations` ≈ checks per second × seconds per check ÷ 4, e.g. 20 for 10,000 mailboxes at 2 s per check; otherwise runs are late and the stale-mailboxes alarm fires. Lambda duration does not grow with it (the same work, more at once).',
   '- **CPU.** The duration line divides CPU per check by the 4 lanes, but a 512 MiB function has about a third of a vCPU, so CPU does not overlap: about USD 12 a month more. The measured CPU also includes the in-process fakes, which makes it an overestimate, so the two partly cancel.',
+  '- **EventBridge refusing events.** PutEvents never fails here, so every run finds its outbox empty. After an outage or a missing permission, each batch left in the outbox is re-sent once by a later run: its records read (BatchGetItem), one ranged S3 GetObject per event for its header block, the PutEvents and the settle.',
   '- **The daily header audit** (lambda/sync, one a day per mailbox: the mailbox\'s records read in full plus up to 2,000 TOP commands) never happens in the two sweeps, and the simulated mailboxes hold 3 messages. For mailboxes that keep thousands of messages on the server (retention `keep`), the month costs more: one full read of the records a day (about 0.5 read units per kept message and day) and its TOPs.',
 ];
 
@@ -20,6 +21,7 @@ export function costReport(r: FleetSimRecord): string {
   const idle = monthlyCost(r, r.idle, r.tick, typical, false);
   const mail = monthlyCost(r, r.mail, r.mailTick, typical, true);
   const biggest = [...idle].sort((a, b) => b.usd - a.usd).slice(0, 3);
+  const events = eventsCost(r);
   return [
     '# Cost of a fleet: 10,000 mailboxes polled every 5 minutes',
     '',
@@ -33,12 +35,13 @@ export function costReport(r: FleetSimRecord): string {
       `Across the latency range below: USD ${LATENCIES.map((l) => usd(total(monthlyCost(r, r.idle, r.tick, l, false)))).join(' / ')}.`,
     `- Biggest lines: ${biggest.map((l) => `${l.item.replace(/ \(.*\)$/, '')} (USD ${usd(l.usd)})`).join(', ')}.`,
     `- **With 1 % of the mailboxes receiving 1–3 messages before every sweep: about USD ${usd(total(mail))} a month.**`,
+    `- \`Mail Stored\` events (on by default) are in both: USD ${usd(events.putEvents)} a month of PutEvents at 1 % new mail (none when idle), and their outbox's DynamoDB units, about USD ${usd(events.outboxReads + events.outboxWrites)}. \`events: { enabled: false }\` removes both.`,
     `- Secrets Manager instead of sealed credentials would add USD ${usd(secretsManagerInstead().usd)} a month on its own; the sealed values cost the one KMS key.`,
     '',
     '## How the figures were measured',
     '',
     `One command, \`npm run sim:fleet\` (add \`-- --mailboxes 200\` for a quick look), runs the real dispatcher and worker code in one process against local endpoints on 127.0.0.1: ` +
-      `DynamoDB Local (the state table and the registry), s3rver, the local SQS endpoint (test/fixtures/fake-sqs.ts, SQS's JSON wire protocol), the local KMS endpoint and one fake POP3 server hosting ${r.settings.mailboxes.toLocaleString('en-US')} accounts, ` +
+      `DynamoDB Local (the state table and the registry), s3rver, the local SQS endpoint (test/fixtures/fake-sqs.ts, SQS's JSON wire protocol), the local KMS endpoint, the local PutEvents endpoint (test/fixtures/fake-eventbridge.ts; the worker publishes \`Mail Stored\` events to the default bus, as the construct does by default) and one fake POP3 server hosting ${r.settings.mailboxes.toLocaleString('en-US')} accounts, ` +
       `each with ${r.settings.existingMessages} messages kept on the server. Every mailbox is registered with its password sealed under the table's data key (\`{ "sealed": ... }\`), on \`rate(5 minutes)\`. ` +
       `A local event source mapping (test/fixtures/sqs-event-source.ts) feeds the worker handler (\`handleQueueEvent\`) at most ${r.settings.maxConcurrency} invocations at once (the construct's \`maxConcurrentInvocations\`), ` +
       `each in a warm "container" (its own clients and data key cache) when one is idle; the dispatcher packs ${r.settings.mailboxesPerMessage} mailboxes per message (the construct's default) and each invocation runs ${FLEET.lanes} at a time. ` +
@@ -48,8 +51,9 @@ export function costReport(r: FleetSimRecord): string {
       `Before sweep 2, ${r.delivered.mailboxes} mailboxes (${r.settings.mailPercent} %, seeded) receive ${r.delivered.messages} small messages in all. ` +
       'The simulation checks the behaviour and fails otherwise: every mailbox ran exactly once per sweep, no run found its mailbox busy or failed, each run fetched exactly what was delivered to it, and S3 holds exactly those messages.',
     '',
-    'Requests are counted by a middleware on each SDK client (the worker\'s and the dispatcher\'s apart), SQS and KMS requests by the local endpoints. ' +
-      'Capacity units are what DynamoDB Local reports with `ReturnConsumedCapacity: TOTAL` (computed from item sizes as DynamoDB does); a conditional write whose condition fails reports nothing and is counted as 1 write unit (DynamoDB bills at least that). ' +
+    'Requests are counted by a middleware on each SDK client (the worker\'s and the dispatcher\'s apart), SQS, KMS and PutEvents requests (and the events they carried) by the local endpoints. ' +
+      'Capacity units are what DynamoDB Local reports with `ReturnConsumedCapacity: TOTAL` (computed from item sizes as DynamoDB does); a conditional write whose condition fails reports nothing and is counted as 1 write unit (DynamoDB bills at least that); ' +
+      'a Query that finds nothing (the outbox of every run that left nothing over) reports 0 units on DynamoDB Local and is counted as DynamoDB bills a read of nothing, half a unit (eventually consistent) or one (strongly). ' +
       'Log bytes are every line the worker writes to stdout (what Lambda sends to CloudWatch Logs), without Lambda\'s own START/END/REPORT lines, which the model adds.',
     '',
     measuredTable(r),
@@ -81,6 +85,9 @@ export function costReport(r: FleetSimRecord): string {
       `instead of USD ${usd(idle.filter((l) => l.item.startsWith('DynamoDB')).reduce((a, l) => a + l.usd, 0))} on-demand. The construct creates the table on-demand (no capacity to plan, and bursts after an outage are absorbed); switching an existing table is one \`aws dynamodb update-table --billing-mode PROVISIONED\` plus auto scaling.`,
     '- **Host slots.** Every lane takes one slot lease (1 Query, 1 put, 1 delete) per host per invocation. The simulation has one host, the best case: a message\'s mailboxes share their lanes\' slots. ' +
       `A fleet whose ${r.settings.mailboxesPerMessage} mailboxes per message are all on different hosts takes a slot per check: up to 2 more write units and 1 read unit per check, about USD ${usd(CHECKS_PER_MONTH * (2 * PRICES.dynamoWrite.usd + PRICES.dynamoRead.usd) - CHECKS_PER_MONTH * ((r.idle.dynamoRequests.PutItem ?? 0) - 1) * 2 * PRICES.dynamoWrite.usd)} a month more. The dispatcher sorts each 5-second bucket by host, so the real figure sits between the two.`,
+    `- **Mail Stored events.** One event per stored message, USD 1.00 per million (each under 64 KB, up to 10 per request): USD ${usd(events.putEvents)} a month at 1 % new mail. ` +
+      'Their outbox (lambda/sync/event-outbox.ts) keeps them durable until published: one write to add each batch of up to 25 stored records before the records, one to settle it after publishing, and one eventually consistent Query per run for leftovers, half a read unit when empty. ' +
+      `That is ${events.explain}, inside the worker's measured units above. \`events: { enabled: false }\` removes both: USD ${usd(events.putEvents + events.outboxReads + events.outboxWrites)} a month in all.`,
     '- **Registry item size.** The health write is one write unit while the item stays under 1 KB (these mailboxes: a password sealed, ~900 bytes). A sealed OAuth refresh token can push an item past 1 KB: then it is 2 units, about USD 54 a month more for the whole fleet.',
     `- **Latency.** An idle check mostly waits: on DynamoDB (${Object.values(r.idle.dynamoRequests).reduce((a, b) => a + b, 0).toFixed(1)} requests in series) and on the POP3 server (${r.idle.pop3Commands.toFixed(1)} commands after connecting and the TLS handshake). ` +
       `Four lanes per invocation overlap the waits; more lanes would cut the duration line further but not the memory an invocation needs for large messages (docs/benchmarks.md: up to ~125 MiB per session).`,

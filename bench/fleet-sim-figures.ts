@@ -11,6 +11,8 @@ export interface PerCheck {
   /** DynamoDB requests of the worker per check, by operation. */
   readonly dynamoRequests: Readonly<Record<string, number>>;
   readonly readUnits: number;
+  /** Of readUnits: counted for Queries that found nothing (DynamoDB Local reports none for them). */
+  readonly estimatedReadUnits: number;
   readonly writeUnits: number;
   /** Of writeUnits: counted for failed conditional writes (DynamoDB Local reports none for them). */
   readonly estimatedWriteUnits: number;
@@ -18,6 +20,8 @@ export interface PerCheck {
   /** SQS requests per check: sends by the dispatcher, receives that returned a message, deletes, re-sends. */
   readonly sqsRequests: Readonly<Record<string, number>>;
   readonly kmsRequests: number;
+  /** EventBridge PutEvents per check: requests (up to 10 events each) and `Mail Stored` events. */
+  readonly putEvents: { readonly requests: number; readonly events: number };
   readonly invocations: number;
   readonly mailboxesPerInvocation: number;
   /** Handler wall time per check, ms (invocation time / its mailboxes): what Lambda bills, against local endpoints. */
@@ -53,6 +57,7 @@ export function perCheck(s: SweepMeasure): PerCheck {
     checksPerSecond: s.runs.length / (s.wallMs / 1000),
     dynamoRequests: perOperation(s.workerDynamo, n),
     readUnits: per(s.workerDynamo.readUnits),
+    estimatedReadUnits: per(s.workerDynamo.estimatedReadUnits),
     writeUnits: per(s.workerDynamo.writeUnits),
     estimatedWriteUnits: per(s.workerDynamo.estimatedWriteUnits),
     s3Requests: perOperation(s.workerS3, n),
@@ -64,6 +69,7 @@ export function perCheck(s: SweepMeasure): PerCheck {
       SendMessage: per(s.sqs.SendMessage ?? 0),
     },
     kmsRequests: per(s.kms),
+    putEvents: { requests: per(s.putEvents.requests), events: per(s.putEvents.events) },
     invocations: per(s.invocations),
     mailboxesPerInvocation: s.runs.length / Math.max(1, s.invocations),
     handlerMs: per(s.handlerMs),

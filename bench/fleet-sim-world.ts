@@ -1,7 +1,8 @@
 /**
  * The fleet simulation's local world: DynamoDB Local (state table and registry), s3rver,
  * the local SQS endpoint (run queue and dead-letter queue), the local KMS endpoint
- * (sealed credentials), and one fake POP3 server hosting every mailbox's account. The
+ * (sealed credentials), the local PutEvents endpoint (`Mail Stored` events, on as in the
+ * construct) and one fake POP3 server hosting every mailbox's account. The
  * worker's and the dispatcher's clients are real SDK clients pointed at them, each metered
  * (request-meter.ts). Everything listens on 127.0.0.1.
  */
@@ -24,6 +25,7 @@ import { DynamoDbMailboxRegistry } from '../lambda/registry/dynamodb-mailbox-reg
 import { newRegistryItem } from '../lambda/registry/registry-item';
 import { ensureTable } from '../lambda/state/table-schema';
 import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../test/fixtures/aws-local';
+import { startFakeEventBridge, type FakeEventBridge } from '../test/fixtures/fake-eventbridge';
 import { startFakeSqs, type FakeQueue, type FakeSqs } from '../test/fixtures/fake-sqs';
 import { RequestMeter } from './request-meter';
 
@@ -33,6 +35,8 @@ export const SIM_PREFIX = 'messages/';
 export const SIM_NAMESPACE = 'MailfetchFleetSim';
 /** Every mailbox polls on the schedule the cost model prices. */
 export const SIM_SCHEDULE = 'rate(5 minutes)';
+/** The construct publishes to the account's default bus unless told otherwise. */
+export const SIM_EVENT_BUS = 'default';
 /** The construct's defaults (lib/mail-fetcher-props.ts, lib/run-dispatch.ts). */
 export const WORKER_TIMEOUT_SECONDS = 300;
 const VISIBILITY_TIMEOUT_SECONDS = 6 * WORKER_TIMEOUT_SECONDS;
@@ -62,6 +66,8 @@ export interface FleetWorld {
   readonly s3: LocalS3;
   readonly sqs: FakeSqs;
   readonly kms: LocalKms;
+  /** The worker's `Mail Stored` events: PutEvents requests (`calls()`) and the events accepted. */
+  readonly events: FakeEventBridge;
   readonly pop3: FakePop3Server;
   readonly queue: FakeQueue;
   readonly dlq: FakeQueue;
@@ -93,11 +99,12 @@ export async function startFleetWorld(options: WorldOptions): Promise<FleetWorld
   const userOf = (id: string): string => `user-${id}`;
   const passwordOf = (id: string): string => `pw-${id}-${(origin % 100_000).toString(36)}`;
   let commands = 0;
-  const [dynamo, s3, sqs, kms, pop3] = await Promise.all([
+  const [dynamo, s3, sqs, kms, events, pop3] = await Promise.all([
     startDynamoDbLocal(),
     startS3rver(),
     startFakeSqs({ now: sqsClock }),
     startLocalKms(),
+    startFakeEventBridge(),
     startFakePop3({
       recordCommands: false,
       onCommand: () => {
@@ -149,6 +156,7 @@ export async function startFleetWorld(options: WorldOptions): Promise<FleetWorld
         queueUrl: queue.url,
         hostSlots: new DynamoDbHostSlots({ client: workerDynamo, tableName: SIM_TABLE, defaultLimit: options.hostSessionLimit }),
       },
+      events: { eventBridge: events.createClient(), eventBusName: SIM_EVENT_BUS },
     };
   };
   const stop = async (): Promise<void> => {
@@ -156,9 +164,9 @@ export async function startFleetWorld(options: WorldOptions): Promise<FleetWorld
     dispatcherDynamo.destroy();
     workerS3.destroy();
     for (const client of sqsClients) client.destroy();
-    await Promise.allSettled([dynamo.stop(), s3.stop(), sqs.close(), kms.close(), pop3.close()]);
+    await Promise.allSettled([dynamo.stop(), s3.stop(), sqs.close(), kms.close(), events.close(), pop3.close()]);
   };
-  return { dynamo, s3, sqs, kms, pop3, queue, dlq, admin, meters, dispatcherDynamo, mailboxIds: ids, pop3Commands: () => commands, userOf, sqsClient, container, stop };
+  return { dynamo, s3, sqs, kms, events, pop3, queue, dlq, admin, meters, dispatcherDynamo, mailboxIds: ids, pop3Commands: () => commands, userOf, sqsClient, container, stop };
 }
 
 /** A few small messages already on the server: an idle mailbox that keeps its mail still lists it. */

@@ -56,6 +56,8 @@ export interface SweepMeasure {
   readonly workerS3: MeterSnapshot;
   readonly sqs: Readonly<Record<string, number>>;
   readonly kms: number;
+  /** The worker's PutEvents requests and the events they carried (accepted ones). */
+  readonly putEvents: { readonly requests: number; readonly events: number };
   readonly pop3Sessions: number;
   readonly pop3Commands: number;
   readonly logs: LogTallySnapshot;
@@ -134,6 +136,7 @@ export class SweepRunner {
       workerS3: world.meters.workerS3.snapshot(),
       sqs: Object.fromEntries(SQS_OPERATIONS.map((op) => [op, world.sqs.calls(op)])),
       kms: world.kms.calls(),
+      putEvents: { requests: world.events.calls(), events: world.events.events.length },
       pop3: world.pop3.sessions,
       pop3Commands: world.pop3Commands(),
       containers: this.containers,
@@ -186,6 +189,7 @@ export class SweepRunner {
       workerS3: meterDelta(before.workerS3, world.meters.workerS3.snapshot()),
       sqs: Object.fromEntries(SQS_OPERATIONS.map((op) => [op, world.sqs.calls(op) - (before.sqs[op] ?? 0)])),
       kms: world.kms.calls() - before.kms,
+      putEvents: { requests: world.events.calls() - before.putEvents.requests, events: world.events.events.length - before.putEvents.events },
       pop3Sessions: world.pop3.sessions - before.pop3,
       pop3Commands: world.pop3Commands() - before.pop3Commands,
       logs: tally.snapshot(),

@@ -4,7 +4,10 @@
  * DynamoDB call for `ReturnConsumedCapacity: TOTAL` (DynamoDB Local computes it from item
  * sizes as DynamoDB does) and adds up what comes back. A conditional write whose condition
  * fails returns no figure; DynamoDB bills it at least one write unit, which is what is
- * counted (`estimatedWriteUnits` says how many units were counted that way).
+ * counted (`estimatedWriteUnits` says how many units were counted that way). Likewise a
+ * Query or Scan that finds nothing: DynamoDB Local reports 0 units, DynamoDB bills a read
+ * of nothing as half a unit (eventually consistent) or one (strongly consistent), which is
+ * what is counted (`estimatedReadUnits`).
  *
  * Counted once per call (the `initialize` step runs before the SDK's retries): against
  * local endpoints retries do not happen in practice.
@@ -33,6 +36,8 @@ export interface MeterSnapshot {
   readonly writeUnits: number;
   /** Write units counted for failed conditional writes (one each), not reported by DynamoDB. */
   readonly estimatedWriteUnits: number;
+  /** Read units counted for Queries and Scans that found nothing (reported as 0 by DynamoDB Local). */
+  readonly estimatedReadUnits: number;
 }
 
 /** The operations that take ReturnConsumedCapacity. */
@@ -49,6 +54,9 @@ const CAPACITY_OPERATIONS: ReadonlySet<string> = new Set([
   'TransactWriteItems',
 ]);
 const READ_OPERATIONS: ReadonlySet<string> = new Set(['GetItem', 'Query', 'Scan', 'BatchGetItem', 'TransactGetItems']);
+/** A read of nothing still costs this (DynamoDB developer guide, "DynamoDB read and write operations"). */
+const EMPTY_READ_UNITS = { eventual: 0.5, strong: 1 } as const;
+const EMPTY_READ_OPERATIONS: ReadonlySet<string> = new Set(['Query', 'Scan']);
 
 interface ReportedCapacity {
   readonly CapacityUnits?: number;
@@ -59,6 +67,7 @@ interface ReportedCapacity {
 export class RequestMeter {
   private tallies = new Map<string, OperationTally>();
   private estimated = 0;
+  private estimatedReads = 0;
 
   /** Meters `client` (any AWS SDK v3 client); `dynamodb` also asks for and counts capacity. */
   attach(client: MeterableClient, options: { dynamodb?: boolean } = {}): void {
@@ -71,7 +80,15 @@ export class RequestMeter {
         if (capacity) (args.input as { ReturnConsumedCapacity?: string }).ReturnConsumedCapacity ??= 'TOTAL';
         try {
           const result = await next(args);
-          if (capacity) this.addCapacity(operation, tally, (result.output as { ConsumedCapacity?: ReportedCapacity | ReportedCapacity[] }).ConsumedCapacity);
+          if (capacity) {
+            const readBefore = tally.readUnits;
+            this.addCapacity(operation, tally, (result.output as { ConsumedCapacity?: ReportedCapacity | ReportedCapacity[] }).ConsumedCapacity);
+            if (EMPTY_READ_OPERATIONS.has(operation) && tally.readUnits === readBefore) {
+              const units = (args.input as { ConsistentRead?: boolean }).ConsistentRead === true ? EMPTY_READ_UNITS.strong : EMPTY_READ_UNITS.eventual;
+              tally.readUnits += units;
+              this.estimatedReads += units;
+            }
+          }
           return result;
         } catch (err) {
           if (capacity && (err as Error).name === 'ConditionalCheckFailedException') {
@@ -105,12 +122,13 @@ export class RequestMeter {
       readUnits += t.readUnits;
       writeUnits += t.writeUnits;
     }
-    return { byOperation, calls, readUnits, writeUnits, estimatedWriteUnits: this.estimated };
+    return { byOperation, calls, readUnits, writeUnits, estimatedWriteUnits: this.estimated, estimatedReadUnits: this.estimatedReads };
   }
 
   reset(): void {
     this.tallies = new Map();
     this.estimated = 0;
+    this.estimatedReads = 0;
   }
 
   private tally(operation: string): OperationTally {
@@ -150,5 +168,6 @@ export function meterDelta(before: MeterSnapshot, after: MeterSnapshot): MeterSn
     readUnits: after.readUnits - before.readUnits,
     writeUnits: after.writeUnits - before.writeUnits,
     estimatedWriteUnits: after.estimatedWriteUnits - before.estimatedWriteUnits,
+    estimatedReadUnits: after.estimatedReadUnits - before.estimatedReadUnits,
   };
 }
