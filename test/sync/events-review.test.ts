@@ -5,9 +5,14 @@
  * s3rver, the fake POP3 server, the local PutEvents endpoint); faults come from wrapping the
  * publisher port or hooking the S3 client's requests, as the other event tests do.
  */
+import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStorage } from '../../lambda/cli/storage';
+import { EventBridgePublisher } from '../../lambda/events/eventbridge-publisher';
+import { depsFromEnvironment } from '../../lambda/handlers/fetch-mailbox';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lambda/local/embedded-aws';
 import type { EventPublisher } from '../../lambda/events/event-publisher';
-import { eventIdFor } from '../../lambda/events/mail-stored-detail';
+import { eventIdFor, mailStoredDetail } from '../../lambda/events/mail-stored-detail';
 import { MAX_BATCHES_PUBLISHING } from '../../lambda/sync/event-outbox';
 import type { RunSummary } from '../../lambda/sync/run-summary';
 import { startDynalite, startS3rver, type LocalDynamo, type LocalS3 } from '../fixtures/aws-local';
@@ -172,4 +177,42 @@ describe('review: Mail Stored events', () => {
     expect((await bench.outbox.list(bench.mailbox.id, 10)).flatMap((b) => b.identities)).toEqual([archived.identity]);
     client.destroy();
   });
+
+  it('the EventBridge clients of the worker and of the command line give up on a PutEvents that never answers (a run would wait for it until its deadline)', async () => {
+    // Accepts connections and never answers: a proxy or endpoint that swallows requests.
+    const sockets: Socket[] = [];
+    const blackHole: Server = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+    const port = (blackHole.address() as { port: number }).port;
+    const env = {
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: `http://127.0.0.1:${port}`,
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    };
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    const storage = await openStorage({ kind: 'aws', bucket: 'cli-hang', table: 'cli-hang-state', prefix: 'messages/', forcePathStyle: true, createMissing: true, eventBus: 'mail-bus' }, { readOnly: false });
+    const worker = depsFromEnvironment({ ...process.env, MAILFETCH_BUCKET: 'cli-hang', MAILFETCH_TABLE: 'cli-hang-state', MAILFETCH_EVENT_BUS: 'mail-bus' });
+    try {
+      const facts = { mailbox: 'm', bucket: 'cli-hang', key: 'messages/m/u1.eml', size: 1, sha256: '0'.repeat(64), uidl: 'u1', identity: 'u1', firstSeenAt: new Date().toISOString(), storedAt: new Date().toISOString() };
+      const detail = await mailStoredDetail(facts, Buffer.from('Subject: x\r\n'));
+      const publishers = { cli: storage.events!.publisher, worker: new EventBridgePublisher({ client: worker.events!.eventBridge, eventBusName: 'mail-bus' }) };
+      const outcomes = await Promise.all(
+        Object.entries(publishers).map(async ([who, publisher]) => [who, await Promise.race([publisher.publish([detail]), sleep(90_000).then(() => 'no answer' as const)])] as const),
+      );
+      for (const [, outcome] of outcomes) expect(outcome).toMatchObject({ published: [], failed: [{ eventId: detail.eventId }] });
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      worker.events?.eventBridge.destroy();
+      await storage.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => blackHole.close(resolve));
+    }
+  }, 120_000);
 });
