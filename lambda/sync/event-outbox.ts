@@ -155,10 +155,13 @@ export class EventOutbox {
       this.options.log('events-outbox-unreadable', { error: describe(err) });
       return;
     }
+    // A full listing may leave newer batches out: those re-sent in vain then go to the back
+    // of the outbox, or batches that can never go out would take every run's drain for good.
+    const requeue = batches.length >= maxBatches;
     for (const batch of batches) {
       if (this.options.now() >= deadline) break;
       try {
-        await this.resend(batch, tally);
+        await this.resend(batch, tally, requeue);
       } catch (err) {
         // Left as it is: the next run tries again.
         this.options.log('events-resend-failed', { batch: batch.id, error: describe(err) });
@@ -167,10 +170,10 @@ export class EventOutbox {
   }
 
   /** A batch's events made again from its records and stored objects, published, and the batch settled. */
-  private async resend(batch: OutboxBatch, tally: EventTally): Promise<void> {
+  private async resend(batch: OutboxBatch, tally: EventTally, requeue = false): Promise<void> {
     const { events, missing } = await this.remake(batch);
     tally.dropped += missing.length;
-    await this.publishAndSettle(batch, events, missing, tally);
+    await this.publishAndSettle(batch, events, missing, tally, requeue);
   }
 
   /**
@@ -201,13 +204,19 @@ export class EventOutbox {
     return { events, missing: batch.identities.filter((identity) => !made.has(identity) && !unreadable.has(identity)) };
   }
 
-  private async publishAndSettle(batch: OutboxBatch, events: readonly PendingEvent[], missing: readonly string[], tally: EventTally): Promise<void> {
+  /** `requeue`: what is left goes into a new batch, at the back of the outbox (written before this one is removed). */
+  private async publishAndSettle(batch: OutboxBatch, events: readonly PendingEvent[], missing: readonly string[], tally: EventTally, requeue = false): Promise<void> {
     const result = events.length > 0 ? await this.options.publisher.publish(events.map((e) => e.detail)) : { published: [], failed: [] };
     tally.published += result.published.length;
     tally.failed += result.failed.length;
     if (result.failed.length > 0) this.options.log('events-not-published', { count: result.failed.length, first: result.failed[0] });
     const remaining = remainingIdentities(batch, events, result, missing);
     try {
+      if (requeue && remaining.length > 0) {
+        await this.open(remaining);
+        await this.options.outbox.settle(this.options.mailboxId, batch, []);
+        return;
+      }
       await this.options.outbox.settle(this.options.mailboxId, batch, remaining);
     } catch (err) {
       // Published but not settled: the next run sends them again (same eventIds).

@@ -13,7 +13,7 @@ import { depsFromEnvironment } from '../../lambda/handlers/fetch-mailbox';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lambda/local/embedded-aws';
 import type { EventPublisher } from '../../lambda/events/event-publisher';
 import { eventIdFor, mailStoredDetail } from '../../lambda/events/mail-stored-detail';
-import { MAX_BATCHES_PUBLISHING } from '../../lambda/sync/event-outbox';
+import { EventOutbox, MAX_BATCHES_PUBLISHING } from '../../lambda/sync/event-outbox';
 import type { RunSummary } from '../../lambda/sync/run-summary';
 import { startDynalite, startS3rver, type LocalDynamo, type LocalS3 } from '../fixtures/aws-local';
 import { startFakeEventBridge, type FakeEventBridge } from '../fixtures/fake-eventbridge';
@@ -176,6 +176,35 @@ describe('review: Mail Stored events', () => {
     // Only the unreadable one is kept for a later run.
     expect((await bench.outbox.list(bench.mailbox.id, 10)).flatMap((b) => b.identities)).toEqual([archived.identity]);
     client.destroy();
+  });
+
+  it('batches whose events EventBridge keeps refusing do not starve newer ones: a drain that can take only the oldest still gets to the rest', async () => {
+    const { bench, server } = await setup([message('u1')]);
+    await leaveInOutbox(bench);
+    server.addMessages([message('u2')]);
+    await leaveInOutbox(bench);
+    expect((await bench.outbox.list(bench.mailbox.id, 10)).map((b) => b.identities)).toEqual([['u1'], ['u2']]);
+    // u1's event is refused for good (as an entry EventBridge will never take would be).
+    const stopRefusing = bus.addEntryFault((entry) => (entry.detail.bucket === bench.bucket && entry.detail.uidl === 'u1' ? 'InvalidArgument' : undefined));
+    try {
+      const outbox = new EventOutbox({
+        outbox: bench.outbox,
+        publisher: new EventBridgePublisher({ client: bus.createClient() }),
+        state: bench.state,
+        sink: bench.sink,
+        mailboxId: bench.mailbox.id,
+        bucket: bench.bucket,
+        now: Date.now,
+        log: () => undefined,
+      });
+      // One batch per drain stands for MAX_OUTBOX_BATCHES_PER_RUN (40) stuck ones.
+      for (let run = 0; run < 3; run++) await outbox.drain(Date.now() + 60_000, 1);
+      expect([...sentEventIds(bench)]).toHaveLength(1);
+      expect(bus.events.find((e) => e.detail.bucket === bench.bucket)?.detail.uidl).toBe('u2');
+      expect((await bench.outbox.list(bench.mailbox.id, 10)).map((b) => b.identities)).toEqual([['u1']]);
+    } finally {
+      stopRefusing();
+    }
   });
 
   it('the EventBridge clients of the worker and of the command line give up on a PutEvents that never answers (a run would wait for it until its deadline)', async () => {
