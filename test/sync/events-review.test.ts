@@ -13,6 +13,7 @@ import { depsFromEnvironment } from '../../lambda/handlers/fetch-mailbox';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lambda/local/embedded-aws';
 import type { EventPublisher } from '../../lambda/events/event-publisher';
 import { eventIdFor, mailStoredDetail } from '../../lambda/events/mail-stored-detail';
+import { captureHeaderBlock } from '../../lambda/storage/header-block';
 import { EventOutbox, MAX_BATCHES_PUBLISHING } from '../../lambda/sync/event-outbox';
 import type { RunSummary } from '../../lambda/sync/run-summary';
 import { startDynalite, startS3rver, type LocalDynamo, type LocalS3 } from '../fixtures/aws-local';
@@ -205,6 +206,19 @@ describe('review: Mail Stored events', () => {
     } finally {
       stopRefusing();
     }
+  });
+
+  it('a header block longer than the 64 KiB captured: the fields cut off are named in truncated (as "headers"), not silently absent', async () => {
+    const received = Array.from({ length: 800 }, (_, i) => `Received: from relay${i}.example.org by mx.example.org; Sat, 5 Dec 2026 10:00:00 +0000`).join('\r\n');
+    const message = Buffer.from(`${received}\r\nFrom: billing@vendor.example\r\nSubject: Invoice 42\r\n\r\nbody\r\n`, 'latin1');
+    const facts = { mailbox: 'm', bucket: 'b', key: 'messages/m/u1.eml', size: message.length, sha256: '0'.repeat(64), uidl: 'u1', identity: 'u1', firstSeenAt: new Date(0).toISOString(), storedAt: new Date(0).toISOString() };
+
+    const detail = await mailStoredDetail(facts, captureHeaderBlock(message));
+
+    expect(detail.from).toBeUndefined();
+    expect(detail.truncated).toContain('headers');
+    // A header block that fits is not marked.
+    expect((await mailStoredDetail(facts, captureHeaderBlock(Buffer.from('Subject: x\r\n\r\nbody')))).truncated).toEqual([]);
   });
 
   it('the EventBridge clients of the worker and of the command line give up on a PutEvents that never answers (a run would wait for it until its deadline)', async () => {
