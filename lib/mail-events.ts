@@ -33,9 +33,10 @@ export interface MailEventsProps {
 
 export interface OnMailOptions {
   /**
-   * Gets `s3:GetObject` on exactly the objects the rule's events can name (the filter's
-   * mailboxes' keys, else every key under `prefix`), and `kms:Decrypt` on the message key
-   * under SSE-KMS; e.g. the Lambda function behind `target`.
+   * Gets `s3:GetObject` on the objects of the mailboxes the rule's events can name (the
+   * filter's mailboxes' keys, else every key under `prefix`), and `kms:Decrypt` on the
+   * message key under SSE-KMS; e.g. the Lambda function behind `target`. IAM cannot narrow
+   * it by sender, subject or size: those filters do not narrow the grant.
    * @default no grant
    */
   readonly grantRead?: IGrantable;

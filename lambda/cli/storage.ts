@@ -18,7 +18,7 @@ import { CreateBucketCommand, HeadBucketCommand, S3Client, type BucketLocationCo
 import { DataKeyRing } from '../credentials/data-key-ring';
 import { SealedCredentialStore } from '../credentials/sealed-credential-store';
 import { DEFAULT_PREFIX, ENV } from '../env';
-import { EventBridgePublisher } from '../events/eventbridge-publisher';
+import { EVENTS_REQUEST_HANDLER, EventBridgePublisher } from '../events/eventbridge-publisher';
 import { EMBEDDED_DYNAMODB_SUBDIR, EMBEDDED_KMS_SUBDIR, startEmbeddedAws, type EmbeddedAws } from '../local/embedded-aws';
 import { DynamoDbMailboxRegistry } from '../registry/dynamodb-mailbox-registry';
 import { DynamoDbOutboxStore } from '../state/dynamodb-outbox-store';
@@ -147,7 +147,7 @@ export async function openStorage(choice: StoreChoice, options: OpenStorageOptio
   const s3 = new S3Client({ forcePathStyle: choice.forcePathStyle, requestHandler: { httpsAgent: { keepAlive: true, maxSockets: MAX_UPLOADS_IN_FLIGHT } } });
   const dynamodb = new DynamoDBClient({});
   const kms = new KMSClient({});
-  const eventBridge = choice.eventBus === undefined ? undefined : new EventBridgeClient({});
+  const eventBridge = choice.eventBus === undefined ? undefined : new EventBridgeClient({ requestHandler: EVENTS_REQUEST_HANDLER });
   const close = async (): Promise<void> => {
     s3.destroy();
     dynamodb.destroy();

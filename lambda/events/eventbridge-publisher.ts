@@ -13,6 +13,21 @@ import { MAIL_STORED_DETAIL_TYPE, MAIL_STORED_SOURCE, type MailStoredDetail } fr
 export const MAX_ENTRIES_PER_PUT_EVENTS = 10;
 /** ...and at most this many octets of entries, counted as EventBridge counts them. */
 export const MAX_PUT_EVENTS_OCTETS = 256 * 1024;
+/**
+ * What an EventBridgeClient of ours waits for an answer: a PutEvents that has not answered
+ * by then fails (and the SDK tries again, as after any timeout); its events stay in the
+ * outbox. Without it the SDK waits for ever, and the run waits for its events until its
+ * deadline.
+ */
+export const EVENTS_REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * The `requestHandler` options of our EventBridgeClients. `throwOnRequestTimeout`: without
+ * it the SDK's HTTP handler only logs a warning when `requestTimeout` passes, and goes on
+ * waiting.
+ */
+export const EVENTS_REQUEST_HANDLER = { requestTimeout: EVENTS_REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true } as const;
+
 /** EventBridge counts a Time field as 14 octets. */
 const TIME_FIELD_OCTETS = 14;
 

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import PostalMime, { decodeWords, type Address, type Email } from 'postal-mime';
+import { MAX_HEADER_CAPTURE_OCTETS } from '../storage/header-block';
 
 export const MAIL_STORED_SOURCE = 'mailfetch';
 export const MAIL_STORED_DETAIL_TYPE = 'Mail Stored';
@@ -57,7 +58,10 @@ export interface MailStoredDetail extends Omit<StoredMessageFacts, 'identity'> {
   readonly multipart: boolean;
   /** As far as the top-level header says: multipart/mixed, or a single part that is an attachment. */
   readonly hasAttachments: boolean;
-  /** Fields cut to fit (a value shortened or list entries dropped), by name. */
+  /**
+   * Fields cut to fit (a value shortened or list entries dropped), by name; `headers` when
+   * the header block was longer than the 64 KiB read (the fields after that are absent).
+   */
   readonly truncated: string[];
 }
 
@@ -80,6 +84,8 @@ export async function mailStoredDetail(facts: StoredMessageFacts, headerBlock: U
   const email = await parseHeaderBlock(headerBlock);
   const header = (name: string): string | undefined => email.headers.find((h) => h.key === name)?.value;
   const truncated = new Set<string>();
+  // A capture that reached its limit ended inside the header block: the fields after it are missing.
+  if (headerBlock.length >= MAX_HEADER_CAPTURE_OCTETS) truncated.add('headers');
   const text = (field: string, value: string | undefined, max = MAX_EVENT_TEXT_CHARS): string | undefined => {
     const clean = value === undefined ? undefined : printable(value);
     if (clean === undefined || clean === '') return undefined;

@@ -23,7 +23,7 @@ import { OAuthTokenProvider } from '../credentials/oauth-token-provider';
 import { SealedCredentialStore } from '../credentials/sealed-credential-store';
 import { SecretResolver } from '../credentials/secret-resolver';
 import { DEFAULT_METRICS_NAMESPACE, DEFAULT_PREFIX, ENV } from '../env';
-import { EventBridgePublisher } from '../events/eventbridge-publisher';
+import { EVENTS_REQUEST_HANDLER, EventBridgePublisher } from '../events/eventbridge-publisher';
 import { parseDetailedMetricsMailboxes } from '../observability/detailed-metrics-mailboxes';
 import { fleetRunMetrics, runMetrics } from '../observability/emf';
 import { createLogger, type Logger } from '../observability/logger';
@@ -135,12 +135,9 @@ function queueFromEnvironment(env: NodeJS.ProcessEnv, dynamodb: DynamoDBClient, 
   };
 }
 
-/** A PutEvents that has not answered by then is given up: its events stay in the outbox. */
-export const EVENTS_REQUEST_TIMEOUT_MS = 10_000;
-
 function eventsFromEnvironment(eventBusName: string | undefined): { events?: EventDeps } {
   if (!eventBusName) return {};
-  return { events: { eventBridge: new EventBridgeClient({ requestHandler: { requestTimeout: EVENTS_REQUEST_TIMEOUT_MS } }), eventBusName } };
+  return { events: { eventBridge: new EventBridgeClient({ requestHandler: EVENTS_REQUEST_HANDLER }), eventBusName } };
 }
 
 /** `{ [key]: value }` for a set, non-empty variable, else nothing. */

@@ -26,6 +26,13 @@ import { forEachLimited } from './for-each-limited';
 export const MAX_OUTBOX_BATCHES_PER_RUN = 40;
 /** Header blocks read at once while re-sending a batch (one ranged GetObject each). */
 export const RESEND_READS_IN_FLIGHT = 8;
+/**
+ * Record batches whose events are published at once within a run. The others wait as bare
+ * identities (their header blocks are let go and read again from S3 when their turn comes),
+ * so a slow or hanging EventBridge holds at most this many batches' header blocks (25 of up
+ * to 64 KiB each) and PutEvents requests, whatever the number of messages the run stores.
+ */
+export const MAX_BATCHES_PUBLISHING = 4;
 
 export interface EventOutboxOptions {
   readonly outbox: OutboxStore;
@@ -62,6 +69,8 @@ export class EventOutbox {
   /** Everything this run published, failed to publish, or dropped (drain included). */
   readonly tally: EventTally = { published: 0, failed: 0, dropped: 0 };
   private readonly publishing = new Set<Promise<void>>();
+  /** Batches of this run waiting for a publishing place (MAX_BATCHES_PUBLISHING), oldest first. */
+  private readonly waiting: OutboxBatch[] = [];
 
   constructor(private readonly options: EventOutboxOptions) {}
 
@@ -83,7 +92,11 @@ export class EventOutbox {
    * its deletions wait for EventBridge; `idle()` waits for them. Never throws.
    */
   publishStored(batch: OutboxBatch, stored: readonly StoredForEvent[]): void {
-    const publishing: Promise<void> = (async () => {
+    if (this.publishing.size >= MAX_BATCHES_PUBLISHING) {
+      this.waiting.push(batch);
+      return;
+    }
+    this.track(batch.id, async () => {
       const events = await Promise.all(
         stored.filter(({ record }) => isStored(record)).map(async ({ record, headerBlock }) => ({
           identity: record.identity,
@@ -91,28 +104,47 @@ export class EventOutbox {
         })),
       );
       await this.publishAndSettle(batch, events, [], this.tally);
-    })()
-      .catch((err: unknown) => this.options.log('events-not-published', { batch: batch.id, error: describe(err) }))
-      .finally(() => this.publishing.delete(publishing));
+    });
+  }
+
+  /** Runs `work` as one of the batches publishing; when it ends, the next waiting batch (made again from S3) takes its place. */
+  private track(batchId: string, work: () => Promise<void>): void {
+    const publishing: Promise<void> = work()
+      .catch((err: unknown) => this.options.log('events-not-published', { batch: batchId, error: describe(err) }))
+      .finally(() => {
+        this.publishing.delete(publishing);
+        const next = this.waiting.shift();
+        if (next !== undefined) this.track(next.id, () => this.resend(next, this.tally));
+      });
     this.publishing.add(publishing);
   }
 
-  /** Resolves once every publishStored() of this run has settled. */
+  /** Resolves once every publishStored() of this run has settled (the batches waiting for a place included). */
   async idle(): Promise<void> {
     while (this.publishing.size > 0) await Promise.all(this.publishing);
   }
 
-  /** Step 3: re-sends what earlier runs left, oldest first, until `deadline` (epoch ms). Never throws. */
+  /**
+   * Step 3: re-sends what earlier runs left, oldest first, until `deadline` (epoch ms). Never
+   * throws. Returns by the deadline whatever EventBridge, S3 or DynamoDB do: a batch still
+   * being re-sent then goes on in the background (idle() waits for it) and the drain stops
+   * there. Every batch it listed was written before this run's sessions began (it lists
+   * before returning), so it never meets a batch whose records are still being written.
+   */
   async drain(deadline: number, maxBatches = MAX_OUTBOX_BATCHES_PER_RUN): Promise<EventTally> {
-    const tally: EventTally = { published: 0, failed: 0, dropped: 0 };
+    const before = { ...this.tally };
+    const work = this.drainInto(this.tally, deadline, maxBatches);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), Math.max(0, deadline - this.options.now()))));
     try {
-      await this.drainInto(tally, deadline, maxBatches);
+      if ((await Promise.race([work, late])) === 'late') {
+        this.options.log('events-resend-late', { deadline: new Date(deadline).toISOString() });
+        this.track('drain', () => work);
+      }
     } finally {
-      this.tally.published += tally.published;
-      this.tally.failed += tally.failed;
-      this.tally.dropped += tally.dropped;
+      clearTimeout(timer);
     }
-    return tally;
+    return { published: this.tally.published - before.published, failed: this.tally.failed - before.failed, dropped: this.tally.dropped - before.dropped };
   }
 
   private async drainInto(tally: EventTally, deadline: number, maxBatches: number): Promise<void> {
@@ -123,12 +155,13 @@ export class EventOutbox {
       this.options.log('events-outbox-unreadable', { error: describe(err) });
       return;
     }
+    // A full listing may leave newer batches out: those re-sent in vain then go to the back
+    // of the outbox, or batches that can never go out would take every run's drain for good.
+    const requeue = batches.length >= maxBatches;
     for (const batch of batches) {
       if (this.options.now() >= deadline) break;
       try {
-        const { events, missing } = await this.remake(batch);
-        tally.dropped += missing.length;
-        await this.publishAndSettle(batch, events, missing, tally);
+        await this.resend(batch, tally, requeue);
       } catch (err) {
         // Left as it is: the next run tries again.
         this.options.log('events-resend-failed', { batch: batch.id, error: describe(err) });
@@ -136,27 +169,54 @@ export class EventOutbox {
     }
   }
 
-  /** The events of a batch made again from the records and the objects' header blocks. */
+  /** A batch's events made again from its records and stored objects, published, and the batch settled. */
+  private async resend(batch: OutboxBatch, tally: EventTally, requeue = false): Promise<void> {
+    const { events, missing } = await this.remake(batch);
+    tally.dropped += missing.length;
+    await this.publishAndSettle(batch, events, missing, tally, requeue);
+  }
+
+  /**
+   * The events of a batch made again from the records and the objects' header blocks;
+   * `missing`: identities without a stored message. An object that cannot be read now (S3
+   * throttling, an archived storage class) keeps its identity in the batch, alone: it
+   * neither holds back the others' events nor counts as missing.
+   */
   private async remake(batch: OutboxBatch): Promise<{ events: PendingEvent[]; missing: string[] }> {
     const records = await this.options.state.getRecords(this.options.mailboxId, batch.identities);
     const made = new Map<string, PendingEvent>();
+    const unreadable = new Set<string>();
     await forEachLimited(batch.identities, RESEND_READS_IN_FLIGHT, async (identity) => {
       const record = records.get(identity);
-      const headerBlock = isStored(record) ? await this.options.sink.readHeaderBlock(record.objectKey) : undefined;
-      if (isStored(record) && headerBlock !== undefined) made.set(identity, { identity, detail: await detailOf(this.options, factsOf(this.options, record), headerBlock) });
+      if (!isStored(record)) return;
+      let headerBlock: Buffer | undefined;
+      try {
+        headerBlock = await this.options.sink.readHeaderBlock(record.objectKey);
+      } catch (err) {
+        unreadable.add(identity);
+        this.options.log('events-object-unreadable', { batch: batch.id, key: record.objectKey, error: describe(err) });
+        return;
+      }
+      if (headerBlock !== undefined) made.set(identity, { identity, detail: await detailOf(this.options, factsOf(this.options, record), headerBlock) });
     });
     // In the batch's order, so a re-send goes out as the first send did.
     const events = batch.identities.flatMap((identity) => made.get(identity) ?? []);
-    return { events, missing: batch.identities.filter((identity) => !made.has(identity)) };
+    return { events, missing: batch.identities.filter((identity) => !made.has(identity) && !unreadable.has(identity)) };
   }
 
-  private async publishAndSettle(batch: OutboxBatch, events: readonly PendingEvent[], missing: readonly string[], tally: EventTally): Promise<void> {
+  /** `requeue`: what is left goes into a new batch, at the back of the outbox (written before this one is removed). */
+  private async publishAndSettle(batch: OutboxBatch, events: readonly PendingEvent[], missing: readonly string[], tally: EventTally, requeue = false): Promise<void> {
     const result = events.length > 0 ? await this.options.publisher.publish(events.map((e) => e.detail)) : { published: [], failed: [] };
     tally.published += result.published.length;
     tally.failed += result.failed.length;
     if (result.failed.length > 0) this.options.log('events-not-published', { count: result.failed.length, first: result.failed[0] });
     const remaining = remainingIdentities(batch, events, result, missing);
     try {
+      if (requeue && remaining.length > 0) {
+        await this.open(remaining);
+        await this.options.outbox.settle(this.options.mailboxId, batch, []);
+        return;
+      }
       await this.options.outbox.settle(this.options.mailboxId, batch, remaining);
     } catch (err) {
       // Published but not settled: the next run sends them again (same eventIds).
