@@ -21,6 +21,7 @@ import type { OutboxBatch, OutboxStore } from '../state/outbox-store';
 import type { MessageRecord, StateStore } from '../state/state-store';
 import type { MessageSink } from '../storage/message-sink';
 import { forEachLimited } from './for-each-limited';
+import { settlesWithin } from './settles-within';
 
 /** Outbox batches one run re-sends at most (25 events each): the rest waits for the next run. */
 export const MAX_OUTBOX_BATCHES_PER_RUN = 40;
@@ -134,15 +135,9 @@ export class EventOutbox {
   async drain(deadline: number, maxBatches = MAX_OUTBOX_BATCHES_PER_RUN): Promise<EventTally> {
     const before = { ...this.tally };
     const work = this.drainInto(this.tally, deadline, maxBatches);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), Math.max(0, deadline - this.options.now()))));
-    try {
-      if ((await Promise.race([work, late])) === 'late') {
-        this.options.log('events-resend-late', { deadline: new Date(deadline).toISOString() });
-        this.track('drain', () => work);
-      }
-    } finally {
-      clearTimeout(timer);
+    if (!(await settlesWithin(work, deadline - this.options.now()))) {
+      this.options.log('events-resend-late', { deadline: new Date(deadline).toISOString() });
+      this.track('drain', () => work);
     }
     return { published: this.tally.published - before.published, failed: this.tally.failed - before.failed, dropped: this.tally.dropped - before.dropped };
   }

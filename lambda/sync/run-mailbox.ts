@@ -8,6 +8,7 @@ import type { LeaseHolder, StateStore } from '../state/state-store';
 import type { MessageSink } from '../storage/message-sink';
 import { SyncError, SyncErrorCode } from './errors';
 import { EventOutbox } from './event-outbox';
+import { settlesWithin } from './settles-within';
 import { gatedState } from './gated-state';
 import { skipUnchangedSummary } from './unchanged-summary';
 import { emptySummary, MAX_SKIPPED_NAMED, noteServerPolicy, toRunError, type LeaseHeld, type RunSummary } from './run-summary';
@@ -191,13 +192,7 @@ function eventOutbox(deps: RunMailboxDeps, events: RunMailboxEvents, mailboxId: 
  * run sends it (again). Counts them into the summary.
  */
 async function eventsPublished(events: EventOutbox, withinMs: number, summary: RunSummary, log: (event: string, fields?: Record<string, unknown>) => void): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), Math.max(0, withinMs))));
-  try {
-    if ((await Promise.race([events.idle(), late])) === 'late') log('events-still-publishing', { withinMs });
-  } finally {
-    clearTimeout(timer);
-  }
+  if (!(await settlesWithin(events.idle(), withinMs))) log('events-still-publishing', { withinMs });
   summary.eventsPublished = events.tally.published;
   summary.eventsFailed = events.tally.failed;
   summary.eventsDropped = events.tally.dropped;
