@@ -149,6 +149,8 @@ function hints(summary: RunSummary, storage: Storage, indent: string): string {
     out.push(`hint: bucket ${storage.bucket} or table ${storage.table} does not exist; --create-missing creates them`);
   }
   if (codes.has('PLAINTEXT_REFUSED')) out.push('hint: use tls "implicit" or "starttls"; allowPlaintextAuth exists for lab servers only');
+  if (codes.has('AUTH_FAILED')) out.push('hint: the server refused the credentials; check the user name and password (or token), and the mechanism ("auth") if the server expects another');
+  if (codes.has('AUTH_CANCELLED')) out.push('hint: the login was cancelled because the server\'s answer did not check out; with SCRAM this can mean the server does not know this password, or something between you and it is not the server');
   if (codes.has('ENV_MISSING')) out.push('hint: the mailbox\'s password is read from an environment variable that is not set');
   if (summary.status === 'busy') out.push(`hint: if that run is gone (killed, crashed), 'mailfetch unlock --mailbox ${summary.mailbox}' with this command's storage options frees it`);
   return out.map((line) => `${indent}  ${line}\n`).join('');

@@ -4,6 +4,8 @@ import { DIMENSION_ERROR_CODE, DIMENSION_MAILBOX, METRIC } from './metric-names'
 /** Error codes that mean "the credentials are wrong": never fixed by retrying. */
 export const AUTH_ERROR_CODES: ReadonlySet<string> = new Set([
   'AUTH_FAILED',
+  // A SASL exchange the client had to cancel (a SCRAM server proof that did not verify...).
+  'AUTH_CANCELLED',
   'TOKEN_INVALID',
   'SECRET_NOT_FOUND',
   'SECRET_INVALID',

@@ -11,6 +11,11 @@ export interface Capabilities {
   readonly pipelining: boolean;
   readonly stls: boolean;
   readonly respCodes: boolean;
+  /**
+   * AUTH-RESP-CODE (RFC 3206): every login failure caused by the credentials carries
+   * `[AUTH]`, so an -ERR to a login command without it is some other (passing) trouble.
+   */
+  readonly authRespCode: boolean;
   /** SASL mechanisms, upper-cased. */
   readonly sasl: readonly string[];
   /** LOGIN-DELAY in seconds, when announced. */
@@ -33,6 +38,7 @@ export const NO_CAPABILITIES: Capabilities = {
   pipelining: false,
   stls: false,
   respCodes: false,
+  authRespCode: false,
   sasl: [],
   loginDelaySeconds: undefined,
   loginDelayPerUser: false,
@@ -75,6 +81,7 @@ export function parseCapabilities(lines: readonly Buffer[]): Capabilities {
     pipelining: names.has('PIPELINING'),
     stls: names.has('STLS'),
     respCodes: names.has('RESP-CODES'),
+    authRespCode: names.has('AUTH-RESP-CODE'),
     sasl: [...new Set((names.get('SASL') ?? []).map((m) => m.toUpperCase()))],
     loginDelaySeconds: loginDelay !== undefined && /^\d+$/.test(loginDelay) ? Number(loginDelay) : undefined,
     loginDelayPerUser: perUser('LOGIN-DELAY'),

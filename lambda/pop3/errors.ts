@@ -9,6 +9,11 @@ import { MailfetchError } from '../errors';
 export const Pop3ErrorCode = {
   /** Credentials rejected ([AUTH], or -ERR to PASS/APOP/AUTH without a code). */
   AUTH_FAILED: 'AUTH_FAILED',
+  /**
+   * The client cancelled a SASL exchange (`*`, RFC 5034): a challenge it could not answer, a
+   * server proof that did not verify (SCRAM), or a server that would not stop challenging.
+   */
+  AUTH_CANCELLED: 'AUTH_CANCELLED',
   /** Mailbox locked by another session ([IN-USE]). */
   IN_USE: 'IN_USE',
   /** Logged in too soon after the last login ([LOGIN-DELAY]). */

@@ -20,7 +20,7 @@ import {
   QUIT_TIMEOUT_MS,
   SESSION_TIMEOUT_MS,
 } from './constants';
-import { Pop3Error, Pop3ErrorCode } from './errors';
+import { Pop3Error, Pop3ErrorCode, sanitizeServerText } from './errors';
 import { readBufferedLine, readLine } from './line-reader';
 import { parseListLine, parseUidlLine, uidProblem, UidlListingBuilder, type ListEntry, type UidlListing } from './listing';
 import { MessageSizes } from './message-sizes';
@@ -30,7 +30,7 @@ import { redactCommand } from './redact';
 import { ReplyQueue } from './reply-queue';
 import type { BoundaryProbe } from './reply-boundary';
 import { errorFromReply, parseStatusLine, statusKeywordLength, type CommandPurpose, type StatusLine } from './response';
-import type { SaslMechanism } from './sasl';
+import { SaslCancel, type SaslMechanism } from './sasl';
 import { saslResponseForms } from './sasl-response-forms';
 import { SecretScrubber } from './secret-scrubber';
 import { createSessionSignal, type SessionSignal } from './session-signal';
@@ -228,8 +228,8 @@ export class Pop3Client {
     this.scrubber.addSecret(password);
     return observed(
       (async () => {
-        await this.command(`USER ${username}`, 'auth');
-        await this.command(`PASS ${password}`, 'auth');
+        await this.command(`USER ${username}`, this.loginPurpose);
+        await this.command(`PASS ${password}`, this.loginPurpose);
         this.enterTransaction();
       })(),
     );
@@ -240,7 +240,7 @@ export class Pop3Client {
     // The digest can be brute-forced offline: it must not come back in an echo either.
     this.scrubber.addSent(digest.toLowerCase());
     this.scrubber.addSent(digest.toUpperCase());
-    return observed(this.command(`APOP ${username} ${digest}`, 'auth').then(() => this.enterTransaction()));
+    return observed(this.command(`APOP ${username} ${digest}`, this.loginPurpose).then(() => this.enterTransaction()));
   }
 
   /** AUTH (RFC 5034) with a SASL mechanism, answering server challenges until +OK or -ERR. */
@@ -600,16 +600,47 @@ export class Pop3Client {
       let status = first;
       // Each challenge is answered; the number of rounds is bounded against a looping server.
       for (let round = 0; status.kind === 'continue'; round++) {
-        if (round >= MAX_SASL_ROUNDS) throw new Pop3Error(Pop3ErrorCode.PROTOCOL_ERROR, `AUTH ${name}: more than ${MAX_SASL_ROUNDS} challenges`);
-        const answer = withheld ?? mechanism.respond(Buffer.from(status.text.trim(), 'base64'));
+        const answer = withheld ?? saslAnswer(mechanism, status, round);
+        if (answer instanceof SaslCancel) return this.cancelSasl(name, answer.message);
         if (!withheld) register(answer);
         withheld = undefined;
         this.writeRaw(Buffer.from(`${answer.toString('base64')}\r\n`, 'latin1'), '***');
         status = await this.readStatus();
       }
-      if (status.kind === 'err') throw errorFromReply(status, `AUTH ${name}`, 'auth');
+      if (status.kind === 'err') throw this.saslRejected(status, mechanism);
     });
     this.enterTransaction();
+  }
+
+  /**
+   * Cancels the exchange with `*` (RFC 5034); the server answers -ERR. Any other answer
+   * leaves the session in an unknown state (and logged in, perhaps, to a server whose proof
+   * did not verify): the connection is dropped.
+   */
+  private async cancelSasl(name: string, reason: string): Promise<never> {
+    this.writeRaw(Buffer.from('*\r\n', 'latin1'), '*');
+    const reply = await this.readStatus();
+    const serverText = sanitizeServerText(reply.text);
+    const err = new Pop3Error(Pop3ErrorCode.AUTH_CANCELLED, `AUTH ${name} cancelled: ${this.scrubber.scrub(reason)}`, { command: `AUTH ${name}`, serverText });
+    if (reply.kind !== 'err') this.fail(err);
+    throw err;
+  }
+
+  /** The -ERR that ended an exchange, with what the mechanism learned (an OAuth error's status). */
+  private saslRejected(status: StatusLine, mechanism: SaslMechanism): Pop3Error {
+    const err = errorFromReply(status, `AUTH ${mechanism.name}`, this.loginPurpose);
+    const detail = mechanism.failureDetail?.();
+    if (detail === undefined) return err;
+    return new Pop3Error(err.code, `${err.message} (${sanitizeServerText(this.scrubber.scrub(detail), MAX_SASL_DETAIL_CHARS)})`, err);
+  }
+
+  /**
+   * What an -ERR without a response code to a login command means: wrong credentials,
+   * unless the server announced AUTH-RESP-CODE (RFC 3206), which promises `[AUTH]` for those.
+   */
+  private get loginPurpose(): CommandPurpose {
+    const caps = this.capsBeforeLogin ?? this.caps;
+    return caps?.authRespCode ? 'other' : 'auth';
   }
 
   private enterTransaction(): void {
@@ -639,6 +670,25 @@ export class Pop3Client {
 
 /** A SASL exchange longer than this is a looping or hostile server. */
 const MAX_SASL_ROUNDS = 10;
+/** How much of what a mechanism learned (an OAuth error's fields) an AUTH error quotes. */
+const MAX_SASL_DETAIL_CHARS = 300;
+/** A SASL challenge is base64 (RFC 4648, padded) or empty. */
+const BASE64_CHALLENGE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** The mechanism's answer to one challenge, or why the exchange has to be cancelled. */
+function saslAnswer(mechanism: SaslMechanism, status: StatusLine, round: number): Buffer | SaslCancel {
+  if (round >= MAX_SASL_ROUNDS) return new SaslCancel(`the server sent more than ${MAX_SASL_ROUNDS} challenges`);
+  const text = status.text.trim();
+  // A scrubbed challenge held one of our secrets: an echo, not something to answer.
+  if (status.scrubbed) return new SaslCancel('the server echoed a credential in a challenge');
+  if (!BASE64_CHALLENGE.test(text)) return new SaslCancel(`the server sent a challenge that is not base64: "${sanitizeServerText(text, 40)}"`);
+  try {
+    return mechanism.respond(Buffer.from(text, 'base64'));
+  } catch (err) {
+    if (err instanceof SaslCancel) return err;
+    throw err;
+  }
+}
 
 /**
  * Marks `p` as handled without consuming its outcome: whoever awaits it still gets the

@@ -9,8 +9,22 @@ export interface SaslMechanism {
   readonly name: string;
   /** Sent with the AUTH command (RFC 4959 style), or undefined to wait for the first "+". */
   readonly initialResponse: Buffer | undefined;
-  /** Answers a decoded challenge. */
+  /**
+   * Answers a decoded challenge. Throws {@link SaslCancel} when the exchange cannot go on
+   * (a challenge it cannot answer, a server proof that does not verify): the client then
+   * cancels with `*` (RFC 5034) and fails with AUTH_CANCELLED.
+   */
   respond(challenge: Buffer): Buffer;
+  /**
+   * What the server explained during the exchange, for the error when it ends in -ERR
+   * (e.g. the decoded OAuth error: status, scope). Printable text, never a credential.
+   */
+  failureDetail?(): string | undefined;
+}
+
+/** Thrown by {@link SaslMechanism.respond} to cancel the exchange; `reason` is shown in the error. */
+export class SaslCancel extends Error {
+  override readonly name = 'SaslCancel';
 }
 
 export interface PasswordCredentials {

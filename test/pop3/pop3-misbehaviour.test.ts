@@ -324,17 +324,41 @@ describe('authentication flows', () => {
     expect(JSON.stringify([err.message, err.serverText])).not.toContain('hunter2-secret');
   });
 
-  it('a SASL exchange that never ends is a PROTOCOL_ERROR', async () => {
+  it('a SASL exchange that never ends is cancelled with "*"; a server that challenges on is dropped', async () => {
+    const answers: string[] = [];
     const server = await fake({
       onCommand: async (cmd, s) => {
         if (cmd.verb !== 'AUTH') return false;
         for (;;) {
           await s.writeLine('+ ');
-          if ((await s.readLine()) === null) return true;
+          const line = await s.readLine();
+          if (line === null) return true;
+          answers.push(line.toString('latin1'));
         }
       },
     });
-    expect((await errorOf(openSession(opts(server, { auth: 'LOGIN' })))).code).toBe(Pop3ErrorCode.PROTOCOL_ERROR);
+    const err = await errorOf(openSession(opts(server, { auth: 'LOGIN' })));
+    expect(err.code).toBe(Pop3ErrorCode.AUTH_CANCELLED);
+    expect(err.message).toContain('more than 10 challenges');
+    expect(answers.at(-1)).toBe('*');
+    expect(answers).toHaveLength(11);
+  });
+
+  it('a cancelled exchange that the server ends with -ERR is AUTH_CANCELLED, not retried as wrong credentials', async () => {
+    const server = await fake({
+      onCommand: async (cmd, s) => {
+        if (cmd.verb !== 'AUTH') return false;
+        await s.writeLine('+ not~base64!');
+        const line = await s.readLine();
+        await s.writeLine(line?.toString('latin1') === '*' ? '-ERR AUTH cancelled by client' : '-ERR [AUTH] no');
+        return true;
+      },
+    });
+    const err = await errorOf(openSession(opts(server, { auth: 'CRAM-MD5' })));
+    expect(err.code).toBe(Pop3ErrorCode.AUTH_CANCELLED);
+    expect(err.retryable).toBe(false);
+    expect(err.message).toMatch(/AUTH CRAM-MD5 cancelled: the server sent a challenge that is not base64: "not~base64!"/);
+    expect(err.serverText).toBe('AUTH cancelled by client');
   });
 });
 

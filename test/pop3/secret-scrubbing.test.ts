@@ -91,7 +91,8 @@ function forbidden(secret: string, sentLines: string[], username: string): strin
   }
   for (const line of sentLines) {
     const words = line.split(' ');
-    if (['CAPA', 'USER', 'QUIT'].includes(words[0]!)) continue;
+    // "*" cancels an exchange: nothing secret in it.
+    if (['CAPA', 'USER', 'QUIT', '*'].includes(words[0]!)) continue;
     const blob = words[0] === 'PASS' ? words.slice(1).join(' ') : words[0] === 'APOP' ? words[2] : words[0] === 'AUTH' ? words[2] : line;
     if (blob === undefined || blob === '' || blob === Buffer.from(username).toString('base64')) continue;
     forms.push(blob);
@@ -144,7 +145,9 @@ describe('an echoing server gets no secret into errors or traces', () => {
         );
         const label = `${c.auth}${c.twoStep ? ' two-step' : ''}${c.longUser ? ' withheld' : ''}`;
         expect(err, label).toBeInstanceOf(Pop3Error);
-        expect((err as Pop3Error).code, label).toBe(Pop3ErrorCode.AUTH_FAILED);
+        // The token mechanisms' error challenge echoes the blob: an echo of a credential is
+        // not answered, the exchange is cancelled with "*".
+        expect((err as Pop3Error).code, label).toBe(c.token ? Pop3ErrorCode.AUTH_CANCELLED : Pop3ErrorCode.AUTH_FAILED);
         expect((err as Pop3Error).serverText, label).toContain('you sent:');
         const sent = server.commands.slice(before).map((l) => l.line);
         const places = [(err as Pop3Error).message, (err as Pop3Error).serverText ?? '', everything(err), ...trace];
