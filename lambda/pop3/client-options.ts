@@ -1,4 +1,5 @@
 import type { TlsMode, TlsOptions } from './connect';
+import { POP3_PORT, POP3S_PORT } from './constants';
 
 /** Options of a POP3 session (Pop3Client.connect) and of one message; every limit defaults to a constant in constants.ts. */
 
@@ -74,4 +75,9 @@ export interface MessageOptions {
    * @default unknown: an ambiguous terminator fails the message
    */
   readonly expectedOctets?: number;
+}
+
+/** The port a session connects to: the configured one, else 995 with implicit TLS and 110 otherwise. */
+export function portOf(options: Pick<Pop3ConnectOptions, 'port' | 'tls'>): number {
+  return options.port ?? ((options.tls ?? 'implicit') === 'implicit' ? POP3S_PORT : POP3_PORT);
 }

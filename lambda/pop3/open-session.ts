@@ -1,4 +1,5 @@
 import type { Capabilities } from './capabilities';
+import { portOf } from './client-options';
 import { Pop3Error, Pop3ErrorCode } from './errors';
 import { Pop3Client, type Pop3ConnectOptions } from './pop3-client';
 import {
@@ -6,11 +7,10 @@ import {
   apopTimestamp,
   cramMd5Mechanism,
   loginMechanism,
-  oauthBearerMechanism,
   plainMechanism,
-  xoauth2Mechanism,
   type SaslMechanism,
 } from './sasl';
+import { oauthBearerMechanism, xoauth2Mechanism } from './sasl-oauth';
 
 export const AUTH_MECHANISMS = ['USER', 'APOP', 'PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2', 'OAUTHBEARER'] as const;
 export type AuthMechanismName = (typeof AUTH_MECHANISMS)[number];
@@ -58,13 +58,15 @@ export async function openSession(options: Pop3SessionOptions): Promise<Pop3Clie
     if ((options.tls ?? 'implicit') === 'starttls') {
       await startTls(client);
     }
-    const before = await client.capa();
+    let before = await client.capa();
     if (!client.secure && !options.allowPlaintextAuth) {
       throw new Pop3Error(
         Pop3ErrorCode.PLAINTEXT_REFUSED,
         'refusing to authenticate over a connection without TLS (set allowPlaintextAuth to allow it)',
       );
     }
+    // Without CAPA, `auto` asks a bare AUTH for the SASL mechanisms (older servers list them).
+    if (before.lines.length === 0 && (options.auth ?? 'auto') === 'auto') before = { ...before, sasl: await client.authList() };
     const mechanism = chooseMechanism(options, before, client.greeting, client.secure);
     await authenticate(client, mechanism, options);
     await client.capa();
@@ -118,7 +120,8 @@ function unavailable(mechanism: AuthMechanismName, caps: Capabilities, greeting:
   const noCapa = caps.lines.length === 0;
   if (mechanism === 'USER') return caps.user || noCapa ? undefined : 'the server does not list USER in CAPA';
   if (SASL_MECHANISMS.includes(mechanism) && !caps.sasl.includes(mechanism) && (strict || !noCapa)) {
-    return noCapa ? 'the server does not support CAPA, so it announces no SASL mechanism' : `the server offers SASL ${caps.sasl.join(' ') || 'none'}`;
+    if (!noCapa) return `the server offers SASL ${caps.sasl.join(' ') || 'none'}`;
+    return caps.sasl.length === 0 ? 'the server does not support CAPA, so it announces no SASL mechanism' : `without CAPA, a bare AUTH lists ${caps.sasl.join(' ')}`;
   }
   return undefined;
 }
@@ -142,7 +145,7 @@ function saslMechanism(mechanism: AuthMechanismName, options: Pop3SessionOptions
     case 'XOAUTH2':
       return xoauth2Mechanism({ username, accessToken: requireToken(options) }, options.xoauth2TwoStep ?? false);
     case 'OAUTHBEARER':
-      return oauthBearerMechanism({ username, accessToken: requireToken(options) });
+      return oauthBearerMechanism({ username, accessToken: requireToken(options) }, { host: options.host, port: portOf(options) });
     default:
       throw new Pop3Error(Pop3ErrorCode.USAGE, `${mechanism} is not a SASL mechanism`);
   }

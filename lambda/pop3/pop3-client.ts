@@ -3,7 +3,7 @@ import type tls from 'node:tls';
 import { ByteChannel } from './byte-channel';
 import { NO_CAPABILITIES, parseCapabilities, type Capabilities } from './capabilities';
 import { serverPolicy, type ServerPolicy } from './server-policy';
-import type { MessageOptions, Pop3ConnectOptions } from './client-options';
+import { portOf, type MessageOptions, type Pop3ConnectOptions } from './client-options';
 import { connectTcp, connectTls, tlsDetails, upgradeToTls, type TlsDetails } from './connect';
 import {
   CONNECT_TIMEOUT_MS,
@@ -241,6 +241,23 @@ export class Pop3Client {
     this.scrubber.addSent(digest.toLowerCase());
     this.scrubber.addSent(digest.toUpperCase());
     return observed(this.command(`APOP ${username} ${digest}`, this.loginPurpose).then(() => this.enterTransaction()));
+  }
+
+  /**
+   * The SASL mechanisms a bare `AUTH` lists, upper-cased: older servers answer it (before
+   * RFC 5034, which has no such form) and it is all a server without CAPA tells. Empty when
+   * the server refuses it.
+   */
+  authList(): Promise<string[]> {
+    return observed(
+      this.multiline('AUTH').then(
+        (lines) => [...new Set(lines.flatMap((l) => l.toString('latin1').trim().split(/\s+/)).filter((m) => SASL_NAME.test(m)).map((m) => m.toUpperCase()))],
+        (err: unknown) => {
+          if (err instanceof Pop3Error && err.code === Pop3ErrorCode.SERVER_ERROR) return [];
+          throw err;
+        },
+      ),
+    );
   }
 
   /** AUTH (RFC 5034) with a SASL mechanism, answering server challenges until +OK or -ERR. */
@@ -670,6 +687,8 @@ export class Pop3Client {
 
 /** A SASL exchange longer than this is a looping or hostile server. */
 const MAX_SASL_ROUNDS = 10;
+/** A SASL mechanism name (RFC 4422: upper-case letters, digits, '-' and '_', 1 to 20 characters). */
+const SASL_NAME = /^[A-Za-z0-9_-]{1,20}$/;
 /** How much of what a mechanism learned (an OAuth error's fields) an AUTH error quotes. */
 const MAX_SASL_DETAIL_CHARS = 300;
 /** A SASL challenge is base64 (RFC 4648, padded) or empty. */
@@ -710,7 +729,7 @@ function rejected<T>(err: Error): Promise<T> {
 
 function openSocket(options: Pop3ConnectOptions, signal: AbortSignal): Promise<net.Socket> {
   const mode = options.tls ?? 'implicit';
-  const target = { host: options.host, port: options.port ?? (mode === 'implicit' ? 995 : 110), ...(options.localAddress ? { localAddress: options.localAddress } : {}) };
+  const target = { host: options.host, port: portOf(options), ...(options.localAddress ? { localAddress: options.localAddress } : {}) };
   const connectMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
   return mode === 'implicit' ? connectTls(target, options.tlsOptions ?? {}, connectMs, signal) : connectTcp(target, connectMs, signal);
 }

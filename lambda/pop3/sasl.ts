@@ -69,37 +69,6 @@ export function cramMd5Mechanism({ username, password }: PasswordCredentials): S
   };
 }
 
-/**
- * XOAUTH2 (Google, Microsoft). `twoStep` sends `AUTH XOAUTH2` alone and answers the empty
- * "+" (Microsoft 365 requires this form). After a rejected token the server sends a JSON
- * error as a challenge; the client must answer it with an empty response (then -ERR follows).
- */
-export function xoauth2Mechanism({ username, accessToken }: TokenCredentials, twoStep: boolean): SaslMechanism {
-  const response = Buffer.from(`user=${username}\x01auth=Bearer ${accessToken}\x01\x01`, 'utf8');
-  let sent = !twoStep;
-  return {
-    name: 'XOAUTH2',
-    initialResponse: twoStep ? undefined : response,
-    respond: () => {
-      if (sent) return Buffer.alloc(0);
-      sent = true;
-      return response;
-    },
-  };
-}
-
-/** RFC 7628 OAUTHBEARER with a GS2 header naming the user. */
-export function oauthBearerMechanism({ username, accessToken }: TokenCredentials): SaslMechanism {
-  const authzid = username.replace(/=/g, '=3D').replace(/,/g, '=2C');
-  const response = Buffer.from(`n,a=${authzid},\x01auth=Bearer ${accessToken}\x01\x01`, 'utf8');
-  return {
-    name: 'OAUTHBEARER',
-    initialResponse: response,
-    // A challenge after the initial response carries the error; RFC 7628 says answer with %x01.
-    respond: () => Buffer.from([0x01]),
-  };
-}
-
 /** RFC 1939 APOP digest: md5 of the greeting's timestamp followed by the secret, in hex. */
 export function apopDigest(timestamp: string, password: string): string {
   return createHash('md5').update(Buffer.from(timestamp, 'latin1')).update(Buffer.from(password, 'utf8')).digest('hex');

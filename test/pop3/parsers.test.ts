@@ -8,7 +8,8 @@ import { redactCommand } from '../../lambda/pop3/redact';
 import { classifyReplyStart } from '../../lambda/pop3/reply-boundary';
 import { SecretScrubber } from '../../lambda/pop3/secret-scrubber';
 import { errorFromReply, parseStatusLine } from '../../lambda/pop3/response';
-import { apopDigest, apopTimestamp, cramMd5Mechanism, oauthBearerMechanism, xoauth2Mechanism } from '../../lambda/pop3/sasl';
+import { apopDigest, apopTimestamp, cramMd5Mechanism } from '../../lambda/pop3/sasl';
+import { oauthBearerMechanism, xoauth2Mechanism } from '../../lambda/pop3/sasl-oauth';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 

@@ -266,17 +266,17 @@ describe('TLS', () => {
 });
 
 describe('authentication flows', () => {
-  it('LOGIN and CRAM-MD5 answer their challenges; USER works without CAPA', async () => {
+  it('LOGIN and CRAM-MD5 answer their challenges; USER works without CAPA and a bare AUTH listing', async () => {
     for (const auth of ['LOGIN', 'CRAM-MD5', 'PLAIN', 'APOP'] as const) {
       const server = await fake();
       const c = await openSession(opts(server, { auth }));
       expect(c.authenticated, auth).toBe(true);
       await c.quit();
     }
-    const old = await fake({ capabilities: null, greeting: '+OK' });
+    const old = await fake({ capabilities: null, greeting: '+OK', onCommand: async (cmd, s) => (cmd.verb === 'AUTH' && cmd.args.length === 0 ? (await s.writeLine('-ERR what?'), true) : false) });
     const c = await openSession(opts(old));
     expect(c.capabilities?.lines).toEqual([]);
-    expect(old.commands.map((l) => l.line.split(' ')[0])).toEqual(['CAPA', 'USER', 'PASS', 'CAPA']);
+    expect(old.commands.map((l) => l.line.split(' ')[0])).toEqual(['CAPA', 'AUTH', 'USER', 'PASS', 'CAPA']);
     await c.quit();
   });
 

@@ -37,11 +37,11 @@ describe('status lines with punctuation after the keyword', () => {
         return true;
       },
     });
-    const c = await openSession(opts(server));
+    const c = await openSession(opts(server, { auth: 'USER' }));
     expect(c.authenticated).toBe(true);
     await c.noop();
     await c.quit();
-    await expect(openSession(opts(server, { password: 'wrong' }))).rejects.toMatchObject({ code: Pop3ErrorCode.AUTH_FAILED, serverText: ': invalid password' });
+    await expect(openSession(opts(server, { auth: 'USER', password: 'wrong' }))).rejects.toMatchObject({ code: Pop3ErrorCode.AUTH_FAILED, serverText: ': invalid password' });
     const plain = await Pop3Client.connect({ host: '127.0.0.1', port: server.port, tls: 'none' });
     expect(plain.greeting).toBe('.');
     plain.close();
