@@ -16,7 +16,8 @@ export interface SessionFacts {
   readonly commands: readonly string[];
 }
 
-const LOGIN_COMMAND = /^(PASS|APOP|AUTH)\b/;
+/** A login command; a bare `AUTH` only lists the mechanisms. */
+const LOGIN_COMMAND = /^(PASS|APOP|AUTH \S)/;
 
 export class TraceRecorder {
   readonly events: TraceEvent[] = [];
