@@ -55,7 +55,8 @@ export class AuthObserver {
         this.begin('APOP', 'final');
         break;
       case 'AUTH':
-        this.begin(arg?.toUpperCase() ?? 'AUTH', 'final');
+        // A bare AUTH only lists the mechanisms (asked of servers without CAPA).
+        if (arg !== undefined) this.begin(arg.toUpperCase(), 'final');
         break;
       default:
     }
