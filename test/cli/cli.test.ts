@@ -143,7 +143,9 @@ describe.concurrent('mailfetch outcomes and exit codes', { timeout: SLOW_TEST_MS
   it('wrong password: exit 1, AUTH_FAILED in the output, no password anywhere', async () => {
     const fetch = await mailfetch(['fetch', '--config', wrongPasswordConfig, '--local', join(workDir, 'wrong'), '--json']);
     const check = await mailfetch(['check', '--config', wrongPasswordConfig]);
+    const text = await mailfetch(['fetch', '--config', wrongPasswordConfig, '--local', join(workDir, 'wrong')]);
 
+    expect(text.stdout).toContain('hint: the server refused the credentials');
     expect(fetch.code).toBe(1);
     const [summary] = jsonLines(fetch.stdout);
     expect(summary).toMatchObject({ mailbox: 'box', fetched: 0, complete: false, status: 'error' });
@@ -151,7 +153,7 @@ describe.concurrent('mailfetch outcomes and exit codes', { timeout: SLOW_TEST_MS
     expect(check.code).toBe(1);
     expect(check.stdout).toMatch(/login\s+CRAM-MD5: failed/);
     expect(check.stdout).toMatch(/error\s+AUTH_FAILED: /);
-    for (const output of [fetch.stdout, fetch.stderr, check.stdout, check.stderr]) {
+    for (const output of [fetch.stdout, fetch.stderr, check.stdout, check.stderr, text.stdout, text.stderr]) {
       expect(output).not.toContain(WRONG_PASSWORD);
       expect(output).not.toContain(PASSWORD);
     }
