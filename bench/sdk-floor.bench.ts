@@ -11,10 +11,12 @@
  * The endpoints run in a child process (bench/latency-model), so their CPU is not counted.
  */
 import { createHash } from 'node:crypto';
+import { Agent, request as httpRequest } from 'node:http';
 import { BatchWriteItemCommand, DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ensureTable } from '../lambda/state/table-schema';
 import { DirectPutObject } from '../lambda/storage/direct-put-object';
+import { signRequest } from '../lambda/storage/sigv4';
 import { exec } from './common';
 import { startLatencyModel } from './latency-model/start-latency-model';
 
@@ -25,6 +27,11 @@ export interface SdkFloorFigures {
   readonly putObjectCpuMs: number;
   /** CPU per PutObject of the same message through the sink's direct path (lambda/storage/direct-put-object.ts). */
   readonly directPutObjectCpuMs: number;
+  /**
+   * CPU per PutObject of the same message signed as the direct path signs it, sent through
+   * node:http with a keep-alive agent (what the direct path used before its own HTTP/1.1 client).
+   */
+  readonly nodeHttpPutObjectCpuMs: number;
   /** CPU per record written in BatchWriteItem requests of 25. */
   readonly batchedRecordCpuMs: number;
 }
@@ -67,16 +74,35 @@ export async function measureSdkFloor(requests: number): Promise<SdkFloorFigures
       const outcome = await direct.put({ bucket: 'floor', key: `d/${i}.eml`, body, contentType: 'message/rfc822', metadata: {}, sha256Hex: sha256.toString('hex'), checksumSha256Base64: checksum });
       if (outcome.kind !== 'stored') throw new Error(`direct PutObject not stored: ${outcome.reason}`);
     });
+    const nodeHttpPutObjectCpuMs = await cpuPerCall(requests, (i) => nodeHttpPut(new URL(model.s3Endpoint), `/floor/h/${i}.eml`, body, sha256.toString('hex'), checksum));
     const batch = (i: number): WriteRequest[] =>
       Array.from({ length: RECORDS_PER_BATCH }, (_, j) => ({ PutRequest: { Item: { pk: { S: 'MAILBOX#floor' }, sk: { S: `MSG#${i}-${j}` }, status: { S: 'stored' }, size: { N: '10000' } } } }));
     const batches = Math.ceil(requests / RECORDS_PER_BATCH);
     const perBatch = await cpuPerCall(batches, (i) => dynamodb.send(new BatchWriteItemCommand({ RequestItems: { floor: batch(i) } })));
-    return { requests, messageOctets: MESSAGE_OCTETS, putObjectCpuMs, directPutObjectCpuMs, batchedRecordCpuMs: perBatch / RECORDS_PER_BATCH };
+    return { requests, messageOctets: MESSAGE_OCTETS, putObjectCpuMs, directPutObjectCpuMs, nodeHttpPutObjectCpuMs, batchedRecordCpuMs: perBatch / RECORDS_PER_BATCH };
   } finally {
     s3.destroy();
     dynamodb.destroy();
     await model.stop();
   }
+}
+
+const nodeHttpAgent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+
+/** One signed PutObject through node:http (the reference for the direct path's own client). */
+function nodeHttpPut(endpoint: URL, path: string, body: Buffer, sha256Hex: string, checksum: string): Promise<void> {
+  const headers = signRequest(
+    { method: 'PUT', path, headers: { host: endpoint.host, 'content-length': String(body.length), 'content-type': 'message/rfc822', 'x-amz-checksum-sha256': checksum }, payloadSha256Hex: sha256Hex },
+    { region: 'us-east-1', service: 's3', credentials: CREDENTIALS, now: new Date() },
+  );
+  return new Promise<void>((resolve, reject) => {
+    const req = httpRequest({ method: 'PUT', hostname: endpoint.hostname, port: endpoint.port, path, headers, agent: nodeHttpAgent }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** Runs the measurement as its own process (the bench runner's CPU stays out of it). */

@@ -14,11 +14,9 @@
  * overwritten, never duplicated. A refusal the SDK then gets past (a 4xx other than clock
  * skew) turns the fast path off for that client.
  */
-import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { Agent as PlainAgent, request as httpRequest } from 'node:http';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getEndpointFromInstructions } from '@smithy/core/endpoints';
+import { Http1Pool } from './http1-pool';
 import { encodeS3Path, signRequest } from './sigv4';
 
 /** A request that made no progress for this long is given up (and goes through the SDK). */
@@ -99,7 +97,8 @@ interface Target {
 export class DirectPutObject {
   private readonly targets = new Map<string, Promise<Target | undefined>>();
   private readonly interceptors: DirectRequestInterceptor[] = [];
-  private agent: HttpAgent | undefined;
+  /** Kept-alive sockets, per endpoint origin (one in practice: a worker stores into one bucket). */
+  private readonly pools = new Map<string, Http1Pool>();
   private offReason: string | undefined;
   private failuresInARow = 0;
   private restUntilMs = 0;
@@ -192,17 +191,21 @@ export class DirectPutObject {
       { method: 'PUT', path, headers: requestHeaders, payloadSha256Hex: request.sha256Hex },
       { region: target.region, service: target.service, credentials, now: new Date(Date.now() + (config.systemClockOffset ?? 0)) },
     );
-    const secure = target.url.protocol === 'https:';
-    this.agent ??= secure ? new HttpsAgent({ keepAlive: true, maxSockets: DIRECT_PUT_MAX_SOCKETS }) : new PlainAgent({ keepAlive: true, maxSockets: DIRECT_PUT_MAX_SOCKETS });
-    // URL keeps an IPv6 literal's brackets ([::1]), which node:http would look up as a name.
-    const hostname = target.url.hostname.replace(/^\[(.*)\]$/, '$1');
-    const options = { method: 'PUT', hostname, port: target.url.port || undefined, path, headers, agent: this.agent };
-    return new Promise<DirectResponse>((resolve, reject) => {
-      const req = (secure ? httpsRequest : httpRequest)(options, (res) => readResponse(res).then(resolve, reject));
-      req.setTimeout(DIRECT_PUT_IDLE_TIMEOUT_MS, () => req.destroy(new Error(`no progress for ${DIRECT_PUT_IDLE_TIMEOUT_MS} ms`)));
-      req.on('error', reject);
-      req.end(request.body);
-    });
+    const response = await this.pool(target.url).request(requestHead('PUT', path, headers), request.body);
+    return { statusCode: response.statusCode, errorCode: response.statusCode === 200 ? undefined : errorCodeOf(response.body) };
+  }
+
+  private pool(url: URL): Http1Pool {
+    let pool = this.pools.get(url.origin);
+    if (!pool) {
+      const secure = url.protocol === 'https:';
+      // URL keeps an IPv6 literal's brackets ([::1]), which a connect would look up as a name.
+      const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+      const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
+      pool = new Http1Pool({ host, port, secure }, { maxSockets: DIRECT_PUT_MAX_SOCKETS, idleTimeoutMs: DIRECT_PUT_IDLE_TIMEOUT_MS, maxBodyOctets: MAX_ERROR_BODY_OCTETS });
+      this.pools.set(url.origin, pool);
+    }
+    return pool;
   }
 }
 
@@ -237,18 +240,18 @@ function outcome(response: DirectResponse): DirectPutOutcome {
   return transient ? { kind: 'retry-sdk', reason } : { kind: 'refused', reason };
 }
 
-async function readResponse(res: IncomingMessage): Promise<DirectResponse> {
-  const statusCode = res.statusCode ?? 0;
-  if (statusCode === 200) {
-    res.resume();
-    await new Promise<void>((resolve, reject) => res.on('end', resolve).on('error', reject));
-    return { statusCode };
+/** The request line and header fields; a line break in any of them would split the request. */
+function requestHead(method: string, path: string, headers: Readonly<Record<string, string>>): string {
+  let head = `${method} ${path} HTTP/1.1`;
+  for (const [name, value] of Object.entries(headers)) {
+    if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) throw new Error(`header ${JSON.stringify(name.slice(0, 40))} holds a line break`);
+    head += `\r\n${name}: ${value}`;
   }
-  let body = '';
-  for await (const chunk of res) {
-    if (body.length < MAX_ERROR_BODY_OCTETS) body += (chunk as Buffer).toString('utf8');
-  }
-  return { statusCode, errorCode: /<Code>([^<]{1,100})<\/Code>/.exec(body)?.[1] };
+  return head;
+}
+
+function errorCodeOf(body: Buffer): string | undefined {
+  return /<Code>([^<]{1,100})<\/Code>/.exec(body.toString('utf8'))?.[1];
 }
 
 /**

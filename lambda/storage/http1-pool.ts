@@ -1,0 +1,168 @@
+/**
+ * A minimal HTTP/1.1 client for the direct PutObject: one request at a time per kept-alive
+ * socket, its head and body written in one go, the answer read by Http1ResponseParser.
+ * node:http's agent, parser and streams cost more CPU per small PUT than the signing and
+ * everything else of the request (bench/sdk-floor.bench.ts measures both clients); this does
+ * only what such a request needs. Anything unexpected fails the request, and the caller sends it through the
+ * SDK instead, so the worst this client can do is cost a retry.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { Http1ProtocolError, Http1ResponseParser, type Http1Response } from './http1-response-parser';
+
+/** A kept-alive socket unused for this long is closed (S3 closes idle ones after about 20 s). */
+export const HTTP1_IDLE_SOCKET_MS = 15_000;
+
+export interface Http1Target {
+  readonly host: string;
+  readonly port: number;
+  readonly secure: boolean;
+  /** Certificates trusted instead of the system roots (tests, private endpoints). @default the system roots */
+  readonly ca?: Buffer | undefined;
+}
+
+export interface Http1PoolOptions {
+  /** Sockets open at once at most; further requests wait for one. */
+  readonly maxSockets: number;
+  /** A request that makes no progress (no byte sent or received) for this long fails. */
+  readonly idleTimeoutMs: number;
+  /** How much of a response body is kept (an error's XML). */
+  readonly maxBodyOctets: number;
+}
+
+/** A request failed on a reused socket before any byte of an answer: the server had closed it. */
+class StaleSocketError extends Error {}
+
+interface Lease {
+  readonly socket: net.Socket;
+  readonly reused: boolean;
+}
+
+export class Http1Pool {
+  private readonly idle: net.Socket[] = [];
+  /** What watches each idle socket, removed when it is taken again. */
+  private readonly idleWatch = new Map<net.Socket, () => void>();
+  private readonly waiting: Array<() => void> = [];
+  private openSockets = 0;
+  private tlsSession: Buffer | undefined;
+
+  constructor(
+    private readonly target: Http1Target,
+    private readonly options: Http1PoolOptions,
+  ) {}
+
+  /**
+   * Sends `head` (request line and header fields, without the final empty line) and `body`.
+   * A kept-alive socket the server closed meanwhile is noticed before any answer arrived,
+   * and the request is sent once more on a new socket (the callers' requests are idempotent).
+   */
+  async request(head: string, body: Buffer): Promise<Http1Response> {
+    if (head.endsWith('\n') || head.includes('\r\n\r\n')) throw new Http1ProtocolError('a request head must not hold an empty line');
+    const lease = await this.acquire();
+    try {
+      return await this.exchange(lease.socket, head, body, lease.reused);
+    } catch (err) {
+      if (!(err instanceof StaleSocketError)) throw err;
+      const fresh = await this.acquire(true);
+      return this.exchange(fresh.socket, head, body, false);
+    }
+  }
+
+  /** Closes the idle sockets (busy ones close when their request is done). */
+  close(): void {
+    for (const socket of this.idle.splice(0)) socket.destroy();
+  }
+
+  private async acquire(fresh = false): Promise<Lease> {
+    for (;;) {
+      if (!fresh) {
+        const socket = this.idle.pop();
+        if (socket) {
+          this.idleWatch.get(socket)?.();
+          socket.ref();
+          return { socket, reused: true };
+        }
+      }
+      if (this.openSockets < this.options.maxSockets) return { socket: this.connect(), reused: false };
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+  }
+
+  private connect(): net.Socket {
+    const { host, port, secure, ca } = this.target;
+    this.openSockets++;
+    const socket = secure
+      ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'], session: this.tlsSession, ...(ca ? { ca } : {}) })
+      : net.connect({ host, port });
+    socket.setNoDelay(true);
+    if (socket instanceof tls.TLSSocket) socket.on('session', (session: Buffer) => (this.tlsSession = session));
+    socket.once('close', () => this.closed(socket));
+    return socket;
+  }
+
+  private closed(socket: net.Socket): void {
+    this.openSockets--;
+    this.idleWatch.get(socket)?.();
+    const at = this.idle.indexOf(socket);
+    if (at >= 0) this.idle.splice(at, 1);
+    this.waiting.shift()?.();
+  }
+
+  private exchange(socket: net.Socket, head: string, body: Buffer, reused: boolean): Promise<Http1Response> {
+    const parser = new Http1ResponseParser(this.options.maxBodyOctets);
+    return new Promise<Http1Response>((resolve, reject) => {
+      const done = (err: Error | undefined, response?: Http1Response): void => {
+        socket.off('data', onData).off('end', onEnd).off('error', onError).off('timeout', onTimeout).off('close', onClose);
+        if (err) {
+          socket.destroy();
+          reject(reused && !parser.started ? new StaleSocketError(err.message) : err);
+          return;
+        }
+        if (response!.keepAlive && !socket.destroyed) this.release(socket);
+        else socket.destroy();
+        resolve(response!);
+      };
+      const onData = (chunk: Buffer): void => {
+        let response: Http1Response | undefined;
+        try {
+          response = parser.feed(chunk);
+        } catch (err) {
+          return done(err as Error);
+        }
+        if (response) done(undefined, response);
+      };
+      const onEnd = (): void => {
+        try {
+          done(undefined, parser.end());
+        } catch (err) {
+          done(err as Error);
+        }
+      };
+      const onError = (err: Error): void => done(err);
+      const onTimeout = (): void => done(new Error(`no progress for ${this.options.idleTimeoutMs} ms`));
+      const onClose = (): void => done(new Http1ProtocolError('the connection closed before a response'));
+      socket.on('data', onData).on('end', onEnd).on('error', onError).on('timeout', onTimeout).on('close', onClose);
+      socket.setTimeout(this.options.idleTimeoutMs);
+      // One write of head and body (writev): no copy of the body, one segment train.
+      socket.cork();
+      socket.write(`${head}\r\n\r\n`, 'latin1');
+      socket.write(body);
+      socket.uncork();
+    });
+  }
+
+  /** Back to the idle list: unreferenced (it must not keep a process alive) and closed after a while. */
+  private release(socket: net.Socket): void {
+    // Bytes, an end or an error on an idle socket: the server is done with it, and so are we.
+    const drop = (): void => void socket.destroy();
+    socket.setTimeout(HTTP1_IDLE_SOCKET_MS);
+    socket.on('timeout', drop).on('data', drop).on('end', drop).on('error', drop);
+    this.idleWatch.set(socket, () => {
+      socket.off('timeout', drop).off('data', drop).off('end', drop).off('error', drop);
+      this.idleWatch.delete(socket);
+    });
+    socket.unref();
+    this.idle.push(socket);
+    this.waiting.shift()?.();
+  }
+}
