@@ -25,25 +25,34 @@ async function cancelOf(p: unknown): Promise<string> {
 }
 
 describe('the RFC example exchanges', () => {
-  it('SCRAM-SHA-1, RFC 5802 section 5', async () => {
-    const m = scramMechanism(pencil, { hash: 'sha1', nonce: 'fyko+d2lbbFgONRv9qkxdawL' });
-    expect(m.name).toBe('SCRAM-SHA-1');
-    expect(m.initialResponse!.toString()).toBe('n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL');
-    const final = await m.respond(b('r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096'));
-    expect(final.toString()).toBe('c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=');
-    expect((await m.respond(b('v=rmF9pqV8S7suAoZWja4dJRkFsKQ='))).length).toBe(0);
-    expect(() => m.complete!()).not.toThrow();
-  });
-
-  it('SCRAM-SHA-256, RFC 7677 section 3', async () => {
-    const m = scramMechanism(pencil, { hash: 'sha256', nonce: 'rOprNGfwEbeRWgbNEkqO' });
-    expect(m.name).toBe('SCRAM-SHA-256');
-    expect(m.initialResponse!.toString()).toBe('n,,n=user,r=rOprNGfwEbeRWgbNEkqO');
-    const final = await m.respond(b('r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096'));
-    expect(final.toString()).toBe('c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=');
-    expect((await m.respond(b('v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4='))).length).toBe(0);
-    expect(() => m.complete!()).not.toThrow();
-  });
+  const EXAMPLES = [
+    {
+      rfc: 'SCRAM-SHA-1, RFC 5802 section 5',
+      hash: 'sha1',
+      nonce: 'fyko+d2lbbFgONRv9qkxdawL',
+      serverFirst: 'r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096',
+      clientFinal: 'c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=',
+      serverFinal: 'v=rmF9pqV8S7suAoZWja4dJRkFsKQ=',
+    },
+    {
+      rfc: 'SCRAM-SHA-256, RFC 7677 section 3',
+      hash: 'sha256',
+      nonce: 'rOprNGfwEbeRWgbNEkqO',
+      serverFirst: 'r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096',
+      clientFinal: 'c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=',
+      serverFinal: 'v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=',
+    },
+  ] as const;
+  for (const e of EXAMPLES) {
+    it(e.rfc, async () => {
+      const m = scramMechanism(pencil, { hash: e.hash, nonce: e.nonce });
+      expect(m.name).toBe(e.rfc.split(',')[0]);
+      expect(m.initialResponse!.toString()).toBe(`n,,n=user,r=${e.nonce}`);
+      expect((await m.respond(b(e.serverFirst))).toString()).toBe(e.clientFinal);
+      expect((await m.respond(b(e.serverFinal))).length).toBe(0);
+      expect(() => m.complete!()).not.toThrow();
+    });
+  }
 });
 
 describe('the GS2 header and the channel-binding data', () => {
