@@ -8,5 +8,6 @@ export type { Capabilities } from './capabilities';
 export type { ServerPolicy } from './server-policy';
 export type { UidlEntry, UidlListing, ListEntry, InvalidUidlEntry } from './listing';
 export type { TlsMode, TlsOptions, TlsDetails } from './connect';
+export type { ChannelBinding } from './channel-binding';
 export { DotDecoder, encodeMultiline } from './dot-decoder';
 export * as limits from './constants';

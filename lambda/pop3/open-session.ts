@@ -11,24 +11,30 @@ import {
   type SaslMechanism,
 } from './sasl';
 import { oauthBearerMechanism, xoauth2Mechanism } from './sasl-oauth';
+import { scramCredentialProblem, scramMechanism } from './sasl-scram';
 
-export const AUTH_MECHANISMS = ['USER', 'APOP', 'PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2', 'OAUTHBEARER'] as const;
+export const AUTH_MECHANISMS = ['USER', 'APOP', 'PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2', 'OAUTHBEARER', 'SCRAM-SHA-1', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-256-PLUS'] as const;
 export type AuthMechanismName = (typeof AUTH_MECHANISMS)[number];
 const TOKEN_MECHANISMS: readonly AuthMechanismName[] = ['XOAUTH2', 'OAUTHBEARER'];
-const SASL_MECHANISMS: readonly AuthMechanismName[] = ['PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2', 'OAUTHBEARER'];
+const SCRAM_MECHANISMS: readonly AuthMechanismName[] = ['SCRAM-SHA-1', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-256-PLUS'];
+/** Channel-bound SCRAM: only over TLS with a binding (see Pop3Client.channelBinding). */
+const PLUS_MECHANISMS: readonly AuthMechanismName[] = ['SCRAM-SHA-1-PLUS', 'SCRAM-SHA-256-PLUS'];
+const SASL_MECHANISMS: readonly AuthMechanismName[] = ['PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2', 'OAUTHBEARER', ...SCRAM_MECHANISMS];
 
 /**
- * Default preference with a password. Over TLS the simplest mechanisms come first (the
- * link protects the password and the server may store any hash); over an explicitly
- * allowed plaintext link, challenge-response comes first so the password is not sent.
+ * Default preference with a password. SCRAM first everywhere: the password never leaves
+ * the client and the server proves it knows it too; over TLS the channel-bound forms first
+ * (a man in the middle with another TLS connection fails them). Then, over TLS, the
+ * simplest mechanisms (the link protects the password and the server may store any hash);
+ * over an explicitly allowed plaintext link, challenge-response so the password is not sent.
  */
-export const DEFAULT_PREFERENCE_SECURE: readonly AuthMechanismName[] = ['PLAIN', 'LOGIN', 'USER', 'CRAM-MD5', 'APOP'];
-export const DEFAULT_PREFERENCE_PLAINTEXT: readonly AuthMechanismName[] = ['CRAM-MD5', 'APOP', 'PLAIN', 'LOGIN', 'USER'];
+export const DEFAULT_PREFERENCE_SECURE: readonly AuthMechanismName[] = ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN', 'LOGIN', 'USER', 'CRAM-MD5', 'APOP'];
+export const DEFAULT_PREFERENCE_PLAINTEXT: readonly AuthMechanismName[] = ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'CRAM-MD5', 'APOP', 'PLAIN', 'LOGIN', 'USER'];
 export const DEFAULT_PREFERENCE_TOKEN: readonly AuthMechanismName[] = ['XOAUTH2', 'OAUTHBEARER'];
 
 export interface Pop3SessionOptions extends Pop3ConnectOptions {
   readonly username: string;
-  /** For USER, APOP, PLAIN, LOGIN, CRAM-MD5. */
+  /** For USER, APOP, PLAIN, LOGIN, CRAM-MD5, SCRAM-*. */
   readonly password?: string;
   /** OAuth 2.0 access token, for XOAUTH2 and OAUTHBEARER. */
   readonly accessToken?: string;
@@ -67,7 +73,7 @@ export async function openSession(options: Pop3SessionOptions): Promise<Pop3Clie
     }
     // Without CAPA, `auto` asks a bare AUTH for the SASL mechanisms (older servers list them).
     if (before.lines.length === 0 && (options.auth ?? 'auto') === 'auto') before = { ...before, sasl: await client.authList() };
-    const mechanism = chooseMechanism(options, before, client.greeting, client.secure);
+    const mechanism = chooseMechanism(options, before, client.greeting, client.secure, client.channelBinding !== undefined);
     await authenticate(client, mechanism, options);
     await client.capa();
     return client;
@@ -88,12 +94,15 @@ async function startTls(client: Pop3Client): Promise<void> {
   }
 }
 
-/** Picks the mechanism: the configured one (checked against CAPA) or the first fitting one. */
-export function chooseMechanism(options: Pop3SessionOptions, caps: Capabilities, greeting: string, secure: boolean): AuthMechanismName {
+/**
+ * Picks the mechanism: the configured one (checked against CAPA) or the first fitting one.
+ * `canBind`: the link has a channel binding (TLS), which the -PLUS mechanisms need.
+ */
+export function chooseMechanism(options: Pop3SessionOptions, caps: Capabilities, greeting: string, secure: boolean, canBind = false): AuthMechanismName {
   const wanted = options.auth ?? 'auto';
   const token = options.accessToken !== undefined;
   if (wanted !== 'auto') {
-    const why = unavailable(wanted, caps, greeting, false);
+    const why = unavailable(wanted, caps, greeting, false, canBind);
     if (why) throw new Pop3Error(Pop3ErrorCode.UNSUPPORTED, `authentication mechanism ${wanted} is not available: ${why}`);
     if (TOKEN_MECHANISMS.includes(wanted) !== token) {
       throw new Pop3Error(Pop3ErrorCode.USAGE, `${wanted} needs ${TOKEN_MECHANISMS.includes(wanted) ? 'an access token' : 'a password'}`);
@@ -101,8 +110,8 @@ export function chooseMechanism(options: Pop3SessionOptions, caps: Capabilities,
     return wanted;
   }
   const preference = options.authPreference ?? (token ? DEFAULT_PREFERENCE_TOKEN : secure ? DEFAULT_PREFERENCE_SECURE : DEFAULT_PREFERENCE_PLAINTEXT);
-  const usable = preference.filter((m) => TOKEN_MECHANISMS.includes(m) === token);
-  const chosen = usable.find((m) => unavailable(m, caps, greeting, true) === undefined);
+  const usable = preference.filter((m) => TOKEN_MECHANISMS.includes(m) === token && !scramRefuses(m, options));
+  const chosen = usable.find((m) => unavailable(m, caps, greeting, true, canBind) === undefined);
   if (chosen) return chosen;
   // A server without CAPA tells us nothing: USER (or XOAUTH2 with a token) is the best guess.
   if (caps.lines.length === 0) return token ? 'XOAUTH2' : 'USER';
@@ -115,8 +124,9 @@ export function chooseMechanism(options: Pop3SessionOptions, caps: Capabilities,
  * (`strict`) then only takes USER or APOP (RFC 1939), while an explicitly configured
  * mechanism is tried anyway.
  */
-function unavailable(mechanism: AuthMechanismName, caps: Capabilities, greeting: string, strict: boolean): string | undefined {
+function unavailable(mechanism: AuthMechanismName, caps: Capabilities, greeting: string, strict: boolean, canBind: boolean): string | undefined {
   if (mechanism === 'APOP') return apopTimestamp(greeting) ? undefined : 'the greeting has no APOP timestamp';
+  if (PLUS_MECHANISMS.includes(mechanism) && !canBind) return 'it needs a TLS connection with a channel binding';
   const noCapa = caps.lines.length === 0;
   if (mechanism === 'USER') return caps.user || noCapa ? undefined : 'the server does not list USER in CAPA';
   if (SASL_MECHANISMS.includes(mechanism) && !caps.sasl.includes(mechanism) && (strict || !noCapa)) {
@@ -126,15 +136,21 @@ function unavailable(mechanism: AuthMechanismName, caps: Capabilities, greeting:
   return undefined;
 }
 
+/** `auto` passes over SCRAM when SASLprep refuses the credentials (another mechanism may take them). */
+function scramRefuses(mechanism: AuthMechanismName, options: Pop3SessionOptions): boolean {
+  return SCRAM_MECHANISMS.includes(mechanism) && options.password !== undefined && scramCredentialProblem({ username: options.username, password: options.password }) !== undefined;
+}
+
 async function authenticate(client: Pop3Client, mechanism: AuthMechanismName, options: Pop3SessionOptions): Promise<void> {
   const { username } = options;
   if (mechanism === 'USER') return client.userPass(username, requirePassword(options));
   if (mechanism === 'APOP') return client.apop(username, apopDigest(apopTimestamp(client.greeting)!, requirePassword(options)));
-  return client.auth(saslMechanism(mechanism, options));
+  return client.auth(saslMechanism(mechanism, options, client));
 }
 
-function saslMechanism(mechanism: AuthMechanismName, options: Pop3SessionOptions): SaslMechanism {
+function saslMechanism(mechanism: AuthMechanismName, options: Pop3SessionOptions, client: Pop3Client): SaslMechanism {
   const { username } = options;
+  if (SCRAM_MECHANISMS.includes(mechanism)) return scram(mechanism, options, client);
   switch (mechanism) {
     case 'PLAIN':
       return plainMechanism({ username, password: requirePassword(options) });
@@ -149,6 +165,23 @@ function saslMechanism(mechanism: AuthMechanismName, options: Pop3SessionOptions
     default:
       throw new Pop3Error(Pop3ErrorCode.USAGE, `${mechanism} is not a SASL mechanism`);
   }
+}
+
+/**
+ * SCRAM, bound to the link for -PLUS. Without -PLUS over a link that could be bound, the
+ * GS2 flag `y` tells a server that offers no -PLUS so, unless it does offer the -PLUS form
+ * (then the plain form was configured on purpose, and `y` would make the server fail).
+ */
+function scram(mechanism: AuthMechanismName, options: Pop3SessionOptions, client: Pop3Client): SaslMechanism {
+  const hash = mechanism.startsWith('SCRAM-SHA-256') ? 'sha256' : 'sha1';
+  const credentials = { username: options.username, password: requirePassword(options) };
+  const binding = client.channelBinding;
+  if (PLUS_MECHANISMS.includes(mechanism)) {
+    if (!binding) throw new Pop3Error(Pop3ErrorCode.UNSUPPORTED, `${mechanism} needs a TLS connection with a channel binding`);
+    return scramMechanism(credentials, { hash, binding });
+  }
+  const serverBinds = client.capabilities?.sasl.includes(`${mechanism}-PLUS`) ?? false;
+  return scramMechanism(credentials, { hash, couldBind: binding !== undefined && !serverBinds });
 }
 
 function requirePassword(options: Pop3SessionOptions): string {

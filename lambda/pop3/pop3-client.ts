@@ -1,6 +1,7 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { ByteChannel } from './byte-channel';
+import { channelBindingOf, type ChannelBinding } from './channel-binding';
 import { NO_CAPABILITIES, parseCapabilities, type Capabilities } from './capabilities';
 import { serverPolicy, type ServerPolicy } from './server-policy';
 import { portOf, type MessageOptions, type Pop3ConnectOptions } from './client-options';
@@ -188,6 +189,15 @@ export class Pop3Client {
 
   get secure(): boolean {
     return this.tlsInfo !== undefined;
+  }
+
+  /**
+   * The channel binding of the TLS link as it is now (after STLS: the upgraded one), for
+   * SCRAM-*-PLUS: tls-exporter on TLS 1.3, tls-server-end-point before. Undefined on a
+   * plaintext link, or when the link has none (see channel-binding.ts).
+   */
+  get channelBinding(): ChannelBinding | undefined {
+    return this.tlsInfo === undefined ? undefined : channelBindingOf(this.socket as tls.TLSSocket);
   }
 
   get authenticated(): boolean {
@@ -617,7 +627,9 @@ export class Pop3Client {
       let status = first;
       // Each challenge is answered; the number of rounds is bounded against a looping server.
       for (let round = 0; status.kind === 'continue'; round++) {
-        const answer = withheld ?? saslAnswer(mechanism, status, round);
+        const answer = withheld ?? (await saslAnswer(mechanism, status, round));
+        // The answer may have taken a while (SCRAM's PBKDF2): the session may have ended meanwhile.
+        if (this.channel.failed) throw this.channel.failed;
         if (answer instanceof SaslCancel) return this.cancelSasl(name, answer.message);
         if (!withheld) register(answer);
         withheld = undefined;
@@ -625,8 +637,24 @@ export class Pop3Client {
         status = await this.readStatus();
       }
       if (status.kind === 'err') throw this.saslRejected(status, mechanism);
+      this.checkSaslComplete(mechanism);
     });
     this.enterTransaction();
+  }
+
+  /**
+   * +OK ended the exchange: a mechanism that did not get what it needed (SCRAM: the server's
+   * signature) says so, and the session, logged in to a server that proved nothing, is dropped.
+   */
+  private checkSaslComplete(mechanism: SaslMechanism): void {
+    try {
+      mechanism.complete?.();
+    } catch (err) {
+      if (!(err instanceof SaslCancel)) throw err;
+      const cancelled = new Pop3Error(Pop3ErrorCode.AUTH_CANCELLED, `AUTH ${mechanism.name} cancelled: ${this.scrubber.scrub(err.message)}`, { command: `AUTH ${mechanism.name}` });
+      this.fail(cancelled);
+      throw cancelled;
+    }
   }
 
   /**
@@ -695,14 +723,14 @@ const MAX_SASL_DETAIL_CHARS = 300;
 const BASE64_CHALLENGE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** The mechanism's answer to one challenge, or why the exchange has to be cancelled. */
-function saslAnswer(mechanism: SaslMechanism, status: StatusLine, round: number): Buffer | SaslCancel {
+async function saslAnswer(mechanism: SaslMechanism, status: StatusLine, round: number): Promise<Buffer | SaslCancel> {
   if (round >= MAX_SASL_ROUNDS) return new SaslCancel(`the server sent more than ${MAX_SASL_ROUNDS} challenges`);
   const text = status.text.trim();
   // A scrubbed challenge held one of our secrets: an echo, not something to answer.
   if (status.scrubbed) return new SaslCancel('the server echoed a credential in a challenge');
   if (!BASE64_CHALLENGE.test(text)) return new SaslCancel(`the server sent a challenge that is not base64: "${sanitizeServerText(text, 40)}"`);
   try {
-    return mechanism.respond(Buffer.from(text, 'base64'));
+    return await mechanism.respond(Buffer.from(text, 'base64'));
   } catch (err) {
     if (err instanceof SaslCancel) return err;
     throw err;

@@ -4,7 +4,7 @@
  * challenge, the client answers it with a dummy response, and -ERR follows. The JSON's
  * status and scope say why (an expired token, a missing scope): they explain the error.
  */
-import type { SaslMechanism, TokenCredentials } from './sasl';
+import type { SyncSaslMechanism, TokenCredentials } from './sasl';
 
 /** Where the client connected: RFC 7628 sends it so the server can check the token's audience. */
 export interface OAuthTarget {
@@ -29,7 +29,7 @@ const STATUS_HINTS: Readonly<Record<string, string>> = {
  * XOAUTH2. `twoStep` sends `AUTH XOAUTH2` alone and answers the empty "+" (Microsoft 365
  * requires this form). The error challenge is answered with an empty response.
  */
-export function xoauth2Mechanism({ username, accessToken }: TokenCredentials, twoStep: boolean): SaslMechanism {
+export function xoauth2Mechanism({ username, accessToken }: TokenCredentials, twoStep: boolean): SyncSaslMechanism {
   const response = Buffer.from(`user=${username}\x01auth=Bearer ${accessToken}\x01\x01`, 'utf8');
   let sent = !twoStep;
   let error: string | undefined;
@@ -52,7 +52,7 @@ export function xoauth2Mechanism({ username, accessToken }: TokenCredentials, tw
  * RFC 7628 OAUTHBEARER: a GS2 header naming the user, the host and port connected to, the
  * token. The error challenge is answered with %x01, as the RFC says.
  */
-export function oauthBearerMechanism({ username, accessToken }: TokenCredentials, target?: OAuthTarget): SaslMechanism {
+export function oauthBearerMechanism({ username, accessToken }: TokenCredentials, target?: OAuthTarget): SyncSaslMechanism {
   const authzid = username.replace(/=/g, '=3D').replace(/,/g, '=2C');
   const where = target === undefined ? '' : `host=${target.host}\x01port=${target.port}\x01`;
   const response = Buffer.from(`n,a=${authzid},\x01${where}auth=Bearer ${accessToken}\x01\x01`, 'utf8');

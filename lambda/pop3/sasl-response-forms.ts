@@ -6,7 +6,11 @@
  * - the base64 text, exactly as sent;
  * - the decoded payload read as latin1 (PLAIN, XOAUTH2 and OAUTHBEARER payloads hold the
  *   password or token), except LOGIN's first answer, which is only the user name;
- * - for CRAM-MD5, the hex digest on its own (in both cases), which can be brute-forced offline.
+ * - for CRAM-MD5, the hex digest on its own (in both cases), which can be brute-forced offline;
+ * - for SCRAM, the client-final message's proof (`p=` value) on its own: with the salt and
+ *   the iteration count the server sent, it can be brute-forced offline too. (The
+ *   client-first message holds only the user name and a nonce; it is registered anyway, as
+ *   every response is, and the client's empty answer to the server-final none.)
  *
  * @param index 0 for the first response of the exchange
  */
@@ -19,6 +23,11 @@ export function saslResponseForms(mechanism: string, response: Buffer, index: nu
   if (mechanism === 'CRAM-MD5') {
     const digest = text.slice(text.lastIndexOf(' ') + 1);
     forms.push(digest.toLowerCase(), digest.toUpperCase());
+  }
+  if (mechanism.startsWith('SCRAM-')) {
+    // The proof is the client-final message's last attribute (the GS2 header's "p=" is not it).
+    const proof = /,p=([^,]+)$/.exec(text)?.[1];
+    if (proof !== undefined) forms.push(proof);
   }
   return forms;
 }

@@ -12,14 +12,27 @@ export interface SaslMechanism {
   /**
    * Answers a decoded challenge. Throws {@link SaslCancel} when the exchange cannot go on
    * (a challenge it cannot answer, a server proof that does not verify): the client then
-   * cancels with `*` (RFC 5034) and fails with AUTH_CANCELLED.
+   * cancels with `*` (RFC 5034) and fails with AUTH_CANCELLED. A mechanism with slow
+   * work to do (SCRAM's PBKDF2) returns a promise and does it off the event loop.
    */
-  respond(challenge: Buffer): Buffer;
+  respond(challenge: Buffer): Buffer | Promise<Buffer>;
   /**
    * What the server explained during the exchange, for the error when it ends in -ERR
    * (e.g. the decoded OAuth error: status, scope). Printable text, never a credential.
    */
   failureDetail?(): string | undefined;
+  /**
+   * Called when the server answers +OK. Throws {@link SaslCancel} when the exchange is not
+   * complete from the client's side (SCRAM: the server's signature was never verified, so
+   * mutual authentication did not happen): the exchange is over, so the client cannot send
+   * `*`; it drops the connection and fails with AUTH_CANCELLED.
+   */
+  complete?(): void;
+}
+
+/** A mechanism that answers at once (every one but SCRAM). */
+export interface SyncSaslMechanism extends SaslMechanism {
+  respond(challenge: Buffer): Buffer;
 }
 
 /** Thrown by {@link SaslMechanism.respond} to cancel the exchange; `reason` is shown in the error. */
@@ -39,7 +52,7 @@ export interface TokenCredentials {
 }
 
 /** RFC 4616. */
-export function plainMechanism({ username, password }: PasswordCredentials): SaslMechanism {
+export function plainMechanism({ username, password }: PasswordCredentials): SyncSaslMechanism {
   const response = Buffer.concat([Buffer.from([0]), Buffer.from(username, 'utf8'), Buffer.from([0]), Buffer.from(password, 'utf8')]);
   return { name: 'PLAIN', initialResponse: response, respond: () => response };
 }
@@ -48,7 +61,7 @@ export function plainMechanism({ username, password }: PasswordCredentials): Sas
  * The LOGIN mechanism (draft-murchison-sasl-login): username, then password. Servers ask
  * with "Username:"/"Password:" prompts; answer by step rather than trusting the prompt text.
  */
-export function loginMechanism({ username, password }: PasswordCredentials): SaslMechanism {
+export function loginMechanism({ username, password }: PasswordCredentials): SyncSaslMechanism {
   let step = 0;
   return {
     name: 'LOGIN',
@@ -58,7 +71,7 @@ export function loginMechanism({ username, password }: PasswordCredentials): Sas
 }
 
 /** RFC 2195: HMAC-MD5 of the challenge keyed with the password. */
-export function cramMd5Mechanism({ username, password }: PasswordCredentials): SaslMechanism {
+export function cramMd5Mechanism({ username, password }: PasswordCredentials): SyncSaslMechanism {
   return {
     name: 'CRAM-MD5',
     initialResponse: undefined,

@@ -175,7 +175,7 @@ describe('problems', () => {
       'mailboxes[0] (id "box").password: must be { "secretId": ... }, { "sealed": ... } or { "env": ... }',
     ]);
     expect(problemsOfMailbox({ auth: 'xoauth2', oauth: undefined })).toEqual([
-      'mailboxes[0] (id "box").auth: must be one of auto, USER, APOP, PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER (did you mean "XOAUTH2"?)',
+      'mailboxes[0] (id "box").auth: must be one of auto, USER, APOP, PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER, SCRAM-SHA-1, SCRAM-SHA-256, SCRAM-SHA-1-PLUS, SCRAM-SHA-256-PLUS (did you mean "XOAUTH2"?)',
     ]);
   });
 

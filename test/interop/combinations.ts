@@ -17,7 +17,7 @@ export interface Combination {
 }
 
 /** Columns of the results table. */
-export const FEATURES = ['STLS', 'implicit TLS', 'plaintext', 'USER', 'APOP', 'PLAIN', 'LOGIN', 'CRAM-MD5', 'pipelining', 'lock-step', 'keep', 'delete'] as const;
+export const FEATURES = ['STLS', 'implicit TLS', 'plaintext', 'USER', 'APOP', 'PLAIN', 'LOGIN', 'CRAM-MD5', 'SCRAM-SHA-1', 'SCRAM-SHA-256', 'pipelining', 'lock-step', 'keep', 'delete'] as const;
 export type Feature = (typeof FEATURES)[number];
 
 const MODE_FEATURE: Readonly<Record<SecurityMode, Feature>> = { starttls: 'STLS', implicit: 'implicit TLS', none: 'plaintext' };

@@ -2,9 +2,11 @@
  * Collects the matrix's outcomes per server and feature, and writes them to
  * test/interop/results.json when INTEROP_WRITE_RESULTS=1 (scripts/interop-table.mjs renders
  * the docs/testing.md table from that file). Without the variable nothing is written, so a partial
- * or local run never overwrites the published results by accident.
+ * or local run never overwrites the published results by accident. INTEROP_WRITE_RESULTS=merge
+ * replaces only the servers this run touched (a run of one server, `-t Dovecot`), keeping the
+ * others' results from the file.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Feature } from './combinations';
@@ -73,8 +75,10 @@ export class Results {
   }
 
   writeIfAsked(): void {
-    if (process.env.INTEROP_WRITE_RESULTS !== '1') return;
-    const servers = Object.fromEntries(this.servers);
+    const mode = process.env.INTEROP_WRITE_RESULTS;
+    if (mode !== '1' && mode !== 'merge') return;
+    const kept = mode === 'merge' ? (JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as { servers: Record<string, ServerResults> }).servers : {};
+    const servers = { ...kept, ...Object.fromEntries(this.servers) };
     const data = { generatedAt: new Date().toISOString(), node: process.version, servers };
     writeFileSync(RESULTS_FILE, `${JSON.stringify(data, null, 2)}\n`);
   }

@@ -47,6 +47,12 @@ async function saslEcho(cmd: FakeCommand, s: FakeSession, pad: string): Promise<
     if (!take(await ask(s, Buffer.from('<1896.697170952@fake>').toString('base64')))) return;
   } else if (mechanism === 'PLAIN') {
     if (!initial && !take(await ask(s, ''))) return;
+  } else if (mechanism.startsWith('SCRAM-')) {
+    // A valid server-first, so that the client sends its client-final with the proof.
+    const nonce = /,r=([^,]+)/.exec(Buffer.from(initial?.toString('latin1') ?? '', 'base64').toString('latin1'))?.[1] ?? '';
+    if (!take(await ask(s, Buffer.from(`r=${nonce}echo,s=QSXCR+Q6sek8bf92,i=4096`).toString('base64')))) return;
+    // The proof on its own too: a server may quote just that.
+    sent.push(b(/,p=([^,]+)$/.exec(decoded(sent.at(-1)!).toString('latin1'))?.[1] ?? ''));
   } else {
     // XOAUTH2 / OAUTHBEARER: the error comes as a continuation, here one that echoes the blob.
     const blob = initial ?? (await ask(s, ''));
@@ -58,6 +64,7 @@ async function saslEcho(cmd: FakeCommand, s: FakeSession, pad: string): Promise<
 
 async function echoingServer(pad = ''): Promise<FakePop3Server> {
   const server = await startFakePop3({
+    capabilities: ['TOP', 'UIDL', 'USER', 'RESP-CODES', 'SASL PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER SCRAM-SHA-1 SCRAM-SHA-256'],
     onCommand: async (cmd, s) => {
       if (cmd.verb === 'USER') await s.writeLine('+OK');
       else if (cmd.verb === 'PASS' || cmd.verb === 'APOP' || cmd.verb === 'XECHO') await echoError(s, pad, [cmd.raw]);
@@ -98,6 +105,9 @@ function forbidden(secret: string, sentLines: string[], username: string): strin
     forms.push(blob);
     const plain = Buffer.from(blob, 'base64').toString('latin1');
     if (/^[A-Za-z0-9+/]+=*$/.test(blob) && plain.length >= 4) forms.push(plain, plain.split(' ').pop()!);
+    // SCRAM's client-final: its proof, which the salt lets anyone brute-force offline.
+    const proof = /,p=([^,]+)$/.exec(plain)?.[1];
+    if (proof !== undefined) forms.push(proof);
   }
   return [...new Set(forms)].filter((f) => f.length > 0);
 }
@@ -110,6 +120,8 @@ const CASES: Case[] = [
   { auth: 'PLAIN', longUser: true }, // initial response withheld (RFC 5034: command over 255 octets)
   { auth: 'LOGIN' },
   { auth: 'CRAM-MD5' },
+  { auth: 'SCRAM-SHA-1' },
+  { auth: 'SCRAM-SHA-256' }, // the client-final's proof (p=), with the salt, can be brute-forced offline
   { auth: 'XOAUTH2', token: true },
   { auth: 'XOAUTH2', token: true, twoStep: true },
   { auth: 'OAUTHBEARER', token: true },
@@ -123,7 +135,7 @@ const SECRETS: { name: string; secret: string; pad?: string }[] = [
 
 describe('an echoing server gets no secret into errors or traces', () => {
   for (const { name, secret, pad } of SECRETS) {
-    it(`password ${name}: USER/PASS, APOP, PLAIN (inline and withheld), LOGIN, CRAM-MD5, XOAUTH2 (one- and two-step), OAUTHBEARER`, async () => {
+    it(`password ${name}: USER/PASS, APOP, PLAIN (inline and withheld), LOGIN, CRAM-MD5, SCRAM, XOAUTH2 (one- and two-step), OAUTHBEARER`, async () => {
       const server = await echoingServer(pad);
       for (const c of CASES) {
         const trace: string[] = [];

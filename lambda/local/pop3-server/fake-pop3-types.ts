@@ -39,6 +39,16 @@ export interface FakePop3Options {
   stls?: boolean;
   /** required when TLS is used (tests: makeTestPki() from test/fixtures/test-ca.ts) */
   pki?: FakePop3Pki;
+  /**
+   * The highest TLS version the server speaks: 'TLSv1.2' to test what needs TLS 1.2 (the
+   * tls-server-end-point channel binding of SCRAM-*-PLUS). Default: Node's ('TLSv1.3').
+   */
+  tlsMaxVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /**
+   * SCRAM (offered when the SASL capability names SCRAM-SHA-1, SCRAM-SHA-256 or their -PLUS
+   * forms; not by default): the iteration count, and ways to misbehave.
+   */
+  scram?: FakeScramOptions;
   /** Accept these OAuth bearer tokens (for XOAUTH2/OAUTHBEARER). */
   oauthTokens?: string[];
   /**
@@ -85,6 +95,28 @@ export interface FakePop3Options {
    * the server's memory does not grow with the sessions it served.
    */
   recordCommands?: boolean;
+}
+
+/** How the fake server's SCRAM behaves (FakePop3Options.scram). */
+export interface FakeScramOptions {
+  /** The PBKDF2 iteration count of the server-first message. Default 4096. */
+  readonly iterations?: number;
+  /**
+   * The hash of tls-server-end-point (RFC 5929: the certificate's signature hash, SHA-256 for
+   * MD5/SHA-1). Default 'sha256', right for makeTestPki's certificates (ECDSA with SHA-256).
+   */
+  readonly endPointHash?: string;
+  /**
+   * - 'wrong-signature': the server-final carries a signature that does not verify;
+   * - 'foreign-nonce': the server-first nonce does not start with the client's;
+   * - 'mandatory-extension': the server-first starts with an `m=` extension;
+   * - 'ok-without-final': +OK right after the client-final, no server-final at all;
+   * - 'other-binding': the server computes another channel binding than the client's (as
+   *   the far end of a man in the middle would): the client's `c=` does not match.
+   */
+  readonly misbehave?: 'wrong-signature' | 'foreign-nonce' | 'mandatory-extension' | 'ok-without-final' | 'other-binding';
+  /** Refuse the client's proof with this `e=` server-final (RFC 5802 server-error), then -ERR. */
+  readonly serverError?: string;
 }
 
 /** One more account of the server (FakePop3Options.accounts). */

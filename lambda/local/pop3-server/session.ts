@@ -1,6 +1,7 @@
 // One connection to the fake POP3 server: socket and TLS plumbing, serialised (optionally
 // chunked) writes, the session state RFC 1939 defines, and what profiles need to know
 // about it (who logged in, what was retrieved, the line being answered).
+import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -286,7 +287,31 @@ export class Session implements FakeSession {
       writeLine: (line) => this.writeLine(line),
       readContinuation: () => this.readLine(),
       cramChallenge: () => `<${process.pid}.${++this.cramCounter}@fake>`,
+      mechanisms: this.mechanisms(),
+      tls: this.tls,
+      scram: this.settings.scram,
+      channelBinding: (type) => this.channelBinding(type),
     };
+  }
+
+  /**
+   * The channel binding of this session's TLS connection, computed on the server's side:
+   * tls-exporter (RFC 9266) on TLS 1.3 only (TLS 1.2 would need the extended master secret),
+   * tls-server-end-point (RFC 5929) from our own certificate.
+   */
+  private channelBinding(type: string): Buffer | undefined {
+    if (!this.tls) return undefined;
+    const socket = this.socket as TLSSocket;
+    if (type === 'tls-exporter') {
+      if (socket.getProtocol() !== 'TLSv1.3') return undefined;
+      // "No context", as RFC 9266 says (Node's typings insist on one; its code does not).
+      return socket.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', undefined as unknown as Buffer);
+    }
+    if (type === 'tls-server-end-point') {
+      const own = socket.getCertificate();
+      return own && 'raw' in own ? createHash(this.settings.scram.endPointHash).update(own.raw).digest() : undefined;
+    }
+    return undefined;
   }
 }
 

@@ -1,6 +1,6 @@
 // The fake server's options with their defaults applied once, shared by all its sessions.
 import { DEFAULT_MECHANISMS } from './fake-pop3-auth';
-import type { FakePop3Options } from './fake-pop3-types';
+import type { FakePop3Options, FakeScramOptions } from './fake-pop3-types';
 
 const DEFAULT_CAPABILITIES = ['TOP', 'UIDL', 'USER', 'RESP-CODES', 'PIPELINING', `SASL ${DEFAULT_MECHANISMS.join(' ')}`];
 const DEFAULT_GREETING = '+OK fake POP3 ready <1896.697170952@fake>';
@@ -14,6 +14,8 @@ export interface Settings {
   readonly xoauth2TwoStep: boolean;
   readonly greeting: Buffer;
   readonly implicitTls: boolean;
+  readonly tlsMaxVersion: FakePop3Options['tlsMaxVersion'];
+  readonly scram: Required<Omit<FakeScramOptions, 'misbehave' | 'serverError'>> & Pick<FakeScramOptions, 'misbehave' | 'serverError'>;
   readonly stls: boolean;
   readonly capabilities: readonly string[] | null;
   readonly capabilitiesAfterLogin: readonly string[] | null;
@@ -36,6 +38,8 @@ export function resolveSettings(o: FakePop3Options): Settings {
     xoauth2TwoStep: o.xoauth2TwoStep ?? false,
     greeting: typeof greeting === 'string' ? Buffer.from(`${greeting}\r\n`, 'latin1') : greeting,
     implicitTls: o.tls === 'implicit',
+    tlsMaxVersion: o.tlsMaxVersion,
+    scram: { iterations: 4096, endPointHash: 'sha256', ...o.scram },
     stls: o.stls ?? false,
     capabilities,
     capabilitiesAfterLogin: o.capabilitiesAfterLogin ?? capabilities?.filter((c) => !LOGIN_ONLY_CAPABILITIES.has(capName(c))) ?? null,

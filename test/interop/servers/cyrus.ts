@@ -3,13 +3,18 @@
  * dovecot-pop3d) under cyrmaster (cyrus-common) with a private imapd.conf/cyrus.conf, as
  * nobody in a private PID namespace. Users in a private sasldb2; mail is delivered over
  * LMTP (lmtpd on a unix socket). STLS on the plain port, implicit TLS on a second one;
- * USER/PASS, APOP and SASL PLAIN, LOGIN, CRAM-MD5 (and DIGEST-MD5, which we do not speak).
+ * USER/PASS, APOP and SASL PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256 (libsasl2's
+ * scram plugin, from the sasldb password) and their -PLUS forms over TLS (and DIGEST-MD5,
+ * which we do not speak).
  * Recipe: /work/shared/notes/other-pop3-servers.md section 4.
  *
  * Quirks:
  * - Delivery is LMTP; Cyrus adds Return-Path, Received and more headers to every message.
  * - `popminpoll` (Debian's default config: 1 minute) makes a login within that time fail
  *   with `-ERR [LOGIN-DELAY]`; CAPA then announces `LOGIN-DELAY 60`.
+ * - SCRAM-*-PLUS binds with tls-unique only (the client's Finished message, on TLS 1.3 too,
+ *   where RFC 9266 leaves tls-unique undefined): the tls-exporter and tls-server-end-point
+ *   bindings mailfetch sends are refused with `-ERR [AUTH] authenticating: bad protocol`.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -32,7 +37,7 @@ const SASLPASSWD2 = '/usr/sbin/saslpasswd2';
 const SERVERNAME = 'localhost';
 const USER = { name: 'alice', password: 'alice-pw' };
 
-export const QUIRKS = ['LMTP delivery', 'adds Return-Path/Received headers', 'LOGIN-DELAY (popminpoll)'] as const;
+export const QUIRKS = ['LMTP delivery', 'adds Return-Path/Received headers', 'LOGIN-DELAY (popminpoll)', 'SCRAM-*-PLUS with tls-unique only'] as const;
 
 export interface CyrusOptions {
   /** Minutes between logins (Cyrus's popminpoll). @default 0 */
@@ -61,7 +66,7 @@ function renderImapdConf(dir: string, popminpoll: number): string {
     'sasl_pwcheck_method: auxprop',
     'sasl_auxprop_plugin: sasldb',
     `sasl_sasldb_path: ${dir}/sasldb2`,
-    'sasl_mech_list: PLAIN LOGIN CRAM-MD5 DIGEST-MD5',
+    'sasl_mech_list: PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256',
     'autocreate_quota: 0',
     // The first LMTP delivery creates user.alice.
     'autocreate_post: yes',
@@ -129,7 +134,7 @@ async function start(options: CyrusOptions = {}): Promise<InteropServer> {
       stls: true,
       ca,
       user: { username: USER.name, password: USER.password },
-      mechanisms: ['USER', 'APOP', 'PLAIN', 'LOGIN', 'CRAM-MD5'],
+      mechanisms: ['USER', 'APOP', 'PLAIN', 'LOGIN', 'CRAM-MD5', 'SCRAM-SHA-1', 'SCRAM-SHA-256'],
       workDir: dir,
       quirks: QUIRKS,
       deliver: (messages) => deliverOverLmtp(join(dir, 'run', 'socket', 'lmtp'), USER.name, messages),
@@ -148,7 +153,7 @@ export const cyrus: ServerModule<CyrusOptions> = {
     name: 'cyrus',
     label: 'Cyrus pop3d',
     modes: ['starttls', 'implicit', 'none'],
-    mechanisms: ['USER', 'APOP', 'PLAIN', 'LOGIN', 'CRAM-MD5'],
+    mechanisms: ['USER', 'APOP', 'PLAIN', 'LOGIN', 'CRAM-MD5', 'SCRAM-SHA-1', 'SCRAM-SHA-256'],
     pipelining: true,
   },
   unavailable: () => (isRoot() ? missingFile([POP3D, CYRMASTER, LMTPD, CTL_CYRUSDB, SASLPASSWD2]) : 'needs root in this fixture (runs cyrmaster as nobody)'),
