@@ -4,6 +4,7 @@
  * name prefix), and the construct imports the secrets it was given.
  */
 import type { MailboxConfig, SecretRef } from '../lambda/config/mailbox-config';
+import { configPathOf, credentialRefs } from '../lambda/credentials/credential-slot';
 
 /** One reference as written in the configuration, with the field it came from. */
 export interface SecretUse {
@@ -28,10 +29,7 @@ export function collectMailboxSecrets(mailboxes: readonly MailboxConfig[]): Mail
   const envRefs: SecretUse[] = [];
   mailboxes.forEach((mailbox, index) => {
     const at = `mailboxes[${index}] (${mailbox.id})`;
-    const uses: SecretUse[] = [];
-    if (mailbox.password !== undefined) uses.push({ path: `${at}.password`, ref: mailbox.password });
-    if (mailbox.oauth?.clientSecret !== undefined) uses.push({ path: `${at}.oauth.clientSecret`, ref: mailbox.oauth.clientSecret });
-    if (mailbox.oauth?.refreshToken !== undefined) uses.push({ path: `${at}.oauth.refreshToken`, ref: mailbox.oauth.refreshToken });
+    const uses: SecretUse[] = credentialRefs(mailbox).map(([field, ref]) => ({ path: `${at}.${configPathOf(field)}`, ref }));
     for (const { path, ref } of uses) {
       if ('secretId' in ref) {
         read.add(ref.secretId);

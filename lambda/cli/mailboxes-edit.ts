@@ -3,7 +3,8 @@
  * same parser as every other command (so `defaults` apply and every problem is listed).
  * Every id is checked before anything is written: a refused command changes nothing.
  * With `--password-stdin` (or the OAuth equivalents) the credential is read from standard
- * input and sealed into the registry item; `update` then needs no file.
+ * input, with `--client-certificate FILE --client-key FILE` from those files, and sealed
+ * into the registry item; `update` then needs no file.
  */
 import type { MailboxConfig } from '../config/mailbox-config';
 import type { CredentialField } from '../credentials/credential-slot';
@@ -35,7 +36,7 @@ export async function addCommand(argv: readonly string[], io: CliIo): Promise<Ex
     const { registry, description } = table;
     for (const mailbox of mailboxes) if ((await registry.get(mailbox.id)) !== undefined) throw alreadyRegistered(mailbox.id, registry.description);
     for (const file of mailboxes) {
-      const mailbox = fields.length === 0 ? file : await sealInput(io, table.sealed, file, fields, command);
+      const mailbox = fields.length === 0 ? file : await sealInput(io, table.sealed, file, fields, values, command);
       await registry.add(mailbox, { enabled });
       const record = { mailbox: mailbox.id, change: 'added', enabled, ...sealedOf(fields) };
       writeLine(io, values.json === true, record, `added ${mailbox.id} (${enabled ? 'enabled' : 'disabled'}) to the registry (${description})${sealedText(fields)}`);
@@ -49,7 +50,7 @@ export async function updateCommand(argv: readonly string[], io: CliIo): Promise
   const values = parseCommand(command, argv, EDIT_OPTIONS);
   if (values.help) return help(io);
   const fields = requestedFields(values, command);
-  if (values.config === undefined && fields.length === 0) throw new UsageError('--config FILE is required (or a credential from standard input, e.g. --password-stdin)', command);
+  if (values.config === undefined && fields.length === 0) throw new UsageError('--config FILE is required (or a credential to seal, e.g. --password-stdin, or --client-certificate FILE --client-key FILE)', command);
   // Without --config: the registered configuration, with only the credential replaced.
   const fromFile = values.config === undefined ? undefined : await fileMailboxes(values, fields, io, command);
   return withRegistry(values, io, command, async (table) => {
@@ -61,7 +62,7 @@ export async function updateCommand(argv: readonly string[], io: CliIo): Promise
     }
     for (const [id, current] of before) {
       const wanted = fromFile?.find((m) => m.id === id) ?? current.config;
-      await applyUpdate(table, current.config, fields.length === 0 ? wanted : await sealInput(io, table.sealed, wanted, fields, command), fields, values, io);
+      await applyUpdate(table, current.config, fields.length === 0 ? wanted : await sealInput(io, table.sealed, wanted, fields, values, command), fields, values, io);
     }
     return ExitCode.OK;
   });

@@ -14,7 +14,8 @@ Subcommands:
                         replace the configuration of registered mailboxes with the file's;
                         enabled and health stay
   update  --mailbox ID --password-stdin
-                        replace only the credential of a registered mailbox (sealed)
+                        replace only the credential of a registered mailbox (sealed);
+                        likewise --client-certificate FILE --client-key FILE
   remove  --mailbox ID  unregister (repeatable); the mailbox's state stays ('mailfetch
                         reset' forgets it)
   enable  --mailbox ID  let the worker run it (repeatable)
@@ -33,6 +34,10 @@ Options:
                         the file then needs no "password" (one --mailbox)
       --client-secret-stdin, --refresh-token-stdin
                         the same for OAuth; both together: two lines, in this order
+      --client-certificate FILE, --client-key FILE
+                        a TLS client certificate and its private key (PEM, no passphrase),
+                        checked as a pair and sealed like a password: the identity of
+                        "auth": "EXTERNAL", or presented beside a password or OAuth
       --json            one JSON line per mailbox on stdout
   -v, --verbose         debug logs on stderr
   -h, --help            this help

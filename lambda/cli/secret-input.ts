@@ -34,6 +34,19 @@ export async function readSecretLines(io: CliIo, labels: readonly string[], comm
   return lines;
 }
 
+/**
+ * The whole of standard input as one value: a PEM file (`< key.pem`). A terminal is refused:
+ * PEM is not typed.
+ * @throws UsageError when stdin is missing, a terminal, empty or too long
+ */
+export async function readSecretText(io: CliIo, label: string, command: string): Promise<string> {
+  const stdin = io.stdin;
+  if (stdin === undefined || stdin.isTTY === true) throw new UsageError(`${label} must come from standard input, redirected from its file (< FILE)`, command);
+  const text = await readAll(stdin, command);
+  if (text.trim() === '') throw new UsageError(`${label} on standard input is empty`, command);
+  return text;
+}
+
 async function readAll(stdin: InputStream, command: string): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;

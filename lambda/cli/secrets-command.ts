@@ -8,7 +8,8 @@
  *   ones keep opening. `--reseal` seals every registered credential again with it
  *   (conditionally: a refresh token rotated meanwhile by the worker is not lost).
  */
-import { CREDENTIAL_FIELDS, isCredentialField, type CredentialField, type CredentialSlot } from '../credentials/credential-slot';
+import { parseCertificatePem, parsePrivateKeyPem } from '../config/client-certificate-pem';
+import { CREDENTIAL_FIELDS, credentialRefs, isCredentialField, isPemField, type CredentialField, type CredentialSlot } from '../credentials/credential-slot';
 import type { MailboxConfig, SecretRef } from '../config/mailbox-config';
 import { isCredentialError } from '../credentials/credential-error';
 import type { SealedCredentialStore } from '../credentials/sealed-credential-store';
@@ -17,7 +18,7 @@ import type { CliIo } from './cli-io';
 import { credentialMailbox } from './credential-input';
 import { ExitCode, UsageError } from './exit-codes';
 import { MAILBOXES_BASE_OPTIONS, MAILBOX_ID_OPTION, withRegistry, writeLine } from './mailboxes-options';
-import { readSecretLines } from './secret-input';
+import { readSecretLines, readSecretText } from './secret-input';
 import { SECRETS_USAGE } from './secrets-usage';
 
 const SEAL_OPTIONS = { ...MAILBOXES_BASE_OPTIONS, ...MAILBOX_ID_OPTION, field: { type: 'string', short: 'f' } } as const;
@@ -46,8 +47,9 @@ async function sealCommand(argv: readonly string[], io: CliIo): Promise<ExitCode
   const field = values.field ?? 'password';
   if (!isCredentialField(field)) throw new UsageError(`--field must be one of ${CREDENTIAL_FIELDS.join(', ')}`, command);
   return withRegistry(values, io, command, async ({ sealed }) => {
-    const [value] = await readSecretLines(io, [`${field} for mailbox ${mailboxId}`], command);
-    const ref: SecretRef = { sealed: await sealed.seal(value!, { mailboxId, field }) };
+    const label = `${field} for mailbox ${mailboxId}`;
+    const value = isPemField(field) ? checkedPem(field, await readSecretText(io, label, command), label, command) : (await readSecretLines(io, [label], command))[0]!;
+    const ref: SecretRef = { sealed: await sealed.seal(value, { mailboxId, field }) };
     // The ciphertext only: what a configuration file holds (it opens for this slot only).
     io.stdout.write(`${JSON.stringify(ref)}\n`);
     return ExitCode.OK;
@@ -85,14 +87,18 @@ async function resealOne(io: CliIo, json: boolean, store: SealedCredentialStore,
   }
 }
 
+/** A certificate or key that decodes (whether they match is checked when the mailbox runs). */
+function checkedPem(field: CredentialField, pem: string, label: string, command: string): string {
+  const parsed = field === 'clientKey' ? parsePrivateKeyPem(pem) : parseCertificatePem(pem);
+  if (typeof parsed === 'string') throw new UsageError(`${label} on standard input ${parsed}`, command);
+  return pem;
+}
+
 /** The slots of a configuration that hold sealed values. */
 export function sealedSlots(config: MailboxConfig): CredentialSlot[] {
-  const refs: [CredentialField, SecretRef | undefined][] = [
-    ['password', config.password],
-    ['clientSecret', config.oauth?.clientSecret],
-    ['refreshToken', config.oauth?.refreshToken],
-  ];
-  return refs.filter(([, ref]) => ref !== undefined && 'sealed' in ref).map(([field]) => ({ mailboxId: config.id, field }));
+  return credentialRefs(config)
+    .filter(([, ref]) => 'sealed' in ref)
+    .map(([field]) => ({ mailboxId: config.id, field }));
 }
 
 function usage(io: CliIo): ExitCode {

@@ -11,7 +11,8 @@ Subcommands:
   seal --mailbox ID [--field F]
                         read one credential from standard input (prompted for, without
                         echo, on a terminal) and print {"sealed": "..."} for a configuration
-                        file. F: password (default), clientSecret, refreshToken
+                        file. F: password (default), clientSecret, refreshToken;
+                        clientCertificate or clientKey: the whole PEM file (< FILE)
   rotate-key [--reseal] add a data key version: new credentials are sealed with it, older
                         ones keep opening. --reseal seals every registered credential again
                         with the new version
@@ -19,10 +20,11 @@ Subcommands:
 To seal straight into the registry instead:
   mailfetch mailboxes add --config box.json --mailbox ID --password-stdin < password.txt
   mailfetch mailboxes update --mailbox ID --password-stdin < new-password.txt
+  mailfetch mailboxes update --mailbox ID --client-certificate cert.pem --client-key key.pem
 
 Options:
   -m, --mailbox ID      the mailbox the credential is for
-  -f, --field F         password, clientSecret or refreshToken
+  -f, --field F         password, clientSecret, refreshToken, clientCertificate or clientKey
       --json            JSON lines on stdout
   -v, --verbose         debug logs on stderr
   -h, --help            this help

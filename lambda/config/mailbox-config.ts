@@ -33,6 +33,21 @@ export interface OAuthConfig {
   readonly scope?: string;
 }
 
+/**
+ * A TLS client certificate and its private key, sent when the server asks for one in the
+ * handshake (implicit TLS and STLS alike). It is the identity of `auth: 'EXTERNAL'`; with a
+ * password or OAuth it is only presented at the TLS level (servers that require one).
+ */
+export interface ClientCertificateConfig {
+  /**
+   * The certificate, PEM (the leaf first; intermediates may follow): a SecretRef, or the PEM
+   * text itself, since a certificate is public.
+   */
+  readonly certificate: SecretRef | string;
+  /** Its private key, PEM without a passphrase (PKCS#8, PKCS#1 or SEC1): a SecretRef only. */
+  readonly key: SecretRef;
+}
+
 /** What happens to a message on the server once it is stored and recorded. */
 export type Retention = 'keep' | 'delete' | { readonly deleteAfterDays: number };
 
@@ -57,6 +72,7 @@ export interface MailboxConfig {
   readonly tlsCa?: string;
   /** Certificate name to verify and send as SNI. @default host */
   readonly tlsServername?: string;
+  /** The login name. With EXTERNAL, the authorization identity: the user the client certificate names. */
   readonly username: string;
   /** @default 'auto' */
   readonly auth: AuthMechanismName | 'auto';
@@ -64,6 +80,8 @@ export interface MailboxConfig {
   readonly password?: SecretRef;
   /** OAuth token source (XOAUTH2/OAUTHBEARER). */
   readonly oauth?: OAuthConfig;
+  /** TLS client certificate: the credential of EXTERNAL, or presented alongside a password or OAuth. @default none */
+  readonly clientCertificate?: ClientCertificateConfig;
   /** Allow credentials over a link without TLS. @default false */
   readonly allowPlaintextAuth: boolean;
   /** @default 'keep' */
@@ -85,7 +103,7 @@ export interface MailboxConfig {
 
 /**
  * One mailbox as written in a configuration file, before validation: `id`, `host`,
- * `username` and a credential (`password` or `oauth`) are needed, every other field has
+ * `username` and a credential (`password`, `oauth` or `clientCertificate`) are needed, every other field has
  * the default documented on `MailboxConfig`. A validated `MailboxConfig` is one too.
  */
 export type MailboxInput = Pick<MailboxConfig, 'id' | 'host' | 'username'> &

@@ -6,19 +6,17 @@ import { AUTH_MECHANISMS, limits as pop3Limits, type AuthMechanismName, type Tls
 import { checkKeys } from './check-keys';
 import { fieldAt, readBoolean, readChoice, readInteger, readNonEmptyString, readOptional, readRequired, type Field } from './field-readers';
 import { has, isObject, type JsonObject } from './json-object';
-import { DEFAULT_SCHEDULE, type MailboxConfig, type OAuthConfig, type SecretRef } from './mailbox-config';
+import { DEFAULT_SCHEDULE, type MailboxConfig } from './mailbox-config';
 import { Problems } from './problems';
 import { readHost } from './read-host';
+import { CREDENTIAL_KEYS, readCredentials } from './read-credentials';
 import { readLimits } from './read-limits';
-import { readOAuth } from './read-oauth';
 import { readRetention } from './read-retention';
 import { readSchedule } from './read-schedule';
-import { readSecretRef } from './read-secret-ref';
 
 const ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 export const TLS_MODES: readonly TlsMode[] = ['implicit', 'starttls', 'none'];
 export const AUTH_CHOICES: readonly (AuthMechanismName | 'auto')[] = ['auto', ...AUTH_MECHANISMS];
-const TOKEN_MECHANISMS: readonly AuthMechanismName[] = ['XOAUTH2', 'OAUTHBEARER'];
 const MAX_PORT = 65_535;
 
 export const MAILBOX_KEYS = [
@@ -32,6 +30,7 @@ export const MAILBOX_KEYS = [
   'auth',
   'password',
   'oauth',
+  'clientCertificate',
   'allowPlaintextAuth',
   'retention',
   'limits',
@@ -81,6 +80,7 @@ export function parseMailboxAt(raw: unknown, path: string, defaults: JsonObject 
   const credentials = readCredentials(lookup, label, auth, problems);
   const allowPlaintextAuth = readOptional(lookup('allowPlaintextAuth'), problems, readBoolean) ?? false;
   checkPlaintext(lookup('tls'), tls, allowPlaintextAuth, problems);
+  checkCertificateNeedsTls(lookup('clientCertificate'), tls, problems);
   const retention = readOptional(lookup('retention'), problems, readRetention) ?? 'keep';
   const limits = readLimits(raw, label, defaults, problems);
   const pipelining = readOptional(lookup('pipelining'), problems, readBoolean) ?? true;
@@ -119,41 +119,18 @@ export function validId(value: unknown): string | undefined {
 
 /**
  * Finds a mailbox field in the mailbox, else in `defaults`. The credential is one unit: a
- * mailbox that names `password` or `oauth` inherits neither from the defaults.
+ * mailbox that names `password`, `oauth` or `clientCertificate` inherits none of them from the defaults.
  */
 function fieldLookup(raw: JsonObject, label: string, defaults: JsonObject | undefined): FieldLookup {
-  const ownCredential = has(raw, 'password') || has(raw, 'oauth');
+  const isCredential = (key: string): boolean => (CREDENTIAL_KEYS as readonly string[]).includes(key);
+  const ownCredential = CREDENTIAL_KEYS.some((key) => has(raw, key));
   return (key) => {
     const own = fieldAt(raw, key, label);
     if (own) return own;
-    if (ownCredential && (key === 'password' || key === 'oauth')) return undefined;
+    if (ownCredential && isCredential(key)) return undefined;
     if (defaults && key !== 'id') return fieldAt(defaults, key, 'defaults');
     return undefined;
   };
-}
-
-function readCredentials(
-  lookup: FieldLookup,
-  label: string,
-  auth: AuthMechanismName | 'auto',
-  problems: Problems,
-): { password?: SecretRef; oauth?: OAuthConfig } {
-  const passwordField = lookup('password');
-  const oauthField = lookup('oauth');
-  const password = passwordField && readSecretRef(passwordField, 'passwords', problems);
-  const oauth = oauthField && readOAuth(oauthField, problems);
-  const wantsToken = auth !== 'auto' && TOKEN_MECHANISMS.includes(auth);
-  if (passwordField && oauthField) {
-    problems.add(oauthField.path, 'cannot be combined with "password"; give exactly one of them');
-  } else if (!passwordField && !oauthField) {
-    if (wantsToken) problems.add(`${label}.oauth`, `is required for auth ${auth}`);
-    else problems.add(`${label}.password`, 'is required (or "oauth" for XOAUTH2/OAUTHBEARER)');
-  } else if (auth !== 'auto' && passwordField && wantsToken) {
-    problems.add(passwordField.path, `auth ${auth} needs "oauth", not "password"`);
-  } else if (auth !== 'auto' && oauthField && !wantsToken) {
-    problems.add(oauthField.path, `auth ${auth} needs "password", not "oauth"`);
-  }
-  return { ...(password ? { password } : {}), ...(oauth ? { oauth } : {}) };
 }
 
 function checkPlaintext(tlsField: Field | undefined, tls: TlsMode, allowPlaintextAuth: boolean, problems: Problems): void {
@@ -162,6 +139,12 @@ function checkPlaintext(tlsField: Field | undefined, tls: TlsMode, allowPlaintex
     tlsField.path,
     '"none" would send credentials unencrypted; use "implicit" or "starttls", or set "allowPlaintextAuth": true to accept that',
   );
+}
+
+/** The certificate goes in the TLS handshake: without TLS it would never be presented. */
+function checkCertificateNeedsTls(certificateField: Field | undefined, tls: TlsMode, problems: Problems): void {
+  if (tls !== 'none' || certificateField === undefined) return;
+  problems.add(certificateField.path, 'is presented in the TLS handshake, and "tls" is "none": use "implicit" or "starttls"');
 }
 
 function readId(field: Field, problems: Problems): string | undefined {

@@ -9,7 +9,7 @@
  * Pure functions: no I/O, no logging. Errors name the mailbox and the field, never a value.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { describeSlot, type CredentialSlot } from './credential-slot';
+import { describeSlot, sealOptionOf, type CredentialSlot } from './credential-slot';
 import { CredentialError, CredentialErrorCode } from './credential-error';
 
 /** The format tag: a later format gets a new one, and old values keep opening. */
@@ -21,7 +21,10 @@ const TAG_BYTES = 16;
 export const DATA_KEY_BYTES = 32;
 /** Key versions are positive integers; nine digits is far more rotations than anyone makes. */
 const SEALED_PATTERN = /^v1:([1-9][0-9]{0,8}):([A-Za-z0-9_-]+)$/;
-/** A POP3 password or an OAuth secret is a line of text; 8 KiB leaves room for long JWT-style tokens. */
+/**
+ * A POP3 password or an OAuth secret is a line of text; 8 KiB leaves room for long JWT-style
+ * tokens, and for PEM: an RSA-4096 private key is ~3.3 KB, a certificate with an intermediate ~3-4 KB.
+ */
 export const MAX_SEALED_PLAINTEXT_BYTES = 8 * 1024;
 
 /** A plaintext data key and its version. */
@@ -49,7 +52,7 @@ export function parseSealed(value: string, slot: CredentialSlot): ParsedSealed {
   if (parsed === undefined) {
     throw new CredentialError(
       CredentialErrorCode.SEALED_INVALID,
-      `${describeSlot(slot)}: the sealed value is not in the ${SEALED_FORMAT} format ("${SEALED_FORMAT}:<key version>:<base64url>"); seal it again with 'mailfetch mailboxes update --mailbox ${slot.mailboxId} --${flagOf(slot)}-stdin'`,
+      `${describeSlot(slot)}: the sealed value is not in the ${SEALED_FORMAT} format ("${SEALED_FORMAT}:<key version>:<base64url>"); seal it again with 'mailfetch mailboxes update --mailbox ${slot.mailboxId} ${sealOptionOf(slot.field)}'`,
     );
   }
   return parsed;
@@ -83,7 +86,7 @@ export function openSealed(parsed: ParsedSealed, slot: CredentialSlot, key: Data
     // GCM says only "unable to authenticate": the cause stays out (it would say nothing more).
     throw new CredentialError(
       CredentialErrorCode.SEALED_MISMATCH,
-      `${describeSlot(slot)}: the sealed value does not open; it was sealed for another mailbox or field, or altered. Seal it for this mailbox: 'mailfetch mailboxes update --mailbox ${slot.mailboxId} --${flagOf(slot)}-stdin'`,
+      `${describeSlot(slot)}: the sealed value does not open; it was sealed for another mailbox or field, or altered. Seal it for this mailbox: 'mailfetch mailboxes update --mailbox ${slot.mailboxId} ${sealOptionOf(slot.field)}'`,
     );
   }
   try {
@@ -110,9 +113,4 @@ function parseSealedOrUndefined(value: string): ParsedSealed | undefined {
 /** What the tag authenticates besides the ciphertext. Mailbox ids cannot contain "|". */
 function additionalData(slot: CredentialSlot, version: number): Buffer {
   return Buffer.from(`mailfetch-sealed|${SEALED_FORMAT}|${version}|${slot.mailboxId}|${slot.field}`, 'utf8');
-}
-
-/** The CLI flag that seals this field: password -> password, clientSecret -> client-secret. */
-export function flagOf(slot: Pick<CredentialSlot, 'field'>): string {
-  return slot.field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }

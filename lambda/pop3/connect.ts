@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -22,6 +23,17 @@ export interface TlsOptions {
    * @default true
    */
   readonly rejectUnauthorized?: boolean;
+  /**
+   * Client certificate (PEM; intermediates may follow the leaf), sent when the server asks
+   * for one in the handshake: the identity of SASL EXTERNAL, or a server's TLS-level check.
+   * Needs `key`. @default none
+   */
+  readonly cert?: string;
+  /**
+   * The private key of `cert` (PEM, unencrypted). `openSession` registers it as a secret:
+   * it is scrubbed from every server line, trace and error. @default none
+   */
+  readonly key?: string;
 }
 
 /** What `check` shows and logs record about the secured link. */
@@ -108,28 +120,45 @@ function secureContextOptions(host: string, options: TlsOptions): tls.Connection
     checkServerIdentity: (_host, cert) => tls.checkServerIdentity(servername, cert),
     minVersion: MIN_TLS_VERSION,
     rejectUnauthorized: options.rejectUnauthorized ?? true,
-    ...(options.ca === undefined ? {} : { secureContext: contextWithCas(options.ca) }),
+    ...(options.ca === undefined && options.cert === undefined ? {} : { secureContext: cachedContext(options) }),
   };
 }
 
-/** At most this many distinct CA sets keep a cached context (one per configured tlsCa, in practice). */
+/** At most this many distinct CA sets and client certificates keep a cached context (one per mailbox, in practice). */
 const MAX_CACHED_CONTEXTS = 32;
 const contexts = new Map<string, tls.SecureContext>();
 
 /**
- * A secure context trusting the default roots plus `extra`, built once per distinct CA set:
- * parsing ~140 root certificates costs tens of milliseconds of CPU per session otherwise.
+ * A secure context trusting the default roots plus `ca`, with the client certificate if
+ * any, built once per distinct combination: parsing ~140 root certificates costs tens of
+ * milliseconds of CPU per session otherwise. The cache is keyed by a digest, so no key
+ * text is held as a map key.
+ * @throws Pop3Error TLS_FAILED when the client certificate or key cannot be used
  */
-function contextWithCas(extra: NonNullable<TlsOptions['ca']>): tls.SecureContext {
-  const list = (Array.isArray(extra) ? extra : [extra]) as (string | Buffer)[];
-  const key = `${process.env.NODE_EXTRA_CA_CERTS ?? ''}\0${list.map((c) => c.toString()).join('\0')}`;
-  let context = contexts.get(key);
+function cachedContext(options: TlsOptions): tls.SecureContext {
+  const list = options.ca === undefined ? [] : ((Array.isArray(options.ca) ? options.ca : [options.ca]) as (string | Buffer)[]);
+  const digest = createHash('sha256').update(`${process.env.NODE_EXTRA_CA_CERTS ?? ''}\0${list.map((c) => c.toString()).join('\0')}\0${options.cert ?? ''}\0${options.key ?? ''}`).digest('base64');
+  let context = contexts.get(digest);
   if (!context) {
-    context = tls.createSecureContext({ ca: trustedCas(extra), minVersion: MIN_TLS_VERSION });
+    context = createContext(options);
     if (contexts.size >= MAX_CACHED_CONTEXTS) contexts.delete(contexts.keys().next().value!);
-    contexts.set(key, context);
+    contexts.set(digest, context);
   }
   return context;
+}
+
+function createContext(options: TlsOptions): tls.SecureContext {
+  try {
+    return tls.createSecureContext({
+      minVersion: MIN_TLS_VERSION,
+      ...(options.ca === undefined ? {} : { ca: trustedCas(options.ca) }),
+      ...(options.cert === undefined ? {} : { cert: options.cert, key: options.key }),
+    });
+  } catch (err) {
+    // OpenSSL's reason ("key values mismatch", "no start line") quotes no PEM text; the error itself is not kept.
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new Pop3Error(Pop3ErrorCode.TLS_FAILED, `the TLS client certificate or its key cannot be used: ${reason}`);
+  }
 }
 
 /**

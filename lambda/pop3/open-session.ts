@@ -11,15 +11,16 @@ import {
   type SaslMechanism,
 } from './sasl';
 import { oauthBearerMechanism, xoauth2Mechanism } from './sasl-oauth';
+import { externalMechanism } from './sasl-external';
 import { scramCredentialProblem, scramMechanism } from './sasl-scram';
 
-export const AUTH_MECHANISMS = ['USER', 'APOP', 'PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2', 'OAUTHBEARER', 'SCRAM-SHA-1', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-256-PLUS'] as const;
+export const AUTH_MECHANISMS = ['USER', 'APOP', 'PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2', 'OAUTHBEARER', 'SCRAM-SHA-1', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-256-PLUS', 'EXTERNAL'] as const;
 export type AuthMechanismName = (typeof AUTH_MECHANISMS)[number];
 const TOKEN_MECHANISMS: readonly AuthMechanismName[] = ['XOAUTH2', 'OAUTHBEARER'];
 const SCRAM_MECHANISMS: readonly AuthMechanismName[] = ['SCRAM-SHA-1', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-256-PLUS'];
 /** Channel-bound SCRAM: only over TLS with a binding (see Pop3Client.channelBinding). */
 const PLUS_MECHANISMS: readonly AuthMechanismName[] = ['SCRAM-SHA-1-PLUS', 'SCRAM-SHA-256-PLUS'];
-const SASL_MECHANISMS: readonly AuthMechanismName[] = ['PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2', 'OAUTHBEARER', ...SCRAM_MECHANISMS];
+const SASL_MECHANISMS: readonly AuthMechanismName[] = ['PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2', 'OAUTHBEARER', 'EXTERNAL', ...SCRAM_MECHANISMS];
 
 /**
  * Default preference with a password. SCRAM first everywhere: the password never leaves
@@ -38,7 +39,11 @@ export interface Pop3SessionOptions extends Pop3ConnectOptions {
   readonly password?: string;
   /** OAuth 2.0 access token, for XOAUTH2 and OAUTHBEARER. */
   readonly accessToken?: string;
-  /** A mechanism, or `auto` to pick from CAPA by preference. @default 'auto' */
+  /**
+   * A mechanism, or `auto` to pick from CAPA by preference. EXTERNAL logs in with the TLS
+   * client certificate (`tlsOptions.cert`/`key`); `auto` takes it when that is the only credential.
+   * @default 'auto'
+   */
   readonly auth?: AuthMechanismName | 'auto';
   /** Order in which `auto` tries mechanisms. @default by link security and credential kind */
   readonly authPreference?: readonly AuthMechanismName[];
@@ -58,7 +63,7 @@ export interface Pop3SessionOptions extends Pop3ConnectOptions {
  */
 export async function openSession(options: Pop3SessionOptions): Promise<Pop3Client> {
   // The client scrubs these from everything the server says, from the greeting on.
-  const secrets = [...(options.secrets ?? []), ...[options.password, options.accessToken].filter((s): s is string => s !== undefined)];
+  const secrets = [...(options.secrets ?? []), ...[options.password, options.accessToken, options.tlsOptions?.key].filter((s): s is string => s !== undefined)];
   const client = await Pop3Client.connect({ ...options, secrets });
   try {
     if ((options.tls ?? 'implicit') === 'starttls') {
@@ -99,12 +104,14 @@ async function startTls(client: Pop3Client): Promise<void> {
  * `canBind`: the link has a channel binding (TLS), which the -PLUS mechanisms need.
  */
 export function chooseMechanism(options: Pop3SessionOptions, caps: Capabilities, greeting: string, secure: boolean, canBind = false): AuthMechanismName {
-  const wanted = options.auth ?? 'auto';
   const token = options.accessToken !== undefined;
+  // A client certificate as the only credential: EXTERNAL, whatever else is offered.
+  const certificateOnly = !token && options.password === undefined && options.tlsOptions?.cert !== undefined && options.authPreference === undefined;
+  const wanted = (options.auth ?? 'auto') === 'auto' && certificateOnly ? 'EXTERNAL' : (options.auth ?? 'auto');
   if (wanted !== 'auto') {
-    const why = unavailable(wanted, caps, greeting, false, canBind);
+    const why = (wanted === 'EXTERNAL' ? withoutCertificate(options, secure) : undefined) ?? unavailable(wanted, caps, greeting, false, canBind);
     if (why) throw new Pop3Error(Pop3ErrorCode.UNSUPPORTED, `authentication mechanism ${wanted} is not available: ${why}`);
-    if (TOKEN_MECHANISMS.includes(wanted) !== token) {
+    if (wanted !== 'EXTERNAL' && TOKEN_MECHANISMS.includes(wanted) !== token) {
       throw new Pop3Error(Pop3ErrorCode.USAGE, `${wanted} needs ${TOKEN_MECHANISMS.includes(wanted) ? 'an access token' : 'a password'}`);
     }
     return wanted;
@@ -141,6 +148,12 @@ function scramRefuses(mechanism: AuthMechanismName, options: Pop3SessionOptions)
   return SCRAM_MECHANISMS.includes(mechanism) && options.password !== undefined && scramCredentialProblem({ username: options.username, password: options.password }) !== undefined;
 }
 
+/** Why EXTERNAL has no identity to assert (it is the TLS client certificate), or undefined. */
+function withoutCertificate(options: Pop3SessionOptions, secure: boolean): string | undefined {
+  if (options.tlsOptions?.cert === undefined || options.tlsOptions.key === undefined) return 'no TLS client certificate and key are configured';
+  return secure ? undefined : 'the connection has no TLS, so no client certificate was presented';
+}
+
 async function authenticate(client: Pop3Client, mechanism: AuthMechanismName, options: Pop3SessionOptions): Promise<void> {
   const { username } = options;
   if (mechanism === 'USER') return client.userPass(username, requirePassword(options));
@@ -162,6 +175,9 @@ function saslMechanism(mechanism: AuthMechanismName, options: Pop3SessionOptions
       return xoauth2Mechanism({ username, accessToken: requireToken(options) }, options.xoauth2TwoStep ?? false);
     case 'OAUTHBEARER':
       return oauthBearerMechanism({ username, accessToken: requireToken(options) }, { host: options.host, port: portOf(options) });
+    case 'EXTERNAL':
+      // The username as authorization identity: a certificate naming another user fails (sasl-external.ts).
+      return externalMechanism(username);
     default:
       throw new Pop3Error(Pop3ErrorCode.USAGE, `${mechanism} is not a SASL mechanism`);
   }

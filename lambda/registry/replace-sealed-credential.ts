@@ -6,8 +6,8 @@
  * Only `config` and `configVersion` change: health and `enabled` are not touched.
  */
 import { GetItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { CredentialField, CredentialSlot } from '../credentials/credential-slot';
-import { describeSlot } from '../credentials/credential-slot';
+import type { CredentialSlot } from '../credentials/credential-slot';
+import { configKeysOf, describeSlot } from '../credentials/credential-slot';
 import { CredentialError, CredentialErrorCode, awsErrorDetail } from '../credentials/credential-error';
 import { classifyAwsError } from '../state/errors';
 import { RegistryAttr, registryKey } from './registry-item';
@@ -36,13 +36,15 @@ export async function replaceSealedCredential(options: ReplaceSealedOptions, slo
     const configJson = await readConfig(options, slot);
     if (configJson === undefined) return false;
     const config = JSON.parse(configJson) as Record<string, unknown>;
-    const holder = refHolder(config, slot.field);
-    const ref = holder?.[slot.field];
+    const keys = configKeysOf(slot.field);
+    const last = keys[keys.length - 1]!;
+    const holder = refHolder(config, keys.slice(0, -1));
+    const ref = holder?.[last];
     const current = isSealedRef(ref) ? ref.sealed : undefined;
     if (holder === undefined || current === undefined) return false;
     const next = await replace(current);
     if (next === undefined) return false;
-    holder[slot.field] = { sealed: next };
+    holder[last] = { sealed: next };
     if (await writeIfUnchanged(options, slot, configJson, JSON.stringify(config))) return true;
   }
   throw new CredentialError(
@@ -51,11 +53,11 @@ export async function replaceSealedCredential(options: ReplaceSealedOptions, slo
   );
 }
 
-/** The object whose `field` property holds the reference: the config, or its `oauth` block. */
-function refHolder(config: Record<string, unknown>, field: CredentialField): Record<string, unknown> | undefined {
-  if (field === 'password') return config;
-  const oauth = config.oauth;
-  return typeof oauth === 'object' && oauth !== null ? (oauth as Record<string, unknown>) : undefined;
+/** The object holding the reference: the config, or the block (`oauth`, `clientCertificate`) the keys lead to. */
+function refHolder(config: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> | undefined {
+  let holder: unknown = config;
+  for (const key of keys) holder = typeof holder === 'object' && holder !== null ? (holder as Record<string, unknown>)[key] : undefined;
+  return typeof holder === 'object' && holder !== null ? (holder as Record<string, unknown>) : undefined;
 }
 
 function isSealedRef(ref: unknown): ref is { sealed: string } {

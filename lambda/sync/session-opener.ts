@@ -1,4 +1,5 @@
 import type { MailboxConfig } from '../config/mailbox-config';
+import { resolveClientCertificate } from '../credentials/client-certificate';
 import type { OAuthTokenProvider } from '../credentials/oauth-token-provider';
 import type { SecretResolver } from '../credentials/secret-resolver';
 import { openSession, type Pop3Client, type Pop3SessionOptions } from '../pop3';
@@ -18,11 +19,19 @@ export interface SessionOpenerDeps {
   readonly engine?: Partial<Pop3SessionOptions>;
 }
 
-/** Builds the engine options for a mailbox, with its credentials resolved. */
+/**
+ * Builds the engine options for a mailbox, with its credentials resolved: all of them before
+ * any connection, so a bad one fails the run without a login attempt. A client certificate
+ * goes into the TLS options (implicit TLS and STLS); openSession scrubs its key from
+ * everything the session reports.
+ */
 export async function sessionOptions(mailbox: MailboxConfig, deps: SessionOpenerDeps, signal?: AbortSignal): Promise<Pop3SessionOptions> {
+  const clientCertificate = mailbox.clientCertificate && (await resolveClientCertificate(mailbox.id, mailbox.clientCertificate, deps.secrets));
   const credentials = mailbox.oauth
     ? { accessToken: await deps.oauth.getAccessToken(mailbox.id, mailbox.oauth) }
-    : { password: await deps.secrets.resolve(mailbox.password!, { mailboxId: mailbox.id, field: 'password' }) };
+    : mailbox.password
+      ? { password: await deps.secrets.resolve(mailbox.password, { mailboxId: mailbox.id, field: 'password' }) }
+      : {};
   return {
     host: mailbox.host,
     port: mailbox.port,
@@ -30,6 +39,7 @@ export async function sessionOptions(mailbox: MailboxConfig, deps: SessionOpener
     tlsOptions: {
       ...(mailbox.tlsCa ? { ca: mailbox.tlsCa } : {}),
       ...(mailbox.tlsServername ? { servername: mailbox.tlsServername } : {}),
+      ...(clientCertificate ?? {}),
     },
     username: mailbox.username,
     auth: mailbox.auth,
@@ -42,7 +52,7 @@ export async function sessionOptions(mailbox: MailboxConfig, deps: SessionOpener
   };
 }
 
-/** The `openSession` dependency of runMailbox: credentials from Secrets Manager, sealed values, env or OAuth. */
+/** The `openSession` dependency of runMailbox: credentials from Secrets Manager, sealed values, env or OAuth; a client certificate from any of the first three. */
 export function createSessionOpener(deps: SessionOpenerDeps): (mailbox: MailboxConfig, signal: AbortSignal) => Promise<Pop3Client> {
   return async (mailbox, signal) => openSession(await sessionOptions(mailbox, deps, signal));
 }

@@ -175,7 +175,7 @@ describe('problems', () => {
       'mailboxes[0] (id "box").password: must be { "secretId": ... }, { "sealed": ... } or { "env": ... }',
     ]);
     expect(problemsOfMailbox({ auth: 'xoauth2', oauth: undefined })).toEqual([
-      'mailboxes[0] (id "box").auth: must be one of auto, USER, APOP, PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER, SCRAM-SHA-1, SCRAM-SHA-256, SCRAM-SHA-1-PLUS, SCRAM-SHA-256-PLUS (did you mean "XOAUTH2"?)',
+      'mailboxes[0] (id "box").auth: must be one of auto, USER, APOP, PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER, SCRAM-SHA-1, SCRAM-SHA-256, SCRAM-SHA-1-PLUS, SCRAM-SHA-256-PLUS, EXTERNAL (did you mean "XOAUTH2"?)',
     ]);
   });
 
@@ -233,7 +233,7 @@ describe('problems', () => {
       'mailboxes[0] (id "box").password.sealed: must be a sealed value ("v1:<key version>:<base64url>") from \'mailfetch secrets seal\'',
     ]);
     expect(problemsOfMailbox({ password: { sealed, env: 'A' } })).toEqual(['mailboxes[0] (id "box").password: must have one of "secretId", "sealed" and "env", not "sealed" and "env"']);
-    expect(problemsOfMailbox({ password: undefined })).toEqual(['mailboxes[0] (id "box").password: is required (or "oauth" for XOAUTH2/OAUTHBEARER)']);
+    expect(problemsOfMailbox({ password: undefined })).toEqual(['mailboxes[0] (id "box").password: is required (or "oauth" for XOAUTH2/OAUTHBEARER, or "clientCertificate" for EXTERNAL)']);
     expect(problemsOfMailbox({ tlsCa: 'not pem' })).toEqual(['mailboxes[0] (id "box").tlsCa: must be PEM text containing "-----BEGIN CERTIFICATE-----"']);
   });
 
@@ -342,7 +342,7 @@ describe('parseMailbox', () => {
     expect(problemsOf(() => parseMailbox({ id: 'e' }, 'event'))).toEqual([
       'event (id "e").host: is required',
       'event (id "e").username: is required',
-      'event (id "e").password: is required (or "oauth" for XOAUTH2/OAUTHBEARER)',
+      'event (id "e").password: is required (or "oauth" for XOAUTH2/OAUTHBEARER, or "clientCertificate" for EXTERNAL)',
     ]);
   });
 });

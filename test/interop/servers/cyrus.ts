@@ -37,7 +37,7 @@ const SASLPASSWD2 = '/usr/sbin/saslpasswd2';
 const SERVERNAME = 'localhost';
 const USER = { name: 'alice', password: 'alice-pw' };
 
-export const QUIRKS = ['LMTP delivery', 'adds Return-Path/Received headers', 'LOGIN-DELAY (popminpoll)', 'SCRAM-*-PLUS with tls-unique only'] as const;
+export const QUIRKS = ['LMTP delivery', 'adds Return-Path/Received headers', 'LOGIN-DELAY (popminpoll)', 'SCRAM-*-PLUS takes tls-unique only: auto fails naming the fix'] as const;
 
 export interface CyrusOptions {
   /** Minutes between logins (Cyrus's popminpoll). @default 0 */
