@@ -13,7 +13,7 @@ const DOC_NAME = 'docs/testing.md';
 const START = '<!-- interop-table:start (scripts/interop-table.mjs) -->';
 const END = '<!-- interop-table:end -->';
 // Same order as FEATURES in test/interop/combinations.ts.
-const FEATURES = ['STLS', 'implicit TLS', 'plaintext', 'USER', 'APOP', 'PLAIN', 'LOGIN', 'CRAM-MD5', 'SCRAM-SHA-1', 'SCRAM-SHA-256', 'pipelining', 'lock-step', 'keep', 'delete'];
+const FEATURES = ['STLS', 'implicit TLS', 'plaintext', 'USER', 'APOP', 'PLAIN', 'LOGIN', 'CRAM-MD5', 'SCRAM-SHA-1', 'SCRAM-SHA-256', 'EXTERNAL', 'pipelining', 'lock-step', 'keep', 'delete'];
 const ORDER = ['dovecot', 'mailutils', 'popa3d', 'courier', 'cyrus'];
 
 /** `✅ n` when all n cells with the feature passed, `❌ failed/n` otherwise, `—` when not offered. */

@@ -3,8 +3,9 @@
  * test/interop/results.json when INTEROP_WRITE_RESULTS=1 (scripts/interop-table.mjs renders
  * the docs/testing.md table from that file). Without the variable nothing is written, so a partial
  * or local run never overwrites the published results by accident. INTEROP_WRITE_RESULTS=merge
- * replaces only the servers this run touched (a run of one server, `-t Dovecot`), keeping the
- * others' results from the file.
+ * replaces only the servers this run ran (a run of one server, `-t Dovecot`), keeping the
+ * others' results from the file, also those of servers skipped here (a worktree without
+ * the .cache/interop of scripts/install-interop-servers.sh).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -78,7 +79,8 @@ export class Results {
     const mode = process.env.INTEROP_WRITE_RESULTS;
     if (mode !== '1' && mode !== 'merge') return;
     const kept = mode === 'merge' ? (JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as { servers: Record<string, ServerResults> }).servers : {};
-    const servers = { ...kept, ...Object.fromEntries(this.servers) };
+    const touched = [...this.servers].filter(([, e]) => mode !== 'merge' || e.status === 'ran');
+    const servers = { ...kept, ...Object.fromEntries(touched) };
     const data = { generatedAt: new Date().toISOString(), node: process.version, servers };
     writeFileSync(RESULTS_FILE, `${JSON.stringify(data, null, 2)}\n`);
   }

@@ -5,7 +5,9 @@
  * LMTP (lmtpd on a unix socket). STLS on the plain port, implicit TLS on a second one;
  * USER/PASS, APOP and SASL PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256 (libsasl2's
  * scram plugin, from the sasldb password) and their -PLUS forms over TLS (and DIGEST-MD5,
- * which we do not speak).
+ * which we do not speak). EXTERNAL (built into libsasl2): every TLS client is asked for a
+ * certificate from a private client CA (tls_client_ca_file; tls_client_certs defaults to
+ * optional); a verified one's commonName is the user, and only then is EXTERNAL offered.
  * Recipe: /work/shared/notes/other-pop3-servers.md section 4.
  *
  * Quirks:
@@ -19,6 +21,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeClientPki } from '../../fixtures/client-pki';
 import { stat } from './direct';
 import { deliverOverLmtp } from './lmtp';
 import { ConfinedProcess } from './process';
@@ -36,6 +39,7 @@ const SASLPASSWD2 = '/usr/sbin/saslpasswd2';
 /** Cyrus's servername, also the SASL realm of the users. */
 const SERVERNAME = 'localhost';
 const USER = { name: 'alice', password: 'alice-pw' };
+const MECHANISMS = ['USER', 'APOP', 'PLAIN', 'LOGIN', 'CRAM-MD5', 'SCRAM-SHA-1', 'SCRAM-SHA-256', 'EXTERNAL'] as const;
 
 export const QUIRKS = ['LMTP delivery', 'adds Return-Path/Received headers', 'LOGIN-DELAY (popminpoll)', 'SCRAM-*-PLUS takes tls-unique only: auto fails naming the fix'] as const;
 
@@ -66,12 +70,13 @@ function renderImapdConf(dir: string, popminpoll: number): string {
     'sasl_pwcheck_method: auxprop',
     'sasl_auxprop_plugin: sasldb',
     `sasl_sasldb_path: ${dir}/sasldb2`,
-    'sasl_mech_list: PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256',
+    'sasl_mech_list: PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256 EXTERNAL',
     'autocreate_quota: 0',
     // The first LMTP delivery creates user.alice.
     'autocreate_post: yes',
     `tls_server_cert: ${dir}/tls/cert.pem`,
     `tls_server_key: ${dir}/tls/key.pem`,
+    `tls_client_ca_file: ${dir}/tls/client-ca.pem`,
     '',
   ].join('\n');
 }
@@ -88,11 +93,12 @@ EVENTS { }
 `;
 }
 
-async function prepare(dir: string, popminpoll: number): Promise<Buffer> {
+async function prepare(dir: string, popminpoll: number, clientCa: Buffer): Promise<Buffer> {
   for (const sub of ['lib', 'spool', 'run/proc', 'run/lock', 'run/socket', 'tls', 'log', 'bin']) await mkdir(join(dir, sub), { recursive: true });
   const { cert, key } = await sharedCertificate();
   await writeFile(join(dir, 'tls', 'cert.pem'), cert);
   await writeFile(join(dir, 'tls', 'key.pem'), key, { mode: 0o600 });
+  await writeFile(join(dir, 'tls', 'client-ca.pem'), clientCa);
   await writeFile(join(dir, 'imapd.conf'), renderImapdConf(dir, popminpoll));
   await runWithInput(SASLPASSWD2, ['-p', '-f', join(dir, 'sasldb2'), '-u', SERVERNAME, '-c', USER.name], `${USER.password}\n`);
   await copyProgram(POP3D, join(dir, 'bin', 'pop3d'));
@@ -123,7 +129,8 @@ async function start(options: CyrusOptions = {}): Promise<InteropServer> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   const dir = await makeWorkDir('cyrus');
   try {
-    const ca = await prepare(dir, options.popminpoll ?? 0);
+    const pki = await makeClientPki([USER.name]);
+    const ca = await prepare(dir, options.popminpoll ?? 0, pki.caCert);
     const { server, plain, implicit } = await launch(dir, deadline, ca);
     let stopping: Promise<void> | undefined;
     const instance: InteropServer = {
@@ -134,7 +141,8 @@ async function start(options: CyrusOptions = {}): Promise<InteropServer> {
       stls: true,
       ca,
       user: { username: USER.name, password: USER.password },
-      mechanisms: ['USER', 'APOP', 'PLAIN', 'LOGIN', 'CRAM-MD5', 'SCRAM-SHA-1', 'SCRAM-SHA-256'],
+      mechanisms: MECHANISMS,
+      clientCertificate: pki.clients.get(USER.name)!,
       workDir: dir,
       quirks: QUIRKS,
       deliver: (messages) => deliverOverLmtp(join(dir, 'run', 'socket', 'lmtp'), USER.name, messages),
@@ -153,7 +161,7 @@ export const cyrus: ServerModule<CyrusOptions> = {
     name: 'cyrus',
     label: 'Cyrus pop3d',
     modes: ['starttls', 'implicit', 'none'],
-    mechanisms: ['USER', 'APOP', 'PLAIN', 'LOGIN', 'CRAM-MD5', 'SCRAM-SHA-1', 'SCRAM-SHA-256'],
+    mechanisms: MECHANISMS,
     pipelining: true,
   },
   unavailable: () => (isRoot() ? missingFile([POP3D, CYRMASTER, LMTPD, CTL_CYRUSDB, SASLPASSWD2]) : 'needs root in this fixture (runs cyrmaster as nobody)'),

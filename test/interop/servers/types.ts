@@ -4,6 +4,7 @@
  * users) and stops everything it started.
  */
 import type { AuthMechanismName } from '../../../lambda/pop3';
+import type { ClientKeyPair } from '../../fixtures/client-pki';
 
 export type ServerName = 'dovecot' | 'mailutils' | 'popa3d' | 'courier' | 'cyrus';
 
@@ -22,8 +23,10 @@ export interface InteropServer {
   readonly ca?: Buffer;
   /** The login as this server wants it (mailutils: user@domain). */
   readonly user: { readonly username: string; readonly password: string };
-  /** Login mechanisms offered in every security mode. */
+  /** Login mechanisms offered in every security mode (EXTERNAL: in the TLS modes). */
   readonly mechanisms: readonly AuthMechanismName[];
+  /** For EXTERNAL: a TLS client certificate naming `user`, from a CA the server trusts. */
+  readonly clientCertificate?: ClientKeyPair;
   /** The instance's private work dir (config, mail, logs); gone after stop(). */
   readonly workDir: string;
   /** Short names of this server's known quirks (see the fixture's header comment). */
