@@ -1,7 +1,7 @@
 /**
- * The one infrastructure test that really bundles (esbuild, well under a second): the helper
- * the end-to-end tests use produces byte for byte the asset directory that synth puts in the
- * function, and every lazy chunk of it loads.
+ * The one infrastructure test that really bundles (esbuild, about a second a handler): the
+ * helper the end-to-end tests use produces byte for byte the asset directory that synth puts
+ * in the function, and every chunk of each handler's directory loads.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Stack, type CfnElement } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FETCH_BUNDLE, FETCH_RUNTIME_NAME, MAX_BUNDLE_BYTES } from '../../lib/bundling';
+import { FETCH_BUNDLE, FETCH_RUNTIME_NAME, HANDLERS, MAX_BUNDLE_BYTES, PROJECT_ROOT, type HandlerName } from '../../lib/bundling';
 import { FETCH_RUNTIME, MailFetcher } from '../../lib/mail-fetcher';
 import { bundleHandler, type HandlerBundle } from './bundle';
 import { fixtureMailboxes, testApp } from './test-app';
@@ -22,6 +22,18 @@ let bundle: HandlerBundle;
 beforeAll(async () => {
   bundle = await bundleHandler(join(root, 'helper'));
 });
+
+/** A fresh node (no node_modules near) imports the entry, then each lazy chunk, without a word on stderr. */
+function expectEveryChunkLoads(handler: HandlerBundle): void {
+  const lazy = handler.files.filter((f) => !f.initial).map((f) => pathToFileURL(join(handler.dir, f.name)).href);
+  const script =
+    `const m = await import(${JSON.stringify(pathToFileURL(handler.file).href)});` +
+    `for (const chunk of ${JSON.stringify(lazy)}) await import(chunk);` +
+    `process.stdout.write(typeof m.handler + ' and ' + ${lazy.length});`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: root, env: { PATH: process.env.PATH ?? '' } });
+  expect(run.stderr).toBe('');
+  expect(run.stdout).toBe(`function and ${lazy.length}`);
+}
 
 describe('the fetch handler bundle', () => {
   it(`stays under ${MAX_BUNDLE_BYTES} bytes, all chunks together`, () => {
@@ -55,15 +67,14 @@ describe('the fetch handler bundle', () => {
   });
 
   it('loads every lazy chunk from a fresh node after the entry: no chunk of the directory is missing or broken', () => {
-    const lazy = bundle.files.filter((f) => !f.initial).map((f) => pathToFileURL(join(bundle.dir, f.name)).href);
-    expect(lazy.length).toBeGreaterThanOrEqual(5);
-    const script =
-      `await import(${JSON.stringify(pathToFileURL(bundle.file).href)});` +
-      `for (const chunk of ${JSON.stringify(lazy)}) await import(chunk);` +
-      `process.stdout.write('loaded ' + ${lazy.length});`;
-    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: root, env: { PATH: process.env.PATH ?? '' } });
-    expect(run.stderr).toBe('');
-    expect(run.stdout).toBe(`loaded ${lazy.length}`);
+    expect(bundle.files.filter((f) => !f.initial).length).toBeGreaterThanOrEqual(5);
+    expectEveryChunkLoads(bundle);
+  });
+
+  it.each(Object.keys(HANDLERS).filter((name) => name !== 'fetch'))('%s handler: loads, and so does every chunk of its directory', async (name) => {
+    const other = await bundleHandler(join(root, name), join(PROJECT_ROOT, HANDLERS[name as HandlerName].entry));
+    expect(other.totalBytes).toBeLessThan(MAX_BUNDLE_BYTES);
+    expectEveryChunkLoads(other);
   });
 
   it('targets the Lambda runtime the function runs on', () => {
