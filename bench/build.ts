@@ -49,9 +49,24 @@ export async function bundleScript(entry: string, outDir: string): Promise<strin
 export interface HandlerBundle {
   /** The bundle's entry file. */
   readonly file: string;
+  /** What a cold start loads: the entry and the chunks it imports statically. */
   readonly bytes: number;
+  /** Every file of the handler's directory, lazy chunks included. */
+  readonly totalBytes: number;
+  /** The files a cold start loads, then the lazy ones. */
+  readonly initialFiles: readonly string[];
+  readonly lazyFiles: readonly string[];
   /** Who built it: test/infra/bundle.ts (the CDK stack's settings) or bench's own esbuild call. */
   readonly builtBy: string;
+}
+
+/** What test/infra/bundle.ts's bundleHandler returns, as far as the bench reads it. */
+interface HelperBundle {
+  readonly file?: string;
+  readonly dir?: string;
+  readonly sizeBytes?: number;
+  readonly totalBytes?: number;
+  readonly files?: readonly { readonly name: string; readonly initial: boolean }[];
 }
 
 /**
@@ -66,7 +81,7 @@ export async function bundleLambdaHandler(outDir: string): Promise<HandlerBundle
     if (typeof mod.bundleHandler === 'function') {
       const returned = await mod.bundleHandler(outDir);
       const file = (await entryFile(returned, outDir)) ?? undefined;
-      if (file) return { file, bytes: (await stat(file)).size, builtBy: 'test/infra/bundle.ts bundleHandler()' };
+      if (file) return { ...(await figuresOf(file, returned as HelperBundle)), builtBy: 'test/infra/bundle.ts bundleHandler()' };
     }
   }
   const file = join(outDir, 'index.mjs');
@@ -82,7 +97,19 @@ export async function bundleLambdaHandler(outDir: string): Promise<HandlerBundle
     banner: { js: CREATE_REQUIRE_BANNER },
     logLevel: 'error',
   });
-  return { file, bytes: (await stat(file)).size, builtBy: 'bench/build.ts (esbuild: node22, esm, minify, mainFields module/main)' };
+  const bytes = (await stat(file)).size;
+  return { file, bytes, totalBytes: bytes, initialFiles: [basename(file)], lazyFiles: [], builtBy: 'bench/build.ts (esbuild: node22, esm, minify, mainFields module/main)' };
+}
+
+/** The helper's split figures when it gives them (a handler directory), else the entry file alone. */
+async function figuresOf(file: string, returned: HelperBundle): Promise<Omit<HandlerBundle, 'builtBy'>> {
+  const { sizeBytes, totalBytes, files } = returned;
+  if (sizeBytes !== undefined && totalBytes !== undefined && files !== undefined) {
+    const names = (initial: boolean): string[] => files.filter((f) => f.initial === initial).map((f) => f.name);
+    return { file, bytes: sizeBytes, totalBytes, initialFiles: names(true), lazyFiles: names(false) };
+  }
+  const bytes = (await stat(file)).size;
+  return { file, bytes, totalBytes: bytes, initialFiles: [basename(file)], lazyFiles: [] };
 }
 
 /** The bundle file bundleHandler produced: what it returned (path or {file|outfile|path}), else the largest .mjs/.js in outDir. */

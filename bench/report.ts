@@ -1,5 +1,5 @@
 /** The results as console tables, docs/benchmarks.md and docs/benchmarks.svg (hand-written SVG). */
-import type { BundleResult } from './bundle.bench';
+import { bundleSizeText, type BundleResult } from './bundle.bench';
 import type { CliStartResult } from './cli-start.bench';
 import { fmtMiB, fmtMs, fmtRatio, max, median, min } from './common';
 import type { DecoderBenchResult } from './decoder.bench';
@@ -196,7 +196,9 @@ export function consoleReport(r: BenchReport): string {
   }
   if (r.bundle) {
     const b = r.bundle;
-    out.push(`\n[bundle] ${(b.bytes / 1024).toFixed(0)} KiB (${(b.gzipBytes / 1024).toFixed(0)} KiB gzip); cold module load ${fmtMs(b.loadMs)} (node -e 0: ${fmtMs(b.nodeMs)}, node + import: ${fmtMs(b.importMs)}; CPU +${fmtMs(b.loadCpuMs)})`);
+    out.push(
+      `\n[bundle] ${bundleSizeText(b)}; cold module load ${fmtMs(b.loadMs)} (quartiles ${fmtMs(b.loadQuartilesMs[0])} to ${fmtMs(b.loadQuartilesMs[1])}; node -e 0: ${fmtMs(b.nodeMs)}, node + import: ${fmtMs(b.importMs)}; CPU +${fmtMs(b.loadCpuMs)})`,
+    );
   }
   if (r.cliStart) {
     const c = r.cliStart;
@@ -367,9 +369,12 @@ export function markdownReport(r: BenchReport): string {
       mdTable(
         ['', ''],
         [
-          ['bundle (lambda/handlers/fetch-mailbox.ts)', `${(b.bytes / 1024).toFixed(0)} KiB (${b.bytes.toLocaleString('en-US')} bytes), ${(b.gzipBytes / 1024).toFixed(0)} KiB gzipped`],
+          ['bundle (lambda/handlers/fetch-mailbox.ts)', `${bundleSizeText(b)}; ${b.bytes.toLocaleString('en-US')} bytes at a cold start`],
           ['built by', b.builtBy],
-          ['cold module load', `${fmtMs(b.loadMs)} wall, ${fmtMs(b.loadCpuMs)} CPU (median of ${b.runs}: a fresh \`node\` importing the bundle, ${fmtMs(b.importMs)}, minus \`node -e 0\`, ${fmtMs(b.nodeMs)})`],
+          [
+            'cold module load',
+            `${fmtMs(b.loadMs)} wall (quartiles of the paired runs ${fmtMs(b.loadQuartilesMs[0])} to ${fmtMs(b.loadQuartilesMs[1])}), ${fmtMs(b.loadCpuMs)} CPU (median of ${b.runs}: a fresh \`node\` importing the entry, ${fmtMs(b.importMs)}, minus \`node -e 0\`, ${fmtMs(b.nodeMs)})`,
+          ],
         ],
       ),
     );

@@ -128,8 +128,9 @@ export function targetRows(r: BenchReport, baseline: Baseline | undefined): Targ
       max: 64,
       format: (x: number) => `+${x.toFixed(1)} MiB`,
     },
-    { name: 'Lambda bundle size', measuredOn: 'fetch-mailbox handler', now: r.bundle ? r.bundle.bytes / 1024 : undefined, before: b.bundleBytes == null ? b.bundleBytes : b.bundleBytes / 1024, max: 400, format: (x: number) => `${x.toFixed(0)} KiB` },
-    { name: 'Lambda cold module load', measuredOn: 'fetch-mailbox handler', now: r.bundle?.loadMs, before: b.coldModuleLoadMs, max: 80, format: fmtMs },
+    // What a cold start loads (the entry and its static imports); the lazy chunks load in the runs that need them.
+    { name: 'Lambda bundle size', measuredOn: 'fetch-mailbox handler, loaded at a cold start', now: r.bundle ? r.bundle.bytes / 1024 : undefined, before: b.bundleBytes == null ? b.bundleBytes : b.bundleBytes / 1024, max: 400, format: (x: number) => `${x.toFixed(0)} KiB` },
+    { name: 'Lambda cold module load', measuredOn: 'fetch-mailbox handler, its entry', now: r.bundle?.loadMs, before: b.coldModuleLoadMs, max: 80, format: fmtMs },
   ].map(row);
 }
 

@@ -2,8 +2,9 @@
  * `npm run build` (run by `prepack`, so `npm pack` and `npm publish` always ship a fresh
  * build): the published package, in dist/. Why it is built this way: docs/package.md.
  *
- *   dist/lambda/<handler>/index.mjs   the Lambda handlers, bundled once with the options
- *                                     NodejsFunction uses in the repository (lib/bundling.ts)
+ *   dist/lambda/<handler>/index.mjs   the Lambda handlers (with the chunks they import lazily),
+ *                                     bundled once with the options the repository's synth
+ *                                     bundles with (handlerEsbuildOptions, lib/bundling.ts)
  *   dist/<entry>.cjs / .mjs           the library: require() and import, dependencies external
  *   dist/types/.../*.d.cts, .d.mts   its types, as tsc declares them, for require and import
  *   dist/cli/mailfetch.mjs            the command, compiled, split at its lazy imports
@@ -15,7 +16,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
-import { HANDLERS, PROJECT_ROOT, fetchEsbuildOptions } from '../lib/bundling';
+import { HANDLERS, PROJECT_ROOT, handlerEsbuildOptions } from '../lib/bundling';
 
 const DIST = join(PROJECT_ROOT, 'dist');
 /** The oldest Node the library and the command run on (CI's); package.json asks for 22. */
@@ -53,7 +54,7 @@ const COMMON: BuildOptions = {
 
 async function buildHandlers(): Promise<void> {
   for (const [name, source] of Object.entries(HANDLERS)) {
-    await build(fetchEsbuildOptions(join(DIST, 'lambda', name), join(PROJECT_ROOT, source.entry)));
+    await build(handlerEsbuildOptions(join(DIST, 'lambda', name), join(PROJECT_ROOT, source.entry)));
   }
 }
 

@@ -11,7 +11,8 @@
  * not decrypt. Rotation adds a version; older versions stay, so old values keep opening.
  */
 import { GetItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import type * as KmsSdk from './kms-sdk';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { PARTITION_KEY, SORT_KEY } from '../state/table-schema';
 import { classifyAwsError } from '../state/errors';
 import { CredentialError, CredentialErrorCode, awsErrorDetail, describeAwsError } from './credential-error';
@@ -114,9 +115,10 @@ export class DataKeyRing {
       );
     }
     let plaintext: Uint8Array | undefined;
+    const kms = await this.kms();
     try {
-      const output = await this.kms.send(
-        new DecryptCommand({
+      const output = await kms.client.send(
+        new kms.sdk.DecryptCommand({
           CiphertextBlob: ciphertext,
           EncryptionContext: dataKeyContext(this.tableName, version),
           ...(this.kmsKeyId === undefined ? {} : { KeyId: this.kmsKeyId }),
@@ -156,9 +158,10 @@ export class DataKeyRing {
       );
     }
     let output;
+    const kms = await this.kms();
     try {
-      output = await this.kms.send(
-        new GenerateDataKeyCommand({ KeyId: this.kmsKeyId, KeySpec: 'AES_256', EncryptionContext: dataKeyContext(this.tableName, version) }),
+      output = await kms.client.send(
+        new kms.sdk.GenerateDataKeyCommand({ KeyId: this.kmsKeyId, KeySpec: 'AES_256', EncryptionContext: dataKeyContext(this.tableName, version) }),
       );
     } catch (err) {
       throw this.kmsError(err, 'generate', version);
@@ -215,10 +218,14 @@ export class DataKeyRing {
     return new CredentialError(CredentialErrorCode.DATA_KEY_UNAVAILABLE, what, { cause: err });
   }
 
-  /** Created on first use: a run without sealed values needs no KMS client. */
-  private get kms(): KMSClient {
-    this.kmsInstance ??= new KMSClient({});
-    return this.kmsInstance;
+  /**
+   * The KMS SDK, loaded on first use, and the client, created then: a container whose
+   * mailboxes have no sealed values loads neither (the Lambda bundle keeps it in a lazy chunk).
+   */
+  private async kms(): Promise<{ readonly client: KMSClient; readonly sdk: typeof KmsSdk }> {
+    const sdk = await import('./kms-sdk');
+    this.kmsInstance ??= new sdk.KMSClient({});
+    return { client: this.kmsInstance, sdk };
   }
 }
 

@@ -5,7 +5,8 @@
  * invocations (which share one module-level resolver) do not pay a GetSecretValue call
  * per run. Errors name the mailbox, the secret and the key, never the value.
  */
-import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type * as SecretsManagerSdk from './secrets-manager-sdk';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SecretRef } from '../config/mailbox-config';
 import { CredentialError, CredentialErrorCode, awsErrorDetail, describeAwsError, isCredentialError } from './credential-error';
 import { describeSlot, type CredentialSlot } from './credential-slot';
@@ -167,8 +168,9 @@ export class SecretResolver {
 
   private async fetchSecretString(secretId: string): Promise<string> {
     let output;
+    const sm = await this.secretsManager();
     try {
-      output = await this.client.send(new GetSecretValueCommand({ SecretId: secretId }));
+      output = await sm.client.send(new sm.sdk.GetSecretValueCommand({ SecretId: secretId }));
     } catch (err) {
       throw secretsManagerError(err, secretId, 'read');
     }
@@ -178,18 +180,24 @@ export class SecretResolver {
   }
 
   private async putSecretString(secretId: string, secretString: string): Promise<void> {
+    const sm = await this.secretsManager();
     try {
       // The SDK fills ClientRequestToken, so a retried PUT does not create a second version.
-      await this.client.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: secretString }));
+      await sm.client.send(new sm.sdk.PutSecretValueCommand({ SecretId: secretId, SecretString: secretString }));
     } catch (err) {
       throw secretsManagerError(err, secretId, 'write');
     }
   }
 
-  /** Created on first use: a local run with only `env` references needs no AWS region. */
-  private get client(): SecretsManagerClient {
-    this.clientInstance ??= new SecretsManagerClient({});
-    return this.clientInstance;
+  /**
+   * The SDK, loaded on first use, and the client, created then: a local run with only `env`
+   * references needs no AWS region, and a container without `secretId` references loads
+   * neither (the Lambda bundle keeps it in a lazy chunk).
+   */
+  private async secretsManager(): Promise<{ readonly client: SecretsManagerClient; readonly sdk: typeof SecretsManagerSdk }> {
+    const sdk = await import('./secrets-manager-sdk');
+    this.clientInstance ??= new sdk.SecretsManagerClient({});
+    return { client: this.clientInstance, sdk };
   }
 }
 

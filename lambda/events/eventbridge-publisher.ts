@@ -5,7 +5,7 @@
  * an entry EventBridge refuses is failed alone. Nothing here retries beyond the SDK client's
  * own attempts: the outbox holds what failed until a later run.
  */
-import { PutEventsCommand, type EventBridgeClient, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import type { EventPublisher, PublishFailure, PublishResult } from './event-publisher';
 import { MAIL_STORED_DETAIL_TYPE, MAIL_STORED_SOURCE, type MailStoredDetail } from './mail-stored-detail';
 
@@ -27,6 +27,11 @@ export const EVENTS_REQUEST_TIMEOUT_MS = 10_000;
  * waiting.
  */
 export const EVENTS_REQUEST_HANDLER = { requestTimeout: EVENTS_REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true } as const;
+
+/** An EventBridgeClient of ours, from the environment (region and credentials): {@link EVENTS_REQUEST_HANDLER}. */
+export function eventBridgeClient(): EventBridgeClient {
+  return new EventBridgeClient({ requestHandler: EVENTS_REQUEST_HANDLER });
+}
 
 /** EventBridge counts a Time field as 14 octets. */
 const TIME_FIELD_OCTETS = 14;

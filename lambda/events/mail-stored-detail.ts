@@ -7,7 +7,7 @@
  * always fit one PutEvents request (256 KB) whatever the message.
  */
 import { createHash } from 'node:crypto';
-import PostalMime, { decodeWords, type Address, type Email } from 'postal-mime';
+import type { Address, Email, default as PostalMimeParser, decodeWords as decodeEncodedWords } from 'postal-mime';
 import { MAX_HEADER_CAPTURE_OCTETS } from '../storage/header-block';
 
 export const MAIL_STORED_SOURCE = 'mailfetch';
@@ -81,7 +81,9 @@ export interface StoredMessageFacts {
 
 /** The detail of one stored message, from its facts and its header block (at most 64 KiB). */
 export async function mailStoredDetail(facts: StoredMessageFacts, headerBlock: Uint8Array): Promise<MailStoredDetail> {
-  const email = await parseHeaderBlock(headerBlock);
+  // Loaded by the first event, not by every cold start (a tenth of the bundle; most runs store nothing).
+  const mime = await import('postal-mime');
+  const email = await parseHeaderBlock(mime.default, headerBlock);
   const header = (name: string): string | undefined => email.headers.find((h) => h.key === name)?.value;
   const truncated = new Set<string>();
   // A capture that reached its limit ended inside the header block: the fields after it are missing.
@@ -116,7 +118,7 @@ export async function mailStoredDetail(facts: StoredMessageFacts, headerBlock: U
     ...optional('messageId', text('messageId', email.messageId)),
     ...optional('inReplyTo', text('inReplyTo', email.inReplyTo)),
     references: references.slice(-MAX_EVENT_LIST_ENTRIES).map((id) => text('references', id)!),
-    ...optional('listId', text('listId', decodedHeader(header('list-id')))),
+    ...optional('listId', text('listId', decodedHeader(mime.decodeWords, header('list-id')))),
     ...optional('autoSubmitted', text('autoSubmitted', header('auto-submitted')?.split(';')[0]?.trim().toLowerCase())),
     contentType,
     multipart: contentType.startsWith('multipart/'),
@@ -136,7 +138,7 @@ export function eventIdFor(facts: Pick<StoredMessageFacts, 'mailbox' | 'identity
 }
 
 /** postal-mime over the header block and an empty body: it parses headers the way it parses whole messages. */
-async function parseHeaderBlock(headerBlock: Uint8Array): Promise<Email> {
+async function parseHeaderBlock(PostalMime: typeof PostalMimeParser, headerBlock: Uint8Array): Promise<Email> {
   const terminated = Buffer.concat([Buffer.from(headerBlock), Buffer.from('\r\n\r\n')]);
   try {
     return await PostalMime.parse(terminated);
@@ -175,7 +177,7 @@ function isoDate(value: string | undefined): string | undefined {
 }
 
 /** List-Id may carry encoded words in its phrase; decodeWords is postal-mime's. */
-function decodedHeader(value: string | undefined): string | undefined {
+function decodedHeader(decodeWords: typeof decodeEncodedWords, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   return decodeWords(value);
 }

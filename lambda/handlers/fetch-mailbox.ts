@@ -14,16 +14,17 @@
  * bug throws, so Lambda's retry and the dead-letter queue see it.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { clientOf, once, type ClientSource } from '../client-source';
 import type { MailboxConfig } from '../config/mailbox-config';
 import { DataKeyRing } from '../credentials/data-key-ring';
 import { OAuthTokenProvider } from '../credentials/oauth-token-provider';
 import { SealedCredentialStore } from '../credentials/sealed-credential-store';
 import { SecretResolver } from '../credentials/secret-resolver';
 import { DEFAULT_METRICS_NAMESPACE, DEFAULT_PREFIX, ENV } from '../env';
-import { EVENTS_REQUEST_HANDLER, EventBridgePublisher } from '../events/eventbridge-publisher';
+import { LazyEventPublisher } from '../events/lazy-event-publisher';
 import { parseDetailedMetricsMailboxes } from '../observability/detailed-metrics-mailboxes';
 import { fleetRunMetrics, runMetrics } from '../observability/emf';
 import { createLogger, type Logger } from '../observability/logger';
@@ -37,9 +38,8 @@ import { runnableMailbox } from '../registry/runnable-mailbox';
 import { DynamoDbOutboxStore } from '../state/dynamodb-outbox-store';
 import { DynamoDbStateStore } from '../state/dynamodb-state-store';
 import type { LeaseHolder } from '../state/state-store';
-import { S3MessageSink } from '../storage/s3-message-sink';
+import { LazyMessageSink } from '../storage/lazy-message-sink';
 import { runMailbox, DEFAULT_SAFETY_MARGIN_MS, type RunMailboxDeps } from '../sync/run-mailbox';
-import { MAX_UPLOADS_IN_FLIGHT } from '../sync/run-session';
 import { emptySummary, toRunError, type RunSummary } from '../sync/run-summary';
 import { createSessionOpener } from '../sync/session-opener';
 import { parseWorkerEvent } from './worker-event';
@@ -49,9 +49,13 @@ export interface LambdaContextLike {
   readonly awsRequestId?: string;
 }
 
-/** What the handler needs from its environment; tests build it with clients for local servers. */
+/**
+ * What the handler needs from its environment; tests build it with clients for local servers.
+ * From the environment, the clients of the services only some runs use are made (and their
+ * code loaded: lazy chunks of the bundle) when a run first needs them.
+ */
 export interface HandlerDeps {
-  readonly s3: S3Client;
+  readonly s3: ClientSource<S3Client>;
   readonly dynamodb: DynamoDBClient;
   readonly bucket: string;
   readonly table: string;
@@ -72,7 +76,7 @@ export interface HandlerDeps {
 }
 
 export interface EventDeps {
-  readonly eventBridge: EventBridgeClient;
+  readonly eventBridge: ClientSource<EventBridgeClient>;
   /** Name or ARN of the bus. */
   readonly eventBusName: string;
 }
@@ -81,7 +85,8 @@ export interface EventDeps {
 export const DEFAULT_RUN_CONCURRENCY = 4;
 
 export interface QueueDeps {
-  readonly sqs: SQSClient;
+  /** Sends deferred runs again. */
+  readonly sqs: ClientSource<SQSClient>;
   readonly queueUrl: string;
   readonly hostSlots: HostSlots;
   /** @default DEFAULT_RUN_CONCURRENCY */
@@ -104,11 +109,7 @@ export function depsFromEnvironment(env: NodeJS.ProcessEnv = process.env): Handl
     ...optionalEnv('secretNamePrefix', env[ENV.SECRET_PREFIX]),
   });
   return {
-    // cacheMiddleware: resolve each command's middleware stack once, not on every request
-    // (two requests per stored message; the saving is measured in docs/benchmarks.md).
-    // Safe here: nothing adds middleware to these clients after they are created.
-    // As many kept-alive sockets as one mailbox keeps uploads in flight (the SDK's default is 50).
-    s3: new S3Client({ cacheMiddleware: true, requestHandler: { httpsAgent: { keepAlive: true, maxSockets: MAX_UPLOADS_IN_FLIGHT } } }),
+    s3: once(async () => (await import('./worker-s3')).workerS3Client()),
     dynamodb,
     bucket,
     table,
@@ -131,13 +132,17 @@ function queueFromEnvironment(env: NodeJS.ProcessEnv, dynamodb: DynamoDBClient, 
   const limits = JSON.parse(env[ENV.HOST_SESSION_LIMITS] ?? '{}') as Record<string, number>;
   const defaultLimit = Number.isInteger(limit) && limit > 0 ? limit : DEFAULT_HOST_SESSION_LIMIT;
   return {
-    queue: { sqs: new SQSClient({}), queueUrl, hostSlots: new DynamoDbHostSlots({ client: dynamodb, tableName: table, defaultLimit, limits }) },
+    queue: {
+      sqs: once(async () => new (await import('../queue/sqs-sdk')).SQSClient({})),
+      queueUrl,
+      hostSlots: new DynamoDbHostSlots({ client: dynamodb, tableName: table, defaultLimit, limits }),
+    },
   };
 }
 
 function eventsFromEnvironment(eventBusName: string | undefined): { events?: EventDeps } {
   if (!eventBusName) return {};
-  return { events: { eventBridge: new EventBridgeClient({ requestHandler: EVENTS_REQUEST_HANDLER }), eventBusName } };
+  return { events: { eventBridge: once(async () => (await import('../events/eventbridge-publisher')).eventBridgeClient()), eventBusName } };
 }
 
 /** `{ [key]: value }` for a set, non-empty variable, else nothing. */
@@ -223,8 +228,7 @@ export async function runOne(mailbox: MailboxConfig, action: RunAction, deadline
   const summary = await runMailbox(
     {
       state,
-      // The client is ours (depsFromEnvironment): nothing in its middleware a PutObject must carry.
-      sink: new S3MessageSink({ client: deps.s3, bucket: deps.bucket, prefix: deps.prefix, directPutObject: true, onWarning: (event, fields) => log.warn(event, fields) }),
+      sink: runSink(deps, log),
       openSession: createSessionOpener({ secrets: deps.secrets, oauth: deps.oauth }),
       log: (event, fields) => log[syncEventLevel(event, fields)](event, fields),
       ...(deps.events ? { events: runEvents(deps, deps.events, state) } : {}),
@@ -236,11 +240,23 @@ export async function runOne(mailbox: MailboxConfig, action: RunAction, deadline
   return summary;
 }
 
-/** The run's events; the outbox's capacity counts into the run's (`state`'s). */
+/** The run's S3 sink, loaded by its first store or read. */
+function runSink(deps: HandlerDeps, log: Logger): LazyMessageSink {
+  return new LazyMessageSink(deps.prefix, async () => {
+    const [{ S3MessageSink }, client] = await Promise.all([import('./worker-s3'), clientOf(deps.s3)]);
+    // The client is ours (depsFromEnvironment): nothing in its middleware a PutObject must carry.
+    return new S3MessageSink({ client, bucket: deps.bucket, prefix: deps.prefix, directPutObject: true, onWarning: (event, fields) => log.warn(event, fields) });
+  });
+}
+
+/** The run's events, published once the first is loaded; the outbox's capacity counts into the run's (`state`'s). */
 function runEvents(deps: HandlerDeps, events: EventDeps, state: DynamoDbStateStore): NonNullable<RunMailboxDeps['events']> {
   return {
     outbox: new DynamoDbOutboxStore({ client: deps.dynamodb, tableName: deps.table, capacity: state }),
-    publisher: new EventBridgePublisher({ client: events.eventBridge, eventBusName: events.eventBusName }),
+    publisher: new LazyEventPublisher(async () => {
+      const [{ EventBridgePublisher }, client] = await Promise.all([import('../events/eventbridge-publisher'), clientOf(events.eventBridge)]);
+      return new EventBridgePublisher({ client, eventBusName: events.eventBusName });
+    }),
     bucket: deps.bucket,
   };
 }

@@ -12,7 +12,8 @@
  * its mailboxes that ran meanwhile are skipped as superseded (their lastRunAt is past
  * `dueAt`).
  */
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { clientOf, type ClientSource } from '../client-source';
 import { parseWorkerEvent, type WorkerEvent } from '../handlers/worker-event';
 import type { Logger } from '../observability/logger';
 import { runMessage, type MailboxDisposition, type RunMessageDeps } from './run-message';
@@ -41,7 +42,8 @@ export function isSqsEvent(event: unknown): event is SqsEvent {
 }
 
 export interface QueueBatchDeps extends Omit<RunMessageDeps, 'owner'> {
-  readonly sqs: SQSClient;
+  /** Sends deferred runs again; made (its SDK loaded) by the first message that defers. */
+  readonly sqs: ClientSource<SQSClient>;
   readonly queueUrl: string;
   readonly log: Logger;
   /** @default DEFER_DELAY_SECONDS plus jitter */
@@ -89,8 +91,11 @@ async function handleRecord(record: SqsRecord, deadline: number, deps: QueueBatc
 async function requeue(event: WorkerEvent, deferred: string[], log: Logger, counts: object, deps: QueueBatchDeps): Promise<boolean> {
   const delay = deps.deferDelaySeconds?.() ?? DEFER_DELAY_SECONDS + Math.floor(Math.random() * DEFER_JITTER_SECONDS);
   const body = { action: event.action, mailboxIds: deferred, ...(event.dueAtMs === undefined ? {} : { dueAt: new Date(event.dueAtMs).toISOString() }) };
+  // Outside the try: code that does not load is a broken deployment, not a message to retry.
+  const { SendMessageCommand } = await import('./sqs-sdk');
   try {
-    await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.queueUrl, MessageBody: JSON.stringify(body), DelaySeconds: delay }));
+    const sqs = await clientOf(deps.sqs);
+    await sqs.send(new SendMessageCommand({ QueueUrl: deps.queueUrl, MessageBody: JSON.stringify(body), DelaySeconds: delay }));
     log.info('queue message done; deferred runs sent again', { ...counts, deferred, delaySeconds: delay });
     return true;
   } catch (err) {

@@ -1,11 +1,17 @@
-/** The MessageSink contract on FileMessageSink, each sink in a directory of its own. */
+/**
+ * The MessageSink contract on FileMessageSink, each sink in a directory of its own; and on
+ * LazyMessageSink around one (the worker's wrapper, which loads its sink on the first
+ * store or read): wrapping changes nothing a sink promises.
+ */
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { isTemporaryFileName } from '../../lambda/storage/atomic-file';
 import { FileMessageSink, WRITE_BATCH_OCTETS } from '../../lambda/storage/file-message-sink';
-import { messageSinkContract } from './message-sink.contract';
+import { LazyMessageSink } from '../../lambda/storage/lazy-message-sink';
+import type { MessageSink } from '../../lambda/storage/message-sink';
+import { messageSinkContract, type SinkFixture } from './message-sink.contract';
 
 /** One write batch, the source's buffered chunks and one being gathered. */
 const READ_AHEAD_BOUND_OCTETS = WRITE_BATCH_OCTETS + 512 * 1024;
@@ -27,13 +33,14 @@ async function filesBelow(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name)).split(sep).join('/'));
 }
 
-messageSinkContract('FileMessageSink', () => ({
+/** The fixture of a FileMessageSink, handed to the contract as `wrap` makes it. */
+const fileSinks = (wrap: (files: FileMessageSink, prefix: string) => MessageSink) => (): SinkFixture => ({
   create: async () => {
     const directory = join(root, `sink-${++sinks}`);
     const prefix = 'messages/';
     const sink = new FileMessageSink({ directory, prefix });
     return {
-      sink,
+      sink: wrap(sink, prefix),
       prefix,
       read: (key) =>
         readFile(sink.pathOf(key)).catch((err: NodeJS.ErrnoException) => {
@@ -53,4 +60,7 @@ messageSinkContract('FileMessageSink', () => ({
       readAheadBoundOctets: READ_AHEAD_BOUND_OCTETS,
     };
   },
-}));
+});
+
+messageSinkContract('FileMessageSink', fileSinks((files) => files));
+messageSinkContract('LazyMessageSink around FileMessageSink', fileSinks((files, prefix) => new LazyMessageSink(prefix, async () => files)));

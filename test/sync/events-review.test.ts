@@ -7,6 +7,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientOf } from '../../lambda/client-source';
 import { openStorage } from '../../lambda/cli/storage';
 import { EventBridgePublisher } from '../../lambda/events/eventbridge-publisher';
 import { depsFromEnvironment } from '../../lambda/handlers/fetch-mailbox';
@@ -239,10 +240,12 @@ describe('review: Mail Stored events', () => {
     Object.assign(process.env, env);
     const storage = await openStorage({ kind: 'aws', bucket: 'cli-hang', table: 'cli-hang-state', prefix: 'messages/', forcePathStyle: true, createMissing: true, eventBus: 'mail-bus' }, { readOnly: false });
     const worker = depsFromEnvironment({ ...process.env, MAILFETCH_BUCKET: 'cli-hang', MAILFETCH_TABLE: 'cli-hang-state', MAILFETCH_EVENT_BUS: 'mail-bus' });
+    // The worker makes its EventBridge client on the first publish: this is that client.
+    const workerBus = await clientOf(worker.events!.eventBridge);
     try {
       const facts = { mailbox: 'm', bucket: 'cli-hang', key: 'messages/m/u1.eml', size: 1, sha256: '0'.repeat(64), uidl: 'u1', identity: 'u1', firstSeenAt: new Date().toISOString(), storedAt: new Date().toISOString() };
       const detail = await mailStoredDetail(facts, Buffer.from('Subject: x\r\n'));
-      const publishers = { cli: storage.events!.publisher, worker: new EventBridgePublisher({ client: worker.events!.eventBridge, eventBusName: 'mail-bus' }) };
+      const publishers = { cli: storage.events!.publisher, worker: new EventBridgePublisher({ client: workerBus, eventBusName: 'mail-bus' }) };
       const outcomes = await Promise.all(
         Object.entries(publishers).map(async ([who, publisher]) => [who, await Promise.race([publisher.publish([detail]), sleep(90_000).then(() => 'no answer' as const)])] as const),
       );
@@ -252,7 +255,7 @@ describe('review: Mail Stored events', () => {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
       }
-      worker.events?.eventBridge.destroy();
+      workerBus.destroy();
       await storage.close();
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => blackHole.close(resolve));
