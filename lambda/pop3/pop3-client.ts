@@ -664,9 +664,20 @@ export class Pop3Client {
    */
   private async cancelSasl(name: string, reason: string): Promise<never> {
     this.writeRaw(Buffer.from('*\r\n', 'latin1'), '*');
-    const reply = await this.readStatus();
+    const message = `AUTH ${name} cancelled: ${this.scrubber.scrub(reason)}`;
+    let reply: StatusLine;
+    try {
+      reply = await this.readStatus();
+    } catch (cause) {
+      // A server that hangs up or goes silent instead of answering "*" (an impostor whose
+      // signature did not verify may) does not turn the reason into a retryable connection error.
+      if (!(cause instanceof Pop3Error) || cause.code === Pop3ErrorCode.ABORTED) throw cause;
+      const err = new Pop3Error(Pop3ErrorCode.AUTH_CANCELLED, message, { command: `AUTH ${name}`, cause });
+      this.fail(err);
+      throw err;
+    }
     const serverText = sanitizeServerText(reply.text);
-    const err = new Pop3Error(Pop3ErrorCode.AUTH_CANCELLED, `AUTH ${name} cancelled: ${this.scrubber.scrub(reason)}`, { command: `AUTH ${name}`, serverText });
+    const err = new Pop3Error(Pop3ErrorCode.AUTH_CANCELLED, message, { command: `AUTH ${name}`, serverText });
     if (reply.kind !== 'err') this.fail(err);
     throw err;
   }
