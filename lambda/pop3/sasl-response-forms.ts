@@ -5,7 +5,8 @@
  *
  * - the base64 text, exactly as sent;
  * - the decoded payload read as latin1 (PLAIN, XOAUTH2 and OAUTHBEARER payloads hold the
- *   password or token), except LOGIN's first answer, which is only the user name;
+ *   password or token), except LOGIN's first answer and EXTERNAL's one message, which are
+ *   only the user name (registered, every server line that names the user would be cut);
  * - for CRAM-MD5, the hex digest on its own (in both cases), which can be brute-forced offline;
  * - for SCRAM, the client-final message's proof (`p=` value) on its own: with the salt and
  *   the iteration count the server sent, it can be brute-forced offline too. (The
@@ -17,7 +18,7 @@
 export function saslResponseForms(mechanism: string, response: Buffer, index: number): string[] {
   if (response.length === 0) return [];
   const forms = [response.toString('base64')];
-  if (mechanism === 'LOGIN' && index === 0) return forms;
+  if ((mechanism === 'LOGIN' && index === 0) || mechanism === 'EXTERNAL') return forms;
   const text = response.toString('latin1');
   forms.push(text);
   if (mechanism === 'CRAM-MD5') {
