@@ -173,3 +173,19 @@ describe('server-first messages at the limits', () => {
     expect(server.commands.map((c) => c.line.split(' ')[0])).toEqual(['CAPA', 'AUTH']);
   });
 });
+
+describe('a client-first message too long for the AUTH line', () => {
+  it('a 200-character user name holding "," and "=": the client-first is withheld (RFC 5034) and sent as the answer to "+", with and without -PLUS', async () => {
+    const user = `${'u'.repeat(200)},=x`;
+    for (const auth of ['SCRAM-SHA-256', 'SCRAM-SHA-256-PLUS'] as const) {
+      const server = await fake({ pki, tls: 'implicit', user, capabilities: ['USER', 'SASL SCRAM-SHA-256 SCRAM-SHA-256-PLUS'] });
+
+      const client = await openSession(options(server, { username: user, password: 'secret', auth }));
+      client.close();
+
+      const lines = server.commands.map((c) => c.line);
+      expect(lines[1], auth).toBe(`AUTH ${auth}`);
+      expect(unb64(lines[2]!), auth).toMatch(new RegExp(`^(n|p=tls-exporter),,n=${'u'.repeat(200)}=2C=3Dx,r=`));
+    }
+  });
+});
