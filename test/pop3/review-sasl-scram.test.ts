@@ -161,6 +161,22 @@ describe('server-first messages at the limits', () => {
     client.close();
   });
 
+  it('the server-final carried by +OK (RFC 5034 has it sent as a challenge), even with a signature that verifies: AUTH_CANCELLED, the session dropped', async () => {
+    const salt = randomBytes(16);
+    const server = await scramServer(
+      (nonce) => `r=${nonce}srv,s=${salt.toString('base64')},i=4096`,
+      async (s, exchange) => {
+        await s.writeLine(`+OK ${b64(`v=${serverSignature(exchange, salt, 4096)}`)}`);
+      },
+    );
+
+    const err = await errorOf(openSession(options(server)));
+
+    expect(err.code).toBe(Pop3ErrorCode.AUTH_CANCELLED);
+    expect(err.message).toContain('without proving that it knows the password');
+    expect(server.commands.map((c) => c.line.split(' ')[0])).toEqual(['CAPA', 'AUTH', expect.any(String)]);
+  });
+
   it('a server-first longer than a line may be: LINE_TOO_LONG, and nothing is answered', async () => {
     const server = await scramServer(
       (nonce) => `r=${nonce}srv,s=${randomBytes(8_000).toString('base64')},i=4096`,
