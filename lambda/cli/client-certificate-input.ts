@@ -4,7 +4,7 @@
  * certificate has not expired) before either is sealed, as a password from standard input is.
  * Errors name the option and the file, never a byte of its content.
  */
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { checkClientCertificate, type ClientCertificate } from '../credentials/client-certificate';
 import { isCredentialError } from '../credentials/credential-error';
@@ -51,15 +51,18 @@ export async function readClientCertificateFiles(io: CliIo, mailboxId: string, f
 }
 
 async function readPemFile(io: CliIo, option: string, path: string, command: string): Promise<string> {
-  let bytes: Buffer;
+  const chunks: Buffer[] = [];
   try {
-    bytes = await readFile(isAbsolute(path) ? path : resolve(io.cwd, path));
+    // One byte past the limit at most: a pipe that never ends or a device (/dev/urandom) is
+    // refused once it is too long, instead of read to an end that may never come.
+    for await (const chunk of createReadStream(isAbsolute(path) ? path : resolve(io.cwd, path), { end: MAX_SEALED_PLAINTEXT_BYTES })) chunks.push(chunk as Buffer);
   } catch (err) {
     throw new UsageError(`${option} ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'read error'})`, command);
   }
+  const bytes = Buffer.concat(chunks);
   if (bytes.length > MAX_SEALED_PLAINTEXT_BYTES) {
     throw new UsageError(
-      `${option} ${path}: ${bytes.length} bytes, more than the ${MAX_SEALED_PLAINTEXT_BYTES} a sealed value holds; give the certificate and its intermediates only (no root), or keep it in Secrets Manager ({ "secretId": ... })`,
+      `${option} ${path}: more than the ${MAX_SEALED_PLAINTEXT_BYTES} bytes a sealed value holds; give the certificate and its intermediates only (no root), or keep it in Secrets Manager ({ "secretId": ... })`,
       command,
     );
   }

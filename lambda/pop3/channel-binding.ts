@@ -20,10 +20,14 @@ const EXPORTER_OCTETS = 32;
  * The binding of a TLS connection: `tls-exporter` (RFC 9266) on TLS 1.3, `tls-server-end-point`
  * (RFC 5929) before it (tls-exporter on TLS 1.2 is only safe with the extended master secret,
  * which Node does not let us check, and tls-unique is not defined for TLS 1.3). Undefined when
- * the link has none: no certificate, or one whose signature uses no single hash (Ed25519).
+ * the link has none: no certificate, one whose signature uses no single hash (Ed25519), or
+ * a connection that has closed.
  */
 export function channelBindingOf(socket: tls.TLSSocket): ChannelBinding | undefined {
-  if (socket.getProtocol() === 'TLSv1.3') {
+  const protocol = socket.getProtocol();
+  // A socket that has closed let go of its TLS session: Node answers null, and then null for the certificate too.
+  if (protocol === null) return undefined;
+  if (protocol === 'TLSv1.3') {
     // RFC 8446 section 7.5: TLS 1.3 makes no difference between an empty context and none.
     return { type: 'tls-exporter', data: socket.exportKeyingMaterial(EXPORTER_OCTETS, EXPORTER_LABEL, Buffer.alloc(0)) };
   }

@@ -12,7 +12,7 @@ import {
 } from './sasl';
 import { oauthBearerMechanism, xoauth2Mechanism } from './sasl-oauth';
 import { externalMechanism } from './sasl-external';
-import { scramCredentialProblem, scramMechanism } from './sasl-scram';
+import { saslPrepChanges, scramCredentialProblem, scramMechanism } from './sasl-scram';
 
 export const AUTH_MECHANISMS = ['USER', 'APOP', 'PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2', 'OAUTHBEARER', 'SCRAM-SHA-1', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-256-PLUS', 'EXTERNAL'] as const;
 export type AuthMechanismName = (typeof AUTH_MECHANISMS)[number];
@@ -143,9 +143,15 @@ function unavailable(mechanism: AuthMechanismName, caps: Capabilities, greeting:
   return undefined;
 }
 
-/** `auto` passes over SCRAM when SASLprep refuses the credentials (another mechanism may take them). */
+/**
+ * `auto` passes over SCRAM when SASLprep refuses the credentials, or changes them: servers
+ * that skip SASLprep (Dovecot 2.3) refuse the right password then, as AUTH_FAILED. Another
+ * mechanism takes the credentials as they are.
+ */
 function scramRefuses(mechanism: AuthMechanismName, options: Pop3SessionOptions): boolean {
-  return SCRAM_MECHANISMS.includes(mechanism) && options.password !== undefined && scramCredentialProblem({ username: options.username, password: options.password }) !== undefined;
+  if (!SCRAM_MECHANISMS.includes(mechanism) || options.password === undefined) return false;
+  const credentials = { username: options.username, password: options.password };
+  return scramCredentialProblem(credentials) !== undefined || saslPrepChanges(credentials);
 }
 
 /** Why EXTERNAL has no identity to assert (it is the TLS client certificate), or undefined. */

@@ -256,17 +256,27 @@ export class Pop3Client {
   /**
    * The SASL mechanisms a bare `AUTH` lists, upper-cased: older servers answer it (before
    * RFC 5034, which has no such form) and it is all a server without CAPA tells. Empty when
-   * the server refuses it.
+   * the server refuses it, whatever its response code: no credential went with it, so even
+   * `[AUTH]` says nothing about the credentials. A server that takes it for the start of an
+   * exchange ("+") gets `*`; one that does not refuse that is dropped (PROTOCOL_ERROR).
    */
   authList(): Promise<string[]> {
     return observed(
-      this.multiline('AUTH').then(
-        (lines) => [...new Set(lines.flatMap((l) => l.toString('latin1').trim().split(/\s+/)).filter((m) => SASL_NAME.test(m)).map((m) => m.toUpperCase()))],
-        (err: unknown) => {
-          if (err instanceof Pop3Error && err.code === Pop3ErrorCode.SERVER_ERROR) return [];
-          throw err;
-        },
-      ),
+      this.exchange('AUTH', async (status, shown) => {
+        if (status.kind === 'continue') {
+          this.writeRaw(Buffer.from('*\r\n', 'latin1'), '*');
+          if ((await this.readStatus()).kind !== 'err') throw unexpected(shown);
+          return [];
+        }
+        if (status.kind === 'err') return [];
+        const names = new Set<string>();
+        await forEachReplyLine(this.channel, this.maxLine, replyBoundsFor('AUTH'), shown, (bytes, start, end) => {
+          for (const word of this.show(bytes.subarray(start, end)).toString('latin1').trim().split(/\s+/)) {
+            if (SASL_NAME.test(word)) names.add(word.toUpperCase());
+          }
+        });
+        return [...names];
+      }),
     );
   }
 
@@ -664,9 +674,20 @@ export class Pop3Client {
    */
   private async cancelSasl(name: string, reason: string): Promise<never> {
     this.writeRaw(Buffer.from('*\r\n', 'latin1'), '*');
-    const reply = await this.readStatus();
+    const message = `AUTH ${name} cancelled: ${this.scrubber.scrub(reason)}`;
+    let reply: StatusLine;
+    try {
+      reply = await this.readStatus();
+    } catch (cause) {
+      // A server that hangs up or goes silent instead of answering "*" (an impostor whose
+      // signature did not verify may) does not turn the reason into a retryable connection error.
+      if (!(cause instanceof Pop3Error) || cause.code === Pop3ErrorCode.ABORTED) throw cause;
+      const err = new Pop3Error(Pop3ErrorCode.AUTH_CANCELLED, message, { command: `AUTH ${name}`, cause });
+      this.fail(err);
+      throw err;
+    }
     const serverText = sanitizeServerText(reply.text);
-    const err = new Pop3Error(Pop3ErrorCode.AUTH_CANCELLED, `AUTH ${name} cancelled: ${this.scrubber.scrub(reason)}`, { command: `AUTH ${name}`, serverText });
+    const err = new Pop3Error(Pop3ErrorCode.AUTH_CANCELLED, message, { command: `AUTH ${name}`, serverText });
     if (reply.kind !== 'err') this.fail(err);
     throw err;
   }

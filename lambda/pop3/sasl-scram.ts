@@ -66,6 +66,15 @@ export function scramCredentialProblem(credentials: PasswordCredentials): string
   }
 }
 
+/**
+ * Whether SASLprep changes the credentials (they are usable: see {@link scramCredentialProblem}).
+ * A server that does not prepare the stored password (Dovecot 2.3) then refuses the right one.
+ */
+export function saslPrepChanges({ username, password }: PasswordCredentials): boolean {
+  const prepared = prepareCredentials({ username, password });
+  return prepared.username !== username || prepared.password !== password;
+}
+
 type Step = 'server-first' | 'server-final' | 'done';
 
 class ScramClient implements SaslMechanism {
