@@ -694,7 +694,8 @@ export class Pop3Client {
 
   /** The -ERR that ended an exchange, with what the mechanism learned (an OAuth error's status). */
   private saslRejected(status: StatusLine, mechanism: SaslMechanism): Pop3Error {
-    const err = errorFromReply(status, `AUTH ${mechanism.name}`, this.loginPurpose);
+    // The exchange may itself have said the credentials are wrong, whatever the -ERR's code says.
+    const err = errorFromReply(status, `AUTH ${mechanism.name}`, mechanism.credentialsRefused?.() ? 'auth' : this.loginPurpose);
     const detail = mechanism.failureDetail?.();
     if (detail === undefined) return err;
     return new Pop3Error(err.code, `${err.message} (${sanitizeServerText(this.scrubber.scrub(detail), MAX_SASL_DETAIL_CHARS)})`, err);

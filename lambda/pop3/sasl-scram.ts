@@ -10,6 +10,9 @@ import { saslPrep, SaslPrepError } from './saslprep';
  * Fewer would let whoever impersonates the server brute-force the password from our proof
  * that much faster, so a lower count cancels the exchange.
  */
+/** RFC 5802 server-error values that say the credentials are wrong (not the exchange). */
+const CREDENTIAL_ERRORS: ReadonlySet<string> = new Set(['invalid-proof', 'unknown-user']);
+
 export const MIN_SCRAM_ITERATIONS = 4_096;
 /**
  * A hostile server could ask for billions of iterations and keep a CPU busy for minutes: a
@@ -87,6 +90,8 @@ class ScramClient implements SaslMechanism {
   private serverSignature: Buffer | undefined;
   private verified = false;
   private detail: string | undefined;
+  /** The server-error value of the server-final message (RFC 5802 section 7), when it sent one. */
+  private serverError: string | undefined;
 
   constructor(
     private readonly credentials: PasswordCredentials,
@@ -143,10 +148,15 @@ class ScramClient implements SaslMechanism {
     return Buffer.from(`${withoutProof},p=${proof.toString('base64')}`, 'latin1');
   }
 
+  credentialsRefused(): boolean {
+    return this.serverError !== undefined && CREDENTIAL_ERRORS.has(this.serverError);
+  }
+
   /** server-final-message = (server-error / verifier) ["," extensions] */
   private checkServerFinal(serverFinal: Buffer): void {
     const first = serverFinal.toString('latin1').split(',')[0]!;
     if (first.startsWith('e=')) {
+      this.serverError = first.slice(2);
       // The server refused the proof; its -ERR follows our (empty) answer and gets this text.
       this.detail = `the server says: ${sanitizeServerText(first.slice(2), 100)}`;
       return;

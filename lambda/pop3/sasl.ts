@@ -22,6 +22,11 @@ export interface SaslMechanism {
    */
   failureDetail?(): string | undefined;
   /**
+   * True when the exchange itself said the credentials are wrong (SCRAM `e=invalid-proof`,
+   * `e=unknown-user`): the -ERR that follows is AUTH_FAILED whatever its response code.
+   */
+  credentialsRefused?(): boolean;
+  /**
    * Called when the server answers +OK. Throws {@link SaslCancel} when the exchange is not
    * complete from the client's side (SCRAM: the server's signature was never verified, so
    * mutual authentication did not happen): the exchange is over, so the client cannot send

@@ -160,6 +160,18 @@ describe('a server that misbehaves', () => {
     expect(lines.at(-1)).toBe('');
   });
 
+  it('e=invalid-proof then a code-less -ERR from a server with AUTH-RESP-CODE: still AUTH_FAILED, not a retried SERVER_ERROR', async () => {
+    // The server announces AUTH-RESP-CODE (a code-less -ERR is not about credentials) but
+    // said so itself in the SCRAM exchange: that wins.
+    const withoutCode = { name: 'code-less', errorLine: (line: string) => line.replace(/ \[AUTH\]/, '') };
+    const server = await tlsServer('implicit', { capabilities: ['USER', 'UIDL', 'AUTH-RESP-CODE', ALL_SCRAM], scram: { serverError: 'invalid-proof' }, profiles: [withoutCode] });
+    const err = await errorOf(openSession(tlsOpts(server, 'implicit', { auth: 'SCRAM-SHA-256' })));
+    expect(err).toMatchObject({ code: Pop3ErrorCode.AUTH_FAILED, retryable: false });
+    expect(err.responseCode).toBeUndefined();
+    const other = await tlsServer('implicit', { capabilities: ['USER', 'UIDL', 'AUTH-RESP-CODE', ALL_SCRAM], scram: { serverError: 'no-resources' }, profiles: [withoutCode] });
+    expect(await errorOf(openSession(tlsOpts(other, 'implicit', { auth: 'SCRAM-SHA-256' })))).toMatchObject({ code: Pop3ErrorCode.SERVER_ERROR, retryable: true });
+  });
+
   it('a wrong password: AUTH_FAILED, not cancelled', async () => {
     for (const auth of ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-256', 'SCRAM-SHA-1'] as const) {
       const { code, lines } = await failing(undefined, auth, 'not-the-password');
