@@ -586,7 +586,7 @@ export class Pop3Client {
   private statusOf(raw: Buffer): StatusLine {
     const line = this.scrubber.holdsBytes(raw, 0, raw.length) ? this.scrubber.scrubLine(raw, statusKeywordLength(raw)) : raw;
     const parsed = parseStatusLine(line);
-    const status: StatusLine = line === raw ? parsed : { ...parsed, scrubbed: true };
+    const status: StatusLine = line === raw ? parsed : { ...parsed, scrubbed: true, ...(parsed.kind === 'continue' ? { challengeText: parseStatusLine(raw).text } : {}) };
     this.options.trace?.({ direction: 'server', line: `${status.kind === 'ok' ? '+OK' : status.kind === 'err' ? '-ERR' : '+'}${status.responseCode ? ` [${status.responseCode}]` : ''} ${status.text}`.trimEnd() });
     return status;
   }
@@ -747,10 +747,10 @@ const BASE64_CHALLENGE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9
 /** The mechanism's answer to one challenge, or why the exchange has to be cancelled. */
 async function saslAnswer(mechanism: SaslMechanism, status: StatusLine, round: number): Promise<Buffer | SaslCancel> {
   if (round >= MAX_SASL_ROUNDS) return new SaslCancel(`the server sent more than ${MAX_SASL_ROUNDS} challenges`);
-  const text = status.text.trim();
-  // A scrubbed challenge held one of our secrets: an echo, not something to answer.
-  if (status.scrubbed) return new SaslCancel('the server echoed a credential in a challenge');
-  if (!BASE64_CHALLENGE.test(text)) return new SaslCancel(`the server sent a challenge that is not base64: "${sanitizeServerText(text, 40)}"`);
+  // A challenge that seems to hold a secret (an echo, or a short password by chance in random
+  // base64) is decoded as received: what the mechanism learns from it is scrubbed before it shows.
+  const text = (status.challengeText ?? status.text).trim();
+  if (!BASE64_CHALLENGE.test(text)) return new SaslCancel(`the server sent a challenge that is not base64: "${sanitizeServerText(status.text.trim(), 40)}"`);
   try {
     return await mechanism.respond(Buffer.from(text, 'base64'));
   } catch (err) {

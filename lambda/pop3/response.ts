@@ -9,6 +9,11 @@ export interface StatusLine {
   readonly text: string;
   /** True when a secret of the session was removed from the line before it was parsed. */
   readonly scrubbed?: boolean;
+  /**
+   * A scrubbed SASL challenge ("+" line) as received: what the mechanism decodes (a short
+   * password can turn up in random base64 by chance). Never traced, shown or put in an error.
+   */
+  readonly challengeText?: string;
 }
 
 const RESPONSE_CODE = /^\[([^\]\s]{1,64})\]\s*/;

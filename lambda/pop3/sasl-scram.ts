@@ -158,7 +158,8 @@ class ScramClient implements SaslMechanism {
     if (first.startsWith('e=')) {
       this.serverError = first.slice(2);
       // The server refused the proof; its -ERR follows our (empty) answer and gets this text.
-      this.detail = `the server says: ${sanitizeServerText(first.slice(2), 100)}`;
+      // Whole: the client scrubs it before cutting it to length (a cut echo would not be recognised).
+      this.detail = `the server says: ${first.slice(2)}`;
       return;
     }
     const signature = first.startsWith('v=') ? decodeBase64(first.slice(2)) : undefined;

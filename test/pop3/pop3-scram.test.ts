@@ -182,6 +182,14 @@ describe('a server that misbehaves', () => {
 });
 
 describe('user names', () => {
+  it('a one-character password logs in every time, though it turns up in random base64 challenges (they are decoded as received)', async () => {
+    const server = await fake({ capabilities: ['USER', ALL_SCRAM], password: 'x' });
+    for (let i = 0; i < 10; i++) {
+      const client = await openSession({ ...tlsOpts(server, 'implicit'), tls: 'none', allowPlaintextAuth: true, password: 'x', auth: 'SCRAM-SHA-256' });
+      await client.quit();
+    }
+  });
+
   it('escapes "," and "=" so that the server finds the account', async () => {
     const server = await fake({ capabilities: ['USER', ALL_SCRAM], accounts: [{ user: 'b,o=b', password: 'pw', messages: [MESSAGE] }] });
     const client = await openSession({ ...tlsOpts(server, 'implicit'), tls: 'none', allowPlaintextAuth: true, username: 'b,o=b', password: 'pw', auth: 'SCRAM-SHA-1' });

@@ -82,7 +82,7 @@ describe('OAuth error challenges', () => {
     });
   }
 
-  it('a challenge that puts the token into its scope is not answered: cancelled, and the token is nowhere', async () => {
+  it('a challenge that puts the token into its scope: AUTH_FAILED with the scope scrubbed, the token nowhere', async () => {
     const token = 'tok-7f3a9c2e5b1d4f6a8c0e';
     const server = await fake({
       onCommand: async (cmd, s) => {
@@ -94,7 +94,8 @@ describe('OAuth error challenges', () => {
       },
     });
     const err = await errorOf(openSession(opts(server, { password: undefined, accessToken: token, auth: 'XOAUTH2' })));
-    expect(err.code).toBe(Pop3ErrorCode.AUTH_CANCELLED);
+    expect(err.code).toBe(Pop3ErrorCode.AUTH_FAILED);
+    expect(err.message).toContain('the provider said: status 401 (the token is expired or revoked), scope ***');
     expect(JSON.stringify({ ...err, message: err.message })).not.toContain(token);
   });
 

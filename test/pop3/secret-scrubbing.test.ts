@@ -157,9 +157,8 @@ describe('an echoing server gets no secret into errors or traces', () => {
         );
         const label = `${c.auth}${c.twoStep ? ' two-step' : ''}${c.longUser ? ' withheld' : ''}`;
         expect(err, label).toBeInstanceOf(Pop3Error);
-        // The token mechanisms' error challenge echoes the blob: an echo of a credential is
-        // not answered, the exchange is cancelled with "*".
-        expect((err as Pop3Error).code, label).toBe(c.token ? Pop3ErrorCode.AUTH_CANCELLED : Pop3ErrorCode.AUTH_FAILED);
+        // Padded, the token mechanisms' echoing error challenge is no longer base64: cancelled.
+        expect((err as Pop3Error).code, label).toBe(c.token && pad ? Pop3ErrorCode.AUTH_CANCELLED : Pop3ErrorCode.AUTH_FAILED);
         expect((err as Pop3Error).serverText, label).toContain('you sent:');
         const sent = server.commands.slice(before).map((l) => l.line);
         const places = [(err as Pop3Error).message, (err as Pop3Error).serverText ?? '', everything(err), ...trace];
