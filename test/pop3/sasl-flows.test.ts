@@ -4,32 +4,11 @@
  * port (RFC 7628), and AUTH-RESP-CODE (RFC 3206) deciding what a code-less -ERR means.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { openSession, Pop3Error, Pop3ErrorCode, type Pop3SessionOptions } from '../../lambda/pop3';
-import { startFakePop3, type FakePop3Options, type FakePop3Server } from '../fixtures/fake-pop3-server';
+import { openSession, Pop3ErrorCode } from '../../lambda/pop3';
+import type { FakePop3Options, FakePop3Server } from '../fixtures/fake-pop3-server';
+import { closeServers, errorOf, fake, opts } from './pop3-test-kit';
 
-const servers: FakePop3Server[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
-
-async function fake(options: FakePop3Options = {}): Promise<FakePop3Server> {
-  const s = await startFakePop3(options);
-  servers.push(s);
-  return s;
-}
-
-function opts(server: FakePop3Server, extra: Partial<Pop3SessionOptions> = {}): Pop3SessionOptions {
-  return { host: '127.0.0.1', port: server.port, tls: 'none', allowPlaintextAuth: true, username: 'alice', password: 'secret', ...extra };
-}
-
-async function errorOf(p: Promise<unknown>): Promise<Pop3Error> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(Pop3Error);
-  return err as Pop3Error;
-}
+afterEach(closeServers);
 
 /** The commands the server got (SASL answers left out), with at most their first argument. */
 const verbs = (server: FakePop3Server): string[] =>
