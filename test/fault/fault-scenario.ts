@@ -46,8 +46,13 @@ const CLEAN_RUN_CLOCK_STEP_MS = 2 * 86_400_000;
 /** A run's deadline (real time); its lease lasts this plus LEASE_SLACK_MS. */
 const RUN_MS = 60_000;
 const SAFETY_MARGIN_MS = 5_000;
-/** Short engine timeouts, so stalls end quickly. */
+/** Short engine timeouts in faulty runs, so injected stalls end quickly. */
 const IDLE_TIMEOUT_MS = 1_500;
+/**
+ * A clean run injects no stall: its timeouts are generous, so a loaded machine (a 1.5 s
+ * pause of this process under a parallel suite) is not taken for a fault of the worker.
+ */
+const CLEAN_RUN_IDLE_TIMEOUT_MS = 15_000;
 const CONNECT_TIMEOUT_MS = 3_000;
 /** A worker process that outlives its deadline by this much is hung. */
 const HUNG_AFTER_MS = RUN_MS + 30_000;
@@ -304,7 +309,9 @@ class Scenario {
     };
   }
 
-  get pop3(): Pop3SessionOptions {
+  /** The session options of a run; `faulty` decides the engine timeouts. */
+  pop3(faulty: boolean): Pop3SessionOptions {
+    const idleMs = faulty ? IDLE_TIMEOUT_MS : CLEAN_RUN_IDLE_TIMEOUT_MS;
     return {
       host: '127.0.0.1',
       port: this.proxy.port,
@@ -313,8 +320,8 @@ class Scenario {
       username: this.user.name,
       password: this.user.password,
       allowPlaintextAuth: this.config.tls === 'none',
-      idleTimeoutMs: IDLE_TIMEOUT_MS,
-      greetingTimeoutMs: IDLE_TIMEOUT_MS,
+      idleTimeoutMs: idleMs,
+      greetingTimeoutMs: idleMs,
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
     };
   }
@@ -407,7 +414,7 @@ class Scenario {
       bucket: this.bucket,
       table: this.table,
       mailbox: this.mailbox,
-      pop3: { ...withoutTlsOptions(this.pop3), ...(this.config.tls === 'starttls' ? { ca: this.world.dovecot.ca.toString('utf8') } : {}) },
+      pop3: { ...withoutTlsOptions(this.pop3(o.faulty)), ...(this.config.tls === 'starttls' ? { ca: this.world.dovecot.ca.toString('utf8') } : {}) },
       clockOffsetMs: o.clockOffsetMs,
       runMs: RUN_MS,
       safetyMarginMs: SAFETY_MARGIN_MS,
@@ -692,6 +699,7 @@ class InProcessBench {
     private readonly bench: WorkerBench,
     private readonly faults: AwsFaults,
     private readonly clients: { s3: S3Client; dynamodb: { destroy(): void } },
+    private readonly pop3: object,
   ) {}
 
   static async create(scenario: Scenario): Promise<InProcessBench> {
@@ -702,8 +710,9 @@ class InProcessBench {
     faults.install(clients.s3, 's3');
     faults.install(clients.dynamodb, 'dynamodb');
     faults.enabled = false;
-    // The engine timeouts ride along in `pop3`: WorkerBench spreads it into openSession's options.
-    const pop3 = scenario.pop3 as Parameters<typeof WorkerBench.create>[0]['pop3'];
+    // The engine timeouts ride along in `pop3`: WorkerBench spreads it into openSession's
+    // options at every session, so run() sets this object's timeouts for each run.
+    const pop3 = scenario.pop3(true) as Parameters<typeof WorkerBench.create>[0]['pop3'];
     const bench = await WorkerBench.create({
       s3: { ...world.s3, s3: clients.s3 },
       dynamo: { ...world.dynamo, dynamodb: clients.dynamodb },
@@ -713,11 +722,13 @@ class InProcessBench {
       events: { bus: world.bus, wrapPublisher: (inner) => scenario.checkedPublisher(inner) },
     });
     scenario.useNames({ bucket: bench.bucket, table: bench.table });
-    return new InProcessBench(scenario, bench, faults, clients);
+    return new InProcessBench(scenario, bench, faults, clients, pop3);
   }
 
   async run(p: Prng, o: { faulty: boolean; awsFaultRate: number; clockOffsetMs: number }): Promise<{ summary: RunSummary | undefined; death: string | undefined; label: string }> {
     const crash = o.faulty && p.chance(0.35) ? randomCrashPoint(p, this.scenario.messageCount, this.scenario.hasBig) : undefined;
+    const { idleTimeoutMs, greetingTimeoutMs } = this.scenario.pop3(o.faulty);
+    Object.assign(this.pop3, { idleTimeoutMs, greetingTimeoutMs });
     this.faults.rate = o.awsFaultRate;
     this.faults.enabled = o.faulty && o.awsFaultRate > 0;
     const before = this.faults.injected.length;
