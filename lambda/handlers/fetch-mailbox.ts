@@ -20,7 +20,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { clientOf, once, type ClientSource } from '../client-source';
 import type { MailboxConfig } from '../config/mailbox-config';
 import { DataKeyRing } from '../credentials/data-key-ring';
-import { OAuthTokenProvider } from '../credentials/oauth-token-provider';
+import type { OAuthTokenProvider } from '../credentials/oauth-token-provider';
 import { SealedCredentialStore } from '../credentials/sealed-credential-store';
 import { SecretResolver } from '../credentials/secret-resolver';
 import { DEFAULT_METRICS_NAMESPACE, DEFAULT_PREFIX, ENV } from '../env';
@@ -65,7 +65,8 @@ export interface HandlerDeps {
   /** Mailboxes whose metrics also get the `Mailbox` dimension. @default none */
   readonly detailedMetricsMailboxes?: ReadonlySet<string>;
   readonly secrets: SecretResolver;
-  readonly oauth: OAuthTokenProvider;
+  /** OAuth tokens; the Lambda loads the provider when a mailbox first logs in with OAuth. */
+  readonly oauth: ClientSource<Pick<OAuthTokenProvider, 'getAccessToken'>>;
   /** Where mailboxes are loaded from and health goes (the state table's registry in Lambda). */
   readonly registry: MailboxRegistry;
   readonly write?: (line: string) => void;
@@ -118,7 +119,8 @@ export function depsFromEnvironment(env: NodeJS.ProcessEnv = process.env): Handl
     metricsNamespace: env[ENV.METRICS_NAMESPACE] ?? DEFAULT_METRICS_NAMESPACE,
     detailedMetricsMailboxes: parseDetailedMetricsMailboxes(env[ENV.DETAILED_METRICS_MAILBOXES]),
     secrets,
-    oauth: new OAuthTokenProvider({ secrets }),
+    // One provider per container (its token cache lives across runs), loaded by the first OAuth mailbox.
+    oauth: once(async () => new (await import('../credentials/oauth-token-provider')).OAuthTokenProvider({ secrets })),
     registry: new DynamoDbMailboxRegistry({ client: dynamodb, tableName: table }),
     ...queueFromEnvironment(env, dynamodb, table),
     ...eventsFromEnvironment(env[ENV.EVENT_BUS]),

@@ -12,13 +12,17 @@ import {
 } from './sasl';
 import { oauthBearerMechanism, xoauth2Mechanism } from './sasl-oauth';
 import { externalMechanism } from './sasl-external';
-import { saslPrepChanges, scramCredentialProblem, scramMechanism } from './sasl-scram';
+import type { ChannelBinding } from './channel-binding';
+import type * as ScramCode from './sasl-scram';
+
+/** SCRAM's code and SASLprep's tables: loaded only for a session that may use SCRAM (see loadScram). */
+type ScramModule = typeof ScramCode;
 
 export const AUTH_MECHANISMS = ['USER', 'APOP', 'PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2', 'OAUTHBEARER', 'SCRAM-SHA-1', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-256-PLUS', 'EXTERNAL'] as const;
 export type AuthMechanismName = (typeof AUTH_MECHANISMS)[number];
 const TOKEN_MECHANISMS: readonly AuthMechanismName[] = ['XOAUTH2', 'OAUTHBEARER'];
 const SCRAM_MECHANISMS: readonly AuthMechanismName[] = ['SCRAM-SHA-1', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-256-PLUS'];
-/** Channel-bound SCRAM: only over TLS with a binding (see Pop3Client.channelBinding). */
+/** Channel-bound SCRAM: only over TLS with a binding (see Pop3Client.channelBinding()). */
 const PLUS_MECHANISMS: readonly AuthMechanismName[] = ['SCRAM-SHA-1-PLUS', 'SCRAM-SHA-256-PLUS'];
 const SASL_MECHANISMS: readonly AuthMechanismName[] = ['PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2', 'OAUTHBEARER', 'EXTERNAL', ...SCRAM_MECHANISMS];
 
@@ -78,8 +82,9 @@ export async function openSession(options: Pop3SessionOptions): Promise<Pop3Clie
     }
     // Without CAPA, `auto` asks a bare AUTH for the SASL mechanisms (older servers list them).
     if (before.lines.length === 0 && (options.auth ?? 'auto') === 'auto') before = { ...before, sasl: await client.authList() };
-    const mechanism = chooseMechanism(options, before, client.greeting, client.secure, client.channelBinding !== undefined);
-    await authenticate(client, mechanism, options);
+    const scram = await loadScram(options, before, client);
+    const mechanism = chooseMechanism(options, before, client.greeting, client.secure, scram);
+    await authenticate(client, mechanism, options, scram);
     await client.capa();
     return client;
   } catch (err) {
@@ -99,11 +104,32 @@ async function startTls(client: Pop3Client): Promise<void> {
   }
 }
 
+/** SCRAM's part of a session: its code, and the link's channel binding (for -PLUS) if it has one. */
+export interface ScramSupport {
+  readonly module: ScramModule;
+  readonly binding: ChannelBinding | undefined;
+}
+
+/**
+ * Loads SCRAM when this session may use it: it is configured, or `auto` has a password and
+ * the server lists a SCRAM mechanism (`auto` takes SASL mechanisms only from the listing). A
+ * session with any other server, or with a token, never loads it.
+ */
+async function loadScram(options: Pop3SessionOptions, caps: Capabilities, client: Pop3Client): Promise<ScramSupport | undefined> {
+  const wanted = options.auth ?? 'auto';
+  const inPlay = SCRAM_MECHANISMS.includes(wanted as AuthMechanismName) || (wanted === 'auto' && options.password !== undefined && caps.sasl.some((m) => SCRAM_MECHANISMS.includes(m as AuthMechanismName)));
+  if (!inPlay) return undefined;
+  const [module, binding] = await Promise.all([import('./sasl-scram'), client.channelBinding()]);
+  return { module, binding };
+}
+
 /**
  * Picks the mechanism: the configured one (checked against CAPA) or the first fitting one.
- * `canBind`: the link has a channel binding (TLS), which the -PLUS mechanisms need.
+ * `scram`: SCRAM's code and the link's channel binding (which the -PLUS mechanisms need);
+ * without it, SCRAM is not checked against the credentials and -PLUS is unavailable.
  */
-export function chooseMechanism(options: Pop3SessionOptions, caps: Capabilities, greeting: string, secure: boolean, canBind = false): AuthMechanismName {
+export function chooseMechanism(options: Pop3SessionOptions, caps: Capabilities, greeting: string, secure: boolean, scram?: ScramSupport): AuthMechanismName {
+  const canBind = scram?.binding !== undefined;
   const token = options.accessToken !== undefined;
   // A client certificate as the only credential: EXTERNAL, whatever else is offered.
   const certificateOnly = !token && options.password === undefined && options.tlsOptions?.cert !== undefined && options.authPreference === undefined;
@@ -117,7 +143,7 @@ export function chooseMechanism(options: Pop3SessionOptions, caps: Capabilities,
     return wanted;
   }
   const preference = options.authPreference ?? (token ? DEFAULT_PREFERENCE_TOKEN : secure ? DEFAULT_PREFERENCE_SECURE : DEFAULT_PREFERENCE_PLAINTEXT);
-  const usable = preference.filter((m) => TOKEN_MECHANISMS.includes(m) === token && !scramRefuses(m, options));
+  const usable = preference.filter((m) => TOKEN_MECHANISMS.includes(m) === token && !scramRefuses(m, options, scram?.module));
   const chosen = usable.find((m) => unavailable(m, caps, greeting, true, canBind) === undefined);
   if (chosen) return chosen;
   // A server without CAPA tells us nothing: USER (or XOAUTH2 with a token) is the best guess.
@@ -148,10 +174,10 @@ function unavailable(mechanism: AuthMechanismName, caps: Capabilities, greeting:
  * that skip SASLprep (Dovecot 2.3) refuse the right password then, as AUTH_FAILED. Another
  * mechanism takes the credentials as they are.
  */
-function scramRefuses(mechanism: AuthMechanismName, options: Pop3SessionOptions): boolean {
-  if (!SCRAM_MECHANISMS.includes(mechanism) || options.password === undefined) return false;
+function scramRefuses(mechanism: AuthMechanismName, options: Pop3SessionOptions, scram: ScramModule | undefined): boolean {
+  if (!SCRAM_MECHANISMS.includes(mechanism) || options.password === undefined || scram === undefined) return false;
   const credentials = { username: options.username, password: options.password };
-  return scramCredentialProblem(credentials) !== undefined || saslPrepChanges(credentials);
+  return scram.scramCredentialProblem(credentials) !== undefined || scram.saslPrepChanges(credentials);
 }
 
 /** Why EXTERNAL has no identity to assert (it is the TLS client certificate), or undefined. */
@@ -160,16 +186,16 @@ function withoutCertificate(options: Pop3SessionOptions, secure: boolean): strin
   return secure ? undefined : 'the connection has no TLS, so no client certificate was presented';
 }
 
-async function authenticate(client: Pop3Client, mechanism: AuthMechanismName, options: Pop3SessionOptions): Promise<void> {
+async function authenticate(client: Pop3Client, mechanism: AuthMechanismName, options: Pop3SessionOptions, scram: ScramSupport | undefined): Promise<void> {
   const { username } = options;
   if (mechanism === 'USER') return client.userPass(username, requirePassword(options));
   if (mechanism === 'APOP') return client.apop(username, apopDigest(apopTimestamp(client.greeting)!, requirePassword(options)));
-  return client.auth(saslMechanism(mechanism, options, client));
+  return client.auth(saslMechanism(mechanism, options, client, scram));
 }
 
-function saslMechanism(mechanism: AuthMechanismName, options: Pop3SessionOptions, client: Pop3Client): SaslMechanism {
+function saslMechanism(mechanism: AuthMechanismName, options: Pop3SessionOptions, client: Pop3Client, scram: ScramSupport | undefined): SaslMechanism {
   const { username } = options;
-  if (SCRAM_MECHANISMS.includes(mechanism)) return scram(mechanism, options, client);
+  if (SCRAM_MECHANISMS.includes(mechanism)) return scramFor(mechanism, options, client, scram);
   switch (mechanism) {
     case 'PLAIN':
       return plainMechanism({ username, password: requirePassword(options) });
@@ -194,16 +220,18 @@ function saslMechanism(mechanism: AuthMechanismName, options: Pop3SessionOptions
  * GS2 flag `y` tells a server that offers no -PLUS so, unless it does offer the -PLUS form
  * (then the plain form was configured on purpose, and `y` would make the server fail).
  */
-function scram(mechanism: AuthMechanismName, options: Pop3SessionOptions, client: Pop3Client): SaslMechanism {
+function scramFor(mechanism: AuthMechanismName, options: Pop3SessionOptions, client: Pop3Client, scram: ScramSupport | undefined): SaslMechanism {
+  // openSession loads SCRAM for every session that can choose it.
+  if (scram === undefined) throw new Pop3Error(Pop3ErrorCode.USAGE, `${mechanism}: SCRAM was not loaded for this session`);
   const hash = mechanism.startsWith('SCRAM-SHA-256') ? 'sha256' : 'sha1';
   const credentials = { username: options.username, password: requirePassword(options) };
-  const binding = client.channelBinding;
+  const { binding } = scram;
   if (PLUS_MECHANISMS.includes(mechanism)) {
     if (!binding) throw new Pop3Error(Pop3ErrorCode.UNSUPPORTED, `${mechanism} needs a TLS connection with a channel binding`);
-    return scramMechanism(credentials, { hash, binding });
+    return scram.module.scramMechanism(credentials, { hash, binding });
   }
   const serverBinds = client.capabilities?.sasl.includes(`${mechanism}-PLUS`) ?? false;
-  return scramMechanism(credentials, { hash, couldBind: binding !== undefined && !serverBinds });
+  return scram.module.scramMechanism(credentials, { hash, couldBind: binding !== undefined && !serverBinds });
 }
 
 function requirePassword(options: Pop3SessionOptions): string {

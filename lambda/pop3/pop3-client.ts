@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { ByteChannel } from './byte-channel';
-import { channelBindingOf, type ChannelBinding } from './channel-binding';
+import type { ChannelBinding } from './channel-binding';
 import { NO_CAPABILITIES, parseCapabilities, type Capabilities } from './capabilities';
 import { serverPolicy, type ServerPolicy } from './server-policy';
 import { portOf, type MessageOptions, type Pop3ConnectOptions } from './client-options';
@@ -196,8 +196,11 @@ export class Pop3Client {
    * SCRAM-*-PLUS: tls-exporter on TLS 1.3, tls-server-end-point before. Undefined on a
    * plaintext link, or when the link has none (see channel-binding.ts).
    */
-  get channelBinding(): ChannelBinding | undefined {
-    return this.tlsInfo === undefined ? undefined : channelBindingOf(this.socket as tls.TLSSocket);
+  async channelBinding(): Promise<ChannelBinding | undefined> {
+    if (this.tlsInfo === undefined) return undefined;
+    // Loaded here, not with the client: only SCRAM-*-PLUS needs it (a lazy chunk of the Lambda bundle).
+    const { channelBindingOf } = await import('./channel-binding');
+    return channelBindingOf(this.socket as tls.TLSSocket);
   }
 
   get authenticated(): boolean {

@@ -1,3 +1,4 @@
+import { clientOf, type ClientSource } from '../client-source';
 import type { MailboxConfig } from '../config/mailbox-config';
 import { resolveClientCertificate } from '../credentials/client-certificate';
 import type { OAuthTokenProvider } from '../credentials/oauth-token-provider';
@@ -14,7 +15,8 @@ export const WORKER_QUIT_TIMEOUT_MS = 60_000;
 
 export interface SessionOpenerDeps {
   readonly secrets: SecretResolver;
-  readonly oauth: OAuthTokenProvider;
+  /** OAuth access tokens, or how to make the provider when a mailbox first needs one (the Lambda's lazy chunk). */
+  readonly oauth: ClientSource<Pick<OAuthTokenProvider, 'getAccessToken'>>;
   /** Extra engine options (tests: timeouts, trace). */
   readonly engine?: Partial<Pop3SessionOptions>;
 }
@@ -28,7 +30,7 @@ export interface SessionOpenerDeps {
 export async function sessionOptions(mailbox: MailboxConfig, deps: SessionOpenerDeps, signal?: AbortSignal): Promise<Pop3SessionOptions> {
   const clientCertificate = mailbox.clientCertificate && (await resolveClientCertificate(mailbox.id, mailbox.clientCertificate, deps.secrets));
   const credentials = mailbox.oauth
-    ? { accessToken: await deps.oauth.getAccessToken(mailbox.id, mailbox.oauth) }
+    ? { accessToken: await (await clientOf(deps.oauth)).getAccessToken(mailbox.id, mailbox.oauth) }
     : mailbox.password
       ? { password: await deps.secrets.resolve(mailbox.password, { mailboxId: mailbox.id, field: 'password' }) }
       : {};

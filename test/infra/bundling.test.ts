@@ -53,6 +53,12 @@ describe('the fetch handler bundle', () => {
     expect(bundle.initialInputs.some((path) => path.includes('node_modules/@aws-sdk/client-dynamodb/'))).toBe(true);
   });
 
+  it('leaves login code only some mailboxes use out of it too: SCRAM with SASLprep and channel binding, the OAuth token provider', () => {
+    const lazy = /lambda\/(pop3\/(sasl-scram|saslprep|saslprep-tables|channel-binding)|credentials\/oauth-token-provider)\.ts$/;
+    expect(bundle.initialInputs.filter((path) => lazy.test(path))).toEqual([]);
+    expect(bundle.inputs.filter((path) => lazy.test(path))).toHaveLength(5);
+  });
+
   it('carries only the credential provider Lambda uses (the environment), not the SDK default chain', () => {
     expect(bundle.inputs.some((path) => path.endsWith('lambda/credentials/lambda-environment-credentials.ts'))).toBe(true);
     const chain = bundle.inputs.filter((path) => /@aws-sdk\/(credential-provider-|nested-clients|token-providers)/.test(path));

@@ -32,7 +32,7 @@ describe.skipIf(!requireDovecot())('SCRAM against Dovecot', () => {
   async function logsIn(options: Pop3SessionOptions): Promise<{ trace: string[]; count: number; bound: boolean }> {
     const trace: string[] = [];
     const client = await openSession({ ...options, trace: (e) => trace.push(`${e.direction}: ${e.line}`) });
-    const bound = client.channelBinding !== undefined;
+    const bound = (await client.channelBinding()) !== undefined;
     const count = (await client.stat()).count;
     await client.quit();
     return { trace, count, bound };

@@ -50,7 +50,7 @@ describe('SCRAM-*-PLUS, bound to the TLS connection', () => {
           const server = await tlsServer(mode, { tlsMaxVersion: version });
           const client = await openSession(tlsOpts(server, mode, { auth }));
           expect(client.tls?.protocol).toBe(version);
-          expect(client.channelBinding?.type).toBe(type);
+          expect((await client.channelBinding())?.type).toBe(type);
           expect((await client.stat()).count).toBe(1);
           await client.quit();
           expect(gs2Sent(server), auth).toBe(`p=${type},,`);
