@@ -3,7 +3,7 @@
  * past, fingerprinted, and mined for the few fields that go into S3 object metadata.
  * Only header values are ever decoded; the message bytes themselves are never touched.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Stop capturing after this many octets. RFC 5322 sets no limit on the header block;
@@ -135,7 +135,7 @@ export function headerFingerprint(headerBlock: Uint8Array): string {
   const fields = text.split(/\n(?![ \t])/);
   const kept = fields.filter((field) => !SERVER_MAINTAINED_FIELDS.has(fieldName(field)));
   const normalised = kept.join('\n').replace(/[ \t\r\n]+$/, '');
-  return createHash('sha256').update(normalised, 'latin1').digest('hex');
+  return hash('sha256', Buffer.from(normalised, 'latin1'), 'hex');
 }
 
 function fieldName(field: string): string {
@@ -180,7 +180,7 @@ const FIELD_LINE = /^([\x21-\x39\x3b-\x7e]+)[ \t]*:(.*)$/s;
 
 /** [name, raw value as a latin1 string] per field, in order, continuation lines joined. */
 function unfoldedFields(headerBlock: Uint8Array): Array<[string, string]> {
-  const lines = Buffer.from(headerBlock).toString('latin1').split(/\r?\n/);
+  const lines = asBuffer(headerBlock).toString('latin1').split(/\r?\n/);
   const fields: Array<[string, string]> = [];
   let current: [string, string] | undefined;
   for (const line of lines) {
@@ -196,10 +196,20 @@ function unfoldedFields(headerBlock: Uint8Array): Array<[string, string]> {
   return fields;
 }
 
+/** A Buffer view of the same bytes (Buffer.from(Uint8Array) would copy them). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Only 7-bit bytes: the same text in UTF-8 and Latin-1, no decoder needed. */
+// eslint-disable-next-line no-control-regex -- a byte range, not a typo
+const SEVEN_BIT = /^[\x00-\x7f]*$/;
+
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Raw 8-bit header bytes: UTF-8 when they are valid UTF-8 (RFC 6532), else Latin-1. */
 function decodeRawValue(latin1: string): string {
+  if (SEVEN_BIT.test(latin1)) return latin1;
   const bytes = Buffer.from(latin1, 'latin1');
   try {
     return STRICT_UTF8.decode(bytes);
@@ -232,6 +242,7 @@ interface EncodedWord {
  * multi-byte character split across two words survives. Words in other charsets stay raw.
  */
 export function decodeEncodedWords(value: string): string {
+  if (!value.includes('=?')) return value;
   const words = [...value.matchAll(ENCODED_WORD)].flatMap((m): EncodedWord[] => {
     const charset = m[1]!.toLowerCase().replace(/\*.*$/, ''); // RFC 2231 language suffix
     if (CHARSET_DECODERS[charset] === undefined) return [];
@@ -272,6 +283,9 @@ function decodeQ(text: string): Buffer {
   return Buffer.from(bytes);
 }
 
+/** Printable ASCII but '%', not starting or ending with a space: what toMetadataValue returns unchanged. */
+const METADATA_SAFE = /^(?:[\x21-\x24\x26-\x7e](?:[\x20-\x24\x26-\x7e]*[\x21-\x24\x26-\x7e])?)?$/;
+
 /**
  * Makes text safe for an S3 metadata value (an HTTP header): tabs become spaces, other
  * control characters are removed, '%' and every non-ASCII character are percent-encoded
@@ -279,6 +293,8 @@ function decodeQ(text: string): Buffer {
  * (HTTP would drop them), and the result is cut to `maxChars` without splitting an escape.
  */
 export function toMetadataValue(text: string, maxChars: number): string {
+  // The usual value (printable ASCII without '%', no blank at either end, short) is safe as it is.
+  if (text.length <= maxChars && METADATA_SAFE.test(text)) return text;
   const clean = text
     .replace(/\t/g, ' ')
     .replace(/\p{Cc}/gu, '')

@@ -295,11 +295,15 @@ export function buildObjectMetadata(
   return metadata;
 }
 
+/** What encodeURIComponent leaves as it is. */
+const URI_UNRESERVED = /^[A-Za-z0-9\-_.!~*'()]*$/;
+
 /**
  * encodeURIComponent of an id, cut to MAX_ID_METADATA_CHARS between characters (never inside
  * one character's escapes), so decodeURIComponent always works on the result.
  */
 function encodedId(id: string): string {
+  if (id.length <= MAX_ID_METADATA_CHARS && URI_UNRESERVED.test(id)) return id;
   let out = '';
   for (const char of id.replace(/\p{Cs}/gu, '\ufffd')) {
     const piece = encodeURIComponent(char);

@@ -4,7 +4,7 @@
  * double-encode), header values trimmed with inner blanks collapsed, every `x-amz-*` header
  * signed. direct-put-object.ts uses it; s3rver checks these signatures in the tests.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
 
 export interface SigningCredentials {
   readonly accessKeyId: string;
@@ -81,7 +81,7 @@ function canonicalValue(value: string): string {
 }
 
 function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 function signingKey(scope: SigningScope, day: string): Buffer {

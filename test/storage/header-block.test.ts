@@ -188,4 +188,20 @@ describe('toMetadataValue', () => {
       }),
     );
   });
+
+  it('cuts to the limit between escapes and trims, whether the text takes the plain-ASCII shortcut or not (property)', () => {
+    const ascii = fc.string({ unit: fc.constantFrom(' ', '%', 'a', 'Z', '~', '!', '\t', 'é'), maxLength: 30 });
+    fc.assert(
+      fc.property(ascii, fc.integer({ min: 0, max: 35 }), (text, max) => {
+        const value = toMetadataValue(text, max);
+        expect(value.length).toBeLessThanOrEqual(max);
+        expect(value).not.toMatch(/^ | $/);
+        const whole = toMetadataValue(text, 10_000);
+        // A prefix of the whole value, cut at a character (never inside an escape), then trimmed.
+        expect(whole.startsWith(value)).toBe(true);
+        expect(() => decodeURIComponent(value)).not.toThrow();
+        if (/^[\x21-\x24\x26-\x7e]([\x20-\x24\x26-\x7e]*[\x21-\x24\x26-\x7e])?$/.test(text) && text.length <= max) expect(value).toBe(text);
+      }),
+    );
+  });
 });
