@@ -95,6 +95,8 @@ export class Pop3Client {
   /** Whose turn it is to read a reply; every waiting command is woken when the connection fails. */
   private readonly replies = new ReplyQueue();
   private usePipelining = false;
+  /** A pump is queued for the end of this turn (see schedulePump). */
+  private pumpQueued = false;
   /** The message stream whose reply is being read, if any. */
   private activeStream: MessageStream | undefined;
   /** The command of that stream once the server closed and no reply can follow it (see {@link inputEnded}). */
@@ -466,7 +468,7 @@ export class Pop3Client {
     if (/[\r\n]/.test(line)) return rejected(new Pop3Error(Pop3ErrorCode.USAGE, `command holds a line break: ${shown}`));
     const slot: Slot = { line, shown, sent: false };
     this.queue.push(slot);
-    this.pump();
+    this.schedulePump();
     return observed(
       new Promise<T>((resolve, reject) => {
         let holds = false;
@@ -544,6 +546,21 @@ export class Pop3Client {
     if (!stream || this.closedAhead !== undefined || this.channel.failed || stream.bytesFollowReply()) return;
     this.closedAhead = stream.command;
     this.wakeAll();
+  }
+
+  /**
+   * Pipelined commands queued in one turn (a fetch issuing its look-ahead) go out in one
+   * write at its end: one TLS record and one send instead of one per command. Without
+   * pipelining a command goes out at once (there is only ever one outstanding).
+   */
+  private schedulePump(): void {
+    if (!this.usePipelining) return this.pump();
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    queueMicrotask(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
   }
 
   /** Writes queued commands: all at once within the window when pipelining, else one by one. */

@@ -22,8 +22,13 @@ export const MAX_UPLOADS_IN_FLIGHT = 64;
  * buffers, so large messages go up one or two at a time and a 512 MB Lambda is never at risk.
  */
 export const MAX_UPLOAD_OCTETS_IN_FLIGHT = 32 * 1024 * 1024;
-/** RETR commands sent ahead of the message being read (hides the round trip). */
-export const LOOKAHEAD_MESSAGES = 8;
+/** RETR commands sent ahead of the message being read (hides the round trip), at most... */
+export const LOOKAHEAD_MESSAGES = 16;
+/**
+ * ...refilled once fewer than this many are left: at least this many stay ahead, and the
+ * refill goes out as one write (a pipelining client writes the commands of one turn together).
+ */
+export const LOOKAHEAD_REFILL_BELOW = 8;
 /** Announced octets of RETRs sent ahead: bounds what must still be read if the run stops. */
 export const LOOKAHEAD_OCTETS = 4 * 1024 * 1024;
 /**
@@ -173,6 +178,7 @@ class Fetcher {
   /** Sends RETRs ahead while the look-ahead bounds, the time budget and the limits allow. */
   private async issueAhead(): Promise<void> {
     const { ctx } = this.f;
+    if (this.issued.length >= LOOKAHEAD_REFILL_BELOW) return;
     while (!this.stopped && this.next < this.queue.length && this.issued.length < LOOKAHEAD_MESSAGES) {
       const m = this.queue[this.next]!;
       if (this.issued.length > 0 && this.aheadOctets + m.size > LOOKAHEAD_OCTETS) return;
