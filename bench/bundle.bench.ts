@@ -10,9 +10,11 @@
  * first event), which is what Lambda's init pays before the handler runs.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+import { handlerEsbuildOptions } from '../lib/bundling';
 import { bundleLambdaHandler } from './build';
 import { QUICK, execMeasured, freshDir, log, median } from './common';
 
@@ -41,6 +43,36 @@ export interface BundleResult {
   /** The same difference in CPU time (user + sys). */
   readonly loadCpuMs: number;
   readonly runs: number;
+  /** The DynamoDB client alone (see DYNAMODB_ONLY_ENTRY), built the same way: bytes and cold module load. */
+  readonly dynamoOnlyBytes: number;
+  readonly dynamoOnlyLoadMs: number;
+}
+
+/**
+ * What every cold start loads whatever our code does: the DynamoDB client and the commands a
+ * run sends (lease, state, registry), with the SDK core under them. Its load is the floor of
+ * the handler's.
+ */
+const DYNAMODB_ONLY_ENTRY =
+  "export { DynamoDBClient, BatchGetItemCommand, BatchWriteItemCommand, DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';\n";
+
+/** DYNAMODB_ONLY_ENTRY bundled with the handler's esbuild settings: its entry file, and the bytes a cold start loads (the entry and its static imports). */
+async function bundleDynamoOnly(dir: string): Promise<{ file: string; bytes: number }> {
+  const entry = join(dir, 'dynamo-only.mjs');
+  await writeFile(entry, DYNAMODB_ONLY_ENTRY);
+  const out = join(dir, 'dynamo-only');
+  // The entry lies in the scratch directory: the SDK resolves from this repository.
+  const { metafile } = await build({ ...handlerEsbuildOptions(out, entry), nodePaths: [resolve(import.meta.dirname, '..', 'node_modules')], metafile: true });
+  const outputs = metafile.outputs;
+  const first = Object.keys(outputs).find((path) => path.endsWith('/index.mjs'))!;
+  const loaded = new Set<string>();
+  for (const stack = [first]; stack.length > 0; ) {
+    const path = stack.pop()!;
+    if (loaded.has(path)) continue;
+    loaded.add(path);
+    for (const i of outputs[path]!.imports) if (i.kind === 'import-statement' && outputs[i.path]) stack.push(i.path);
+  }
+  return { file: join(out, 'index.mjs'), bytes: [...loaded].reduce((sum, path) => sum + outputs[path]!.bytes, 0) };
 }
 
 export async function runBundle(scratch: string, requestedRuns: number): Promise<BundleResult> {
@@ -51,17 +83,24 @@ export async function runBundle(scratch: string, requestedRuns: number): Promise
   // An ES module that imports the bundle and exits: the same loader path as Lambda's runtime.
   const importer = join(dir, 'load-bundle.mjs');
   await writeFile(importer, `await import(${JSON.stringify(pathToFileURL(bundle.file).href)});\n`);
+  const dynamoOnly = await bundleDynamoOnly(dir);
+  const dynamoImporter = join(dir, 'load-dynamo-only.mjs');
+  await writeFile(dynamoImporter, `await import(${JSON.stringify(pathToFileURL(dynamoOnly.file).href)});\n`);
   const env = { ...process.env, NODE_OPTIONS: '', AWS_REGION: 'us-east-1' };
   const bare: { ms: number; cpu: number }[] = [];
   const load: { ms: number; cpu: number }[] = [];
+  const dynamoLoad: number[] = [];
   // One untimed round: the page cache holds node and the bundle for every timed round.
   await execMeasured(process.execPath, [importer], { env, scratch: dir });
   for (let i = 0; i < runs; i++) {
     const a = await execMeasured(process.execPath, ['-e', '0'], { env, scratch: dir });
     const b = await execMeasured(process.execPath, [importer], { env, scratch: dir });
     if (b.code !== 0) throw new Error(`importing the bundle failed:\n${b.stderr}`);
+    const c = await execMeasured(process.execPath, [dynamoImporter], { env, scratch: dir });
+    if (c.code !== 0) throw new Error(`importing the DynamoDB client alone failed:\n${c.stderr}`);
     bare.push({ ms: a.ms, cpu: a.cpuMs ?? Number.NaN });
     load.push({ ms: b.ms, cpu: b.cpuMs ?? Number.NaN });
+    dynamoLoad.push(c.ms);
   }
   const nodeMs = median(bare.map((x) => x.ms));
   const importMs = median(load.map((x) => x.ms));
@@ -79,6 +118,8 @@ export async function runBundle(scratch: string, requestedRuns: number): Promise
     loadQuartilesMs: [quantile(paired, 0.25), quantile(paired, 0.75)],
     loadCpuMs: median(load.map((x) => x.cpu)) - median(bare.map((x) => x.cpu)),
     runs,
+    dynamoOnlyBytes: dynamoOnly.bytes,
+    dynamoOnlyLoadMs: median(dynamoLoad) - nodeMs,
   };
   log(`bundle ${(bundle.bytes / 1024).toFixed(0)} KiB at a cold start (${(bundle.totalBytes / 1024).toFixed(0)} KiB with the lazy chunks), module load ${result.loadMs.toFixed(0)} ms`);
   return result;

@@ -1,5 +1,6 @@
 /** Shared helpers of the benchmarks: settings, statistics, processes, scratch dirs. */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { access, chmod, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -218,4 +219,26 @@ export function silenceNodeVersionWarning(): void {
     if (type === 'NodeVersionSupportWarning' || /NodeVersionSupportWarning|require node >=22/.test(text)) return;
     original(warning, ...rest);
   }) as typeof process.emitWarning;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ: 100 on Linux everywhere). */
+const USER_HZ = 100;
+
+/**
+ * CPU time (user + system, ms) a process has used so far, its threads included; undefined
+ * when it cannot be read (no /proc, the process is gone). For `pid` undefined: this process.
+ */
+export function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold blanks: count fields after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+  } catch {
+    return undefined;
+  }
 }

@@ -241,6 +241,7 @@ async function runThroughputBudgeted(env: Environment, corpora: readonly CorpusS
         into.innerMs.push(...t.innerMs);
         into.cpuMs.push(...t.cpuMs);
         into.latency.push(...t.latency);
+        into.emulatorCpuMs.push(...t.emulatorCpuMs);
       }
     }
     results.push(first);

@@ -15,7 +15,7 @@ import type { LocalDynamo, LocalS3 } from '../test/fixtures/aws-local';
 import type { DovecotInstance } from '../test/fixtures/dovecot';
 import { CLASSIC_TOOLS, type MailboxTarget } from './classic-tools';
 import type { ClientJob, ClientMode, ClientResult } from './client';
-import { execMeasured, freshDir, log, makeMaildir, rotate } from './common';
+import { execMeasured, freshDir, log, makeMaildir, processCpuMs, rotate } from './common';
 import type { CorpusSpec } from './corpus';
 import type { LatencyTallies } from './latency-model/latency-tally';
 import type { LatencyModel } from './latency-model/start-latency-model';
@@ -79,6 +79,8 @@ export interface ToolSamples {
   writeUnits?: number;
   /** The latency model's counts, one per run (worker-latency only). */
   readonly latency: LatencyTallies[];
+  /** CPU the S3 and DynamoDB emulators spent during each run (worker rows on s3rver and dynalite or DynamoDB Local). */
+  readonly emulatorCpuMs: number[];
 }
 
 export interface CorpusResult {
@@ -113,6 +115,12 @@ interface WorkerBackend {
   /** The worker's S3 client keeps the SDK's default checksums (s3rver stores aws-chunked framing as data). */
   readonly sdkDefaultChecksums: boolean;
   readonly latency?: LatencyModel;
+  /**
+   * The emulators' processes, whose CPU a run is charged with: s3rver's child, and DynamoDB
+   * Local's JVM or, for dynalite, which runs in the bench's own process, undefined (this
+   * process: it only waits for the worker meanwhile). None for the latency model.
+   */
+  readonly emulatorPids: readonly (number | undefined)[];
   /** Frees what one run stored. */
   drop(bucket: string, table: string): Promise<void>;
 }
@@ -127,6 +135,7 @@ function workerBackend(env: Environment, id: ToolId): WorkerBackend {
       dynamodb: l.dynamodb,
       sdkDefaultChecksums: true,
       latency: l.model,
+      emulatorPids: [],
       drop: () => l.model.clear(),
     };
   }
@@ -137,6 +146,7 @@ function workerBackend(env: Environment, id: ToolId): WorkerBackend {
     dynamoEndpoint: dynamo.endpoint,
     dynamodb: dynamo.dynamodb,
     sdkDefaultChecksums: false,
+    emulatorPids: [env.s3.pid, dynamo.pid],
     drop: async (bucket, table) => {
       // Behind s3rver's back (it keeps no index): a rerun never reads these buckets again.
       await rm(join(env.s3.dir, bucket), { recursive: true, force: true });
@@ -153,6 +163,20 @@ export interface WorkerRun extends ClientRun {
   readonly stored: StoredCount;
   /** The latency model's counts for this run alone. */
   readonly latency?: LatencyTallies;
+  /** CPU the emulators spent during the run (see WorkerBackend.emulatorPids); undefined when unreadable or none. */
+  readonly emulatorCpuMs?: number;
+}
+
+/** CPU used so far by all of `pids` (see processCpuMs); undefined when one cannot be read, or for none. */
+function emulatorsCpuMs(pids: readonly (number | undefined)[]): number | undefined {
+  if (pids.length === 0) return undefined;
+  let sum = 0;
+  for (const pid of pids) {
+    const ms = processCpuMs(pid);
+    if (ms === undefined) return undefined;
+    sum += ms;
+  }
+  return sum;
 }
 
 async function runWorker(env: Environment, user: string, backend: WorkerBackend, cacheMiddleware = true): Promise<WorkerRun> {
@@ -162,13 +186,16 @@ async function runWorker(env: Environment, user: string, backend: WorkerBackend,
   await ensureTable(backend.dynamodb, table);
   try {
     await backend.latency?.resetTallies();
+    const emulatorsBefore = emulatorsCpuMs(backend.emulatorPids);
     const run = await runClient(
       env,
       job(env, 'worker', user, { s3Endpoint: backend.s3Endpoint, dynamoEndpoint: backend.dynamoEndpoint, bucket, table, cacheMiddleware, sdkDefaultChecksums: backend.sdkDefaultChecksums }),
     );
+    const emulatorsAfter = emulatorsCpuMs(backend.emulatorPids);
     const latency = await backend.latency?.tallies();
     const stored = await countStored(backend.s3, bucket, backend.dynamodb, table, WORKER_MAILBOX_ID);
-    return { ...run, stored, ...(latency ? { latency } : {}) };
+    const emulatorCpuMs = emulatorsBefore !== undefined && emulatorsAfter !== undefined ? emulatorsAfter - emulatorsBefore : undefined;
+    return { ...run, stored, ...(latency ? { latency } : {}), ...(emulatorCpuMs !== undefined ? { emulatorCpuMs } : {}) };
   } finally {
     await backend.drop(bucket, table);
   }
@@ -187,10 +214,17 @@ interface ToolRun {
   /** Worker rows: what was found stored afterwards. */
   readonly stored?: StoredCount;
   readonly latency?: LatencyTallies;
+  readonly emulatorCpuMs?: number;
 }
 
 function fromClient(r: ClientRun | WorkerRun): ToolRun {
-  return { ms: r.ms, cpuMs: r.cpuMs, messages: r.result.messages, result: r.result, ...('stored' in r ? { stored: r.stored, latency: r.latency } : {}) };
+  return {
+    ms: r.ms,
+    cpuMs: r.cpuMs,
+    messages: r.result.messages,
+    result: r.result,
+    ...('stored' in r ? { stored: r.stored, latency: r.latency, emulatorCpuMs: r.emulatorCpuMs } : {}),
+  };
 }
 
 /** One run of one tool on one mailbox. */
@@ -240,7 +274,7 @@ export interface ThroughputOptions {
 export async function runThroughput(env: Environment, o: ThroughputOptions): Promise<CorpusResult[]> {
   const results: CorpusResult[] = [];
   for (const corpus of o.corpora) {
-    const samples = new Map<ToolId, ToolSamples>(o.tools.map((id) => [id, { id, ms: [], innerMs: [], cpuMs: [], tls: undefined, latency: [] }]));
+    const samples = new Map<ToolId, ToolSamples>(o.tools.map((id) => [id, { id, ms: [], innerMs: [], cpuMs: [], tls: undefined, latency: [], emulatorCpuMs: [] }]));
     // Untimed warm-up: Dovecot indexes the fresh Maildir in the first session.
     if (o.warmUp ?? true) await runTool(env, 'reference', corpus);
     for (let rep = 0; rep < o.repetitions; rep++) {
@@ -255,6 +289,7 @@ export async function runThroughput(env: Environment, o: ThroughputOptions): Pro
           throw new Error(`${id} left ${r.stored.objects} objects and ${r.stored.records} stored records for the ${corpus.count} messages of ${corpus.name}`);
         }
         if (r.latency) s.latency.push(r.latency);
+        if (r.emulatorCpuMs !== undefined) s.emulatorCpuMs.push(r.emulatorCpuMs);
         s.ms.push(r.ms);
         if (r.result) s.innerMs.push(r.result.ms);
         if (r.cpuMs !== undefined) s.cpuMs.push(r.cpuMs);
