@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { Pop3Error, Pop3ErrorCode } from './errors';
+import { soon } from './soon';
 
 /**
  * Pull-based view of a socket: `read()` hands out the next received chunk. The socket is
@@ -98,7 +99,7 @@ export class ByteChannel {
    * `wake` runs in a microtask. The idle timeout runs meanwhile, as for {@link read}.
    */
   whenReadable(wake: () => void): void {
-    if (this.queue.length > 0 || this.failure || this.ended) return queueMicrotask(wake);
+    if (this.queue.length > 0 || this.failure || this.ended) return soon(wake);
     if (this.waiting) throw concurrentReads();
     this.wake = wake;
     this.armIdleTimer();

@@ -34,6 +34,7 @@ import { errorFromReply, parseStatusLine, statusKeywordLength, type CommandPurpo
 import { SaslCancel, type SaslMechanism } from './sasl';
 import { saslResponseForms } from './sasl-response-forms';
 import { SecretScrubber } from './secret-scrubber';
+import { soon } from './soon';
 import { createSessionSignal, type SessionSignal } from './session-signal';
 
 export type { MessageOptions, Pop3ConnectOptions, TraceEvent } from './client-options';
@@ -557,7 +558,7 @@ export class Pop3Client {
     if (!this.usePipelining) return this.pump();
     if (this.pumpQueued) return;
     this.pumpQueued = true;
-    queueMicrotask(() => {
+    soon(() => {
       this.pumpQueued = false;
       this.pump();
     });

@@ -8,6 +8,8 @@
  * A start runs in a microtask, never inside the release of the reply before it (a run of
  * buffered replies does not recurse): one hop and no promise per reply.
  */
+import { soon } from './soon';
+
 export class ReplyQueue {
   /** Commands waiting for the slot, oldest first. */
   private readonly waiting: (() => void)[] = [];
@@ -19,13 +21,13 @@ export class ReplyQueue {
    */
   enter(start: () => void, failFast: boolean): boolean {
     if (failFast) {
-      queueMicrotask(start);
+      soon(start);
       return false;
     }
     if (this.busy) this.waiting.push(start);
     else {
       this.busy = true;
-      queueMicrotask(start);
+      soon(start);
     }
     return true;
   }
@@ -33,12 +35,12 @@ export class ReplyQueue {
   /** The holder is done: the oldest waiting command gets the slot. */
   leave(): void {
     const next = this.waiting.shift();
-    if (next) queueMicrotask(next);
+    if (next) soon(next);
     else this.busy = false;
   }
 
   /** No reply can come any more: every waiting command runs now (and fails). */
   wakeAll(): void {
-    for (const start of this.waiting.splice(0)) queueMicrotask(start);
+    for (const start of this.waiting.splice(0)) soon(start);
   }
 }
