@@ -283,6 +283,15 @@ function decodeQ(text: string): Buffer {
   return Buffer.from(bytes);
 }
 
+/** `text` without the spaces and tabs at its ends (the rest of toMetadataValue's cleaning does nothing else to those). */
+function withoutOuterBlanks(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
+}
+
 /** Printable ASCII but '%', not starting or ending with a space: what toMetadataValue returns unchanged. */
 const METADATA_SAFE = /^(?:[\x21-\x24\x26-\x7e](?:[\x20-\x24\x26-\x7e]*[\x21-\x24\x26-\x7e])?)?$/;
 
@@ -293,8 +302,9 @@ const METADATA_SAFE = /^(?:[\x21-\x24\x26-\x7e](?:[\x20-\x24\x26-\x7e]*[\x21-\x2
  * (HTTP would drop them), and the result is cut to `maxChars` without splitting an escape.
  */
 export function toMetadataValue(text: string, maxChars: number): string {
-  // The usual value (printable ASCII without '%', no blank at either end, short) is safe as it is.
-  if (text.length <= maxChars && METADATA_SAFE.test(text)) return text;
+  // The usual value (printable ASCII without '%' between the blanks a header puts around it, short) is safe as it is.
+  const inner = withoutOuterBlanks(text);
+  if (inner.length <= maxChars && METADATA_SAFE.test(inner)) return inner;
   const clean = text
     .replace(/\t/g, ' ')
     .replace(/\p{Cc}/gu, '')
