@@ -41,30 +41,32 @@ const NEEDS_CANONICAL = /^\s|\s$|\s\s|[\t\n\r\f\v]/;
  * `x-amz-security-token` (when there is a session token) and `authorization`.
  */
 export function signRequest(request: RequestToSign, scope: SigningScope): Record<string, string> {
-  const amzDate = scope.now.toISOString().replace(/[-:]|\.\d{3}/g, '');
+  const amzDate = amzDateOf(scope.now);
   const day = amzDate.slice(0, 8);
-  const headers: Record<string, string> = {
-    ...request.headers,
-    'x-amz-date': amzDate,
-    'x-amz-content-sha256': request.payloadSha256Hex,
-  };
+  const headers: Record<string, string> = Object.assign({}, request.headers);
+  headers['x-amz-date'] = amzDate;
+  headers['x-amz-content-sha256'] = request.payloadSha256Hex;
   if (scope.credentials.sessionToken) headers['x-amz-security-token'] = scope.credentials.sessionToken;
   const names = Object.keys(headers).sort();
+  let canonicalHeaders = '';
+  for (const name of names) canonicalHeaders += `${name}:${canonicalValue(headers[name]!)}\n`;
   const signedHeaders = names.join(';');
-  const canonicalRequest = [
-    request.method,
-    request.path,
-    '',
-    ...names.map((name) => `${name}:${canonicalValue(headers[name]!)}`),
-    '',
-    signedHeaders,
-    request.payloadSha256Hex,
-  ].join('\n');
+  const canonicalRequest = `${request.method}\n${request.path}\n\n${canonicalHeaders}\n${signedHeaders}\n${request.payloadSha256Hex}`;
   const credentialScope = `${day}/${scope.region}/${scope.service}/aws4_request`;
   const stringToSign = `${ALGORITHM}\n${amzDate}\n${credentialScope}\n${sha256Hex(canonicalRequest)}`;
   const signature = createHmac('sha256', signingKey(scope, day)).update(stringToSign).digest('hex');
   headers.authorization = `${ALGORITHM} Credential=${scope.credentials.accessKeyId}/${credentialScope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
   return headers;
+}
+
+/** The last `x-amz-date` made, for its second: requests signed in the same second share it. */
+let lastAmzDate = { second: Number.NaN, text: '' };
+
+/** `20261206T195724Z`: ISO 8601 basic format, to the second. */
+function amzDateOf(now: Date): string {
+  const second = Math.floor(now.getTime() / 1000);
+  if (second !== lastAmzDate.second) lastAmzDate = { second, text: now.toISOString().replace(/[-:]|\.\d{3}/g, '') };
+  return lastAmzDate.text;
 }
 
 /** `/a b/c` -> `/a%20b/c`: each segment as RFC 3986 wants it, the slashes kept. */
