@@ -248,7 +248,8 @@ export function markdownReport(r: BenchReport): string {
         'CPU per message is the worker process\'s user + system time, start-up included, divided by the messages. ' +
         '"not measured": a tool was not installed or a step did not run in that run (see the end of the page). ' +
         '"bound on this machine": the least the figure can be here, from other figures of this run: for CPU per message, the engine alone plus the floor of one PutObject and one batched record (the SDK floor below); ' +
-        'for the worker\'s wall time, the engine alone, which stores nothing, or, on the local servers, the CPU of the worker and of the emulators spread over every core if that is more; ' +
+        'for the worker\'s wall time, the engine alone, which stores nothing, or, if more, under the latency model that CPU floor times the messages (a Node process runs its JavaScript on one thread) ' +
+        'and on the local servers the CPU of the worker and of the emulators spread over every core; ' +
         'for the engine, the reference client, the least a Node process can do.' +
         (r.baseline ? ` Before: ${r.baseline.note}` : '') +
         (r.quick ? ' **BENCH_QUICK: smaller workloads; the verdicts mean nothing.**' : ''),

@@ -8,9 +8,9 @@
  * Every comparison is a ratio against a reference measured in the same run; nothing here
  * asserts a time.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { startDovecot, type DovecotInstance } from '../test/fixtures/dovecot';
 import { createLocalDynamoDbClient } from '../lambda/local/embedded-aws';
 import { createLocalS3Client, startDynalite, startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from '../test/fixtures/aws-local';
@@ -202,16 +202,33 @@ async function main(): Promise<void> {
   }
 
   machine.loadEnd = os.loadavg()[0]!;
-  report.findings.push(...findings(report));
+  report.durationMs = nowMs() - started;
+  // The measurements alone, so that `npm run bench -- --render` can write the page again.
+  await mkdir(dirname(LAST_RUN), { recursive: true });
+  await writeFile(LAST_RUN, JSON.stringify(report));
+  await writeDocs(report);
+}
+
+/** The measurements of the last full run (git-ignored): what --render reads. */
+const LAST_RUN = join(ROOT, 'bench', 'results', 'last-run.json');
+
+/** Findings and targets from the measurements, then docs/benchmarks.md and .svg. */
+async function writeDocs(report: BenchReport): Promise<void> {
+  report.findings.splice(0, report.findings.length, ...findings(report));
   const baseline = await loadBaseline();
   if (baseline) report.baseline = { label: baseline.label, note: baseline.note };
   report.targets = targetRows(report, baseline);
-  report.durationMs = nowMs() - started;
   await mkdir(DOCS, { recursive: true });
   await writeFile(join(DOCS, 'benchmarks.md'), markdownReport(report));
   await writeFile(join(DOCS, 'benchmarks.svg'), svgReport(report));
   console.log(consoleReport(report));
-  console.log(`\nwrote docs/benchmarks.md and docs/benchmarks.svg (${fmtMs(report.durationMs)})`);
+  console.log(`\nwrote docs/benchmarks.md and docs/benchmarks.svg (the run took ${fmtMs(report.durationMs)})`);
+}
+
+/** `--render`: the page again from the last run's measurements (after a change to the report's text or targets), without measuring. */
+async function render(): Promise<void> {
+  const report = JSON.parse(await readFile(LAST_RUN, 'utf8')) as BenchReport;
+  await writeDocs(report);
 }
 
 /**
@@ -328,7 +345,7 @@ function findings(r: BenchReport): string[] {
   return out;
 }
 
-main().then(
+(process.argv.includes('--render') ? render() : main()).then(
   () => process.exit(0),
   (err: unknown) => {
     console.error(err);
