@@ -2,8 +2,8 @@
  * bench/listing.bench.ts (a 1,000,000-entry UIDL + LIST through the real client) as a
  * step of `npm run bench`: bundled as the Lambda code is (esbuild, no TypeScript loader in
  * the process: tsx alone adds ~40 MB of RSS) and run as its own command, so its peak RSS is
- * that of a fresh process running what production runs, not the bench runner's (maxRSS
- * only ever grows). Its measurement stays in that file; this only reads the JSON line it prints.
+ * that of a fresh process running what production runs, not the bench runner's (it reads
+ * its own VmHWM: getrusage's maxRSS would carry the runner's peak into the child). Its measurement stays in that file; this only reads the JSON line it prints.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

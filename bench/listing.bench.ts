@@ -7,6 +7,7 @@
  * Run alone: node --import tsx bench/listing.bench.ts [entries]
  */
 import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { openSession } from '../lambda/pop3';
 
@@ -67,10 +68,21 @@ export async function measureListing(entries = DEFAULT_ENTRIES): Promise<Listing
     const wallMs = performance.now() - started;
     const used = process.cpuUsage(cpu);
     if (uidl.length !== entries || sizes.size !== entries) throw new Error(`listed ${uidl.length}/${sizes.size} of ${entries}`);
-    return { entries, cpuMs: (used.user + used.system) / 1000, wallMs, peakRssMb: process.resourceUsage().maxRSS / 1024, baselineRssMb };
+    return { entries, cpuMs: (used.user + used.system) / 1000, wallMs, peakRssMb: vmHwmKb() / 1024, baselineRssMb };
   } finally {
     child.kill();
   }
+}
+
+/**
+ * This process's peak resident set (VmHWM), in KiB. Not getrusage's maxRSS: Linux carries
+ * that across fork and exec, so a process started by a larger one (the bench runner, about
+ * 200 MB) reports its parent's peak, not its own.
+ */
+function vmHwmKb(): number {
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  if (match === null) throw new Error('no VmHWM in /proc/self/status: peak RSS cannot be measured here');
+  return Number(match[1]);
 }
 
 if (process.argv[2] === '--serve') serve(Number(process.argv[3]));
