@@ -125,8 +125,10 @@ async function loadScram(options: Pop3SessionOptions, caps: Capabilities, client
 
 /**
  * Picks the mechanism: the configured one (checked against CAPA) or the first fitting one.
- * `scram`: SCRAM's code and the link's channel binding (which the -PLUS mechanisms need);
- * without it, SCRAM is not checked against the credentials and -PLUS is unavailable.
+ * `scram`: SCRAM's code and the link's channel binding (which the -PLUS mechanisms need).
+ * Without it -PLUS is unavailable, and `auto` passes over SCRAM unless the credentials are
+ * printable ASCII, which SASLprep neither refuses nor changes (openSession loads SCRAM
+ * whenever it may be chosen, so the exact check applies there).
  */
 export function chooseMechanism(options: Pop3SessionOptions, caps: Capabilities, greeting: string, secure: boolean, scram?: ScramSupport): AuthMechanismName {
   const canBind = scram?.binding !== undefined;
@@ -175,10 +177,14 @@ function unavailable(mechanism: AuthMechanismName, caps: Capabilities, greeting:
  * mechanism takes the credentials as they are.
  */
 function scramRefuses(mechanism: AuthMechanismName, options: Pop3SessionOptions, scram: ScramModule | undefined): boolean {
-  if (!SCRAM_MECHANISMS.includes(mechanism) || options.password === undefined || scram === undefined) return false;
+  if (!SCRAM_MECHANISMS.includes(mechanism) || options.password === undefined) return false;
   const credentials = { username: options.username, password: options.password };
+  if (scram === undefined) return !PRINTABLE_ASCII.test(credentials.username) || !PRINTABLE_ASCII.test(credentials.password);
   return scram.scramCredentialProblem(credentials) !== undefined || scram.saslPrepChanges(credentials);
 }
+
+/** Non-empty printable ASCII: SASLprep (RFC 4013) maps, refuses and reorders none of it. */
+const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
 
 /** Why EXTERNAL has no identity to assert (it is the TLS client certificate), or undefined. */
 function withoutCertificate(options: Pop3SessionOptions, secure: boolean): string | undefined {
@@ -221,10 +227,10 @@ function saslMechanism(mechanism: AuthMechanismName, options: Pop3SessionOptions
  * (then the plain form was configured on purpose, and `y` would make the server fail).
  */
 function scramFor(mechanism: AuthMechanismName, options: Pop3SessionOptions, client: Pop3Client, scram: ScramSupport | undefined): SaslMechanism {
-  // openSession loads SCRAM for every session that can choose it.
+  const credentials = { username: options.username, password: requirePassword(options) };
+  // openSession loads SCRAM for every session with a password that can choose it.
   if (scram === undefined) throw new Pop3Error(Pop3ErrorCode.USAGE, `${mechanism}: SCRAM was not loaded for this session`);
   const hash = mechanism.startsWith('SCRAM-SHA-256') ? 'sha256' : 'sha1';
-  const credentials = { username: options.username, password: requirePassword(options) };
   const { binding } = scram;
   if (PLUS_MECHANISMS.includes(mechanism)) {
     if (!binding) throw new Pop3Error(Pop3ErrorCode.UNSUPPORTED, `${mechanism} needs a TLS connection with a channel binding`);

@@ -560,7 +560,12 @@ export class Pop3Client {
     this.pumpQueued = true;
     soon(() => {
       this.pumpQueued = false;
-      this.pump();
+      try {
+        this.pump();
+      } catch (err) {
+        // Nobody awaits this turn (a trace callback that threw): the session ends, its commands fail with the cause.
+        this.fail(err instanceof Error ? err : new Error(String(err)));
+      }
     });
   }
 

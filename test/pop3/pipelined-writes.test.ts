@@ -68,6 +68,22 @@ describe('pipelined command writes', () => {
     expect(bodies).toEqual(Array(5).fill(MESSAGE));
   });
 
+  it('a trace callback that throws while pipelined commands go out ends the session: the commands fail, nothing is left unhandled', async () => {
+    const server = await pop3Server();
+    let failOnRetr = false;
+    const trace = (e: { line: string }): void => {
+      if (failOnRetr && e.line.startsWith('RETR')) throw new Error('trace broke');
+    };
+    const client = await openSession({ host: '127.0.0.1', port: server.port, tls: 'none', allowPlaintextAuth: true, username: 'u', password: 'p', auth: 'USER', trace });
+    failOnRetr = true;
+
+    const outcomes = await Promise.allSettled([client.retr(1), client.retr(2)]);
+    client.close();
+
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    expect(String((outcomes[0] as PromiseRejectedResult).reason)).toContain('trace broke');
+  });
+
   it('without pipelining each command waits for the previous reply: one command per write', async () => {
     const server = await pop3Server();
     const client = await openSession({ host: '127.0.0.1', port: server.port, tls: 'none', allowPlaintextAuth: true, username: 'u', password: 'p', auth: 'USER', pipelining: false });
