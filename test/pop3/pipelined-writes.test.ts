@@ -3,9 +3,10 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openSession } from '../../lambda/pop3';
+import { verbServer, type VerbServer } from './verb-server';
 
 const MESSAGE = 'Subject: x\r\n\r\nbody\r\n';
-const servers: net.Server[] = [];
+const servers: VerbServer[] = [];
 afterEach(() => {
   vi.restoreAllMocks();
   servers.splice(0).forEach((s) => s.close());
@@ -25,25 +26,15 @@ function clientWrites(): string[] {
 }
 
 /** A POP3 server that answers RETR with MESSAGE. */
-async function pop3Server(): Promise<{ port: number }> {
-  const server = net.createServer((socket) => {
-    socket.write('+OK ready\r\n');
-    let pending = '';
-    socket.on('data', (data: Buffer) => {
-      pending += data.toString('latin1');
-      for (let nl = pending.indexOf('\r\n'); nl !== -1; nl = pending.indexOf('\r\n')) {
-        const verb = pending.slice(0, nl).split(' ')[0]!.toUpperCase();
-        pending = pending.slice(nl + 2);
-        if (verb === 'CAPA') socket.write('+OK\r\nUSER\r\nPIPELINING\r\n.\r\n');
-        else if (verb === 'RETR') socket.write(`+OK\r\n${MESSAGE}.\r\n`);
-        else if (verb === 'QUIT') socket.end('+OK bye\r\n');
-        else socket.write('+OK\r\n');
-      }
-    });
+async function pop3Server(): Promise<VerbServer> {
+  const server = await verbServer((verb, socket) => {
+    if (verb === 'CAPA') socket.write('+OK\r\nUSER\r\nPIPELINING\r\n.\r\n');
+    else if (verb === 'RETR') socket.write(`+OK\r\n${MESSAGE}.\r\n`);
+    else if (verb === 'QUIT') socket.end('+OK bye\r\n');
+    else socket.write('+OK\r\n');
   });
   servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.address() as net.AddressInfo).port };
+  return server;
 }
 
 async function drain(stream: NodeJS.ReadableStream): Promise<string> {

@@ -1,32 +1,18 @@
 // SCRAM's code loads lazily (open-session.ts): callers of chooseMechanism without it, and
 // sessions that cannot use SCRAM, get what they got before.
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chooseMechanism, openSession, Pop3Error } from '../../lambda/pop3';
 import { parseCapabilities } from '../../lambda/pop3/capabilities';
+import { verbServer, type VerbServer } from './verb-server';
 
 const caps = (...lines: string[]) => parseCapabilities(lines.map((l) => Buffer.from(l)));
-const servers: net.Server[] = [];
+const servers: VerbServer[] = [];
 afterEach(() => servers.splice(0).forEach((s) => s.close()));
 
 async function scramServer(): Promise<number> {
-  const server = net.createServer((socket) => {
-    socket.write('+OK ready\r\n');
-    let pending = '';
-    socket.on('data', (data: Buffer) => {
-      pending += data.toString('latin1');
-      for (let nl = pending.indexOf('\r\n'); nl !== -1; nl = pending.indexOf('\r\n')) {
-        const verb = pending.slice(0, nl).split(' ')[0]!.toUpperCase();
-        pending = pending.slice(nl + 2);
-        if (verb === 'CAPA') socket.write('+OK\r\nUSER\r\nSASL SCRAM-SHA-256 PLAIN\r\n.\r\n');
-        else socket.write('-ERR no\r\n');
-      }
-    });
-    socket.on('error', () => undefined);
-  });
+  const server = await verbServer((verb, socket) => socket.write(verb === 'CAPA' ? '+OK\r\nUSER\r\nSASL SCRAM-SHA-256 PLAIN\r\n.\r\n' : '-ERR no\r\n'));
   servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as net.AddressInfo).port;
+  return server.port;
 }
 
 describe('SCRAM loaded lazily', () => {
