@@ -292,8 +292,8 @@ function withoutOuterBlanks(text: string): string {
   return start === 0 && end === text.length ? text : text.slice(start, end);
 }
 
-/** Printable ASCII but '%', not starting or ending with a space: what toMetadataValue returns unchanged. */
-const METADATA_SAFE = /^(?:[\x21-\x24\x26-\x7e](?:[\x20-\x24\x26-\x7e]*[\x21-\x24\x26-\x7e])?)?$/;
+/** Printable ASCII but '%': once without its outer blanks, what toMetadataValue returns as it is. */
+const METADATA_SAFE = /^[\x20-\x24\x26-\x7e]*$/;
 
 /**
  * Makes text safe for an S3 metadata value (an HTTP header): tabs become spaces, other

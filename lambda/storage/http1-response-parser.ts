@@ -97,14 +97,25 @@ export class Http1ResponseParser {
     }
   }
 
-  private readHead(): boolean {
-    const end = this.pending.indexOf(CRLF_CRLF);
+  /**
+   * The bytes before `delimiter` as latin1 text, consumed with it; undefined while it has not
+   * arrived. More than `maxOctets` without it is a protocol error naming `what`.
+   */
+  private take(delimiter: Buffer, maxOctets: number, what: string): string | undefined {
+    const end = this.pending.indexOf(delimiter);
     if (end < 0) {
-      if (this.pending.length > MAX_RESPONSE_HEAD_OCTETS) throw new Http1ProtocolError('the response head is too long');
-      return false;
+      if (this.pending.length > maxOctets) throw new Http1ProtocolError(`${what} is too long`);
+      return undefined;
     }
-    const lines = this.pending.subarray(0, end).toString('latin1').split('\r\n');
-    this.pending = this.pending.subarray(end + CRLF_CRLF.length);
+    const text = this.pending.subarray(0, end).toString('latin1');
+    this.pending = this.pending.subarray(end + delimiter.length);
+    return text;
+  }
+
+  private readHead(): boolean {
+    const head = this.take(CRLF_CRLF, MAX_RESPONSE_HEAD_OCTETS, 'the response head');
+    if (head === undefined) return false;
+    const lines = head.split('\r\n');
     const status = /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(lines[0] ?? '');
     if (!status) throw new Http1ProtocolError('not an HTTP/1.x status line');
     const code = Number(status[2]);
@@ -135,13 +146,8 @@ export class Http1ResponseParser {
   }
 
   private readChunkSize(): boolean {
-    const end = this.pending.indexOf(CRLF);
-    if (end < 0) {
-      if (this.pending.length > MAX_CHUNK_LINE_OCTETS) throw new Http1ProtocolError('a chunk-size line is too long');
-      return false;
-    }
-    const line = this.pending.subarray(0, end).toString('latin1');
-    this.pending = this.pending.subarray(end + CRLF.length);
+    const line = this.take(CRLF, MAX_CHUNK_LINE_OCTETS, 'a chunk-size line');
+    if (line === undefined) return false;
     const size = /^([0-9A-Fa-f]{1,8})[ \t]*(?:;.*)?$/.exec(line);
     if (!size) throw new Http1ProtocolError('a malformed chunk-size line');
     this.chunkLeft = parseInt(size[1]!, 16);
@@ -174,12 +180,7 @@ export class Http1ResponseParser {
       this.state = 'done';
       return true;
     }
-    const end = this.pending.indexOf(CRLF_CRLF);
-    if (end < 0) {
-      if (this.pending.length > MAX_RESPONSE_HEAD_OCTETS) throw new Http1ProtocolError('the trailer section is too long');
-      return false;
-    }
-    this.pending = this.pending.subarray(end + CRLF_CRLF.length);
+    if (this.take(CRLF_CRLF, MAX_RESPONSE_HEAD_OCTETS, 'the trailer section') === undefined) return false;
     this.state = 'done';
     return true;
   }
