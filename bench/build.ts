@@ -11,7 +11,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 const CREATE_REQUIRE_BANNER = "import { createRequire as __mfCreateRequire } from 'node:module'; const require = __mfCreateRequire(import.meta.url);";
 
 /** What every bench bundle shares: ESM for this Node, minified, the SDK's ESM entry points. */
-const BENCH_BUNDLE_OPTIONS = {
+export const BENCH_BUNDLE_OPTIONS = {
   bundle: true,
   platform: 'node',
   target: `node${process.versions.node.split('.')[0]}`,

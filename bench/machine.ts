@@ -13,6 +13,8 @@ export interface MachineInfo {
   /** 1-minute load average when the run started and ended (other work on the machine). */
   loadStart: number;
   loadEnd: number;
+  /** NODE_EXTRA_CA_CERTS as the run found it, before removing it for every tool (see bench/run.ts). */
+  readonly nodeExtraCaCerts?: string;
 }
 
 export type Versions = Record<string, string>;
@@ -46,6 +48,7 @@ export function machineInfo(): MachineInfo {
     kernel: os.release(),
     loadStart: os.loadavg()[0]!,
     loadEnd: Number.NaN,
+    ...(process.env.NODE_EXTRA_CA_CERTS ? { nodeExtraCaCerts: process.env.NODE_EXTRA_CA_CERTS } : {}),
   };
 }
 

@@ -271,6 +271,7 @@ export function markdownReport(r: BenchReport): string {
         ['memory', `${m.memoryGiB.toFixed(1)} GiB`],
         ['OS', `${m.os}, Linux ${m.kernel}`],
         ['1-min load average (start -> end)', `${m.loadStart.toFixed(1)} -> ${m.loadEnd.toFixed(1)} (other work shares this machine: compare ratios within one run, not absolute times across runs)`],
+        ['NODE_EXTRA_CA_CERTS', m.nodeExtraCaCerts ? `${m.nodeExtraCaCerts} on this machine, removed for every tool (Lambda's Node 20+ runtimes leave it unset)` : 'not set'],
         ...Object.entries(r.versions).map(([k, v]) => [k, v]),
       ],
     ),

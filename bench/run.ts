@@ -87,6 +87,10 @@ async function main(): Promise<void> {
   silenceNodeVersionWarning();
   const started = nowMs();
   const machine = machineInfo();
+  // Some machines set NODE_EXTRA_CA_CERTS for every process (a system bundle): every Node
+  // tool whose trust includes the default roots then parses that file, tens of ms each.
+  // Lambda's Node 20+ runtimes leave it unset, and each tool gets the bench's CA anyway.
+  delete process.env.NODE_EXTRA_CA_CERTS;
   const skipped: string[] = [];
   const tmpRoot = await benchTmpRoot();
   // Every fixture's scratch dir (Dovecot's Maildirs, s3rver's store) lands on the same tmpfs.

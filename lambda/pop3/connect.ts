@@ -148,10 +148,10 @@ function cachedContext(options: TlsOptions): tls.SecureContext {
 }
 
 function createContext(options: TlsOptions): tls.SecureContext {
+  let context: tls.SecureContext;
   try {
-    return tls.createSecureContext({
+    context = tls.createSecureContext({
       minVersion: MIN_TLS_VERSION,
-      ...(options.ca === undefined ? {} : { ca: trustedCas(options.ca) }),
       ...(options.cert === undefined ? {} : { cert: options.cert, key: options.key }),
     });
   } catch (err) {
@@ -159,25 +159,32 @@ function createContext(options: TlsOptions): tls.SecureContext {
     const reason = err instanceof Error ? err.message : String(err);
     throw new Pop3Error(Pop3ErrorCode.TLS_FAILED, `the TLS client certificate or its key cannot be used: ${reason}`);
   }
+  if (options.ca !== undefined) addTrustedCas(context, options.ca);
+  return context;
+}
+
+/** The native half of a SecureContext, whose method `createSecureContext`'s own `ca` option calls. */
+interface NativeSecureContext {
+  addCACert(cert: string | Buffer): void;
 }
 
 /**
- * Node replaces its default roots when `ca` is given; an extra CA must add to them.
- * NODE_EXTRA_CA_CERTS is only applied to the default store, so it is added here too.
+ * Adds `extra` to a context that trusts Node's bundled roots: Node gives the context its
+ * own copy of the already parsed roots first. The `ca` option would replace them instead,
+ * and handing the ~140 roots back in as PEM costs 25-55 ms of CPU per process. That copy
+ * leaves out NODE_EXTRA_CA_CERTS, so its file is added here too.
  */
-function trustedCas(extra: NonNullable<TlsOptions['ca']>): (string | Buffer)[] {
-  const list: (string | Buffer)[] = [...tls.rootCertificates];
+function addTrustedCas(context: tls.SecureContext, extra: NonNullable<TlsOptions['ca']>): void {
+  const native = (context as unknown as { context: NativeSecureContext }).context;
   const envFile = process.env.NODE_EXTRA_CA_CERTS;
   if (envFile) {
     try {
-      list.push(readFileSync(envFile));
+      native.addCACert(readFileSync(envFile));
     } catch {
       // Node itself only warns about an unreadable file; do the same by ignoring it.
     }
   }
-  if (Array.isArray(extra)) list.push(...(extra as (string | Buffer)[]));
-  else list.push(extra as string | Buffer);
-  return list;
+  for (const cert of (Array.isArray(extra) ? extra : [extra]) as (string | Buffer)[]) native.addCACert(cert);
 }
 
 function settleSocket<S extends net.Socket>(

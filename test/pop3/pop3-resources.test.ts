@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { openSession, Pop3Client } from '../../lambda/pop3';
 import { startFakePop3 } from '../fixtures/fake-pop3-server';
-import { makeTestPki } from '../fixtures/test-ca';
+import { makeSeparatePki, makeTestPki } from '../fixtures/test-ca';
 
 const MESSAGE_OCTETS = 64 * 1024 * 1024;
 
@@ -55,28 +55,42 @@ describe('engine resources', () => {
     }
   });
 
-  it('trusts a CA given in NODE_EXTRA_CA_CERTS without any configuration', async () => {
-    const pki = await makeTestPki();
-    const server = await startFakePop3({ tls: 'implicit', pki });
+  it('trusts a CA given in NODE_EXTRA_CA_CERTS, with or without a configured ca, which adds to the roots', async () => {
+    const [envPki, configuredPki] = await Promise.all([makeTestPki(), makeSeparatePki()]);
+    const envServer = await startFakePop3({ tls: 'implicit', pki: envPki });
+    const configuredServer = await startFakePop3({ tls: 'implicit', pki: configuredPki });
     const dir = mkdtempSync(join(tmpdir(), 'mf-ca-'));
     try {
       const caFile = join(dir, 'ca.pem');
-      writeFileSync(caFile, pki.caCert);
+      writeFileSync(caFile, envPki.caCert);
       const script = join(dir, 'probe.mts');
+      // Each server once without tlsOptions and once with the other PKI's CA configured.
       writeFileSync(
         script,
         `import { Pop3Client } from ${JSON.stringify(join(process.cwd(), 'lambda/pop3/index.ts'))};
-         const c = await Pop3Client.connect({ host: '127.0.0.1', port: ${server.port}, tls: 'implicit' });
-         console.log(JSON.stringify({ authorized: c.tls?.authorized }));
-         c.close();`,
+         const probe = async (port: number, ca?: string) => {
+           try {
+             const c = await Pop3Client.connect({ host: '127.0.0.1', port, tls: 'implicit', ...(ca ? { tlsOptions: { ca } } : {}) });
+             c.close();
+             return c.tls?.authorized ?? false;
+           } catch (err) {
+             return (err as Error).message.includes('certificate') ? 'rejected' : String(err);
+           }
+         };
+         console.log(JSON.stringify({
+           env: await probe(${envServer.port}),
+           envWithCa: await probe(${envServer.port}, ${JSON.stringify(configuredPki.caCert.toString())}),
+           configured: await probe(${configuredServer.port}, ${JSON.stringify(configuredPki.caCert.toString())}),
+           configuredWithout: await probe(${configuredServer.port}),
+         }));`,
       );
-      const run = (env: NodeJS.ProcessEnv): Promise<{ stdout: string }> => promisify(execFile)(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, ...env }, cwd: process.cwd() });
-      const trusted = await run({ NODE_EXTRA_CA_CERTS: caFile });
-      expect(JSON.parse(trusted.stdout)).toEqual({ authorized: true });
-      await expect(run({ NODE_EXTRA_CA_CERTS: '' })).rejects.toThrow(/TLS_FAILED|certificate/);
+      const run = async (env: NodeJS.ProcessEnv): Promise<unknown> =>
+        JSON.parse((await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, ...env }, cwd: process.cwd() })).stdout);
+      expect(await run({ NODE_EXTRA_CA_CERTS: caFile })).toEqual({ env: true, envWithCa: true, configured: true, configuredWithout: 'rejected' });
+      expect(await run({ NODE_EXTRA_CA_CERTS: '' })).toEqual({ env: 'rejected', envWithCa: 'rejected', configured: true, configuredWithout: 'rejected' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
-      await server.close();
+      await Promise.all([envServer.close(), configuredServer.close()]);
     }
   });
 });
