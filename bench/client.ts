@@ -195,7 +195,7 @@ async function runWorker(job: ClientJob): Promise<Partial<ClientResult>> {
   try {
     const summary = await runMailbox(
       {
-        state: new DynamoDbStateStore({ client: dynamodb, tableName: job.table! }),
+        state: new DynamoDbStateStore({ client: dynamodb, tableName: job.table!, directBatchWrite: true }),
         sink: new S3MessageSink({ client: s3, bucket: job.bucket!, directPutObject: true }),
         openSession: (_m, signal) =>
           openSession({

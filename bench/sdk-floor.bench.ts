@@ -16,7 +16,7 @@ import { BatchWriteItemCommand, DynamoDBClient, type WriteRequest } from '@aws-s
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ensureTable } from '../lambda/state/table-schema';
 import { DirectPutObject } from '../lambda/storage/direct-put-object';
-import { signRequest } from '../lambda/storage/sigv4';
+import { signRequest } from '../lambda/aws-direct/sigv4';
 import { exec } from './common';
 import { startLatencyModel } from './latency-model/start-latency-model';
 

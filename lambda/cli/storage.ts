@@ -279,7 +279,7 @@ function assemble(parts: StorageParts): Storage {
   } catch (err) {
     throw new UsageError(`--prefix: ${(err as Error).message}`);
   }
-  const state = new DynamoDbStateStore({ client: dynamodb, tableName: table });
+  const state = new DynamoDbStateStore({ client: dynamodb, tableName: table, directBatchWrite: true });
   const registry = new DynamoDbMailboxRegistry({ client: dynamodb, tableName: table });
   const { localDir, eventsTo, description, messageLocation, close } = parts;
   // The outbox's capacity counts into the run's, as in Lambda.

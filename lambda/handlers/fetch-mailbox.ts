@@ -226,7 +226,8 @@ export interface RunOneContext {
 
 /** Runs one mailbox and reports it: the summary line, its metrics, its health. */
 export async function runOne(mailbox: MailboxConfig, action: RunAction, deadline: number, log: Logger, deps: HandlerDeps, context: RunOneContext = {}): Promise<RunSummary> {
-  const state = new DynamoDbStateStore({ client: deps.dynamodb, tableName: deps.table });
+  // The client is ours (depsFromEnvironment): nothing in its middleware a BatchWriteItem must carry.
+  const state = new DynamoDbStateStore({ client: deps.dynamodb, tableName: deps.table, directBatchWrite: true, onWarning: (event, fields) => log.warn(event, fields) });
   const summary = await runMailbox(
     {
       state,

@@ -16,8 +16,8 @@
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getEndpointFromInstructions } from '@smithy/core/endpoints';
-import { Http1Pool } from './http1-pool';
-import { encodeS3Path, signRequest } from './sigv4';
+import { DIRECT_BACKOFF_BASE_MS, DIRECT_BACKOFF_MAX_MS, DIRECT_MAX_FAILURES_IN_A_ROW, DirectPath, requestHead, type Interceptor } from '../aws-direct/direct-path';
+import { encodeS3Path, signRequest } from '../aws-direct/sigv4';
 
 /** A request that made no progress for this long is given up (and goes through the SDK). */
 export const DIRECT_PUT_IDLE_TIMEOUT_MS = 30_000;
@@ -41,11 +41,10 @@ const TRANSIENT_REFUSAL_CODES = new Set([
   'OperationAborted',
   'SlowDown',
 ]);
-/** After a failure the path rests for this long, doubled per failure in a row, up to the maximum... */
-export const DIRECT_PUT_BACKOFF_BASE_MS = 1_000;
-export const DIRECT_PUT_BACKOFF_MAX_MS = 60_000;
-/** ...and turns itself off after this many failures in a row (the SDK sends everything then). */
-export const DIRECT_PUT_MAX_FAILURES_IN_A_ROW = 8;
+/** How the path rests after failures and when it turns off (see aws-direct/direct-path.ts). */
+export const DIRECT_PUT_BACKOFF_BASE_MS = DIRECT_BACKOFF_BASE_MS;
+export const DIRECT_PUT_BACKOFF_MAX_MS = DIRECT_BACKOFF_MAX_MS;
+export const DIRECT_PUT_MAX_FAILURES_IN_A_ROW = DIRECT_MAX_FAILURES_IN_A_ROW;
 
 export interface DirectPutRequest {
   readonly bucket: string;
@@ -76,11 +75,8 @@ export interface DirectResponse {
   readonly errorCode?: string | undefined;
 }
 
-/**
- * Sees every direct request, like SDK middleware sees the SDK's: counting, fault injection
- * and mirrors in the tests. Throwing counts as a request that failed without an answer.
- */
-export type DirectRequestInterceptor = (request: DirectRequest, send: () => Promise<DirectResponse>) => Promise<DirectResponse>;
+/** Sees every direct PutObject (see aws-direct/direct-path.ts). */
+export type DirectRequestInterceptor = Interceptor<DirectRequest, DirectResponse>;
 
 /**
  * `stored`; `retry-sdk`: not stored, the SDK should try (a network failure, a 5xx, throttling);
@@ -96,61 +92,41 @@ interface Target {
 
 export class DirectPutObject {
   private readonly targets = new Map<string, Promise<Target | undefined>>();
-  private readonly interceptors: DirectRequestInterceptor[] = [];
-  /** Kept-alive sockets, per endpoint origin (one in practice: a worker stores into one bucket). */
-  private readonly pools = new Map<string, Http1Pool>();
-  private offReason: string | undefined;
-  private failuresInARow = 0;
-  private restUntilMs = 0;
+  private readonly path = new DirectPath<DirectRequest, DirectResponse>({
+    maxSockets: DIRECT_PUT_MAX_SOCKETS,
+    idleTimeoutMs: DIRECT_PUT_IDLE_TIMEOUT_MS,
+    maxBodyOctets: MAX_ERROR_BODY_OCTETS,
+  });
 
   constructor(private readonly client: S3Client) {}
 
   /** Why the path is off for this client, if it is. */
   get disabledReason(): string | undefined {
-    return this.offReason;
+    return this.path.disabledReason;
   }
 
   /** Turns the path off for good: the SDK sends every PutObject of this client from now on. */
   disable(reason: string): void {
-    this.offReason ??= reason;
+    this.path.disable(reason);
   }
 
   /** @returns a function that removes the interceptor. */
   intercept(interceptor: DirectRequestInterceptor): () => void {
-    this.interceptors.push(interceptor);
-    return () => {
-      const at = this.interceptors.indexOf(interceptor);
-      if (at >= 0) this.interceptors.splice(at, 1);
-    };
+    return this.path.intercept(interceptor);
   }
 
   /** Whether this client's requests to `bucket` can go this way (resolves the endpoint once). */
   async available(bucket: string): Promise<boolean> {
-    return this.offReason === undefined && (await this.target(bucket, 'probe')) !== undefined;
+    return this.disabledReason === undefined && (await this.target(bucket, 'probe')) !== undefined;
   }
 
   async put(request: DirectPutRequest): Promise<DirectPutOutcome> {
-    if (Date.now() < this.restUntilMs) return { kind: 'retry-sdk', reason: 'resting after a failure' };
+    if (this.path.resting) return { kind: 'retry-sdk', reason: 'resting after a failure' };
     const target = await this.target(request.bucket, request.key);
-    if (target === undefined || this.offReason !== undefined) return { kind: 'retry-sdk', reason: 'not available' };
+    if (target === undefined || this.disabledReason !== undefined) return { kind: 'retry-sdk', reason: 'not available' };
     const result = await this.attempt(target, request);
-    if (result.kind === 'stored') this.failuresInARow = 0;
-    else this.noteFailure(result.reason);
+    this.path.noteOutcome(result.kind === 'stored' ? undefined : result.reason);
     return result;
-  }
-
-  /**
-   * A failure makes the path rest (the SDK sends meanwhile), longer for each one in a row, so
-   * an endpoint this path cannot reach costs one failed attempt per rest, not one per
-   * message; after DIRECT_PUT_MAX_FAILURES_IN_A_ROW it turns off.
-   */
-  private noteFailure(reason: string): void {
-    this.failuresInARow++;
-    if (this.failuresInARow >= DIRECT_PUT_MAX_FAILURES_IN_A_ROW) {
-      this.disable(`${this.failuresInARow} failures in a row, the last: ${reason}`);
-      return;
-    }
-    this.restUntilMs = Date.now() + Math.min(DIRECT_PUT_BACKOFF_BASE_MS * 2 ** (this.failuresInARow - 1), DIRECT_PUT_BACKOFF_MAX_MS);
   }
 
   private async attempt(target: Target, request: DirectPutRequest): Promise<DirectPutOutcome> {
@@ -158,16 +134,14 @@ export class DirectPutObject {
     const seen: DirectRequest = { operation: 'PutObject', bucket: request.bucket, key: request.key, body: request.body, headers };
     let response: DirectResponse;
     try {
-      response = await this.through(0, seen, () => this.send(target, request, headers));
+      response = await this.path.through(seen, (sent) => {
+        if (sent !== seen) throw new Error('a PutObject interceptor cannot replace the request');
+        return this.send(target, request, headers);
+      });
     } catch (err) {
       return { kind: 'retry-sdk', reason: err instanceof Error ? err.message : String(err) };
     }
     return outcome(response);
-  }
-
-  private through(at: number, request: DirectRequest, send: () => Promise<DirectResponse>): Promise<DirectResponse> {
-    const interceptor = this.interceptors[at];
-    return interceptor ? interceptor(request, () => this.through(at + 1, request, send)) : send();
   }
 
   /** Resolved once per bucket; a resolution that failed (not one that said no) is tried again next time. */
@@ -191,21 +165,8 @@ export class DirectPutObject {
       { method: 'PUT', path, headers: requestHeaders, payloadSha256Hex: request.sha256Hex },
       { region: target.region, service: target.service, credentials, now: new Date(Date.now() + (config.systemClockOffset ?? 0)) },
     );
-    const response = await this.pool(target.url).request(requestHead('PUT', path, headers), request.body);
+    const response = await this.path.pool(target.url).request(requestHead('PUT', path, headers), request.body);
     return { statusCode: response.statusCode, errorCode: response.statusCode === 200 ? undefined : errorCodeOf(response.body) };
-  }
-
-  private pool(url: URL): Http1Pool {
-    let pool = this.pools.get(url.origin);
-    if (!pool) {
-      const secure = url.protocol === 'https:';
-      // URL keeps an IPv6 literal's brackets ([::1]), which a connect would look up as a name.
-      const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-      const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
-      pool = new Http1Pool({ host, port, secure }, { maxSockets: DIRECT_PUT_MAX_SOCKETS, idleTimeoutMs: DIRECT_PUT_IDLE_TIMEOUT_MS, maxBodyOctets: MAX_ERROR_BODY_OCTETS });
-      this.pools.set(url.origin, pool);
-    }
-    return pool;
   }
 }
 
@@ -238,16 +199,6 @@ function outcome(response: DirectResponse): DirectPutOutcome {
   const reason = `HTTP ${statusCode}${errorCode ? ` ${errorCode}` : ''}`;
   const transient = statusCode >= 500 || statusCode === 429 || statusCode === 408 || TRANSIENT_REFUSAL_CODES.has(errorCode ?? '');
   return transient ? { kind: 'retry-sdk', reason } : { kind: 'refused', reason };
-}
-
-/** The request line and header fields; a line break in any of them would split the request. */
-function requestHead(method: string, path: string, headers: Readonly<Record<string, string>>): string {
-  let head = `${method} ${path} HTTP/1.1`;
-  for (const [name, value] of Object.entries(headers)) {
-    if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) throw new Error(`header ${JSON.stringify(name.slice(0, 40))} holds a line break`);
-    head += `\r\n${name}: ${value}`;
-  }
-  return head;
 }
 
 function errorCodeOf(body: Buffer): string | undefined {

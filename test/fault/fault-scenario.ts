@@ -58,6 +58,8 @@ const CONNECT_TIMEOUT_MS = 3_000;
 const HUNG_AFTER_MS = RUN_MS + 30_000;
 /** As the handler configures it (directPutObject), with small thresholds so multipart uploads happen. */
 const SINK = { singlePartMaxOctets: 256 * 1024, partSizeOctets: 5 * 1024 * 1024, directPutObject: true };
+/** As the handler configures it (directBatchWrite). */
+const STATE = { directBatchWrite: true };
 /** A "big" message: over one part, so it goes up as a real multipart upload. */
 const BIG_MESSAGE_OCTETS = 5 * 1024 * 1024 + 300 * 1024;
 const MAILDIR_POLL_MS = 150;
@@ -420,6 +422,7 @@ class Scenario {
       safetyMarginMs: SAFETY_MARGIN_MS,
       maxAttempts: { s3: p.int(1, 3), dynamodb: p.int(1, 3) },
       sink: SINK,
+      state: STATE,
       ...(o.faulty && o.awsFaultRate > 0 ? { faults: { seed: p.uint32(), rate: o.awsFaultRate, afterShare: 0.5 } } : {}),
     };
     // Kill: at a random time within a run's usual length (learnt from runs that ended by
@@ -719,6 +722,7 @@ class InProcessBench {
       pop3,
       mailbox: scenario.mailbox,
       sink: SINK,
+      state: STATE,
       events: { bus: world.bus, wrapPublisher: (inner) => scenario.checkedPublisher(inner) },
     });
     scenario.useNames({ bucket: bench.bucket, table: bench.table });

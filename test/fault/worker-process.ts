@@ -37,6 +37,7 @@ export interface WorkerProcessConfig {
   readonly safetyMarginMs: number;
   readonly maxAttempts: { readonly s3: number; readonly dynamodb: number };
   readonly sink: { readonly singlePartMaxOctets: number; readonly partSizeOctets: number; readonly directPutObject?: boolean };
+  readonly state?: { readonly directBatchWrite?: boolean };
   readonly faults?: { readonly seed: number; readonly rate: number; readonly afterShare: number };
 }
 
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
     faults.install(s3, 's3');
     faults.install(dynamodb, 'dynamodb');
   }
-  const state = new DynamoDbStateStore({ client: dynamodb, tableName: config.table });
+  const state = new DynamoDbStateStore({ client: dynamodb, tableName: config.table, ...config.state });
   const sink = new S3MessageSink({ client: s3, bucket: config.bucket, ...config.sink });
   const now = (): number => Date.now() + config.clockOffsetMs;
   const { ca, ...pop3 } = config.pop3;

@@ -4,7 +4,7 @@
  * the endpoints the client's rules give, and what happens when S3 (here a proxy in front
  * of s3rver) refuses or fails the direct request but not the SDK's.
  */
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
@@ -20,31 +20,13 @@ import {
   type DirectPutRequest,
 } from '../../lambda/storage/direct-put-object';
 import { S3MessageSink } from '../../lambda/storage/s3-message-sink';
-import { encodeS3Path, signRequest } from '../../lambda/storage/sigv4';
+import { encodeS3Path, signRequest } from '../../lambda/aws-direct/sigv4';
 import { LOCAL_REGION } from '../../lambda/local/local-credentials';
 import { countS3Requests, createLocalS3Client, startS3rver, type LocalS3 } from '../fixtures/aws-local';
+import { Sha256, sdkSignatureMatches } from '../fixtures/sdk-signature';
 
 const BUCKET = 'direct-put';
 const MESSAGE = Buffer.from('From: a@example.org\r\nSubject: direct\r\n\r\nbody\r\n.\r\n\x00\xff bytes kept\r\n', 'latin1');
-
-/** The SDK signer's hash interface over node:crypto (an HMAC when given a secret). */
-class Sha256 {
-  private readonly hash: Hash | Hmac;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.hash.update(bytes(data));
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(this.hash.digest());
-  }
-}
-
-function bytes(data: string | ArrayBuffer | ArrayBufferView): string | Buffer {
-  if (typeof data === 'string') return data;
-  return data instanceof ArrayBuffer ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
 
 function putRequest(key: string, body = MESSAGE): DirectPutRequest {
   const sha = createHash('sha256').update(body).digest();
@@ -76,7 +58,7 @@ async function startProxy(target: string, options: { refuse?: (direct: boolean) 
       if (isDirect) state.direct++;
       let refusal = options.refuse?.(isDirect);
       if (!refusal && isDirect && options.secret !== undefined) {
-        if (await signatureMatches(req, body, options.secret)) state.verified++;
+        if (await sdkSignatureMatches(req, body, options.secret, { uriEscapePath: false })) state.verified++;
         else refusal = { status: 403, code: 'SignatureDoesNotMatch' };
       }
       if (refusal) {
@@ -94,23 +76,6 @@ async function startProxy(target: string, options: { refuse?: (direct: boolean) 
   await new Promise<void>((resolve) => state.server.listen(0, '127.0.0.1', resolve));
   state.endpoint = `http://127.0.0.1:${(state.server.address() as AddressInfo).port}`;
   return state;
-}
-
-/** What S3 does: the signature over the headers the request names, its path and its payload hash, which must be the body's. */
-async function signatureMatches(req: IncomingMessage, body: Buffer, secret: string): Promise<boolean> {
-  const authorization = String(req.headers.authorization ?? '');
-  const match = /Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(authorization);
-  if (!match) return false;
-  const [, accessKeyId, , region, service, signedHeaders] = match;
-  const payloadHash = String(req.headers['x-amz-content-sha256']);
-  if (payloadHash !== createHash('sha256').update(body).digest('hex')) return false;
-  const headers = Object.fromEntries(signedHeaders!.split(';').map((name) => [name, String(req.headers[name] ?? '')]));
-  const date = String(req.headers['x-amz-date']);
-  const signingDate = new Date(`${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`);
-  const signer = new SignatureV4({ service: service!, region: region!, credentials: { accessKeyId: accessKeyId!, secretAccessKey: secret, sessionToken: headers['x-amz-security-token'] }, sha256: Sha256, uriEscapePath: false, applyChecksum: false });
-  const { 'x-amz-security-token': _token, ...unsigned } = headers;
-  const signed = await signer.sign({ method: req.method!, protocol: 'http:', hostname: headers.host!, path: req.url!, query: {}, headers: unsigned, body }, { signingDate });
-  return signed.headers.authorization === authorization;
 }
 
 function storeInput(identity: string, body: Buffer = MESSAGE) {

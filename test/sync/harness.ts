@@ -13,7 +13,7 @@ import type { Readable } from 'node:stream';
 import { hookRequests } from '../fixtures/request-hooks';
 import { createLocalS3Client } from '../fixtures/s3rver-process';
 import { openSession, type Pop3Client, type Pop3SessionOptions } from '../../lambda/pop3';
-import { DynamoDbStateStore } from '../../lambda/state/dynamodb-state-store';
+import { DynamoDbStateStore, type DynamoDbStateStoreOptions } from '../../lambda/state/dynamodb-state-store';
 import type { MessageRecord, StateStore } from '../../lambda/state/state-store';
 import { PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, ensureTable } from '../../lambda/state/table-schema';
 import type { MessageSink, StoreMessageInput } from '../../lambda/storage/message-sink';
@@ -57,6 +57,8 @@ export interface BenchOptions {
   readonly pop3: Pick<Pop3SessionOptions, 'host' | 'port' | 'tls' | 'tlsOptions' | 'username' | 'password' | 'allowPlaintextAuth' | 'auth' | 'trace'>;
   readonly mailbox?: Partial<MailboxConfig>;
   readonly sink?: Partial<S3MessageSinkOptions>;
+  /** State store options over the handler's (client and table are the bench's). */
+  readonly state?: Partial<Omit<DynamoDbStateStoreOptions, 'client' | 'tableName'>>;
   /** `Mail Stored` events to a local PutEvents endpoint, with the outbox in the bench's table. @default no events */
   readonly events?: BenchEvents;
 }
@@ -79,7 +81,8 @@ export class WorkerBench {
   mailbox: MailboxConfig;
 
   private constructor(private readonly opts: BenchOptions) {
-    this.state = new DynamoDbStateStore({ client: opts.dynamo.dynamodb, tableName: this.table });
+    // The handler's state store (directBatchWrite) unless a test says otherwise.
+    this.state = new DynamoDbStateStore({ client: opts.dynamo.dynamodb, tableName: this.table, directBatchWrite: true, ...opts.state });
     // The handler's sink (directPutObject) unless a test says otherwise.
     this.sink = new S3MessageSink({ client: opts.s3.s3, bucket: this.bucket, directPutObject: true, ...opts.sink });
     this.outbox = new DynamoDbOutboxStore({ client: opts.dynamo.dynamodb, tableName: this.table, capacity: this.state });

@@ -1,5 +1,5 @@
 /**
- * The direct PutObject's HTTP/1.1 client: the response parser on every framing a server may
+ * The direct requests' HTTP/1.1 client: the response parser on every framing a server may
  * choose, split anywhere; the pool against scripted servers on 127.0.0.1 (socket reuse, a
  * kept-alive socket the server closed, `Connection: close`, the socket cap, no progress,
  * TLS verified against a CA).
@@ -7,8 +7,8 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Http1Pool } from '../../lambda/storage/http1-pool';
-import { Http1ProtocolError, Http1ResponseParser, MAX_RESPONSE_HEAD_OCTETS, type Http1Response } from '../../lambda/storage/http1-response-parser';
+import { Http1Pool } from '../../lambda/aws-direct/http1-pool';
+import { Http1ProtocolError, Http1ResponseParser, MAX_RESPONSE_HEAD_OCTETS, type Http1Response } from '../../lambda/aws-direct/http1-response-parser';
 import { makeTestPki } from '../fixtures/test-ca';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -76,6 +76,11 @@ describe('Http1ResponseParser', () => {
     expect(parse(`HTTP/1.1 200 OK\r\nX: ${'a'.repeat(MAX_RESPONSE_HEAD_OCTETS)}`, 4096)).toBeInstanceOf(Http1ProtocolError);
     const big = parse(`HTTP/1.1 500 E\r\nContent-Length: 5000\r\n\r\n${'x'.repeat(5000)}`, 999, false, 100) as Http1Response;
     expect(big.body.length).toBe(100);
+    expect(big.truncated).toBe(true);
+    for (const length of [99, 100]) {
+      const fits = parse(`HTTP/1.1 200 OK\r\nContent-Length: ${length}\r\n\r\n${'x'.repeat(length)}`, 7, false, 100) as Http1Response;
+      expect({ octets: fits.body.length, truncated: fits.truncated }).toEqual({ octets: length, truncated: false });
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 /**
- * Reads one HTTP/1.1 response from a byte stream, as the direct PutObject needs it: the
+ * Reads one HTTP/1.1 response from a byte stream, as the direct requests need it: the
  * status, whether the connection may carry the next request, and the first bytes of the
- * body (an error's XML). Interim 1xx responses are skipped; the body is framed by
+ * body (an error's XML, a DynamoDB answer). Interim 1xx responses are skipped; the body is framed by
  * Content-Length, chunked transfer coding, or the end of the connection. What it cannot
  * read is an error: the caller sends the request through the SDK instead.
  */
@@ -15,6 +15,8 @@ export interface Http1Response {
   readonly statusCode: number;
   /** The first `maxBodyOctets` of the body. */
   readonly body: Buffer;
+  /** The body was longer than `maxBodyOctets`: `body` is only its start. */
+  readonly truncated: boolean;
   /** False when the server closes the connection after it (or it was framed by the close). */
   readonly keepAlive: boolean;
 }
@@ -38,6 +40,7 @@ export class Http1ResponseParser {
   private chunkLeft = 0;
   private readonly kept: Buffer[] = [];
   private keptOctets = 0;
+  private truncated = false;
 
   constructor(private readonly maxBodyOctets: number) {}
 
@@ -74,7 +77,7 @@ export class Http1ResponseParser {
   }
 
   private response(): Http1Response {
-    return { statusCode: this.statusCode, body: Buffer.concat(this.kept), keepAlive: this.keepAlive && this.framing.kind !== 'close' };
+    return { statusCode: this.statusCode, body: Buffer.concat(this.kept), truncated: this.truncated, keepAlive: this.keepAlive && this.framing.kind !== 'close' };
   }
 
   /** One step of the state machine; false when it needs more bytes. */
@@ -187,6 +190,7 @@ export class Http1ResponseParser {
 
   private keep(bytes: Buffer): void {
     const room = this.maxBodyOctets - this.keptOctets;
+    if (bytes.length > room) this.truncated = true;
     if (room <= 0 || bytes.length === 0) return;
     const part = bytes.length > room ? bytes.subarray(0, room) : bytes;
     // A copy: the received chunk may be large, and only this piece is wanted.

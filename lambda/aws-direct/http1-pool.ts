@@ -33,6 +33,14 @@ export interface Http1PoolOptions {
 /** A request failed on a reused socket before any byte of an answer: the server had closed it. */
 class StaleSocketError extends Error {}
 
+/** The caller's signal aborted the request: not sent, or cut off in flight. */
+export class RequestAbortedError extends Error {
+  override readonly name = 'RequestAbortedError';
+  constructor() {
+    super('the request was aborted');
+  }
+}
+
 interface Lease {
   readonly socket: net.Socket;
   readonly reused: boolean;
@@ -55,16 +63,18 @@ export class Http1Pool {
    * Sends `head` (request line and header fields, without the final empty line) and `body`.
    * A kept-alive socket the server closed meanwhile is noticed before any answer arrived,
    * and the request is sent once more on a new socket (the callers' requests are idempotent).
+   * Once `signal` aborted, nothing more is written, and a request in flight fails with its socket closed.
    */
-  async request(head: string, body: Buffer): Promise<Http1Response> {
+  async request(head: string, body: Buffer, signal?: AbortSignal): Promise<Http1Response> {
     if (head.endsWith('\n') || head.includes('\r\n\r\n')) throw new Http1ProtocolError('a request head must not hold an empty line');
+    if (signal?.aborted) throw new RequestAbortedError();
     const lease = await this.acquire();
     try {
-      return await this.exchange(lease.socket, head, body, lease.reused);
+      return await this.exchange(lease.socket, head, body, lease.reused, signal);
     } catch (err) {
       if (!(err instanceof StaleSocketError)) throw err;
       const fresh = await this.acquire(true);
-      return this.exchange(fresh.socket, head, body, false);
+      return this.exchange(fresh.socket, head, body, false, signal);
     }
   }
 
@@ -108,14 +118,15 @@ export class Http1Pool {
     this.waiting.shift()?.();
   }
 
-  private exchange(socket: net.Socket, head: string, body: Buffer, reused: boolean): Promise<Http1Response> {
+  private exchange(socket: net.Socket, head: string, body: Buffer, reused: boolean, signal: AbortSignal | undefined): Promise<Http1Response> {
     const parser = new Http1ResponseParser(this.options.maxBodyOctets);
     return new Promise<Http1Response>((resolve, reject) => {
       const done = (err: Error | undefined, response?: Http1Response): void => {
         socket.off('data', onData).off('end', onEnd).off('error', onError).off('timeout', onTimeout).off('close', onClose);
+        signal?.removeEventListener('abort', onAbort);
         if (err) {
           socket.destroy();
-          reject(reused && !parser.started ? new StaleSocketError(err.message) : err);
+          reject(reused && !parser.started && !(err instanceof RequestAbortedError) ? new StaleSocketError(err.message) : err);
           return;
         }
         if (response!.keepAlive && !socket.destroyed) this.release(socket);
@@ -141,6 +152,15 @@ export class Http1Pool {
       const onError = (err: Error): void => done(err);
       const onTimeout = (): void => done(new Error(`no progress for ${this.options.idleTimeoutMs} ms`));
       const onClose = (): void => done(new Http1ProtocolError('the connection closed before a response'));
+      // Not a stale socket, whatever the parser saw: the request must not be sent again.
+      const onAbort = (): void => done(new RequestAbortedError());
+      if (signal?.aborted) {
+        // Aborted while waiting for a socket: it may still be connecting, so it is not kept.
+        socket.destroy();
+        reject(new RequestAbortedError());
+        return;
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
       socket.on('data', onData).on('end', onEnd).on('error', onError).on('timeout', onTimeout).on('close', onClose);
       socket.setTimeout(this.options.idleTimeoutMs);
       // One write of head and body (writev): no copy of the body, one segment train.

@@ -1,8 +1,10 @@
 /**
- * AWS Signature Version 4 for one S3 request whose payload hash is already known (the sink
- * hashes every message as it arrives), as S3 specifies it: the path encoded once (S3 does not
- * double-encode), header values trimmed with inner blanks collapsed, every `x-amz-*` header
- * signed. direct-put-object.ts uses it; s3rver checks these signatures in the tests.
+ * AWS Signature Version 4 for one request whose payload hash is already known (the sink
+ * hashes every message as it arrives): header values trimmed with inner blanks collapsed,
+ * every header given signed, the payload hash sent as `x-amz-content-sha256`. For S3 the path
+ * is encoded once (S3 does not double-encode); a DynamoDB request's path is `/`.
+ * direct-put-object.ts and direct-batch-write.ts use it; s3rver checks these signatures in
+ * the tests, and the tests compare them with the SDK's signer.
  */
 import { createHmac, hash } from 'node:crypto';
 
@@ -37,8 +39,9 @@ const signingKeys = new Map<string, { readonly secret: string; readonly key: Buf
 const NEEDS_CANONICAL = /^\s|\s$|\s\s|[\t\n\r\f\v]/;
 
 /**
- * The headers to send: the given ones plus `x-amz-date`, `x-amz-content-sha256`,
- * `x-amz-security-token` (when there is a session token) and `authorization`.
+ * The headers to send: the given ones plus `x-amz-date`, `x-amz-content-sha256` (S3 requires
+ * it; the SDK sends it to DynamoDB too), `x-amz-security-token` (when there is a session
+ * token) and `authorization`.
  */
 export function signRequest(request: RequestToSign, scope: SigningScope): Record<string, string> {
   const amzDate = amzDateOf(scope.now);
