@@ -28,6 +28,7 @@ import { MessageSizes } from './message-sizes';
 import { MessageStream } from './message-stream';
 import { forEachReplyLine, replyBoundsFor } from './multiline-reply';
 import { redactCommand } from './redact';
+import { Fifo } from './fifo';
 import { ReplyQueue } from './reply-queue';
 import type { BoundaryProbe } from './reply-boundary';
 import { errorFromReply, parseStatusLine, statusKeywordLength, type CommandPurpose, type StatusLine } from './response';
@@ -91,7 +92,7 @@ export class Pop3Client {
   private capsBeforeLogin: Capabilities | undefined;
   private tlsInfo: TlsDetails | undefined;
   private state: 'AUTHORIZATION' | 'TRANSACTION' | 'CLOSED' = 'AUTHORIZATION';
-  private readonly queue: Slot[] = [];
+  private readonly queue = new Fifo<Slot>();
   private outstanding = 0;
   /** Whose turn it is to read a reply; every waiting command is woken when the connection fails. */
   private readonly replies = new ReplyQueue();

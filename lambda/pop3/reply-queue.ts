@@ -8,11 +8,12 @@
  * A start runs in a microtask, never inside the release of the reply before it (a run of
  * buffered replies does not recurse): one hop and no promise per reply.
  */
+import { Fifo } from './fifo';
 import { soon } from './soon';
 
 export class ReplyQueue {
   /** Commands waiting for the slot, oldest first. */
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting = new Fifo<() => void>();
   private busy = false;
 
   /**
@@ -41,6 +42,6 @@ export class ReplyQueue {
 
   /** No reply can come any more: every waiting command runs now (and fails). */
   wakeAll(): void {
-    for (const start of this.waiting.splice(0)) soon(start);
+    for (const start of this.waiting.takeAll()) soon(start);
   }
 }
