@@ -97,15 +97,16 @@ async function settleDifferent(f: FetchContext, c: CopyContext, m: ListedMessage
  * The original was not stored: not yet (failed, pending, or not reached in this session:
  * the next run retries), or never (skipped or baselined, so there are no bytes to compare
  * with). Copies that were there when the baseline was taken are baselined with it; later
- * ones are new mail. A copy of a message too large to fetch, of that size, is too large
- * too: skipped and named. Any other copy is read to find its content identity.
+ * ones are new mail. Any other copy is read to find its content identity, unless it is too
+ * large to fetch: then it is recorded as skipped under its check identity, and named.
  */
 async function settleUnread(f: FetchContext, c: CopyContext, m: ListedMessage, rec: MessageRecord | undefined): Promise<void> {
   if (rec?.status !== 'skipped' && rec?.status !== 'baseline') return void f.ctx.log('copy-kept', { uid: m.uid, number: m.number, reason: 'original not stored' });
   const sameSize = rec.listSize === undefined || rec.listSize === m.size;
   const baselined = sameSize && (rec.baselineCopies === undefined || c.copyOrdinal(m) < rec.baselineCopies);
   if (rec.status === 'baseline' && baselined) return void f.settledNumbers.add(m.number);
-  if (rec.status === 'skipped' && m.size > f.ctx.mailbox.limits.maxMessageBytes) return reportSkipped(f, m, 'too-large');
+  // One too large to fetch is given up under its check identity (uid and size), not left
+  // under the original's record: a recycled UIDL's new message may be another size.
   const digest = await checkedRead(f, c, m);
   if (digest !== undefined) await settleDifferent(f, c, m, digest);
 }

@@ -33,6 +33,7 @@ import { startDynamoDbLocal, startS3rver, type LocalDynamo, type LocalS3 } from 
 import { startFakeEventBridge, type FakeEventBridge } from '../fixtures/fake-eventbridge';
 import { failureReport, knownIssueSeeds, parseCase, runCampaign, totals } from './model/campaign';
 import { describeConfig } from './model/format';
+import { FOUND_CASES } from './model/found-cases';
 import { generateSequence } from './model/generate';
 import { knownIssuesTolerated } from './model/known-issues';
 import { runSequence, type ModelWorld, type SequenceOutcome } from './model/sequence-runner';
@@ -80,6 +81,13 @@ describe('model-based invariant test: no message lost or duplicated, on every mo
     : `${SEQUENCES} seeded sequences of mail, other clients, clock and faulty worker runs keep every invariant`;
 
   it(title, () => (replaying ? replay({ s3, dynamo, bus }) : campaign({ s3, dynamo, bus })), TEST_TIMEOUT_MS);
+
+  for (const found of replaying ? [] : FOUND_CASES) {
+    it(`keeps every invariant where a campaign once found ${found.found}`, async () => {
+      const outcome = await runSequence({ s3, dynamo, bus }, parseCase(found.json), RUN);
+      if (outcome.violations.length > 0) expect.fail(await failureReport({ s3, dynamo, bus }, outcome, { attempts: 0, ms: 0 }, 'a found case', RUN));
+    }, 120_000);
+  }
 });
 
 async function campaign(world: ModelWorld): Promise<void> {

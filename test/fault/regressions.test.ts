@@ -13,6 +13,7 @@ import { PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE, mailboxKey, messageKey } from '
 import { runMailbox } from '../../lambda/sync/run-mailbox';
 import type { RunSummary } from '../../lambda/sync/run-summary';
 import { startDynalite, startS3rver, type LocalDynamo, type LocalS3 } from '../fixtures/aws-local';
+import { hookRequests } from '../fixtures/request-hooks';
 import { startFakePop3, type FakeMessage, type FakePop3Server } from '../fixtures/fake-pop3-server';
 import { SimulatedCrash, WorkerBench } from '../sync/harness';
 
@@ -33,19 +34,22 @@ type Item = Record<string, { S?: string }>;
 function loseFirstRecordResponse(client: DynamoDBClient, uid: string): { lost: number } {
   const state = { lost: 0 };
   const isStoredRecord = (item: Item | undefined): boolean => item?.uid?.S === uid && item.status?.S === 'stored';
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const out = await next(args);
-      const input = (args as { input?: { Item?: Item; RequestItems?: Record<string, { PutRequest?: { Item?: Item } }[]> } }).input;
-      const batched = Object.values(input?.RequestItems ?? {}).flat().some((r) => isStoredRecord(r.PutRequest?.Item));
-      const single = context.commandName === 'PutItemCommand' && isStoredRecord(input?.Item);
-      if (state.lost === 0 && (single || (context.commandName === 'BatchWriteItemCommand' && batched))) {
-        state.lost++;
-        throw Object.assign(new Error('Internal server error'), { name: 'InternalServerError', $fault: 'server', $metadata: { httpStatusCode: 500 } });
-      }
-      return out;
+  // Through the SDK or the direct BatchWriteItem, whichever writes the record: the answer to that write is lost.
+  hookRequests(
+    client,
+    {
+      name: 'loseFirstRecordResponse',
+      after: (request) => {
+        const input = request.input as { Item?: Item; RequestItems?: Record<string, { PutRequest?: { Item?: Item } }[]> };
+        const batched = Object.values(input.RequestItems ?? {}).flat().some((r) => isStoredRecord(r.PutRequest?.Item));
+        const single = request.operation === 'PutItem' && isStoredRecord(input.Item);
+        if (state.lost === 0 && (single || (request.operation === 'BatchWriteItem' && batched))) {
+          state.lost++;
+          throw Object.assign(new Error('Internal server error'), { name: 'InternalServerError', $fault: 'server', $metadata: { httpStatusCode: 500 } });
+        }
+      },
     },
-    { step: 'finalizeRequest', priority: 'low', name: 'loseFirstRecordResponse' },
+    'dynamodb',
   );
   return state;
 }

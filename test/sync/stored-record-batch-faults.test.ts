@@ -157,7 +157,7 @@ describe('stored-record batches under throttling (review of issue 11)', () => {
       };
 
       const first = ok(await bench.run());
-      expect(throttle.throttled.size).toBeGreaterThan(0);
+      expect(throttle.throttled.size, `batches seen: the first run's errors ${JSON.stringify(first.errors)}`).toBeGreaterThan(0);
       expect(throttle.direct > 0, 'batches sent directly').toBe(directBatchWrite);
       expect(first.complete).toBe(false);
       expect(first.errors.map((e) => e.code)).toContain('THROTTLED');
