@@ -33,6 +33,9 @@ export interface Http1PoolOptions {
 /** A request failed on a reused socket before any byte of an answer: the server had closed it. */
 class StaleSocketError extends Error {}
 
+/** Nothing was sent or received for the idle timeout. */
+class NoProgressError extends Error {}
+
 /** The caller's signal aborted the request: not sent, or cut off in flight. */
 export class RequestAbortedError extends Error {
   override readonly name = 'RequestAbortedError';
@@ -126,7 +129,10 @@ export class Http1Pool {
         signal?.removeEventListener('abort', onAbort);
         if (err) {
           socket.destroy();
-          reject(reused && !parser.started && !(err instanceof RequestAbortedError) ? new StaleSocketError(err.message) : err);
+          // Only a reused socket the server closed (or reset) before answering is stale: a
+          // silent one may still be working on the request, which must not be sent twice.
+          const stale = reused && !parser.started && !(err instanceof RequestAbortedError) && !(err instanceof NoProgressError);
+          reject(stale ? new StaleSocketError(err.message) : err);
           return;
         }
         if (response!.keepAlive && !socket.destroyed) this.release(socket);
@@ -150,7 +156,7 @@ export class Http1Pool {
         }
       };
       const onError = (err: Error): void => done(err);
-      const onTimeout = (): void => done(new Error(`no progress for ${this.options.idleTimeoutMs} ms`));
+      const onTimeout = (): void => done(new NoProgressError(`no progress for ${this.options.idleTimeoutMs} ms`));
       const onClose = (): void => done(new Http1ProtocolError('the connection closed before a response'));
       // Not a stale socket, whatever the parser saw: the request must not be sent again.
       const onAbort = (): void => done(new RequestAbortedError());

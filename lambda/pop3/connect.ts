@@ -136,7 +136,7 @@ const contexts = new Map<string, tls.SecureContext>();
  * @throws Pop3Error TLS_FAILED when the client certificate or key cannot be used
  */
 function cachedContext(options: TlsOptions): tls.SecureContext {
-  const list = options.ca === undefined ? [] : ((Array.isArray(options.ca) ? options.ca : [options.ca]) as (string | Buffer)[]);
+  const list = options.ca === undefined ? [] : caList(options.ca);
   const digest = createHash('sha256').update(`${process.env.NODE_EXTRA_CA_CERTS ?? ''}\0${list.map((c) => c.toString()).join('\0')}\0${options.cert ?? ''}\0${options.key ?? ''}`).digest('base64');
   let context = contexts.get(digest);
   if (!context) {
@@ -159,8 +159,17 @@ function createContext(options: TlsOptions): tls.SecureContext {
     const reason = err instanceof Error ? err.message : String(err);
     throw new Pop3Error(Pop3ErrorCode.TLS_FAILED, `the TLS client certificate or its key cannot be used: ${reason}`);
   }
-  if (options.ca !== undefined) addTrustedCas(context, options.ca);
+  if (options.ca !== undefined) addTrustedCas(context, caList(options.ca));
   return context;
+}
+
+/** The configured CAs as a list; Node's `ca` option refuses other types, and its native call would ignore them silently. */
+function caList(ca: NonNullable<TlsOptions['ca']>): (string | Buffer)[] {
+  const list = (Array.isArray(ca) ? ca : [ca]) as unknown[];
+  for (const cert of list) {
+    if (typeof cert !== 'string' && !Buffer.isBuffer(cert)) throw new Pop3Error(Pop3ErrorCode.USAGE, `tlsOptions.ca must be PEM text or a Buffer of it, got ${cert === null ? 'null' : typeof cert}`);
+  }
+  return list as (string | Buffer)[];
 }
 
 /** The native half of a SecureContext, whose method `createSecureContext`'s own `ca` option calls. */
@@ -174,7 +183,7 @@ interface NativeSecureContext {
  * and handing the ~140 roots back in as PEM costs 25-55 ms of CPU per process. That copy
  * leaves out NODE_EXTRA_CA_CERTS, so its file is added here too.
  */
-function addTrustedCas(context: tls.SecureContext, extra: NonNullable<TlsOptions['ca']>): void {
+function addTrustedCas(context: tls.SecureContext, extra: readonly (string | Buffer)[]): void {
   const native = (context as unknown as { context: NativeSecureContext }).context;
   const envFile = process.env.NODE_EXTRA_CA_CERTS;
   if (envFile) {
@@ -184,7 +193,7 @@ function addTrustedCas(context: tls.SecureContext, extra: NonNullable<TlsOptions
       // Node itself only warns about an unreadable file; do the same by ignoring it.
     }
   }
-  for (const cert of (Array.isArray(extra) ? extra : [extra]) as (string | Buffer)[]) native.addCACert(cert);
+  for (const cert of extra) native.addCACert(cert);
 }
 
 function settleSocket<S extends net.Socket>(

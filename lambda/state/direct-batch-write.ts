@@ -134,7 +134,7 @@ export class DirectBatchWrite {
     const config = this.client.config;
     const credentials = await config.credentials();
     const body = Buffer.from(JSON.stringify(request.input), 'utf8');
-    const path = target.url.pathname;
+    const path = '/';
     const headers = signRequest(
       {
         method: 'POST',
@@ -197,25 +197,45 @@ function outcome(response: DirectBatchWriteResponse, tableName: string): DirectB
   const { statusCode, errorType, output } = response;
   const reason = `HTTP ${statusCode}${errorType ? ` ${errorType}` : ''}`;
   if (statusCode === 200 && errorType === undefined) {
-    const unprocessed = output?.UnprocessedItems?.[tableName] ?? [];
-    const consumed = output?.ConsumedCapacity ?? [];
-    if (Array.isArray(unprocessed) && Array.isArray(consumed)) return { kind: 'written', unprocessed, consumed };
-    return { kind: 'retry-sdk', reason: `${reason} with an answer of another shape` };
+    const answer = batchWriteAnswer(output, tableName);
+    return answer ? { kind: 'written', ...answer } : { kind: 'retry-sdk', reason: `${reason} with an answer of another shape` };
   }
   const transient = statusCode >= 500 || statusCode === 200 || statusCode === 429 || statusCode === 408 || TRANSIENT_ERROR_TYPES.has(errorType ?? '');
   return transient ? { kind: 'retry-sdk', reason } : { kind: 'refused', reason };
 }
 
 /**
+ * A 200's body as DynamoDB answers this batch: an object, with unprocessed items of this
+ * table only, and capacity (asked for) of this table only. Anything else is not taken for
+ * "written": the SDK sends the batch again, which writes the same items.
+ */
+function batchWriteAnswer(output: unknown, tableName: string): { unprocessed: WriteRequest[]; consumed: ConsumedCapacity[] } | undefined {
+  if (!isPlainObject(output) || '__type' in output) return undefined;
+  const { UnprocessedItems: unprocessedByTable = {}, ConsumedCapacity: consumed = [] } = output;
+  if (!isPlainObject(unprocessedByTable) || Object.keys(unprocessedByTable).some((table) => table !== tableName)) return undefined;
+  const unprocessed = unprocessedByTable[tableName] ?? [];
+  if (!Array.isArray(unprocessed) || !unprocessed.every(isPlainObject)) return undefined;
+  if (!Array.isArray(consumed) || !consumed.every((c) => isPlainObject(c) && (c.TableName === undefined || c.TableName === tableName))) return undefined;
+  return { unprocessed: unprocessed as WriteRequest[], consumed: consumed as ConsumedCapacity[] };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
  * Where BatchWriteItem requests on `tableName` go, decided by the SDK's own endpoint rules on
  * the client's configuration (custom endpoints, FIPS, account-based endpoints);
- * undefined when they need more than plain SigV4 or extra headers.
+ * undefined when they need more than plain SigV4, extra headers or a path of their own.
  */
 async function resolveTarget(client: DynamoDBClient, tableName: string): Promise<Target | undefined> {
-  const endpoint = await getEndpointFromInstructions({ RequestItems: { [tableName]: [] } }, BatchWriteItemCommand, client.config);
+  // A copy: the resolution may write a configured endpoint into the config it is given.
+  const endpoint = await getEndpointFromInstructions({ RequestItems: { [tableName]: [] } }, BatchWriteItemCommand, { ...client.config });
   const scheme = (endpoint.properties?.authSchemes as Array<Record<string, unknown>> | undefined)?.[0];
   if (scheme !== undefined && scheme.name !== 'sigv4') return undefined;
   if (endpoint.url.search !== '' || (endpoint.headers && Object.keys(endpoint.headers).length > 0)) return undefined;
+  // The SDK signs an endpoint's path its own way (encoded twice, a slash added): only `/` is sent here.
+  if (endpoint.url.pathname !== '/') return undefined;
   const region = typeof scheme?.signingRegion === 'string' ? scheme.signingRegion : await client.config.region();
   return { url: endpoint.url, region };
 }

@@ -213,7 +213,8 @@ function errorCodeOf(body: Buffer): string | undefined {
  */
 async function resolveTarget(client: S3Client, bucket: string, key: string): Promise<Target | undefined> {
   if (client.config.bucketEndpoint) return undefined;
-  const endpoint = await getEndpointFromInstructions({ Bucket: bucket, Key: key }, PutObjectCommand, client.config);
+  // A copy: the resolution may write a configured endpoint into the config it is given.
+  const endpoint = await getEndpointFromInstructions({ Bucket: bucket, Key: key }, PutObjectCommand, { ...client.config });
   const scheme = (endpoint.properties?.authSchemes as Array<Record<string, unknown>> | undefined)?.[0];
   if (scheme?.name !== 'sigv4' || typeof scheme.signingRegion !== 'string') return undefined;
   if (endpoint.url.search !== '' || (endpoint.headers && Object.keys(endpoint.headers).length > 0)) return undefined;

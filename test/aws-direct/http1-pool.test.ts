@@ -205,6 +205,27 @@ describe('Http1Pool', () => {
     await expect(put(pool, 0)).rejects.toThrow('no progress for 150 ms');
   });
 
+  it('a kept-alive socket that goes silent: the request fails once, and is not sent again (the server may still act on it)', async () => {
+    const { server, pool } = await setUp((s, index) => void (index === 0 && s.write(OK)), { idleTimeoutMs: 150 });
+    await put(pool, 0);
+    await expect(put(pool, 1)).rejects.toThrow('no progress for 150 ms');
+    expect(server.requests).toEqual(['PUT /b/k0 HTTP/1.1', 'PUT /b/k1 HTTP/1.1']);
+    expect(server.connections).toBe(1);
+  });
+
+  it('an aborted signal: nothing is written; abort in flight closes the socket and the request is not sent again', async () => {
+    const { server, pool } = await setUp((s, index) => void (index === 0 && s.write(OK)));
+    await put(pool, 0);
+    const stopped = new AbortController();
+    stopped.abort();
+    await expect(pool.request('PUT /b/never HTTP/1.1\r\nhost: x\r\ncontent-length: 3', b('abc'), stopped.signal)).rejects.toThrow('aborted');
+    const stopping = new AbortController();
+    const inFlight = pool.request('PUT /b/cut HTTP/1.1\r\nhost: x\r\ncontent-length: 3', b('abc'), stopping.signal);
+    setTimeout(() => stopping.abort(), 50);
+    await expect(inFlight).rejects.toThrow('aborted');
+    expect(server.requests).toEqual(['PUT /b/k0 HTTP/1.1', 'PUT /b/cut HTTP/1.1']);
+  });
+
   it('an answer sent before the body was read, then the connection closed: the answer counts', async () => {
     const server = await scripted(() => undefined);
     servers.push(server);

@@ -101,6 +101,12 @@ describe('TLS trust with a configured ca', () => {
     expect(error).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
   });
 
+  it('a ca that is neither PEM text nor a Buffer is a USAGE error, not a silently empty trust', async () => {
+    for (const ca of [123, {}, null]) {
+      await expect(Pop3Client.connect({ host: '127.0.0.1', port: underCa.port, tls: 'implicit', tlsOptions: { ca: ca as unknown as string } })).rejects.toMatchObject({ code: 'USAGE' });
+    }
+  });
+
   it('trusts the configured ca in its own sessions only', async () => {
     expect(await verdict(underCa.port)).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
     expect(await verdict(underCa.port, pki.caCert)).toBeUndefined();

@@ -222,8 +222,16 @@ describe('direct BatchWriteItem', () => {
     }
   });
 
-  it('an answer it cannot read (garbled, or longer than any answer to 25 records): the SDK writes the batch again, each item once', async () => {
-    const rewrites = [() => '{"UnprocessedItems": {', () => JSON.stringify({ UnprocessedItems: {}, padding: 'x'.repeat(2 * 1024 * 1024) })];
+  it('an answer that is not this batch\'s (garbled, too long, of another shape or another table): the SDK writes the batch again, each item once', async () => {
+    const rewrites: ((answer: Record<string, unknown>) => string)[] = [
+      () => '{"UnprocessedItems": {',
+      () => JSON.stringify({ UnprocessedItems: {}, padding: 'x'.repeat(2 * 1024 * 1024) }),
+      ...['null', '[]', '0', '"written"'].map((body) => () => body),
+      () => JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ValidationException' }),
+      () => JSON.stringify({ UnprocessedItems: null }),
+      () => JSON.stringify({ UnprocessedItems: { 'another-table': [] } }),
+      (answer) => JSON.stringify({ ...answer, ConsumedCapacity: [{ TableName: 'another-table', CapacityUnits: 10 }] }),
+    ];
     for (const rewrite of rewrites) {
       let first = true;
       const { proxy, store, reader } = await setup((input) => {
@@ -278,6 +286,12 @@ describe('direct BatchWriteItem', () => {
     const store = new DynamoDbStateStore({ client, tableName: 'no-such-table', directBatchWrite: true });
     await expect(store.putStoredRecords(MAILBOX, records('missing', 2))).rejects.toMatchObject({ code: StateStoreErrorCode.INVALID });
     expect({ direct: proxy.direct, sdk: proxy.sdkBatchWrites }).toEqual({ direct: 1, sdk: 1 });
+  });
+
+  it('an endpoint with a path of its own goes through the SDK (it signs such paths its own way)', async () => {
+    const client = new DynamoDBClient({ endpoint: 'http://127.0.0.1:9/prefix', region: LOCAL_REGION, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    expect(await new DirectBatchWrite(client).write('t', [{ PutRequest: { Item: { pk: { S: 'x' } } } }])).toEqual({ kind: 'retry-sdk', reason: 'not available' });
+    client.destroy();
   });
 
   it('a batch with other than string and number attributes goes through the SDK, unsent here', async () => {
