@@ -1,7 +1,7 @@
 /**
  * What the AWS SDK alone costs per request, the floor under the worker's CPU per message:
- * every stored message is one PutObject, whatever the worker does around it; beside it the
- * same PutObject through the sink's direct path, which the worker uses. The real
+ * every stored message is one PutObject and a 25th of a BatchWriteItem, whatever the worker
+ * does around it; beside each, the same request through the direct path the worker uses. The real
  * clients (configured as the handler builds them) send to the latency model's endpoints
  * with no delay, 16 requests at a time, in a process of their own; the figure is this
  * process's CPU (user + sys) over the measured requests, after a warm-up.
@@ -15,6 +15,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { BatchWriteItemCommand, DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ensureTable } from '../lambda/state/table-schema';
+import { DirectBatchWrite } from '../lambda/state/direct-batch-write';
 import { DirectPutObject } from '../lambda/storage/direct-put-object';
 import { signRequest } from '../lambda/aws-direct/sigv4';
 import { exec } from './common';
@@ -32,8 +33,10 @@ export interface SdkFloorFigures {
    * node:http with a keep-alive agent (what the direct path used before its own HTTP/1.1 client).
    */
   readonly nodeHttpPutObjectCpuMs: number;
-  /** CPU per record written in BatchWriteItem requests of 25. */
+  /** CPU per record written in BatchWriteItem requests of 25 through the SDK. */
   readonly batchedRecordCpuMs: number;
+  /** The same through the state store's direct path (lambda/state/direct-batch-write.ts), which the worker uses. Missing in runs before it. */
+  readonly directBatchedRecordCpuMs?: number;
 }
 
 const MESSAGE_OCTETS = 10_000;
@@ -90,7 +93,20 @@ export async function measureSdkFloor(requests: number): Promise<SdkFloorFigures
       Array.from({ length: RECORDS_PER_BATCH }, (_, j) => ({ PutRequest: { Item: { pk: { S: 'MAILBOX#floor' }, sk: { S: `MSG#${i}-${j}` }, status: { S: 'stored' }, size: { N: '10000' } } } }));
     const batches = Math.ceil(requests / RECORDS_PER_BATCH);
     const perBatch = await cpuPerCall(batches, (i) => dynamodb.send(new BatchWriteItemCommand({ RequestItems: { floor: batch(i) } })));
-    return { requests, messageOctets: MESSAGE_OCTETS, putObjectCpuMs, directPutObjectCpuMs, nodeHttpPutObjectCpuMs, batchedRecordCpuMs: perBatch / RECORDS_PER_BATCH };
+    const directBatch = new DirectBatchWrite(dynamodb);
+    const perDirectBatch = await cpuPerCall(batches, async (i) => {
+      const outcome = await directBatch.write('floor', batch(i < 0 ? i - batches : batches + i));
+      if (outcome.kind !== 'written') throw new Error(`direct BatchWriteItem not written: ${outcome.reason}`);
+    });
+    return {
+      requests,
+      messageOctets: MESSAGE_OCTETS,
+      putObjectCpuMs,
+      directPutObjectCpuMs,
+      nodeHttpPutObjectCpuMs,
+      batchedRecordCpuMs: perBatch / RECORDS_PER_BATCH,
+      directBatchedRecordCpuMs: perDirectBatch / RECORDS_PER_BATCH,
+    };
   } finally {
     s3.destroy();
     dynamodb.destroy();

@@ -182,13 +182,14 @@ function targetBounds(r: BenchReport, small: CorpusResult | undefined): { worker
   const emulators = median(tool('worker-dynalite')?.emulatorCpuMs ?? []);
   const cores = r.machine.cpus;
   const spread = (cpu('worker-dynalite') + emulators) / cores / mpop;
-  const floorPerMessage = f ? perMessage + f.directPutObjectCpuMs + f.batchedRecordCpuMs : Number.NaN;
+  const recordCpuMs = f ? (f.directBatchedRecordCpuMs ?? f.batchedRecordCpuMs) : Number.NaN;
+  const floorPerMessage = f ? perMessage + f.directPutObjectCpuMs + recordCpuMs : Number.NaN;
   // A Node process runs its JavaScript on one thread: its wall time is at least that CPU.
   const oneThread = (floorPerMessage * small.corpus.count) / mpop;
   return {
     workerCpu: f && {
       value: floorPerMessage,
-      what: `the engine alone ${perMessage.toFixed(2)} ms + one PutObject ${f.directPutObjectCpuMs.toFixed(2)} ms + one batched record ${f.batchedRecordCpuMs.toFixed(3)} ms`,
+      what: `the engine alone ${perMessage.toFixed(2)} ms + one PutObject ${f.directPutObjectCpuMs.toFixed(2)} ms + one batched record ${recordCpuMs.toFixed(3)} ms`,
     },
     workerLatency:
       Number.isFinite(oneThread) && oneThread > engineRatio

@@ -48,7 +48,7 @@ import {
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { directBatchWriteFor, type DirectBatchWrite, type DirectBatchWriteOutcome } from './direct-batch-write';
+import type { DirectBatchWrite, DirectBatchWriteOutcome } from './direct-batch-write';
 import { StateStoreError, StateStoreErrorCode, isStateStoreError, toStateStoreError } from './errors';
 import type {
   ConsumedCapacity,
@@ -199,7 +199,9 @@ export class DynamoDbStateStore implements StateStore {
   private readonly client: DynamoDBClient;
   private readonly tableName: string;
   private readonly consistentReads: boolean;
-  private readonly direct: DirectBatchWrite | undefined;
+  /** Loaded with the first batch: a cold start that writes none does not load it (nor its HTTP client and signer). */
+  private direct: Promise<DirectBatchWrite> | undefined;
+  private readonly directBatchWrite: boolean;
   private readonly onWarning: DynamoDbStateStoreOptions['onWarning'];
   private readUnits = 0;
   private writeUnits = 0;
@@ -208,7 +210,7 @@ export class DynamoDbStateStore implements StateStore {
     this.client = options.client;
     this.tableName = options.tableName;
     this.consistentReads = options.consistentReads ?? true;
-    this.direct = options.directBatchWrite ? directBatchWriteFor(options.client) : undefined;
+    this.directBatchWrite = options.directBatchWrite ?? false;
     this.onWarning = options.onWarning;
   }
 
@@ -545,7 +547,7 @@ export class DynamoDbStateStore implements StateStore {
         ReturnConsumedCapacity: 'TOTAL',
       });
       const result = await this.send('BatchWriteItem', () => this.client.send(command, signal ? { abortSignal: signal } : {}));
-      if (direct?.kind === 'refused') this.directRefused(direct);
+      if (direct?.kind === 'refused') await this.directRefused(direct);
       this.countCapacity('write', result.ConsumedCapacity);
       return result.UnprocessedItems?.[this.tableName] ?? [];
     });
@@ -553,18 +555,30 @@ export class DynamoDbStateStore implements StateStore {
 
   /** The batch through the direct path, when there is one; warns once if that turned the path off. */
   private async directWrite(pending: WriteRequest[], signal: AbortSignal | undefined): Promise<DirectBatchWriteOutcome | undefined> {
-    if (!this.direct) return undefined;
-    const wasOff = this.direct.disabledReason !== undefined;
-    const outcome = await this.direct.write(this.tableName, pending, signal);
-    if (!wasOff && this.direct.disabledReason !== undefined) this.warnDirectDisabled(this.direct.disabledReason);
+    const direct = await this.directPath();
+    if (!direct) return undefined;
+    const wasOff = direct.disabledReason !== undefined;
+    const outcome = await direct.write(this.tableName, pending, signal);
+    if (!wasOff && direct.disabledReason !== undefined) this.warnDirectDisabled(direct.disabledReason);
     return outcome;
   }
 
+  private directPath(): Promise<DirectBatchWrite | undefined> {
+    if (!this.directBatchWrite) return Promise.resolve(undefined);
+    this.direct ??= import('./direct-batch-write').then(({ directBatchWriteFor }) => directBatchWriteFor(this.client));
+    // A chunk that fails to load leaves the SDK to write, and is tried again next time.
+    return this.direct.catch(() => {
+      this.direct = undefined;
+      return undefined;
+    });
+  }
+
   /** DynamoDB refused the direct request but took the SDK's: the direct one is wrong here, stop sending it. */
-  private directRefused(outcome: Extract<DirectBatchWriteOutcome, { kind: 'refused' }>): void {
-    if (!this.direct || this.direct.disabledReason !== undefined) return;
-    this.direct.disable(`refused (${outcome.reason}) where the SDK's request was taken`);
-    this.warnDirectDisabled(this.direct.disabledReason!);
+  private async directRefused(outcome: Extract<DirectBatchWriteOutcome, { kind: 'refused' }>): Promise<void> {
+    const direct = await this.directPath();
+    if (!direct || direct.disabledReason !== undefined) return;
+    direct.disable(`refused (${outcome.reason}) where the SDK's request was taken`);
+    this.warnDirectDisabled(direct.disabledReason!);
   }
 
   private warnDirectDisabled(reason: string): void {

@@ -59,6 +59,12 @@ describe('the fetch handler bundle', () => {
     expect(bundle.inputs.filter((path) => lazy.test(path))).toHaveLength(5);
   });
 
+  it('leaves the direct requests out of it (loaded with the first object or record batch): their signer and HTTP client', () => {
+    const lazy = /lambda\/(state\/direct-batch-write|storage\/direct-put-object|aws-direct\/(sigv4|http1-pool|http1-response-parser|direct-path))\.ts$/;
+    expect(bundle.initialInputs.filter((path) => lazy.test(path))).toEqual([]);
+    expect(bundle.inputs.filter((path) => lazy.test(path))).toHaveLength(6);
+  });
+
   it('carries only the credential provider Lambda uses (the environment), not the SDK default chain', () => {
     expect(bundle.inputs.some((path) => path.endsWith('lambda/credentials/lambda-environment-credentials.ts'))).toBe(true);
     const chain = bundle.inputs.filter((path) => /@aws-sdk\/(credential-provider-|nested-clients|token-providers)/.test(path));
