@@ -91,6 +91,26 @@ export class DirectPath<Request, Response> {
   }
 }
 
+/**
+ * Where a path's requests go, resolved once per key (a bucket, a table); a resolution that
+ * failed (not one that said "not this way") is tried again next time.
+ */
+export class TargetCache<Target> {
+  private readonly targets = new Map<string, Promise<Target | undefined>>();
+
+  get(key: string, resolve: () => Promise<Target | undefined>): Promise<Target | undefined> {
+    let target = this.targets.get(key);
+    if (!target) {
+      target = resolve().catch(() => {
+        this.targets.delete(key);
+        return undefined;
+      });
+      this.targets.set(key, target);
+    }
+    return target;
+  }
+}
+
 /** The request line and header fields; a line break in any of them would split the request. */
 export function requestHead(method: string, path: string, headers: Readonly<Record<string, string>>): string {
   let head = `${method} ${path} HTTP/1.1`;

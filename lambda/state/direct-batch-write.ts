@@ -14,7 +14,7 @@
 import { hash } from 'node:crypto';
 import { BatchWriteItemCommand, type ConsumedCapacity, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { getEndpointFromInstructions } from '@smithy/core/endpoints';
-import { DirectPath, requestHead, type Interceptor } from '../aws-direct/direct-path';
+import { DirectPath, requestHead, TargetCache, type Interceptor } from '../aws-direct/direct-path';
 import { signRequest } from '../aws-direct/sigv4';
 
 /** A request that made no progress for this long is given up (and goes through the SDK). */
@@ -67,7 +67,7 @@ interface Target {
 }
 
 export class DirectBatchWrite {
-  private readonly targets = new Map<string, Promise<Target | undefined>>();
+  private readonly targets = new TargetCache<Target>();
   private readonly path = new DirectPath<DirectBatchWriteRequest, DirectBatchWriteResponse>({
     maxSockets: DIRECT_BATCH_WRITE_MAX_SOCKETS,
     idleTimeoutMs: DIRECT_BATCH_WRITE_IDLE_TIMEOUT_MS,
@@ -117,17 +117,8 @@ export class DirectBatchWrite {
     return outcome(response, tableName);
   }
 
-  /** Resolved once per table; a resolution that failed (not one that said no) is tried again next time. */
   private target(tableName: string): Promise<Target | undefined> {
-    let target = this.targets.get(tableName);
-    if (!target) {
-      target = resolveTarget(this.client, tableName).catch(() => {
-        this.targets.delete(tableName);
-        return undefined;
-      });
-      this.targets.set(tableName, target);
-    }
-    return target;
+    return this.targets.get(tableName, () => resolveTarget(this.client, tableName));
   }
 
   private async send(target: Target, request: DirectBatchWriteRequest, signal: AbortSignal | undefined): Promise<DirectBatchWriteResponse> {

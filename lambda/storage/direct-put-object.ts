@@ -16,7 +16,7 @@
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getEndpointFromInstructions } from '@smithy/core/endpoints';
-import { DIRECT_BACKOFF_BASE_MS, DIRECT_BACKOFF_MAX_MS, DIRECT_MAX_FAILURES_IN_A_ROW, DirectPath, requestHead, type Interceptor } from '../aws-direct/direct-path';
+import { DIRECT_BACKOFF_BASE_MS, DIRECT_BACKOFF_MAX_MS, DIRECT_MAX_FAILURES_IN_A_ROW, DirectPath, requestHead, TargetCache, type Interceptor } from '../aws-direct/direct-path';
 import { encodeS3Path, signRequest } from '../aws-direct/sigv4';
 
 /** A request that made no progress for this long is given up (and goes through the SDK). */
@@ -91,7 +91,7 @@ interface Target {
 }
 
 export class DirectPutObject {
-  private readonly targets = new Map<string, Promise<Target | undefined>>();
+  private readonly targets = new TargetCache<Target>();
   private readonly path = new DirectPath<DirectRequest, DirectResponse>({
     maxSockets: DIRECT_PUT_MAX_SOCKETS,
     idleTimeoutMs: DIRECT_PUT_IDLE_TIMEOUT_MS,
@@ -144,17 +144,8 @@ export class DirectPutObject {
     return outcome(response);
   }
 
-  /** Resolved once per bucket; a resolution that failed (not one that said no) is tried again next time. */
   private target(bucket: string, key: string): Promise<Target | undefined> {
-    let target = this.targets.get(bucket);
-    if (!target) {
-      target = resolveTarget(this.client, bucket, key).catch(() => {
-        this.targets.delete(bucket);
-        return undefined;
-      });
-      this.targets.set(bucket, target);
-    }
-    return target;
+    return this.targets.get(bucket, () => resolveTarget(this.client, bucket, key));
   }
 
   private async send(target: Target, request: DirectPutRequest, requestHeaders: Record<string, string>): Promise<DirectResponse> {
