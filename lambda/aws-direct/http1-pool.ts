@@ -1,6 +1,7 @@
 /**
- * A minimal HTTP/1.1 client for the direct PutObject: one request at a time per kept-alive
- * socket, its head and body written in one go, the answer read by Http1ResponseParser.
+ * A minimal HTTP/1.1 client for the direct requests (PutObject, BatchWriteItem): one
+ * request at a time per kept-alive socket, its head and body written in one go, the answer
+ * read by Http1ResponseParser.
  * node:http's agent, parser and streams cost more CPU per small PUT than the signing and
  * everything else of the request (bench/sdk-floor.bench.ts measures both clients); this does
  * only what such a request needs. Anything unexpected fails the request, and the caller sends it through the
@@ -37,7 +38,7 @@ class StaleSocketError extends Error {}
 class NoProgressError extends Error {}
 
 /** The caller's signal aborted the request: not sent, or cut off in flight. */
-export class RequestAbortedError extends Error {
+class RequestAbortedError extends Error {
   override readonly name = 'RequestAbortedError';
   constructor() {
     super('the request was aborted');
