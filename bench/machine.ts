@@ -1,6 +1,7 @@
 /** The machine and the versions of everything a benchmark run used, for the report. */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { LAMBDA_NODE_MAJOR, onLambdaNode } from './lambda-node';
 import { join, resolve } from 'node:path';
 import { versionOf } from './common';
 
@@ -54,7 +55,7 @@ export function machineInfo(): MachineInfo {
 
 export async function versions(): Promise<Versions> {
   const v: Versions = {
-    node: process.version,
+    node: `${process.version}${onLambdaNode() ? ' (the Lambda runtime\'s major version: every Node tool runs on it)' : ` (Lambda runs Node ${LAMBDA_NODE_MAJOR}: scripts/install-bench-tools.sh installs it for the bench)`}`,
     'OpenSSL (node)': process.versions.openssl ?? 'unknown',
     dovecot: (await versionOf('/usr/sbin/dovecot', ['--version'])) ?? 'not installed',
     mpop: (await versionOf('mpop', ['--version'], /mpop version (\S+)/)) ?? 'not installed',

@@ -22,6 +22,7 @@ import { attachmentMessage, makeCorpus, textMessage, type CorpusSpec } from './c
 import { runDecoderBench } from './decoder.bench';
 import { latencyFigures } from './latency-report';
 import { startLatencyModel, type LatencyModel } from './latency-model/start-latency-model';
+import { reRunOnLambdaNode } from './lambda-node';
 import { runListing } from './listing-run';
 import { runSdkFloor } from './sdk-floor.bench';
 import { machineInfo, versions } from './machine';
@@ -84,6 +85,7 @@ async function installed(cmd: string): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
+  reRunOnLambdaNode(log);
   silenceNodeVersionWarning();
   const started = nowMs();
   const machine = machineInfo();

@@ -2,11 +2,36 @@
 # Installs what `npm run bench` needs (Debian 12 packages): the classic POP3 fetchers it
 # compares against (mpop, fetchmail, getmail6), Dovecot (the server every tool fetches
 # from), openssl (the fixture's certificate), Java (DynamoDB Local) and GNU time (CPU
-# times). Idempotent: installed packages are left alone, and nothing is fetched when all
-# of them are there.
+# times); and the Lambda runtime's Node (bench/lambda-node.ts), from the npm registry's
+# node-linux-<arch> package into .bench-tools/, which the bench measures on. Idempotent:
+# installed packages are left alone, and nothing is fetched when all of them are there.
 #
 # Usage (as root, or with sudo available): scripts/install-bench-tools.sh
 set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# Keep in step with LAMBDA_NODE_VERSION in bench/lambda-node.ts.
+LAMBDA_NODE_VERSION=22.23.5
+
+install_lambda_node() {
+  dest="$ROOT/.bench-tools/node-v$LAMBDA_NODE_VERSION"
+  if [ -x "$dest/bin/node" ]; then
+    echo "install-bench-tools: Node $LAMBDA_NODE_VERSION is installed"
+    return 0
+  fi
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64) arch=arm64 ;;
+    *) echo "install-bench-tools: no Node $LAMBDA_NODE_VERSION package for $(uname -m); the bench measures on $(node --version)" >&2; return 0 ;;
+  esac
+  work=$(mktemp -d)
+  (cd "$work" && npm pack --silent "node-linux-$arch@$LAMBDA_NODE_VERSION" >/dev/null && tar -xzf node-linux-*.tgz)
+  mkdir -p "$ROOT/.bench-tools"
+  rm -rf "$dest"
+  mv "$work/package" "$dest"
+  rm -rf "$work"
+  echo "install-bench-tools: Node $("$dest/bin/node" --version) in .bench-tools/"
+}
 
 PACKAGES="mpop fetchmail getmail6 dovecot-pop3d openssl ca-certificates openjdk-17-jre-headless time"
 
@@ -19,6 +44,7 @@ done
 
 if [ -z "$missing" ]; then
   echo "install-bench-tools: everything is installed:$(printf ' %s' $PACKAGES)"
+  install_lambda_node
   exit 0
 fi
 
@@ -43,4 +69,5 @@ for svc in dovecot fetchmail; do
     $SUDO systemctl stop "$svc" || true
   fi
 done
+install_lambda_node
 echo "install-bench-tools: done"
