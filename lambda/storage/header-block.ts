@@ -129,18 +129,58 @@ const SERVER_MAINTAINED_FIELDS: ReadonlySet<string> = new Set([
  * of the block is removed.
  */
 export function headerFingerprint(headerBlock: Uint8Array): string {
-  // latin1 maps every byte to one char and back: a byte-exact view for the regexes.
-  const text = captureHeaderBlock(headerBlock).toString('latin1').replace(/\r\n/g, '\n');
-  // A field is its first line and the continuation lines (starting with blank) after it.
-  const fields = text.split(/\n(?![ \t])/);
-  const kept = fields.filter((field) => !SERVER_MAINTAINED_FIELDS.has(fieldName(field)));
-  const normalised = kept.join('\n').replace(/[ \t\r\n]+$/, '');
-  return hash('sha256', Buffer.from(normalised, 'latin1'), 'hex');
+  return capturedBlockFingerprint(captureHeaderBlock(headerBlock));
 }
 
-function fieldName(field: string): string {
-  const colon = field.indexOf(':');
-  return colon === -1 ? '' : field.slice(0, colon).trim().toLowerCase();
+/**
+ * {@link headerFingerprint} of a block captured by {@link HeaderCapture} (re-capturing it
+ * would change nothing). One scan over the block: fields end at a LF that no blank follows,
+ * and only the fields the server maintains are cut out.
+ */
+export function capturedBlockFingerprint(block: Buffer): string {
+  // latin1 maps every byte to one char and back: a byte-exact view of the block.
+  const latin1 = block.toString('latin1');
+  const text = latin1.includes('\r\n') ? latin1.replace(/\r\n/g, '\n') : latin1;
+  // Start and end of each field kept; the text itself stands when none is dropped (the usual case).
+  const kept: number[] = [];
+  let dropped = false;
+  for (let start = 0; ; ) {
+    const end = fieldEnd(text, start);
+    if (serverMaintained(text, start, end)) dropped = true;
+    else kept.push(start, end);
+    if (end === text.length) break;
+    start = end + 1;
+  }
+  let normalised = text;
+  if (dropped) {
+    const fields: string[] = [];
+    for (let i = 0; i < kept.length; i += 2) fields.push(text.slice(kept[i], kept[i + 1]));
+    normalised = fields.join('\n');
+  }
+  return hash('sha256', Buffer.from(withoutTrailingWhitespace(normalised), 'latin1'), 'hex');
+}
+
+/** `text` without the spaces, tabs, CRs and LFs at its end. */
+function withoutTrailingWhitespace(text: string): string {
+  let end = text.length;
+  for (let c = text.charCodeAt(end - 1); c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a; c = text.charCodeAt(--end - 1));
+  return end === text.length ? text : text.slice(0, end);
+}
+
+/** Where the field starting at `start` ends: the first LF that no blank follows (a field's continuation lines start with one), or the end. */
+function fieldEnd(text: string, start: number): number {
+  for (let lf = text.indexOf('\n', start); lf !== -1; lf = text.indexOf('\n', lf + 1)) {
+    const next = text.charCodeAt(lf + 1);
+    if (next !== 0x20 && next !== 0x09) return lf;
+  }
+  return text.length;
+}
+
+/** Whether the field in text[start, end) is one the server maintains: its name is what comes before its first colon. */
+function serverMaintained(text: string, start: number, end: number): boolean {
+  const colon = text.indexOf(':', start);
+  if (colon === -1 || colon >= end) return false;
+  return SERVER_MAINTAINED_FIELDS.has(text.slice(start, colon).trim().toLowerCase());
 }
 
 /** Header fields copied into object metadata: ASCII-safe, percent-encoded, truncated. */
@@ -166,34 +206,59 @@ const FIELD_NAMES: Readonly<Record<string, keyof HeaderFields>> = {
  */
 export function extractHeaderFields(headerBlock: Uint8Array): HeaderFields {
   const fields: HeaderFields = {};
-  for (const [name, rawValue] of unfoldedFields(headerBlock)) {
-    const key = FIELD_NAMES[name.toLowerCase()];
-    if (key === undefined || fields[key] !== undefined) continue;
-    const value = toMetadataValue(decodeEncodedWords(decodeRawValue(rawValue)), MAX_HEADER_VALUE_CHARS);
-    if (value !== '') fields[key] = value;
+  const text = asBuffer(headerBlock).toString('latin1');
+  let found = 0;
+  // The wanted field being unfolded, and its raw value so far.
+  let key: keyof HeaderFields | undefined;
+  let raw = '';
+  const finish = (): void => {
+    if (key === undefined) return;
+    const value = toMetadataValue(decodeEncodedWords(decodeRawValue(raw)), MAX_HEADER_VALUE_CHARS);
+    // An empty first occurrence leaves room for a later one.
+    if (value !== '') {
+      fields[key] = value;
+      found++;
+    }
+    key = undefined;
+  };
+  for (let start = 0; found < WANTED_FIELDS; ) {
+    const lf = text.indexOf('\n', start);
+    const end = lf === -1 ? text.length : lf;
+    // Lines end at LF or CRLF; a CR elsewhere is part of the line.
+    const lineEnd = lf !== -1 && lf > start && text.charCodeAt(lf - 1) === 0x0d ? lf - 1 : end;
+    const first = text.charCodeAt(start);
+    if (start < lineEnd && (first === 0x20 || first === 0x09)) {
+      // Unfolding removes the line break only; the leading blank stays (RFC 5322 2.2.3).
+      if (key !== undefined) raw += text.slice(start, lineEnd);
+    } else {
+      finish();
+      const field = fieldLine(text, start, lineEnd);
+      const wanted = field && FIELD_NAMES[text.slice(start, field.nameEnd).toLowerCase()];
+      if (field && wanted !== undefined && fields[wanted] === undefined) {
+        key = wanted;
+        raw = text.slice(field.valueStart, lineEnd);
+      }
+    }
+    if (lf === -1) break;
+    start = lf + 1;
   }
+  finish();
   return fields;
 }
 
-/** A field name is printable US-ASCII except ':'; obsolete syntax allows blanks before the colon. */
-const FIELD_LINE = /^([\x21-\x39\x3b-\x7e]+)[ \t]*:(.*)$/s;
+const WANTED_FIELDS = Object.keys(FIELD_NAMES).length;
 
-/** [name, raw value as a latin1 string] per field, in order, continuation lines joined. */
-function unfoldedFields(headerBlock: Uint8Array): Array<[string, string]> {
-  const lines = asBuffer(headerBlock).toString('latin1').split(/\r?\n/);
-  const fields: Array<[string, string]> = [];
-  let current: [string, string] | undefined;
-  for (const line of lines) {
-    if (/^[ \t]/.test(line)) {
-      // Unfolding removes the line break only; the leading blank stays (RFC 5322 2.2.3).
-      if (current) current[1] += line;
-      continue;
-    }
-    const match = FIELD_LINE.exec(line);
-    current = match ? [match[1]!, match[2]!] : undefined;
-    if (current) fields.push(current);
-  }
-  return fields;
+/**
+ * A field's first line: a name of printable US-ASCII but ':', then (obsolete syntax) blanks,
+ * then a colon. Undefined for a line that is none.
+ */
+function fieldLine(text: string, start: number, lineEnd: number): { nameEnd: number; valueStart: number } | undefined {
+  let i = start;
+  for (let c = text.charCodeAt(i); i < lineEnd && c >= 0x21 && c <= 0x7e && c !== 0x3a; c = text.charCodeAt(++i));
+  if (i === start) return undefined;
+  let colon = i;
+  while (colon < lineEnd && (text.charCodeAt(colon) === 0x20 || text.charCodeAt(colon) === 0x09)) colon++;
+  return colon < lineEnd && text.charCodeAt(colon) === 0x3a ? { nameEnd: i, valueStart: colon + 1 } : undefined;
 }
 
 /** A Buffer view of the same bytes (Buffer.from(Uint8Array) would copy them). */

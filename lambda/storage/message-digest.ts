@@ -5,7 +5,7 @@
  * whether a message is one already stored.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { HeaderCapture, headerFingerprint } from './header-block';
+import { HeaderCapture, capturedBlockFingerprint } from './header-block';
 
 export interface HeaderDigest {
   readonly headerBlock: Buffer;
@@ -49,7 +49,7 @@ export class MessageDigest {
 
   /** The header fingerprint once the header block arrived whole (before the end of the message). */
   headerFingerprintSoFar(): string | undefined {
-    return this.header.complete ? headerFingerprint(this.header.headerBlock()) : undefined;
+    return this.header.complete ? capturedBlockFingerprint(this.header.headerBlock()) : undefined;
   }
 
   result(): DigestResult {
@@ -60,7 +60,7 @@ export class MessageDigest {
       size: this.octets,
       sha256: digest.toString('hex'),
       sha256Base64: digest.toString('base64'),
-      headerFingerprint: headerFingerprint(headerBlock),
+      headerFingerprint: capturedBlockFingerprint(headerBlock),
       bodySha256: this.header.complete ? this.bodyHash.digest('hex') : undefined,
     };
   }

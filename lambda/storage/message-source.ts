@@ -11,31 +11,55 @@ import type { StoredMessage } from './message-sink';
 
 export class MessageSource {
   readonly digest = new MessageDigest();
-  private readonly iterator: AsyncIterator<unknown>;
   ended = false;
   sourceError: { readonly error: unknown } | undefined;
   backendError: { readonly error: unknown } | undefined;
+  /** Resolves the wait of a next() that found nothing to read, on the stream's next event. */
+  private wake: (() => void) | undefined;
+  private readonly onEvent = (): void => {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  };
 
+  /**
+   * Reads the stream with read() and its events directly: an async iterator would add a
+   * promise and a generator step per chunk, for every small message.
+   */
   constructor(private readonly stream: Readable) {
-    this.iterator = stream[Symbol.asyncIterator]();
+    for (const event of ['readable', 'end', 'error', 'close']) stream.on(event, this.onEvent);
   }
 
   /** The next chunk, or undefined at the end of the message. Rejects when the source fails. */
   async next(): Promise<Buffer | undefined> {
-    let result: IteratorResult<unknown>;
+    let value: unknown;
     try {
-      result = await this.iterator.next();
+      value = await this.read();
     } catch (err) {
       if (this.backendError === undefined) this.sourceError ??= { error: err };
       throw err;
     }
-    if (result.done) {
+    if (value === null) {
       this.ended = true;
       return undefined;
     }
-    const chunk = toBuffer(result.value);
+    const chunk = toBuffer(value);
     this.digest.update(chunk);
     return chunk;
+  }
+
+  /** A chunk, null at the end; the stream's error, or a premature close, rejects. */
+  private async read(): Promise<unknown> {
+    for (;;) {
+      const value: unknown = this.stream.destroyed ? null : this.stream.read();
+      if (value !== null) return value;
+      if (this.stream.readableEnded) return null;
+      if (this.stream.errored) throw this.stream.errored;
+      if (this.stream.destroyed) throw prematureClose();
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
   }
 
   /** Reads until more than `limitOctets - 1` bytes arrived or the stream ended. */
@@ -79,6 +103,11 @@ export class MessageSource {
     if (fingerprint !== undefined) failed.headerFingerprint = fingerprint;
     return failed;
   }
+}
+
+/** What an async iterator of a stream destroyed before its end rejects with. */
+function prematureClose(): Error {
+  return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 }
 
 function toBuffer(value: unknown): Buffer {

@@ -295,6 +295,9 @@ export function buildObjectMetadata(
   return metadata;
 }
 
+/** A UTF-16 surrogate without its pair: encodeURIComponent throws on it. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /** What encodeURIComponent leaves as it is. */
 const URI_UNRESERVED = /^[A-Za-z0-9\-_.!~*'()]*$/;
 
@@ -304,6 +307,11 @@ const URI_UNRESERVED = /^[A-Za-z0-9\-_.!~*'()]*$/;
  */
 function encodedId(id: string): string {
   if (id.length <= MAX_ID_METADATA_CHARS && URI_UNRESERVED.test(id)) return id;
+  // Ids are short: the whole encoding usually fits (it throws on a lone surrogate, replaced below).
+  if (id.length <= MAX_ID_METADATA_CHARS && !LONE_SURROGATE.test(id)) {
+    const whole = encodeURIComponent(id);
+    if (whole.length <= MAX_ID_METADATA_CHARS) return whole;
+  }
   let out = '';
   for (const char of id.replace(/\p{Cs}/gu, '\ufffd')) {
     const piece = encodeURIComponent(char);
@@ -326,6 +334,7 @@ function metadataOctets(metadata: Record<string, string>): number {
 
 /** Shortens header-derived values (subject first) until the metadata fits the budget. */
 function fitMetadataBudget(metadata: Record<string, string>): void {
+  if (metadataOctets(metadata) <= METADATA_BUDGET_OCTETS) return;
   for (const key of Object.values(HEADER_METADATA_KEYS)) {
     const excess = metadataOctets(metadata) - METADATA_BUDGET_OCTETS;
     if (excess <= 0) return;
