@@ -10,7 +10,7 @@ import type { MachineInfo, Versions } from './machine';
 import type { ReadUnitsRow } from './read-units.bench';
 import type { RssRow } from './rss.bench';
 import { targetCells, targetHeaders, type TargetRow } from './targets';
-import { TOOLS, type CacheAbResult, type CorpusResult, type ToolId, type ToolInfo, type ToolSamples } from './throughput.bench';
+import { TOOLS, type CacheAbResult, type WarmRunResult, type CorpusResult, type ToolId, type ToolInfo, type ToolSamples } from './throughput.bench';
 
 export interface BenchReport {
   readonly date: string;
@@ -22,6 +22,8 @@ export interface BenchReport {
   decoder?: DecoderBenchResult;
   throughput: CorpusResult[];
   cacheAb?: CacheAbResult;
+  /** The worker's first run in a process against its next one in the same process. */
+  warm?: WarmRunResult;
   rss: RssRow[];
   bundle?: BundleResult;
   cliStart?: CliStartResult;
@@ -158,6 +160,18 @@ function listingText(l: ListingFigures & { readonly peakRssMbRuns?: readonly num
   );
 }
 
+function warmText(w: WarmRunResult): string {
+  const n = w.corpus.count;
+  const cold = median(w.coldCpuMs);
+  const warm = median(w.warmCpuMs);
+  return (
+    `Worker (s3rver + dynalite), ${n.toLocaleString('en-US')} small messages, twice in one process (${w.warmCpuMs.length} processes): ` +
+    `the first run ${fmtMs(cold)} CPU (${(cold / n).toFixed(2)} ms a message, start-up included), the next ${fmtMs(warm)} (${(warm / n).toFixed(2)} ms a message). ` +
+    `The ${fmtMs(cold - warm)} between them is paid once per process: loading the modules, the TLS context, compiling the hot code. ` +
+    'Lambda keeps an instance for the runs that follow, so a fleet pays it once per instance, not once per run.'
+  );
+}
+
 function cacheAbText(ab: CacheAbResult): string {
   const n = ab.corpus.count;
   const on = median(ab.cached.cpuMs);
@@ -189,6 +203,7 @@ export function consoleReport(r: BenchReport): string {
     out.push(textTable(LATENCY_HEADERS, latency));
   }
   if (r.cacheAb) out.push(`\n[worker] ${cacheAbText(r.cacheAb)}`);
+  if (r.warm) out.push(`\n[worker] ${warmText(r.warm)}`);
   if (r.rss.length > 0) {
     const t = rssCells(r.rss);
     out.push('\n[peak RSS] one message');
@@ -350,6 +365,12 @@ export function markdownReport(r: BenchReport): string {
       `${cacheAbText(r.cacheAb)} The handler builds its S3 and DynamoDB clients with \`cacheMiddleware: true\` (lambda/handlers/fetch-mailbox.ts), ` +
         'so each command class resolves its middleware stack once instead of on every request; the worker rows above use the same setting.',
     );
+    md.push('');
+  }
+  if (r.warm) {
+    md.push('### The worker in a fresh process and in a warm one');
+    md.push('');
+    md.push(warmText(r.warm));
     md.push('');
   }
   if (r.rss.length > 0) {

@@ -349,3 +349,46 @@ export async function runWorkerCacheAb(env: Environment, corpus: CorpusSpec, rep
   }
   return result;
 }
+
+export interface WarmRunResult {
+  readonly corpus: CorpusSpec;
+  /** Whole worker process, the first run of the mailbox: start-up and compiling the hot code included. */
+  readonly coldCpuMs: number[];
+  /** The same mailbox again, in the same process, into another bucket and table. */
+  readonly warmCpuMs: number[];
+}
+
+/**
+ * The worker (s3rver + dynalite) fetching the mailbox twice in one process: what a run
+ * costs in a fresh process (the figure the target is on) against one on a warm instance,
+ * which Lambda reuses for the next scheduled run. The difference is paid once per process:
+ * loading the modules, the TLS context, compiling the hot code.
+ */
+export async function runWorkerWarm(env: Environment, corpus: CorpusSpec, repetitions: number): Promise<WarmRunResult> {
+  const result: WarmRunResult = { corpus, coldCpuMs: [], warmCpuMs: [] };
+  const backend = workerBackend(env, 'worker-dynalite');
+  for (let rep = 0; rep < repetitions; rep++) {
+    const names = [0, 1].map(() => ({ bucket: `bench-${randomUUID().slice(0, 8)}`, table: `bench-${randomUUID().slice(0, 8)}` }));
+    for (const { bucket, table } of names) {
+      await backend.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+      await ensureTable(backend.dynamodb, table);
+    }
+    const [first, second] = names as [{ bucket: string; table: string }, { bucket: string; table: string }];
+    try {
+      const run = await runClient(
+        env,
+        job(env, 'worker', corpus.user, { s3Endpoint: backend.s3Endpoint, dynamoEndpoint: backend.dynamoEndpoint, ...first, sdkDefaultChecksums: backend.sdkDefaultChecksums, warmRun: second }),
+      );
+      const { messages, warmMessages, warmCpuMs } = run.result;
+      if (messages !== corpus.count || warmMessages !== corpus.count || warmCpuMs === undefined || run.cpuMs === undefined) {
+        throw new Error(`worker fetched ${messages} then ${String(warmMessages)} of ${corpus.count} (CPU ${String(run.cpuMs)} / ${String(warmCpuMs)})`);
+      }
+      result.coldCpuMs.push(run.cpuMs - warmCpuMs);
+      result.warmCpuMs.push(warmCpuMs);
+      log(`worker, warm process: first run ${(run.cpuMs - warmCpuMs).toFixed(0)} ms CPU, the next ${warmCpuMs.toFixed(0)} ms`);
+    } finally {
+      for (const { bucket, table } of names) await backend.drop(bucket, table);
+    }
+  }
+  return result;
+}
