@@ -14,12 +14,12 @@ export class MessageSource {
   ended = false;
   sourceError: { readonly error: unknown } | undefined;
   backendError: { readonly error: unknown } | undefined;
-  /** Resolves the wait of a next() that found nothing to read, on the stream's next event. */
-  private wake: (() => void) | undefined;
+  /** The wait of the reads that found nothing to read, over at the stream's next event. */
+  private waiting: { readonly promise: Promise<void>; readonly resolve: () => void } | undefined;
   private readonly onEvent = (): void => {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.resolve();
   };
 
   /**
@@ -56,10 +56,17 @@ export class MessageSource {
       if (this.stream.readableEnded) return null;
       if (this.stream.errored) throw this.stream.errored;
       if (this.stream.destroyed) throw prematureClose();
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
+      await this.nextEvent();
     }
+  }
+
+  private nextEvent(): Promise<void> {
+    if (this.waiting === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.waiting = { promise, resolve };
+    }
+    return this.waiting.promise;
   }
 
   /** Reads until more than `limitOctets - 1` bytes arrived or the stream ended. */

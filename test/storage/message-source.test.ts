@@ -1,0 +1,71 @@
+/** MessageSource reads its stream with read() and events: chunks, the end, the two ways of failing, and a read that waits. */
+import { createHash } from 'node:crypto';
+import { PassThrough, Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { MessageSource } from '../../lambda/storage/message-source';
+
+const MESSAGE = Buffer.from('Subject: hi\r\n\r\nbody\r\n', 'latin1');
+
+describe('MessageSource', () => {
+  it('hands over every chunk once, digested, then undefined at the end (and again after it)', async () => {
+    const stream = new PassThrough();
+    const source = new MessageSource(stream);
+    const first = source.next();
+    // Nothing is buffered yet: the read waits for the stream.
+    stream.write(MESSAGE.subarray(0, 5));
+    expect((await first)?.toString('latin1')).toBe('Subje');
+    stream.end(MESSAGE.subarray(5));
+    const rest: Buffer[] = [];
+    for (let chunk = await source.next(); chunk !== undefined; chunk = await source.next()) rest.push(chunk);
+    expect(Buffer.concat(rest).toString('latin1')).toBe(MESSAGE.subarray(5).toString('latin1'));
+    expect(source.ended).toBe(true);
+    expect(await source.next()).toBeUndefined();
+    expect(source.digest.result().sha256).toBe(createHash('sha256').update(MESSAGE).digest('hex'));
+  });
+
+  it('rejects with the stream\'s error and blames the source', async () => {
+    const stream = new PassThrough();
+    const source = new MessageSource(stream);
+    stream.write(MESSAGE);
+    expect(await source.next()).toEqual(MESSAGE);
+    const pending = source.next();
+    const failure = new Error('connection reset');
+    stream.destroy(failure);
+    await expect(pending).rejects.toBe(failure);
+    expect(source.sourceError?.error).toBe(failure);
+    expect(source.backendError).toBeUndefined();
+  });
+
+  it('a backend failure stops the source: the waiting read rejects, and the source is not blamed', async () => {
+    const stream = new PassThrough();
+    const source = new MessageSource(stream);
+    const pending = source.next();
+    const backend = new Error('S3 said no');
+    source.noteBackendFailure(backend);
+    await expect(pending).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    expect(source.backendError?.error).toBe(backend);
+    expect(source.sourceError).toBeUndefined();
+    expect(stream.destroyed).toBe(true);
+  });
+
+  it('two reads waiting at once are both answered', async () => {
+    const stream = new PassThrough();
+    const source = new MessageSource(stream);
+    const a = source.next();
+    const b = source.next();
+    stream.write(Buffer.from('one'));
+    await new Promise((resolve) => setImmediate(resolve));
+    stream.end(Buffer.from('two'));
+    const got = await Promise.all([a, b]);
+    expect(got.map((x) => x?.toString())).toEqual(['one', 'two']);
+  });
+
+  it('an object-mode stream of Uint8Arrays is read chunk by chunk; a string is refused', async () => {
+    const bytes = new MessageSource(Readable.from([new Uint8Array([1, 2]), Buffer.from([3])]));
+    expect([...(await bytes.next())!]).toEqual([1, 2]);
+    expect([...(await bytes.next())!]).toEqual([3]);
+    expect(await bytes.next()).toBeUndefined();
+    const text = new MessageSource(Readable.from(['not bytes']));
+    await expect(text.next()).rejects.toThrow(TypeError);
+  });
+});
