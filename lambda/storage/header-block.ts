@@ -191,12 +191,13 @@ export interface HeaderFields {
   subject?: string;
 }
 
-const FIELD_NAMES: Readonly<Record<string, keyof HeaderFields>> = {
-  'message-id': 'messageId',
-  date: 'date',
-  from: 'from',
-  subject: 'subject',
-};
+/** A Map, not an object: a field named `constructor` or `__proto__` must find nothing. */
+const FIELD_NAMES: ReadonlyMap<string, keyof HeaderFields> = new Map([
+  ['message-id', 'messageId'],
+  ['date', 'date'],
+  ['from', 'from'],
+  ['subject', 'subject'],
+]);
 
 /**
  * The Message-ID, Date, From and Subject of a header block: first occurrence, unfolded
@@ -233,7 +234,7 @@ export function extractHeaderFields(headerBlock: Uint8Array): HeaderFields {
     } else {
       finish();
       const field = fieldLine(text, start, lineEnd);
-      const wanted = field && FIELD_NAMES[text.slice(start, field.nameEnd).toLowerCase()];
+      const wanted = field && FIELD_NAMES.get(text.slice(start, field.nameEnd).toLowerCase());
       if (field && wanted !== undefined && fields[wanted] === undefined) {
         key = wanted;
         raw = text.slice(field.valueStart, lineEnd);
@@ -246,7 +247,7 @@ export function extractHeaderFields(headerBlock: Uint8Array): HeaderFields {
   return fields;
 }
 
-const WANTED_FIELDS = Object.keys(FIELD_NAMES).length;
+const WANTED_FIELDS = FIELD_NAMES.size;
 
 /**
  * A field's first line: a name of printable US-ASCII but ':', then (obsolete syntax) blanks,

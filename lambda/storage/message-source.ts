@@ -14,6 +14,8 @@ export class MessageSource {
   ended = false;
   sourceError: { readonly error: unknown } | undefined;
   backendError: { readonly error: unknown } | undefined;
+  /** An 'error' the stream emitted without destroying itself (MessageStream always destroys). */
+  private emittedError: { readonly error: unknown } | undefined;
   /** The wait of the reads that found nothing to read, over at the stream's next event. */
   private waiting: { readonly promise: Promise<void>; readonly resolve: () => void } | undefined;
   private readonly onEvent = (): void => {
@@ -27,7 +29,11 @@ export class MessageSource {
    * promise and a generator step per chunk, for every small message.
    */
   constructor(private readonly stream: Readable) {
-    for (const event of ['readable', 'end', 'error', 'close']) stream.on(event, this.onEvent);
+    for (const event of ['readable', 'end', 'close']) stream.on(event, this.onEvent);
+    stream.on('error', (error: unknown) => {
+      this.emittedError ??= { error };
+      this.onEvent();
+    });
   }
 
   /** The next chunk, or undefined at the end of the message. Rejects when the source fails. */
@@ -55,6 +61,7 @@ export class MessageSource {
       if (value !== null) return value;
       if (this.stream.readableEnded) return null;
       if (this.stream.errored) throw this.stream.errored;
+      if (this.emittedError) throw this.emittedError.error;
       if (this.stream.destroyed) throw prematureClose();
       await this.nextEvent();
     }

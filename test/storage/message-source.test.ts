@@ -36,6 +36,16 @@ describe('MessageSource', () => {
     expect(source.backendError).toBeUndefined();
   });
 
+  it('an error emitted without destroying the stream rejects the waiting read too', async () => {
+    const stream = new PassThrough({ autoDestroy: false, emitClose: false });
+    const source = new MessageSource(stream);
+    const pending = source.next();
+    const failure = new Error('emitted only');
+    stream.emit('error', failure);
+    await expect(pending).rejects.toBe(failure);
+    expect(source.sourceError?.error).toBe(failure);
+  });
+
   it('a backend failure stops the source: the waiting read rejects, and the source is not blamed', async () => {
     const stream = new PassThrough();
     const source = new MessageSource(stream);
