@@ -25,7 +25,11 @@ install_lambda_node() {
     *) echo "install-bench-tools: no Node $LAMBDA_NODE_VERSION package for $(uname -m); the bench measures on $(node --version)" >&2; return 0 ;;
   esac
   work=$(mktemp -d)
-  (cd "$work" && npm pack --silent "node-linux-$arch@$LAMBDA_NODE_VERSION" >/dev/null && tar -xzf node-linux-*.tgz)
+  if ! (cd "$work" && npm pack --silent "node-linux-$arch@$LAMBDA_NODE_VERSION" >/dev/null && tar -xzf node-linux-*.tgz); then
+    rm -rf "$work"
+    echo "install-bench-tools: could not fetch node-linux-$arch@$LAMBDA_NODE_VERSION; the bench measures on $(node --version)" >&2
+    return 0
+  fi
   mkdir -p "$ROOT/.bench-tools"
   rm -rf "$dest"
   mv "$work/package" "$dest"
