@@ -3,13 +3,13 @@
  * whatever this machine has first on its PATH. CPU per message, cold module load and the
  * engine's pace all depend on the V8 that runs them (Node 22's compiles hot code more
  * cheaply than Node 20's), and a figure meant for Lambda is only meaningful on Lambda's
- * major version. scripts/install-bench-tools.sh puts that Node under `.bench-tools/`
- * (from the npm registry's `node-linux-<arch>` package); `npm run bench` re-runs itself
- * under it, so every Node process it starts (worker, engine, reference client, SDK floor,
+ * major version. scripts/install-lambda-node.sh (which install-bench-tools.sh and CI run)
+ * puts that Node under `.lambda-node/`, from the npm registry's `node-linux-<arch>` package;
+ * `npm run bench` re-runs itself under it, so every Node process it starts (worker, engine, reference client, SDK floor,
  * cold load) inherits it through `process.execPath`.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FETCH_BUNDLE } from '../lib/bundling';
 
@@ -17,12 +17,12 @@ const ROOT = resolve(import.meta.dirname, '..');
 
 /** The Lambda runtime's Node major version (22 for `node22`). */
 export const LAMBDA_NODE_MAJOR = Number(FETCH_BUNDLE.target.replace(/^node/, ''));
-/** The exact release installed for the bench (scripts/install-bench-tools.sh installs the same). */
-export const LAMBDA_NODE_VERSION = '22.23.5';
+/** The exact release installed (scripts/lambda-node-version, which the install script reads too). */
+export const LAMBDA_NODE_VERSION = readFileSync(join(ROOT, 'scripts', 'lambda-node-version'), 'utf8').trim();
 
-/** Where scripts/install-bench-tools.sh puts that release. */
+/** Where scripts/install-lambda-node.sh puts that release. */
 export function lambdaNodePath(): string {
-  return join(ROOT, '.bench-tools', `node-v${LAMBDA_NODE_VERSION}`, 'bin', 'node');
+  return join(ROOT, '.lambda-node', `node-v${LAMBDA_NODE_VERSION}`, 'bin', 'node');
 }
 
 /** Whether this process already runs on the Lambda runtime's major version. */
@@ -40,7 +40,7 @@ export function reRunOnLambdaNode(warn: (line: string) => void): void {
   if (onLambdaNode()) return;
   const node = lambdaNodePath();
   if (!existsSync(node)) {
-    warn(`measuring on Node ${process.version}; Lambda runs Node ${LAMBDA_NODE_MAJOR}: run scripts/install-bench-tools.sh to measure on it`);
+    warn(`measuring on Node ${process.version}; Lambda runs Node ${LAMBDA_NODE_MAJOR}: run scripts/install-lambda-node.sh (or install-bench-tools.sh) to measure on it`);
     return;
   }
   const run = spawnSync(node, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });

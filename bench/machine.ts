@@ -55,7 +55,7 @@ export function machineInfo(): MachineInfo {
 
 export async function versions(): Promise<Versions> {
   const v: Versions = {
-    node: `${process.version}${onLambdaNode() ? ' (the Lambda runtime\'s major version: every Node tool runs on it)' : ` (Lambda runs Node ${LAMBDA_NODE_MAJOR}: scripts/install-bench-tools.sh installs it for the bench)`}`,
+    node: `${process.version}${onLambdaNode() ? ' (the Lambda runtime\'s major version: every Node tool runs on it)' : ` (Lambda runs Node ${LAMBDA_NODE_MAJOR}: scripts/install-lambda-node.sh installs it)`}`,
     'OpenSSL (node)': process.versions.openssl ?? 'unknown',
     dovecot: (await versionOf('/usr/sbin/dovecot', ['--version'])) ?? 'not installed',
     mpop: (await versionOf('mpop', ['--version'], /mpop version (\S+)/)) ?? 'not installed',

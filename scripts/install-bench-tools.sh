@@ -2,39 +2,18 @@
 # Installs what `npm run bench` needs (Debian 12 packages): the classic POP3 fetchers it
 # compares against (mpop, fetchmail, getmail6), Dovecot (the server every tool fetches
 # from), openssl (the fixture's certificate), Java (DynamoDB Local) and GNU time (CPU
-# times); and the Lambda runtime's Node (bench/lambda-node.ts), from the npm registry's
-# node-linux-<arch> package into .bench-tools/, which the bench measures on. Idempotent:
+# times); and the Lambda runtime's Node (scripts/install-lambda-node.sh), which the bench
+# measures on (bench/lambda-node.ts). Idempotent:
 # installed packages are left alone, and nothing is fetched when all of them are there.
 #
 # Usage (as root, or with sudo available): scripts/install-bench-tools.sh
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-# Keep in step with LAMBDA_NODE_VERSION in bench/lambda-node.ts.
-LAMBDA_NODE_VERSION=22.23.5
 
 install_lambda_node() {
-  dest="$ROOT/.bench-tools/node-v$LAMBDA_NODE_VERSION"
-  if [ -x "$dest/bin/node" ]; then
-    echo "install-bench-tools: Node $LAMBDA_NODE_VERSION is installed"
-    return 0
-  fi
-  case "$(uname -m)" in
-    x86_64) arch=x64 ;;
-    aarch64) arch=arm64 ;;
-    *) echo "install-bench-tools: no Node $LAMBDA_NODE_VERSION package for $(uname -m); the bench measures on $(node --version)" >&2; return 0 ;;
-  esac
-  work=$(mktemp -d)
-  if ! (cd "$work" && npm pack --silent "node-linux-$arch@$LAMBDA_NODE_VERSION" >/dev/null && tar -xzf node-linux-*.tgz); then
-    rm -rf "$work"
-    echo "install-bench-tools: could not fetch node-linux-$arch@$LAMBDA_NODE_VERSION; the bench measures on $(node --version)" >&2
-    return 0
-  fi
-  mkdir -p "$ROOT/.bench-tools"
-  rm -rf "$dest"
-  mv "$work/package" "$dest"
-  rm -rf "$work"
-  echo "install-bench-tools: Node $("$dest/bin/node" --version) in .bench-tools/"
+  # Prints its bin directory on stdout (not wanted here) and what it did on stderr.
+  "$ROOT/scripts/install-lambda-node.sh" >/dev/null
 }
 
 PACKAGES="mpop fetchmail getmail6 dovecot-pop3d openssl ca-certificates openjdk-17-jre-headless time"

@@ -92,6 +92,9 @@ describe('the fetch handler bundle', () => {
   it('targets the Lambda runtime the function runs on', () => {
     expect(FETCH_RUNTIME.name).toBe(FETCH_RUNTIME_NAME);
     expect(FETCH_BUNDLE.target).toBe(FETCH_RUNTIME_NAME.replace(/^nodejs(\d+)\.x$/, 'node$1'));
+    // CI and the bench run on this release (scripts/install-lambda-node.sh): the runtime's major version.
+    const lambdaNode = readFileSync(join(PROJECT_ROOT, 'scripts', 'lambda-node-version'), 'utf8').trim();
+    expect(`node${lambdaNode.split('.')[0]}`).toBe(FETCH_BUNDLE.target);
   });
 
   it('is the asset directory synth bundles for the construct, byte for byte', () => {
