@@ -5,8 +5,8 @@
  * cheaply than Node 20's), and a figure meant for Lambda is only meaningful on Lambda's
  * major version. scripts/install-lambda-node.sh (which install-bench-tools.sh and CI run)
  * puts that Node under `.lambda-node/`, from the npm registry's `node-linux-<arch>` package;
- * `npm run bench` re-runs itself under it, so every Node process it starts (worker, engine, reference client, SDK floor,
- * cold load) inherits it through `process.execPath`.
+ * `npm run bench` re-runs itself under it, so every Node process it starts (worker, engine,
+ * reference client, SDK floor, cold load) inherits it through `process.execPath`.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';

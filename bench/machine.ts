@@ -1,9 +1,9 @@
 /** The machine and the versions of everything a benchmark run used, for the report. */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { LAMBDA_NODE_MAJOR, onLambdaNode } from './lambda-node';
 import { join, resolve } from 'node:path';
 import { versionOf } from './common';
+import { LAMBDA_NODE_MAJOR, onLambdaNode } from './lambda-node';
 
 export interface MachineInfo {
   readonly cpus: number;

@@ -334,7 +334,6 @@ function metadataOctets(metadata: Record<string, string>): number {
 
 /** Shortens header-derived values (subject first) until the metadata fits the budget. */
 function fitMetadataBudget(metadata: Record<string, string>): void {
-  if (metadataOctets(metadata) <= METADATA_BUDGET_OCTETS) return;
   for (const key of Object.values(HEADER_METADATA_KEYS)) {
     const excess = metadataOctets(metadata) - METADATA_BUDGET_OCTETS;
     if (excess <= 0) return;
