@@ -204,7 +204,7 @@ async function runWorker(job: ClientJob): Promise<Partial<ClientResult>> {
   const run = async (bucket: string, table: string): Promise<RunSummary> => {
     const summary = await runMailbox(
       {
-        state: new DynamoDbStateStore({ client: dynamodb, tableName: table, directBatchWrite: true }),
+        state: new DynamoDbStateStore({ client: dynamodb, tableName: table, direct: true }),
         sink: new S3MessageSink({ client: s3, bucket, directPutObject: true }),
         openSession: (_m, signal) =>
           openSession({

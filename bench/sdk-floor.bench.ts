@@ -15,7 +15,8 @@ import { Agent, request as httpRequest } from 'node:http';
 import { BatchWriteItemCommand, DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ensureTable } from '../lambda/state/table-schema';
-import { DirectBatchWrite } from '../lambda/state/direct-batch-write';
+import { DirectDynamoDb } from '../lambda/state/direct-dynamodb';
+import { sdkClientTarget } from '../lambda/state/sdk-client-target';
 import { DirectPutObject } from '../lambda/storage/direct-put-object';
 import { signRequest } from '../lambda/aws-direct/sigv4';
 import { exec } from './common';
@@ -35,7 +36,7 @@ export interface SdkFloorFigures {
   readonly nodeHttpPutObjectCpuMs: number;
   /** CPU per record written in BatchWriteItem requests of 25 through the SDK. */
   readonly batchedRecordCpuMs: number;
-  /** The same through the state store's direct path (lambda/state/direct-batch-write.ts), which the worker uses. Missing in runs before it. */
+  /** The same through the state store's direct path (lambda/state/direct-dynamodb.ts), which the worker uses. Missing in runs before it. */
   readonly directBatchedRecordCpuMs?: number;
 }
 
@@ -93,10 +94,10 @@ export async function measureSdkFloor(requests: number): Promise<SdkFloorFigures
       Array.from({ length: RECORDS_PER_BATCH }, (_, j) => ({ PutRequest: { Item: { pk: { S: 'MAILBOX#floor' }, sk: { S: `MSG#${i}-${j}` }, status: { S: 'stored' }, size: { N: '10000' } } } }));
     const batches = Math.ceil(requests / RECORDS_PER_BATCH);
     const perBatch = await cpuPerCall(batches, (i) => dynamodb.send(new BatchWriteItemCommand({ RequestItems: { floor: batch(i) } })));
-    const directBatch = new DirectBatchWrite(dynamodb);
+    const directBatch = new DirectDynamoDb(sdkClientTarget(dynamodb));
     const perDirectBatch = await cpuPerCall(batches, async (i) => {
-      const outcome = await directBatch.write('floor', batch(i < 0 ? i - batches : batches + i));
-      if (outcome.kind !== 'written') throw new Error(`direct BatchWriteItem not written: ${outcome.reason}`);
+      const outcome = await directBatch.send('BatchWriteItem', { RequestItems: { floor: batch(i < 0 ? i - batches : batches + i) }, ReturnConsumedCapacity: 'TOTAL' });
+      if (outcome.kind !== 'answered') throw new Error(`direct BatchWriteItem not written: ${outcome.kind === 'failed' ? outcome.error.message : outcome.reason}`);
     });
     return {
       requests,

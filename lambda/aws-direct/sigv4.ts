@@ -3,7 +3,7 @@
  * hashes every message as it arrives): header values trimmed with inner blanks collapsed,
  * every header given signed, the payload hash sent as `x-amz-content-sha256`. For S3 the path
  * is encoded once (S3 does not double-encode); a DynamoDB request's path is `/`.
- * direct-put-object.ts and direct-batch-write.ts use it; s3rver checks these signatures in
+ * direct-put-object.ts and direct-dynamodb.ts use it; s3rver checks these signatures in
  * the tests, and the tests compare them with the SDK's signer.
  */
 import { createHmac, hash } from 'node:crypto';

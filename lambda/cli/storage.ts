@@ -163,6 +163,7 @@ export async function openStorage(choice: StoreChoice, options: OpenStorageOptio
       sink: () => new S3MessageSink({ client: s3, bucket, prefix, directPutObject: true }),
       bucket,
       prefix,
+      dynamodb,
       sealed: sealedStore(dynamodb, choice.table, kms, choice.credentialsKey),
       localDir: undefined,
       ...(eventBridge && choice.eventBus !== undefined ? { eventsTo: { client: eventBridge, bus: choice.eventBus } } : {}),
@@ -192,6 +193,7 @@ async function openLocalStorage(choice: Extract<StoreChoice, { kind: 'local' }>,
       sink: () => new FileMessageSink({ directory: dir, prefix, staleTempAgeMs: 0 }),
       bucket: undefined,
       prefix,
+      dynamodb: aws.dynamodb,
       sealed: sealedStore(aws.dynamodb, LOCAL_TABLE, aws.kms, aws.credentialsKeyArn),
       localDir: dir,
       description: `${dir} (messages as .eml files under ${localMessageDirectory(dir, prefix, '')}, state in ${localStateDirectory(dir)})`,
@@ -260,7 +262,9 @@ interface StorageParts {
   readonly sink: () => MessageSink;
   readonly bucket: string | undefined;
   readonly prefix: string;
-  /** Holds the DynamoDB client and the table (its ring's). */
+  /** The state table's client. */
+  readonly dynamodb: DynamoDBClient;
+  /** Holds the table (its ring's). */
   readonly sealed: SealedCredentialStore;
   readonly localDir: string | undefined;
   /** Where Mail Stored events go (--event-bus). @default none */
@@ -271,15 +275,15 @@ interface StorageParts {
 }
 
 function assemble(parts: StorageParts): Storage {
-  const { bucket, prefix, sealed } = parts;
-  const { dynamodb, tableName: table } = sealed.ring;
+  const { bucket, prefix, sealed, dynamodb } = parts;
+  const table = sealed.ring.tableName;
   let sink: MessageSink;
   try {
     sink = parts.sink();
   } catch (err) {
     throw new UsageError(`--prefix: ${(err as Error).message}`);
   }
-  const state = new DynamoDbStateStore({ client: dynamodb, tableName: table, directBatchWrite: true });
+  const state = new DynamoDbStateStore({ client: dynamodb, tableName: table, direct: true });
   const registry = new DynamoDbMailboxRegistry({ client: dynamodb, tableName: table });
   const { localDir, eventsTo, description, messageLocation, close } = parts;
   // The outbox's capacity counts into the run's, as in Lambda.

@@ -10,9 +10,10 @@
  * IAM grant is conditioned on it, and a data key copied to another table or version does
  * not decrypt. Rotation adds a version; older versions stay, so old values keep opening.
  */
-import { GetItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type * as KmsSdk from './kms-sdk';
 import type { KMSClient } from '@aws-sdk/client-kms';
+import type { DynamoDbApi, DynamoDbTarget } from '../state/dynamodb-api';
+import { dynamoDbApiOf } from '../state/sdk-dynamodb-api';
 import { PARTITION_KEY, SORT_KEY } from '../state/table-schema';
 import { classifyAwsError } from '../state/errors';
 import { CredentialError, CredentialErrorCode, awsErrorDetail, describeAwsError } from './credential-error';
@@ -33,7 +34,7 @@ const KMS_ACCESS_ERRORS: ReadonlySet<string> = new Set([
 
 export interface DataKeyRingOptions {
   /** Injected, so tests and the CLI point it at DynamoDB Local or the embedded servers. */
-  readonly dynamodb: DynamoDBClient;
+  readonly dynamodb: DynamoDbTarget;
   /** The state table (it holds the registry the sealed values live in). */
   readonly tableName: string;
   /** KMS client. @default one created on first use (region and credentials from the environment) */
@@ -51,7 +52,7 @@ export interface DataKeyRingOptions {
 export class DataKeyRing {
   readonly tableName: string;
   /** The state table's client (the registry's writes of sealed values share it). */
-  readonly dynamodb: DynamoDBClient;
+  readonly dynamodb: DynamoDbApi;
   private kmsInstance: KMSClient | undefined;
   private readonly kmsKeyId: string | undefined;
   private readonly now: () => Date;
@@ -59,7 +60,7 @@ export class DataKeyRing {
   private readonly keys = new Map<number, Promise<DataKey>>();
 
   constructor(options: DataKeyRingOptions) {
-    this.dynamodb = options.dynamodb;
+    this.dynamodb = dynamoDbApiOf(options.dynamodb);
     this.tableName = options.tableName;
     this.kmsInstance = options.kms;
     this.kmsKeyId = options.kmsKeyId;
@@ -74,8 +75,7 @@ export class DataKeyRing {
   /** The newest version, or undefined when the table has no data key yet. */
   async latestVersion(): Promise<number | undefined> {
     const result = await this.dynamo('Query', () =>
-      this.dynamodb.send(
-        new QueryCommand({
+      this.dynamodb.send('Query', {
           TableName: this.tableName,
           KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
           ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#sk': SORT_KEY },
@@ -83,7 +83,7 @@ export class DataKeyRing {
           ScanIndexForward: false,
           Limit: 1,
           ConsistentRead: true,
-        }),
+        },
       ),
     );
     const version = result.Items?.[0]?.keyVersion?.N;
@@ -105,7 +105,7 @@ export class DataKeyRing {
 
   private async load(version: number): Promise<DataKey> {
     const result = await this.dynamo('GetItem', () =>
-      this.dynamodb.send(new GetItemCommand({ TableName: this.tableName, Key: this.itemKey(version), ConsistentRead: true })),
+      this.dynamodb.send('GetItem', { TableName: this.tableName, Key: this.itemKey(version), ConsistentRead: true }),
     );
     const ciphertext = result.Item?.ciphertext?.B;
     if (ciphertext === undefined) {
@@ -175,8 +175,7 @@ export class DataKeyRing {
       createdAt: { S: this.now().toISOString() },
     };
     try {
-      await this.dynamodb.send(
-        new PutItemCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': PARTITION_KEY } }),
+      await this.dynamodb.send('PutItem', { TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': PARTITION_KEY } },
       );
     } catch (err) {
       // Another container created this version first: use its key (ours was never stored).

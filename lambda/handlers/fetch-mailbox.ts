@@ -13,7 +13,6 @@
  * bad credentials raise the AuthFailures alarm instead of retrying). An invalid event or a
  * bug throws, so Lambda's retry and the dead-letter queue see it.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -35,8 +34,10 @@ import { DynamoDbMailboxRegistry } from '../registry/dynamodb-mailbox-registry';
 import { recordHealth } from '../registry/record-health';
 import type { MailboxRegistry, RunAction } from '../registry/mailbox-registry';
 import { runnableMailbox } from '../registry/runnable-mailbox';
+import type { DynamoDbTarget } from '../state/dynamodb-api';
 import { DynamoDbOutboxStore } from '../state/dynamodb-outbox-store';
 import { DynamoDbStateStore } from '../state/dynamodb-state-store';
+import { dynamoDbFromEnvironment } from '../state/routed-dynamodb-api';
 import type { LeaseHolder } from '../state/state-store';
 import { LazyMessageSink } from '../storage/lazy-message-sink';
 import { runMailbox, DEFAULT_SAFETY_MARGIN_MS, type RunMailboxDeps } from '../sync/run-mailbox';
@@ -56,7 +57,11 @@ export interface LambdaContextLike {
  */
 export interface HandlerDeps {
   readonly s3: ClientSource<S3Client>;
-  readonly dynamodb: DynamoDBClient;
+  /**
+   * The state table's DynamoDB: the port (the Lambda's: direct requests, the SDK loaded only
+   * for what they do not take) or an SDK client (tests).
+   */
+  readonly dynamodb: DynamoDbTarget;
   readonly bucket: string;
   readonly table: string;
   readonly prefix: string;
@@ -103,7 +108,9 @@ export function depsFromEnvironment(env: NodeJS.ProcessEnv = process.env): Handl
   const bucket = env[ENV.BUCKET];
   const table = env[ENV.TABLE];
   if (!bucket || !table) throw new Error(`${ENV.BUCKET} and ${ENV.TABLE} must be set`);
-  const dynamodb = new DynamoDBClient({ cacheMiddleware: true });
+  // Direct to DynamoDB with the role's credentials; the SDK client (cacheMiddleware: each
+  // command's middleware stack resolved once) is made only for what that path does not take.
+  const dynamodb = dynamoDbFromEnvironment({ cacheMiddleware: true }, env);
   const secrets = new SecretResolver({
     // Sealed values: data keys from the state table, decrypted by KMS once per container.
     sealed: new SealedCredentialStore(new DataKeyRing({ dynamodb, tableName: table, ...optionalEnv('kmsKeyId', env[ENV.CREDENTIALS_KEY]) })),
@@ -127,7 +134,7 @@ export function depsFromEnvironment(env: NodeJS.ProcessEnv = process.env): Handl
   };
 }
 
-function queueFromEnvironment(env: NodeJS.ProcessEnv, dynamodb: DynamoDBClient, table: string): { queue?: QueueDeps } {
+function queueFromEnvironment(env: NodeJS.ProcessEnv, dynamodb: DynamoDbTarget, table: string): { queue?: QueueDeps } {
   const queueUrl = env[ENV.QUEUE_URL];
   if (!queueUrl) return {};
   const limit = Number(env[ENV.HOST_SESSION_LIMIT]);
@@ -227,7 +234,7 @@ export interface RunOneContext {
 /** Runs one mailbox and reports it: the summary line, its metrics, its health. */
 export async function runOne(mailbox: MailboxConfig, action: RunAction, deadline: number, log: Logger, deps: HandlerDeps, context: RunOneContext = {}): Promise<RunSummary> {
   // The client is ours (depsFromEnvironment): nothing in its middleware a BatchWriteItem must carry.
-  const state = new DynamoDbStateStore({ client: deps.dynamodb, tableName: deps.table, directBatchWrite: true, onWarning: (event, fields) => log.warn(event, fields) });
+  const state = new DynamoDbStateStore({ client: deps.dynamodb, tableName: deps.table, direct: true, onWarning: (event, fields) => log.warn(event, fields) });
   const summary = await runMailbox(
     {
       state,

@@ -13,9 +13,10 @@
  * so a worker that crashed frees its slot when its lease expires (its invocation's end).
  * A full host costs the Query only. Releasing deletes the slot if still ours.
  */
-import { DeleteItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { MailfetchError } from '../errors';
+import type { DynamoDbApi, DynamoDbTarget } from '../state/dynamodb-api';
 import { classifyAwsError } from '../state/errors';
+import { dynamoDbApiOf } from '../state/sdk-dynamodb-api';
 import { PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE } from '../state/table-schema';
 import { stableOffset } from '../schedule/timetable';
 
@@ -55,7 +56,8 @@ export interface HostSlots {
 }
 
 export interface HostSlotsOptions {
-  readonly client: DynamoDBClient;
+  /** The DynamoDB port, or an SDK client. */
+  readonly client: DynamoDbTarget;
   readonly tableName: string;
   /** @default DEFAULT_HOST_SESSION_LIMIT */
   readonly defaultLimit?: number;
@@ -70,8 +72,10 @@ export function hostKey(host: string): string {
 
 export class DynamoDbHostSlots implements HostSlots {
   private readonly limits: ReadonlyMap<string, number>;
+  private readonly db: DynamoDbApi;
 
   constructor(private readonly options: HostSlotsOptions) {
+    this.db = dynamoDbApiOf(options.client);
     this.limits = new Map(Object.entries(options.limits ?? {}).map(([host, limit]) => [host.toLowerCase(), limit]));
   }
 
@@ -90,14 +94,13 @@ export class DynamoDbHostSlots implements HostSlots {
 
   async release(lease: HostSlotLease): Promise<void> {
     try {
-      await this.options.client.send(
-        new DeleteItemCommand({
+      await this.db.send('DeleteItem', {
           TableName: this.options.tableName,
           Key: slotKey(lease.host, lease.slot),
           ConditionExpression: '#owner = :owner',
           ExpressionAttributeNames: { '#owner': 'owner' },
           ExpressionAttributeValues: { ':owner': { S: lease.owner } },
-        }),
+        },
       );
     } catch (err) {
       if (classifyAwsError(err) === 'CONDITION_FAILED') return; // expired and taken over: not ours
@@ -109,14 +112,13 @@ export class DynamoDbHostSlots implements HostSlots {
   private async read(host: string, nowMs: number): Promise<{ limit: number; busy: Set<number> }> {
     let items;
     try {
-      const out = await this.options.client.send(
-        new QueryCommand({
+      const out = await this.db.send('Query', {
           TableName: this.options.tableName,
           KeyConditionExpression: '#pk = :pk',
           ExpressionAttributeNames: { '#pk': PARTITION_KEY },
           ExpressionAttributeValues: { ':pk': { S: hostKey(host) } },
           ConsistentRead: true,
-        }),
+        },
       );
       items = out.Items ?? [];
     } catch (err) {
@@ -134,8 +136,7 @@ export class DynamoDbHostSlots implements HostSlots {
 
   private async take(host: string, slot: number, owner: string, nowMs: number, expiresAtMs: number): Promise<boolean> {
     try {
-      await this.options.client.send(
-        new PutItemCommand({
+      await this.db.send('PutItem', {
           TableName: this.options.tableName,
           Item: {
             ...slotKey(host, slot),
@@ -146,7 +147,7 @@ export class DynamoDbHostSlots implements HostSlots {
           ConditionExpression: 'attribute_not_exists(#pk) OR #expires < :now',
           ExpressionAttributeNames: { '#pk': PARTITION_KEY, '#expires': 'leaseExpiresAtMs' },
           ExpressionAttributeValues: { ':now': { N: String(nowMs) } },
-        }),
+        },
       );
       return true;
     } catch (err) {
@@ -161,12 +162,13 @@ function slotKey(host: string, slot: number): Record<string, { S: string }> {
 }
 
 /** Sets (or with undefined, removes) a host's own cap: the registry setting that wins over the deployment's. */
-export async function setHostSessionLimit(client: DynamoDBClient, tableName: string, host: string, limit: number | undefined): Promise<void> {
+export async function setHostSessionLimit(client: DynamoDbTarget, tableName: string, host: string, limit: number | undefined): Promise<void> {
   const key = { [PARTITION_KEY]: { S: hostKey(host) }, [SORT_KEY]: { S: HOST_CONFIG_SORT_KEY } };
+  const db = dynamoDbApiOf(client);
   if (limit === undefined) {
-    await client.send(new DeleteItemCommand({ TableName: tableName, Key: key }));
+    await db.send('DeleteItem', { TableName: tableName, Key: key });
     return;
   }
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`a host session limit must be a whole number of at least 1 (got ${limit})`);
-  await client.send(new PutItemCommand({ TableName: tableName, Item: { ...key, maxSessions: { N: String(limit) } } }));
+  await db.send('PutItem', { TableName: tableName, Item: { ...key, maxSessions: { N: String(limit) } } });
 }

@@ -6,24 +6,18 @@
  * a conditional PutItem (the id must be free), `update` and `setEnabled` set configuration
  * attributes only, `recordRun` sets health attributes only (health-update.ts).
  */
-import {
-  DeleteItemCommand,
-  GetItemCommand,
-  PutItemCommand,
-  QueryCommand,
-  UpdateItemCommand,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
 import type { MailboxConfig } from '../config/mailbox-config';
+import type { DynamoDbApi, DynamoDbTarget } from '../state/dynamodb-api';
 import { classifyAwsError } from '../state/errors';
+import { dynamoDbApiOf } from '../state/sdk-dynamodb-api';
 import { alreadyRegistered, notRegistered, toRegistryError, type RegistryError } from './errors';
 import { healthUpdate } from './health-update';
 import type { AddOptions, MailboxRegistry, RegisteredMailbox, RunOutcome, UpdateOptions } from './mailbox-registry';
 import { REGISTRY_PARTITION, RegistryAttr, configAttributes, itemToMailbox, newRegistryItem, registryKey, type Item } from './registry-item';
 
 export interface DynamoDbMailboxRegistryOptions {
-  /** Injected, so tests and the CLI point it at DynamoDB Local or dynalite. */
-  readonly client: DynamoDBClient;
+  /** The DynamoDB port, or an SDK client (tests and the CLI point one at DynamoDB Local or dynalite). */
+  readonly client: DynamoDbTarget;
   /** The state table (the registry shares it). */
   readonly tableName: string;
   /** The clock, for configUpdatedAt / createdAt. @default () => new Date() */
@@ -36,12 +30,12 @@ const PK_NAME = { [`#${RegistryAttr.pk}`]: RegistryAttr.pk };
 
 export class DynamoDbMailboxRegistry implements MailboxRegistry {
   readonly description: string;
-  private readonly client: DynamoDBClient;
+  private readonly db: DynamoDbApi;
   private readonly table: string;
   private readonly now: () => Date;
 
   constructor(options: DynamoDbMailboxRegistryOptions) {
-    this.client = options.client;
+    this.db = dynamoDbApiOf(options.client);
     this.table = options.tableName;
     this.now = options.now ?? (() => new Date());
     this.description = `table ${options.tableName}`;
@@ -50,7 +44,7 @@ export class DynamoDbMailboxRegistry implements MailboxRegistry {
   async get(id: string): Promise<RegisteredMailbox | undefined> {
     // Strongly consistent: a mailbox disabled a moment ago must not run.
     const result = await this.send('GetItem', id, () =>
-      this.client.send(new GetItemCommand({ TableName: this.table, Key: registryKey(id), ConsistentRead: true })),
+      this.db.send('GetItem', { TableName: this.table, Key: registryKey(id), ConsistentRead: true }),
     );
     return result.Item === undefined ? undefined : itemToMailbox(result.Item);
   }
@@ -60,16 +54,14 @@ export class DynamoDbMailboxRegistry implements MailboxRegistry {
     let startKey: Item | undefined;
     do {
       const page = await this.send('Query', undefined, () =>
-        this.client.send(
-          new QueryCommand({
-            TableName: this.table,
-            KeyConditionExpression: '#pk = :pk',
-            ExpressionAttributeNames: { '#pk': RegistryAttr.pk },
-            ExpressionAttributeValues: { ':pk': { S: REGISTRY_PARTITION } },
-            ConsistentRead: true,
-            ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
-          }),
-        ),
+        this.db.send('Query', {
+          TableName: this.table,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': RegistryAttr.pk },
+          ExpressionAttributeValues: { ':pk': { S: REGISTRY_PARTITION } },
+          ConsistentRead: true,
+          ...(startKey === undefined ? {} : { ExclusiveStartKey: startKey }),
+        }),
       );
       for (const item of page.Items ?? []) mailboxes.push(itemToMailbox(item));
       startKey = page.LastEvaluatedKey;
@@ -82,7 +74,7 @@ export class DynamoDbMailboxRegistry implements MailboxRegistry {
     await this.conditional(
       'PutItem',
       config.id,
-      () => this.client.send(new PutItemCommand({ TableName: this.table, Item: item, ConditionExpression: ITEM_ABSENT, ExpressionAttributeNames: PK_NAME })),
+      () => this.db.send('PutItem', { TableName: this.table, Item: item, ConditionExpression: ITEM_ABSENT, ExpressionAttributeNames: PK_NAME }),
       () => alreadyRegistered(config.id, this.description),
     );
   }
@@ -115,14 +107,14 @@ export class DynamoDbMailboxRegistry implements MailboxRegistry {
 
   async remove(id: string): Promise<boolean> {
     const result = await this.send('DeleteItem', id, () =>
-      this.client.send(new DeleteItemCommand({ TableName: this.table, Key: registryKey(id), ReturnValues: 'ALL_OLD' })),
+      this.db.send('DeleteItem', { TableName: this.table, Key: registryKey(id), ReturnValues: 'ALL_OLD' }),
     );
     return result.Attributes !== undefined;
   }
 
   async recordRun(id: string, outcome: RunOutcome): Promise<boolean> {
     try {
-      await this.client.send(new UpdateItemCommand(healthUpdate(this.table, id, outcome)));
+      await this.db.send('UpdateItem', healthUpdate(this.table, id, outcome));
       return true;
     } catch (err) {
       if (classifyAwsError(err) === 'CONDITION_FAILED') return false;
@@ -137,16 +129,14 @@ export class DynamoDbMailboxRegistry implements MailboxRegistry {
       'UpdateItem',
       id,
       () =>
-        this.client.send(
-          new UpdateItemCommand({
-            TableName: this.table,
-            Key: registryKey(id),
-            UpdateExpression: expression,
-            ConditionExpression: ITEM_EXISTS,
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-          }),
-        ),
+        this.db.send('UpdateItem', {
+          TableName: this.table,
+          Key: registryKey(id),
+          UpdateExpression: expression,
+          ConditionExpression: ITEM_EXISTS,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
       () => notRegistered(id, this.description),
     );
   }

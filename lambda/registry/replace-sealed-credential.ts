@@ -5,11 +5,12 @@
  * never overwritten. On a conflict the item is read again and `replace` decides anew.
  * Only `config` and `configVersion` change: health and `enabled` are not touched.
  */
-import { GetItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { CredentialSlot } from '../credentials/credential-slot';
 import { configKeysOf, describeSlot } from '../credentials/credential-slot';
 import { CredentialError, CredentialErrorCode, awsErrorDetail } from '../credentials/credential-error';
+import type { DynamoDbTarget } from '../state/dynamodb-api';
 import { classifyAwsError } from '../state/errors';
+import { dynamoDbApiOf } from '../state/sdk-dynamodb-api';
 import { RegistryAttr, registryKey } from './registry-item';
 
 /** A concurrent change is rare (an operator edit); three rounds settle any realistic race. */
@@ -22,7 +23,8 @@ const MAX_ATTEMPTS = 3;
 export type SealedReplacement = (current: string) => Promise<string | undefined>;
 
 export interface ReplaceSealedOptions {
-  readonly dynamodb: DynamoDBClient;
+  /** The DynamoDB port, or an SDK client. */
+  readonly dynamodb: DynamoDbTarget;
   readonly tableName: string;
 }
 
@@ -66,7 +68,7 @@ function isSealedRef(ref: unknown): ref is { sealed: string } {
 
 async function readConfig(options: ReplaceSealedOptions, slot: CredentialSlot): Promise<string | undefined> {
   try {
-    const result = await options.dynamodb.send(new GetItemCommand({ TableName: options.tableName, Key: registryKey(slot.mailboxId), ConsistentRead: true }));
+    const result = await dynamoDbApiOf(options.dynamodb).send('GetItem', { TableName: options.tableName, Key: registryKey(slot.mailboxId), ConsistentRead: true });
     return result.Item?.[RegistryAttr.config]?.S;
   } catch (err) {
     throw writeFailed(err, slot, options.tableName, 'GetItem');
@@ -75,15 +77,14 @@ async function readConfig(options: ReplaceSealedOptions, slot: CredentialSlot): 
 
 async function writeIfUnchanged(options: ReplaceSealedOptions, slot: CredentialSlot, before: string, after: string): Promise<boolean> {
   try {
-    await options.dynamodb.send(
-      new UpdateItemCommand({
+    await dynamoDbApiOf(options.dynamodb).send('UpdateItem', {
         TableName: options.tableName,
         Key: registryKey(slot.mailboxId),
         UpdateExpression: 'SET #config = :after ADD #version :one',
         ConditionExpression: '#config = :before',
         ExpressionAttributeNames: { '#config': RegistryAttr.config, '#version': RegistryAttr.configVersion },
         ExpressionAttributeValues: { ':after': { S: after }, ':before': { S: before }, ':one': { N: '1' } },
-      }),
+      },
     );
     return true;
   } catch (err) {

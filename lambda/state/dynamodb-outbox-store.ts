@@ -5,8 +5,10 @@
  * string list. 25 identities are a few hundred bytes: one write unit to add, one to remove.
  */
 import { randomBytes } from 'node:crypto';
-import { DeleteItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { QueryCommandInput } from '@aws-sdk/client-dynamodb';
+import type { DynamoDbApi, DynamoDbInput, DynamoDbOperation, DynamoDbOutput, DynamoDbTarget } from './dynamodb-api';
 import { StateStoreError, StateStoreErrorCode, toStateStoreError } from './errors';
+import { dynamoDbApiOf } from './sdk-dynamodb-api';
 import { MAX_OUTBOX_IDENTITIES, type OutboxBatch, type OutboxStore } from './outbox-store';
 import type { DynamoDbStateStore } from './dynamodb-state-store';
 import { MAX_SORT_KEY_BYTES, PARTITION_KEY, SORT_KEY, mailboxKey } from './table-schema';
@@ -15,14 +17,19 @@ export const OUTBOX_SORT_KEY_PREFIX = '#OUTBOX#';
 const BATCH_ID_RANDOM_BYTES = 8;
 
 export interface DynamoDbOutboxStoreOptions {
-  readonly client: DynamoDBClient;
+  /** The port, or an SDK client (see DynamoDbStateStoreOptions.client). */
+  readonly client: DynamoDbTarget;
   readonly tableName: string;
   /** Counts the capacity the outbox consumes into the run's (the state store's). @default not counted */
   readonly capacity?: Pick<DynamoDbStateStore, 'countCapacity'>;
 }
 
 export class DynamoDbOutboxStore implements OutboxStore {
-  constructor(private readonly options: DynamoDbOutboxStoreOptions) {}
+  private readonly db: DynamoDbApi;
+
+  constructor(private readonly options: DynamoDbOutboxStoreOptions) {
+    this.db = dynamoDbApiOf(options.client);
+  }
 
   async add(mailboxId: string, identities: readonly string[], nowIso: string, options: { readonly signal?: AbortSignal } = {}): Promise<OutboxBatch> {
     if (identities.length < 1 || identities.length > MAX_OUTBOX_IDENTITIES) {
@@ -31,7 +38,7 @@ export class DynamoDbOutboxStore implements OutboxStore {
     const id = `${nowIso}#${randomBytes(BATCH_ID_RANDOM_BYTES).toString('hex')}`;
     const sk = sortKeyOf(id);
     if (options.signal?.aborted) throw new StateStoreError(StateStoreErrorCode.ABORTED, `outbox batch of ${identities.length} not written: the caller stopped`, { operation: 'PutItem' });
-    const command = new PutItemCommand({
+    const input: DynamoDbInput<'PutItem'> = {
       TableName: this.options.tableName,
       ReturnConsumedCapacity: 'TOTAL',
       Item: {
@@ -40,17 +47,17 @@ export class DynamoDbOutboxStore implements OutboxStore {
         identities: { L: identities.map((identity) => ({ S: identity })) },
         createdAt: { S: nowIso },
       },
-    });
-    const written = await this.send('PutItem', () => this.options.client.send(command, options.signal ? { abortSignal: options.signal } : {}));
+    };
+    const written = await this.send('PutItem', input, options.signal);
     this.options.capacity?.countCapacity('write', written.ConsumedCapacity);
     return { id, identities: [...identities], createdAt: nowIso };
   }
 
   async list(mailboxId: string, limit: number): Promise<OutboxBatch[]> {
     const batches: OutboxBatch[] = [];
-    let startKey: QueryCommand['input']['ExclusiveStartKey'];
+    let startKey: QueryCommandInput['ExclusiveStartKey'];
     do {
-      const command = new QueryCommand({
+      const input: DynamoDbInput<'Query'> = {
         TableName: this.options.tableName,
         ReturnConsumedCapacity: 'TOTAL',
         KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
@@ -62,8 +69,8 @@ export class DynamoDbOutboxStore implements OutboxStore {
         ConsistentRead: false,
         Limit: limit - batches.length,
         ExclusiveStartKey: startKey,
-      });
-      const page = await this.send('Query', () => this.options.client.send(command));
+      };
+      const page = await this.send('Query', input);
       this.options.capacity?.countCapacity('read', page.ConsumedCapacity);
       for (const item of page.Items ?? []) {
         batches.push({
@@ -80,11 +87,11 @@ export class DynamoDbOutboxStore implements OutboxStore {
   async settle(mailboxId: string, batch: OutboxBatch, remaining: readonly string[]): Promise<void> {
     const key = { [PARTITION_KEY]: { S: mailboxKey(mailboxId) }, [SORT_KEY]: { S: sortKeyOf(batch.id) } };
     if (remaining.length === 0) {
-      const deleted = await this.send('DeleteItem', () => this.options.client.send(new DeleteItemCommand({ TableName: this.options.tableName, Key: key, ReturnConsumedCapacity: 'TOTAL' })));
+      const deleted = await this.send('DeleteItem', { TableName: this.options.tableName, Key: key, ReturnConsumedCapacity: 'TOTAL' });
       this.options.capacity?.countCapacity('write', deleted.ConsumedCapacity);
       return;
     }
-    const command = new UpdateItemCommand({
+    const input: DynamoDbInput<'UpdateItem'> = {
       TableName: this.options.tableName,
       ReturnConsumedCapacity: 'TOTAL',
       Key: key,
@@ -93,18 +100,18 @@ export class DynamoDbOutboxStore implements OutboxStore {
       ConditionExpression: 'attribute_exists(#pk)',
       ExpressionAttributeNames: { '#pk': PARTITION_KEY },
       ExpressionAttributeValues: { ':remaining': { L: remaining.map((identity) => ({ S: identity })) } },
-    });
+    };
     try {
-      const updated = await this.send('UpdateItem', () => this.options.client.send(command));
+      const updated = await this.send('UpdateItem', input);
       this.options.capacity?.countCapacity('write', updated.ConsumedCapacity);
     } catch (err) {
       if (!(err instanceof StateStoreError && err.code === StateStoreErrorCode.CONDITION_FAILED)) throw err;
     }
   }
 
-  private async send<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  private async send<O extends DynamoDbOperation>(operation: O, input: DynamoDbInput<O>, signal?: AbortSignal): Promise<DynamoDbOutput<O>> {
     try {
-      return await call();
+      return await this.db.send(operation, input, signal ? { abortSignal: signal } : {});
     } catch (err) {
       throw toStateStoreError(err, operation, this.options.tableName);
     }

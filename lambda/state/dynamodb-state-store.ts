@@ -34,21 +34,11 @@
  * - The summary is one small item: reading it costs one read unit (half with eventually
  *   consistent reads), whatever the size of the mailbox. That keeps steady runs O(new).
  */
-import {
-  BatchGetItemCommand,
-  BatchWriteItemCommand,
-  DeleteItemCommand,
-  GetItemCommand,
-  PutItemCommand,
-  QueryCommand,
-  UpdateItemCommand,
-  type AttributeValue,
-  type ConsumedCapacity as DynamoDbConsumedCapacity,
-  type DynamoDBClient,
-  type WriteRequest,
-} from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, ConsumedCapacity as DynamoDbConsumedCapacity, QueryCommandInput, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DirectBatchWrite, DirectBatchWriteOutcome } from './direct-batch-write';
+import { isSdkClient, type DynamoDbApi, type DynamoDbInput, type DynamoDbOperation, type DynamoDbOutput, type DynamoDbTarget } from './dynamodb-api';
+import { directDynamoDbFor, type RoutedDynamoDbApi } from './routed-dynamodb-api';
+import { dynamoDbApiOf } from './sdk-dynamodb-api';
 import { StateStoreError, StateStoreErrorCode, isStateStoreError, toStateStoreError } from './errors';
 import type {
   ConsumedCapacity,
@@ -75,8 +65,12 @@ import {
 } from './table-schema';
 
 export interface DynamoDbStateStoreOptions {
-  /** Injected, so tests and the CLI point it at DynamoDB Local or dynalite. */
-  readonly client: DynamoDBClient;
+  /**
+   * Where requests go: the DynamoDB port (the Lambda worker's, direct to DynamoDB with the
+   * SDK behind it: routed-dynamodb-api.ts), or an SDK client (tests and the command point
+   * one at DynamoDB Local or dynalite).
+   */
+  readonly client: DynamoDbTarget;
   readonly tableName: string;
   /**
    * Strongly consistent reads for getSummary, getRecords and listRecords: those reads
@@ -87,14 +81,14 @@ export interface DynamoDbStateStoreOptions {
    */
   readonly consistentReads?: boolean;
   /**
-   * Sends BatchWriteItem (the records of stored messages) signed here over kept-alive
-   * sockets instead of through the SDK, which costs several times the CPU per record (see
-   * direct-batch-write.ts); whatever that path cannot do goes through the SDK as before.
-   * Only for a client whose middleware adds nothing a request must carry.
+   * With an SDK client: its requests are signed here and sent over kept-alive sockets instead
+   * of through the SDK, which costs several times the CPU per request (see
+   * direct-dynamodb.ts); whatever that path cannot do goes through the SDK as before. Only
+   * for a client whose middleware adds nothing a request must carry. (The port decides for itself.)
    * @default false
    */
-  readonly directBatchWrite?: boolean;
-  /** Told when the direct path turns itself off for the client: `direct-batch-write-disabled` with the reason. */
+  readonly direct?: boolean;
+  /** Told when the direct path turns itself off: `direct-dynamodb-disabled` with the table and the reason. */
   readonly onWarning?: (event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -196,21 +190,18 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** StateStore on one DynamoDB table; see the item layout at the top of this file. */
 export class DynamoDbStateStore implements StateStore {
-  private readonly client: DynamoDBClient;
+  private readonly db: DynamoDbApi;
   private readonly tableName: string;
   private readonly consistentReads: boolean;
-  /** Loaded with the first batch: a cold start that writes none does not load it (nor its HTTP client and signer). */
-  private direct: Promise<DirectBatchWrite> | undefined;
-  private readonly directBatchWrite: boolean;
   private readonly onWarning: DynamoDbStateStoreOptions['onWarning'];
   private readUnits = 0;
   private writeUnits = 0;
 
   constructor(options: DynamoDbStateStoreOptions) {
-    this.client = options.client;
+    const { client } = options;
+    this.db = options.direct && isSdkClient(client) ? directDynamoDbFor(client) : dynamoDbApiOf(client);
     this.tableName = options.tableName;
     this.consistentReads = options.consistentReads ?? true;
-    this.directBatchWrite = options.directBatchWrite ?? false;
     this.onWarning = options.onWarning;
   }
 
@@ -220,7 +211,7 @@ export class DynamoDbStateStore implements StateStore {
   async acquireLease(mailboxId: string, owner: string, nowMs: number, ttlMs: number, holder?: LeaseHolder): Promise<boolean> {
     assertFiniteNumber(nowMs, 'nowMs');
     if (!(Number.isFinite(ttlMs) && ttlMs > 0)) throw invalid(`Lease ttlMs must be a positive number, got ${ttlMs}`);
-    const command = new PutItemCommand({
+    const input: DynamoDbInput<'PutItem'> = {
       TableName: this.tableName,
       Item: {
         [Attr.pk]: { S: mailboxKey(mailboxId) },
@@ -234,31 +225,31 @@ export class DynamoDbStateStore implements StateStore {
       ExpressionAttributeNames: { '#pk': Attr.pk, '#leaseExpiresAtMs': Attr.leaseExpiresAtMs, '#owner': Attr.owner },
       ExpressionAttributeValues: { ':now': { N: String(nowMs) }, ':owner': { S: owner } },
       ReturnConsumedCapacity: 'TOTAL',
-    });
-    return this.conditionalWrite('PutItem', () => this.client.send(command));
+    };
+    return this.conditionalWrite('PutItem', input);
   }
 
   async releaseLease(mailboxId: string, owner: string): Promise<void> {
-    const command = new DeleteItemCommand({
+    const input: DynamoDbInput<'DeleteItem'> = {
       TableName: this.tableName,
       Key: { [Attr.pk]: { S: mailboxKey(mailboxId) }, [Attr.sk]: { S: LEASE_SORT_KEY } },
       ConditionExpression: LEASE_IS_OURS,
       ExpressionAttributeNames: { '#owner': Attr.owner },
       ExpressionAttributeValues: { ':owner': { S: owner } },
       ReturnConsumedCapacity: 'TOTAL',
-    });
+    };
     // Not ours (or already gone): nothing to release.
-    await this.conditionalWrite('DeleteItem', () => this.client.send(command));
+    await this.conditionalWrite('DeleteItem', input);
   }
 
   async getLease(mailboxId: string): Promise<Lease | undefined> {
-    const command = new GetItemCommand({
+    const input: DynamoDbInput<'GetItem'> = {
       TableName: this.tableName,
       Key: { [Attr.pk]: { S: mailboxKey(mailboxId) }, [Attr.sk]: { S: LEASE_SORT_KEY } },
       ConsistentRead: true,
       ReturnConsumedCapacity: 'TOTAL',
-    });
-    const result = await this.send('GetItem', () => this.client.send(command));
+    };
+    const result = await this.send('GetItem', input);
     this.countCapacity('read', result.ConsumedCapacity);
     return result.Item === undefined ? undefined : leaseFromItem(result.Item);
   }
@@ -267,20 +258,20 @@ export class DynamoDbStateStore implements StateStore {
   // Summary
 
   async getSummary(mailboxId: string): Promise<MailboxSummary | undefined> {
-    const command = new GetItemCommand({
+    const input: DynamoDbInput<'GetItem'> = {
       TableName: this.tableName,
       Key: { [Attr.pk]: { S: mailboxKey(mailboxId) }, [Attr.sk]: { S: SUMMARY_SORT_KEY } },
       ConsistentRead: this.consistentReads,
       ReturnConsumedCapacity: 'TOTAL',
-    });
-    const result = await this.send('GetItem', () => this.client.send(command));
+    };
+    const result = await this.send('GetItem', input);
     this.countCapacity('read', result.ConsumedCapacity);
     return result.Item === undefined ? undefined : summaryFromItem(result.Item);
   }
 
   async putSummary(mailboxId: string, summary: MailboxSummary): Promise<void> {
     assertFiniteNumber(summary.count, 'summary.count');
-    const command = new PutItemCommand({
+    const input: DynamoDbInput<'PutItem'> = {
       TableName: this.tableName,
       Item: {
         [Attr.pk]: { S: mailboxKey(mailboxId) },
@@ -293,8 +284,8 @@ export class DynamoDbStateStore implements StateStore {
         ...(summary.auditedAt ? { [Attr.auditedAt]: { S: summary.auditedAt } } : {}),
       },
       ReturnConsumedCapacity: 'TOTAL',
-    });
-    const result = await this.send('PutItem', () => this.client.send(command));
+    };
+    const result = await this.send('PutItem', input);
     this.countCapacity('write', result.ConsumedCapacity);
   }
 
@@ -340,15 +331,15 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   async putRecord(mailboxId: string, record: MessageRecord): Promise<boolean> {
-    const command = new PutItemCommand({
+    const input: DynamoDbInput<'PutItem'> = {
       TableName: this.tableName,
       Item: recordItem(mailboxKey(mailboxId), record),
       ConditionExpression: NO_STORED_RECORD,
       ExpressionAttributeNames: { '#pk': Attr.pk, '#status': Attr.status },
       ExpressionAttributeValues: { ':stored': { S: 'stored' satisfies RecordStatus } },
       ReturnConsumedCapacity: 'TOTAL',
-    });
-    return this.conditionalWrite('PutItem', () => this.client.send(command));
+    };
+    return this.conditionalWrite('PutItem', input);
   }
 
   async putStoredRecords(mailboxId: string, records: readonly MessageRecord[], options: { readonly signal?: AbortSignal } = {}): Promise<void> {
@@ -444,22 +435,26 @@ export class DynamoDbStateStore implements StateStore {
   // -------------------------------------------------------------------------------------
   // Helpers
 
-  /** Runs one SDK call and wraps whatever it throws into a StateStoreError. */
-  private async send<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  /**
+   * Sends one request and wraps whatever it throws into a StateStoreError; warns when this
+   * request turned the direct path off.
+   */
+  private async send<O extends DynamoDbOperation>(operation: O, input: DynamoDbInput<O>, signal?: AbortSignal): Promise<DynamoDbOutput<O>> {
+    const direct = (this.db as Partial<RoutedDynamoDbApi>).direct;
+    const wasOff = direct?.disabledReason !== undefined;
     try {
-      return await call();
+      return await this.db.send(operation, input, signal ? { abortSignal: signal } : {});
     } catch (err) {
       throw toStateStoreError(err, operation, this.tableName);
+    } finally {
+      if (!wasOff && direct?.disabledReason !== undefined) this.onWarning?.('direct-dynamodb-disabled', { table: this.tableName, reason: direct.disabledReason });
     }
   }
 
   /** A conditional write: true when written, false when the condition did not hold. */
-  private async conditionalWrite(
-    operation: string,
-    call: () => Promise<{ ConsumedCapacity?: DynamoDbConsumedCapacity }>,
-  ): Promise<boolean> {
+  private async conditionalWrite(operation: 'PutItem' | 'DeleteItem' | 'UpdateItem', input: DynamoDbInput<'PutItem' | 'DeleteItem' | 'UpdateItem'>): Promise<boolean> {
     try {
-      const result = await this.send(operation, call);
+      const result = await this.send(operation, input as DynamoDbInput<typeof operation>);
       this.countCapacity('write', result.ConsumedCapacity);
       return true;
     } catch (err) {
@@ -478,7 +473,7 @@ export class DynamoDbStateStore implements StateStore {
     const pk = mailboxKey(mailboxId);
     const keys = [...new Set(identities)].map((identity) => recordKey(pk, identity));
     await forEachConcurrently(keys, UPDATE_CONCURRENCY, async (key) => {
-      const command = new UpdateItemCommand({
+      const input: DynamoDbInput<'UpdateItem'> = {
         TableName: this.tableName,
         Key: key,
         UpdateExpression: updateExpression,
@@ -486,25 +481,25 @@ export class DynamoDbStateStore implements StateStore {
         ExpressionAttributeNames: { ...expression.names, '#pk': Attr.pk },
         ExpressionAttributeValues: expression.values,
         ReturnConsumedCapacity: 'TOTAL',
-      });
-      await this.conditionalWrite('UpdateItem', () => this.client.send(command));
+      };
+      await this.conditionalWrite('UpdateItem', input);
     });
   }
 
   /** Pages of a Query on the table (or an index), following LastEvaluatedKey. */
   private async *queryPages(
     operation: string,
-    query: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName' | 'ExclusiveStartKey'>,
+    query: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>,
   ): AsyncGenerator<Item[]> {
     let startKey: Key | undefined;
     do {
-      const command = new QueryCommand({
+      const input: DynamoDbInput<'Query'> = {
         ...query,
         TableName: this.tableName,
         ExclusiveStartKey: startKey,
         ReturnConsumedCapacity: 'TOTAL',
-      });
-      const page = await this.send(operation, () => this.client.send(command));
+      };
+      const page = await this.send('Query', input);
       this.countCapacity('read', page.ConsumedCapacity);
       yield page.Items ?? [];
       startKey = page.LastEvaluatedKey;
@@ -515,11 +510,11 @@ export class DynamoDbStateStore implements StateStore {
   private async batchGet(keys: Key[]): Promise<Item[]> {
     const items: Item[] = [];
     await this.drainUnprocessed('BatchGetItem', keys, async (pending) => {
-      const command = new BatchGetItemCommand({
+      const input: DynamoDbInput<'BatchGetItem'> = {
         RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: this.consistentReads } },
         ReturnConsumedCapacity: 'TOTAL',
-      });
-      const result = await this.send('BatchGetItem', () => this.client.send(command));
+      };
+      const result = await this.send('BatchGetItem', input);
       this.countCapacity('read', result.ConsumedCapacity);
       items.push(...(result.Responses?.[this.tableName] ?? []));
       return result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
@@ -536,53 +531,15 @@ export class DynamoDbStateStore implements StateStore {
       const stopped = (): StateStoreError =>
         new StateStoreError(StateStoreErrorCode.ABORTED, `DynamoDB BatchWriteItem on table ${this.tableName} given up: the caller stopped (${pending.length} records not known to be written)`, { operation: 'BatchWriteItem' });
       if (signal?.aborted) throw stopped();
-      const direct = await this.directWrite(pending, signal);
-      if (direct?.kind === 'written') {
-        this.countCapacity('write', direct.consumed);
-        return direct.unprocessed;
+      let result: DynamoDbOutput<'BatchWriteItem'>;
+      try {
+        result = await this.send('BatchWriteItem', { RequestItems: { [this.tableName]: pending }, ReturnConsumedCapacity: 'TOTAL' }, signal);
+      } catch (err) {
+        throw signal?.aborted ? stopped() : err;
       }
-      if (signal?.aborted) throw stopped();
-      const command = new BatchWriteItemCommand({
-        RequestItems: { [this.tableName]: pending },
-        ReturnConsumedCapacity: 'TOTAL',
-      });
-      const result = await this.send('BatchWriteItem', () => this.client.send(command, signal ? { abortSignal: signal } : {}));
-      if (direct?.kind === 'refused') await this.directRefused(direct);
       this.countCapacity('write', result.ConsumedCapacity);
       return result.UnprocessedItems?.[this.tableName] ?? [];
     });
-  }
-
-  /** The batch through the direct path, when there is one; warns once if that turned the path off. */
-  private async directWrite(pending: WriteRequest[], signal: AbortSignal | undefined): Promise<DirectBatchWriteOutcome | undefined> {
-    const direct = await this.directPath();
-    if (!direct) return undefined;
-    const wasOff = direct.disabledReason !== undefined;
-    const outcome = await direct.write(this.tableName, pending, signal);
-    if (!wasOff && direct.disabledReason !== undefined) this.warnDirectDisabled(direct.disabledReason);
-    return outcome;
-  }
-
-  private directPath(): Promise<DirectBatchWrite | undefined> {
-    if (!this.directBatchWrite) return Promise.resolve(undefined);
-    this.direct ??= import('./direct-batch-write').then(({ directBatchWriteFor }) => directBatchWriteFor(this.client));
-    // A chunk that fails to load leaves the SDK to write, and is tried again next time.
-    return this.direct.catch(() => {
-      this.direct = undefined;
-      return undefined;
-    });
-  }
-
-  /** DynamoDB refused the direct request but took the SDK's: the direct one is wrong here, stop sending it. */
-  private async directRefused(outcome: Extract<DirectBatchWriteOutcome, { kind: 'refused' }>): Promise<void> {
-    const direct = await this.directPath();
-    if (!direct || direct.disabledReason !== undefined) return;
-    direct.disable(`refused (${outcome.reason}) where the SDK's request was taken`);
-    this.warnDirectDisabled(direct.disabledReason!);
-  }
-
-  private warnDirectDisabled(reason: string): void {
-    this.onWarning?.('direct-batch-write-disabled', { table: this.tableName, reason });
   }
 
   /**

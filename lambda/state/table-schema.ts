@@ -3,17 +3,11 @@
  * DynamoDB adapter, the tests, the CLI's `--create-missing` and the CDK stack.
  * The item layout is documented at the top of `dynamodb-state-store.ts`.
  */
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  DescribeTimeToLiveCommand,
-  UpdateTimeToLiveCommand,
-  waitUntilTableExists,
-  type CreateTableCommandInput,
-  type DynamoDBClient,
-  type TableDescription,
-} from '@aws-sdk/client-dynamodb';
+import type { CreateTableCommandInput, DynamoDBClient, TableDescription } from '@aws-sdk/client-dynamodb';
 import { StateStoreError, StateStoreErrorCode, toStateStoreError } from './errors';
+// The SDK's module is loaded by the table set-up below, not with the key schema: the stores
+// import this module, and a worker whose requests all go direct never loads the SDK.
+import { dynamoDbSdk } from './sdk-dynamodb-api';
 
 /** Partition key (S): `MBX#<mailboxId>`. */
 export const PARTITION_KEY = 'pk';
@@ -129,6 +123,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
 
 async function describeTable(client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {
   try {
+    const { DescribeTableCommand } = await dynamoDbSdk();
     const result = await client.send(new DescribeTableCommand({ TableName: tableName }));
     return result.Table;
   } catch (err) {
@@ -140,6 +135,7 @@ async function describeTable(client: DynamoDBClient, tableName: string): Promise
 /** The new table's description; undefined when another process created it first. */
 async function createTable(client: DynamoDBClient, tableName: string): Promise<TableDescription | undefined> {
   try {
+    const { CreateTableCommand } = await dynamoDbSdk();
     const result = await client.send(new CreateTableCommand(createTableInput(tableName)));
     return result.TableDescription;
   } catch (err) {
@@ -152,6 +148,7 @@ async function createTable(client: DynamoDBClient, tableName: string): Promise<T
 async function waitUntilActive(client: DynamoDBClient, tableName: string): Promise<void> {
   try {
     // The waiter polls DescribeTable until TableStatus is ACTIVE (GSIs created with the table come up with it).
+    const { waitUntilTableExists } = await dynamoDbSdk();
     await waitUntilTableExists({ client, maxWaitTime: TABLE_ACTIVE_TIMEOUT_S, minDelay: 1 }, { TableName: tableName });
   } catch (err) {
     throw toStateStoreError(err, 'DescribeTable (waiting for ACTIVE)', tableName);
@@ -183,6 +180,7 @@ function assertCompatibleSchema(table: TableDescription, tableName: string): voi
 
 async function enableTimeToLive(client: DynamoDBClient, tableName: string): Promise<void> {
   try {
+    const { DescribeTimeToLiveCommand, UpdateTimeToLiveCommand } = await dynamoDbSdk();
     const current = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
     const status = current.TimeToLiveDescription?.TimeToLiveStatus;
     // Updating an enabled TTL is a ValidationException on AWS: look first.

@@ -58,8 +58,8 @@ const CONNECT_TIMEOUT_MS = 3_000;
 const HUNG_AFTER_MS = RUN_MS + 30_000;
 /** As the handler configures it (directPutObject), with small thresholds so multipart uploads happen. */
 const SINK = { singlePartMaxOctets: 256 * 1024, partSizeOctets: 5 * 1024 * 1024, directPutObject: true };
-/** As the handler configures it (directBatchWrite). */
-const STATE = { directBatchWrite: true };
+/** As the handler configures it (every DynamoDB request direct, the SDK behind). */
+const STATE = { direct: true };
 /** A "big" message: over one part, so it goes up as a real multipart upload. */
 const BIG_MESSAGE_OCTETS = 5 * 1024 * 1024 + 300 * 1024;
 const MAILDIR_POLL_MS = 150;

@@ -37,7 +37,7 @@ export interface WorkerProcessConfig {
   readonly safetyMarginMs: number;
   readonly maxAttempts: { readonly s3: number; readonly dynamodb: number };
   readonly sink: { readonly singlePartMaxOctets: number; readonly partSizeOctets: number; readonly directPutObject?: boolean };
-  readonly state?: { readonly directBatchWrite?: boolean };
+  readonly state?: { readonly direct?: boolean };
   readonly faults?: { readonly seed: number; readonly rate: number; readonly afterShare: number };
 }
 

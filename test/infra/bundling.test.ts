@@ -43,14 +43,16 @@ describe('the fetch handler bundle', () => {
     expect(readdirSync(bundle.dir).filter((name) => name.endsWith('.map'))).toEqual([]);
   });
 
-  it('leaves what only some runs need out of what a cold start loads: S3, EventBridge, SQS, KMS, Secrets Manager, postal-mime', () => {
-    const lazy = /node_modules\/(@aws-sdk\/client-(s3|eventbridge|sqs|kms|secrets-manager)|postal-mime)\//;
+  it('leaves what only some runs need out of what a cold start loads: the AWS SDK (DynamoDB, S3, EventBridge, SQS, KMS, Secrets Manager), postal-mime', () => {
+    const lazy = /node_modules\/(@aws-sdk\/client-(dynamodb|s3|eventbridge|sqs|kms|secrets-manager)|postal-mime)\//;
     expect(bundle.initialInputs.filter((path) => lazy.test(path))).toEqual([]);
     // ...but the bundle has them, in chunks of their own.
-    for (const sdk of ['client-s3', 'client-eventbridge', 'client-sqs', 'client-kms', 'client-secrets-manager']) {
+    for (const sdk of ['client-dynamodb', 'client-s3', 'client-eventbridge', 'client-sqs', 'client-kms', 'client-secrets-manager']) {
       expect(bundle.inputs.some((path) => path.includes(`node_modules/@aws-sdk/${sdk}/`))).toBe(true);
     }
-    expect(bundle.initialInputs.some((path) => path.includes('node_modules/@aws-sdk/client-dynamodb/'))).toBe(true);
+    // Every run's DynamoDB requests go direct (lambda/state/direct-dynamodb.ts), with their signer and HTTP client.
+    const direct = /lambda\/(state\/(direct-dynamodb|routed-dynamodb-api)|aws-direct\/(sigv4|http1-pool|http1-response-parser|direct-path|aws-environment))\.ts$/;
+    expect(bundle.initialInputs.filter((path) => direct.test(path))).toHaveLength(7);
   });
 
   it('leaves login code only some mailboxes use out of it too: SCRAM with SASLprep and channel binding, the OAuth token provider', () => {
@@ -59,10 +61,10 @@ describe('the fetch handler bundle', () => {
     expect(bundle.inputs.filter((path) => lazy.test(path))).toHaveLength(5);
   });
 
-  it('leaves the direct requests out of it (loaded with the first object or record batch): their signer and HTTP client', () => {
-    const lazy = /lambda\/(state\/direct-batch-write|storage\/direct-put-object|aws-direct\/(sigv4|http1-pool|http1-response-parser|direct-path))\.ts$/;
+  it('leaves the direct PutObject out of it (loaded with the first object)', () => {
+    const lazy = /lambda\/storage\/direct-put-object\.ts$/;
     expect(bundle.initialInputs.filter((path) => lazy.test(path))).toEqual([]);
-    expect(bundle.inputs.filter((path) => lazy.test(path))).toHaveLength(6);
+    expect(bundle.inputs.filter((path) => lazy.test(path))).toHaveLength(1);
   });
 
   it('carries only the credential provider Lambda uses (the environment), not the SDK default chain', () => {

@@ -7,7 +7,6 @@
  */
 import { createServer, type AddressInfo } from 'node:net';
 import {
-  BatchGetItemCommand,
   BatchWriteItemCommand,
   CreateTableCommand,
   DescribeTimeToLiveCommand,
@@ -18,6 +17,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbStateStore } from '../../lambda/state/dynamodb-state-store';
+import type { DynamoDbApi, DynamoDbInput } from '../../lambda/state/dynamodb-api';
+import { sdkDynamoDbApi } from '../../lambda/state/sdk-dynamodb-api';
 import { StateStoreError } from '../../lambda/state/errors';
 import type { MessageRecord } from '../../lambda/state/state-store';
 import { TTL_ATTRIBUTE, ensureTable, mailboxKey, messageKey } from '../../lambda/state/table-schema';
@@ -148,29 +149,31 @@ function countingClient(): RequestCounter {
  * A client whose first `times` batch calls come back with half of their keys or items
  * unprocessed, as DynamoDB does when it throttles part of a batch.
  */
-function halfProcessingClient(real: DynamoDBClient, times: number): DynamoDBClient {
+function halfProcessingClient(real: DynamoDBClient, times: number): DynamoDbApi {
   let remaining = times;
-  const send = async (command: unknown): Promise<unknown> => {
-    if (remaining > 0 && command instanceof BatchGetItemCommand) {
-      remaining--;
-      const [table, request] = Object.entries(command.input.RequestItems ?? {})[0]!;
-      const keys = request.Keys ?? [];
-      const half = Math.ceil(keys.length / 2);
-      const result = await real.send(
-        new BatchGetItemCommand({ ...command.input, RequestItems: { [table]: { ...request, Keys: keys.slice(0, half) } } }),
-      );
-      return { ...result, UnprocessedKeys: { [table]: { ...request, Keys: keys.slice(half) } } };
-    }
-    if (remaining > 0 && command instanceof BatchWriteItemCommand) {
-      remaining--;
-      const [table, requests] = Object.entries(command.input.RequestItems ?? {})[0]!;
-      const half = Math.ceil(requests.length / 2);
-      const result = await real.send(new BatchWriteItemCommand({ ...command.input, RequestItems: { [table]: requests.slice(0, half) } }));
-      return { ...result, UnprocessedItems: { [table]: requests.slice(half) } };
-    }
-    return real.send(command as Parameters<DynamoDBClient['send']>[0]);
+  const sdk = sdkDynamoDbApi(real);
+  return {
+    async send(operation, input) {
+      if (remaining > 0 && operation === 'BatchGetItem') {
+        remaining--;
+        const given = input as DynamoDbInput<'BatchGetItem'>;
+        const [table, request] = Object.entries(given.RequestItems ?? {})[0]!;
+        const keys = request.Keys ?? [];
+        const half = Math.ceil(keys.length / 2);
+        const result = await sdk.send('BatchGetItem', { ...given, RequestItems: { [table]: { ...request, Keys: keys.slice(0, half) } } });
+        return { ...result, UnprocessedKeys: { [table]: { ...request, Keys: keys.slice(half) } } } as never;
+      }
+      if (remaining > 0 && operation === 'BatchWriteItem') {
+        remaining--;
+        const given = input as DynamoDbInput<'BatchWriteItem'>;
+        const [table, requests] = Object.entries(given.RequestItems ?? {})[0]!;
+        const half = Math.ceil(requests.length / 2);
+        const result = await sdk.send('BatchWriteItem', { ...given, RequestItems: { [table]: requests.slice(0, half) } });
+        return { ...result, UnprocessedItems: { [table]: requests.slice(half) } } as never;
+      }
+      return sdk.send(operation, input);
+    },
   };
-  return { send } as unknown as DynamoDBClient;
 }
 
 describe('ensureTable', () => {

@@ -81,8 +81,8 @@ export class WorkerBench {
   mailbox: MailboxConfig;
 
   private constructor(private readonly opts: BenchOptions) {
-    // The handler's state store (directBatchWrite) unless a test says otherwise.
-    this.state = new DynamoDbStateStore({ client: opts.dynamo.dynamodb, tableName: this.table, directBatchWrite: true, ...opts.state });
+    // The handler's state store (every request direct) unless a test says otherwise.
+    this.state = new DynamoDbStateStore({ client: opts.dynamo.dynamodb, tableName: this.table, direct: true, ...opts.state });
     // The handler's sink (directPutObject) unless a test says otherwise.
     this.sink = new S3MessageSink({ client: opts.s3.s3, bucket: this.bucket, directPutObject: true, ...opts.sink });
     this.outbox = new DynamoDbOutboxStore({ client: opts.dynamo.dynamodb, tableName: this.table, capacity: this.state });

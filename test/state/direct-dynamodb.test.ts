@@ -1,30 +1,30 @@
 /**
- * The state store's direct BatchWriteItem (lambda/state/direct-batch-write.ts) against
+ * The state store's direct requests (lambda/state/direct-dynamodb.ts) against
  * DynamoDB Local, behind a proxy that checks each direct request's SigV4 signature with the
  * SDK's own signer (DynamoDB Local checks none) and can refuse, fail or garble what the
  * direct path gets, but not the SDK's requests: what it writes, and that whatever it cannot
  * do the SDK does, with nothing lost and nothing written twice.
  */
 import { createHash } from 'node:crypto';
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import type { Server } from 'node:http';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DIRECT_BACKOFF_BASE_MS, DIRECT_BACKOFF_MAX_MS, DIRECT_MAX_FAILURES_IN_A_ROW } from '../../lambda/aws-direct/direct-path';
 import { signRequest } from '../../lambda/aws-direct/sigv4';
 import { createLocalDynamoDbClient, LOCAL_REGION } from '../../lambda/local/embedded-aws';
-import { DirectBatchWrite } from '../../lambda/state/direct-batch-write';
+import { DIRECT_DYNAMODB_MAX_ANSWER_OCTETS, DirectDynamoDb } from '../../lambda/state/direct-dynamodb';
+import { sdkClientTarget } from '../../lambda/state/sdk-client-target';
 import { DynamoDbStateStore } from '../../lambda/state/dynamodb-state-store';
 import { StateStoreErrorCode } from '../../lambda/state/errors';
 import type { MessageRecord } from '../../lambda/state/state-store';
 import { ensureTable } from '../../lambda/state/table-schema';
 import { hookRequests } from '../fixtures/request-hooks';
 import { startDynamoDbLocal, type LocalDynamo } from '../fixtures/aws-local';
-import { Sha256, sdkSignatureMatches } from '../fixtures/sdk-signature';
+import { startProxy, type Meddle, type Proxy } from '../fixtures/dynamodb-proxy';
+import { Sha256 } from '../fixtures/sdk-signature';
 
 const MAILBOX = 'acme';
-const SECRET = 'S3RVER';
 
 function record(identity: string): MessageRecord {
   return {
@@ -43,76 +43,7 @@ function record(identity: string): MessageRecord {
 
 const records = (prefix: string, count: number): MessageRecord[] => Array.from({ length: count }, (_, i) => record(`${prefix}-${i} ü "quoted"`));
 
-/** What the proxy does with a direct request: pass it on, answer it itself, or pass on part of it and change the answer. */
-type Meddle = (input: { RequestItems: Record<string, WriteRequest[]> }) =>
-  | undefined
-  | { readonly answer: { status: number; body: string } }
-  | { readonly forward: { RequestItems: Record<string, WriteRequest[]> }; readonly rewrite: (answer: Record<string, unknown>) => string };
-
-interface Proxy {
-  endpoint: string;
-  /** Direct requests seen, and those whose signature the SDK's signer reproduced. */
-  direct: number;
-  verified: number;
-  /** BatchWriteItem requests the SDK sent. */
-  sdkBatchWrites: number;
-  server: Server;
-}
-
-/** A proxy in front of DynamoDB Local: checks direct requests' signatures and lets `meddle` change what the direct path gets. */
-async function startProxy(target: string, meddle: Meddle = () => undefined): Promise<Proxy> {
-  const upstream = new URL(target);
-  const state: Proxy = { endpoint: '', direct: 0, verified: 0, sdkBatchWrites: 0, server: undefined as unknown as Server };
-  const forward = (req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> =>
-    new Promise((resolve, reject) => {
-      const headers = { ...req.headers, 'content-length': String(body.length) };
-      const out = httpRequest({ hostname: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers }, (answer) => {
-        const chunks: Buffer[] = [];
-        answer.on('data', (c: Buffer) => chunks.push(c));
-        answer.on('end', () => resolve({ status: answer.statusCode ?? 502, headers: answer.headers, body: Buffer.concat(chunks) }));
-      });
-      out.on('error', reject);
-      out.end(body);
-    });
-  state.server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    void (async () => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-      let body = Buffer.concat(chunks);
-      const isDirect = req.headers['amz-sdk-invocation-id'] === undefined;
-      const isBatchWrite = req.headers['x-amz-target'] === 'DynamoDB_20120810.BatchWriteItem';
-      let rewrite: ((answer: Record<string, unknown>) => string) | undefined;
-      if (isDirect) {
-        state.direct++;
-        if (!(await sdkSignatureMatches(req, body, SECRET))) {
-          res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
-          res.end(JSON.stringify({ __type: 'com.amazon.coral.service#InvalidSignatureException', message: 'refused by the test' }));
-          return;
-        }
-        state.verified++;
-        const plan = isBatchWrite ? meddle(JSON.parse(body.toString('utf8'))) : undefined;
-        if (plan && 'answer' in plan) {
-          res.writeHead(plan.answer.status, { 'content-type': 'application/x-amz-json-1.0' });
-          res.end(plan.answer.body);
-          return;
-        }
-        if (plan) {
-          body = Buffer.from(JSON.stringify(plan.forward));
-          rewrite = plan.rewrite;
-        }
-      } else if (isBatchWrite) state.sdkBatchWrites++;
-      const answer = await forward(req, body);
-      const answerBody = rewrite ? Buffer.from(rewrite(JSON.parse(answer.body.toString('utf8')))) : answer.body;
-      res.writeHead(answer.status, { 'content-type': 'application/x-amz-json-1.0', 'content-length': String(answerBody.length) });
-      res.end(answerBody);
-    })();
-  });
-  await new Promise<void>((resolve) => state.server.listen(0, '127.0.0.1', resolve));
-  state.endpoint = `http://127.0.0.1:${(state.server.address() as AddressInfo).port}`;
-  return state;
-}
-
-describe('direct BatchWriteItem', () => {
+describe('direct DynamoDB requests', () => {
   let local: LocalDynamo;
   let tables = 0;
   const servers: Server[] = [];
@@ -132,7 +63,7 @@ describe('direct BatchWriteItem', () => {
     const proxy = await startProxy(local.endpoint, meddle);
     servers.push(proxy.server);
     const client = createLocalDynamoDbClient(proxy.endpoint);
-    const store = new DynamoDbStateStore({ client, tableName, directBatchWrite: true, onWarning: (event, fields) => warnings.push({ event, fields }) });
+    const store = new DynamoDbStateStore({ client, tableName, direct: true, onWarning: (event, fields) => warnings.push({ event, fields }) });
     return { proxy, client, store, reader: new DynamoDbStateStore({ client: local.dynamodb, tableName }) };
   }
 
@@ -161,9 +92,9 @@ describe('direct BatchWriteItem', () => {
   it('signed with the wrong secret: not written, and the SDK writes the batch (the check above can fail)', async () => {
     const { proxy, reader } = await setup();
     const client = new DynamoDBClient({ endpoint: proxy.endpoint, region: LOCAL_REGION, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'not-the-secret' } });
-    const direct = new DirectBatchWrite(client);
+    const direct = new DirectDynamoDb(sdkClientTarget(client));
     const tableName = `direct-${tables}`;
-    const outcome = await direct.write(tableName, [{ PutRequest: { Item: { pk: { S: 'MBX#x' }, sk: { S: 'MSG#y' } } } }]);
+    const outcome = await direct.send('BatchWriteItem', { RequestItems: { [tableName]: [{ PutRequest: { Item: { pk: { S: 'MBX#x' }, sk: { S: 'MSG#y' } } } }] } });
     expect(outcome).toEqual({ kind: 'retry-sdk', reason: 'HTTP 400 InvalidSignatureException' });
     expect(proxy.verified).toBe(0);
     await expectRecorded(reader, []);
@@ -228,7 +159,7 @@ describe('direct BatchWriteItem', () => {
   it('an answer that is not this batch\'s (garbled, too long, of another shape or another table): the SDK writes the batch again, each item once', async () => {
     const rewrites: ((answer: Record<string, unknown>) => string)[] = [
       () => '{"UnprocessedItems": {',
-      () => JSON.stringify({ UnprocessedItems: {}, padding: 'x'.repeat(2 * 1024 * 1024) }),
+      () => JSON.stringify({ UnprocessedItems: {}, padding: 'x'.repeat(DIRECT_DYNAMODB_MAX_ANSWER_OCTETS) }),
       ...['null', '[]', '0', '"written"'].map((body) => () => body),
       () => JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ValidationException' }),
       () => JSON.stringify({ UnprocessedItems: null }),
@@ -269,7 +200,7 @@ describe('direct BatchWriteItem', () => {
     }
     await expectRecorded(reader, written);
     expect(proxy.direct).toBe(DIRECT_MAX_FAILURES_IN_A_ROW);
-    expect(warnings).toEqual([{ event: 'direct-batch-write-disabled', fields: { table: `direct-${tables}`, reason: `${DIRECT_MAX_FAILURES_IN_A_ROW} failures in a row, the last: HTTP 500 InternalServerError` } }]);
+    expect(warnings).toEqual([{ event: 'direct-dynamodb-disabled', fields: { table: `direct-${tables}`, reason: `${DIRECT_MAX_FAILURES_IN_A_ROW} failures in a row, the last: HTTP 500 InternalServerError` } }]);
   });
 
   it('a refusal the SDK gets past turns the direct path off for the client, with one warning', async () => {
@@ -281,26 +212,29 @@ describe('direct BatchWriteItem', () => {
     await store.putStoredRecords(MAILBOX, two);
     await expectRecorded(reader, [...one, ...two]);
     expect({ direct: proxy.direct, sdk: proxy.sdkBatchWrites }).toEqual({ direct: 1, sdk: 2 });
-    expect(warnings).toEqual([{ event: 'direct-batch-write-disabled', fields: { table: `direct-${tables}`, reason: "refused (HTTP 400 ValidationException) where the SDK's request was taken" } }]);
+    expect(warnings).toEqual([{ event: 'direct-dynamodb-disabled', fields: { table: `direct-${tables}`, reason: "refused (HTTP 400 ValidationException) where the SDK's request was taken" } }]);
   });
 
   it('a refusal the SDK gets too is the store\'s typed error, and the direct path stays on', async () => {
     const { client, proxy } = await setup();
-    const store = new DynamoDbStateStore({ client, tableName: 'no-such-table', directBatchWrite: true });
+    const store = new DynamoDbStateStore({ client, tableName: 'no-such-table', direct: true });
     await expect(store.putStoredRecords(MAILBOX, records('missing', 2))).rejects.toMatchObject({ code: StateStoreErrorCode.INVALID });
     expect({ direct: proxy.direct, sdk: proxy.sdkBatchWrites }).toEqual({ direct: 1, sdk: 1 });
   });
 
   it('an endpoint with a path of its own goes through the SDK (it signs such paths its own way)', async () => {
     const client = new DynamoDBClient({ endpoint: 'http://127.0.0.1:9/prefix', region: LOCAL_REGION, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
-    expect(await new DirectBatchWrite(client).write('t', [{ PutRequest: { Item: { pk: { S: 'x' } } } }])).toEqual({ kind: 'retry-sdk', reason: 'not available' });
+    expect(await new DirectDynamoDb(sdkClientTarget(client)).send('BatchWriteItem', { RequestItems: { t: [{ PutRequest: { Item: { pk: { S: 'x' } } } }] } })).toEqual({ kind: 'retry-sdk', reason: 'not available' });
     client.destroy();
   });
 
-  it('a batch with other than string and number attributes goes through the SDK, unsent here', async () => {
+  it('a request with binary attributes goes through the SDK, unsent here', async () => {
     const { proxy, client } = await setup();
-    const outcome = await new DirectBatchWrite(client).write(`direct-${tables}`, [{ PutRequest: { Item: { pk: { S: 'MBX#x' }, sk: { S: 'MSG#y' }, data: { B: new Uint8Array([1, 2]) } } } }]);
-    expect(outcome).toEqual({ kind: 'retry-sdk', reason: 'an attribute other than a string or a number' });
+    const direct = new DirectDynamoDb(sdkClientTarget(client));
+    const outcome = await direct.send('BatchWriteItem', { RequestItems: { [`direct-${tables}`]: [{ PutRequest: { Item: { pk: { S: 'MBX#x' }, sk: { S: 'MSG#y' }, data: { B: new Uint8Array([1, 2]) } } } }] } });
+    expect(outcome).toEqual({ kind: 'retry-sdk', reason: 'binary attributes' });
+    const set = await direct.send('PutItem', { TableName: `direct-${tables}`, Item: { pk: { S: 'MBX#x' }, sk: { S: 'MSG#y' }, data: { BS: [Buffer.from('a')] } } });
+    expect(set).toEqual({ kind: 'retry-sdk', reason: 'binary attributes' });
     expect(proxy.direct).toBe(0);
   });
 
