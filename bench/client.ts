@@ -18,12 +18,10 @@
 import { createWriteStream, readFileSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { MailboxConfig } from '../lambda/config/mailbox-config';
 import type { RunSummary } from '../lambda/sync/run-summary';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../lambda/local/local-credentials';
 import type { MessageStream, Pop3Client } from '../lambda/pop3';
+import { awsClients, s3Client } from './worker-aws';
 
 export type ClientMode = 'reference' | 'engine' | 'engine-maildir' | 'worker' | 'rss-baseline' | 'rss-discard' | 'rss-s3';
 
@@ -153,29 +151,6 @@ function maildirDelivery(dir: string): (stream: MessageStream, n: number) => Pro
   };
 }
 
-/**
- * The S3 client for the local endpoints with createLocalS3Client's settings (path style,
- * the dummy credentials, checksums only when required unless `sdkDefaultChecksums`), plus
- * `cacheMiddleware` when asked: the handler's production clients resolve their middleware
- * stack once per command class.
- */
-async function s3Client(job: ClientJob): Promise<S3Client> {
-  const { S3Client } = await import('@aws-sdk/client-s3');
-  return new S3Client({
-    endpoint: job.s3Endpoint,
-    region: LOCAL_REGION,
-    credentials: LOCAL_CREDENTIALS,
-    forcePathStyle: true,
-    ...(job.sdkDefaultChecksums === true ? {} : { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }),
-    cacheMiddleware: job.cacheMiddleware ?? true,
-  });
-}
-
-async function dynamoDbClient(job: ClientJob): Promise<DynamoDBClient> {
-  const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-  return new DynamoDBClient({ endpoint: job.dynamoEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, cacheMiddleware: job.cacheMiddleware ?? true });
-}
-
 async function runWorker(job: ClientJob): Promise<Partial<ClientResult>> {
   const { randomUUID } = await import('node:crypto');
   const { DEFAULT_LIMITS } = await import('../lambda/config/mailbox-config');
@@ -183,7 +158,8 @@ async function runWorker(job: ClientJob): Promise<Partial<ClientResult>> {
   const { DynamoDbStateStore } = await import('../lambda/state/dynamodb-state-store');
   const { S3MessageSink } = await import('../lambda/storage/s3-message-sink');
   const { runMailbox } = await import('../lambda/sync/run-mailbox');
-  const [s3, dynamodb] = await Promise.all([s3Client(job), dynamoDbClient(job)]);
+  // As the Lambda handler builds them: direct requests, the SDK clients made only if one is needed.
+  const aws = awsClients(job);
   const ca = readFileSync(job.caFile);
   const mailbox: MailboxConfig = {
     id: 'bench',
@@ -204,8 +180,8 @@ async function runWorker(job: ClientJob): Promise<Partial<ClientResult>> {
   const run = async (bucket: string, table: string): Promise<RunSummary> => {
     const summary = await runMailbox(
       {
-        state: new DynamoDbStateStore({ client: dynamodb, tableName: table, direct: true }),
-        sink: new S3MessageSink({ client: s3, bucket, directPutObject: true }),
+        state: new DynamoDbStateStore({ client: aws.dynamodb, tableName: table }),
+        sink: new S3MessageSink({ client: aws.s3, bucket, directPutObject: aws.directPutObject }),
         openSession: (_m, signal) =>
           openSession({
             host: job.host,
@@ -231,8 +207,7 @@ async function runWorker(job: ClientJob): Promise<Partial<ClientResult>> {
     const used = process.cpuUsage(before);
     return { ...result, warmMessages: warm.fetched, warmCpuMs: (used.user + used.system) / 1000 };
   } finally {
-    s3.destroy();
-    dynamodb.destroy();
+    aws.destroy();
   }
 }
 

@@ -12,7 +12,9 @@
  * Counted once per call (the `initialize` step runs before the SDK's retries): against
  * local endpoints retries do not happen in practice.
  */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { directDynamoDbFor } from '../lambda/state/routed-dynamodb-api';
 import { directPutObjectFor } from '../lambda/storage/direct-put-object';
 
 /** The part of an AWS SDK v3 client the meter needs. */
@@ -100,6 +102,30 @@ export class RequestMeter {
       },
       { step: 'initialize', name: 'fleetSimRequestMeter', override: true },
     );
+    if (options.dynamodb === true) this.attachDirectDynamoDb(client as unknown as DynamoDBClient);
+  }
+
+  /** The stores' direct DynamoDB requests of the client, which bypass the SDK, counted as the middleware counts. */
+  private attachDirectDynamoDb(client: DynamoDBClient): void {
+    directDynamoDbFor(client).direct.intercept(async (request, send) => {
+      const tally = this.tally(request.operation);
+      tally.calls++;
+      const input: Record<string, unknown> = { ...request.input, ReturnConsumedCapacity: request.input.ReturnConsumedCapacity ?? 'TOTAL' };
+      const response = await send({ ...request, input });
+      if (response.statusCode === 200 && response.output) {
+        const readBefore = tally.readUnits;
+        this.addCapacity(request.operation, tally, response.output.ConsumedCapacity as ReportedCapacity | ReportedCapacity[] | undefined);
+        if (EMPTY_READ_OPERATIONS.has(request.operation) && tally.readUnits === readBefore) {
+          const units = input.ConsistentRead === true ? EMPTY_READ_UNITS.strong : EMPTY_READ_UNITS.eventual;
+          tally.readUnits += units;
+          this.estimatedReads += units;
+        }
+      } else if (response.errorType === 'ConditionalCheckFailedException') {
+        tally.writeUnits += 1;
+        this.estimated += 1;
+      }
+      return response;
+    });
   }
 
   /** Meters an S3 client: its SDK calls and the sink's direct PutObjects, which bypass the SDK. */

@@ -18,6 +18,7 @@ import { ensureTable } from '../lambda/state/table-schema';
 import { DirectDynamoDb } from '../lambda/state/direct-dynamodb';
 import { sdkClientTarget } from '../lambda/state/sdk-client-target';
 import { DirectPutObject } from '../lambda/storage/direct-put-object';
+import { sdkS3Target } from '../lambda/storage/sdk-s3-target';
 import { signRequest } from '../lambda/aws-direct/sigv4';
 import { exec } from './common';
 import { startLatencyModel } from './latency-model/start-latency-model';
@@ -75,7 +76,7 @@ export async function measureSdkFloor(requests: number): Promise<SdkFloorFigures
       s3.send(new PutObjectCommand({ Bucket: 'floor', Key: `m/${i}.eml`, Body: body, ChecksumSHA256: checksum, ContentType: 'message/rfc822' })),
     );
     const sha256 = createHash('sha256').update(body).digest();
-    const direct = new DirectPutObject(s3);
+    const direct = new DirectPutObject(sdkS3Target(s3));
     const directPut = async (i: number): Promise<void> => {
       const outcome = await direct.put({ bucket: 'floor', key: `d/${i}.eml`, body, contentType: 'message/rfc822', metadata: {}, sha256Hex: sha256.toString('hex'), checksumSha256Base64: checksum });
       if (outcome.kind !== 'stored') throw new Error(`direct PutObject not stored: ${outcome.reason}`);

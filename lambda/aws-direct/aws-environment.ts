@@ -18,6 +18,8 @@ export interface AwsServiceEndpoint {
   credentials(): Promise<SigningCredentials>;
 }
 
+/** Credentials from the environment are read again after this long (a runtime may renew them between invocations). */
+const CREDENTIALS_REREAD_MS = 60_000;
 /** Regions of the standard partition (`amazonaws.com`): `us-east-1`, `ap-southeast-2`, `il-central-1`... */
 const STANDARD_REGION = /^(?:us|eu|ap|sa|ca|me|af|il|mx)-(?:central|north|south|east|west|northeast|northwest|southeast|southwest)-\d{1,2}$/;
 /** The SDK's names of each service's endpoint variable (AWS_ENDPOINT_URL_<SERVICE ID>). */
@@ -36,7 +38,21 @@ export function serviceEndpointFromEnvironment(service: AwsService, env: NodeJS.
   } else if (!STANDARD_REGION.test(region)) {
     return undefined;
   }
-  return { endpoint, region, credentials: () => environmentCredentials(env) };
+  return { endpoint, region, credentials: rereadEvery(CREDENTIALS_REREAD_MS, () => environmentCredentials(env)) };
+}
+
+/** `read()` once per `intervalMs` at most: signing thousands of requests reads the environment a few times. */
+function rereadEvery(intervalMs: number, read: () => Promise<SigningCredentials>): () => Promise<SigningCredentials> {
+  let value: Promise<SigningCredentials> | undefined;
+  let readAt = 0;
+  return () => {
+    const now = Date.now();
+    if (value === undefined || now - readAt >= intervalMs || now < readAt) {
+      value = read();
+      readAt = now;
+    }
+    return value;
+  };
 }
 
 /** An http(s) URL with no path, query or credentials of its own; else undefined. */

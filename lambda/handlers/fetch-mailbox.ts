@@ -253,9 +253,13 @@ export async function runOne(mailbox: MailboxConfig, action: RunAction, deadline
 /** The run's S3 sink, loaded by its first store or read. */
 function runSink(deps: HandlerDeps, log: Logger): LazyMessageSink {
   return new LazyMessageSink(deps.prefix, async () => {
-    const [{ S3MessageSink }, client] = await Promise.all([import('./worker-s3'), clientOf(deps.s3)]);
-    // The client is ours (depsFromEnvironment): nothing in its middleware a PutObject must carry.
-    return new S3MessageSink({ client, bucket: deps.bucket, prefix: deps.prefix, directPutObject: true, onWarning: (event, fields) => log.warn(event, fields) });
+    const { S3MessageSink, workerDirectPutObject } = await import('./worker-s3');
+    // Direct to the S3 the environment names, the client made only when needed; else the
+    // client's own endpoint. The client is ours (depsFromEnvironment): nothing in its
+    // middleware a PutObject must carry.
+    const direct = typeof deps.s3 === 'function' ? workerDirectPutObject() : undefined;
+    const client = direct ? deps.s3 : await clientOf(deps.s3);
+    return new S3MessageSink({ client, bucket: deps.bucket, prefix: deps.prefix, directPutObject: direct ?? true, onWarning: (event, fields) => log.warn(event, fields) });
   });
 }
 

@@ -5,8 +5,9 @@
  * bench/sdk-floor.bench.ts), here about a fifth of that: what a Lambda's third of a vCPU
  * spends per message.
  *
- * It is a fast path, never the only one. It takes the endpoint, the signing region and the
- * credentials from the SDK client (its endpoint rules decide, once per bucket), sends only
+ * It is a fast path, never the only one. Where requests go and how they are signed comes from
+ * a target: an SDK client's configuration (its endpoint rules decide, once per bucket:
+ * sdk-s3-target.ts) or the Lambda's environment (environment-s3-target.ts). It sends only
  * plain SigV4 requests (no S3 Express, access point ARNs or multi-region access points) and
  * reports anything but a 200 as "not stored": the sink then sends the same PutObject through
  * the SDK, whose retries, clock-skew correction, redirects and typed errors apply as before.
@@ -14,10 +15,10 @@
  * overwritten, never duplicated. A refusal the SDK then gets past (a 4xx other than clock
  * skew) turns the fast path off for that client.
  */
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { getEndpointFromInstructions } from '@smithy/core/endpoints';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { DIRECT_BACKOFF_BASE_MS, DIRECT_BACKOFF_MAX_MS, DIRECT_MAX_FAILURES_IN_A_ROW, DirectPath, requestHead, TargetCache, type Interceptor } from '../aws-direct/direct-path';
-import { encodeS3Path, signRequest } from '../aws-direct/sigv4';
+import { encodeS3Path, signRequest, type SigningCredentials } from '../aws-direct/sigv4';
+import { sdkS3Target } from './sdk-s3-target';
 
 /** A request that made no progress for this long is given up (and goes through the SDK). */
 export const DIRECT_PUT_IDLE_TIMEOUT_MS = 30_000;
@@ -84,11 +85,20 @@ export type DirectRequestInterceptor = Interceptor<DirectRequest, DirectResponse
  */
 export type DirectPutOutcome = { readonly kind: 'stored' } | { readonly kind: 'retry-sdk'; readonly reason: string } | { readonly kind: 'refused'; readonly reason: string };
 
-interface Target {
+/** Where a bucket's PutObjects go: the bucket's URL (virtual-hosted or path-style), and how they are signed. */
+export interface DirectPutTarget {
   readonly url: URL;
   readonly region: string;
   readonly service: string;
+  credentials(): Promise<SigningCredentials>;
+  /** Milliseconds to add to the local clock when signing (the SDK's clock-skew correction). */
+  clockOffsetMs(): number;
 }
+
+/** Resolves where `bucket`'s PutObjects go; undefined: not this way (the SDK sends them). */
+export type DirectPutTargetSource = (bucket: string, key: string) => Promise<DirectPutTarget | undefined>;
+
+type Target = DirectPutTarget;
 
 export class DirectPutObject {
   private readonly targets = new TargetCache<Target>();
@@ -98,7 +108,7 @@ export class DirectPutObject {
     maxBodyOctets: MAX_ERROR_BODY_OCTETS,
   });
 
-  constructor(private readonly client: S3Client) {}
+  constructor(private readonly resolveTarget: DirectPutTargetSource) {}
 
   /** Why the path is off for this client, if it is. */
   get disabledReason(): string | undefined {
@@ -145,16 +155,15 @@ export class DirectPutObject {
   }
 
   private target(bucket: string, key: string): Promise<Target | undefined> {
-    return this.targets.get(bucket, () => resolveTarget(this.client, bucket, key));
+    return this.targets.get(bucket, () => this.resolveTarget(bucket, key));
   }
 
   private async send(target: Target, request: DirectPutRequest, requestHeaders: Record<string, string>): Promise<DirectResponse> {
-    const config = this.client.config;
-    const credentials = await config.credentials();
+    const credentials = await target.credentials();
     const path = `${target.url.pathname.replace(/\/$/, '')}/${encodeS3Path(request.key)}`;
     const headers = signRequest(
       { method: 'PUT', path, headers: requestHeaders, payloadSha256Hex: request.sha256Hex },
-      { region: target.region, service: target.service, credentials, now: new Date(Date.now() + (config.systemClockOffset ?? 0)) },
+      { region: target.region, service: target.service, credentials, now: new Date(Date.now() + target.clockOffsetMs()) },
     );
     const response = await this.path.pool(target.url).request(requestHead('PUT', path, headers), request.body);
     return { statusCode: response.statusCode, errorCode: response.statusCode === 200 ? undefined : errorCodeOf(response.body) };
@@ -167,7 +176,7 @@ const byClient = new WeakMap<S3Client, DirectPutObject>();
 export function directPutObjectFor(client: S3Client): DirectPutObject {
   let direct = byClient.get(client);
   if (!direct) {
-    direct = new DirectPutObject(client);
+    direct = new DirectPutObject(sdkS3Target(client));
     byClient.set(client, direct);
   }
   return direct;
@@ -194,20 +203,4 @@ function outcome(response: DirectResponse): DirectPutOutcome {
 
 function errorCodeOf(body: Buffer): string | undefined {
   return /<Code>([^<]{1,100})<\/Code>/.exec(body.toString('utf8'))?.[1];
-}
-
-/**
- * Where PutObject requests to `bucket` go, decided by the SDK's own endpoint resolution on
- * the client's configuration (custom endpoints, AWS_ENDPOINT_URL_S3 and the shared config
- * included, ARN and region checks applied); undefined when they need more than plain SigV4
- * (S3 Express, SigV4A) or when the client sends to a bucket endpoint of its own.
- */
-async function resolveTarget(client: S3Client, bucket: string, key: string): Promise<Target | undefined> {
-  if (client.config.bucketEndpoint) return undefined;
-  // A copy: the resolution may write a configured endpoint into the config it is given.
-  const endpoint = await getEndpointFromInstructions({ Bucket: bucket, Key: key }, PutObjectCommand, { ...client.config });
-  const scheme = (endpoint.properties?.authSchemes as Array<Record<string, unknown>> | undefined)?.[0];
-  if (scheme?.name !== 'sigv4' || typeof scheme.signingRegion !== 'string') return undefined;
-  if (endpoint.url.search !== '' || (endpoint.headers && Object.keys(endpoint.headers).length > 0)) return undefined;
-  return { url: endpoint.url, region: scheme.signingRegion, service: typeof scheme.signingName === 'string' ? scheme.signingName : 's3' };
 }

@@ -3,15 +3,16 @@
  * deterministic key, as one PutObject when it is small and as a multipart upload when it
  * is not, hashing it on the way. Memory stays bounded by the options, not by message size.
  */
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { directPutObjectFor, type DirectPutOutcome } from './direct-put-object';
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { clientOf, once, type ClientSource } from '../client-source';
+import { DirectPutObject, directPutObjectFor, type DirectPutOutcome } from './direct-put-object';
 import { StorageError, fromS3Error, invalidInput } from './errors';
 import { MAX_HEADER_CAPTURE_OCTETS, MAX_HEADER_VALUE_CHARS, captureHeaderBlock, extractHeaderFields, toMetadataValue, type HeaderFields } from './header-block';
 import type { DigestResult, HeaderDigest } from './message-digest';
 import { MessageParts } from './message-parts';
 import type { MessageSink, StoreMessageInput, StoredMessage } from './message-sink';
 import { MessageSource, storedMessage } from './message-source';
-import { uploadMultipart } from './multipart-upload';
 import { DEFAULT_PREFIX, objectKeyFor } from './object-key';
 
 const MIB = 1024 * 1024;
@@ -35,6 +36,13 @@ export const METADATA_BUDGET_OCTETS = 2_000;
 const MAX_ID_METADATA_CHARS = 256;
 export const MESSAGE_CONTENT_TYPE = 'message/rfc822';
 
+/**
+ * The S3 SDK's module, loaded by the first request that needs it (a PutObject the direct
+ * path did not take, a read, a multipart upload): a worker whose objects all go direct
+ * never loads it.
+ */
+const s3Sdk = once((): Promise<typeof S3Sdk> => import('@aws-sdk/client-s3'));
+
 /** Header-derived metadata keys, in the order they give up space when over budget. */
 const HEADER_METADATA_KEYS = {
   subject: 'subject',
@@ -44,7 +52,11 @@ const HEADER_METADATA_KEYS = {
 } as const satisfies Record<keyof HeaderFields, string>;
 
 export interface S3MessageSinkOptions {
-  readonly client: S3Client;
+  /**
+   * The SDK client, or how to make it when a request first needs it (the Lambda worker's:
+   * with a {@link DirectPutObject} of its own, most runs never make it).
+   */
+  readonly client: ClientSource<S3Client>;
   readonly bucket: string;
   /**
    * Key prefix, usually ending in '/'.
@@ -76,12 +88,15 @@ export interface S3MessageSinkOptions {
   /**
    * Send single-part PutObjects signed here, over kept-alive sockets of their own, at a
    * fifth of the SDK's CPU per request; anything but a 200 is sent again through the SDK
-   * (see direct-put-object.ts). Only for a client whose middleware and request handler add
-   * nothing a PutObject must carry (an SSE key, an ACL, a proxy): the direct request runs
-   * neither. mailfetch's handler and command line, which build their clients, turn it on.
+   * (see direct-put-object.ts). `true`: where the client's configuration says (the client
+   * must then be given, not made later); a DirectPutObject: through it (the Lambda worker's,
+   * resolved from its environment, shared by its runs). Only for a client whose middleware
+   * and request handler add nothing a PutObject must carry (an SSE key, an ACL, a proxy):
+   * the direct request runs neither. mailfetch's handler and command line, which build their
+   * clients, turn it on.
    * @default false
    */
-  readonly directPutObject?: boolean;
+  readonly directPutObject?: boolean | DirectPutObject;
   /**
    * Told when the direct path turns itself off for the client (S3 refused its request and
    * then took the SDK's, or it failed too often in a row): `direct-put-disabled` with the
@@ -139,9 +154,8 @@ export class S3MessageSink implements MessageSink {
 
   async readHeaderBlock(key: string): Promise<Buffer | undefined> {
     try {
-      const object = await this.options.client.send(
-        new GetObjectCommand({ Bucket: this.options.bucket, Key: key, Range: `bytes=0-${MAX_HEADER_CAPTURE_OCTETS - 1}` }),
-      );
+      const [{ GetObjectCommand }, client] = await Promise.all([s3Sdk(), clientOf(this.options.client)]);
+      const object = await client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key, Range: `bytes=0-${MAX_HEADER_CAPTURE_OCTETS - 1}` }));
       return captureHeaderBlock(Buffer.from((await object.Body?.transformToByteArray()) ?? []));
     } catch (err) {
       const name = (err as { name?: string }).name;
@@ -174,7 +188,7 @@ export class S3MessageSink implements MessageSink {
   private async putSinglePart(input: StoreMessageInput, key: string, body: Buffer, source: MessageSource): Promise<StoredMessage> {
     const result = source.digest.result();
     const metadata = buildObjectMetadata(input, result);
-    const direct = this.options.directPutObject ? directPutObjectFor(this.options.client) : undefined;
+    const direct = this.directPath();
     const wasOff = direct?.disabledReason !== undefined;
     const directOutcome = await direct?.put({
       bucket: this.options.bucket,
@@ -188,7 +202,8 @@ export class S3MessageSink implements MessageSink {
     if (direct && !wasOff && direct.disabledReason !== undefined) this.warnDisabled(direct.disabledReason);
     if (directOutcome?.kind === 'stored') return storedMessage(key, result);
     try {
-      await this.options.client.send(
+      const [{ PutObjectCommand }, client] = await Promise.all([s3Sdk(), clientOf(this.options.client)]);
+      await client.send(
         new PutObjectCommand({
           Bucket: this.options.bucket,
           Key: key,
@@ -202,13 +217,19 @@ export class S3MessageSink implements MessageSink {
     } catch (err) {
       throw fromS3Error(err, 'PutObject');
     }
-    if (directOutcome?.kind === 'refused') this.directRefused(directOutcome);
+    if (direct && directOutcome?.kind === 'refused') this.directRefused(direct, directOutcome);
     return storedMessage(key, result);
   }
 
+  /** The direct path of this sink's PutObjects, if it has one. */
+  private directPath(): DirectPutObject | undefined {
+    const { directPutObject, client } = this.options;
+    if (directPutObject instanceof DirectPutObject) return directPutObject;
+    return directPutObject && typeof client !== 'function' ? directPutObjectFor(client) : undefined;
+  }
+
   /** S3 refused the direct request but took the SDK's: the direct one is wrong here, stop sending it. */
-  private directRefused(outcome: Extract<DirectPutOutcome, { kind: 'refused' }>): void {
-    const direct = directPutObjectFor(this.options.client);
+  private directRefused(direct: DirectPutObject, outcome: Extract<DirectPutOutcome, { kind: 'refused' }>): void {
     if (direct.disabledReason !== undefined) return;
     direct.disable(`refused (${outcome.reason}) where the SDK's request was taken`);
     this.warnDisabled(direct.disabledReason!);
@@ -233,9 +254,11 @@ export class S3MessageSink implements MessageSink {
     source: MessageSource,
   ): Promise<StoredMessage> {
     const headerResult = source.digest.headerResult();
+    // Large messages only: the module (and the S3 SDK under it) is loaded by the first.
+    const [{ uploadMultipart }, client] = await Promise.all([import('./multipart-upload'), clientOf(this.options.client)]);
     await uploadMultipart(
       {
-        client: this.options.client,
+        client,
         bucket: this.options.bucket,
         key,
         contentType: MESSAGE_CONTENT_TYPE,
@@ -387,5 +410,6 @@ function optionProblems(o: ResolvedOptions): string[] {
     problems.push(`partSizeOctets must be between ${MIN_PART_SIZE_OCTETS} and ${MAX_PART_SIZE_OCTETS}`);
   }
   if (!Number.isSafeInteger(o.queueSize) || o.queueSize < 1) problems.push('queueSize must be a positive integer');
+  if (o.directPutObject === true && typeof o.client === 'function') problems.push('directPutObject: true takes its endpoint from the client, which must then be given (or give a DirectPutObject)');
   return problems;
 }

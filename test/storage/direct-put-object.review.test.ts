@@ -18,6 +18,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } fro
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DIRECT_PUT_BACKOFF_BASE_MS, DirectPutObject, directPutObjectFor, type DirectPutRequest } from '../../lambda/storage/direct-put-object';
+import { sdkS3Target } from '../../lambda/storage/sdk-s3-target';
 import { S3MessageSink } from '../../lambda/storage/s3-message-sink';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lambda/local/local-credentials';
 import { createLocalS3Client, startS3rver, type LocalS3 } from '../fixtures/aws-local';
@@ -169,8 +170,8 @@ describe('direct PutObject, adversarial review', () => {
     const bucketEndpointClient = new S3Client({ region: 'eu-west-1', bucketEndpoint: true, endpoint: 'https://mail.s3.eu-west-1.amazonaws.com', credentials: LOCAL_CREDENTIALS });
 
     // 3364b73: true for both (the second would go to mail.mail.s3.eu-west-1.amazonaws.com).
-    expect(await new DirectPutObject(arnClient).available(crossRegionAccessPoint)).toBe(false);
-    expect(await new DirectPutObject(bucketEndpointClient).available('mail')).toBe(false);
+    expect(await new DirectPutObject(sdkS3Target(arnClient)).available(crossRegionAccessPoint)).toBe(false);
+    expect(await new DirectPutObject(sdkS3Target(bucketEndpointClient)).available('mail')).toBe(false);
     arnClient.destroy();
     bucketEndpointClient.destroy();
   });
@@ -286,7 +287,7 @@ describe('direct PutObject, adversarial review', () => {
       const client = new S3Client({ ...S3RVER_SETTINGS, endpoint: proxy.endpoint, credentials: { accessKeyId: 'S3RVER', secretAccessKey: secret, sessionToken } });
       const body = Buffer.from('x');
       const sha256Hex = createHash('sha256').update(body).digest('hex');
-      seen.push(await new DirectPutObject(client).put({ bucket: BUCKET, key: 'k.eml', body, contentType: 'message/rfc822', metadata: {}, sha256Hex }));
+      seen.push(await new DirectPutObject(sdkS3Target(client)).put({ bucket: BUCKET, key: 'k.eml', body, contentType: 'message/rfc822', metadata: {}, sha256Hex }));
       const sink = new S3MessageSink({ client, bucket: BUCKET, directPutObject: true, onWarning: (event, fields) => seen.push({ event, fields }) });
       seen.push(await sink.store(storeInput('leak')).catch((err: unknown) => err));
       client.destroy();
@@ -315,7 +316,7 @@ describe('direct PutObject, adversarial review', () => {
         const client = new S3Client({ ...S3RVER_SETTINGS, endpoint, credentials: { ...LOCAL_CREDENTIALS, sessionToken } });
         const key = `${p}${sink.objectKey('acme', 'id')}`;
         received.length = 0;
-        const outcome = await new DirectPutObject(client).put(putRequest(key, { subject, mailbox: 'acme' }));
+        const outcome = await new DirectPutObject(sdkS3Target(client)).put(putRequest(key, { subject, mailbox: 'acme' }));
         expect({ outcome, received }).toEqual({ outcome: { kind: 'stored' }, received: [{ key, body: MESSAGE }] });
         client.destroy();
       }),

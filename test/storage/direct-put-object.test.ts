@@ -19,9 +19,11 @@ import {
   directPutObjectFor,
   type DirectPutRequest,
 } from '../../lambda/storage/direct-put-object';
+import { sdkS3Target } from '../../lambda/storage/sdk-s3-target';
+import { bucketUrl, directPutObjectFromEnvironment } from '../../lambda/storage/environment-s3-target';
 import { S3MessageSink } from '../../lambda/storage/s3-message-sink';
 import { encodeS3Path, signRequest } from '../../lambda/aws-direct/sigv4';
-import { LOCAL_REGION } from '../../lambda/local/local-credentials';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lambda/local/local-credentials';
 import { countS3Requests, createLocalS3Client, startS3rver, type LocalS3 } from '../fixtures/aws-local';
 import { Sha256, sdkSignatureMatches } from '../fixtures/sdk-signature';
 
@@ -99,7 +101,7 @@ describe('direct PutObject', () => {
   it('stores the bytes under the key with its metadata, with a signature S3 would accept', async () => {
     const proxy = await startProxy(local.endpoint, { secret: 'S3RVER' });
     servers.push(proxy.server);
-    const direct = new DirectPutObject(createLocalS3Client(proxy.endpoint));
+    const direct = new DirectPutObject(sdkS3Target(createLocalS3Client(proxy.endpoint)));
 
     expect(await direct.put(putRequest('messages/acme/a b+c~1(2)*.eml'))).toEqual({ kind: 'stored' });
 
@@ -114,7 +116,7 @@ describe('direct PutObject', () => {
     const proxy = await startProxy(local.endpoint, { secret: 'S3RVER' });
     servers.push(proxy.server);
     const client = new S3Client({ endpoint: proxy.endpoint, region: LOCAL_REGION, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'not-the-secret' } });
-    const outcome = await new DirectPutObject(client).put(putRequest('messages/acme/wrong-secret.eml'));
+    const outcome = await new DirectPutObject(sdkS3Target(client)).put(putRequest('messages/acme/wrong-secret.eml'));
     expect(outcome).toEqual({ kind: 'refused', reason: 'HTTP 403 SignatureDoesNotMatch' });
     expect(proxy.verified).toBe(0);
     client.destroy();
@@ -141,10 +143,10 @@ describe('direct PutObject', () => {
 
   it('sends where the client’s endpoint rules say: virtual-hosted on AWS, path-style on a custom endpoint, not at all for S3 Express', async () => {
     const aws = new S3Client({ region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
-    const direct = new DirectPutObject(aws);
+    const direct = new DirectPutObject(sdkS3Target(aws));
     expect(await direct.available('my-bucket')).toBe(true);
     expect(await direct.available('mybucket--usw2-az1--x-s3')).toBe(false);
-    expect(await new DirectPutObject(createLocalS3Client(local.endpoint)).available(BUCKET)).toBe(true);
+    expect(await new DirectPutObject(sdkS3Target(createLocalS3Client(local.endpoint))).available(BUCKET)).toBe(true);
     aws.destroy();
   });
 
@@ -234,5 +236,60 @@ describe('direct PutObject', () => {
     const counter = countS3Requests(client);
     await new S3MessageSink({ client, bucket: BUCKET }).store(storeInput('sdk-only'));
     expect({ direct, puts: counter.count('PutObject') }).toEqual({ direct: 0, puts: 1 });
+  });
+
+  it('the Lambda worker\'s environment: stored directly, signed with the role\'s credentials, the SDK client never made', async () => {
+    const proxy = await startProxy(local.endpoint, { secret: LOCAL_CREDENTIALS.secretAccessKey });
+    servers.push(proxy.server);
+    const env = { AWS_REGION: LOCAL_REGION, AWS_ENDPOINT_URL_S3: proxy.endpoint, AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey };
+    const direct = directPutObjectFromEnvironment(env);
+    expect(direct).toBeDefined();
+    let made = 0;
+    const client = (): Promise<S3Client> => {
+      made++;
+      return Promise.resolve(createLocalS3Client(proxy.endpoint));
+    };
+    const sink = new S3MessageSink({ client, bucket: BUCKET, directPutObject: direct! });
+    for (const identity of ['env-1', 'env-2']) await sink.store(storeInput(identity));
+    for (const identity of ['env-1', 'env-2']) expect((await objectBytes(local.s3, sink.objectKey('acme', identity))).equals(MESSAGE)).toBe(true);
+    expect({ direct: proxy.direct, verified: proxy.verified, made }).toEqual({ direct: 2, verified: 2, made: 0 });
+
+    // What the direct path does not take (a refusal here) makes the client, which stores it.
+    const refusing = await startProxy(local.endpoint, { refuse: (isDirect) => (isDirect ? { status: 503, code: 'SlowDown' } : undefined) });
+    servers.push(refusing.server);
+    const fallback = new S3MessageSink({
+      client: () => {
+        made++;
+        return Promise.resolve(createLocalS3Client(refusing.endpoint));
+      },
+      bucket: BUCKET,
+      directPutObject: directPutObjectFromEnvironment({ ...env, AWS_ENDPOINT_URL_S3: refusing.endpoint })!,
+    });
+    await fallback.store(storeInput('env-fallback'));
+    expect((await objectBytes(local.s3, fallback.objectKey('acme', 'env-fallback'))).equals(MESSAGE)).toBe(true);
+    expect({ direct: refusing.direct, made }).toEqual({ direct: 1, made: 1 });
+  });
+
+  it('a sink whose client is made later needs a DirectPutObject of its own for the direct path', () => {
+    expect(() => new S3MessageSink({ client: () => Promise.resolve(local.s3), bucket: BUCKET, directPutObject: true })).toThrow(/directPutObject: true takes its endpoint from the client/);
+  });
+});
+
+describe('bucketUrl (the environment\'s S3 addressing)', () => {
+  const credentials = (): Promise<{ accessKeyId: string; secretAccessKey: string }> => Promise.resolve(LOCAL_CREDENTIALS);
+  const at = (endpoint: string | undefined, region = 'eu-west-1') => ({ endpoint: endpoint === undefined ? undefined : new URL(endpoint), region, credentials });
+
+  it('virtual-hosted on the public endpoint and on a named host; path style when forced or on an IP address', () => {
+    expect(bucketUrl('mail-archive-1', at(undefined), false)?.href).toBe('https://mail-archive-1.s3.eu-west-1.amazonaws.com/');
+    expect(bucketUrl('mail', at(undefined), true)?.href).toBe('https://s3.eu-west-1.amazonaws.com/mail/');
+    expect(bucketUrl('mail', at('https://s3.example.net:9000'), false)?.href).toBe('https://mail.s3.example.net:9000/');
+    expect(bucketUrl('mail', at('http://127.0.0.1:4566'), false)?.href).toBe('http://127.0.0.1:4566/mail/');
+    expect(bucketUrl('mail', at('http://[::1]:4566'), false)?.href).toBe('http://[::1]:4566/mail/');
+  });
+
+  it('leaves to the SDK what its endpoint rules know and this does not: dots, capitals, ARNs, directory buckets', () => {
+    for (const bucket of ['mail.example.com', 'Mail', 'ab', 'arn:aws:s3:eu-west-1:123456789012:accesspoint/mail', 'mail--euw1-az1--x-s3', '-mail', 'mail-', 'a'.repeat(64)]) {
+      expect(bucketUrl(bucket, at(undefined), false), bucket).toBeUndefined();
+    }
   });
 });
