@@ -18,7 +18,7 @@ let direct: DirectPutObject | null | undefined;
 
 /** The container's S3 client, from the environment (region and credentials). */
 export async function workerS3Client(): Promise<S3Client> {
-  const { S3Client } = await import('@aws-sdk/client-s3');
+  const { S3Client } = await import('../storage/s3-sdk');
   // cacheMiddleware: resolve each command's middleware stack once, not on every request
   // (the saving is measured in docs/benchmarks.md). Safe here: nothing adds middleware to
   // this client after it is created.

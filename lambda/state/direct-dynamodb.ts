@@ -89,12 +89,10 @@ export type DirectDynamoDbOutcome =
 export class DirectServiceError extends Error {
   readonly $fault = 'client';
   readonly $metadata: { readonly httpStatusCode: number };
-  constructor(type: string, message: string, statusCode: number, fields: Record<string, unknown>) {
+  constructor(type: string, message: string, statusCode: number) {
     super(message);
     this.name = type;
     this.$metadata = { httpStatusCode: statusCode };
-    // `Item` of a failed condition asked for with ReturnValuesOnConditionCheckFailure.
-    if (fields.Item !== undefined) Object.assign(this, { Item: fields.Item });
   }
 }
 
@@ -132,6 +130,8 @@ export class DirectDynamoDb {
     const fields = input as unknown as Record<string, unknown>;
     const tableName = tableOf(fields);
     if (tableName === undefined) return { kind: 'retry-sdk', reason: 'not one table' };
+    // The item a failed condition returns is the SDK's to decode (it may hold bytes).
+    if (fields.ReturnValuesOnConditionCheckFailure === 'ALL_OLD') return { kind: 'retry-sdk', reason: 'return values on a failed condition' };
     const body = jsonBody(input);
     if (body === undefined) return { kind: 'retry-sdk', reason: 'binary attributes' };
     const target = await this.targets.get(tableName, () => this.resolveTarget(tableName));
@@ -222,7 +222,7 @@ function outcome(operation: DynamoDbOperation, response: DirectDynamoDbResponse,
   }
   if (statusCode === 200 && errorType === BINARY_VALUES) return { kind: 'retry-sdk', reason, pathWorks: true };
   if (statusCode === 400 && errorType !== undefined && ANSWER_ERROR_TYPES.has(errorType)) {
-    return { kind: 'failed', error: new DirectServiceError(errorType, response.message ?? errorType, statusCode, output ?? {}) };
+    return { kind: 'failed', error: new DirectServiceError(errorType, response.message ?? errorType, statusCode) };
   }
   const transient = statusCode >= 500 || statusCode === 200 || statusCode === 429 || statusCode === 408 || TRANSIENT_ERROR_TYPES.has(errorType ?? '');
   return transient ? { kind: 'retry-sdk', reason } : { kind: 'refused', reason };

@@ -29,15 +29,21 @@ export function routedDynamoDbApi(direct: DirectDynamoDb, sdk: DynamoDbApi): Rou
         case 'failed':
           throw outcome.error;
         case 'retry-sdk':
-          return sdk.send(operation, input, options);
+          return sdk.send(operation, input, stillWanted(options));
         case 'refused': {
-          const output = await sdk.send(operation, input, options);
+          const output = await sdk.send(operation, input, stillWanted(options));
           direct.disable(`refused (${outcome.reason}) where the SDK's request was taken`);
           return output;
         }
       }
     },
   };
+}
+
+/** A caller that stopped gets the SDK's AbortError without the SDK (or its loading). */
+function stillWanted(options: DynamoDbSendOptions): DynamoDbSendOptions {
+  if (options.abortSignal?.aborted) throw Object.assign(new Error('The operation was aborted'), { name: 'AbortError' });
+  return options;
 }
 
 const bySdkClient = new WeakMap<DynamoDBClient, RoutedDynamoDbApi>();
@@ -63,7 +69,7 @@ export function directDynamoDbFor(client: DynamoDBClient): RoutedDynamoDbApi {
  */
 export function dynamoDbFromEnvironment(config: DynamoDBClientConfig = {}, env: NodeJS.ProcessEnv = process.env): DynamoDbApi {
   let made: DynamoDBClient | undefined;
-  const sdk = sdkDynamoDbApi(once(async () => (made = new (await import('@aws-sdk/client-dynamodb')).DynamoDBClient(config))));
+  const sdk = sdkDynamoDbApi(once(async () => (made = new (await import('./dynamodb-sdk')).DynamoDBClient(config))));
   const endpoint = serviceEndpointFromEnvironment('dynamodb', env);
   // The SDK client, once made, lends its clock-skew correction to the direct requests.
   return endpoint ? dynamoDbAt(endpoint, sdk, () => made?.config.systemClockOffset ?? 0) : sdk;

@@ -17,7 +17,7 @@ export function sdkClientTarget(client: DynamoDBClient): DirectDynamoDbTargetSou
  * a path of the endpoint's own (the SDK signs such paths its own way).
  */
 async function resolveTarget(client: DynamoDBClient, tableName: string): Promise<DirectDynamoDbTarget | undefined> {
-  const [{ BatchWriteItemCommand }, { getEndpointFromInstructions }] = await Promise.all([import('@aws-sdk/client-dynamodb'), import('@smithy/core/endpoints')]);
+  const [{ BatchWriteItemCommand }, { getEndpointFromInstructions }] = await Promise.all([import('./dynamodb-sdk'), import('@smithy/core/endpoints')]);
   // A copy: the resolution may write a configured endpoint into the config it is given.
   const endpoint = await getEndpointFromInstructions({ RequestItems: { [tableName]: [] } }, BatchWriteItemCommand, { ...client.config });
   const scheme = (endpoint.properties?.authSchemes as Array<Record<string, unknown>> | undefined)?.[0];

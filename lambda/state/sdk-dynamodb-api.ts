@@ -4,7 +4,7 @@
  * process whose requests all go the direct way never loads it (the bundles keep it in a
  * chunk of its own).
  */
-import type * as DynamoDbSdk from '@aws-sdk/client-dynamodb';
+import type * as DynamoDbSdk from './dynamodb-sdk';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { clientOf, once, type ClientSource } from '../client-source';
 import { isSdkClient, type DynamoDbApi, type DynamoDbInput, type DynamoDbOperation, type DynamoDbOutput, type DynamoDbSendOptions, type DynamoDbTarget } from './dynamodb-api';
@@ -12,7 +12,7 @@ import { isSdkClient, type DynamoDbApi, type DynamoDbInput, type DynamoDbOperati
 type SdkModule = typeof DynamoDbSdk;
 
 /** The SDK's module, loaded by the first call. */
-export const dynamoDbSdk = once((): Promise<SdkModule> => import('@aws-sdk/client-dynamodb'));
+export const dynamoDbSdk = once((): Promise<SdkModule> => import('./dynamodb-sdk'));
 
 /** Sends each request as the SDK command of the same name, through `client` (made on first use when it is a function). */
 export function sdkDynamoDbApi(client: ClientSource<DynamoDBClient>): DynamoDbApi {

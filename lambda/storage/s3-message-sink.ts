@@ -3,7 +3,7 @@
  * deterministic key, as one PutObject when it is small and as a multipart upload when it
  * is not, hashing it on the way. Memory stays bounded by the options, not by message size.
  */
-import type * as S3Sdk from '@aws-sdk/client-s3';
+import type * as S3Sdk from './s3-sdk';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { clientOf, once, type ClientSource } from '../client-source';
 import { DirectPutObject, directPutObjectFor, type DirectPutOutcome } from './direct-put-object';
@@ -41,7 +41,7 @@ export const MESSAGE_CONTENT_TYPE = 'message/rfc822';
  * path did not take, a read, a multipart upload): a worker whose objects all go direct
  * never loads it.
  */
-const s3Sdk = once((): Promise<typeof S3Sdk> => import('@aws-sdk/client-s3'));
+const s3Sdk = once((): Promise<typeof S3Sdk> => import('./s3-sdk'));
 
 /** Header-derived metadata keys, in the order they give up space when over budget. */
 const HEADER_METADATA_KEYS = {

@@ -19,7 +19,7 @@ export function sdkS3Target(client: S3Client): DirectPutTargetSource {
  */
 async function resolveTarget(client: S3Client, bucket: string, key: string): Promise<DirectPutTarget | undefined> {
   if (client.config.bucketEndpoint) return undefined;
-  const [{ PutObjectCommand }, { getEndpointFromInstructions }] = await Promise.all([import('@aws-sdk/client-s3'), import('@smithy/core/endpoints')]);
+  const [{ PutObjectCommand }, { getEndpointFromInstructions }] = await Promise.all([import('./s3-sdk'), import('@smithy/core/endpoints')]);
   // A copy: the resolution may write a configured endpoint into the config it is given.
   const endpoint = await getEndpointFromInstructions({ Bucket: bucket, Key: key }, PutObjectCommand, { ...client.config });
   const scheme = (endpoint.properties?.authSchemes as Array<Record<string, unknown>> | undefined)?.[0];

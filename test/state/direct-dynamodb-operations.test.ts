@@ -113,9 +113,25 @@ describe('every store request on the direct path', () => {
     const api = directDynamoDbFor(createLocalDynamoDbClient(proxy.endpoint));
     const item = { pk: { S: 'MBX#x' }, sk: { S: '#LEASE' }, owner: { S: 'a' } };
     await api.send('PutItem', { TableName: tableName, Item: item });
-    const failed = api.send('PutItem', { TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' });
-    await expect(failed).rejects.toMatchObject({ name: 'ConditionalCheckFailedException', $fault: 'client', $metadata: { httpStatusCode: 400 }, Item: item });
+    const failed = api.send('PutItem', { TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' });
+    await expect(failed).rejects.toMatchObject({ name: 'ConditionalCheckFailedException', $fault: 'client', $metadata: { httpStatusCode: 400 } });
     expect({ sdk: proxy.sdkRequests, direct: proxy.direct, off: api.direct.disabledReason }).toEqual({ sdk: 0, direct: 2, off: undefined });
+    // The item a failed condition returns is the SDK's to decode.
+    const withItem = api.send('PutItem', { TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' });
+    await expect(withItem).rejects.toMatchObject({ name: 'ConditionalCheckFailedException', Item: item });
+    expect({ sdk: proxy.sdkRequests, direct: proxy.direct }).toEqual({ sdk: 1, direct: 2 });
+  });
+
+  it('a caller that stopped while the direct request was in flight: no SDK request', async () => {
+    const { tableName, proxy } = await table();
+    const api = directDynamoDbFor(createLocalDynamoDbClient(proxy.endpoint));
+    const stopping = new AbortController();
+    api.direct.intercept(async (request, send) => {
+      stopping.abort();
+      return send();
+    });
+    await expect(api.send('GetItem', { TableName: tableName, Key: { pk: { S: 'x' }, sk: { S: 'y' } } }, { abortSignal: stopping.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    expect(proxy.sdkRequests).toBe(0);
   });
 
   it('an answer with binary values is read through the SDK, as bytes; the path is not blamed', async () => {
