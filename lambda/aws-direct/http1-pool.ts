@@ -46,14 +46,51 @@ class RequestAbortedError extends Error {
 }
 
 interface Lease {
-  readonly socket: net.Socket;
+  readonly connection: Connection;
   readonly reused: boolean;
 }
 
+/** What the request in flight on a socket does with the socket's events. */
+interface Exchange {
+  data(chunk: Buffer): void;
+  end(): void;
+  fail(err: Error): void;
+  timeout(): void;
+  closed(): void;
+}
+
+/**
+ * A socket and its one set of listeners, for its whole life: each event goes to the request
+ * in flight, if any; on an idle socket, bytes, an end, an error or the idle timeout mean the
+ * server is done with it, and so are we. (Listeners and a timer set per request cost more
+ * CPU than the rest of a small request's HTTP handling.)
+ */
+class Connection {
+  current: Exchange | undefined;
+  /** When the socket last went idle (Date.now()). */
+  idleSince = 0;
+
+  constructor(
+    readonly socket: net.Socket,
+    onClose: (connection: Connection) => void,
+  ) {
+    socket.on('data', (chunk: Buffer) => (this.current ? this.current.data(chunk) : this.drop()));
+    socket.on('end', () => (this.current ? this.current.end() : this.drop()));
+    socket.on('error', (err: Error) => (this.current ? this.current.fail(err) : this.drop()));
+    socket.on('timeout', () => (this.current ? this.current.timeout() : this.drop()));
+    socket.once('close', () => {
+      this.current?.closed();
+      onClose(this);
+    });
+  }
+
+  private drop(): void {
+    this.socket.destroy();
+  }
+}
+
 export class Http1Pool {
-  private readonly idle: net.Socket[] = [];
-  /** What watches each idle socket, removed when it is taken again. */
-  private readonly idleWatch = new Map<net.Socket, () => void>();
+  private readonly idle: Connection[] = [];
   private readonly waiting: Array<() => void> = [];
   private openSockets = 0;
   private tlsSession: Buffer | undefined;
@@ -74,59 +111,63 @@ export class Http1Pool {
     if (signal?.aborted) throw new RequestAbortedError();
     const lease = await this.acquire();
     try {
-      return await this.exchange(lease.socket, head, body, lease.reused, signal);
+      return await this.exchange(lease.connection, head, body, lease.reused, signal);
     } catch (err) {
       if (!(err instanceof StaleSocketError)) throw err;
       const fresh = await this.acquire(true);
-      return this.exchange(fresh.socket, head, body, false, signal);
+      return this.exchange(fresh.connection, head, body, false, signal);
     }
   }
 
   /** Closes the idle sockets (busy ones close when their request is done). */
   close(): void {
-    for (const socket of this.idle.splice(0)) socket.destroy();
+    for (const connection of this.idle.splice(0)) connection.socket.destroy();
   }
 
   private async acquire(fresh = false): Promise<Lease> {
     for (;;) {
-      if (!fresh) {
-        const socket = this.idle.pop();
-        if (socket) {
-          this.idleWatch.get(socket)?.();
-          socket.ref();
-          return { socket, reused: true };
-        }
+      const connection = fresh ? undefined : this.idle.pop();
+      if (connection && Date.now() - connection.idleSince > HTTP1_IDLE_SOCKET_MS) {
+        connection.socket.destroy();
+        continue;
       }
-      if (this.openSockets < this.options.maxSockets) return { socket: this.connect(), reused: false };
+      if (connection) {
+        connection.socket.ref();
+        return { connection, reused: true };
+      }
+      if (this.openSockets < this.options.maxSockets) return { connection: this.connect(), reused: false };
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
   }
 
-  private connect(): net.Socket {
+  private connect(): Connection {
     const { host, port, secure, ca } = this.target;
     this.openSockets++;
     const socket = secure
       ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'], session: this.tlsSession, ...(ca ? { ca } : {}) })
       : net.connect({ host, port });
     socket.setNoDelay(true);
+    // Once: the no-progress limit of each request; an idle socket it closes as well (and one
+    // idle for HTTP1_IDLE_SOCKET_MS is not taken again: see acquire).
+    socket.setTimeout(this.options.idleTimeoutMs);
     if (socket instanceof tls.TLSSocket) socket.on('session', (session: Buffer) => (this.tlsSession = session));
-    socket.once('close', () => this.closed(socket));
-    return socket;
+    return new Connection(socket, (connection) => this.closed(connection));
   }
 
-  private closed(socket: net.Socket): void {
+  private closed(connection: Connection): void {
     this.openSockets--;
-    this.idleWatch.get(socket)?.();
-    const at = this.idle.indexOf(socket);
+    const at = this.idle.indexOf(connection);
     if (at >= 0) this.idle.splice(at, 1);
     this.waiting.shift()?.();
   }
 
-  private exchange(socket: net.Socket, head: string, body: Buffer, reused: boolean, signal: AbortSignal | undefined): Promise<Http1Response> {
+  private exchange(connection: Connection, head: string, body: Buffer, reused: boolean, signal: AbortSignal | undefined): Promise<Http1Response> {
+    const { socket } = connection;
     const parser = new Http1ResponseParser(this.options.maxBodyOctets);
     return new Promise<Http1Response>((resolve, reject) => {
       const done = (err: Error | undefined, response?: Http1Response): void => {
-        socket.off('data', onData).off('end', onEnd).off('error', onError).off('timeout', onTimeout).off('close', onClose);
+        // Later events of the socket (its close after a destroy) reach no request.
+        connection.current = undefined;
         signal?.removeEventListener('abort', onAbort);
         if (err) {
           socket.destroy();
@@ -136,29 +177,10 @@ export class Http1Pool {
           reject(stale ? new StaleSocketError(err.message) : err);
           return;
         }
-        if (response!.keepAlive && !socket.destroyed) this.release(socket);
+        if (response!.keepAlive && !socket.destroyed) this.release(connection);
         else socket.destroy();
         resolve(response!);
       };
-      const onData = (chunk: Buffer): void => {
-        let response: Http1Response | undefined;
-        try {
-          response = parser.feed(chunk);
-        } catch (err) {
-          return done(err as Error);
-        }
-        if (response) done(undefined, response);
-      };
-      const onEnd = (): void => {
-        try {
-          done(undefined, parser.end());
-        } catch (err) {
-          done(err as Error);
-        }
-      };
-      const onError = (err: Error): void => done(err);
-      const onTimeout = (): void => done(new NoProgressError(`no progress for ${this.options.idleTimeoutMs} ms`));
-      const onClose = (): void => done(new Http1ProtocolError('the connection closed before a response'));
       // Not a stale socket, whatever the parser saw: the request must not be sent again.
       const onAbort = (): void => done(new RequestAbortedError());
       if (signal?.aborted) {
@@ -168,8 +190,27 @@ export class Http1Pool {
         return;
       }
       signal?.addEventListener('abort', onAbort, { once: true });
-      socket.on('data', onData).on('end', onEnd).on('error', onError).on('timeout', onTimeout).on('close', onClose);
-      socket.setTimeout(this.options.idleTimeoutMs);
+      connection.current = {
+        data: (chunk) => {
+          let response: Http1Response | undefined;
+          try {
+            response = parser.feed(chunk);
+          } catch (err) {
+            return done(err as Error);
+          }
+          if (response) done(undefined, response);
+        },
+        end: () => {
+          try {
+            done(undefined, parser.end());
+          } catch (err) {
+            done(err as Error);
+          }
+        },
+        fail: (err) => done(err),
+        timeout: () => done(new NoProgressError(`no progress for ${this.options.idleTimeoutMs} ms`)),
+        closed: () => done(new Http1ProtocolError('the connection closed before a response')),
+      };
       // One write of head and body (writev): no copy of the body, one segment train.
       socket.cork();
       socket.write(`${head}\r\n\r\n`, 'latin1');
@@ -178,18 +219,11 @@ export class Http1Pool {
     });
   }
 
-  /** Back to the idle list: unreferenced (it must not keep a process alive) and closed after a while. */
-  private release(socket: net.Socket): void {
-    // Bytes, an end or an error on an idle socket: the server is done with it, and so are we.
-    const drop = (): void => void socket.destroy();
-    socket.setTimeout(HTTP1_IDLE_SOCKET_MS);
-    socket.on('timeout', drop).on('data', drop).on('end', drop).on('error', drop);
-    this.idleWatch.set(socket, () => {
-      socket.off('timeout', drop).off('data', drop).off('end', drop).off('error', drop);
-      this.idleWatch.delete(socket);
-    });
-    socket.unref();
-    this.idle.push(socket);
+  /** Back to the idle list: unreferenced (it must not keep a process alive). */
+  private release(connection: Connection): void {
+    connection.idleSince = Date.now();
+    connection.socket.unref();
+    this.idle.push(connection);
     this.waiting.shift()?.();
   }
 }

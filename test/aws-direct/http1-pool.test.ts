@@ -6,8 +6,8 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Http1Pool } from '../../lambda/aws-direct/http1-pool';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { HTTP1_IDLE_SOCKET_MS, Http1Pool } from '../../lambda/aws-direct/http1-pool';
 import { Http1ProtocolError, Http1ResponseParser, MAX_RESPONSE_HEAD_OCTETS, type Http1Response } from '../../lambda/aws-direct/http1-response-parser';
 import { makeTestPki } from '../fixtures/test-ca';
 
@@ -158,6 +158,22 @@ describe('Http1Pool', () => {
     for (let n = 0; n < 5; n++) expect((await put(pool, n)).statusCode).toBe(200);
     expect(server.requests).toEqual(['PUT /b/k0 HTTP/1.1', 'PUT /b/k1 HTTP/1.1', 'PUT /b/k2 HTTP/1.1', 'PUT /b/k3 HTTP/1.1', 'PUT /b/k4 HTTP/1.1']);
     expect(server.connections).toBe(1);
+  });
+
+  it(`a socket idle for longer than HTTP1_IDLE_SOCKET_MS is not used again (servers drop such sockets); one idle for idleTimeoutMs is closed`, async () => {
+    const { server, pool } = await setUp((s) => s.write(OK), { idleTimeoutMs: 300 });
+    const now = Date.now();
+    vi.useFakeTimers({ toFake: ['Date'], now });
+    try {
+      await put(pool, 0);
+      vi.setSystemTime(now + HTTP1_IDLE_SOCKET_MS + 1);
+      await put(pool, 1);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(server.connections).toBe(2);
+    // The second socket, idle, is closed by its timer: the server sees it end.
+    await vi.waitFor(() => expect(server.sockets[1]!.readableEnded || server.sockets[1]!.destroyed).toBe(true), { timeout: 3_000 });
   });
 
   it('opens no more than maxSockets; the others wait for a free one', async () => {
