@@ -143,7 +143,6 @@ export function targetRows(r: BenchReport, baseline: Baseline | undefined): Targ
       before: b.bundleBytes == null ? b.bundleBytes : b.bundleBytes / 1024,
       max: 400,
       format: (x: number) => `${x.toFixed(0)} KiB`,
-      bound: r.bundle && { value: r.bundle.dynamoOnlyBytes / 1024, what: 'the DynamoDB client alone, which every run uses' },
     },
     {
       name: 'Lambda cold module load',
@@ -152,7 +151,6 @@ export function targetRows(r: BenchReport, baseline: Baseline | undefined): Targ
       before: b.coldModuleLoadMs,
       max: 80,
       format: fmtMs,
-      bound: r.bundle && { value: r.bundle.dynamoOnlyLoadMs, what: 'the DynamoDB client alone, which every run uses' },
     },
   ].map(row);
 }
