@@ -8,6 +8,9 @@
  */
 import { createHmac, hash } from 'node:crypto';
 
+/** SHA-256's block size: an HMAC key is padded to it (RFC 2104). */
+const SHA256_BLOCK_OCTETS = 64;
+
 export interface SigningCredentials {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
@@ -34,7 +37,7 @@ export interface SigningScope {
 const ALGORITHM = 'AWS4-HMAC-SHA256';
 /** Signing keys change per day, region and secret: a handful at most per process. */
 const SIGNING_KEY_CACHE_ENTRIES = 8;
-const signingKeys = new Map<string, { readonly secret: string; readonly key: Buffer }>();
+const signingKeys = new Map<string, { readonly secret: string; readonly key: HmacKey }>();
 /** A value that needs no trimming or collapsing (the usual case) is used as it is. */
 const NEEDS_CANONICAL = /^\s|\s$|\s\s|[\t\n\r\f\v]/;
 
@@ -57,7 +60,7 @@ export function signRequest(request: RequestToSign, scope: SigningScope): Record
   const canonicalRequest = `${request.method}\n${request.path}\n\n${canonicalHeaders}\n${signedHeaders}\n${request.payloadSha256Hex}`;
   const credentialScope = `${day}/${scope.region}/${scope.service}/aws4_request`;
   const stringToSign = `${ALGORITHM}\n${amzDate}\n${credentialScope}\n${sha256Hex(canonicalRequest)}`;
-  const signature = createHmac('sha256', signingKey(scope, day)).update(stringToSign).digest('hex');
+  const signature = hmacHex(signingKey(scope, day), stringToSign);
   headers.authorization = `${ALGORITHM} Credential=${scope.credentials.accessKeyId}/${credentialScope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
   return headers;
 }
@@ -89,15 +92,41 @@ function sha256Hex(text: string): string {
   return hash('sha256', text, 'hex');
 }
 
-function signingKey(scope: SigningScope, day: string): Buffer {
+function signingKey(scope: SigningScope, day: string): HmacKey {
   const secret = scope.credentials.secretAccessKey;
   const id = `${day}/${scope.region}/${scope.service}/${scope.credentials.accessKeyId}`;
   const cached = signingKeys.get(id);
   if (cached?.secret === secret) return cached.key;
   let key = createHmac('sha256', `AWS4${secret}`).update(day).digest();
   for (const part of [scope.region, scope.service, 'aws4_request']) key = createHmac('sha256', key).update(part).digest();
+  const hmacKey = padKey(key);
   signingKeys.delete(id);
   if (signingKeys.size >= SIGNING_KEY_CACHE_ENTRIES) signingKeys.delete(signingKeys.keys().next().value!);
-  signingKeys.set(id, { secret, key });
-  return key;
+  signingKeys.set(id, { secret, key: hmacKey });
+  return hmacKey;
+}
+
+/** A 32-octet signing key XORed with HMAC's inner and outer pads (RFC 2104), once per key. */
+interface HmacKey {
+  readonly inner: Buffer;
+  readonly outer: Buffer;
+}
+
+function padKey(key: Buffer): HmacKey {
+  const inner = Buffer.alloc(SHA256_BLOCK_OCTETS, 0x36);
+  const outer = Buffer.alloc(SHA256_BLOCK_OCTETS, 0x5c);
+  for (let i = 0; i < key.length; i++) {
+    inner[i]! ^= key[i]!;
+    outer[i]! ^= key[i]!;
+  }
+  return { inner, outer };
+}
+
+/**
+ * HMAC-SHA256 of `text` under a padded key, as two one-shot hashes: the same value as
+ * createHmac, without a Hmac object (and its key object) per request.
+ */
+function hmacHex(key: HmacKey, text: string): string {
+  const inner = hash('sha256', Buffer.concat([key.inner, Buffer.from(text, 'utf8')]), 'buffer');
+  return hash('sha256', Buffer.concat([key.outer, inner]), 'hex');
 }
