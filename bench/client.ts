@@ -37,7 +37,7 @@ export interface ClientJob {
   readonly dynamoEndpoint?: string;
   readonly bucket?: string;
   readonly table?: string;
-  /** Worker: SDK clients with cacheMiddleware, as the handler builds them. @default true */
+  /** Worker: the SDK clients (made only if a request falls back to them) with cacheMiddleware, as the handler builds them. @default true */
   readonly cacheMiddleware?: boolean;
   /**
    * Worker: the S3 client keeps the SDK's default checksum settings, as the handler's does

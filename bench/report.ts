@@ -10,7 +10,7 @@ import type { MachineInfo, Versions } from './machine';
 import type { ReadUnitsRow } from './read-units.bench';
 import type { RssRow } from './rss.bench';
 import { targetCells, targetHeaders, type TargetRow } from './targets';
-import { TOOLS, type CacheAbResult, type WarmRunResult, type CorpusResult, type ToolId, type ToolInfo, type ToolSamples } from './throughput.bench';
+import { TOOLS, type WarmRunResult, type CorpusResult, type ToolId, type ToolInfo, type ToolSamples } from './throughput.bench';
 
 export interface BenchReport {
   readonly date: string;
@@ -21,7 +21,6 @@ export interface BenchReport {
   readonly settings: { repetitions: number; slowRepetitions: number; slowAfterMs: number; ddbLocalRepetitions: number; tmpRoot: string };
   decoder?: DecoderBenchResult;
   throughput: CorpusResult[];
-  cacheAb?: CacheAbResult;
   /** The worker's first run in a process against its next one in the same process. */
   warm?: WarmRunResult;
   rss: RssRow[];
@@ -172,19 +171,6 @@ function warmText(w: WarmRunResult): string {
   );
 }
 
-function cacheAbText(ab: CacheAbResult): string {
-  const n = ab.corpus.count;
-  const on = median(ab.cached.cpuMs);
-  const off = median(ab.uncached.cpuMs);
-  const saved = off - on;
-  return (
-    `Worker (s3rver + dynalite), ${n.toLocaleString('en-US')} small messages, interleaved runs (${ab.cached.ms.length} each): ` +
-    `CPU ${fmtMs(off)} with the SDK default, ${fmtMs(on)} with cacheMiddleware (${fmtMs(Math.abs(saved))} ${saved >= 0 ? 'less' : 'more'}); ` +
-    `wall ${fmtMs(median(ab.uncached.ms))} -> ${fmtMs(median(ab.cached.ms))}. ` +
-    'PutObject and BatchWriteItem go through the direct paths, so the SDK sends only the run\'s few other requests: the difference is mostly this machine\'s noise.'
-  );
-}
-
 // ---------------------------------------------------------------------------------------
 // Console
 
@@ -204,7 +190,6 @@ export function consoleReport(r: BenchReport): string {
     out.push('\n[worker, AWS latency model] per message');
     out.push(textTable(LATENCY_HEADERS, latency));
   }
-  if (r.cacheAb) out.push(`\n[worker] ${cacheAbText(r.cacheAb)}`);
   if (r.warm) out.push(`\n[worker] ${warmText(r.warm)}`);
   if (r.rss.length > 0) {
     const t = rssCells(r.rss);
@@ -360,15 +345,6 @@ export function markdownReport(r: BenchReport): string {
   );
   md.push('');
 
-  if (r.cacheAb) {
-    md.push('### The worker and the SDK\'s middleware cache');
-    md.push('');
-    md.push(
-      `${cacheAbText(r.cacheAb)} The handler builds its S3 and DynamoDB clients with \`cacheMiddleware: true\` (lambda/handlers/fetch-mailbox.ts), ` +
-        'so each command class resolves its middleware stack once instead of on every request; the worker rows above use the same setting.',
-    );
-    md.push('');
-  }
   if (r.warm) {
     md.push('### The worker in a fresh process and in a warm one');
     md.push('');

@@ -30,7 +30,7 @@ import { runReadUnits } from './read-units.bench';
 import { consoleReport, markdownReport, svgReport, type BenchReport } from './report';
 import { runRss, type RssSize } from './rss.bench';
 import { loadBaseline, targetRows } from './targets';
-import { runThroughput, runWorkerCacheAb, runWorkerWarm, writeCaFile, type CorpusResult, type Environment, type ToolId } from './throughput.bench';
+import { runThroughput, runWorkerWarm, writeCaFile, type CorpusResult, type Environment, type ToolId } from './throughput.bench';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const DOCS = join(ROOT, 'docs');
@@ -49,7 +49,6 @@ const SETTINGS = QUICK
       bundleRuns: 3,
       readUnits: [100, 1_000],
       readUnitsDdbLocal: [100],
-      cacheAbRepetitions: 1,
       warmRepetitions: 1,
       listingEntries: 100_000,
       sdkFloorRequests: 200,
@@ -68,7 +67,6 @@ const SETTINGS = QUICK
       bundleRuns: 15,
       readUnits: [1_000, 10_000, 100_000],
       readUnitsDdbLocal: [1_000, 10_000],
-      cacheAbRepetitions: 2,
       warmRepetitions: 3,
       listingEntries: 1_000_000,
       sdkFloorRequests: 2_000,
@@ -179,8 +177,6 @@ async function main(): Promise<void> {
 
     report.throughput = await runThroughputBudgeted(env, SETTINGS.corpora, tools);
     if (tools.includes('worker-dynalite')) {
-      log('worker: SDK cacheMiddleware A/B');
-      report.cacheAb = await runWorkerCacheAb(env, SETTINGS.corpora[0]!, SETTINGS.cacheAbRepetitions);
       log('worker: a fresh process against a warm one');
       report.warm = await runWorkerWarm(env, SETTINGS.corpora[0]!, SETTINGS.warmRepetitions);
     }

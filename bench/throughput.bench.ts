@@ -179,7 +179,7 @@ function emulatorsCpuMs(pids: readonly (number | undefined)[]): number | undefin
   return sum;
 }
 
-async function runWorker(env: Environment, user: string, backend: WorkerBackend, cacheMiddleware = true): Promise<WorkerRun> {
+async function runWorker(env: Environment, user: string, backend: WorkerBackend): Promise<WorkerRun> {
   const bucket = `bench-${randomUUID().slice(0, 8)}`;
   const table = `bench-${randomUUID().slice(0, 8)}`;
   await backend.s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -189,7 +189,7 @@ async function runWorker(env: Environment, user: string, backend: WorkerBackend,
     const emulatorsBefore = emulatorsCpuMs(backend.emulatorPids);
     const run = await runClient(
       env,
-      job(env, 'worker', user, { s3Endpoint: backend.s3Endpoint, dynamoEndpoint: backend.dynamoEndpoint, bucket, table, cacheMiddleware, sdkDefaultChecksums: backend.sdkDefaultChecksums }),
+      job(env, 'worker', user, { s3Endpoint: backend.s3Endpoint, dynamoEndpoint: backend.dynamoEndpoint, bucket, table, sdkDefaultChecksums: backend.sdkDefaultChecksums }),
     );
     const emulatorsAfter = emulatorsCpuMs(backend.emulatorPids);
     const latency = await backend.latency?.tallies();
@@ -319,35 +319,6 @@ export async function writeCaFile(env: { dovecot: DovecotInstance }, dir: string
   const file = join(dir, 'ca.pem');
   await writeFile(file, env.dovecot.ca, { mode: 0o644 });
   return file;
-}
-
-export interface CacheAbResult {
-  readonly corpus: CorpusSpec;
-  /** Worker runs with the handler's clients (cacheMiddleware: true). */
-  readonly cached: { ms: number[]; cpuMs: number[] };
-  /** The same with the SDK's default (the middleware stack resolved on every request). */
-  readonly uncached: { ms: number[]; cpuMs: number[] };
-}
-
-/**
- * A/B of the SDK's cacheMiddleware client option on the worker (s3rver + dynalite),
- * interleaved: what the handler gains from resolving each command's middleware once.
- */
-export async function runWorkerCacheAb(env: Environment, corpus: CorpusSpec, repetitions: number): Promise<CacheAbResult> {
-  const result: CacheAbResult = { corpus, cached: { ms: [], cpuMs: [] }, uncached: { ms: [], cpuMs: [] } };
-  for (let rep = 0; rep < repetitions; rep++) {
-    for (const cached of rep % 2 === 0 ? [false, true] : [true, false]) {
-      const r = await runWorker(env, corpus.user, workerBackend(env, 'worker-dynalite'), cached);
-      if (r.result.messages !== corpus.count || r.stored.objects !== corpus.count || r.stored.records !== corpus.count) {
-        throw new Error(`worker fetched ${r.result.messages} of ${corpus.count}, left ${r.stored.objects} objects and ${r.stored.records} records`);
-      }
-      const into = cached ? result.cached : result.uncached;
-      into.ms.push(r.ms);
-      if (r.cpuMs !== undefined) into.cpuMs.push(r.cpuMs);
-      log(`cacheMiddleware ${cached}: ${r.ms.toFixed(0)} ms wall, ${r.cpuMs?.toFixed(0) ?? '?'} ms CPU`);
-    }
-  }
-  return result;
 }
 
 export interface WarmRunResult {
