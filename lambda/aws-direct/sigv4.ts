@@ -75,9 +75,12 @@ function amzDateOf(now: Date): string {
   return lastAmzDate.text;
 }
 
+/** Characters RFC 3986 leaves unencoded in a path, and the slash: such a path (most object keys) is its own encoding. */
+const UNRESERVED_PATH = /^[A-Za-z0-9\-._~/]*$/;
+
 /** `/a b/c` -> `/a%20b/c`: each segment as RFC 3986 wants it, the slashes kept. */
 export function encodeS3Path(path: string): string {
-  return path.split('/').map(encodeSegment).join('/');
+  return UNRESERVED_PATH.test(path) ? path : path.split('/').map(encodeSegment).join('/');
 }
 
 function encodeSegment(segment: string): string {

@@ -46,4 +46,13 @@ describe('signRequest', () => {
       { numRuns: 300, seed: 20261207 },
     );
   });
+
+  it('encodes object keys as RFC 3986 wants, the slashes kept: the same with and without the shortcut for plain keys', () => {
+    const oracle = (path: string): string => path.split('/').map((segment) => encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)).join('/');
+    const plain = fc.stringMatching(/^[A-Za-z0-9\-._~/]{0,30}$/);
+    fc.assert(fc.property(fc.oneof(plain, fc.string({ maxLength: 30, unit: 'grapheme' }), fc.string({ maxLength: 30, unit: 'binary' })), (path) => {
+      expect(encodeS3Path(path)).toBe(oracle(path));
+    }), { numRuns: 2_000, seed: 20261207 });
+    expect(encodeS3Path("messages/acme/a b+c!'()*~.eml")).toBe('messages/acme/a%20b%2Bc%21%27%28%29%2A~.eml');
+  });
 });
