@@ -98,7 +98,7 @@ export async function measureSdkFloor(requests: number): Promise<SdkFloorFigures
     const directBatch = new DirectDynamoDb(sdkClientTarget(dynamodb));
     const perDirectBatch = await cpuPerCall(batches, async (i) => {
       const outcome = await directBatch.send('BatchWriteItem', { RequestItems: { floor: batch(i < 0 ? i - batches : batches + i) }, ReturnConsumedCapacity: 'TOTAL' });
-      if (outcome.kind !== 'answered') throw new Error(`direct BatchWriteItem not written: ${outcome.kind === 'failed' ? outcome.error.message : outcome.reason}`);
+      if (outcome.kind !== 'answered') throw new Error(`direct BatchWriteItem not written: ${'error' in outcome ? outcome.error.message : outcome.reason}`);
     });
     return {
       requests,

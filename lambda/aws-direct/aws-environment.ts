@@ -27,10 +27,12 @@ const ENDPOINT_VARIABLES: Readonly<Record<AwsService, string>> = { dynamodb: 'AW
 
 /** The service as the environment configures it, or undefined when only the SDK can tell. */
 export function serviceEndpointFromEnvironment(service: AwsService, env: NodeJS.ProcessEnv = process.env): AwsServiceEndpoint | undefined {
-  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  if (!region || isTrue(env.AWS_USE_FIPS_ENDPOINT) || isTrue(env.AWS_USE_DUALSTACK_ENDPOINT)) return undefined;
+  // As the SDK reads them: AWS_REGION only, `true`/`false` flags, empty variables unset.
+  const region = env.AWS_REGION;
+  const [fips, dualStack, ignoreEndpoints] = [env.AWS_USE_FIPS_ENDPOINT, env.AWS_USE_DUALSTACK_ENDPOINT, env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS].map(flag);
+  if (!region || fips !== false || dualStack !== false || ignoreEndpoints === undefined) return undefined;
   if (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY) return undefined;
-  const configured = isTrue(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) ? undefined : (env[ENDPOINT_VARIABLES[service]] ?? env.AWS_ENDPOINT_URL);
+  const configured = ignoreEndpoints ? undefined : env[ENDPOINT_VARIABLES[service]] || env.AWS_ENDPOINT_URL || undefined;
   let endpoint: URL | undefined;
   if (configured) {
     endpoint = plainEndpoint(configured);
@@ -72,6 +74,8 @@ export function publicEndpoint(service: AwsService, region: string): URL {
   return new URL(`https://${service}.${region}.amazonaws.com/`);
 }
 
-function isTrue(value: string | undefined): boolean {
-  return value?.toLowerCase() === 'true';
+/** An SDK flag variable: unset or empty is false; anything but `true` or `false` is for the SDK to judge (undefined). */
+function flag(value: string | undefined): boolean | undefined {
+  if (value === undefined || value === '' || value === 'false') return false;
+  return value === 'true' ? true : undefined;
 }

@@ -136,6 +136,8 @@ export class Http1Pool {
         return { connection, reused: true };
       }
       if (this.openSockets < this.options.maxSockets) return { connection: this.connect(), reused: false };
+      // A new socket is wanted and all are open: an idle one makes room (its close wakes a waiter).
+      if (fresh) this.idle.shift()?.socket.destroy();
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
   }

@@ -7,7 +7,8 @@
  *
  * A fast path, never the only one. Anything but a 200 whose body is an answer of the request's
  * shape is "not done here": the caller sends the same request through the SDK, whose retries
- * and typed errors apply as before. Two exceptions keep the SDK out of ordinary runs: a
+ * and typed errors apply as before. (An update that counts is not sent again once it may
+ * have reached DynamoDB: see `countsOnce`.) Two exceptions keep the SDK out of ordinary runs: a
  * ConditionalCheckFailedException (a lease held by another run, a record already stored)
  * is DynamoDB's answer about the data, and becomes the same error the SDK would throw.
  * Binary attributes (a data key's ciphertext) go through the SDK both ways.
@@ -75,21 +76,28 @@ export interface DirectDynamoDbResponse {
 
 /**
  * `answered`: the request took effect and this is its output; `failed`: DynamoDB's answer is
- * an error about the data (thrown as the SDK would); `retry-sdk`: nothing known to have
+ * an error about the data (thrown as the SDK would); `uncertain`: no answer to an update
+ * that must not be applied twice (thrown, retryable); `retry-sdk`: nothing known to have
  * happened, the SDK should send it; `refused`: a 4xx the SDK may get past (then this path
  * turns itself off).
  */
 export type DirectDynamoDbOutcome =
   | { readonly kind: 'answered'; readonly output: Record<string, unknown> }
   | { readonly kind: 'failed'; readonly error: DirectServiceError }
+  /** No answer to an update that counts (see `countsOnce`): it may have been applied, so it is not sent again. */
+  | { readonly kind: 'uncertain'; readonly error: DirectServiceError }
   | { readonly kind: 'retry-sdk'; readonly reason: string; /** Nothing wrong with the path (an answer with binary values). */ readonly pathWorks?: true }
   | { readonly kind: 'refused'; readonly reason: string };
 
 /** A service error as the SDK throws it: named after DynamoDB's type, with `$fault` and `$metadata`. */
 export class DirectServiceError extends Error {
-  readonly $fault = 'client';
-  readonly $metadata: { readonly httpStatusCode: number };
-  constructor(type: string, message: string, statusCode: number) {
+  readonly $metadata: { readonly httpStatusCode: number | undefined };
+  constructor(
+    type: string,
+    message: string,
+    statusCode: number | undefined,
+    readonly $fault: 'client' | 'server' = 'client',
+  ) {
     super(message);
     this.name = type;
     this.$metadata = { httpStatusCode: statusCode };
@@ -138,7 +146,7 @@ export class DirectDynamoDb {
     if (target === undefined) return { kind: 'retry-sdk', reason: 'not available' };
     const result = await this.attempt(target, { operation, input: fields }, body, tableName, signal);
     // A caller that stopped says nothing about the path; an answer about the data says it works.
-    if (!signal?.aborted) this.path.noteOutcome(result.kind === 'answered' || result.kind === 'failed' || (result.kind === 'retry-sdk' && result.pathWorks) ? undefined : result.reason);
+    if (!signal?.aborted) this.path.noteOutcome(pathFailure(result));
     return result;
   }
 
@@ -147,7 +155,12 @@ export class DirectDynamoDb {
     try {
       response = await this.path.through(request, (sent) => this.post(target, sent.operation, sent === request ? body : jsonBody(sent.input), signal));
     } catch (err) {
-      return { kind: 'retry-sdk', reason: err instanceof Error ? err.message : String(err) };
+      const reason = err instanceof Error ? err.message : String(err);
+      // The request may have reached DynamoDB. Sent again (the SDK would), an update that counts would count twice.
+      if (countsOnce(request) && (err as { name?: unknown }).name !== 'RequestAbortedError') {
+        return { kind: 'uncertain', error: new DirectServiceError('RequestOutcomeUnknown', `${request.operation} sent, no answer (${reason}): it may have been applied, and is not sent again`, undefined, 'server') };
+      }
+      return { kind: 'retry-sdk', reason };
     }
     return outcome(request.operation, response, tableName);
   }
@@ -168,6 +181,31 @@ export class DirectDynamoDb {
     if (response.truncated) return { statusCode: response.statusCode, errorType: 'AnswerTooLong' };
     return answerOf(response.statusCode, response.body);
   }
+}
+
+/** Why the outcome counts against the path, if it does: an answer (an error about the data included) says it works. */
+function pathFailure(result: DirectDynamoDbOutcome): string | undefined {
+  switch (result.kind) {
+    case 'answered':
+    case 'failed':
+      return undefined;
+    case 'uncertain':
+      return result.error.message;
+    case 'retry-sdk':
+      return result.pathWorks ? undefined : result.reason;
+    case 'refused':
+      return result.reason;
+  }
+}
+
+/**
+ * An update that counts (`ADD`, or arithmetic in a `SET`: the registry's health and version
+ * counters): applied twice, it counts twice. Any `+` or `-` in the expression is taken for
+ * one (placeholders name the attributes and values).
+ */
+function countsOnce(request: DirectDynamoDbRequest): boolean {
+  const expression = request.input.UpdateExpression;
+  return request.operation === 'UpdateItem' && typeof expression === 'string' && /\bADD\b|[+-]/i.test(expression);
 }
 
 /** The one table a request names (the stores never send to two at once). */

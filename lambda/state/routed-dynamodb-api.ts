@@ -27,6 +27,7 @@ export function routedDynamoDbApi(direct: DirectDynamoDb, sdk: DynamoDbApi): Rou
         case 'answered':
           return { ...outcome.output, $metadata: { httpStatusCode: 200 } } as unknown as DynamoDbOutput<O>;
         case 'failed':
+        case 'uncertain':
           throw outcome.error;
         case 'retry-sdk':
           return sdk.send(operation, input, stillWanted(options));

@@ -176,6 +176,17 @@ describe('Http1Pool', () => {
     await vi.waitFor(() => expect(server.sockets[1]!.readableEnded || server.sockets[1]!.destroyed).toBe(true), { timeout: 3_000 });
   });
 
+  it('a request sent again after a stale socket, with every socket open: an idle one makes room at once', async () => {
+    // The third request's answer is followed by the server's FIN: the next request on that socket meets a closed one.
+    const { server, pool } = await setUp((s, i) => (i === 2 ? s.end(OK) : setTimeout(() => s.write(OK), 20)), { maxSockets: 2, idleTimeoutMs: 60_000 });
+    await Promise.all([put(pool, 0), put(pool, 1)]);
+    await put(pool, 2);
+    // Before: the request sent again waited for an idle socket to time out (a minute here) while another sat unused.
+    const answers = await Promise.all([put(pool, 3), put(pool, 4), put(pool, 5)]);
+    expect(answers.map((r) => r.statusCode)).toEqual([200, 200, 200]);
+    expect(server.requests.length).toBeGreaterThanOrEqual(6);
+  });
+
   it('opens no more than maxSockets; the others wait for a free one', async () => {
     const { server, pool } = await setUp((s) => setTimeout(() => s.write(OK), 20), { maxSockets: 2 });
     const answers = await Promise.all(Array.from({ length: 6 }, (_, n) => put(pool, n)));

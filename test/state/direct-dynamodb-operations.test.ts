@@ -8,8 +8,10 @@ import type { Server } from 'node:http';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceEndpointFromEnvironment } from '../../lambda/aws-direct/aws-environment';
+import { DIRECT_BACKOFF_BASE_MS } from '../../lambda/aws-direct/direct-path';
 import { createLocalDynamoDbClient, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lambda/local/embedded-aws';
 import { DirectDynamoDb } from '../../lambda/state/direct-dynamodb';
+import { StateStoreErrorCode, toStateStoreError } from '../../lambda/state/errors';
 import { DynamoDbStateStore } from '../../lambda/state/dynamodb-state-store';
 import { directDynamoDbFor, dynamoDbFromEnvironment } from '../../lambda/state/routed-dynamodb-api';
 import { sdkClientTarget } from '../../lambda/state/sdk-client-target';
@@ -156,6 +158,25 @@ describe('every store request on the direct path', () => {
     expect({ verified: proxy.verified, direct: proxy.direct, sdk: proxy.sdkRequests }).toEqual({ verified: 3, direct: 3, sdk: 0 });
   });
 
+  it('an answer lost after DynamoDB took the request: the SDK sends it again, unless it is an update that counts', async () => {
+    const { tableName, proxy } = await table();
+    const cut = await startProxy(local.endpoint, undefined, { cutAfterForward: (operation) => operation === 'UpdateItem' });
+    servers.push(cut.server);
+    const api = directDynamoDbFor(createLocalDynamoDbClient(cut.endpoint));
+    const key = { pk: { S: 'MBX#x' }, sk: { S: '#HEALTH' } };
+    // A SET applies once however often it is sent: the SDK sends it again.
+    await api.send('UpdateItem', { TableName: tableName, Key: key, UpdateExpression: 'SET #s = :s', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': { S: 'ok' } } });
+    expect(cut.sdkRequests).toBe(1);
+    // An ADD counts each time: it fails, retryable, and counted once. (After the rest the failure above began.)
+    await new Promise((resolve) => setTimeout(resolve, DIRECT_BACKOFF_BASE_MS + 50));
+    const counting = api.send('UpdateItem', { TableName: tableName, Key: key, UpdateExpression: 'ADD #n :one', ExpressionAttributeNames: { '#n': 'failures' }, ExpressionAttributeValues: { ':one': { N: '1' } } });
+    await expect(counting).rejects.toMatchObject({ name: 'RequestOutcomeUnknown', $fault: 'server' });
+    await expect(counting.catch((err: unknown) => toStateStoreError(err, 'UpdateItem', tableName))).resolves.toMatchObject({ code: StateStoreErrorCode.UNAVAILABLE, retryable: true });
+    expect(cut.sdkRequests).toBe(1);
+    const item = await directDynamoDbFor(createLocalDynamoDbClient(proxy.endpoint)).send('GetItem', { TableName: tableName, Key: key });
+    expect(item.Item).toEqual({ ...key, status: { S: 'ok' }, failures: { N: '1' } });
+  });
+
   it('an endpoint the environment cannot resolve is left to the SDK', async () => {
     const { tableName } = await table();
     const client = createLocalDynamoDbClient('http://127.0.0.1:9/with-a-path');
@@ -172,16 +193,24 @@ describe('serviceEndpointFromEnvironment', () => {
 
   it('a standard region: its public endpoint; a configured endpoint wins, the service\'s own first', () => {
     expect(resolve({ AWS_REGION: 'eu-west-1', ...credentials })).toEqual({ endpoint: undefined, region: 'eu-west-1' });
-    expect(resolve({ AWS_DEFAULT_REGION: 'il-central-1', ...credentials })).toEqual({ endpoint: undefined, region: 'il-central-1' });
+    expect(resolve({ AWS_REGION: 'il-central-1', AWS_USE_FIPS_ENDPOINT: 'false', AWS_USE_DUALSTACK_ENDPOINT: '', ...credentials })).toEqual({ endpoint: undefined, region: 'il-central-1' });
     expect(resolve({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://localhost:1/', AWS_ENDPOINT_URL_DYNAMODB: 'https://ddb.example:8443', ...credentials })).toEqual({ endpoint: 'https://ddb.example:8443/', region: 'us-east-1' });
     expect(resolve({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://localhost:1', ...credentials })).toEqual({ endpoint: 'http://localhost:1/', region: 'us-east-1' });
     expect(resolve({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: 'http://localhost:1', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true', ...credentials })).toEqual({ endpoint: undefined, region: 'us-east-1' });
+    // An empty variable is unset, as the SDK reads it: the general one applies.
+    expect(resolve({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_DYNAMODB: '', AWS_ENDPOINT_URL: 'http://localhost:4566', ...credentials })).toEqual({ endpoint: 'http://localhost:4566/', region: 'us-east-1' });
   });
 
   it('what only the SDK resolves: other partitions, FIPS, dual-stack, endpoints with a path, no region or no credentials', () => {
     for (const region of ['us-gov-west-1', 'cn-north-1', 'us-iso-east-1', 'eu-isoe-west-1', 'local']) expect(resolve({ AWS_REGION: region, ...credentials }), region).toBeUndefined();
     expect(resolve({ AWS_REGION: 'us-east-1', AWS_USE_FIPS_ENDPOINT: 'true', ...credentials })).toBeUndefined();
-    expect(resolve({ AWS_REGION: 'us-east-1', AWS_USE_DUALSTACK_ENDPOINT: 'TRUE', ...credentials })).toBeUndefined();
+    expect(resolve({ AWS_REGION: 'us-east-1', AWS_USE_DUALSTACK_ENDPOINT: 'true', ...credentials })).toBeUndefined();
+    // A flag the SDK reads as neither true nor false (it refuses `TRUE`): the SDK judges.
+    for (const name of ['AWS_USE_FIPS_ENDPOINT', 'AWS_USE_DUALSTACK_ENDPOINT', 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS']) {
+      expect(resolve({ AWS_REGION: 'us-east-1', [name]: 'TRUE', ...credentials }), name).toBeUndefined();
+    }
+    // The SDK takes the region from AWS_REGION only.
+    expect(resolve({ AWS_DEFAULT_REGION: 'eu-west-1', ...credentials })).toBeUndefined();
     expect(resolve({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_DYNAMODB: 'https://proxy.example/ddb', ...credentials })).toBeUndefined();
     expect(resolve({ AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_DYNAMODB: 'ftp://x', ...credentials })).toBeUndefined();
     expect(resolve(credentials)).toBeUndefined();
