@@ -47,12 +47,17 @@ export class DirectPath<Request, Response> {
     return Date.now() < this.restUntilMs;
   }
 
-  /** Records how a request went: a success ends the run of failures, a failure rests the path or turns it off. */
+  /**
+   * Records how a request went: a success ends the run of failures, a failure rests the path
+   * or turns it off. Failures that arrive while it rests were sent before the rest began: one
+   * blip that fails every request in flight counts once.
+   */
   noteOutcome(failure: string | undefined): void {
     if (failure === undefined) {
       this.failuresInARow = 0;
       return;
     }
+    if (this.resting) return;
     this.failuresInARow++;
     if (this.failuresInARow >= DIRECT_MAX_FAILURES_IN_A_ROW) {
       this.disable(`${this.failuresInARow} failures in a row, the last: ${failure}`);

@@ -11,7 +11,8 @@
  * have reached DynamoDB: see `countsOnce`.) Two exceptions keep the SDK out of ordinary runs: a
  * ConditionalCheckFailedException (a lease held by another run, a record already stored)
  * is DynamoDB's answer about the data, and becomes the same error the SDK would throw.
- * Binary attributes (a data key's ciphertext) go through the SDK both ways.
+ * A request with binary attributes (a new data key's ciphertext) goes through the SDK; binary
+ * values in an answer are decoded here, as the SDK decodes them.
  *
  * Where requests go (endpoint, signing region, credentials) comes from a {@link DirectDynamoDbTarget}:
  * an SDK client's configuration (sdk-client-target.ts) or the environment (environment-target.ts).
@@ -43,8 +44,6 @@ const TRANSIENT_ERROR_TYPES = new Set([
 ]);
 /** Errors that answer the request (about the data, not about how it was sent): the caller gets them as the SDK would throw them. */
 const ANSWER_ERROR_TYPES = new Set(['ConditionalCheckFailedException']);
-/** The error type given to a 200 whose answer holds binary values (see `answerOf`). */
-const BINARY_VALUES = 'BinaryValues';
 
 /** Where a table's requests go. */
 export interface DirectDynamoDbTarget {
@@ -86,7 +85,7 @@ export type DirectDynamoDbOutcome =
   | { readonly kind: 'failed'; readonly error: DirectServiceError }
   /** No answer to an update that counts (see `countsOnce`): it may have been applied, so it is not sent again. */
   | { readonly kind: 'uncertain'; readonly error: DirectServiceError }
-  | { readonly kind: 'retry-sdk'; readonly reason: string; /** Nothing wrong with the path (an answer with binary values). */ readonly pathWorks?: true }
+  | { readonly kind: 'retry-sdk'; readonly reason: string }
   | { readonly kind: 'refused'; readonly reason: string };
 
 /** A service error as the SDK throws it: named after DynamoDB's type, with `$fault` and `$metadata`. */
@@ -192,7 +191,7 @@ function pathFailure(result: DirectDynamoDbOutcome): string | undefined {
     case 'uncertain':
       return result.error.message;
     case 'retry-sdk':
-      return result.pathWorks ? undefined : result.reason;
+      return result.reason;
     case 'refused':
       return result.reason;
   }
@@ -229,14 +228,16 @@ function jsonBody(input: unknown): Buffer | undefined {
 }
 
 /**
- * The answer's meaning; a 200 whose body is not a JSON object counts as no answer, and so
- * does one with binary values, which the SDK would have turned into bytes: an unescaped
- * `"B":` or `"BS":` in JSON text is such a value (or a map key B: then the SDK reads it too).
+ * The answer's meaning; a 200 whose body is not a JSON object counts as no answer. Binary
+ * values come as base64 and are given as bytes, as the SDK gives them: in DynamoDB's JSON a
+ * string under the key `B` (or strings under `BS`) can only be such a value (an attribute or
+ * map key named B holds an object), so the text is revived only when it has `"B":` or `"BS":`.
  */
 function answerOf(statusCode: number, body: Buffer): DirectDynamoDbResponse {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    const text = body.toString('utf8');
+    parsed = body.includes('"B":') || body.includes('"BS":') ? JSON.parse(text, bytesOfBinaryValues) : JSON.parse(text);
   } catch {
     return { statusCode, errorType: statusCode === 200 ? 'UnreadableAnswer' : undefined };
   }
@@ -246,9 +247,18 @@ function answerOf(statusCode: number, body: Buffer): DirectDynamoDbResponse {
     const message = typeof fields.message === 'string' ? fields.message : typeof fields.Message === 'string' ? fields.Message : undefined;
     return { statusCode, errorType: typeof type === 'string' ? type.slice(type.lastIndexOf('#') + 1).slice(0, 100) : undefined, message, output: fields };
   }
-  if (!isPlainObject(parsed)) return { statusCode, errorType: 'UnreadableAnswer' };
-  if (body.includes('"B":') || body.includes('"BS":')) return { statusCode, errorType: BINARY_VALUES };
-  return { statusCode, output: parsed };
+  return isPlainObject(parsed) ? { statusCode, output: parsed } : { statusCode, errorType: 'UnreadableAnswer' };
+}
+
+function bytesOfBinaryValues(key: string, value: unknown): unknown {
+  if (key === 'B' && typeof value === 'string') return base64Bytes(value);
+  if (key === 'BS' && Array.isArray(value) && value.every((v) => typeof v === 'string')) return value.map(base64Bytes);
+  return value;
+}
+
+/** Bytes of their own, as the SDK gives them (not a view of Buffer's shared pool). */
+function base64Bytes(text: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(text, 'base64'));
 }
 
 function outcome(operation: DynamoDbOperation, response: DirectDynamoDbResponse, tableName: string): DirectDynamoDbOutcome {
@@ -258,7 +268,6 @@ function outcome(operation: DynamoDbOperation, response: DirectDynamoDbResponse,
     const answer = output !== undefined && answerOfShape(operation, output, tableName) ? output : undefined;
     return answer ? { kind: 'answered', output: answer } : { kind: 'retry-sdk', reason: `${reason} with an answer of another shape` };
   }
-  if (statusCode === 200 && errorType === BINARY_VALUES) return { kind: 'retry-sdk', reason, pathWorks: true };
   if (statusCode === 400 && errorType !== undefined && ANSWER_ERROR_TYPES.has(errorType)) {
     return { kind: 'failed', error: new DirectServiceError(errorType, response.message ?? errorType, statusCode) };
   }

@@ -5,10 +5,10 @@
  * Lambda worker's environment resolved without any SDK client.
  */
 import type { Server } from 'node:http';
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceEndpointFromEnvironment } from '../../lambda/aws-direct/aws-environment';
-import { DIRECT_BACKOFF_BASE_MS } from '../../lambda/aws-direct/direct-path';
+import { DIRECT_BACKOFF_BASE_MS, DIRECT_MAX_FAILURES_IN_A_ROW } from '../../lambda/aws-direct/direct-path';
 import { createLocalDynamoDbClient, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lambda/local/embedded-aws';
 import { DirectDynamoDb } from '../../lambda/state/direct-dynamodb';
 import { StateStoreErrorCode, toStateStoreError } from '../../lambda/state/errors';
@@ -136,16 +136,19 @@ describe('every store request on the direct path', () => {
     expect(proxy.sdkRequests).toBe(0);
   });
 
-  it('an answer with binary values is read through the SDK, as bytes; the path is not blamed', async () => {
+  it('an answer with binary values: decoded here into the bytes the SDK gives, with no request through it', async () => {
     const { tableName, proxy } = await table();
     const key = { pk: { S: 'MBX#x' }, sk: { S: '#KEY' } };
-    await local.dynamodb.send(new PutItemCommand({ TableName: tableName, Item: { ...key, ciphertext: { B: new Uint8Array([0, 1, 254, 255]) } } }));
+    const bytes = new Uint8Array([0, 1, 62, 63, 254, 255]);
+    const item = { ...key, ciphertext: { B: bytes }, set: { BS: [new Uint8Array([1]), new Uint8Array([2, 3])] }, nested: { M: { B: { S: 'a map key named B' }, BS: { N: '1' } } } };
+    await local.dynamodb.send(new PutItemCommand({ TableName: tableName, Item: item }));
+    const sdk = await local.dynamodb.send(new GetItemCommand({ TableName: tableName, Key: key }));
     const api = directDynamoDbFor(createLocalDynamoDbClient(proxy.endpoint));
     const read = await api.send('GetItem', { TableName: tableName, Key: key });
-    expect(read.Item?.ciphertext?.B).toEqual(new Uint8Array([0, 1, 254, 255]));
-    expect({ direct: proxy.direct, sdk: proxy.sdkRequests }).toEqual({ direct: 1, sdk: 1 });
-    await api.send('GetItem', { TableName: tableName, Key: { pk: { S: 'MBX#x' }, sk: { S: '#NONE' } } });
-    expect({ direct: proxy.direct, sdk: proxy.sdkRequests }).toEqual({ direct: 2, sdk: 1 });
+    expect(read.Item).toEqual(sdk.Item);
+    expect(read.Item?.ciphertext?.B).toBeInstanceOf(Uint8Array);
+    expect(Buffer.from(read.Item!.ciphertext!.B!).equals(Buffer.from(bytes))).toBe(true);
+    expect({ direct: proxy.direct, sdk: proxy.sdkRequests }).toEqual({ direct: 1, sdk: 0 });
   });
 
   it('the Lambda worker\'s environment: direct to the configured endpoint with the role\'s credentials, no SDK client made', async () => {
@@ -175,6 +178,21 @@ describe('every store request on the direct path', () => {
     expect(cut.sdkRequests).toBe(1);
     const item = await directDynamoDbFor(createLocalDynamoDbClient(proxy.endpoint)).send('GetItem', { TableName: tableName, Key: key });
     expect(item.Item).toEqual({ ...key, status: { S: 'ok' }, failures: { N: '1' } });
+  });
+
+  it('one blip that fails every request in flight counts once: the path rests, and is not turned off', async () => {
+    const { tableName, proxy } = await table();
+    const api = directDynamoDbFor(createLocalDynamoDbClient(proxy.endpoint));
+    let failing = true;
+    api.direct.intercept((request, send) => (failing ? Promise.reject(new Error('connection reset by the test')) : send()));
+    const key = (i: number): Record<string, { S: string }> => ({ pk: { S: 'MBX#x' }, sk: { S: `MSG#${i}` } });
+    // Twice DIRECT_MAX_FAILURES_IN_A_ROW requests at once: each goes through the SDK.
+    await Promise.all(Array.from({ length: 2 * DIRECT_MAX_FAILURES_IN_A_ROW }, (_, i) => api.send('GetItem', { TableName: tableName, Key: key(i) })));
+    expect({ off: api.direct.disabledReason, sdk: proxy.sdkRequests }).toEqual({ off: undefined, sdk: 2 * DIRECT_MAX_FAILURES_IN_A_ROW });
+    failing = false;
+    await new Promise((resolve) => setTimeout(resolve, DIRECT_BACKOFF_BASE_MS + 50));
+    await api.send('GetItem', { TableName: tableName, Key: key(0) });
+    expect({ direct: proxy.direct, sdk: proxy.sdkRequests }).toEqual({ direct: 1, sdk: 2 * DIRECT_MAX_FAILURES_IN_A_ROW });
   });
 
   it('an endpoint the environment cannot resolve is left to the SDK', async () => {
