@@ -288,7 +288,7 @@ function findings(r: BenchReport): string[] {
     if (Number.isFinite(worker)) {
       out.push(
         `The worker spends ${worker.toFixed(1)} ms of CPU per small message more than the ceiling: most of it storing (one signed HTTP PutObject per message, ` +
-          'its metadata from the header block, and one BatchWriteItem per 25 records through the SDK), not in the POP3 engine.',
+          'its metadata from the header block, and one BatchWriteItem per 25 records, both signed and sent by the worker itself), not in the POP3 engine.',
       );
     }
     if (r.sdkFloor) {
