@@ -19,22 +19,12 @@ import type { MessageRecord } from '../../lambda/state/state-store';
 import { ensureTable } from '../../lambda/state/table-schema';
 import { startProxy, type Proxy } from '../fixtures/dynamodb-proxy';
 import { startDynamoDbLocal, type LocalDynamo } from '../fixtures/aws-local';
+import { storedRecord } from '../fixtures/stored-record';
 
 const MAILBOX = 'acme';
 
 function record(identity: string, overrides: Partial<MessageRecord> = {}): MessageRecord {
-  return {
-    identity,
-    uid: identity,
-    status: 'stored',
-    objectKey: `mail/${MAILBOX}/${identity}.eml`,
-    size: 1234,
-    sha256: 'a'.repeat(64),
-    firstSeenAt: '2026-01-01T00:00:00.000Z',
-    storedAt: '2026-01-01T00:00:01.000Z',
-    deleteAfter: '2026-01-02T00:00:00.000Z',
-    ...overrides,
-  };
+  return storedRecord(MAILBOX, identity, { deleteAfter: '2026-01-02T00:00:00.000Z', ...overrides });
 }
 
 /** Every StateStore operation once, with what each returned (records sorted by identity). */

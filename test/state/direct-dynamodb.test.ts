@@ -21,24 +21,14 @@ import type { MessageRecord } from '../../lambda/state/state-store';
 import { ensureTable } from '../../lambda/state/table-schema';
 import { hookRequests } from '../fixtures/request-hooks';
 import { startDynamoDbLocal, type LocalDynamo } from '../fixtures/aws-local';
+import { storedRecord } from '../fixtures/stored-record';
 import { startProxy, type Meddle, type Proxy } from '../fixtures/dynamodb-proxy';
 import { Sha256 } from '../fixtures/sdk-signature';
 
 const MAILBOX = 'acme';
 
 function record(identity: string): MessageRecord {
-  return {
-    identity,
-    uid: identity,
-    status: 'stored',
-    objectKey: `mail/${MAILBOX}/${identity}.eml`,
-    size: 1234,
-    sha256: 'a'.repeat(64),
-    firstSeenAt: '2026-01-01T00:00:00.000Z',
-    storedAt: '2026-01-01T00:00:01.000Z',
-    listSize: 1250,
-    deleteAfter: '2026-01-02T00:00:00.000Z',
-  };
+  return storedRecord(MAILBOX, identity, { listSize: 1250, deleteAfter: '2026-01-02T00:00:00.000Z' });
 }
 
 const records = (prefix: string, count: number): MessageRecord[] => Array.from({ length: count }, (_, i) => record(`${prefix}-${i} ü "quoted"`));

@@ -24,6 +24,7 @@ import type { MessageRecord } from '../../lambda/state/state-store';
 import { TTL_ATTRIBUTE, ensureTable, mailboxKey, messageKey } from '../../lambda/state/table-schema';
 import { createLocalDynamoDbClient, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../lambda/local/embedded-aws';
 import { startDynamoDbLocal, type LocalDynamo } from '../fixtures/aws-local';
+import { storedRecord } from '../fixtures/stored-record';
 
 const MAILBOX = 'acme.support';
 const OTHER_MAILBOX = 'acme.support2';
@@ -53,17 +54,7 @@ async function freshStore(options: { consistentReads?: boolean } = {}): Promise<
 }
 
 function record(identity: string, overrides: Partial<MessageRecord> = {}): MessageRecord {
-  return {
-    identity,
-    uid: identity,
-    status: 'stored',
-    objectKey: `mail/${MAILBOX}/${identity}.eml`,
-    size: 1234,
-    sha256: 'a'.repeat(64),
-    firstSeenAt: '2026-01-01T00:00:00.000Z',
-    storedAt: '2026-01-01T00:00:01.000Z',
-    ...overrides,
-  };
+  return storedRecord(MAILBOX, identity, overrides);
 }
 
 async function rawRecordItem(tableName: string, mailboxId: string, identity: string): Promise<Record<string, AttributeValue> | undefined> {
