@@ -58,7 +58,7 @@ function rereadEvery(intervalMs: number, read: () => Promise<SigningCredentials>
 }
 
 /** An http(s) URL with no path, query or credentials of its own; else undefined. */
-export function plainEndpoint(text: string): URL | undefined {
+function plainEndpoint(text: string): URL | undefined {
   let url: URL;
   try {
     url = new URL(text);

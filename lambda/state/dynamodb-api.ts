@@ -41,8 +41,6 @@ export type DynamoDbOperation = keyof DynamoDbOperations;
 export type DynamoDbInput<O extends DynamoDbOperation> = DynamoDbOperations[O]['input'];
 export type DynamoDbOutput<O extends DynamoDbOperation> = DynamoDbOperations[O]['output'];
 
-export const DYNAMODB_OPERATIONS: readonly DynamoDbOperation[] = ['BatchGetItem', 'BatchWriteItem', 'DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'];
-
 export interface DynamoDbSendOptions {
   /** Once aborted, nothing more is sent and a request in flight is given up. */
   readonly abortSignal?: AbortSignal | undefined;
