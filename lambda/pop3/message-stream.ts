@@ -141,24 +141,37 @@ export class MessageStream extends Readable {
   }
 
   /**
-   * Decodes one chunk and pushes its message bytes.
+   * Decodes `first` and whatever else the channel holds already (up to the high-water mark)
+   * and pushes their message bytes as one chunk: a small message that arrived in a few TLS
+   * records, its stuffed dots splitting them further, reaches the consumer in one or two
+   * reads instead of one per piece (each read costs the stream and its consumer far more
+   * than copying a few kilobytes).
    * @returns a promise when the end needs an asynchronous check (see finish)
    */
-  private consume(chunk: Buffer): Promise<void> | undefined {
-    const { output, done, rest } = this.decoder.decode(chunk);
-    // Hand back the next reply's bytes first, whatever happens to this message.
-    if (rest) this.channel.unshift(rest);
-    let wantMore = true;
-    for (const part of output) {
-      this.octets += part.length;
-      if (this.octets > this.options.maxOctets) {
-        this.tooLarge = new Pop3Error(Pop3ErrorCode.MESSAGE_TOO_LARGE, `${this.command}: the message exceeds the limit of ${this.options.maxOctets} octets`, {
-          command: this.command,
-        });
-        throw this.tooLarge;
+  private consume(first: Buffer): Promise<void> | undefined {
+    const parts: Buffer[] = [];
+    let octets = 0;
+    let done = false;
+    for (let chunk: Buffer | undefined = first; chunk !== undefined; chunk = this.channel.readBuffered()) {
+      const decoded = this.decoder.decode(chunk);
+      // Hand back the next reply's bytes first, whatever happens to this message.
+      if (decoded.rest) this.channel.unshift(decoded.rest);
+      for (const part of decoded.output) {
+        if (part.length === 0) continue;
+        parts.push(part);
+        octets += part.length;
       }
-      wantMore = this.push(part);
+      done = decoded.done;
+      if (done || octets >= MESSAGE_STREAM_HIGH_WATER_MARK_OCTETS) break;
     }
+    this.octets += octets;
+    if (this.octets > this.options.maxOctets) {
+      this.tooLarge = new Pop3Error(Pop3ErrorCode.MESSAGE_TOO_LARGE, `${this.command}: the message exceeds the limit of ${this.options.maxOctets} octets`, {
+        command: this.command,
+      });
+      throw this.tooLarge;
+    }
+    const wantMore = parts.length === 0 || this.push(parts.length === 1 ? parts[0]! : Buffer.concat(parts, octets));
     if (done) return this.finish();
     // push() returning true means the consumer wants more; a false one leaves it to the
     // consumer's next _read() (which may already have set `wanted` meanwhile).

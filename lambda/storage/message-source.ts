@@ -18,10 +18,15 @@ export class MessageSource {
   private emittedError: { readonly error: unknown } | undefined;
   /** The wait of the reads that found nothing to read, over at the stream's next event. */
   private waiting: { readonly promise: Promise<void>; readonly resolve: () => void } | undefined;
+  /** The {@link pull} waiting for the stream's next event, if any. */
+  private wake: (() => void) | undefined;
   private readonly onEvent = (): void => {
     const waiting = this.waiting;
     this.waiting = undefined;
     waiting?.resolve();
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
   };
 
   /**
@@ -54,17 +59,60 @@ export class MessageSource {
     return chunk;
   }
 
+  /**
+   * Hands each chunk, hashed, to `take` as it arrives, until `take` returns false or the
+   * message ends: one promise for the whole read instead of several per chunk (a small
+   * message's head is read this way). Rejects as {@link next} does.
+   */
+  pull(take: (chunk: Buffer) => boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const step = (): void => {
+        for (;;) {
+          let value: unknown;
+          try {
+            value = this.readNow();
+          } catch (err) {
+            if (this.backendError === undefined) this.sourceError ??= { error: err };
+            return reject(err);
+          }
+          if (value === undefined) return void (this.wake = step);
+          if (value === null) {
+            this.ended = true;
+            return resolve();
+          }
+          let more: boolean;
+          try {
+            const chunk = toBuffer(value);
+            this.digest.update(chunk);
+            more = take(chunk);
+          } catch (err) {
+            return reject(err);
+          }
+          if (!more) return resolve();
+        }
+      };
+      step();
+    });
+  }
+
   /** A chunk, null at the end; the stream's error, or a premature close, rejects. */
   private async read(): Promise<unknown> {
     for (;;) {
-      const value: unknown = this.stream.destroyed ? null : this.stream.read();
-      if (value !== null) return value;
-      if (this.stream.readableEnded) return null;
-      if (this.stream.errored) throw this.stream.errored;
-      if (this.emittedError) throw this.emittedError.error;
-      if (this.stream.destroyed) throw prematureClose();
+      const value = this.readNow();
+      if (value !== undefined) return value;
       await this.nextEvent();
     }
+  }
+
+  /** A chunk, null at the end, or undefined when the next event must be waited for; throws the stream's error. */
+  private readNow(): unknown {
+    const value: unknown = this.stream.destroyed ? null : this.stream.read();
+    if (value !== null) return value;
+    if (this.stream.readableEnded) return null;
+    if (this.stream.errored) throw this.stream.errored;
+    if (this.emittedError) throw this.emittedError.error;
+    if (this.stream.destroyed) throw prematureClose();
+    return undefined;
   }
 
   private nextEvent(): Promise<void> {

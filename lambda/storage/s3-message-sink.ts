@@ -172,16 +172,16 @@ export class S3MessageSink implements MessageSink {
    */
   private async readHead(source: MessageSource, parts: MessageParts): Promise<Buffer | undefined> {
     const limit = this.options.singlePartMaxOctets + 1;
-    while (parts.octets < limit) {
-      const chunk = await source.next();
-      if (chunk === undefined) return undefined;
+    let rest: Buffer | undefined;
+    await source.pull((chunk) => {
       let offset = 0;
       while (offset < chunk.length && parts.octets < limit) {
         offset += parts.write(chunk, offset, Math.min(chunk.length, offset + limit - parts.octets));
       }
-      if (offset < chunk.length) return chunk.subarray(offset);
-    }
-    return undefined;
+      if (offset < chunk.length) rest = chunk.subarray(offset);
+      return rest === undefined && parts.octets < limit;
+    });
+    return rest;
   }
 
   /** The whole message is in memory: one request, with a checksum S3 verifies. */

@@ -130,6 +130,8 @@ class Fetcher {
   private aheadOctets = 0;
   private stopped = false;
   private readonly report: FailureReport;
+  /** Waiting for any upload in flight to settle (see uploadSettled). */
+  private readonly settledWaiters: (() => void)[] = [];
 
   constructor(
     private readonly f: FetchContext,
@@ -163,7 +165,7 @@ class Fetcher {
         await this.start(m, stream);
         // The next reply is read only once this stream was consumed; meanwhile queue more RETRs.
         await this.issueAhead();
-        if (this.inFlight.size >= MAX_UPLOADS_IN_FLIGHT) await Promise.race(this.inFlight);
+        if (this.inFlight.size >= MAX_UPLOADS_IN_FLIGHT) await this.uploadSettled();
       }
     } finally {
       // Whatever ended the loop (a fatal reply, a state failure), RETRs already sent are
@@ -202,7 +204,7 @@ class Fetcher {
   /** Starts storing one message; large uploads wait until those in flight leave room. */
   private async start(m: ListedMessage, stream: MessageStream): Promise<void> {
     // Large uploads hold buffers (the server waits meanwhile, held back by TCP flow control).
-    while (this.inFlight.size > 0 && this.heldOctets() + m.size > MAX_UPLOAD_OCTETS_IN_FLIGHT) await Promise.race(this.inFlight);
+    while (this.inFlight.size > 0 && this.heldOctets() + m.size > MAX_UPLOAD_OCTETS_IN_FLIGHT) await this.uploadSettled();
     const stop = (): void => void (this.stopped = true);
     // settle() never rejects: every failure is reported inside it.
     const tracked = settle(this.f, m, stream, { queued: this.queue.length, stop, report: this.report, batch: this.batch }).finally(() => {
@@ -210,9 +212,19 @@ class Fetcher {
       this.holding.delete(tracked);
       // The ones left may all be waiting for the record batch now.
       this.batch.poke();
+      const waiters = this.settledWaiters.splice(0);
+      for (const wake of waiters) wake();
     });
     this.inFlight.add(tracked);
     this.holding.set(tracked, { announced: m.size, stream });
+  }
+
+  /**
+   * Resolves once an upload in flight settles. (Promise.race over the set would leave a
+   * reaction on each of up to 64 promises at every wait: thousands per run.)
+   */
+  private uploadSettled(): Promise<void> {
+    return new Promise((resolve) => this.settledWaiters.push(resolve));
   }
 
   /**

@@ -78,4 +78,63 @@ describe('MessageSource', () => {
     const text = new MessageSource(Readable.from(['not bytes']));
     await expect(text.next()).rejects.toThrow(TypeError);
   });
+
+  describe('pull', () => {
+    it('hands chunks over as they arrive, hashed, until the end, with one promise', async () => {
+      const stream = new PassThrough();
+      const source = new MessageSource(stream);
+      const seen: string[] = [];
+      const pulled = source.pull((chunk) => (seen.push(chunk.toString('latin1')), true));
+      stream.write(MESSAGE.subarray(0, 5));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(seen).toEqual(['Subje']);
+      stream.end(MESSAGE.subarray(5));
+      await pulled;
+      expect(seen.join('')).toBe(MESSAGE.toString('latin1'));
+      expect(source.ended).toBe(true);
+      expect(source.digest.result().sha256).toBe(createHash('sha256').update(MESSAGE).digest('hex'));
+    });
+
+    it('stops where the taker says enough; next() goes on from there', async () => {
+      const stream = new PassThrough();
+      const source = new MessageSource(stream);
+      stream.write(Buffer.from('one'));
+      await new Promise((resolve) => setImmediate(resolve));
+      const seen: string[] = [];
+      await source.pull((chunk) => (seen.push(chunk.toString()), false));
+      expect(seen).toEqual(['one']);
+      expect(source.ended).toBe(false);
+      stream.end(Buffer.from('two'));
+      expect((await source.next())?.toString()).toBe('two');
+      expect(await source.next()).toBeUndefined();
+      expect(source.digest.result().size).toBe(6);
+    });
+
+    it('a source failure rejects and blames the source; a taker that throws does not', async () => {
+      const stream = new PassThrough();
+      const source = new MessageSource(stream);
+      const pulled = source.pull(() => true);
+      stream.write(MESSAGE);
+      const failure = new Error('connection reset');
+      setImmediate(() => stream.destroy(failure));
+      await expect(pulled).rejects.toBe(failure);
+      expect(source.sourceError?.error).toBe(failure);
+
+      const other = new PassThrough();
+      const second = new MessageSource(other);
+      other.end(MESSAGE);
+      const refused = new Error('part buffers exhausted');
+      await expect(second.pull(() => { throw refused; })).rejects.toBe(refused);
+      expect(second.sourceError).toBeUndefined();
+    });
+
+    it('a backend failure while it waits rejects it without blaming the source', async () => {
+      const stream = new PassThrough();
+      const source = new MessageSource(stream);
+      const pulled = source.pull(() => true);
+      source.noteBackendFailure(new Error('S3 said no'));
+      await expect(pulled).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+      expect(source.sourceError).toBeUndefined();
+    });
+  });
 });
