@@ -115,13 +115,3 @@ export class TargetCache<Target> {
     return target;
   }
 }
-
-/** The request line and header fields; a line break in any of them would split the request. */
-export function requestHead(method: string, path: string, headers: Readonly<Record<string, string>>): string {
-  let head = `${method} ${path} HTTP/1.1`;
-  for (const [name, value] of Object.entries(headers)) {
-    if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) throw new Error(`header ${JSON.stringify(name.slice(0, 40))} holds a line break`);
-    head += `\r\n${name}: ${value}`;
-  }
-  return head;
-}

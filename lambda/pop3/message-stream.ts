@@ -59,6 +59,8 @@ export class MessageStream extends Readable {
   private settled = false;
   /** Set when the message went over maxOctets: later failures of the session say so. */
   private tooLarge: Pop3Error | undefined;
+  /** The consumer that takes the bytes directly (see pullChunks), while it does. */
+  private taker: Taker | undefined;
 
   /** @param channel the session's byte channel, positioned after the +OK line */
   constructor(
@@ -82,6 +84,27 @@ export class MessageStream extends Readable {
       if (done) return (rest?.length ?? 0) > 0 || chunks.slice(i + 1).some((c) => c.length > 0);
     }
     return false;
+  }
+
+  /**
+   * Hands the message's bytes to `take` as they are decoded, past the stream's buffer and
+   * events (a consumer of a small message then spends one promise on it, not several per
+   * chunk), until `take` returns false (resolves false) or the message ended whole (resolves
+   * true). Rejects with the stream's error, as a read would, or with a premature close when
+   * the stream is destroyed meanwhile; `take` throwing rejects with its error and leaves the
+   * stream as it is. Reading on afterwards, either way, is allowed. Only for a stream nobody
+   * reads the stream way (nothing buffered, not flowing).
+   */
+  pullChunks(take: (chunk: Buffer) => boolean): Promise<boolean> {
+    if (this.destroyed) return Promise.reject(this.errored ?? prematureClose());
+    if (this.taker || this.readableLength > 0 || this.readableFlowing === true || this.decoder.done) {
+      return Promise.reject(new Error(`${this.command}: pullChunks on a stream that is read already`));
+    }
+    return new Promise<boolean>((resolve, reject) => {
+      this.taker = { take, resolve, reject };
+      this.wanted = true;
+      if (!this.pulling && !this.pumping && !this.waitingForBytes) this.pump();
+    });
   }
 
   override _read(): void {
@@ -171,7 +194,7 @@ export class MessageStream extends Readable {
       });
       throw this.tooLarge;
     }
-    const wantMore = parts.length === 0 || this.push(parts.length === 1 ? parts[0]! : Buffer.concat(parts, octets));
+    const wantMore = parts.length === 0 || this.deliver(parts.length === 1 ? parts[0]! : Buffer.concat(parts, octets));
     if (done) return this.finish();
     // push() returning true means the consumer wants more; a false one leaves it to the
     // consumer's next _read() (which may already have set `wanted` meanwhile).
@@ -206,6 +229,28 @@ export class MessageStream extends Readable {
   private end(): void {
     this.settle();
     this.push(null);
+    const taker = this.taker;
+    this.taker = undefined;
+    taker?.resolve(true);
+  }
+
+  /** To the taker when there is one (false once it has enough), else into the stream's buffer. */
+  private deliver(chunk: Buffer): boolean {
+    const taker = this.taker;
+    if (taker === undefined) return this.push(chunk);
+    let more: boolean;
+    try {
+      more = taker.take(chunk);
+    } catch (err) {
+      this.taker = undefined;
+      taker.reject(err as Error);
+      return false;
+    }
+    if (!more) {
+      this.taker = undefined;
+      taker.resolve(false);
+    }
+    return more;
   }
 
   /**
@@ -224,6 +269,9 @@ export class MessageStream extends Readable {
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
     callback(err);
+    const taker = this.taker;
+    this.taker = undefined;
+    taker?.reject(err ?? prematureClose());
     if (this.settled) return;
     if ((this.decoder.done && !this.pulling) || this.channel.failed) {
       this.settle();
@@ -281,4 +329,15 @@ export class MessageStream extends Readable {
     this.settled = true;
     this.options.onSettled();
   }
+}
+
+interface Taker {
+  readonly take: (chunk: Buffer) => boolean;
+  readonly resolve: (ended: boolean) => void;
+  readonly reject: (err: Error) => void;
+}
+
+/** What a read of a stream destroyed before its end rejects with (as Node's stream helpers do). */
+function prematureClose(): Error {
+  return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 }

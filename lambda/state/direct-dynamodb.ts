@@ -18,8 +18,8 @@
  * an SDK client's configuration (sdk-client-target.ts) or the environment (environment-target.ts).
  */
 import { hash } from 'node:crypto';
-import { DirectPath, requestHead, TargetCache, type Interceptor } from '../aws-direct/direct-path';
-import { signRequest, type SigningCredentials } from '../aws-direct/sigv4';
+import { DirectPath, TargetCache, type Interceptor } from '../aws-direct/direct-path';
+import { signedRequestHead, type SigningCredentials } from '../aws-direct/sigv4';
 import type { DynamoDbInput, DynamoDbOperation } from './dynamodb-api';
 
 /** A request that made no progress for this long is given up (and goes through the SDK). */
@@ -167,7 +167,7 @@ export class DirectDynamoDb {
   private async post(target: DirectDynamoDbTarget, operation: DynamoDbOperation, body: Buffer | undefined, signal: AbortSignal | undefined): Promise<DirectDynamoDbResponse> {
     if (body === undefined) throw new Error('an interceptor gave binary attributes');
     const credentials = await target.credentials();
-    const headers = signRequest(
+    const head = signedRequestHead(
       {
         method: 'POST',
         path: '/',
@@ -176,7 +176,7 @@ export class DirectDynamoDb {
       },
       { region: target.region, service: 'dynamodb', credentials, now: new Date(Date.now() + target.clockOffsetMs()) },
     );
-    const response = await this.path.pool(target.url).request(requestHead('POST', '/', headers), body, signal);
+    const response = await this.path.pool(target.url).request(head, body, signal);
     if (response.truncated) return { statusCode: response.statusCode, errorType: 'AnswerTooLong' };
     return answerOf(response.statusCode, response.body);
   }

@@ -16,8 +16,8 @@
  * skew) turns the fast path off for that client.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { DIRECT_BACKOFF_BASE_MS, DIRECT_BACKOFF_MAX_MS, DIRECT_MAX_FAILURES_IN_A_ROW, DirectPath, requestHead, TargetCache, type Interceptor } from '../aws-direct/direct-path';
-import { encodeS3Path, signRequest, type SigningCredentials } from '../aws-direct/sigv4';
+import { DIRECT_BACKOFF_BASE_MS, DIRECT_BACKOFF_MAX_MS, DIRECT_MAX_FAILURES_IN_A_ROW, DirectPath, TargetCache, type Interceptor } from '../aws-direct/direct-path';
+import { encodeS3Path, signedRequestHead, type SigningCredentials } from '../aws-direct/sigv4';
 import { sdkS3Target } from './sdk-s3-target';
 
 /** A request that made no progress for this long is given up (and goes through the SDK). */
@@ -161,11 +161,11 @@ export class DirectPutObject {
   private async send(target: Target, request: DirectPutRequest, requestHeaders: Record<string, string>): Promise<DirectResponse> {
     const credentials = await target.credentials();
     const path = `${target.url.pathname.replace(/\/$/, '')}/${encodeS3Path(request.key)}`;
-    const headers = signRequest(
+    const head = signedRequestHead(
       { method: 'PUT', path, headers: requestHeaders, payloadSha256Hex: request.sha256Hex },
       { region: target.region, service: target.service, credentials, now: new Date(Date.now() + target.clockOffsetMs()) },
     );
-    const response = await this.path.pool(target.url).request(requestHead('PUT', path, headers), request.body);
+    const response = await this.path.pool(target.url).request(head, request.body);
     return { statusCode: response.statusCode, errorCode: response.statusCode === 200 ? undefined : errorCodeOf(response.body) };
   }
 }

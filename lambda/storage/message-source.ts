@@ -9,6 +9,18 @@ import { sourceFailed, type StorageError } from './errors';
 import { MessageDigest, type DigestResult } from './message-digest';
 import type { StoredMessage } from './message-sink';
 
+/**
+ * A stream that can also hand its bytes to a consumer directly, past its buffer and events
+ * (the POP3 engine's MessageStream does): see MessageStream#pullChunks.
+ */
+interface ChunkPuller {
+  pullChunks(take: (chunk: Buffer) => boolean): Promise<boolean>;
+}
+
+function isChunkPuller(stream: Readable): stream is Readable & ChunkPuller {
+  return typeof (stream as Partial<ChunkPuller>).pullChunks === 'function';
+}
+
 export class MessageSource {
   readonly digest = new MessageDigest();
   ended = false;
@@ -20,6 +32,8 @@ export class MessageSource {
   private waiting: { readonly promise: Promise<void>; readonly resolve: () => void } | undefined;
   /** The {@link pull} waiting for the stream's next event, if any. */
   private wake: (() => void) | undefined;
+  /** Listening to the stream's events: it is read the stream way (see listen). */
+  private listening = false;
   private readonly onEvent = (): void => {
     const waiting = this.waiting;
     this.waiting = undefined;
@@ -34,11 +48,18 @@ export class MessageSource {
    * promise and a generator step per chunk, for every small message.
    */
   constructor(private readonly stream: Readable) {
-    for (const event of ['readable', 'end', 'close']) stream.on(event, this.onEvent);
+    // At once: an 'error' nobody listens to would be thrown.
     stream.on('error', (error: unknown) => {
       this.emittedError ??= { error };
       this.onEvent();
     });
+  }
+
+  /** Before the first read the stream way: a 'readable' listener sets the stream reading. */
+  private listen(): void {
+    if (this.listening) return;
+    this.listening = true;
+    for (const event of ['readable', 'end', 'close']) this.stream.on(event, this.onEvent);
   }
 
   /** The next chunk, or undefined at the end of the message. Rejects when the source fails. */
@@ -65,6 +86,9 @@ export class MessageSource {
    * message's head is read this way). Rejects as {@link next} does.
    */
   pull(take: (chunk: Buffer) => boolean): Promise<void> {
+    const stream = this.stream;
+    if (isChunkPuller(stream) && !this.listening && !this.ended && stream.readableLength === 0 && stream.readableFlowing !== true) return this.pullDirect(stream, take);
+    this.listen();
     return new Promise<void>((resolve, reject) => {
       const step = (): void => {
         for (;;) {
@@ -95,8 +119,28 @@ export class MessageSource {
     });
   }
 
+  /** {@link pull} from a stream that hands its chunks over itself. */
+  private async pullDirect(stream: ChunkPuller, take: (chunk: Buffer) => boolean): Promise<void> {
+    let takeFailed: { readonly error: unknown } | undefined;
+    try {
+      this.ended = await stream.pullChunks((chunk) => {
+        try {
+          this.digest.update(chunk);
+          return take(chunk);
+        } catch (error) {
+          takeFailed = { error };
+          throw error;
+        }
+      });
+    } catch (err) {
+      if (takeFailed?.error !== err && this.backendError === undefined) this.sourceError ??= { error: err };
+      throw err;
+    }
+  }
+
   /** A chunk, null at the end; the stream's error, or a premature close, rejects. */
   private async read(): Promise<unknown> {
+    this.listen();
     for (;;) {
       const value = this.readNow();
       if (value !== undefined) return value;

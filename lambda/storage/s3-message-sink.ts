@@ -50,6 +50,7 @@ const HEADER_METADATA_KEYS = {
   messageId: 'message-id',
   date: 'date',
 } as const satisfies Record<keyof HeaderFields, string>;
+const HEADER_METADATA_ENTRIES = Object.entries(HEADER_METADATA_KEYS) as ReadonlyArray<[keyof HeaderFields, string]>;
 
 export interface S3MessageSinkOptions {
   /**
@@ -310,7 +311,7 @@ export function buildObjectMetadata(
   if (digest.size !== undefined) metadata.size = String(digest.size);
   if (digest.sha256 !== undefined) metadata.sha256 = digest.sha256;
   const fields = extractHeaderFields(digest.headerBlock);
-  for (const [field, key] of Object.entries(HEADER_METADATA_KEYS) as Array<[keyof HeaderFields, string]>) {
+  for (const [field, key] of HEADER_METADATA_ENTRIES) {
     const value = fields[field];
     if (value !== undefined) metadata[key] = value;
   }
@@ -349,15 +350,14 @@ const METADATA_HEADER_PREFIX = 'x-amz-meta-';
 
 /** All values are ASCII, so characters are octets. */
 function metadataOctets(metadata: Record<string, string>): number {
-  return Object.entries(metadata).reduce(
-    (sum, [key, value]) => sum + METADATA_HEADER_PREFIX.length + key.length + value.length,
-    0,
-  );
+  let octets = 0;
+  for (const key in metadata) octets += METADATA_HEADER_PREFIX.length + key.length + metadata[key]!.length;
+  return octets;
 }
 
 /** Shortens header-derived values (subject first) until the metadata fits the budget. */
 function fitMetadataBudget(metadata: Record<string, string>): void {
-  for (const key of Object.values(HEADER_METADATA_KEYS)) {
+  for (const [, key] of HEADER_METADATA_ENTRIES) {
     const excess = metadataOctets(metadata) - METADATA_BUDGET_OCTETS;
     if (excess <= 0) return;
     const value = metadata[key];

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeS3Path, signRequest } from '../../lambda/aws-direct/sigv4';
+import { encodeS3Path, signedRequestHead, signRequest } from '../../lambda/aws-direct/sigv4';
 import { Sha256 } from '../fixtures/sdk-signature';
 
 const token = fc.stringMatching(/^[A-Za-z0-9/+=]{1,40}$/);
@@ -54,5 +54,33 @@ describe('signRequest', () => {
       expect(encodeS3Path(path)).toBe(oracle(path));
     }), { numRuns: 2_000, seed: 20261207 });
     expect(encodeS3Path("messages/acme/a b+c!'()*~.eml")).toBe('messages/acme/a%20b%2Bc%21%27%28%29%2A~.eml');
+  });
+});
+
+describe('signedRequestHead', () => {
+  const scope = { region: 'eu-west-1', service: 's3', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret', sessionToken: 'token' }, now: new Date(Date.UTC(2026, 11, 7, 8, 0, 1)) };
+  const sha = createHash('sha256').update('body').digest('hex');
+
+  it('is the request line and every header of signRequest, each once, Authorization included', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9-]{0,10}$/), headerValue, { maxKeys: 6 }), (meta) => {
+        const headers: Record<string, string> = { host: 'bucket.s3.eu-west-1.amazonaws.com', 'content-length': '4' };
+        for (const [name, value] of Object.entries(meta)) headers[`x-amz-meta-${name}`] = value;
+        const request = { method: 'PUT', path: '/m/1.eml', headers, payloadSha256Hex: sha };
+        const [line, ...fields] = signedRequestHead(request, scope).split('\r\n');
+        expect(line).toBe('PUT /m/1.eml HTTP/1.1');
+        const sent = fields.map((f) => [f.slice(0, f.indexOf(': ')), f.slice(f.indexOf(': ') + 2)]);
+        expect(Object.fromEntries(sent)).toEqual(signRequest(request, scope));
+        expect(sent).toHaveLength(Object.keys(signRequest(request, scope)).length);
+      }),
+      { numRuns: 200, seed: 20261207 },
+    );
+  });
+
+  it('refuses a line break in a name or a value: it would split the request', () => {
+    const cases: Record<string, string>[] = [{ host: 'h', 'x-amz-meta-a': 'one\r\nx-injected: 1' }, { host: 'h', 'x-amz-meta-b\n': 'v' }, { host: 'h\r' }];
+    for (const headers of cases) {
+      expect(() => signedRequestHead({ method: 'PUT', path: '/k', headers, payloadSha256Hex: sha }, scope)).toThrow(/line break/);
+    }
   });
 });

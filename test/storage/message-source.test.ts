@@ -137,4 +137,42 @@ describe('MessageSource', () => {
       expect(source.sourceError).toBeUndefined();
     });
   });
+
+  describe('pull from a stream that hands its chunks over itself', () => {
+    /** A PassThrough with pullChunks, as MessageStream has: `chunks` then the end, or `failure`. */
+    function puller(chunks: Buffer[], failure?: Error): PassThrough & { pullChunks: (take: (chunk: Buffer) => boolean) => Promise<boolean> } {
+      const stream = new PassThrough();
+      return Object.assign(stream, {
+        pullChunks: async (take: (chunk: Buffer) => boolean): Promise<boolean> => {
+          for (const chunk of chunks) if (!take(chunk)) return false;
+          if (failure) throw failure;
+          return true;
+        },
+      });
+    }
+
+    it('takes them through pullChunks, hashed, without listening to the stream\'s events', async () => {
+      const stream = puller([MESSAGE.subarray(0, 5), MESSAGE.subarray(5)]);
+      const source = new MessageSource(stream);
+      const seen: Buffer[] = [];
+      await source.pull((chunk) => (seen.push(chunk), true));
+      expect(Buffer.concat(seen)).toEqual(MESSAGE);
+      expect(source.ended).toBe(true);
+      expect(stream.listenerCount('readable')).toBe(0);
+      expect(source.digest.result().sha256).toBe(createHash('sha256').update(MESSAGE).digest('hex'));
+    });
+
+    it('blames the source for its failure, not for the taker\'s', async () => {
+      const failure = new Error('connection reset');
+      const failing = new MessageSource(puller([MESSAGE], failure));
+      await expect(failing.pull(() => true)).rejects.toBe(failure);
+      expect(failing.sourceError?.error).toBe(failure);
+
+      const refused = new Error('no room');
+      const taking = new MessageSource(puller([MESSAGE]));
+      await expect(taking.pull(() => { throw refused; })).rejects.toBe(refused);
+      expect(taking.sourceError).toBeUndefined();
+      expect(taking.ended).toBe(false);
+    });
+  });
 });
