@@ -50,6 +50,12 @@ export interface ClientJob {
    * same process (a warm Lambda instance's next run: modules loaded, hot code compiled).
    */
   readonly warmRun?: { readonly bucket: string; readonly table: string };
+  /**
+   * Worker, with warmRun: a third run after it, into this bucket and table. V8 is still
+   * compiling during the second run (functions called once per message reach its thresholds
+   * then); the third is the steady state.
+   */
+  readonly steadyRun?: { readonly bucket: string; readonly table: string };
 }
 
 export interface ClientResult {
@@ -68,6 +74,9 @@ export interface ClientResult {
   /** Worker with warmRun: messages of the second run, and its CPU (user + sys) in this process. */
   readonly warmMessages?: number;
   readonly warmCpuMs?: number;
+  /** Worker with steadyRun: the same for the third run. */
+  readonly steadyMessages?: number;
+  readonly steadyCpuMs?: number;
 }
 
 /** Peak resident set size so far (VmHWM), in KiB. */
@@ -202,10 +211,15 @@ async function runWorker(job: ClientJob): Promise<Partial<ClientResult>> {
     const summary = await run(job.bucket!, job.table!);
     const result = { messages: summary.fetched, octets: summary.bytes, readUnits: summary.readUnits, writeUnits: summary.writeUnits };
     if (!job.warmRun) return result;
-    const before = process.cpuUsage();
-    const warm = await run(job.warmRun.bucket, job.warmRun.table);
-    const used = process.cpuUsage(before);
-    return { ...result, warmMessages: warm.fetched, warmCpuMs: (used.user + used.system) / 1000 };
+    const timed = async (to: { readonly bucket: string; readonly table: string }): Promise<{ messages: number; cpuMs: number }> => {
+      const before = process.cpuUsage();
+      const summary = await run(to.bucket, to.table);
+      const used = process.cpuUsage(before);
+      return { messages: summary.fetched, cpuMs: (used.user + used.system) / 1000 };
+    };
+    const warm = await timed(job.warmRun);
+    const steady = job.steadyRun ? await timed(job.steadyRun) : undefined;
+    return { ...result, warmMessages: warm.messages, warmCpuMs: warm.cpuMs, ...(steady ? { steadyMessages: steady.messages, steadyCpuMs: steady.cpuMs } : {}) };
   } finally {
     aws.destroy();
   }

@@ -189,7 +189,7 @@ function targetBounds(r: BenchReport, small: CorpusResult | undefined): { worker
       value: floorPerMessage,
       what:
         `the engine alone ${perMessage.toFixed(2)} ms + one PutObject ${f.directPutObjectCpuMs.toFixed(2)} ms + one batched record ${recordCpuMs.toFixed(3)} ms` +
-        (r.warm ? `; the same worker's next run in its process: ${(median(r.warm.warmCpuMs) / r.warm.corpus.count).toFixed(2)} ms (start-up and compilation are paid once per process)` : ''),
+        (r.warm ? `; the same worker's next run in its process: ${(median(r.warm.warmCpuMs) / r.warm.corpus.count).toFixed(2)} ms${steadyText(r.warm)} (start-up and compilation are paid once per process)` : ''),
     },
     workerLatency:
       Number.isFinite(oneThread) && oneThread > engineRatio
@@ -200,6 +200,11 @@ function targetBounds(r: BenchReport, small: CorpusResult | undefined): { worker
       : { value: engineRatio, what: 'the engine alone, storing nothing' },
     engine: { value: wall('reference') / mpop, what: 'the reference client, the least a Node process does' },
   };
+}
+
+/** The third run in the process, when the run measured it. */
+function steadyText(w: NonNullable<BenchReport['warm']>): string {
+  return w.steadyCpuMs && w.steadyCpuMs.length > 0 ? `, the third ${(median(w.steadyCpuMs) / w.corpus.count).toFixed(2)} ms` : '';
 }
 
 /** Headers of the targets table; `label` names the previous run. */
