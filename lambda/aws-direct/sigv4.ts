@@ -54,6 +54,9 @@ export function signRequest(request: RequestToSign, scope: SigningScope): Record
   return headers;
 }
 
+/** Fields the signature sets itself. */
+const SIGNATURE_FIELDS: readonly string[] = ['x-amz-date', 'x-amz-content-sha256', 'x-amz-security-token', 'authorization'];
+
 /** A line break in a header field would end it, and let the rest pass as fields of its own. */
 const LINE_BREAK = /[\r\n]/;
 
@@ -71,12 +74,17 @@ export function signedRequestHead(request: RequestToSign, scope: SigningScope): 
     if (LINE_BREAK.test(field)) throw new Error(`header ${JSON.stringify(name.slice(0, 40))} holds a line break`);
     head += `\r\n${field}`;
   }
-  return `${head}\r\nauthorization: ${authorization(request, scope, amzDate, fields)}`;
+  const signature = authorization(request, scope, amzDate, fields);
+  // The key id, region and service are in it: a line break there splits the request as well.
+  if (LINE_BREAK.test(signature)) throw new Error('the authorization holds a line break');
+  return `${head}\r\nauthorization: ${signature}`;
 }
 
 /** The fields to sign and send, sorted by name: the given ones and those of the signature. */
 function headerFields(request: RequestToSign, scope: SigningScope, amzDate: string): [string, string][] {
-  const fields = Object.entries(request.headers);
+  let fields = Object.entries(request.headers);
+  // The signature's own fields replace any given under their names (each is sent once).
+  if (SIGNATURE_FIELDS.some((name) => name in request.headers)) fields = fields.filter(([name]) => !SIGNATURE_FIELDS.includes(name));
   fields.push(['x-amz-date', amzDate], ['x-amz-content-sha256', request.payloadSha256Hex]);
   if (scope.credentials.sessionToken) fields.push(['x-amz-security-token', scope.credentials.sessionToken]);
   return fields.sort(byName);

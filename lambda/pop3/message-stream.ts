@@ -91,13 +91,15 @@ export class MessageStream extends Readable {
    * events (a consumer of a small message then spends one promise on it, not several per
    * chunk), until `take` returns false (resolves false) or the message ended whole (resolves
    * true). Rejects with the stream's error, as a read would, or with a premature close when
-   * the stream is destroyed meanwhile; `take` throwing rejects with its error and leaves the
-   * stream as it is. Reading on afterwards, either way, is allowed. Only for a stream nobody
-   * reads the stream way (nothing buffered, not flowing).
+   * the stream is destroyed meanwhile. After a resolve, reading on (either way) continues
+   * where `take` stopped. `take` throwing rejects with its error; the chunk it threw on is
+   * gone, so the caller must then destroy the stream. Only for a stream nobody has read the
+   * stream way (nothing buffered or asked for, not flowing).
    */
   pullChunks(take: (chunk: Buffer) => boolean): Promise<boolean> {
     if (this.destroyed) return Promise.reject(this.errored ?? prematureClose());
-    if (this.taker || this.readableLength > 0 || this.readableFlowing === true || this.decoder.done) {
+    const reading = this.wanted || this.waitingForBytes || this.pulling !== undefined || this.readableLength > 0 || this.readableFlowing === true;
+    if (this.taker || reading || this.decoder.done) {
       return Promise.reject(new Error(`${this.command}: pullChunks on a stream that is read already`));
     }
     return new Promise<boolean>((resolve, reject) => {
@@ -164,37 +166,25 @@ export class MessageStream extends Readable {
   }
 
   /**
-   * Decodes `first` and whatever else the channel holds already (up to the high-water mark)
-   * and pushes their message bytes as one chunk: a small message that arrived in a few TLS
-   * records, its stuffed dots splitting them further, reaches the consumer in one or two
-   * reads instead of one per piece (each read costs the stream and its consumer far more
-   * than copying a few kilobytes).
+   * Decodes one chunk and hands its message bytes on (see deliver): the pieces between
+   * stuffed dots as they are, subarrays of the chunk, never copied.
    * @returns a promise when the end needs an asynchronous check (see finish)
    */
-  private consume(first: Buffer): Promise<void> | undefined {
-    const parts: Buffer[] = [];
-    let octets = 0;
-    let done = false;
-    for (let chunk: Buffer | undefined = first; chunk !== undefined; chunk = this.channel.readBuffered()) {
-      const decoded = this.decoder.decode(chunk);
-      // Hand back the next reply's bytes first, whatever happens to this message.
-      if (decoded.rest) this.channel.unshift(decoded.rest);
-      for (const part of decoded.output) {
-        if (part.length === 0) continue;
-        parts.push(part);
-        octets += part.length;
+  private consume(chunk: Buffer): Promise<void> | undefined {
+    const { output, done, rest } = this.decoder.decode(chunk);
+    // Hand back the next reply's bytes first, whatever happens to this message.
+    if (rest) this.channel.unshift(rest);
+    let wantMore = true;
+    for (const part of output) {
+      this.octets += part.length;
+      if (this.octets > this.options.maxOctets) {
+        this.tooLarge = new Pop3Error(Pop3ErrorCode.MESSAGE_TOO_LARGE, `${this.command}: the message exceeds the limit of ${this.options.maxOctets} octets`, {
+          command: this.command,
+        });
+        throw this.tooLarge;
       }
-      done = decoded.done;
-      if (done || octets >= MESSAGE_STREAM_HIGH_WATER_MARK_OCTETS) break;
+      wantMore = this.deliver(part);
     }
-    this.octets += octets;
-    if (this.octets > this.options.maxOctets) {
-      this.tooLarge = new Pop3Error(Pop3ErrorCode.MESSAGE_TOO_LARGE, `${this.command}: the message exceeds the limit of ${this.options.maxOctets} octets`, {
-        command: this.command,
-      });
-      throw this.tooLarge;
-    }
-    const wantMore = parts.length === 0 || this.deliver(parts.length === 1 ? parts[0]! : Buffer.concat(parts, octets));
     if (done) return this.finish();
     // push() returning true means the consumer wants more; a false one leaves it to the
     // consumer's next _read() (which may already have set `wanted` meanwhile).

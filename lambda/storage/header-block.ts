@@ -170,6 +170,9 @@ function withoutTrailingWhitespace(text: string): string {
 /** Where the field starting at `start` ends: the first LF that no blank follows (a field's continuation lines start with one), or the end. */
 function fieldEnd(text: string, start: number): number {
   for (let lf = text.indexOf('\n', start); lf !== -1; lf = text.indexOf('\n', lf + 1)) {
+    // Checked, not read past the end: that read would throw away the JIT's code for this
+    // function (the block's last LF ends every header block).
+    if (lf + 1 >= text.length) return lf;
     const next = text.charCodeAt(lf + 1);
     if (next !== 0x20 && next !== 0x09) return lf;
   }

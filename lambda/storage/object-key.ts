@@ -79,7 +79,11 @@ export function decodeIdentity(encoded: string): string | undefined {
   return identity !== undefined && encodeIdentity(identity) === encoded ? identity : undefined;
 }
 
+/** An identity of kept characters only (most UIDLs) is its own encoding. */
+const ALL_KEPT = /^[A-Za-z0-9_-]*$/;
+
 function encodeIdentity(identity: string): string {
+  if (ALL_KEPT.test(identity)) return identity;
   let out = '';
   for (const byte of Buffer.from(identity, 'utf8')) {
     const ch = String.fromCharCode(byte);

@@ -82,5 +82,16 @@ describe('signedRequestHead', () => {
     for (const headers of cases) {
       expect(() => signedRequestHead({ method: 'PUT', path: '/k', headers, payloadSha256Hex: sha }, scope)).toThrow(/line break/);
     }
+    // The key id is in the authorization field: it must not split the request either.
+    const badKey = { ...scope, credentials: { accessKeyId: 'AKID\r\nx-injected: 1', secretAccessKey: 'secret' } };
+    expect(() => signedRequestHead({ method: 'PUT', path: '/k', headers: { host: 'h' }, payloadSha256Hex: sha }, badKey)).toThrow(/line break/);
+  });
+
+  it('sends each of the signature\'s own fields once, over a given one of the same name', () => {
+    const headers = { host: 'h', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'x-amz-date': '19990101T000000Z', authorization: 'forged' };
+    const lines = signedRequestHead({ method: 'PUT', path: '/k', headers, payloadSha256Hex: sha }, scope).split('\r\n');
+    for (const name of ['x-amz-content-sha256', 'x-amz-date', 'authorization']) expect(lines.filter((l) => l.startsWith(`${name}: `))).toHaveLength(1);
+    expect(lines).toContain(`x-amz-content-sha256: ${sha}`);
+    expect(lines.find((l) => l.startsWith('authorization: '))).toContain('SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,');
   });
 });

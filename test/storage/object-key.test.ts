@@ -79,6 +79,20 @@ describe('objectKeyFor', () => {
     );
   });
 
+  it('names are the byte-wise escaping, with or without the shortcut for plain ids: stored keys do not change (property)', () => {
+    const escaped = (identity: string): string =>
+      [...Buffer.from(identity, 'utf8')].map((byte) => (/^[A-Za-z0-9_-]$/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `~${byte.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+    const plain = fc.stringMatching(/^[A-Za-z0-9_-]{1,60}$/);
+    fc.assert(
+      fc.property(fc.oneof(plain, fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 })), (identity) => {
+        const name = escaped(identity);
+        if (name.length <= 200) expect(objectNameFor(identity)).toBe(name);
+      }),
+      { numRuns: 2_000, seed: 20261207 },
+    );
+    expect(objectNameFor('00000001abcd_X-y')).toBe('00000001abcd_X-y');
+  });
+
   it('round-trips every identity it does not hash, and keeps names S3-safe (property)', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', minLength: 1, maxLength: 60 }), (identity) => {
