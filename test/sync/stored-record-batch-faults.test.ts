@@ -42,7 +42,9 @@ function throttleBatch(client: DynamoDBClient, nth: number): { armed: boolean; t
     if (!state.armed || !requests.some((r) => r.PutRequest?.Item?.status?.S === 'stored')) return undefined;
     if (requests.some((r) => state.throttled.has(idOf(r)))) return requests;
     if (++state.seen !== nth) return undefined;
-    const rest = requests.slice(Math.ceil(requests.length / 2));
+    // The second half, or the one record of a batch of one (a server without pipelining
+    // often has a single upload in flight when a batch goes): never nothing.
+    const rest = requests.slice(Math.floor(requests.length / 2));
     for (const r of rest) state.throttled.add(idOf(r));
     return rest;
   };
