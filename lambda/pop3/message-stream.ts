@@ -91,10 +91,11 @@ export class MessageStream extends Readable {
    * events (a consumer of a small message then spends one promise on it, not several per
    * chunk), until `take` returns false (resolves false) or the message ended whole (resolves
    * true). Rejects with the stream's error, as a read would, or with a premature close when
-   * the stream is destroyed meanwhile. After a resolve, reading on (either way) continues
-   * where `take` stopped. `take` throwing rejects with its error; the chunk it threw on is
-   * gone, so the caller must then destroy the stream. Only for a stream nobody has read the
-   * stream way (nothing buffered or asked for, not flowing).
+   * the stream is destroyed meanwhile. After a resolve, reading on the stream way continues
+   * where `take` stopped (the rest of that chunk's pieces wait in the stream's buffer, so a
+   * second pullChunks is refused then). `take` throwing rejects with its error; the piece it
+   * threw on is gone, so the caller must then destroy the stream. Only for a stream nobody
+   * has read the stream way (nothing buffered or asked for, not flowing).
    */
   pullChunks(take: (chunk: Buffer) => boolean): Promise<boolean> {
     if (this.destroyed) return Promise.reject(this.errored ?? prematureClose());
