@@ -18,3 +18,11 @@ export abstract class MailfetchError<C extends string = string> extends Error {
 export function isMailfetchError(err: unknown): err is MailfetchError {
   return err instanceof MailfetchError;
 }
+
+/**
+ * What a read of a stream destroyed before its end rejects with: the error Node's own stream
+ * helpers (async iteration, finished) give, so callers tell it apart by its code.
+ */
+export function prematureClose(): Error {
+  return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+}

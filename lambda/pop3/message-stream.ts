@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { prematureClose } from '../errors';
 import type { ByteChannel } from './byte-channel';
 import { MESSAGE_STREAM_HIGH_WATER_MARK_OCTETS } from './constants';
 import { DotDecoder } from './dot-decoder';
@@ -326,9 +327,4 @@ interface Taker {
   readonly take: (chunk: Buffer) => boolean;
   readonly resolve: (ended: boolean) => void;
   readonly reject: (err: Error) => void;
-}
-
-/** What a read of a stream destroyed before its end rejects with (as Node's stream helpers do). */
-function prematureClose(): Error {
-  return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 }

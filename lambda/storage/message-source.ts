@@ -5,6 +5,7 @@
  * a source error but is not one).
  */
 import type { Readable } from 'node:stream';
+import { prematureClose } from '../errors';
 import { sourceFailed, type StorageError } from './errors';
 import { MessageDigest, type DigestResult } from './message-digest';
 import type { StoredMessage } from './message-sink';
@@ -30,17 +31,12 @@ export class MessageSource {
   private emittedError: { readonly error: unknown } | undefined;
   /** The wait of the reads that found nothing to read, over at the stream's next event. */
   private waiting: { readonly promise: Promise<void>; readonly resolve: () => void } | undefined;
-  /** The {@link pull} waiting for the stream's next event, if any. */
-  private wake: (() => void) | undefined;
   /** Listening to the stream's events: it is read the stream way (see listen). */
   private listening = false;
   private readonly onEvent = (): void => {
     const waiting = this.waiting;
     this.waiting = undefined;
     waiting?.resolve();
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
   };
 
   /**
@@ -82,41 +78,20 @@ export class MessageSource {
 
   /**
    * Hands each chunk, hashed, to `take` as it arrives, until `take` returns false or the
-   * message ends: one promise for the whole read instead of several per chunk (a small
-   * message's head is read this way). Rejects as {@link next} does.
+   * message ends. From the POP3 engine's stream, with one promise for the whole read instead
+   * of several per chunk (a small message's head is read this way). Rejects as {@link next} does.
    */
   pull(take: (chunk: Buffer) => boolean): Promise<void> {
     const stream = this.stream;
     if (isChunkPuller(stream) && !this.listening && !this.ended && stream.readableLength === 0 && stream.readableFlowing !== true) return this.pullDirect(stream, take);
-    this.listen();
-    return new Promise<void>((resolve, reject) => {
-      const step = (): void => {
-        for (;;) {
-          let value: unknown;
-          try {
-            value = this.readNow();
-          } catch (err) {
-            if (this.backendError === undefined) this.sourceError ??= { error: err };
-            return reject(err);
-          }
-          if (value === undefined) return void (this.wake = step);
-          if (value === null) {
-            this.ended = true;
-            return resolve();
-          }
-          let more: boolean;
-          try {
-            const chunk = toBuffer(value);
-            this.digest.update(chunk);
-            more = take(chunk);
-          } catch (err) {
-            return reject(err);
-          }
-          if (!more) return resolve();
-        }
-      };
-      step();
-    });
+    return this.pullEach(take);
+  }
+
+  /** {@link pull} from any other stream: chunk by chunk through {@link next}. */
+  private async pullEach(take: (chunk: Buffer) => boolean): Promise<void> {
+    for (let chunk = await this.next(); chunk !== undefined; chunk = await this.next()) {
+      if (!take(chunk)) return;
+    }
   }
 
   /** {@link pull} from a stream that hands its chunks over itself. */
@@ -211,10 +186,6 @@ export class MessageSource {
   }
 }
 
-/** What an async iterator of a stream destroyed before its end rejects with. */
-function prematureClose(): Error {
-  return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
-}
 
 function toBuffer(value: unknown): Buffer {
   if (Buffer.isBuffer(value)) return value;

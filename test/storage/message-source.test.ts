@@ -80,7 +80,7 @@ describe('MessageSource', () => {
   });
 
   describe('pull', () => {
-    it('hands chunks over as they arrive, hashed, until the end, with one promise', async () => {
+    it('hands chunks over as they arrive, hashed, until the end', async () => {
       const stream = new PassThrough();
       const source = new MessageSource(stream);
       const seen: string[] = [];
